@@ -1,0 +1,109 @@
+// Package store defines how the EMR keeps FHIR resources: the Store and Tx
+// interfaces every backend implements (store/sqlite, later store/postgres),
+// and the shapes of what they return. Errors are *fhir.Error values of the
+// kinds documented on each method, so callers never see driver errors.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/emr-project/emr/internal/fhir"
+)
+
+// Version is one stored version of a resource.
+type Version struct {
+	Type        string
+	ID          string
+	VersionID   int64 // 1, 2, 3 … per resource
+	LastUpdated time.Time
+	Deleted     bool          // a tombstone written by delete
+	Resource    fhir.Resource // nil for a tombstone; meta.versionId and meta.lastUpdated are set
+	// Seq orders every version in the store: a later write has a larger Seq.
+	// History pages use it as their cursor.
+	Seq int64
+}
+
+// Store is a FHIR resource store. It is safe for concurrent use.
+type Store interface {
+	// Read returns the current version of typ/id. It returns an error of kind
+	// fhir.KindNotFound if no version exists, and for a deleted resource the
+	// tombstone Version together with an error of kind fhir.KindGone.
+	Read(ctx context.Context, typ, id string) (*Version, error)
+	// VRead returns one version of typ/id (a tombstone has Deleted set and no
+	// error). It returns fhir.KindNotFound if that version does not exist.
+	VRead(ctx context.Context, typ, id string, versionID int64) (*Version, error)
+	// History returns one page of versions, newest first.
+	History(ctx context.Context, q HistoryQuery) (*HistoryPage, error)
+	// Write runs fn in one transaction and commits it durably (fsync'd) before
+	// returning nil. If fn returns an error nothing it did is kept and that
+	// error is returned. Writes are serialised; fn must not block on other
+	// writes.
+	Write(ctx context.Context, fn func(tx Tx) error) error
+	// AppendAudit durably records audit events outside any other write (reads
+	// and searches are audited this way). Concurrent calls may share one commit.
+	AppendAudit(ctx context.Context, events ...fhir.Resource) error
+	// Close releases the database.
+	Close() error
+}
+
+// Tx is a write transaction. It is valid only inside the fn given to Write.
+type Tx interface {
+	// Now is the transaction's timestamp: every version it writes has this
+	// meta.lastUpdated.
+	Now() time.Time
+	// Read is Store.Read inside the transaction (it sees the transaction's own writes).
+	Read(typ, id string) (*Version, error)
+	// Create stores res as version 1 of a new resource with a new
+	// server-assigned id (any id in res is replaced). It sets meta.versionId
+	// and meta.lastUpdated on res.
+	Create(res fhir.Resource) (*Version, error)
+	// Update stores res as the next version of res.Type()/res.ID(), or as
+	// version 1 if no version exists (update as create, created is true). A
+	// deleted resource is brought back as its next version. If ifMatch is not
+	// zero and the current version is not ifMatch, it returns an error of kind
+	// fhir.KindPreconditionFailed (a missing resource never matches).
+	Update(res fhir.Resource, ifMatch int64) (v *Version, created bool, err error)
+	// Delete writes a tombstone as the next version of typ/id. Deleting a
+	// resource that is already deleted or never existed writes nothing and
+	// returns (nil, nil). ifMatch works as in Update.
+	Delete(typ, id string, ifMatch int64) (*Version, error)
+	// AppendAudit records an audit event in this transaction, so the write and
+	// its audit commit or fail together.
+	AppendAudit(event fhir.Resource) error
+}
+
+// HistoryQuery selects versions for a history interaction.
+type HistoryQuery struct {
+	Type string // "" for system history
+	ID   string // "" for type or system history; needs Type
+	// Since keeps versions with LastUpdated >= Since (when not zero).
+	Since time.Time
+	// AtStart/AtEnd (when not zero) keep versions that were current at some
+	// moment in [AtStart, AtEnd): written before AtEnd and not superseded by a
+	// later version of the same resource before AtStart.
+	AtStart, AtEnd time.Time
+	// Count is the page size (the store caps it; 0 means its default).
+	Count int
+	// Before (when not zero) keeps versions with Seq < Before: the next page
+	// after one whose last entry had Seq == Before.
+	Before int64
+	// After (when not zero) keeps versions with Seq > After, still returned
+	// newest first: the previous page before one whose first entry had Seq == After.
+	After int64
+}
+
+// HistoryPage is one page of history, newest first.
+type HistoryPage struct {
+	Versions []*Version
+	// More reports whether older versions than the last one returned match.
+	More bool
+	// Newer reports whether newer versions than the first one returned match.
+	Newer bool
+}
+
+// DefaultPageSize and MaxPageSize bound history and search pages.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/fhir/fhirpatch"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/fhir/validate"
+	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/store/sqlite"
+)
+
+// config is what `emr serve` is told.
+type config struct {
+	addr     string
+	dataDir  string
+	baseURL  string
+	maxBody  int64
+	logLevel string
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("serve", stderr)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
+	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory; the SQLite database lives here")
+	fs.StringVar(&cfg.baseURL, "base-url", "", "public base URL of the FHIR API, e.g. https://emr.example.org/fhir (default: taken from each request)")
+	fs.Int64Var(&cfg.maxBody, "max-body", fhirapi.DefaultMaxBodyBytes, "largest accepted request body, in bytes")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return usageError{fmt.Errorf("--log-level: %v", err)}
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	a, err := openApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  data:        %s\nPress Ctrl+C to stop.\n",
+		versionString(), url, url, a.dbPath)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// app is a wired EMR: storage, services and the HTTP handler.
+type app struct {
+	store   store.Store
+	handler http.Handler
+	dbPath  string
+}
+
+// openApp opens the storage backend and wires every service.
+func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	dbPath := filepath.Join(cfg.dataDir, "emr.db")
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", dbPath, err)
+	}
+	defs := spec.R5()
+	gate := access.NewGate(st, access.AllowAll{}, "emr")
+	api := fhirapi.New(fhirapi.Options{
+		Store:        st,
+		Gate:         gate,
+		Validator:    validate.New(defs),
+		Model:        spec.APIModel(defs),
+		Patch:        fhirpatch.Apply,
+		BaseURL:      cfg.baseURL,
+		MaxBodyBytes: cfg.maxBody,
+		Logger:       logger,
+		Software:     "emr",
+		Version:      version,
+	})
+	mux := http.NewServeMux()
+	fhirHandler := api.Mount("/fhir")
+	mux.Handle("/fhir/", fhirHandler)
+	mux.Handle("/fhir", fhirHandler)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := st.Read(r.Context(), "Patient", "readyz-probe"); err != nil && !isNotFound(err) {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "emr %s\nFHIR R5 API: /fhir (CapabilityStatement at /fhir/metadata)\n", versionString())
+	})
+	return &app{store: st, handler: mux, dbPath: dbPath}, nil
+}
+
+func (a *app) close() { _ = a.store.Close() }

@@ -1,0 +1,175 @@
+// Package audit turns what happened in an interaction into an R5 AuditEvent,
+// following the IHE Basic Audit Log Patterns (agent, patient, entity, action,
+// outcome, source, network address). Recording them durably is the store's
+// job; deciding when is the access gate's.
+package audit
+
+import (
+	"strings"
+	"time"
+
+	"github.com/emr-project/emr/internal/fhir"
+)
+
+// Agent is who acted: a user or a client application, and from where.
+type Agent struct {
+	User    string // user name or subject, "" when unauthenticated
+	Client  string // OAuth client id, "" when none
+	Address string // network address of the caller
+}
+
+// Entry is one interaction to record.
+type Entry struct {
+	Interaction string // FHIR restful-interaction code: read, vread, create, update, patch, delete, history-instance, …
+	Type, ID    string // the resource acted on, when there is one
+	VersionID   int64
+	Patient     string // "Patient/123" when the interaction concerns one patient
+	Query       string // the query string of a search or history, if any
+	Agent       Agent
+	Purpose     string // purpose of use (v3 ActReason code), "" when not given
+	Outcome     Outcome
+	Detail      string // for failures: what went wrong, as told to the client
+	Recorded    time.Time
+	Observer    string // the server that recorded it
+}
+
+// Outcome is the AuditEvent outcome: success or which kind of failure.
+type Outcome int
+
+const (
+	Success        Outcome = 0
+	MinorFailure   Outcome = 4 // the request was refused (4xx)
+	SeriousFailure Outcome = 8 // the server failed (5xx)
+	MajorFailure   Outcome = 12
+)
+
+// actions maps interactions to the AuditEvent action code (C R U D E).
+var actions = map[string]string{
+	"create": "C", "read": "R", "vread": "R", "update": "U", "patch": "U", "delete": "D",
+	"history-instance": "R", "history-type": "R", "history-system": "R",
+	"search-type": "E", "search-system": "E", "search-compartment": "E",
+	"capabilities": "R", "batch": "E", "transaction": "E", "operation": "E",
+}
+
+// Event builds the AuditEvent resource for e.
+func Event(e Entry) fhir.Resource {
+	action := actions[e.Interaction]
+	if action == "" {
+		action = "E"
+	}
+	agent := map[string]any{
+		"type":      codeableConcept("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user"),
+		"who":       map[string]any{"display": nonEmpty(e.Agent.User, "anonymous")},
+		"requestor": true,
+	}
+	if e.Agent.Client != "" {
+		agent["type"] = codeableConcept("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "dataprocessor", "data processor")
+		agent["who"] = map[string]any{"identifier": map[string]any{"value": e.Agent.Client}, "display": nonEmpty(e.Agent.User, e.Agent.Client)}
+	}
+	if e.Agent.Address != "" {
+		agent["networkString"] = e.Agent.Address
+	}
+	if e.Purpose != "" {
+		agent["authorization"] = []any{codeableConcept("http://terminology.hl7.org/CodeSystem/v3-ActReason", e.Purpose, "")}
+	}
+	ev := fhir.Resource{
+		"resourceType": "AuditEvent",
+		"category":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation")},
+		"code":         codeableConcept("http://hl7.org/fhir/restful-interaction", e.Interaction, ""),
+		"action":       action,
+		"recorded":     e.Recorded.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		"outcome": map[string]any{
+			"code": coding("http://terminology.hl7.org/CodeSystem/audit-event-outcome", outcomeCode(e.Outcome), ""),
+		},
+		"agent": []any{agent},
+		"source": map[string]any{
+			"observer": map[string]any{"display": nonEmpty(e.Observer, "emr")},
+			"type":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")},
+		},
+	}
+	if e.Detail != "" {
+		ev["outcome"].(map[string]any)["detail"] = []any{map[string]any{"text": e.Detail}}
+	}
+	if e.Patient != "" {
+		ev["patient"] = map[string]any{"reference": e.Patient}
+	}
+	var entities []any
+	if e.Type != "" {
+		what := e.Type
+		if e.ID != "" {
+			what += "/" + e.ID
+			if e.VersionID > 0 {
+				what += "/_history/" + itoa(e.VersionID)
+			}
+		}
+		ent := map[string]any{"what": map[string]any{"reference": what}}
+		if e.ID == "" {
+			ent["what"] = map[string]any{"display": what}
+		}
+		entities = append(entities, ent)
+	}
+	if e.Query != "" {
+		entities = append(entities, map[string]any{
+			"what":  map[string]any{"display": "query"},
+			"query": base64(e.Query),
+		})
+	}
+	if len(entities) > 0 {
+		ev["entity"] = entities
+	}
+	return ev
+}
+
+// PatientOf returns the "Patient/id" reference a resource belongs to, read
+// from the resource itself or its subject/patient element, or "".
+func PatientOf(res fhir.Resource) string {
+	if res == nil {
+		return ""
+	}
+	if res.Type() == "Patient" && res.ID() != "" {
+		return "Patient/" + res.ID()
+	}
+	for _, key := range []string{"patient", "subject", "beneficiary"} {
+		if ref, ok := res[key].(map[string]any); ok {
+			if s, ok := ref["reference"].(string); ok && strings.HasPrefix(s, "Patient/") {
+				if i := strings.Index(s, "/_history/"); i > 0 {
+					s = s[:i]
+				}
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+func outcomeCode(o Outcome) string {
+	switch o {
+	case MinorFailure:
+		return "4"
+	case SeriousFailure:
+		return "8"
+	case MajorFailure:
+		return "12"
+	default:
+		return "0"
+	}
+}
+
+func coding(system, code, display string) map[string]any {
+	c := map[string]any{"system": system, "code": code}
+	if display != "" {
+		c["display"] = display
+	}
+	return c
+}
+
+func codeableConcept(system, code, display string) map[string]any {
+	return map[string]any{"coding": []any{coding(system, code, display)}}
+}
+
+func nonEmpty(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}

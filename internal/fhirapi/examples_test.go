@@ -1,0 +1,166 @@
+package fhirapi_test
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/google/go-cmp/cmp"
+)
+
+// example is one official R5 example resource.
+type example struct {
+	file string
+	body []byte
+}
+
+func readExamples(t testing.TB, path string) []example {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	var out []example
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(h.Name, "package/")
+		if !strings.HasSuffix(name, ".json") || strings.Contains(name, "/") || name == "package.json" || strings.HasPrefix(name, ".") {
+			continue
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, example{file: name, body: body})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].file < out[j].file })
+	return out
+}
+
+// TestOfficialExamplesRoundTrip stores each official R5 example with its id,
+// reads it back and compares it with the original, meta aside.
+func TestOfficialExamplesRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the examples round trip takes a few seconds")
+	}
+	examples := readExamples(t, sharedExamples(t))
+	s := newTestServer(t)
+	type failure struct{ file, reason string }
+	var (
+		mu       sync.Mutex
+		failures []failure
+		passed   int
+	)
+	fail := func(file, reason string) {
+		mu.Lock()
+		failures = append(failures, failure{file, reason})
+		mu.Unlock()
+	}
+	work := make(chan example)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ex := range work {
+				orig, err := fhir.ParseResource(ex.body)
+				if err != nil {
+					fail(ex.file, "not a resource: "+err.Error())
+					continue
+				}
+				var r result
+				path := "/fhir/" + orig.Type()
+				if id := orig.ID(); id != "" {
+					path += "/" + id
+					r = s.do("PUT", path, string(ex.body))
+				} else {
+					r = s.do("POST", path, string(ex.body))
+				}
+				if r.status != http.StatusOK && r.status != http.StatusCreated {
+					fail(ex.file, "rejected ("+http.StatusText(r.status)+"): "+issues(r.body))
+					continue
+				}
+				stored, err := fhir.ParseResource(r.body)
+				if err != nil {
+					fail(ex.file, "answer is not a resource")
+					continue
+				}
+				got := s.do("GET", "/fhir/"+orig.Type()+"/"+stored.ID(), "")
+				if got.status != http.StatusOK {
+					fail(ex.file, "read back: "+http.StatusText(got.status))
+					continue
+				}
+				back, _ := fhir.ParseResource(got.body)
+				if orig.ID() == "" {
+					delete(back, "id")
+				}
+				delete(orig, "meta")
+				delete(back, "meta")
+				if !reflect.DeepEqual(map[string]any(orig), map[string]any(back)) {
+					fail(ex.file, "differs after round trip: "+cmp.Diff(map[string]any(orig), map[string]any(back)))
+					continue
+				}
+				mu.Lock()
+				passed++
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, ex := range examples {
+		work <- ex
+	}
+	close(work)
+	wg.Wait()
+	sort.Slice(failures, func(i, j int) bool { return failures[i].file < failures[j].file })
+	for _, f := range failures {
+		reason := f.reason
+		if len(reason) > 600 {
+			reason = reason[:600] + "…"
+		}
+		t.Logf("not accepted: %s: %s", f.file, reason)
+	}
+	total := len(examples)
+	t.Logf("official R5 examples: %d of %d accepted and equal after round trip (%.2f%%), %d rejected",
+		passed, total, 100*float64(passed)/float64(total), len(failures))
+	if float64(passed) < 0.99*float64(total) {
+		t.Errorf("only %d of %d examples round-trip; the target is 99%%", passed, total)
+	}
+}
+
+// issues summarises an OperationOutcome body.
+func issues(body []byte) string {
+	oo, err := fhir.ParseResource(body)
+	if err != nil {
+		return string(body)
+	}
+	var parts []string
+	for _, is := range asList(oo["issue"]) {
+		m := is.(map[string]any)
+		s, _ := m["diagnostics"].(string)
+		if ex := asList(m["expression"]); len(ex) > 0 {
+			s += " @ " + ex[0].(string)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}

@@ -202,3 +202,19 @@ func (t *Type) Lookup(path string) *Element {
 	t.index()
 	return t.byPath[path]
 }
+
+// ChildrenAt returns the elements directly below a position (typeName,
+// parentPath) as ChildType understands it, without walking: ("Observation",
+// "Observation.component"), ("HumanName", "HumanName"). Nil when the
+// position has no children.
+func (d *Definitions) ChildrenAt(typeName, parentPath string) []*Element {
+	t := d.Types[typeName]
+	if t == nil {
+		return nil
+	}
+	t.index()
+	if ci := t.children[parentPath]; ci != nil {
+		return ci.list
+	}
+	return nil
+}

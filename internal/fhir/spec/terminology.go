@@ -17,9 +17,10 @@ type ValueSet struct {
 	Enumerable bool
 	Concepts   []Concept // sorted by system, then code
 
-	once   sync.Once
-	bySys  map[[2]string]bool
-	byCode map[string]bool
+	once    sync.Once
+	bySys   map[[2]string]bool
+	byCode  map[string]bool
+	systems map[string]bool
 }
 
 // ValueSet returns the value set with the canonical url (a |version suffix
@@ -36,14 +37,7 @@ func (vs *ValueSet) Contains(system, code string) (found, enumerable bool) {
 	if vs == nil || !vs.Enumerable {
 		return false, false
 	}
-	vs.once.Do(func() {
-		vs.bySys = make(map[[2]string]bool, len(vs.Concepts))
-		vs.byCode = make(map[string]bool, len(vs.Concepts))
-		for _, c := range vs.Concepts {
-			vs.bySys[[2]string{c.System, c.Code}] = true
-			vs.byCode[c.Code] = true
-		}
-	})
+	vs.index()
 	if system == "" {
 		return vs.byCode[code], true
 	}
@@ -55,12 +49,21 @@ func (vs *ValueSet) HasSystem(system string) bool {
 	if vs == nil {
 		return false
 	}
-	for _, c := range vs.Concepts {
-		if c.System == system {
-			return true
+	vs.index()
+	return vs.systems[system]
+}
+
+func (vs *ValueSet) index() {
+	vs.once.Do(func() {
+		vs.bySys = make(map[[2]string]bool, len(vs.Concepts))
+		vs.byCode = make(map[string]bool, len(vs.Concepts))
+		vs.systems = make(map[string]bool)
+		for _, c := range vs.Concepts {
+			vs.bySys[[2]string{c.System, c.Code}] = true
+			vs.byCode[c.Code] = true
+			vs.systems[c.System] = true
 		}
-	}
-	return false
+	})
 }
 
 // CodeSystem is a code system used by a kept value set.

@@ -200,6 +200,12 @@ func compileType(sd *structureDefinition) (spec.FileType, error) {
 					ft.Regex = x.ValueString
 				}
 			}
+			if el.Base.Path == "Element.id" {
+				// Element.id is a string (Element's own definition); the
+				// snapshots of most datatypes say "id", which would reject
+				// ids such as ElementDefinition's "Patient.name".
+				code = "string"
+			}
 			tr := spec.FileTypeRef{Code: code}
 			for _, target := range t.TargetProfile {
 				tr.Targets = append(tr.Targets, lastSegment(target))

@@ -37,7 +37,10 @@ type elementDefinition struct {
 	SliceName string `json:"sliceName"`
 	Min       int    `json:"min"`
 	Max       string `json:"max"`
-	Type      []struct {
+	Base      struct {
+		Path string `json:"path"`
+	} `json:"base"`
+	Type []struct {
 		Code          string      `json:"code"`
 		TargetProfile []string    `json:"targetProfile"`
 		Extension     []extension `json:"extension"`

@@ -19,13 +19,13 @@ import (
 // knownInvalid lists official examples that are genuinely invalid against
 // the R5 definitions, with the reason; the validator must keep rejecting them.
 var knownInvalid = map[string]string{
-	"BiologicallyDerivedProduct-allogeneicHCT.json":         "request refers to BiologicallyDerivedProduct/...; only ServiceRequest is allowed",
-	"BiologicallyDerivedProduct-autologousHCT.json":         "request refers to BiologicallyDerivedProduct/...; only ServiceRequest is allowed",
-	"DocumentReference-xray.json":                           "context refers to a DocumentReference; only Appointment, Encounter, EpisodeOfCare are allowed",
-	"Encounter-example.json":                                "careTeam refers to Encounter/example; only CareTeam is allowed",
-	"GenomicStudy-example-lungMass.json":                    "references such as DocumentReference/genomicVCFfile_simple: '_' is not allowed in an id",
+	"BiologicallyDerivedProduct-allogeneicHCT.json":          "request refers to BiologicallyDerivedProduct/...; only ServiceRequest is allowed",
+	"BiologicallyDerivedProduct-autologousHCT.json":          "request refers to BiologicallyDerivedProduct/...; only ServiceRequest is allowed",
+	"DocumentReference-xray.json":                            "context refers to a DocumentReference; only Appointment, Encounter, EpisodeOfCare are allowed",
+	"Encounter-example.json":                                 "careTeam refers to Encounter/example; only CareTeam is allowed",
+	"GenomicStudy-example-lungMass.json":                     "references such as DocumentReference/genomicVCFfile_simple: '_' is not allowed in an id",
 	"ResearchSubject-example-crossover-placebo-to-drug.json": "subject and study references are bare ids, not Type/id",
-	"Transport-simpledelivery.json":                         "requestedLocation and currentLocation refer to Transport/...; only Location is allowed",
+	"Transport-simpledelivery.json":                          "requestedLocation and currentLocation refer to Transport/...; only Location is allowed",
 }
 
 // TestOfficialExamples validates every resource of the R5 examples package.

@@ -212,3 +212,40 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+func TestFHIRPathModel(t *testing.T) {
+	m := R5().FHIRPathModel()
+	tests := []struct {
+		parent, name, typ string
+		choice, ok        bool
+	}{
+		{"Patient", "name", "HumanName", false, true},
+		{"Patient", "contact", "Patient.contact", false, true},
+		{"Patient.contact", "name", "HumanName", false, true},
+		{"Observation", "value", "", true, true},
+		{"Questionnaire.item", "item", "Questionnaire.item", false, true},
+		{"Timing", "repeat", "Timing.repeat", false, true},
+		{"string", "value", "System.String", false, true},
+		{"Patient", "id", "id", false, true},
+		{"Patient", "nope", "", false, false},
+		{"Nope", "id", "", false, false},
+	}
+	for _, tt := range tests {
+		typ, choice, ok := m.ChildType(tt.parent, tt.name)
+		if typ != tt.typ || choice != tt.choice || ok != tt.ok {
+			t.Errorf("ChildType(%s, %s) = %q %v %v, want %q %v %v", tt.parent, tt.name, typ, choice, ok, tt.typ, tt.choice, tt.ok)
+		}
+	}
+	for in, want := range map[string]string{"Patient": "DomainResource", "Age": "Quantity", "Patient.contact": "BackboneElement",
+		"Timing.repeat": "Element", "Questionnaire.item.item": "BackboneElement", "Base": "", "Nope": ""} {
+		if got := m.BaseType(in); got != want {
+			t.Errorf("BaseType(%s) = %q, want %q", in, got, want)
+		}
+	}
+	if !m.IsList("Patient", "name") || m.IsList("Patient", "gender") {
+		t.Error("IsList wrong")
+	}
+	if ct := m.ChoiceTypes("Observation", "value"); len(ct) < 5 || ct[0] != "Quantity" {
+		t.Errorf("ChoiceTypes = %v", ct)
+	}
+}

@@ -52,6 +52,7 @@ type DB struct {
 	wconn   *sql.Conn // that connection, held by the writer goroutine
 	readers *sql.DB
 	wstmt   writeStmts
+	rstmt   readStmts
 
 	maxBatch int
 	queue    chan *writeReq
@@ -108,6 +109,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.readers.SetMaxIdleConns(opts.ReadConns)
 		db.readers.SetConnMaxIdleTime(0)
 		err = db.readers.PingContext(ctx)
+	}
+	if err == nil {
+		err = db.rstmt.prepare(ctx, db.readers)
 	}
 	if err != nil {
 		db.closeConns()
@@ -195,6 +199,7 @@ func (db *DB) Close() error {
 
 func (db *DB) closeConns() error {
 	var errs []error
+	db.rstmt.close()
 	if db.readers != nil {
 		errs = append(errs, db.readers.Close())
 	}

@@ -55,3 +55,27 @@ func (s *writeStmts) close() {
 		}
 	}
 }
+
+// readStmts are prepared on the reader pool; database/sql prepares each on a
+// connection the first time it runs there, which saves SQLite's parse and
+// plan (a quarter of a read's time) on every later read.
+type readStmts struct {
+	readCurrent *sql.Stmt
+	vread       *sql.Stmt
+}
+
+func (s *readStmts) prepare(ctx context.Context, db *sql.DB) (err error) {
+	if s.readCurrent, err = db.PrepareContext(ctx, sqlReadCurrent); err != nil {
+		return err
+	}
+	s.vread, err = db.PrepareContext(ctx, sqlVRead)
+	return err
+}
+
+func (s *readStmts) close() {
+	for _, stmt := range []*sql.Stmt{s.readCurrent, s.vread} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package fhirpath
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/emr-project/emr/internal/fhir"
+)
+
+// Expression is a compiled FHIRPath expression. It is immutable and safe
+// for concurrent use: compile once, evaluate many times.
+type Expression struct {
+	src  string
+	root node
+}
+
+// Compile parses a FHIRPath expression. Syntax errors are *SyntaxError
+// with the byte offset of the problem; unknown functions and wrong
+// argument counts are reported here too.
+func Compile(expr string) (*Expression, error) {
+	toks, err := lex(expr)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{toks: toks}
+	root, err := p.expr(0)
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind != tEOF {
+		return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("unexpected %q after the expression", t.text)}
+	}
+	return &Expression{src: expr, root: root}, nil
+}
+
+// MustCompile is Compile for expressions known to be valid; it panics on
+// error. Use it for package-level expressions.
+func MustCompile(expr string) *Expression {
+	e, err := Compile(expr)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// String returns the source of the expression.
+func (x *Expression) String() string { return x.src }
+
+// Context carries what an evaluation may need besides its input. The zero
+// value (or a nil *Context) is usable: no model, %resource is the input.
+type Context struct {
+	// Model gives FHIR type information; nil infers types from the JSON.
+	Model Model
+	// Strict makes navigation to an element the Model does not declare an
+	// error instead of an empty result.
+	Strict bool
+	// Resource and RootResource are %resource and %rootResource; when nil
+	// they default to the input resource (and to Resource).
+	Resource, RootResource map[string]any
+	// Variables are the caller's %variables (without the %).
+	Variables map[string][]Node
+	// Resolve returns the resource a reference (e.g. "Patient/1", a
+	// "#contained" id or an absolute URL) points at, or nil. When Resolve
+	// is nil or returns nil, resolve() looks in the containing resource's
+	// contained list and Bundle, and otherwise yields a stub of the type
+	// named by the reference, so that resolve() is Patient still works.
+	Resolve func(reference string) map[string]any
+	// MemberOf answers memberOf(valueSet) for a code, Coding or
+	// CodeableConcept node; ok false means unknown (empty result). When nil,
+	// memberOf returns empty.
+	MemberOf func(n Node, valueSet string) (member bool, ok bool, err error)
+	// Trace receives the collections passed to trace(); nil discards them.
+	Trace func(name string, c []Node)
+	// Now fixes now(), today() and timeOfDay(); zero means the clock.
+	Now time.Time
+	// MaxSteps bounds the work of one evaluation (0: 10 million steps) so
+	// that a hostile expression cannot run away.
+	MaxSteps int
+
+	contextNodes []Node
+}
+
+// Evaluate evaluates the expression. Each input is a Node, a
+// map[string]any (a resource or element: a resource is typed by its
+// resourceType) or a []Node. The result is a collection; evaluation
+// errors are *EvalError.
+func (x *Expression) Evaluate(ctx *Context, input ...any) ([]Node, error) {
+	var c Context
+	if ctx != nil {
+		c = *ctx
+	}
+	if c.MaxSteps == 0 {
+		c.MaxSteps = 10_000_000
+	}
+	in := make([]Node, 0, len(input))
+	for _, v := range input {
+		switch v := v.(type) {
+		case Node:
+			in = append(in, v)
+		case []Node:
+			in = append(in, v...)
+		case map[string]any:
+			in = append(in, ResourceNode(v))
+		case fhir.Resource:
+			in = append(in, ResourceNode(v))
+		default:
+			return nil, evalErr("unsupported input %T", v)
+		}
+	}
+	c.contextNodes = in
+	if c.Resource == nil && len(in) == 1 {
+		if m, ok := in[0].Value.(map[string]any); ok && m["resourceType"] != nil {
+			c.Resource = m
+		}
+	}
+	steps := 0
+	e := &env{ctx: &c, model: c.Model, strict: c.Strict, this: in, index: -1, steps: &steps}
+	out, err := x.root.eval(e, in)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EvaluateBool evaluates the expression as a boolean condition (an
+// invariant): ok is false when the result is empty; a single non-boolean
+// item counts as true; several items are an error.
+func (x *Expression) EvaluateBool(ctx *Context, input ...any) (val, ok bool, err error) {
+	out, err := x.Evaluate(ctx, input...)
+	if err != nil {
+		return false, false, err
+	}
+	return singletonBool(out)
+}

@@ -1,0 +1,184 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/store"
+)
+
+// firstSeqAt is the seq of the first version written at or after a time
+// (unix ms), or MaxInt64 when there is none. last_updated never decreases
+// along seq, so "last_updated >= t" is the same as "seq >= firstSeqAt(t)":
+// one seek on resource_version_time instead of a filter on every row.
+const firstSeqAt = `coalesce((SELECT seq FROM resource_version
+	WHERE last_updated >= ? ORDER BY last_updated, seq LIMIT 1), 9223372036854775807)`
+
+// historyFilter is the WHERE clause of a HistoryQuery without its page bounds.
+type historyFilter struct {
+	where []string
+	args  []any
+}
+
+func (f *historyFilter) add(cond string, args ...any) {
+	f.where = append(f.where, cond)
+	f.args = append(f.args, args...)
+}
+
+func newHistoryFilter(q store.HistoryQuery) historyFilter {
+	var f historyFilter
+	if q.Type != "" {
+		f.add("v.type = ?", q.Type)
+		if q.ID != "" {
+			f.add("v.id = ?", q.ID)
+		}
+	}
+	if !q.Since.IsZero() {
+		f.add("v.seq >= "+firstSeqAt, q.Since.UnixMilli())
+	}
+	if !q.AtEnd.IsZero() {
+		// Written before AtEnd.
+		f.add("v.seq < "+firstSeqAt, q.AtEnd.UnixMilli())
+	}
+	if !q.AtStart.IsZero() {
+		// Still current at some moment at or after AtStart: the next
+		// version, if any, was written after AtStart. (A version superseded
+		// exactly at AtStart was not current at any moment of the window.)
+		f.add(`NOT EXISTS (SELECT 1 FROM resource_version n
+			WHERE n.type = v.type AND n.id = v.id AND n.version_id = v.version_id + 1
+			AND n.last_updated <= ?)`, q.AtStart.UnixMilli())
+	}
+	return f
+}
+
+// sql returns the clause with extra conditions appended.
+func (f historyFilter) sql(extra ...string) string {
+	conds := append(slices.Clip(f.where), extra...)
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// History implements store.Store. Pages are cut by seq, which only grows,
+// so a cursor stays exact however many writes happen between pages. Both
+// queries of a page run in one read transaction: one snapshot.
+func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.HistoryPage, error) {
+	op := historyOp(q)
+	if q.ID != "" && q.Type == "" {
+		return nil, fmt.Errorf("sqlite: %s: %w", op, fhir.Errorf(fhir.KindInvalid, "instance history needs a resource type"))
+	}
+	count := q.Count
+	if count <= 0 {
+		count = store.DefaultPageSize
+	}
+	count = min(count, store.MaxPageSize)
+	before, after := q.Before, q.After
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	if after < 0 {
+		after = 0
+	}
+	// Reading upward from After (a "previous" link) is the one case that
+	// walks oldest first; the page is reversed afterwards.
+	ascending := q.After > 0 && q.Before <= 0
+	// Within one instance seq order is version order; ordering by version_id
+	// lets SQLite walk resource_version_instance instead of scanning the type.
+	orderCol := "v.seq"
+	if q.ID != "" {
+		orderCol = "v.version_id"
+	}
+	dir := "DESC"
+	if ascending {
+		dir = "ASC"
+	}
+	f := newHistoryFilter(q)
+
+	tx, err := db.readers.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, readErr(ctx, op, err)
+	}
+	defer tx.Rollback()
+
+	query := "SELECT " + versionColumns + " FROM resource_version v" +
+		f.sql("v.seq < ?", "v.seq > ?") + " ORDER BY " + orderCol + " " + dir + " LIMIT ?"
+	rows, err := tx.QueryContext(ctx, query, append(slices.Clip(f.args), before, after, count+1)...)
+	if err != nil {
+		return nil, readErr(ctx, op, err)
+	}
+	page := &store.HistoryPage{Versions: make([]*store.Version, 0, min(count, 64))}
+	extra := false
+	for rows.Next() {
+		if len(page.Versions) == count {
+			extra = true
+			break
+		}
+		v, err := scanVersion(rows)
+		if err != nil {
+			rows.Close()
+			return nil, readErr(ctx, op, err)
+		}
+		page.Versions = append(page.Versions, v)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, readErr(ctx, op, err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, readErr(ctx, op, err)
+	}
+	if ascending {
+		slices.Reverse(page.Versions)
+	}
+
+	// One direction is known from the extra row; the other needs a probe
+	// beyond the first (or last) entry, or beyond the cursor when the page
+	// is empty.
+	exists := func(cond string, arg int64) (bool, error) {
+		var ok bool
+		err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM resource_version v"+f.sql(cond)+")",
+			append(slices.Clip(f.args), arg)...).Scan(&ok)
+		return ok, err
+	}
+	n := len(page.Versions)
+	if ascending {
+		page.Newer = extra
+		bound := after + 1 // empty page: anything at or below the cursor
+		if n > 0 {
+			bound = page.Versions[n-1].Seq
+		}
+		page.More, err = exists("v.seq < ?", bound)
+	} else {
+		page.More = extra
+		if !extra && n > 0 && after > 0 {
+			// The After bound cut the page short, not the data.
+			page.More, err = exists("v.seq < ?", page.Versions[n-1].Seq)
+		}
+		switch {
+		case err != nil:
+		case n > 0:
+			page.Newer, err = exists("v.seq > ?", page.Versions[0].Seq)
+		case before != math.MaxInt64:
+			page.Newer, err = exists("v.seq >= ?", before)
+		}
+	}
+	if err != nil {
+		return nil, readErr(ctx, op, err)
+	}
+	return page, nil
+}
+
+func historyOp(q store.HistoryQuery) string {
+	switch {
+	case q.ID != "":
+		return fmt.Sprintf("history %s/%s", q.Type, q.ID)
+	case q.Type != "":
+		return "history " + q.Type
+	}
+	return "history"
+}

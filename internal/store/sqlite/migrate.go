@@ -1,0 +1,108 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// migrations holds the schema as numbered files NNNN_name.sql. A shipped
+// migration is never edited; a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var list []migration
+	for _, path := range names {
+		name := strings.TrimPrefix(path, "migrations/")
+		num, _, ok := strings.Cut(name, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil || version <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
+		}
+		body, err := migrations.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, migration{version: version, name: name, sql: string(body)})
+	}
+	slices.SortFunc(list, func(a, b migration) int { return a.version - b.version })
+	for i, m := range list {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: want version %d (no gaps or duplicates)", m.name, i+1)
+		}
+	}
+	return list, nil
+}
+
+// migrate applies the migrations the database lacks, each in its own
+// transaction together with its schema_migrations row.
+func migrate(ctx context.Context, conn *sql.Conn) error {
+	list, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for {
+		done, err := migrateStep(ctx, conn, list)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateStep applies the first missing migration in a transaction that
+// also reads the schema version, so that two processes opening one new
+// database cannot both apply it (the writer's transactions are IMMEDIATE).
+func migrateStep(ctx context.Context, conn *sql.Conn, list []migration) (done bool, err error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var current int
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	if current > len(list) {
+		return false, fmt.Errorf("database schema version %d is newer than this binary supports (%d): run a newer emr", current, len(list))
+	}
+	if current == len(list) {
+		return true, nil
+	}
+	m := list[current]
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return false, fmt.Errorf("migrate %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+		m.version, m.name, time.Now().UnixMilli()); err != nil {
+		return false, fmt.Errorf("migrate %s: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migrate %s: %w", m.name, err)
+	}
+	return false, nil
+}

@@ -1,0 +1,223 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/emr-project/emr/internal/fhir"
+)
+
+// A writeReq is one Write or AppendAudit call waiting for the writer goroutine.
+type writeReq struct {
+	ctx   context.Context
+	fn    func(*txn) error
+	state atomic.Int32 // reqQueued, then reqTaken by the writer or reqAbandoned by the caller
+	done  chan error   // buffered: the writer never blocks on an answer
+}
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+var errClosed = fhir.Errorf(fhir.KindInternal, "the store is closed")
+
+// submit queues fn for the writer goroutine and waits for the durable commit
+// of the batch it joins. A caller whose ctx ends while fn is still queued
+// gets ctx.Err() and fn never runs; once fn has started the caller waits for
+// the outcome, so nil always means committed and an error always means
+// nothing of fn was kept.
+func (db *DB) submit(ctx context.Context, fn func(*txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case db.queue <- req:
+		db.mu.RUnlock()
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return ctx.Err()
+		}
+		return <-req.done
+	}
+}
+
+// writeLoop is the writer goroutine: it takes whatever is queued (up to
+// maxBatch) and commits it as one transaction. While one batch waits for its
+// fsync the next one queues up, so the batch size follows the load.
+func (db *DB) writeLoop() {
+	defer close(db.stopped)
+	batch := make([]*writeReq, 0, db.maxBatch)
+	for {
+		select {
+		case req := <-db.queue:
+			batch = append(batch[:0], req)
+		case <-db.stop:
+			// Close has stopped new sends; finish what is queued.
+			for {
+				select {
+				case req := <-db.queue:
+					db.runBatch([]*writeReq{req})
+				default:
+					return
+				}
+			}
+		}
+	collect:
+		for len(batch) < db.maxBatch {
+			select {
+			case req := <-db.queue:
+				batch = append(batch, req)
+			default:
+				break collect
+			}
+		}
+		db.runBatch(batch)
+		clear(batch) // drop references to answered requests
+	}
+}
+
+// runBatch runs each request inside its own savepoint of one transaction and
+// answers every caller after the commit.
+func (db *DB) runBatch(batch []*writeReq) {
+	ctx := context.Background() // a caller's ctx must not abort the others' commit
+	results := make([]error, len(batch))
+	run := make([]bool, len(batch))    // fn is to run in this transaction
+	answer := make([]bool, len(batch)) // the caller waits for results[i]
+	for i, req := range batch {
+		if !req.state.CompareAndSwap(reqQueued, reqTaken) {
+			continue // the caller gave up while queued
+		}
+		answer[i] = true
+		if err := req.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		run[i] = true
+	}
+	reply := func() {
+		for i, req := range batch {
+			if answer[i] {
+				req.done <- results[i]
+			}
+		}
+	}
+	failAll := func(err error) {
+		for i := range results {
+			if run[i] {
+				results[i] = err
+			}
+		}
+		reply()
+	}
+	if !slices.Contains(run, true) {
+		reply()
+		return
+	}
+	if _, err := db.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		failAll(internalErr("write: begin", err))
+		return
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = db.wconn.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	for i, req := range batch {
+		if !run[i] {
+			continue
+		}
+		fnErr, sqlErr := db.runOne(ctx, req)
+		if sqlErr != nil {
+			// The savepoint machinery itself failed (disk full, I/O error):
+			// the transaction is in doubt, so nobody in it is kept.
+			failAll(internalErr("write", sqlErr))
+			return
+		}
+		results[i] = fnErr
+	}
+	if _, err := db.wconn.ExecContext(ctx, "COMMIT"); err != nil {
+		failAll(internalErr("write: commit", err))
+		return
+	}
+	committed = true
+	reply()
+}
+
+// runOne runs one request's fn in a savepoint. fnErr is the caller's
+// outcome; sqlErr means the enclosing transaction can no longer be trusted.
+func (db *DB) runOne(ctx context.Context, req *writeReq) (fnErr, sqlErr error) {
+	if _, err := db.wconn.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		return nil, err
+	}
+	tx := &txn{db: db, ctx: ctx, now: db.nextNow()}
+	fnErr = runGuarded(req.fn, tx)
+	tx.done = true
+	if fnErr != nil {
+		if _, err := db.wconn.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := db.wconn.ExecContext(ctx, "RELEASE w"); err != nil {
+		return nil, err
+	}
+	return fnErr, nil
+}
+
+// runGuarded turns a panic in fn into an error so that one bad caller cannot
+// take the writer goroutine, and everybody's writes, down with it.
+func runGuarded(fn func(*txn) error, tx *txn) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = internalErr("write", fmt.Errorf("panic in write function: %v", r))
+		}
+	}()
+	return fn(tx)
+}
+
+// nextNow is the timestamp of the next transaction: wall-clock time in
+// milliseconds, never earlier than the previous one, so that last_updated
+// never decreases along seq (history relies on this to turn times into seq
+// bounds).
+func (db *DB) nextNow() time.Time {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if now.Before(db.lastNow) {
+		now = db.lastNow
+	}
+	db.lastNow = now
+	return now
+}
+
+// internalErr wraps a database failure as a KindInternal *fhir.Error whose
+// client-facing text says nothing about the database; the driver's message
+// stays in Cause for the log.
+func internalErr(op string, err error) error {
+	var fe *fhir.Error
+	if errors.As(err, &fe) {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, &fhir.Error{
+		Kind:   fhir.KindInternal,
+		Issues: []fhir.Issue{{Severity: "error", Code: "exception", Diagnostics: "storage failure"}},
+		Cause:  err,
+	})
+}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
-	"github.com/emr-project/emr/internal/fhir/fhirpatch"
+	// "github.com/emr-project/emr/internal/fhir/fhirpatch" TEMP
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
@@ -105,8 +105,8 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		Store:        st,
 		Gate:         gate,
 		Validator:    validate.New(defs),
-		Model:        spec.APIModel(defs),
-		Patch:        fhirpatch.Apply,
+		Model:        defs.APIModel(),
+		// Patch: fhirpatch.Apply, TEMP
 		BaseURL:      cfg.baseURL,
 		MaxBodyBytes: cfg.maxBody,
 		Logger:       logger,

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// When EMR_TEST_MAIN is set, the test binary runs the real main with the
+// remaining arguments: the end-to-end tests start the server as a separate
+// process this way, so they can kill it with SIGKILL.
+func TestMain(m *testing.M) {
+	if os.Getenv("EMR_TEST_MAIN") == "1" {
+		os.Args = append([]string{"emr"}, strings.Fields(os.Getenv("EMR_TEST_ARGS"))...)
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+var urlPattern = regexp.MustCompile(`FHIR R5 API: (http://\S+)/fhir`)
+
+// server is `emr serve` running in a child process.
+type server struct {
+	cmd  *exec.Cmd
+	base string
+	out  *bytes.Buffer
+}
+
+func startServer(t *testing.T, dataDir string, extraEnv ...string) *server {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "EMR_TEST_MAIN=1", "EMR_TEST_ARGS=serve --addr 127.0.0.1:0", "EMR_DATA="+dataDir)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, out: &stderr}
+	t.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := urlPattern.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1] + "/fhir"
+			}
+		}
+		close(found)
+	}()
+	select {
+	case base, ok := <-found:
+		if !ok {
+			t.Fatalf("server exited without printing its URL; stderr:\n%s", stderr.String())
+		}
+		s.base = base
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not start; stderr:\n%s", stderr.String())
+	}
+	return s
+}
+
+func call(t *testing.T, method, url, contentType, body string, headers ...string) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var doc map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %s", method, url, raw)
+		}
+	}
+	return resp.StatusCode, resp.Header, doc
+}
+
+const fhirJSON = "application/fhir+json"
+
+// TestServeLikeANewUser walks what the README promises with a real server
+// process and real HTTP: create, read, update, patch, vread, history,
+// transaction, delete, errors.
+func TestServeLikeANewUser(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	status, _, cs := call(t, "GET", s.base+"/metadata", "", "")
+	if status != 200 || cs["resourceType"] != "CapabilityStatement" || cs["fhirVersion"] != "5.0.0" {
+		t.Fatalf("metadata: %d %v", status, cs["resourceType"])
+	}
+	status, h, p := call(t, "POST", s.base+"/Patient", fhirJSON, `{"resourceType":"Patient","name":[{"family":"Chalmers","given":["Peter"]}],"birthDate":"1974-12-25"}`)
+	if status != 201 || !strings.HasPrefix(h.Get("Location"), s.base+"/Patient/") {
+		t.Fatalf("create: %d Location %q", status, h.Get("Location"))
+	}
+	id := p["id"].(string)
+	status, _, _ = call(t, "PUT", s.base+"/Patient/"+id, fhirJSON, `{"resourceType":"Patient","id":"`+id+`","gender":"male"}`, `If-Match: W/"1"`)
+	if status != 200 {
+		t.Fatalf("update: %d", status)
+	}
+	status, h, _ = call(t, "PATCH", s.base+"/Patient/"+id, "application/json-patch+json", `[{"op":"add","path":"/active","value":true}]`)
+	if status != 200 || h.Get("ETag") != `W/"3"` {
+		t.Fatalf("patch: %d %s", status, h.Get("ETag"))
+	}
+	status, _, v1 := call(t, "GET", s.base+"/Patient/"+id+"/_history/1", "", "")
+	if status != 200 || v1["birthDate"] != "1974-12-25" {
+		t.Fatalf("vread: %d %v", status, v1)
+	}
+	status, _, hist := call(t, "GET", s.base+"/Patient/"+id+"/_history?_count=2", "", "")
+	if status != 200 || len(hist["entry"].([]any)) != 2 {
+		t.Fatalf("history: %d %v", status, hist)
+	}
+	status, _, bundle := call(t, "POST", s.base, fhirJSON, `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:a6f3c1e2-0000-4000-8000-000000000001","resource":{"resourceType":"Encounter","status":"planned","subject":{"reference":"Patient/`+id+`"}},"request":{"method":"POST","url":"Encounter"}}]}`)
+	if status != 200 || bundle["type"] != "transaction-response" {
+		t.Fatalf("transaction: %d %v", status, bundle)
+	}
+	if status, _, _ = call(t, "DELETE", s.base+"/Patient/"+id, "", ""); status != 204 {
+		t.Fatalf("delete: %d", status)
+	}
+	status, _, oo := call(t, "GET", s.base+"/Patient/"+id, "", "")
+	if status != 410 || oo["resourceType"] != "OperationOutcome" {
+		t.Fatalf("read deleted: %d %v", status, oo)
+	}
+	status, _, oo = call(t, "GET", s.base+"/NoSuchType/1", "", "")
+	if status != 404 || oo["resourceType"] != "OperationOutcome" {
+		t.Fatalf("unknown type: %d", status)
+	}
+	// SIGTERM shuts down cleanly with exit code 0.
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("shutdown: %v\n%s", err, s.out)
+	}
+}
+
+// TestAcknowledgedWritesSurviveKill9 writes concurrently to a server
+// process, kills it with SIGKILL mid-stream, restarts it on the same data
+// and reads back every write that was acknowledged.
+func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	var (
+		mu    sync.Mutex
+		acked []string
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				body := fmt.Sprintf(`{"resourceType":"Patient","name":[{"family":"Kill%d","given":["N%d"]}]}`, w, i)
+				req, _ := http.NewRequestWithContext(ctx, "POST", s.base+"/Patient", strings.NewReader(body))
+				req.Header.Set("Content-Type", fhirJSON)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return
+				}
+				loc := resp.Header.Get("Location")
+				resp.Body.Close()
+				if resp.StatusCode == 201 {
+					mu.Lock()
+					acked = append(acked, loc)
+					mu.Unlock()
+				}
+			}
+		}(w)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+	cancel()
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no write was acknowledged before the kill")
+	}
+	s2 := startServer(t, dir)
+	for _, loc := range acked {
+		path := loc[strings.Index(loc, "/fhir/")+len("/fhir"):]
+		if status, _, _ := call(t, "GET", s2.base+path, "", ""); status != 200 {
+			t.Errorf("acknowledged %s lost after kill -9: %d", path, status)
+		}
+	}
+	t.Logf("%d acknowledged writes, all present after kill -9", len(acked))
+}
+
+// TestCommandLine checks exit codes and messages of the CLI.
+func TestCommandLine(t *testing.T) {
+	cases := []struct {
+		args     []string
+		code     int
+		inStdout string
+		inStderr string
+	}{
+		{[]string{"version"}, 0, "emr ", ""},
+		{[]string{"help"}, 0, "serve", ""},
+		{[]string{}, 2, "Commands", ""},
+		{[]string{"frobnicate"}, 2, "", "unknown command"},
+		{[]string{"serve", "--no-such-flag"}, 2, "", "no-such-flag"},
+		{[]string{"serve", "--log-level", "loud"}, 2, "", "log-level"},
+		{[]string{"serve", "--addr", "256.0.0.1:99999", "--data", t.TempDir()}, 1, "", "listen"},
+	}
+	for _, c := range cases {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), c.args, &out, &errOut)
+		if code != c.code || !strings.Contains(out.String(), c.inStdout) || !strings.Contains(errOut.String(), c.inStderr) {
+			t.Errorf("emr %v: code %d, stdout %q, stderr %q; want code %d with %q / %q", c.args, code, out.String(), errOut.String(), c.code, c.inStdout, c.inStderr)
+		}
+	}
+}
+
+// TestEnvironmentConfiguresFlags checks that EMR_* variables set flags and
+// that flags win over them.
+func TestEnvironmentConfiguresFlags(t *testing.T) {
+	t.Setenv("EMR_ADDR", "127.0.0.1:1")
+	t.Setenv("EMR_LOG_LEVEL", "debug")
+	fs := newFlagSet("x", io.Discard)
+	addr := fs.String("addr", "default", "")
+	level := fs.String("log-level", "info", "")
+	if err := parseFlags(fs, []string{"--addr", "127.0.0.1:2"}); err != nil {
+		t.Fatal(err)
+	}
+	if *addr != "127.0.0.1:2" || *level != "debug" {
+		t.Errorf("addr %q level %q", *addr, *level)
+	}
+}

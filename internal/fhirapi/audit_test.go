@@ -1,0 +1,105 @@
+package fhirapi_test
+
+import (
+	"database/sql"
+	"strings"
+	"testing"
+
+	"github.com/emr-project/emr/internal/fhir"
+)
+
+// auditEvents reads the audit log straight from the database file.
+func (s *testServer) auditEvents(t *testing.T) []fhir.Resource {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+s.dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT event FROM audit_event ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []fhir.Resource
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := fhir.ParseResource(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func eventSummary(ev fhir.Resource) string {
+	code := ev["code"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"]
+	outcome := ev["outcome"].(map[string]any)["code"].(map[string]any)["code"]
+	patient := ""
+	if p, ok := ev["patient"].(map[string]any); ok {
+		patient = p["reference"].(string)
+	}
+	return code.(string) + " " + ev["action"].(string) + " " + outcome.(string) + " " + patient
+}
+
+// TestEveryInteractionAudited checks that reads, writes and failures each
+// leave an AuditEvent naming the interaction, outcome and patient, and that
+// a refused write leaves only its failure record.
+func TestEveryInteractionAudited(t *testing.T) {
+	s := newTestServer(t)
+	s.do("PUT", "/fhir/Patient/a1", `{"resourceType":"Patient","id":"a1"}`)
+	s.do("POST", "/fhir/Observation", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/a1"}}`)
+	s.do("GET", "/fhir/Patient/a1", "")
+	s.do("GET", "/fhir/Patient/missing", "")
+	s.do("POST", "/fhir/Patient", `{"resourceType":"Patient","gender":"x"}`)
+	s.do("DELETE", "/fhir/Patient/a1", "")
+	var got []string
+	for _, ev := range s.auditEvents(t) {
+		got = append(got, eventSummary(ev))
+		agent := ev["agent"].([]any)[0].(map[string]any)
+		if agent["networkString"] == nil {
+			t.Errorf("event without network address: %v", ev)
+		}
+	}
+	want := []string{
+		"update U 0 Patient/a1",
+		"create C 0 Patient/a1",
+		"read R 0 Patient/a1",
+		"read R 4 ",
+		"create C 4 ",
+		"delete D 0 ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestTransactionAuditedWithWrites checks that a rolled-back transaction
+// leaves no success records, only the failure.
+func TestTransactionAuditedWithWrites(t *testing.T) {
+	s := newTestServer(t)
+	bad := `{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"resource":{"resourceType":"Patient","id":"t1"},"request":{"method":"PUT","url":"Patient/t1"}},
+	 {"resource":{"resourceType":"Patient","id":"t2","gender":"?"},"request":{"method":"PUT","url":"Patient/t2"}}]}`
+	s.do("POST", "/fhir", bad)
+	events := s.auditEvents(t)
+	if len(events) != 1 || eventSummary(events[0]) != "transaction E 4 " {
+		var got []string
+		for _, ev := range events {
+			got = append(got, eventSummary(ev))
+		}
+		t.Fatalf("after a failed transaction the log holds %q, want only the failure", got)
+	}
+	s.do("POST", "/fhir", transactionJSON)
+	var got []string
+	for _, ev := range s.auditEvents(t)[1:] {
+		got = append(got, eventSummary(ev))
+	}
+	if len(got) != 4 || got[3] != "transaction E 0 " {
+		t.Errorf("successful transaction audit: %q", got)
+	}
+}

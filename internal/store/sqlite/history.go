@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store"
@@ -47,11 +48,11 @@ func newHistoryFilter(q store.HistoryQuery) historyFilter {
 		}
 	}
 	if !q.Since.IsZero() {
-		f.add("v.seq >= "+firstSeqAt, q.Since.UnixMilli())
+		f.add("v.seq >= "+firstSeqAt, ceilMilli(q.Since))
 	}
 	if !q.AtEnd.IsZero() {
 		// Written before AtEnd.
-		f.add("v.seq < "+firstSeqAt, q.AtEnd.UnixMilli())
+		f.add("v.seq < "+firstSeqAt, ceilMilli(q.AtEnd))
 	}
 	if !q.AtStart.IsZero() {
 		// Still current at some moment at or after AtStart: the next
@@ -187,6 +188,17 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 		return nil, readErr(ctx, op, err)
 	}
 	return page, nil
+}
+
+// ceilMilli is t in unix milliseconds, rounded up: last_updated has whole
+// milliseconds, so "last_updated >= t" is "last_updated >= ceilMilli(t)".
+// (UnixMilli rounds down, which is right for "last_updated <= t".)
+func ceilMilli(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if !t.Equal(time.UnixMilli(ms)) {
+		ms++
+	}
+	return ms
 }
 
 func historyOp(q store.HistoryQuery) string {

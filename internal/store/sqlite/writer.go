@@ -73,12 +73,14 @@ func (db *DB) writeLoop() {
 		case <-db.stop:
 			// Close has stopped new sends; finish what is queued.
 			for {
-				select {
-				case req := <-db.queue:
-					db.runBatch([]*writeReq{req})
-				default:
+				batch = batch[:0]
+				for len(batch) < db.maxBatch && len(db.queue) > 0 {
+					batch = append(batch, <-db.queue)
+				}
+				if len(batch) == 0 {
 					return
 				}
+				db.runBatch(batch)
 			}
 		}
 	collect:

@@ -70,7 +70,9 @@ type DB struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 
-	lastNow time.Time // writer goroutine only: keeps last_updated monotonic
+	// Writer goroutine only.
+	lastNow  time.Time // keeps last_updated monotonic
+	batchErr error     // the first database error in the current batch
 }
 
 var _ store.Store = (*DB)(nil)

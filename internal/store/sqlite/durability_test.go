@@ -67,6 +67,10 @@ func TestDurabilityKill(t *testing.T) {
 		t.Fatalf("reopen after SIGKILL: %v", err)
 	}
 	defer db.Close()
+	var integrity string
+	if err := db.readers.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&integrity); err != nil || integrity != "ok" {
+		t.Errorf("integrity_check after SIGKILL: %q, %v", integrity, err)
+	}
 	for _, id := range acked {
 		if _, err := db.Read(ctx, "Patient", id); err != nil {
 			t.Errorf("acknowledged write Patient/%s lost: %v", id, err)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store"
@@ -19,8 +20,10 @@ import (
 const firstSeqAt = `coalesce((SELECT seq FROM resource_version
 	WHERE last_updated >= ? ORDER BY last_updated, seq LIMIT 1), 9223372036854775807)`
 
-// historyFilter is the WHERE clause of a HistoryQuery without its page bounds.
+// historyFilter is the SQL of a HistoryQuery without its page bounds.
 type historyFilter struct {
+	from  string // FROM clause, table aliased v
+	order string // column giving newest-first order when descending
 	where []string
 	args  []any
 }
@@ -31,7 +34,13 @@ func (f *historyFilter) add(cond string, args ...any) {
 }
 
 func newHistoryFilter(q store.HistoryQuery) historyFilter {
-	var f historyFilter
+	// Within one instance seq order is version order. Without INDEXED BY the
+	// planner prefers resource_version_type for "type = ? AND seq < ?", which
+	// walks every version of the type in the seq range.
+	f := historyFilter{from: " FROM resource_version v", order: "v.seq"}
+	if q.ID != "" {
+		f.from, f.order = " FROM resource_version v INDEXED BY resource_version_instance", "v.version_id"
+	}
 	if q.Type != "" {
 		f.add("v.type = ?", q.Type)
 		if q.ID != "" {
@@ -39,11 +48,11 @@ func newHistoryFilter(q store.HistoryQuery) historyFilter {
 		}
 	}
 	if !q.Since.IsZero() {
-		f.add("v.seq >= "+firstSeqAt, q.Since.UnixMilli())
+		f.add("v.seq >= "+firstSeqAt, ceilMilli(q.Since))
 	}
 	if !q.AtEnd.IsZero() {
 		// Written before AtEnd.
-		f.add("v.seq < "+firstSeqAt, q.AtEnd.UnixMilli())
+		f.add("v.seq < "+firstSeqAt, ceilMilli(q.AtEnd))
 	}
 	if !q.AtStart.IsZero() {
 		// Still current at some moment at or after AtStart: the next
@@ -56,13 +65,34 @@ func newHistoryFilter(q store.HistoryQuery) historyFilter {
 	return f
 }
 
-// sql returns the clause with extra conditions appended.
-func (f historyFilter) sql(extra ...string) string {
+// whereSQL returns the WHERE clause with extra conditions appended.
+func (f historyFilter) whereSQL(extra ...string) string {
 	conds := append(slices.Clip(f.where), extra...)
 	if len(conds) == 0 {
 		return ""
 	}
 	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// pageSQL selects up to ? versions with before > seq > after; its
+// arguments are pageArgs.
+func (f historyFilter) pageSQL(ascending bool) string {
+	dir := " DESC"
+	if ascending {
+		dir = " ASC"
+	}
+	return "SELECT " + versionColumns + f.from + f.whereSQL("v.seq < ?", "v.seq > ?") +
+		" ORDER BY " + f.order + dir + " LIMIT ?"
+}
+
+func (f historyFilter) pageArgs(before, after int64, limit int) []any {
+	return append(slices.Clip(f.args), before, after, limit)
+}
+
+// existsSQL asks whether a version matches the filter and cond, a condition
+// on v.seq with one argument.
+func (f historyFilter) existsSQL(cond string) string {
+	return "SELECT EXISTS (SELECT 1" + f.from + f.whereSQL(cond) + ")"
 }
 
 // History implements store.Store. Pages are cut by seq, which only grows,
@@ -88,16 +118,6 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 	// Reading upward from After (a "previous" link) is the one case that
 	// walks oldest first; the page is reversed afterwards.
 	ascending := q.After > 0 && q.Before <= 0
-	// Within one instance seq order is version order; ordering by version_id
-	// lets SQLite walk resource_version_instance instead of scanning the type.
-	orderCol := "v.seq"
-	if q.ID != "" {
-		orderCol = "v.version_id"
-	}
-	dir := "DESC"
-	if ascending {
-		dir = "ASC"
-	}
 	f := newHistoryFilter(q)
 
 	tx, err := db.readers.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -106,9 +126,7 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 	}
 	defer tx.Rollback()
 
-	query := "SELECT " + versionColumns + " FROM resource_version v" +
-		f.sql("v.seq < ?", "v.seq > ?") + " ORDER BY " + orderCol + " " + dir + " LIMIT ?"
-	rows, err := tx.QueryContext(ctx, query, append(slices.Clip(f.args), before, after, count+1)...)
+	rows, err := tx.QueryContext(ctx, f.pageSQL(ascending), f.pageArgs(before, after, count+1)...)
 	if err != nil {
 		return nil, readErr(ctx, op, err)
 	}
@@ -141,8 +159,7 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 	// is empty.
 	exists := func(cond string, arg int64) (bool, error) {
 		var ok bool
-		err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM resource_version v"+f.sql(cond)+")",
-			append(slices.Clip(f.args), arg)...).Scan(&ok)
+		err := tx.QueryRowContext(ctx, f.existsSQL(cond), append(slices.Clip(f.args), arg)...).Scan(&ok)
 		return ok, err
 	}
 	n := len(page.Versions)
@@ -171,6 +188,17 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 		return nil, readErr(ctx, op, err)
 	}
 	return page, nil
+}
+
+// ceilMilli is t in unix milliseconds, rounded up: last_updated has whole
+// milliseconds, so "last_updated >= t" is "last_updated >= ceilMilli(t)".
+// (UnixMilli rounds down, which is right for "last_updated <= t".)
+func ceilMilli(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if !t.Equal(time.UnixMilli(ms)) {
+		ms++
+	}
+	return ms
 }
 
 func historyOp(q store.HistoryQuery) string {

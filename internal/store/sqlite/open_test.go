@@ -174,3 +174,50 @@ func TestTxUnusableAfterFn(t *testing.T) {
 		t.Fatalf("Create on a finished Tx succeeded")
 	}
 }
+
+// TestDatabaseErrorDoomsBatch forces a database error inside a write (a
+// version row that should not exist makes the insert of the next version
+// violate the unique index) and checks that a fn which swallows the error
+// gets nothing kept and cannot write after it.
+func TestDatabaseErrorDoomsBatch(t *testing.T) {
+	db := openTest(t)
+	defer db.Close()
+	if err := db.Write(ctx, func(tx store.Tx) error {
+		_, _, err := tx.Update(fhir.Resource{"resourceType": "Patient", "id": "x"}, 0)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.wconn.ExecContext(ctx, `INSERT INTO resource_version (type, id, version_id, last_updated, deleted)
+		VALUES ('Patient', 'x', 2, 0, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	var updateErr, createErr error
+	err := db.Write(ctx, func(tx store.Tx) error {
+		_, _, updateErr = tx.Update(fhir.Resource{"resourceType": "Patient", "id": "x"}, 0)
+		_, createErr = tx.Create(fhir.Resource{"resourceType": "Patient"})
+		return nil // swallow both
+	})
+	if fhir.KindOf(updateErr) != fhir.KindInternal || createErr == nil {
+		t.Fatalf("got update error %v and create error %v, want an internal error and a refusal", updateErr, createErr)
+	}
+	if err == nil {
+		t.Fatalf("Write whose fn swallowed a database error returned nil")
+	}
+	var fe *fhir.Error
+	if !errors.As(updateErr, &fe) {
+		t.Fatalf("update error %v is not a *fhir.Error", updateErr)
+	}
+	for _, issue := range fe.Issues {
+		if strings.Contains(issue.Diagnostics, "UNIQUE") {
+			t.Errorf("driver error leaked into the client message: %q", issue.Diagnostics)
+		}
+	}
+	page, err := db.History(ctx, store.HistoryQuery{Type: "Patient"})
+	if err != nil || len(page.Versions) != 2 {
+		t.Fatalf("history: %d versions, %v; want the 2 from before", len(page.Versions), err)
+	}
+	if err := db.Write(ctx, func(tx store.Tx) error { _, err := tx.Create(fhir.Resource{"resourceType": "Patient"}); return err }); err != nil {
+		t.Fatalf("the next batch: %v", err)
+	}
+}

@@ -9,8 +9,17 @@
 // read-only connections and never wait for the writer.
 //
 // Resources are stored as their canonical JSON (fhir.Resource.JSON) with
-// meta.versionId and meta.lastUpdated already set, uncompressed, and parsed
-// eagerly with fhir.ParseResource when read.
+// meta.versionId and meta.lastUpdated already set, and parsed eagerly with
+// fhir.ParseResource when read, since store.Version carries a parsed
+// fhir.Resource. The JSON is not compressed: on a typical 865-byte Patient,
+// deflate (BestSpeed) saves 43% but inflating costs about 20µs, twice the
+// parse, on every read. Stored JSON always starts with '{', so a later
+// codec can be told apart by its first byte without a migration.
+//
+// lastUpdated has millisecond precision (the last_updated column is unix
+// milliseconds, meta.lastUpdated is written as 2006-01-02T15:04:05.000Z)
+// and never decreases in seq order: the writer clamps a clock that steps
+// back to the previous transaction's time.
 package sqlite
 
 import (
@@ -61,7 +70,9 @@ type DB struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 
-	lastNow time.Time // writer goroutine only: keeps last_updated monotonic
+	// Writer goroutine only.
+	lastNow  time.Time // keeps last_updated monotonic
+	batchErr error     // the first database error in the current batch
 }
 
 var _ store.Store = (*DB)(nil)
@@ -69,6 +80,9 @@ var _ store.Store = (*DB)(nil)
 // Open opens (creating if needed) the database at path and brings its schema
 // up to date. It refuses a database whose schema is newer than this binary's.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("sqlite: open: no database path")
+	}
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 2 * runtime.GOMAXPROCS(0)
 	}

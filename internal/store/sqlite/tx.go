@@ -47,16 +47,39 @@ func (db *DB) AppendAudit(ctx context.Context, events ...fhir.Resource) error {
 
 func (tx *txn) Now() time.Time { return tx.now }
 
-func (tx *txn) Read(typ, id string) (*store.Version, error) {
+// usable refuses a Tx whose fn has returned, and any statement after a
+// database error in the batch: SQLite may have rolled the whole transaction
+// back (disk full, I/O error), and a statement run then would autocommit on
+// its own, outside the all-or-nothing of its Write.
+func (tx *txn) usable() error {
 	if tx.done {
-		return nil, errTxDone
+		return errTxDone
+	}
+	if tx.db.batchErr != nil {
+		return internalErr("write", tx.db.batchErr)
+	}
+	return nil
+}
+
+// dbErr records a database failure for the batch (runBatch then fails every
+// write in it) and returns it wrapped for the caller.
+func (tx *txn) dbErr(op string, err error) error {
+	if tx.db.batchErr == nil {
+		tx.db.batchErr = err
+	}
+	return internalErr(op, err)
+}
+
+func (tx *txn) Read(typ, id string) (*store.Version, error) {
+	if err := tx.usable(); err != nil {
+		return nil, err
 	}
 	v, err := scanVersion(tx.db.wstmt.readCurrent.QueryRowContext(tx.ctx, typ, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, notFound(typ, id))
 	case err != nil:
-		return nil, internalErr(fmt.Sprintf("read %s/%s", typ, id), err)
+		return nil, tx.dbErr(fmt.Sprintf("read %s/%s", typ, id), err)
 	case v.Deleted:
 		return v, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, gone(typ, id, v.VersionID))
 	}
@@ -64,8 +87,8 @@ func (tx *txn) Read(typ, id string) (*store.Version, error) {
 }
 
 func (tx *txn) Create(res fhir.Resource) (*store.Version, error) {
-	if tx.done {
-		return nil, errTxDone
+	if err := tx.usable(); err != nil {
+		return nil, err
 	}
 	typ := res.Type()
 	if typ == "" {
@@ -76,8 +99,8 @@ func (tx *txn) Create(res fhir.Resource) (*store.Version, error) {
 }
 
 func (tx *txn) Update(res fhir.Resource, ifMatch int64) (*store.Version, bool, error) {
-	if tx.done {
-		return nil, false, errTxDone
+	if err := tx.usable(); err != nil {
+		return nil, false, err
 	}
 	typ, id := res.Type(), res.ID()
 	if typ == "" || !fhir.ValidID(id) {
@@ -93,8 +116,8 @@ func (tx *txn) Update(res fhir.Resource, ifMatch int64) (*store.Version, bool, e
 }
 
 func (tx *txn) Delete(typ, id string, ifMatch int64) (*store.Version, error) {
-	if tx.done {
-		return nil, errTxDone
+	if err := tx.usable(); err != nil {
+		return nil, err
 	}
 	current, deleted, exists, err := tx.current(typ, id, ifMatch, "delete")
 	if err != nil || !exists || deleted {
@@ -112,7 +135,7 @@ func (tx *txn) current(typ, id string, ifMatch int64, op string) (versionID int6
 	case errors.Is(err, sql.ErrNoRows):
 		versionID, exists, err = 0, false, nil
 	case err != nil:
-		return 0, false, false, internalErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
+		return 0, false, false, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	default:
 		exists = true
 	}
@@ -135,14 +158,14 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, op str
 	ms := tx.now.UnixMilli()
 	result, err := tx.db.wstmt.insertVersion.ExecContext(tx.ctx, typ, id, versionID, ms, deleted, body)
 	if err != nil {
-		return nil, internalErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
+		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
 	seq, err := result.LastInsertId()
 	if err != nil {
-		return nil, internalErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
+		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
 	if _, err := tx.db.wstmt.setCurrent.ExecContext(tx.ctx, typ, id, versionID, seq, deleted); err != nil {
-		return nil, internalErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
+		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
 	return &store.Version{
 		Type: typ, ID: id, VersionID: versionID, LastUpdated: tx.now,
@@ -153,8 +176,8 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, op str
 // AppendAudit records event in this transaction. An event without an id is
 // given one (store.NewID), as a stored resource needs it.
 func (tx *txn) AppendAudit(event fhir.Resource) error {
-	if tx.done {
-		return errTxDone
+	if err := tx.usable(); err != nil {
+		return err
 	}
 	if event == nil {
 		return fmt.Errorf("sqlite: audit: %w", fhir.Errorf(fhir.KindInvalid, "no audit event"))
@@ -163,7 +186,7 @@ func (tx *txn) AppendAudit(event fhir.Resource) error {
 		event.SetID(store.NewID())
 	}
 	if _, err := tx.db.wstmt.insertAudit.ExecContext(tx.ctx, tx.now.UnixMilli(), event.JSON()); err != nil {
-		return internalErr("audit", err)
+		return tx.dbErr("audit", err)
 	}
 	return nil
 }

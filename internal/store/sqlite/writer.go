@@ -73,12 +73,14 @@ func (db *DB) writeLoop() {
 		case <-db.stop:
 			// Close has stopped new sends; finish what is queued.
 			for {
-				select {
-				case req := <-db.queue:
-					db.runBatch([]*writeReq{req})
-				default:
+				batch = batch[:0]
+				for len(batch) < db.maxBatch && len(db.queue) > 0 {
+					batch = append(batch, <-db.queue)
+				}
+				if len(batch) == 0 {
 					return
 				}
+				db.runBatch(batch)
 			}
 		}
 	collect:
@@ -122,7 +124,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 	}
 	failAll := func(err error) {
 		for i := range results {
-			if run[i] {
+			if run[i] && results[i] == nil {
 				results[i] = err
 			}
 		}
@@ -132,6 +134,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 		reply()
 		return
 	}
+	db.batchErr = nil
 	if _, err := db.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		failAll(internalErr("write: begin", err))
 		return
@@ -172,6 +175,9 @@ func (db *DB) runOne(ctx context.Context, req *writeReq) (fnErr, sqlErr error) {
 	tx := &txn{db: db, ctx: ctx, now: db.nextNow()}
 	fnErr = runGuarded(req.fn, tx)
 	tx.done = true
+	if db.batchErr != nil {
+		return nil, db.batchErr
+	}
 	if fnErr != nil {
 		if _, err := db.wconn.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
 			return nil, err

@@ -103,6 +103,7 @@ var historyTests = []suiteTest{
 			{"instance", store.HistoryQuery{Type: "Patient", ID: a1.ID, Since: since}, rev(a2)},
 			{"at the last write", store.HistoryQuery{Since: o1.LastUpdated}, rev(o1)},
 			{"just after a write", store.HistoryQuery{Since: a2.LastUpdated.Add(time.Millisecond)}, rev(o1)},
+			{"between milliseconds", store.HistoryQuery{Since: a1.LastUpdated.Add(500 * time.Microsecond)}, rev(b1, a2, o1)},
 			{"future", store.HistoryQuery{Since: time.Now().Add(time.Hour)}, nil},
 			{"past", store.HistoryQuery{Since: a1.LastUpdated.Add(-time.Hour)}, rev(a1, b1, a2, o1)},
 		} {

@@ -10,14 +10,25 @@ import (
 )
 
 // InvariantChecker evaluates the FHIRPath constraints of the definitions.
-// The validator calls it once per element instance that carries
-// constraints, after the structure of the whole resource was found valid:
-// root is the resource being validated (the outermost one), node the
-// element's JSON value, expression where it is. It returns the keys of
-// the constraints that do not hold; an error means the checker could not
-// evaluate a constraint, which the validator reports as a warning.
+// The validator calls it once per resource and complex element instance
+// that carries constraints, after the structure of the whole resource was
+// found valid. It returns the constraints that do not hold; an error means
+// the checker could not evaluate one, which the validator reports as a
+// warning.
 type InvariantChecker interface {
-	Check(root fhir.Resource, node any, expression string, constraints []spec.Constraint) (failed []spec.Constraint, err error)
+	Check(at InvariantSite, constraints []spec.Constraint) (failed []spec.Constraint, err error)
+}
+
+// InvariantSite is where constraints are evaluated.
+type InvariantSite struct {
+	Root     fhir.Resource  // the resource being validated (%rootResource)
+	Resource map[string]any // the nearest enclosing resource, e.g. a Bundle entry's (%resource)
+	Node     map[string]any // the element or resource the constraints are on
+	// TypeName is the node's type: a type name ("HumanName", "Patient") or,
+	// for a backbone element, its element path ("Patient.contact"), as
+	// spec.Model names types.
+	TypeName   string
+	Expression string // FHIRPath of the node, as in issues
 }
 
 // Option configures a Validator.
@@ -105,12 +116,12 @@ type walker struct {
 	buf    []byte
 	issues []fhir.Issue
 	// pending invariant checks, run after the structural walk
-	checks []invariantCheck
+	checks  []invariantCheck
+	current map[string]any // the nearest enclosing resource
 }
 
 type invariantCheck struct {
-	node        any
-	expression  string
+	site        InvariantSite
 	constraints []spec.Constraint
 }
 
@@ -178,10 +189,13 @@ func (w *walker) resource(obj map[string]any, allowed string, contained bool) {
 	outer := len(w.issues)
 	if w.v.invariants != nil {
 		if root := t.Elements[0]; len(root.Constraints) > 0 {
-			w.checks = append(w.checks, invariantCheck{node: obj, expression: string(w.buf), constraints: root.Constraints})
+			w.addCheck(obj, obj, rt, root.Constraints)
 		}
 	}
+	outerResource := w.current
+	w.current = obj
 	w.object(rt, rt, obj, nil, true)
+	w.current = outerResource
 	if w.v.invariants != nil && allowed == "" && len(w.issues) == outer {
 		w.runInvariants()
 	}
@@ -393,7 +407,16 @@ func (w *walker) item(c spec.Child, val any, targets []string) {
 		w.codedBinding(c, obj)
 	}
 	if len(e.Constraints) > 0 && w.v.invariants != nil {
-		w.checks = append(w.checks, invariantCheck{node: obj, expression: string(w.buf), constraints: e.Constraints})
+		typeName := c.Type
+		if c.TypeName != c.Type {
+			typeName = c.Path // an inline structure
+		}
+		w.addCheck(w.current, obj, typeName, e.Constraints)
+		// The datatype's own invariants (e.g. per-1 on Period) live on
+		// its root element.
+		if t := w.defs.Types[c.Type]; t != nil && c.TypeName == c.Type && len(t.Elements[0].Constraints) > 0 {
+			w.addCheck(w.current, obj, typeName, t.Elements[0].Constraints)
+		}
 	}
 }
 
@@ -426,12 +449,18 @@ func jsonKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+func (w *walker) addCheck(resource, node map[string]any, typeName string, constraints []spec.Constraint) {
+	w.checks = append(w.checks, invariantCheck{
+		site:        InvariantSite{Root: w.root, Resource: resource, Node: node, TypeName: typeName, Expression: string(w.buf)},
+		constraints: constraints})
+}
+
 func (w *walker) runInvariants() {
 	for _, chk := range w.checks {
-		failed, err := w.v.invariants.Check(w.root, chk.node, chk.expression, chk.constraints)
+		failed, err := w.v.invariants.Check(chk.site, chk.constraints)
 		if err != nil {
 			w.issues = append(w.issues, fhir.Issue{Severity: "warning", Code: "invariant",
-				Diagnostics: "an invariant could not be evaluated: " + err.Error(), Expression: []string{chk.expression}})
+				Diagnostics: "an invariant could not be evaluated: " + err.Error(), Expression: []string{chk.site.Expression}})
 		}
 		for _, f := range failed {
 			sev := f.Severity
@@ -439,7 +468,7 @@ func (w *walker) runInvariants() {
 				sev = "error"
 			}
 			w.issues = append(w.issues, fhir.Issue{Severity: sev, Code: "invariant",
-				Diagnostics: f.Key + ": " + f.Human, Expression: []string{chk.expression}})
+				Diagnostics: f.Key + ": " + f.Human, Expression: []string{chk.site.Expression}})
 		}
 	}
 	w.checks = nil

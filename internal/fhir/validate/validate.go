@@ -3,7 +3,6 @@ package validate
 import (
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
@@ -44,22 +43,11 @@ func WithInvariants(c InvariantChecker) Option { return func(v *Validator) { v.i
 type Validator struct {
 	defs       *spec.Definitions
 	invariants InvariantChecker
-
-	mu        sync.RWMutex
-	positions map[position]*positionInfo
-}
-
-type position struct{ typeName, path string }
-
-// positionInfo is what the walker needs of one object position, computed
-// once: the elements that must be present.
-type positionInfo struct {
-	required []*spec.Element
 }
 
 // New returns a validator for defs (usually spec.R5()).
 func New(defs *spec.Definitions, opts ...Option) *Validator {
-	v := &Validator{defs: defs, positions: make(map[position]*positionInfo)}
+	v := &Validator{defs: defs}
 	for _, o := range opts {
 		o(v)
 	}
@@ -85,26 +73,6 @@ func HasErrors(issues []fhir.Issue) bool {
 		}
 	}
 	return false
-}
-
-func (v *Validator) info(typeName, path string) *positionInfo {
-	key := position{typeName, path}
-	v.mu.RLock()
-	pi := v.positions[key]
-	v.mu.RUnlock()
-	if pi != nil {
-		return pi
-	}
-	pi = &positionInfo{}
-	for _, e := range v.defs.ChildrenAt(typeName, path) {
-		if e.Min > 0 {
-			pi.required = append(pi.required, e)
-		}
-	}
-	v.mu.Lock()
-	v.positions[key] = pi
-	v.mu.Unlock()
-	return pi
 }
 
 // walker carries one validation: the expression of the current node is
@@ -194,7 +162,7 @@ func (w *walker) resource(obj map[string]any, allowed string, contained bool) {
 	}
 	outerResource := w.current
 	w.current = obj
-	w.object(rt, rt, obj, nil, true)
+	w.object(w.defs.Position(rt, rt), obj, nil, true)
 	w.current = outerResource
 	if w.v.invariants != nil && allowed == "" && len(w.issues) == outer {
 		w.runInvariants()
@@ -204,7 +172,7 @@ func (w *walker) resource(obj map[string]any, allowed string, contained bool) {
 // object validates the properties of a JSON object at position
 // (typeName, path). targets are the allowed reference targets when the
 // object is a Reference or CodeableReference.
-func (w *walker) object(typeName, path string, obj map[string]any, targets []string, isResource bool) {
+func (w *walker) object(pos *spec.Position, obj map[string]any, targets []string, isResource bool) {
 	if len(obj) == 0 {
 		w.errorf("structure", "an element must have a value or children, not be empty")
 		return
@@ -217,8 +185,8 @@ func (w *walker) object(typeName, path string, obj map[string]any, targets []str
 		if isResource && key == "resourceType" {
 			continue
 		}
-		c, ok := w.defs.ChildType(typeName, path, key)
-		if !ok || (c.Extension && !w.defs.IsPrimitive(c.Type)) {
+		c, ok := pos.Child(key)
+		if !ok || (c.Extension && c.Kind != "primitive-type") {
 			n := w.push(key)
 			w.errorf("structure", "unknown element %q", key)
 			w.pop(n)
@@ -258,7 +226,10 @@ func (w *walker) object(typeName, path string, obj map[string]any, targets []str
 		w.property(c, val, ext, targets)
 		w.pop(n)
 	}
-	for _, e := range w.v.info(typeName, path).required {
+	if pos == nil {
+		return
+	}
+	for _, e := range pos.Required {
 		if !containsElement(seenList, e) {
 			n := w.push(requiredName(e))
 			w.errorf("required", "%s is required (min %d)", e.Path, e.Min)
@@ -288,7 +259,7 @@ func requiredName(e *spec.Element) string {
 // the primitive extension ext is present) against its definition.
 func (w *walker) property(c spec.Child, val, ext any, targets []string) {
 	e := c.Element
-	primitive := w.defs.IsPrimitive(c.Type)
+	primitive := c.Kind == "primitive-type"
 	if !e.IsList() {
 		if _, isArr := val.([]any); isArr {
 			w.errorf("structure", "%s holds a single value, not an array", e.Path)
@@ -370,7 +341,7 @@ func (w *walker) primitiveExtension(c spec.Child, ext any) {
 		n := w.push(key)
 		if key != "id" && key != "extension" {
 			w.errorf("structure", "unknown element %q in a primitive's extension part", key)
-		} else if child, ok := w.defs.ChildType("Element", "Element", key); ok {
+		} else if child, ok := elementPosition(w.defs).Child(key); ok {
 			w.property(child, val, nil, nil)
 		}
 		w.pop(n)
@@ -380,7 +351,7 @@ func (w *walker) primitiveExtension(c spec.Child, ext any) {
 // item validates one value of an element (one array member or the single value).
 func (w *walker) item(c spec.Child, val any, targets []string) {
 	e := c.Element
-	if w.defs.IsPrimitive(c.Type) {
+	if c.Kind == "primitive-type" {
 		if w.primitive(c.Type, val) {
 			w.binding(c, val)
 		}
@@ -391,7 +362,7 @@ func (w *walker) item(c spec.Child, val any, targets []string) {
 		w.errorf("structure", "%s must be a JSON object (%s), not %s", e.Path, c.Type, jsonKind(val))
 		return
 	}
-	if w.defs.IsResource(c.Type) {
+	if c.Kind == "resource" {
 		w.resource(obj, c.Type, e.Name() == "contained")
 		return
 	}
@@ -399,7 +370,7 @@ func (w *walker) item(c spec.Child, val any, targets []string) {
 	if c.Type == "Reference" || c.Type == "CodeableReference" {
 		refTargets = typeTargets(e, c.Type)
 	}
-	w.object(c.TypeName, c.Path, obj, refTargets, false)
+	w.object(c.Next, obj, refTargets, false)
 	switch c.Type {
 	case "Reference":
 		w.reference(obj, refTargets)
@@ -472,4 +443,10 @@ func (w *walker) runInvariants() {
 		}
 	}
 	w.checks = nil
+}
+
+// elementPosition is Element's position, where the "_name" parts of
+// primitives are read.
+func elementPosition(defs *spec.Definitions) *spec.Position {
+	return defs.Position("Element", "Element")
 }

@@ -107,6 +107,10 @@ func TestInvalid(t *testing.T) {
 		{"parameters resource", `{"resourceType":"Parameters","parameter":[{"name":"a","resource":{"resourceType":"Patient","foo":1}}]}`, "Parameters.parameter[0].resource.foo", "structure"},
 		{"backbone unknown", `{"resourceType":"Patient","contact":[{"foo":"x"}]}`, "Patient.contact[0].foo", "structure"},
 		{"contentReference", `{"resourceType":"Questionnaire","status":"draft","item":[{"linkId":"1","type":"group","item":[{"linkId":"2","type":"string","bogus":1}]}]}`, "Questionnaire.item[0].item[0].bogus", "structure"},
+		{"narrative not xhtml", `{"resourceType":"Patient","text":{"status":"generated","div":"<p>x</p>"}}`, "Patient.text.div", "value"},
+		{"narrative script", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><script>alert(1)</script></div>"}}`, "Patient.text.div", "value"},
+		{"narrative onclick", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><a onclick=\"x()\">a</a></div>"}}`, "Patient.text.div", "value"},
+		{"narrative malformed", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><b>x</div>"}}`, "Patient.text.div", "value"},
 		{"too many", `{"resourceType":"Patient","link":[{"other":{"reference":"Patient/1"},"type":"seealso"}],"contact":[{"name":{"text":"a"}}],"photo":[{"contentType":"image/png"}],"communication":[{"language":{"text":"en"}}]}`, "", ""},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package validate
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
@@ -189,6 +190,13 @@ func (w *walker) object(pos *spec.Position, obj map[string]any, targets []string
 		if !ok || (c.Extension && c.Kind != "primitive-type") {
 			n := w.push(key)
 			w.errorf("structure", "unknown element %q", key)
+			w.pop(n)
+			continue
+		}
+		if val == nil {
+			// Absent and null differ: null stands only inside arrays.
+			n := w.push(strings.TrimPrefix(key, "_"))
+			w.errorf("structure", "null is not allowed here")
 			w.pop(n)
 			continue
 		}

@@ -62,6 +62,8 @@ func TestInvalid(t *testing.T) {
 		{"empty object", `{"resourceType":"Patient","name":[{}]}`, "Patient.name[0]", "structure"},
 		{"empty string", `{"resourceType":"Patient","name":[{"family":""}]}`, "Patient.name[0].family", "value"},
 		{"null single", `{"resourceType":"Patient","gender":null}`, "Patient.gender", "structure"},
+		{"null with _", `{"resourceType":"Patient","birthDate":null,"_birthDate":{"id":"a"}}`, "Patient.birthDate", "structure"},
+		{"null _ array", `{"resourceType":"Patient","name":[{"given":["a"],"_given":null}]}`, "Patient.name[0].given", "structure"},
 		{"null in array without _", `{"resourceType":"Patient","name":[{"given":["a",null]}]}`, "Patient.name[0].given[1]", "structure"},
 		{"null in object array", `{"resourceType":"Patient","name":[null]}`, "Patient.name[0]", "structure"},
 		{"misaligned _ array", `{"resourceType":"Patient","name":[{"given":["a"],"_given":[null,null]}]}`, "Patient.name[0].given", "structure"},

@@ -177,3 +177,21 @@ func FuzzValidate(f *testing.F) {
 		validator.Validate(r)
 	})
 }
+
+func TestConcurrent(t *testing.T) {
+	v := New(spec.R5(), WithInvariants(NewFHIRPathInvariants(spec.R5())))
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			for range 20 {
+				if issues := v.Validate(parse(t, patientJSON)); len(issues) > 0 {
+					t.Error(issues)
+				}
+			}
+			done <- true
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}

@@ -3,6 +3,7 @@ package validate
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/emr-project/emr/internal/fhir"
@@ -63,6 +64,11 @@ func (v *Validator) Validate(res fhir.Resource) []fhir.Issue {
 	rt, _ := res["resourceType"].(string)
 	w.push(rt)
 	w.resource(map[string]any(res), "", false)
+	// Objects are walked in map order; sorting makes the outcome the same
+	// on every run.
+	slices.SortStableFunc(w.issues, func(a, b fhir.Issue) int {
+		return strings.Compare(a.Expression[0], b.Expression[0])
+	})
 	return w.issues
 }
 

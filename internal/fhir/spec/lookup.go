@@ -9,59 +9,108 @@ import "strings"
 // datatype moves to that datatype's own definition; a contentReference moves
 // to the referenced path in the same snapshot.
 
+// Position is an object position with its children indexed by JSON
+// property name. Walkers that visit many resources should hold Positions
+// (from Definitions.Position and Child.Next) rather than look up names.
+type Position struct {
+	TypeName, Path string
+	Children       []*Element // in definition order
+	Required       []*Element // the children with min > 0
+	byJSON         map[string]Child
+}
+
 // Child is what a JSON property name resolves to at a position.
 type Child struct {
 	Element *Element // the declared element, e.g. Observation.value[x] for valueQuantity
 	Type    string   // the concrete type code: Quantity; BackboneElement or Element for inline structures
+	Kind    string   // Type's kind: primitive-type, complex-type or resource; "" for inline structures and System types
 	Choice  bool     // the element is a choice and the name carried the type suffix
 	// Extension is true when the property was the primitive extension
 	// sibling "_name" rather than "name"; its JSON shape is an Element (id,
 	// extension), aligned with the value's.
 	Extension bool
-	// TypeName and Path are the position of the child's own children.
+	// TypeName and Path are the position of the child's own children, and
+	// Next that position itself (nil when it has no children, as for
+	// System types).
 	TypeName, Path string
+	Next           *Position
 }
 
 // IsList reports whether the child is a JSON array.
 func (c Child) IsList() bool { return c.Element.IsList() }
 
-type childIndex struct {
-	list   []*Element
-	byJSON map[string]Child
+// Child resolves a JSON property name at the position, "_name" included;
+// see Definitions.ChildType.
+func (p *Position) Child(jsonName string) (Child, bool) {
+	if p == nil {
+		return Child{}, false
+	}
+	if len(jsonName) > 1 && jsonName[0] == '_' {
+		c, ok := p.byJSON[jsonName[1:]]
+		c.Extension = true
+		return c, ok
+	}
+	c, ok := p.byJSON[jsonName]
+	return c, ok
 }
 
-func (t *Type) index() {
-	t.once.Do(func() {
-		t.byPath = make(map[string]*Element, len(t.Elements))
-		t.children = make(map[string]*childIndex)
-		for _, e := range t.Elements {
-			t.byPath[e.Path] = e
-			i := strings.LastIndexByte(e.Path, '.')
-			if i < 0 {
-				continue
+// Position returns the position (typeName, path), or nil when nothing is
+// defined below it.
+func (d *Definitions) Position(typeName, path string) *Position {
+	t := d.Types[typeName]
+	if t == nil {
+		return nil
+	}
+	d.index()
+	return t.positions[path]
+}
+
+// index builds the positions of every type in two passes, so that a
+// child's Next may point into another type.
+func (d *Definitions) index() {
+	d.indexOnce.Do(func() {
+		for _, t := range d.Types {
+			t.byPath = make(map[string]*Element, len(t.Elements))
+			t.positions = make(map[string]*Position)
+			for _, e := range t.Elements {
+				t.byPath[e.Path] = e
+				i := strings.LastIndexByte(e.Path, '.')
+				if i < 0 {
+					continue
+				}
+				parent := e.Path[:i]
+				pos := t.positions[parent]
+				if pos == nil {
+					pos = &Position{TypeName: t.Name, Path: parent, byJSON: make(map[string]Child)}
+					t.positions[parent] = pos
+				}
+				pos.Children = append(pos.Children, e)
+				if e.Min > 0 {
+					pos.Required = append(pos.Required, e)
+				}
 			}
-			parent := e.Path[:i]
-			ci := t.children[parent]
-			if ci == nil {
-				ci = &childIndex{byJSON: make(map[string]Child)}
-				t.children[parent] = ci
-			}
-			ci.list = append(ci.list, e)
 		}
-		for _, ci := range t.children {
-			for _, e := range ci.list {
-				t.addJSONNames(ci, e)
+		for _, t := range d.Types {
+			for _, pos := range t.positions {
+				for _, e := range pos.Children {
+					t.addJSONNames(pos, e)
+				}
 			}
 		}
 	})
 }
 
 // addJSONNames records the property names under which e may appear.
-func (t *Type) addJSONNames(ci *childIndex, e *Element) {
+func (t *Type) addJSONNames(pos *Position, e *Element) {
+	d := t.defs
 	if e.IsChoice() {
 		stem := strings.TrimSuffix(e.name, "[x]")
 		for _, tr := range e.Types {
-			ci.byJSON[stem+upperFirst(tr.Code)] = Child{Element: e, Type: tr.Code, Choice: true, TypeName: tr.Code, Path: tr.Code}
+			c := Child{Element: e, Type: tr.Code, Choice: true, TypeName: tr.Code, Path: tr.Code}
+			if ct := d.Types[tr.Code]; ct != nil {
+				c.Kind, c.Next = ct.Kind, ct.positions[tr.Code]
+			}
+			pos.byJSON[stem+upperFirst(tr.Code)] = c
 		}
 		return
 	}
@@ -69,23 +118,27 @@ func (t *Type) addJSONNames(ci *childIndex, e *Element) {
 	switch {
 	case e.ContentRef != "":
 		c.TypeName, c.Path = t.Name, e.ContentRef
+		c.Type = "BackboneElement"
 		if ref := t.byPath[e.ContentRef]; ref != nil && len(ref.Types) > 0 {
 			c.Type = ref.Types[0].Code
-		} else {
-			c.Type = "BackboneElement"
 		}
-	case t.children[e.Path] != nil && len(t.children[e.Path].list) > 0:
+		c.Next = t.positions[e.ContentRef]
+	case t.positions[e.Path] != nil:
 		// An inline structure (BackboneElement, or Element inside datatypes
 		// such as Timing.repeat).
 		c.TypeName, c.Path = t.Name, e.Path
 		if len(e.Types) > 0 {
 			c.Type = e.Types[0].Code
 		}
+		c.Next = t.positions[e.Path]
 	case len(e.Types) > 0:
 		c.Type = e.Types[0].Code
 		c.TypeName, c.Path = c.Type, c.Type
+		if ct := d.Types[c.Type]; ct != nil {
+			c.Kind, c.Next = ct.Kind, ct.positions[c.Type]
+		}
 	}
-	ci.byJSON[e.name] = c
+	pos.byJSON[e.name] = c
 }
 
 func upperFirst(s string) string {
@@ -103,22 +156,7 @@ func upperFirst(s string) string {
 // extension, modifierExtension) resolve like any other since snapshots
 // carry them. ok is false for an unknown name or position.
 func (d *Definitions) ChildType(typeName, parentPath, jsonName string) (c Child, ok bool) {
-	t := d.Types[typeName]
-	if t == nil {
-		return Child{}, false
-	}
-	t.index()
-	ci := t.children[parentPath]
-	if ci == nil {
-		return Child{}, false
-	}
-	ext := false
-	if len(jsonName) > 1 && jsonName[0] == '_' {
-		ext, jsonName = true, jsonName[1:]
-	}
-	c, ok = ci.byJSON[jsonName]
-	c.Extension = ext
-	return c, ok
+	return d.Position(typeName, parentPath).Child(jsonName)
 }
 
 // Element returns the element at a full path such as
@@ -131,8 +169,7 @@ func (d *Definitions) Element(typeName, path string) *Element {
 	if t == nil {
 		return nil
 	}
-	t.index()
-	if e := t.byPath[path]; e != nil {
+	if e := t.Lookup(path); e != nil {
 		return e
 	}
 	_, _, e := d.walk(typeName, path)
@@ -160,17 +197,10 @@ func (d *Definitions) walk(typeName, path string) (string, string, *Element) {
 
 func (d *Definitions) childBySegment(typeName, parentPath, seg string) (Child, bool) {
 	if strings.HasSuffix(seg, "[x]") {
-		t := d.Types[typeName]
-		if t == nil {
-			return Child{}, false
-		}
-		t.index()
-		if ci := t.children[parentPath]; ci != nil {
-			for _, e := range ci.list {
-				if e.name == seg {
-					// A choice has no single position for its children.
-					return Child{Element: e}, true
-				}
+		for _, e := range d.ChildrenAt(typeName, parentPath) {
+			if e.name == seg {
+				// A choice has no single position for its children.
+				return Child{Element: e}, true
 			}
 		}
 		return Child{}, false
@@ -186,21 +216,7 @@ func (d *Definitions) Children(typeName, path string) []*Element {
 	if e == nil || tn == "" {
 		return nil
 	}
-	t := d.Types[tn]
-	if t == nil {
-		return nil
-	}
-	t.index()
-	if ci := t.children[p]; ci != nil {
-		return ci.list
-	}
-	return nil
-}
-
-// Lookup returns the element of type t at its own path, or nil.
-func (t *Type) Lookup(path string) *Element {
-	t.index()
-	return t.byPath[path]
+	return d.ChildrenAt(tn, p)
 }
 
 // ChildrenAt returns the elements directly below a position (typeName,
@@ -208,13 +224,14 @@ func (t *Type) Lookup(path string) *Element {
 // "Observation.component"), ("HumanName", "HumanName"). Nil when the
 // position has no children.
 func (d *Definitions) ChildrenAt(typeName, parentPath string) []*Element {
-	t := d.Types[typeName]
-	if t == nil {
-		return nil
-	}
-	t.index()
-	if ci := t.children[parentPath]; ci != nil {
-		return ci.list
+	if p := d.Position(typeName, parentPath); p != nil {
+		return p.Children
 	}
 	return nil
+}
+
+// Lookup returns the element of type t at its own path, or nil.
+func (t *Type) Lookup(path string) *Element {
+	t.defs.index()
+	return t.byPath[path]
 }

@@ -24,8 +24,10 @@ type Definitions struct {
 	Compartments map[string]*Compartment // by code: Patient, Encounter, RelatedPerson, Practitioner, Device
 
 	searchByType map[string]map[string]*SearchParam
-	valueSets    map[string]*ValueSet
-	codeSystems  map[string]*CodeSystem
+
+	indexOnce   sync.Once // builds Type.byPath and Type.positions
+	valueSets   map[string]*ValueSet
+	codeSystems map[string]*CodeSystem
 }
 
 // Type is one StructureDefinition of kind primitive-type, complex-type or
@@ -39,9 +41,9 @@ type Type struct {
 	Elements []*Element // the snapshot, in definition order; Elements[0] is the root
 	Regex    string     // primitives: the value's regular expression, when the spec gives one
 
-	once     sync.Once
-	byPath   map[string]*Element
-	children map[string]*childIndex // by parent path
+	defs      *Definitions
+	byPath    map[string]*Element
+	positions map[string]*Position // by parent path
 }
 
 // Element is one ElementDefinition of a snapshot.
@@ -141,7 +143,7 @@ func build(f *File) (*Definitions, error) {
 	}
 	for i := range f.Types {
 		ft := &f.Types[i]
-		t := &Type{Name: ft.Name, URL: ft.URL, Kind: ft.Kind, Abstract: ft.Abstract, Base: ft.Base, Regex: ft.Regex}
+		t := &Type{defs: d, Name: ft.Name, URL: ft.URL, Kind: ft.Kind, Abstract: ft.Abstract, Base: ft.Base, Regex: ft.Regex}
 		// One backing array for all elements of a type keeps the load to a
 		// few allocations per type.
 		store := make([]Element, len(ft.Elements))

@@ -11,7 +11,9 @@
 // "Patient.name[0].given[1]", "Observation.valueQuantity.value",
 // "Bundle.entry[2].resource.subject.reference". The primitive extension
 // "_birthDate" is reported at "Patient.birthDate" (its id and extension
-// below it), as FHIRPath sees it.
+// below it), as FHIRPath sees it. A nested resource continues the path of
+// the element holding it ("Bundle.entry[0].resource.status"), without an
+// ofType() step.
 //
 // Issue codes follow the FHIR IssueType value set: structure (unknown
 // element, wrong JSON kind, array where one value belongs or the reverse,

@@ -61,7 +61,11 @@ func (w *walker) primitive(typeName string, val any) bool {
 		}
 		return true
 	case "xhtml":
-		valid = strings.HasPrefix(strings.TrimSpace(s), "<div")
+		if problem := xhtmlProblem(s); problem != "" {
+			w.errorf("value", "%s", problem)
+			return false
+		}
+		return true
 	case "code":
 		valid = validCode(s)
 	case "id":

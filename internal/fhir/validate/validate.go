@@ -3,21 +3,33 @@ package validate
 import (
 	"encoding/json"
 	"fmt"
-	"sync"
+	"slices"
+	"strings"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 )
 
 // InvariantChecker evaluates the FHIRPath constraints of the definitions.
-// The validator calls it once per element instance that carries
-// constraints, after the structure of the whole resource was found valid:
-// root is the resource being validated (the outermost one), node the
-// element's JSON value, expression where it is. It returns the keys of
-// the constraints that do not hold; an error means the checker could not
-// evaluate a constraint, which the validator reports as a warning.
+// The validator calls it once per resource and complex element instance
+// that carries constraints, after the structure of the whole resource was
+// found valid. It returns the constraints that do not hold; an error means
+// the checker could not evaluate one, which the validator reports as a
+// warning.
 type InvariantChecker interface {
-	Check(root fhir.Resource, node any, expression string, constraints []spec.Constraint) (failed []spec.Constraint, err error)
+	Check(at InvariantSite, constraints []spec.Constraint) (failed []spec.Constraint, err error)
+}
+
+// InvariantSite is where constraints are evaluated.
+type InvariantSite struct {
+	Root     fhir.Resource  // the resource being validated (%rootResource)
+	Resource map[string]any // the nearest enclosing resource, e.g. a Bundle entry's (%resource)
+	Node     map[string]any // the element or resource the constraints are on
+	// TypeName is the node's type: a type name ("HumanName", "Patient") or,
+	// for a backbone element, its element path ("Patient.contact"), as
+	// spec.Model names types.
+	TypeName   string
+	Expression string // FHIRPath of the node, as in issues
 }
 
 // Option configures a Validator.
@@ -33,22 +45,11 @@ func WithInvariants(c InvariantChecker) Option { return func(v *Validator) { v.i
 type Validator struct {
 	defs       *spec.Definitions
 	invariants InvariantChecker
-
-	mu        sync.RWMutex
-	positions map[position]*positionInfo
-}
-
-type position struct{ typeName, path string }
-
-// positionInfo is what the walker needs of one object position, computed
-// once: the elements that must be present.
-type positionInfo struct {
-	required []*spec.Element
 }
 
 // New returns a validator for defs (usually spec.R5()).
 func New(defs *spec.Definitions, opts ...Option) *Validator {
-	v := &Validator{defs: defs, positions: make(map[position]*positionInfo)}
+	v := &Validator{defs: defs}
 	for _, o := range opts {
 		o(v)
 	}
@@ -63,6 +64,11 @@ func (v *Validator) Validate(res fhir.Resource) []fhir.Issue {
 	rt, _ := res["resourceType"].(string)
 	w.push(rt)
 	w.resource(map[string]any(res), "", false)
+	// Objects are walked in map order; sorting makes the outcome the same
+	// on every run.
+	slices.SortStableFunc(w.issues, func(a, b fhir.Issue) int {
+		return strings.Compare(a.Expression[0], b.Expression[0])
+	})
 	return w.issues
 }
 
@@ -76,26 +82,6 @@ func HasErrors(issues []fhir.Issue) bool {
 	return false
 }
 
-func (v *Validator) info(typeName, path string) *positionInfo {
-	key := position{typeName, path}
-	v.mu.RLock()
-	pi := v.positions[key]
-	v.mu.RUnlock()
-	if pi != nil {
-		return pi
-	}
-	pi = &positionInfo{}
-	for _, e := range v.defs.ChildrenAt(typeName, path) {
-		if e.Min > 0 {
-			pi.required = append(pi.required, e)
-		}
-	}
-	v.mu.Lock()
-	v.positions[key] = pi
-	v.mu.Unlock()
-	return pi
-}
-
 // walker carries one validation: the expression of the current node is
 // built in buf and copied to a string only when an issue is reported.
 type walker struct {
@@ -105,12 +91,12 @@ type walker struct {
 	buf    []byte
 	issues []fhir.Issue
 	// pending invariant checks, run after the structural walk
-	checks []invariantCheck
+	checks  []invariantCheck
+	current map[string]any // the nearest enclosing resource
 }
 
 type invariantCheck struct {
-	node        any
-	expression  string
+	site        InvariantSite
 	constraints []spec.Constraint
 }
 
@@ -178,10 +164,13 @@ func (w *walker) resource(obj map[string]any, allowed string, contained bool) {
 	outer := len(w.issues)
 	if w.v.invariants != nil {
 		if root := t.Elements[0]; len(root.Constraints) > 0 {
-			w.checks = append(w.checks, invariantCheck{node: obj, expression: string(w.buf), constraints: root.Constraints})
+			w.addCheck(obj, obj, rt, root.Constraints)
 		}
 	}
-	w.object(rt, rt, obj, nil, true)
+	outerResource := w.current
+	w.current = obj
+	w.object(w.defs.Position(rt, rt), obj, nil, true)
+	w.current = outerResource
 	if w.v.invariants != nil && allowed == "" && len(w.issues) == outer {
 		w.runInvariants()
 	}
@@ -190,7 +179,7 @@ func (w *walker) resource(obj map[string]any, allowed string, contained bool) {
 // object validates the properties of a JSON object at position
 // (typeName, path). targets are the allowed reference targets when the
 // object is a Reference or CodeableReference.
-func (w *walker) object(typeName, path string, obj map[string]any, targets []string, isResource bool) {
+func (w *walker) object(pos *spec.Position, obj map[string]any, targets []string, isResource bool) {
 	if len(obj) == 0 {
 		w.errorf("structure", "an element must have a value or children, not be empty")
 		return
@@ -203,10 +192,17 @@ func (w *walker) object(typeName, path string, obj map[string]any, targets []str
 		if isResource && key == "resourceType" {
 			continue
 		}
-		c, ok := w.defs.ChildType(typeName, path, key)
-		if !ok || (c.Extension && !w.defs.IsPrimitive(c.Type)) {
+		c, ok := pos.Child(key)
+		if !ok || (c.Extension && c.Kind != "primitive-type") {
 			n := w.push(key)
 			w.errorf("structure", "unknown element %q", key)
+			w.pop(n)
+			continue
+		}
+		if val == nil {
+			// Absent and null differ: null stands only inside arrays.
+			n := w.push(strings.TrimPrefix(key, "_"))
+			w.errorf("structure", "null is not allowed here")
 			w.pop(n)
 			continue
 		}
@@ -244,7 +240,10 @@ func (w *walker) object(typeName, path string, obj map[string]any, targets []str
 		w.property(c, val, ext, targets)
 		w.pop(n)
 	}
-	for _, e := range w.v.info(typeName, path).required {
+	if pos == nil {
+		return
+	}
+	for _, e := range pos.Required {
 		if !containsElement(seenList, e) {
 			n := w.push(requiredName(e))
 			w.errorf("required", "%s is required (min %d)", e.Path, e.Min)
@@ -274,7 +273,7 @@ func requiredName(e *spec.Element) string {
 // the primitive extension ext is present) against its definition.
 func (w *walker) property(c spec.Child, val, ext any, targets []string) {
 	e := c.Element
-	primitive := w.defs.IsPrimitive(c.Type)
+	primitive := c.Kind == "primitive-type"
 	if !e.IsList() {
 		if _, isArr := val.([]any); isArr {
 			w.errorf("structure", "%s holds a single value, not an array", e.Path)
@@ -356,7 +355,7 @@ func (w *walker) primitiveExtension(c spec.Child, ext any) {
 		n := w.push(key)
 		if key != "id" && key != "extension" {
 			w.errorf("structure", "unknown element %q in a primitive's extension part", key)
-		} else if child, ok := w.defs.ChildType("Element", "Element", key); ok {
+		} else if child, ok := elementPosition(w.defs).Child(key); ok {
 			w.property(child, val, nil, nil)
 		}
 		w.pop(n)
@@ -366,7 +365,7 @@ func (w *walker) primitiveExtension(c spec.Child, ext any) {
 // item validates one value of an element (one array member or the single value).
 func (w *walker) item(c spec.Child, val any, targets []string) {
 	e := c.Element
-	if w.defs.IsPrimitive(c.Type) {
+	if c.Kind == "primitive-type" {
 		if w.primitive(c.Type, val) {
 			w.binding(c, val)
 		}
@@ -377,7 +376,7 @@ func (w *walker) item(c spec.Child, val any, targets []string) {
 		w.errorf("structure", "%s must be a JSON object (%s), not %s", e.Path, c.Type, jsonKind(val))
 		return
 	}
-	if w.defs.IsResource(c.Type) {
+	if c.Kind == "resource" {
 		w.resource(obj, c.Type, e.Name() == "contained")
 		return
 	}
@@ -385,7 +384,7 @@ func (w *walker) item(c spec.Child, val any, targets []string) {
 	if c.Type == "Reference" || c.Type == "CodeableReference" {
 		refTargets = typeTargets(e, c.Type)
 	}
-	w.object(c.TypeName, c.Path, obj, refTargets, false)
+	w.object(c.Next, obj, refTargets, false)
 	switch c.Type {
 	case "Reference":
 		w.reference(obj, refTargets)
@@ -393,7 +392,16 @@ func (w *walker) item(c spec.Child, val any, targets []string) {
 		w.codedBinding(c, obj)
 	}
 	if len(e.Constraints) > 0 && w.v.invariants != nil {
-		w.checks = append(w.checks, invariantCheck{node: obj, expression: string(w.buf), constraints: e.Constraints})
+		typeName := c.Type
+		if c.TypeName != c.Type {
+			typeName = c.Path // an inline structure
+		}
+		w.addCheck(w.current, obj, typeName, e.Constraints)
+		// The datatype's own invariants (e.g. per-1 on Period) live on
+		// its root element.
+		if t := w.defs.Types[c.Type]; t != nil && c.TypeName == c.Type && len(t.Elements[0].Constraints) > 0 {
+			w.addCheck(w.current, obj, typeName, t.Elements[0].Constraints)
+		}
 	}
 }
 
@@ -426,12 +434,18 @@ func jsonKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+func (w *walker) addCheck(resource, node map[string]any, typeName string, constraints []spec.Constraint) {
+	w.checks = append(w.checks, invariantCheck{
+		site:        InvariantSite{Root: w.root, Resource: resource, Node: node, TypeName: typeName, Expression: string(w.buf)},
+		constraints: constraints})
+}
+
 func (w *walker) runInvariants() {
 	for _, chk := range w.checks {
-		failed, err := w.v.invariants.Check(w.root, chk.node, chk.expression, chk.constraints)
+		failed, err := w.v.invariants.Check(chk.site, chk.constraints)
 		if err != nil {
 			w.issues = append(w.issues, fhir.Issue{Severity: "warning", Code: "invariant",
-				Diagnostics: "an invariant could not be evaluated: " + err.Error(), Expression: []string{chk.expression}})
+				Diagnostics: "an invariant could not be evaluated: " + err.Error(), Expression: []string{chk.site.Expression}})
 		}
 		for _, f := range failed {
 			sev := f.Severity
@@ -439,8 +453,14 @@ func (w *walker) runInvariants() {
 				sev = "error"
 			}
 			w.issues = append(w.issues, fhir.Issue{Severity: sev, Code: "invariant",
-				Diagnostics: f.Key + ": " + f.Human, Expression: []string{chk.expression}})
+				Diagnostics: f.Key + ": " + f.Human, Expression: []string{chk.site.Expression}})
 		}
 	}
 	w.checks = nil
+}
+
+// elementPosition is Element's position, where the "_name" parts of
+// primitives are read.
+func elementPosition(defs *spec.Definitions) *spec.Position {
+	return defs.Position("Element", "Element")
 }

@@ -62,6 +62,8 @@ func TestInvalid(t *testing.T) {
 		{"empty object", `{"resourceType":"Patient","name":[{}]}`, "Patient.name[0]", "structure"},
 		{"empty string", `{"resourceType":"Patient","name":[{"family":""}]}`, "Patient.name[0].family", "value"},
 		{"null single", `{"resourceType":"Patient","gender":null}`, "Patient.gender", "structure"},
+		{"null with _", `{"resourceType":"Patient","birthDate":null,"_birthDate":{"id":"a"}}`, "Patient.birthDate", "structure"},
+		{"null _ array", `{"resourceType":"Patient","name":[{"given":["a"],"_given":null}]}`, "Patient.name[0].given", "structure"},
 		{"null in array without _", `{"resourceType":"Patient","name":[{"given":["a",null]}]}`, "Patient.name[0].given[1]", "structure"},
 		{"null in object array", `{"resourceType":"Patient","name":[null]}`, "Patient.name[0]", "structure"},
 		{"misaligned _ array", `{"resourceType":"Patient","name":[{"given":["a"],"_given":[null,null]}]}`, "Patient.name[0].given", "structure"},
@@ -107,6 +109,10 @@ func TestInvalid(t *testing.T) {
 		{"parameters resource", `{"resourceType":"Parameters","parameter":[{"name":"a","resource":{"resourceType":"Patient","foo":1}}]}`, "Parameters.parameter[0].resource.foo", "structure"},
 		{"backbone unknown", `{"resourceType":"Patient","contact":[{"foo":"x"}]}`, "Patient.contact[0].foo", "structure"},
 		{"contentReference", `{"resourceType":"Questionnaire","status":"draft","item":[{"linkId":"1","type":"group","item":[{"linkId":"2","type":"string","bogus":1}]}]}`, "Questionnaire.item[0].item[0].bogus", "structure"},
+		{"narrative not xhtml", `{"resourceType":"Patient","text":{"status":"generated","div":"<p>x</p>"}}`, "Patient.text.div", "value"},
+		{"narrative script", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><script>alert(1)</script></div>"}}`, "Patient.text.div", "value"},
+		{"narrative onclick", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><a onclick=\"x()\">a</a></div>"}}`, "Patient.text.div", "value"},
+		{"narrative malformed", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><b>x</div>"}}`, "Patient.text.div", "value"},
 		{"too many", `{"resourceType":"Patient","link":[{"other":{"reference":"Patient/1"},"type":"seealso"}],"contact":[{"name":{"text":"a"}}],"photo":[{"contentType":"image/png"}],"communication":[{"language":{"text":"en"}}]}`, "", ""},
 	}
 	for _, tt := range tests {
@@ -170,4 +176,22 @@ func FuzzValidate(f *testing.F) {
 		}
 		validator.Validate(r)
 	})
+}
+
+func TestConcurrent(t *testing.T) {
+	v := New(spec.R5(), WithInvariants(NewFHIRPathInvariants(spec.R5())))
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			for range 20 {
+				if issues := v.Validate(parse(t, patientJSON)); len(issues) > 0 {
+					t.Error(issues)
+				}
+			}
+			done <- true
+		}()
+	}
+	for range 4 {
+		<-done
+	}
 }

@@ -28,6 +28,8 @@ type config struct {
 	baseURL  string
 	maxBody  int64
 	logLevel string
+	// invariants turns on FHIRPath invariant checks on every write.
+	invariants bool
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -38,6 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.baseURL, "base-url", "", "public base URL of the FHIR API, e.g. https://emr.example.org/fhir (default: taken from each request)")
 	fs.Int64Var(&cfg.maxBody, "max-body", fhirapi.DefaultMaxBodyBytes, "largest accepted request body, in bytes")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&cfg.invariants, "invariants", true, "check the R5 invariants (FHIRPath constraints) on every write; a violated invariant answers 422")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -104,7 +107,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	api := fhirapi.New(fhirapi.Options{
 		Store:        st,
 		Gate:         gate,
-		Validator:    validate.New(defs),
+		Validator:    newValidator(defs, cfg.invariants),
 		Model:        defs.APIModel(),
 		// Patch: fhirpatch.Apply, TEMP
 		BaseURL:      cfg.baseURL,
@@ -130,6 +133,14 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		fmt.Fprintf(w, "emr %s\nFHIR R5 API: /fhir (CapabilityStatement at /fhir/metadata)\n", versionString())
 	})
 	return &app{store: st, handler: mux, dbPath: dbPath}, nil
+}
+
+// newValidator returns the write validator, with FHIRPath invariants when asked.
+func newValidator(defs *spec.Definitions, invariants bool) *validate.Validator {
+	if !invariants {
+		return validate.New(defs)
+	}
+	return validate.New(defs, validate.WithInvariants(validate.NewFHIRPathInvariants(defs)))
 }
 
 func (a *app) close() { _ = a.store.Close() }

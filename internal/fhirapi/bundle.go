@@ -129,6 +129,12 @@ func (s *Server) entryRequest(parent *request, method, rawURL string, rq map[str
 	if err := sub.route(path); err != nil {
 		return nil, fhir.At(fhir.KindInvalid, "value", "url", "request.url %q is not a FHIR route", rawURL)
 	}
+	if sub.typ != "" && !s.opt.Model.IsResource(sub.typ) {
+		return nil, fhir.At(fhir.KindInvalid, "value", "url", "request.url %q names no resource type", rawURL)
+	}
+	if sub.id != "" && !fhir.ValidID(sub.id) {
+		return nil, fhir.At(fhir.KindInvalid, "value", "url", "request.url %q has an invalid id", rawURL)
+	}
 	for field, header := range map[string]string{"ifMatch": "If-Match", "ifNoneMatch": "If-None-Match", "ifModifiedSince": "If-Modified-Since", "ifNoneExist": "If-None-Exist"} {
 		if v, ok := rq[field].(string); ok && v != "" {
 			sub.header.Set(header, v)

@@ -41,11 +41,11 @@ func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 	o := fhirapi.Options{
 		Store:     st,
 		Gate:      access.NewGate(st, access.AllowAll{}, "test"),
-		Validator: validate.New(defs),
+		Validator: validate.New(defs, validate.WithInvariants(validate.NewFHIRPathInvariants(defs))),
 		Model:     defs.APIModel(),
 		// Patch: fhirpatch.Apply, TEMP
-		BaseURL:   "http://emr.test/fhir",
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		BaseURL: "http://emr.test/fhir",
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, f := range opts {
 		f(&o)

@@ -39,7 +39,7 @@ func equalItems(a, b Node) (eq, ok bool) {
 		return isNum && dx.Cmp(dy) == 0, true
 	case DateTime:
 		y, isDT := vb.(DateTime)
-		if !isDT {
+		if !isDT || (x.Kind == KindTime) != (y.Kind == KindTime) {
 			return false, true
 		}
 		c, known := compareDateTime(x, y)

@@ -51,9 +51,11 @@ func (x *Expression) String() string { return x.src }
 type Context struct {
 	// Model gives FHIR type information; nil infers types from the JSON.
 	Model Model
-	// Strict makes navigation to an element the Model does not declare an
-	// error instead of an empty result.
-	Strict bool
+	// Lenient makes navigation to an element the Model does not declare
+	// (Observation.valueQuantity, a misspelt name) give an empty result.
+	// By default, with a Model, it is an error, as FHIRPath's type checking
+	// would report it; without a Model names are never checked.
+	Lenient bool
 	// Resource and RootResource are %resource and %rootResource; when nil
 	// they default to the input resource (and to Resource).
 	Resource, RootResource map[string]any
@@ -114,7 +116,7 @@ func (x *Expression) Evaluate(ctx *Context, input ...any) ([]Node, error) {
 		}
 	}
 	steps := 0
-	e := &env{ctx: &c, model: c.Model, strict: c.Strict, this: in, index: -1, steps: &steps}
+	e := &env{ctx: &c, model: c.Model, strict: !c.Lenient, this: in, index: -1, steps: &steps}
 	out, err := x.root.eval(e, in)
 	if err != nil {
 		return nil, err

@@ -389,6 +389,9 @@ func dateArith(op string, d DateTime, q Quantity) ([]Node, error) {
 	if calendarUnits[unit] == "" {
 		return nil, evalErr("cannot add %s to a date/time", q.Unit)
 	}
+	if unit == "second" && !q.Value.IsInteger() {
+		unit, q.Value = "millisecond", q.Value.Mul(DecimalFromInt(1000))
+	}
 	n, ok := q.Value.Int64()
 	if !ok {
 		return nil, evalErr("duration out of range")

@@ -75,7 +75,11 @@ type sdJSON struct {
 			Max              string `json:"max"`
 			ContentReference string `json:"contentReference"`
 			Type             []struct {
-				Code string `json:"code"`
+				Code      string `json:"code"`
+				Extension []struct {
+					URL      string `json:"url"`
+					ValueURL string `json:"valueUrl"`
+				} `json:"extension"`
 			} `json:"type"`
 		} `json:"element"`
 	} `json:"snapshot"`
@@ -144,6 +148,11 @@ func readModel(path string) (*testModel, error) {
 				}
 				if rest, ok := strings.CutPrefix(e.typ, "http://hl7.org/fhirpath/System."); ok {
 					e.typ = strings.ToLower(rest[:1]) + rest[1:]
+					for _, x := range el.Type[0].Extension {
+						if strings.HasSuffix(x.URL, "structuredefinition-fhir-type") {
+							e.typ = x.ValueURL
+						}
+					}
 				}
 			}
 			if m.elements[parent] == nil {

@@ -87,14 +87,17 @@ type Context struct {
 // resourceType) or a []Node. The result is a collection; evaluation
 // errors are *EvalError.
 func (x *Expression) Evaluate(ctx *Context, input ...any) ([]Node, error) {
-	var c Context
+	// One allocation holds the evaluation state: simple paths are evaluated
+	// for every resource written, so their fixed cost matters.
+	st := &evalState{}
 	if ctx != nil {
-		c = *ctx
+		st.ctx = *ctx
 	}
+	c := &st.ctx
 	if c.MaxSteps == 0 {
 		c.MaxSteps = 10_000_000
 	}
-	in := make([]Node, 0, len(input))
+	in := st.inBuf[:0]
 	for _, v := range input {
 		switch v := v.(type) {
 		case Node:
@@ -115,13 +118,15 @@ func (x *Expression) Evaluate(ctx *Context, input ...any) ([]Node, error) {
 			c.Resource = m
 		}
 	}
-	steps := 0
-	e := &env{ctx: &c, model: c.Model, strict: !c.Lenient, this: in, index: -1, steps: &steps}
-	out, err := x.root.eval(e, in)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	st.env = env{ctx: c, model: c.Model, strict: !c.Lenient, this: in, index: -1, steps: &st.steps}
+	return x.root.eval(&st.env, in)
+}
+
+type evalState struct {
+	ctx   Context
+	env   env
+	steps int
+	inBuf [1]Node
 }
 
 // EvaluateBool evaluates the expression as a boolean condition (an

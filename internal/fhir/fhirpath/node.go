@@ -117,7 +117,10 @@ func (e *env) children(n Node, name string, out []Node) (_ []Node, undeclared bo
 	}
 	if !isChoice {
 		_, has := obj[name]
-		_, hasExt := obj["_"+name]
+		hasExt := false
+		if !has {
+			_, hasExt = obj["_"+name]
+		}
 		if has || hasExt {
 			if !known {
 				typ = ""
@@ -159,9 +162,22 @@ func (e *env) choiceKey(parentType, name string) bool {
 // order), pairing each primitive with its "_key" companion.
 func appendChild(out []Node, obj map[string]any, key, typ string) []Node {
 	v := obj[key]
-	ext := obj["_"+key]
+	var ext any
+	if len(obj) > 1 {
+		// Only look up the "_key" companion when the object could hold one:
+		// building the key costs an allocation on the hot path.
+		var buf [64]byte
+		if len(key) < len(buf) {
+			buf[0] = '_'
+			n := copy(buf[1:], key)
+			ext = obj[string(buf[:n+1])]
+		} else {
+			ext = obj["_"+key]
+		}
+	}
 	switch v := v.(type) {
 	case []any:
+		out = slices.Grow(out, len(v))
 		exts, _ := ext.([]any)
 		for i, item := range v {
 			var x map[string]any

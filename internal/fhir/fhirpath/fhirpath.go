@@ -86,7 +86,14 @@ type Context struct {
 // map[string]any (a resource or element: a resource is typed by its
 // resourceType) or a []Node. The result is a collection; evaluation
 // errors are *EvalError.
-func (x *Expression) Evaluate(ctx *Context, input ...any) ([]Node, error) {
+func (x *Expression) Evaluate(ctx *Context, input ...any) (out []Node, err error) {
+	// A panic here is a bug of ours; the caller (a search indexer, a
+	// validator) should get an error rather than crash.
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &EvalError{Msg: fmt.Sprintf("internal error evaluating %q: %v", x.src, p)}
+		}
+	}()
 	// One allocation holds the evaluation state: simple paths are evaluated
 	// for every resource written, so their fixed cost matters.
 	st := &evalState{}

@@ -1,7 +1,9 @@
 package fhirpath
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
 )
@@ -26,6 +28,12 @@ func FuzzCompile(f *testing.F) {
 			return
 		}
 		// Evaluation may fail but must not panic or run away.
-		_, _ = x.Evaluate(&Context{MaxSteps: 100_000}, res.Clone())
+		// A slow evaluation crashes the worker so that the fuzzer keeps the input.
+		timer := time.AfterFunc(3*time.Second, func() { panic("slow evaluation: " + expr) })
+		defer timer.Stop()
+		_, err = x.Evaluate(&Context{MaxSteps: 100_000}, res.Clone())
+		if err != nil && strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("%q: %v", expr, err)
+		}
 	})
 }

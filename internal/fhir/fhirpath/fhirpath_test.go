@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/fhirpath/fhirpathtest"
 )
 
 const patientJSON = `{"resourceType":"Patient","id":"p1","active":true,
@@ -163,7 +164,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestModelTypes(t *testing.T) {
-	model := loadTestModel(t)
+	model := fhirpathtest.LoadModel(t)
 	patient := mustResource(t, patientJSON)
 	out := eval(t, &Context{Model: model}, "Patient.name | Practitioner.name", patient)
 	if len(out) != 2 || out[0].Type != "HumanName" {

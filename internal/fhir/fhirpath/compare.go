@@ -6,6 +6,28 @@ import (
 	"unicode"
 )
 
+// dateOperands reads a string compared with a date as a date: without a
+// Model, a FHIR date element is only known as a JSON string.
+func dateOperands(a, b any) (any, any) {
+	if s, ok := a.(string); ok {
+		if d, isDT := b.(DateTime); isDT {
+			if p, err := parseDateTime(s, d.Kind); err == nil {
+				return p, b
+			}
+			if p, err := parseDateTime(s, KindDateTime); err == nil && d.Kind != KindTime {
+				return p, b
+			}
+		}
+	}
+	if s, ok := b.(string); ok {
+		if _, isDT := a.(DateTime); isDT {
+			y, x := dateOperands(s, a)
+			return x, y
+		}
+	}
+	return a, b
+}
+
 // numeric returns v as a Decimal when it is a number.
 func numeric(v any) (Decimal, bool) {
 	switch v := v.(type) {
@@ -22,7 +44,7 @@ func numeric(v any) (Decimal, bool) {
 // equalItems is = on two items; ok is false when the result is empty
 // (dates of different precision, quantities of incomparable units).
 func equalItems(a, b Node) (eq, ok bool) {
-	va, vb := system(a), system(b)
+	va, vb := dateOperands(system(a), system(b))
 	switch x := va.(type) {
 	case string:
 		y, isStr := vb.(string)
@@ -39,7 +61,7 @@ func equalItems(a, b Node) (eq, ok bool) {
 		return isNum && dx.Cmp(dy) == 0, true
 	case DateTime:
 		y, isDT := vb.(DateTime)
-		if !isDT {
+		if !isDT || (x.Kind == KindTime) != (y.Kind == KindTime) {
 			return false, true
 		}
 		c, known := compareDateTime(x, y)
@@ -188,7 +210,7 @@ func normalizeSpace(s string) string {
 // compareItems orders two items for < > <= >=. ok is false when the
 // result is empty; err reports operands that cannot be compared.
 func compareItems(a, b Node) (c int, ok bool, err error) {
-	va, vb := system(a), system(b)
+	va, vb := dateOperands(system(a), system(b))
 	switch x := va.(type) {
 	case string:
 		if y, isStr := vb.(string); isStr {

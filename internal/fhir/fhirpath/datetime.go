@@ -234,6 +234,9 @@ func compareDateTime(a, b DateTime) (c int, ok bool) {
 	if (a.Kind == KindTime) != (b.Kind == KindTime) {
 		return 0, false
 	}
+	if a.HasTZ != b.HasTZ && min(a.Prec, b.Prec) >= precHour {
+		return 0, false // one offset is unknown
+	}
 	a, b = a.normalized(), b.normalized()
 	pa, pb := a.Prec, b.Prec
 	if pa == precMilli {

@@ -85,17 +85,27 @@ func (m *memberNode) eval(e *env, in []Node) ([]Node, error) {
 		return nil, err
 	}
 	var out []Node
+	declared := false
 	for _, n := range focus {
 		if m.target == nil && m.name != "" && m.name[0] >= 'A' && m.name[0] <= 'Z' {
 			if _, isMap := n.Value.(map[string]any); isMap && e.isType(n.Type, m.name) {
 				out = append(out, n)
+				declared = true
 				continue
 			}
 		}
-		var err error
-		if out, err = e.children(n, m.name, out); err != nil {
-			return nil, err
+		if m.target == nil && e.model != nil && m.name[0] >= 'A' && m.name[0] <= 'Z' && e.model.BaseType(m.name) != "" {
+			declared = true
+			continue // a type name at the start of a path that the focus is not
 		}
+		var undeclared bool
+		out, undeclared = e.children(n, m.name, out)
+		declared = declared || !undeclared
+	}
+	// As FHIRPath's static checking would, reject a name that no item's
+	// type declares.
+	if !declared && len(focus) > 0 && e.strict {
+		return nil, evalErr("unknown element %s on %s", m.name, typeName(focus[0]))
 	}
 	return out, nil
 }

@@ -51,9 +51,11 @@ func (x *Expression) String() string { return x.src }
 type Context struct {
 	// Model gives FHIR type information; nil infers types from the JSON.
 	Model Model
-	// Strict makes navigation to an element the Model does not declare an
-	// error instead of an empty result.
-	Strict bool
+	// Lenient makes navigation to an element the Model does not declare
+	// (Observation.valueQuantity, a misspelt name) give an empty result.
+	// By default, with a Model, it is an error, as FHIRPath's type checking
+	// would report it; without a Model names are never checked.
+	Lenient bool
 	// Resource and RootResource are %resource and %rootResource; when nil
 	// they default to the input resource (and to Resource).
 	Resource, RootResource map[string]any
@@ -84,15 +86,25 @@ type Context struct {
 // map[string]any (a resource or element: a resource is typed by its
 // resourceType) or a []Node. The result is a collection; evaluation
 // errors are *EvalError.
-func (x *Expression) Evaluate(ctx *Context, input ...any) ([]Node, error) {
-	var c Context
+func (x *Expression) Evaluate(ctx *Context, input ...any) (out []Node, err error) {
+	// A panic here is a bug of ours; the caller (a search indexer, a
+	// validator) should get an error rather than crash.
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &EvalError{Msg: fmt.Sprintf("internal error evaluating %q: %v", x.src, p)}
+		}
+	}()
+	// One allocation holds the evaluation state: simple paths are evaluated
+	// for every resource written, so their fixed cost matters.
+	st := &evalState{}
 	if ctx != nil {
-		c = *ctx
+		st.ctx = *ctx
 	}
+	c := &st.ctx
 	if c.MaxSteps == 0 {
 		c.MaxSteps = 10_000_000
 	}
-	in := make([]Node, 0, len(input))
+	in := st.inBuf[:0]
 	for _, v := range input {
 		switch v := v.(type) {
 		case Node:
@@ -113,13 +125,15 @@ func (x *Expression) Evaluate(ctx *Context, input ...any) ([]Node, error) {
 			c.Resource = m
 		}
 	}
-	steps := 0
-	e := &env{ctx: &c, model: c.Model, strict: c.Strict, this: in, index: -1, steps: &steps}
-	out, err := x.root.eval(e, in)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	st.env = env{ctx: c, model: c.Model, strict: !c.Lenient, this: in, index: -1, steps: &st.steps}
+	return x.root.eval(&st.env, in)
+}
+
+type evalState struct {
+	ctx   Context
+	env   env
+	steps int
+	inBuf [1]Node
 }
 
 // EvaluateBool evaluates the expression as a boolean condition (an

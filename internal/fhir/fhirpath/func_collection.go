@@ -158,15 +158,21 @@ func addCollectionFunctions(m fnMap) {
 		return out, nil
 	})
 	m.add("ofType", 1, 1, func(e *env, c *callNode, focus, in []Node) ([]Node, error) {
+		if err := e.checkTypeName(c.typeArg); err != nil {
+			return nil, err
+		}
 		var out []Node
 		for _, n := range focus {
-			if e.isTypeOf(n, c.typeArg) {
+			if e.typeMatch(n, c.typeArg, true) {
 				out = append(out, n)
 			}
 		}
 		return out, nil
 	})
 	m.add("is", 1, 1, func(e *env, c *callNode, focus, in []Node) ([]Node, error) {
+		if err := e.checkTypeName(c.typeArg); err != nil {
+			return nil, err
+		}
 		n, ok, err := single(focus, "is")
 		if !ok || err != nil {
 			return nil, err
@@ -174,9 +180,15 @@ func addCollectionFunctions(m fnMap) {
 		return boolResult(e.isTypeOf(n, c.typeArg))
 	})
 	m.add("as", 1, 1, func(e *env, c *callNode, focus, in []Node) ([]Node, error) {
+		if err := e.checkTypeName(c.typeArg); err != nil {
+			return nil, err
+		}
+		if len(focus) > 1 {
+			return nil, evalErr("as() expects a single item, got %d", len(focus))
+		}
 		var out []Node
 		for _, n := range focus {
-			if e.isTypeOf(n, c.typeArg) {
+			if e.typeMatch(n, c.typeArg, true) {
 				out = append(out, n)
 			}
 		}
@@ -441,7 +453,8 @@ func sortNodes(e *env, c *callNode, focus []Node) ([]Node, error) {
 	var sortErr error
 	cmp := func(a, b []Node) int {
 		if len(a) == 0 || len(b) == 0 {
-			return min(len(a), 1) - min(len(b), 1)
+			// An empty key sorts after every value (before them descending).
+			return min(len(b), 1) - min(len(a), 1)
 		}
 		r, _, err := compareItems(a[0], b[0])
 		if err != nil && sortErr == nil {

@@ -14,10 +14,7 @@ func addFHIRFunctions(m fnMap) {
 		}
 		var out []Node
 		for _, n := range focus {
-			exts, err := e.children(n, "extension", nil)
-			if err != nil {
-				return nil, err
-			}
+			exts, _ := e.children(n, "extension", nil)
 			for _, x := range exts {
 				if obj, ok := x.Value.(map[string]any); ok && obj["url"] == url {
 					if x.Type == "" {

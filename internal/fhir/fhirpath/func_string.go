@@ -31,6 +31,8 @@ func stringFn(nargs int, f func(s string, args []string) ([]Node, error)) func(e
 	}
 }
 
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")
+
 // regexCache keeps compiled patterns: the same few appear in every
 // evaluation of an invariant.
 var regexCache sync.Map
@@ -188,7 +190,7 @@ func addStringFunctions(m fnMap) {
 	m.add("escape", 1, 1, stringFn(1, func(s string, a []string) ([]Node, error) {
 		switch a[0] {
 		case "html":
-			return []Node{stringNode(html.EscapeString(s))}, nil
+			return []Node{stringNode(htmlEscaper.Replace(s))}, nil
 		case "json":
 			r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
 			return []Node{stringNode(r.Replace(s))}, nil
@@ -202,7 +204,7 @@ func addStringFunctions(m fnMap) {
 		case "html":
 			return []Node{stringNode(html.UnescapeString(s))}, nil
 		case "json":
-			v, _, err := unquote(`"`+s+`"`, '"')
+			v, _, err := unquote("'"+strings.ReplaceAll(s, "'", `\'`)+"'", '\'')
 			if err != nil {
 				return nil, nil
 			}

@@ -99,57 +99,85 @@ func choiceType(suffix string) string {
 	return suffix
 }
 
-// children appends to out the children called name of n.
-func (e *env) children(n Node, name string, out []Node) ([]Node, error) {
+// children appends to out the children called name of n. undeclared is
+// true when the Model knows n's type and it has no such element.
+func (e *env) children(n Node, name string, out []Node) (_ []Node, undeclared bool) {
 	obj, ok := n.Value.(map[string]any)
 	if !ok {
 		// A primitive's id and extensions live in its "_key" companion.
 		if n.Ext != nil && (name == "extension" || name == "id") {
-			return appendChild(out, n.Ext, name, map[string]string{"extension": "Extension", "id": "string"}[name]), nil
+			return appendChild(out, n.Ext, name, map[string]string{"extension": "Extension", "id": "string"}[name]), undeclared
 		}
-		return out, nil
+		return out, undeclared
 	}
 	typ, isChoice, known := "", false, false
 	if e.model != nil && n.Type != "" {
 		typ, isChoice, known = e.model.ChildType(n.Type, name)
-		if !known && e.strict && e.model.BaseType(n.Type) != "" {
-			return out, &EvalError{Msg: "unknown element " + name + " on " + n.Type}
-		}
+		undeclared = !known && e.model.BaseType(n.Type) != "" && !e.choiceKey(n.Type, name)
 	}
 	if !isChoice {
 		_, has := obj[name]
-		_, hasExt := obj["_"+name]
+		hasExt := false
+		if !has {
+			_, hasExt = obj["_"+name]
+		}
 		if has || hasExt {
 			if !known {
 				typ = ""
 			}
-			return appendChild(out, obj, name, typ), nil
+			return appendChild(out, obj, name, typ), undeclared
 		}
 		if known {
-			return out, nil
+			return out, undeclared
 		}
 	}
 	// A choice element: the key is name followed by a type suffix.
 	for k := range obj {
 		if len(k) > len(name) && strings.HasPrefix(k, name) && k[len(name)] >= 'A' && k[len(name)] <= 'Z' {
-			return appendChild(out, obj, k, choiceType(k[len(name):])), nil
+			return appendChild(out, obj, k, choiceType(k[len(name):])), undeclared
 		}
 		if len(k) > len(name)+1 && k[0] == '_' && strings.HasPrefix(k[1:], name) && k[len(name)+1] >= 'A' && k[len(name)+1] <= 'Z' {
 			if _, has := obj[k[1:]]; !has {
-				return appendChild(out, obj, k[1:], choiceType(k[len(name)+1:])), nil
+				return appendChild(out, obj, k[1:], choiceType(k[len(name)+1:])), undeclared
 			}
 		}
 	}
-	return out, nil
+	return out, undeclared
+}
+
+// choiceKey reports whether name is a choice element's key with its type
+// suffix (valueQuantity), which lenient FHIRPath engines accept.
+func (e *env) choiceKey(parentType, name string) bool {
+	for i := len(name) - 1; i > 0; i-- {
+		if name[i] >= 'A' && name[i] <= 'Z' {
+			if _, isChoice, ok := e.model.ChildType(parentType, name[:i]); ok && isChoice {
+				return !e.strict
+			}
+		}
+	}
+	return false
 }
 
 // appendChild appends the nodes held at obj[key] (an array's items in
 // order), pairing each primitive with its "_key" companion.
 func appendChild(out []Node, obj map[string]any, key, typ string) []Node {
 	v := obj[key]
-	ext := obj["_"+key]
+	var ext any
+	if len(obj) > 1 {
+		// Only look up the "_key" companion when the object could hold one:
+		// building the key costs an allocation on the hot path.
+		var buf [64]byte
+		if len(key) < len(buf) {
+			buf[0] = '_'
+			n := copy(buf[1:], key)
+			ext = obj[string(buf[:n+1])]
+		} else {
+			ext = obj["_"+key]
+		}
+	}
 	switch v := v.(type) {
 	case []any:
+		out = slices.Grow(out, len(v))
 		exts, _ := ext.([]any)
 		for i, item := range v {
 			var x map[string]any

@@ -32,6 +32,10 @@ func (b *binaryNode) eval(e *env, in []Node) ([]Node, error) {
 	}
 	switch b.op {
 	case "|":
+		// union compares every pair; charge for it.
+		if err := e.step(len(l) * len(r) / 8); err != nil {
+			return nil, err
+		}
 		return union(l, r), nil
 	case "=", "!=":
 		eq, ok := equalCollections(l, r)
@@ -86,7 +90,29 @@ func (b *binaryNode) eval(e *env, in []Node) ([]Node, error) {
 	case "&":
 		return concat(l, r)
 	}
-	return arithmetic(b.op, l[0], r[0])
+	out, err := arithmetic(b.op, l[0], r[0])
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range out {
+		if !sizeOK(n.Value) {
+			return nil, evalErr("%s: number too large", b.op)
+		}
+	}
+	return out, nil
+}
+
+// sizeOK bounds decimals built by arithmetic: repeated multiplication
+// doubles their digits each time, which a hostile expression could use to
+// exhaust memory and time.
+func sizeOK(v any) bool {
+	switch v := v.(type) {
+	case Decimal:
+		return v.int().BitLen() < 4*maxDecimalDigits && v.scale < maxDecimalDigits && v.scale > -maxDecimalDigits
+	case Quantity:
+		return sizeOK(v.Value)
+	}
+	return true
 }
 
 func concat(l, r []Node) ([]Node, error) {
@@ -388,6 +414,9 @@ func dateArith(op string, d DateTime, q Quantity) ([]Node, error) {
 	}
 	if calendarUnits[unit] == "" {
 		return nil, evalErr("cannot add %s to a date/time", q.Unit)
+	}
+	if unit == "second" && !q.Value.IsInteger() {
+		unit, q.Value = "millisecond", q.Value.Mul(DecimalFromInt(1000))
 	}
 	n, ok := q.Value.Int64()
 	if !ok {

@@ -41,9 +41,6 @@ func system(n Node) any {
 			}
 		case "dateTime", "instant":
 			if d, err := parseDateTime(v, KindDateTime); err == nil {
-				if d.Prec <= precDay && n.Type == "dateTime" {
-					d.Kind = KindDate
-				}
 				return d
 			}
 		case "time":

@@ -37,7 +37,12 @@ func (e *env) isType(actual, name string) bool {
 	return e.isTypeOf(Node{Type: actual}, name)
 }
 
-func (e *env) isTypeOf(n Node, spec string) bool {
+func (e *env) isTypeOf(n Node, spec string) bool { return e.typeMatch(n, spec, false) }
+
+// typeMatch reports whether n is of type spec. With exact, a FHIR
+// primitive matches only its own type (as and ofType do not treat a code
+// as a string, while is does).
+func (e *env) typeMatch(n Node, spec string, exact bool) bool {
 	ns, name := "", spec
 	if i := strings.LastIndexByte(spec, '.'); i >= 0 {
 		ns, name = spec[:i], spec[i+1:]
@@ -54,12 +59,38 @@ func (e *env) isTypeOf(n Node, spec string) bool {
 	}
 	_, isMap := n.Value.(map[string]any)
 	res := isMap && n.Value.(map[string]any)["resourceType"] != nil
+	if exact && primitiveTypes[n.Type] {
+		// FHIR primitives match only their own type: a code is not a string
+		// for is, as and ofType.
+		return n.Type == name
+	}
 	for t, depth := n.Type, 0; t != "" && depth < 20; t, depth = e.baseType(t, res), depth+1 {
 		if t == name {
 			return true
 		}
 	}
 	return false
+}
+
+// checkTypeName reports an error for a type name the model does not know.
+func (e *env) checkTypeName(spec string) error {
+	if e.model == nil {
+		return nil
+	}
+	name, isSystem := strings.CutPrefix(spec, "System.")
+	if isSystem || systemTypeNames[name] {
+		return nil
+	}
+	name = strings.TrimPrefix(name, "FHIR.")
+	if e.model.BaseType(name) == "" && builtinBase[name] == "" && name != "Base" && name != "Resource" && name != "Element" {
+		return evalErr("unknown type %s", spec)
+	}
+	return nil
+}
+
+var systemTypeNames = map[string]bool{
+	"Boolean": true, "String": true, "Integer": true, "Long": true, "Decimal": true,
+	"Date": true, "DateTime": true, "Time": true, "Quantity": true,
 }
 
 type typeOpNode struct {
@@ -70,6 +101,9 @@ type typeOpNode struct {
 }
 
 func (t *typeOpNode) eval(e *env, in []Node) ([]Node, error) {
+	if err := e.checkTypeName(t.typ); err != nil {
+		return nil, err
+	}
 	c, err := e.evalArg(t.left, in)
 	if err != nil || len(c) == 0 {
 		return nil, err

@@ -64,7 +64,7 @@ func canonical(unit string) (canonUnit, bool) {
 	}
 	p := unitParser{s: unit}
 	c, ok := p.term(0)
-	if !ok || p.i != len(p.s) {
+	if !ok || p.i != len(p.s) || c.factor.Sign() <= 0 {
 		return canonUnit{}, false
 	}
 	return c, true
@@ -179,7 +179,7 @@ func (p *unitParser) component(depth int) (canonUnit, bool) {
 	if b, e, ok := strings.Cut(strings.ReplaceAll(text, "^", "*"), "*"); ok {
 		base, err1 := strconv.Atoi(b)
 		exp, err2 := strconv.Atoi(e)
-		if err1 != nil || err2 != nil || exp > 30 || exp < -30 {
+		if err1 != nil || err2 != nil || base <= 0 || exp > 30 || exp < -30 {
 			return canonUnit{}, false
 		}
 		r := one()
@@ -191,7 +191,7 @@ func (p *unitParser) component(depth int) (canonUnit, bool) {
 	}
 	if allDigits(text) {
 		n, ok := new(big.Rat).SetString(text)
-		if !ok {
+		if !ok || n.Sign() == 0 {
 			return canonUnit{}, false
 		}
 		return canonUnit{factor: n, dims: map[string]int{}}, true

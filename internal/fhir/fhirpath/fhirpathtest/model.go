@@ -1,4 +1,8 @@
-package fhirpath
+// Package fhirpathtest is a test helper: a Model read from the FHIR core
+// package's StructureDefinitions in the shared test material, and a
+// converter from FHIR XML to the JSON tree. Production code gets its Model
+// from the spec package; only tests import this one.
+package fhirpathtest
 
 import (
 	"archive/tar"
@@ -13,20 +17,19 @@ import (
 	"github.com/emr-project/emr/internal/sharedtest"
 )
 
-// testModel is a Model read from the core package's StructureDefinitions,
-// for tests only: production code gets its Model from internal/fhir/spec.
-type testModel struct {
-	elements map[string]map[string]testElement // type → element name → info
+// Model implements fhirpath.Model from the core StructureDefinitions.
+type Model struct {
+	elements map[string]map[string]element // type → element name → info
 	base     map[string]string
 }
 
-type testElement struct {
+type element struct {
 	typ     string
 	choice  bool
 	isArray bool
 }
 
-func (m *testModel) ChildType(parent, name string) (string, bool, bool) {
+func (m *Model) ChildType(parent, name string) (string, bool, bool) {
 	for t := parent; t != ""; t = m.base[t] {
 		if el, ok := m.elements[t][name]; ok {
 			return el.typ, el.choice, true
@@ -35,25 +38,39 @@ func (m *testModel) ChildType(parent, name string) (string, bool, bool) {
 	return "", false, false
 }
 
-func (m *testModel) BaseType(t string) string { return m.base[t] }
+func (m *Model) BaseType(t string) string { return m.base[t] }
+
+// Element returns the declaration of name on parent or its ancestors.
+func (m *Model) Element(parent, name string) (typ string, isChoice, isArray, ok bool) {
+	el, ok := m.element(parent, name)
+	return el.typ, el.choice, el.isArray, ok
+}
+
+// Repeats reports whether name repeats (max > 1) on parent.
+func (m *Model) Repeats(parent, name string) bool {
+	el, _ := m.element(parent, name)
+	return el.isArray
+}
 
 // element returns the declaration of name on parent or its ancestors.
-func (m *testModel) element(parent, name string) (testElement, bool) {
+func (m *Model) element(parent, name string) (element, bool) {
 	for t := parent; t != ""; t = m.base[t] {
 		if el, ok := m.elements[t][name]; ok {
 			return el, true
 		}
 	}
-	return testElement{}, false
+	return element{}, false
 }
 
 var (
 	modelOnce   sync.Once
-	loadedModel *testModel
+	loadedModel *Model
 	modelErr    error
 )
 
-func loadTestModel(t testing.TB) *testModel {
+// LoadModel reads the model once per test binary; it skips the test when
+// the shared material is absent.
+func LoadModel(t testing.TB) *Model {
 	t.Helper()
 	path := sharedtest.Path(t, "fhir", "hl7.fhir.r5.core-5.0.0.tgz")
 	modelOnce.Do(func() { loadedModel, modelErr = readModel(path) })
@@ -75,13 +92,17 @@ type sdJSON struct {
 			Max              string `json:"max"`
 			ContentReference string `json:"contentReference"`
 			Type             []struct {
-				Code string `json:"code"`
+				Code      string `json:"code"`
+				Extension []struct {
+					URL      string `json:"url"`
+					ValueURL string `json:"valueUrl"`
+				} `json:"extension"`
 			} `json:"type"`
 		} `json:"element"`
 	} `json:"snapshot"`
 }
 
-func readModel(path string) (*testModel, error) {
+func readModel(path string) (*Model, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -91,7 +112,7 @@ func readModel(path string) (*testModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &testModel{elements: map[string]map[string]testElement{}, base: map[string]string{}}
+	m := &Model{elements: map[string]map[string]element{}, base: map[string]string{}}
 	tr := tar.NewReader(gz)
 	for {
 		h, err := tr.Next()
@@ -132,7 +153,7 @@ func readModel(path string) (*testModel, error) {
 			} else {
 				m.base[parent] = "BackboneElement"
 			}
-			e := testElement{isArray: el.Max != "1" && el.Max != "0"}
+			e := element{isArray: el.Max != "1" && el.Max != "0"}
 			if n, ok := strings.CutSuffix(name, "[x]"); ok {
 				name, e.choice = n, true
 			} else if el.ContentReference != "" {
@@ -144,10 +165,15 @@ func readModel(path string) (*testModel, error) {
 				}
 				if rest, ok := strings.CutPrefix(e.typ, "http://hl7.org/fhirpath/System."); ok {
 					e.typ = strings.ToLower(rest[:1]) + rest[1:]
+					for _, x := range el.Type[0].Extension {
+						if strings.HasSuffix(x.URL, "structuredefinition-fhir-type") {
+							e.typ = x.ValueURL
+						}
+					}
 				}
 			}
 			if m.elements[parent] == nil {
-				m.elements[parent] = map[string]testElement{}
+				m.elements[parent] = map[string]element{}
 			}
 			m.elements[parent][name] = e
 		}

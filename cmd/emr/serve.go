@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
-	// "github.com/emr-project/emr/internal/fhir/fhirpatch" TEMP
+	"github.com/emr-project/emr/internal/fhir/fhirpatch"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
@@ -109,7 +109,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		Gate:         gate,
 		Validator:    newValidator(defs, cfg.invariants),
 		Model:        defs.APIModel(),
-		// Patch: fhirpatch.Apply, TEMP
+		Patch:        fhirpatch.Apply,
 		BaseURL:      cfg.baseURL,
 		MaxBodyBytes: cfg.maxBody,
 		Logger:       logger,

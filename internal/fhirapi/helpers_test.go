@@ -13,7 +13,7 @@ import (
 
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/fhir"
-	// "github.com/emr-project/emr/internal/fhir/fhirpatch" TEMP
+	"github.com/emr-project/emr/internal/fhir/fhirpatch"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
@@ -43,9 +43,9 @@ func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 		Gate:      access.NewGate(st, access.AllowAll{}, "test"),
 		Validator: validate.New(defs, validate.WithInvariants(validate.NewFHIRPathInvariants(defs))),
 		Model:     defs.APIModel(),
-		// Patch: fhirpatch.Apply, TEMP
-		BaseURL: "http://emr.test/fhir",
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Patch:     fhirpatch.Apply,
+		BaseURL:   "http://emr.test/fhir",
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, f := range opts {
 		f(&o)

@@ -97,12 +97,7 @@ func (g *Gate) Write(ctx context.Context, req Request, fn func(tx store.Tx) ([]T
 		if err != nil {
 			return err
 		}
-		for _, ev := range g.events(req, touched, audit.Success, "") {
-			if err := tx.AppendAudit(ev); err != nil {
-				return err
-			}
-		}
-		return nil
+		return g.recordIn(tx, req, touched)
 	})
 	if err != nil {
 		g.recordFailure(ctx, req, err)
@@ -120,6 +115,11 @@ func (g *Gate) Within(ctx context.Context, tx store.Tx, req Request, fn func() (
 	if err != nil {
 		return err
 	}
+	return g.recordIn(tx, req, touched)
+}
+
+// recordIn writes the success records of an interaction inside tx.
+func (g *Gate) recordIn(tx store.Tx, req Request, touched []Touched) error {
 	for _, ev := range g.events(req, touched, audit.Success, "") {
 		if err := tx.AppendAudit(ev); err != nil {
 			return err

@@ -1,11 +1,7 @@
 package fhirapi_test
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"io"
 	"net/http"
-	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -13,49 +9,9 @@ import (
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/sharedtest"
 	"github.com/google/go-cmp/cmp"
 )
-
-// example is one official R5 example resource.
-type example struct {
-	file string
-	body []byte
-}
-
-func readExamples(t testing.TB, path string) []example {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	var out []example
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := strings.TrimPrefix(h.Name, "package/")
-		if !strings.HasSuffix(name, ".json") || strings.Contains(name, "/") || name == "package.json" || strings.HasPrefix(name, ".") {
-			continue
-		}
-		body, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, example{file: name, body: body})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].file < out[j].file })
-	return out
-}
 
 // TestOfficialExamplesRoundTrip stores each official R5 example with its id,
 // reads it back and compares it with the original, meta aside.
@@ -63,7 +19,7 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the examples round trip takes a few seconds")
 	}
-	examples := readExamples(t, sharedExamples(t))
+	examples := sharedtest.R5Examples(t)
 	s := newTestServer(t)
 	type failure struct {
 		file, reason string
@@ -84,42 +40,42 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 		failures = append(failures, failure{file: file, reason: reason, invariant: true})
 		mu.Unlock()
 	}
-	work := make(chan example)
+	work := make(chan sharedtest.Example)
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ex := range work {
-				orig, err := fhir.ParseResource(ex.body)
+				orig, err := fhir.ParseResource(ex.Body)
 				if err != nil {
-					fail(ex.file, "not a resource: "+err.Error())
+					fail(ex.File, "not a resource: "+err.Error())
 					continue
 				}
 				var r result
 				path := "/fhir/" + orig.Type()
 				if id := orig.ID(); id != "" {
 					path += "/" + id
-					r = s.do("PUT", path, string(ex.body))
+					r = s.do("PUT", path, string(ex.Body))
 				} else {
-					r = s.do("POST", path, string(ex.body))
+					r = s.do("POST", path, string(ex.Body))
 				}
 				if r.status == http.StatusUnprocessableEntity {
-					failInvariant(ex.file, "rejected (invariant): "+issues(r.body))
+					failInvariant(ex.File, "rejected (invariant): "+issues(r.body))
 					continue
 				}
 				if r.status != http.StatusOK && r.status != http.StatusCreated {
-					fail(ex.file, "rejected ("+http.StatusText(r.status)+"): "+issues(r.body))
+					fail(ex.File, "rejected ("+http.StatusText(r.status)+"): "+issues(r.body))
 					continue
 				}
 				stored, err := fhir.ParseResource(r.body)
 				if err != nil {
-					fail(ex.file, "answer is not a resource")
+					fail(ex.File, "answer is not a resource")
 					continue
 				}
 				got := s.do("GET", "/fhir/"+orig.Type()+"/"+stored.ID(), "")
 				if got.status != http.StatusOK {
-					fail(ex.file, "read back: "+http.StatusText(got.status))
+					fail(ex.File, "read back: "+http.StatusText(got.status))
 					continue
 				}
 				back, _ := fhir.ParseResource(got.body)
@@ -129,7 +85,7 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 				delete(orig, "meta")
 				delete(back, "meta")
 				if !reflect.DeepEqual(map[string]any(orig), map[string]any(back)) {
-					fail(ex.file, "differs after round trip: "+cmp.Diff(map[string]any(orig), map[string]any(back)))
+					fail(ex.File, "differs after round trip: "+cmp.Diff(map[string]any(orig), map[string]any(back)))
 					continue
 				}
 				mu.Lock()

@@ -1,13 +1,8 @@
 package validate
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"fmt"
-	"io"
 	"maps"
-	"os"
-	"path"
 	"sort"
 	"strings"
 	"testing"
@@ -49,35 +44,10 @@ func TestOfficialExamplesInvariants(t *testing.T) {
 }
 
 func checkExamples(t *testing.T, v *Validator, knownInvalid map[string]string) {
-	f, err := os.Open(sharedtest.Path(t, "fhir", "hl7.fhir.r5.examples-5.0.0.tgz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
 	valid, invalid := 0, 0
 	var report []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := path.Base(h.Name)
-		if h.Typeflag != tar.TypeReg || path.Dir(h.Name) != "package" || !strings.HasSuffix(name, ".json") ||
-			name == "package.json" || strings.HasPrefix(name, ".") {
-			continue
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ex := range sharedtest.R5Examples(t) {
+		name, data := ex.File, ex.Body
 		res, err := fhir.ParseResource(data)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)

@@ -112,6 +112,7 @@ func (c *callNode) argFor(e *env, i int, item Node, index int, total []Node) ([]
 
 // single returns the only item of focus; ok is false when it is empty.
 func single(focus []Node, fn string) (Node, bool, error) {
+	focus = withValues(focus)
 	switch len(focus) {
 	case 0:
 		return Node{}, false, nil

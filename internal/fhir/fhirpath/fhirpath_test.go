@@ -209,3 +209,24 @@ func BenchmarkCompile(b *testing.B) {
 		}
 	}
 }
+
+func TestConcurrentEvaluate(t *testing.T) {
+	patient := mustResource(t, patientJSON)
+	x := MustCompile("Patient.name.given.select($this & '!').join(',')")
+	done := make(chan string)
+	for range 8 {
+		go func() {
+			out, err := x.Evaluate(nil, patient)
+			if err != nil || len(out) != 1 {
+				done <- "error"
+				return
+			}
+			done <- out[0].Value.(string)
+		}()
+	}
+	for range 8 {
+		if got := <-done; got != "Peter!,!,James!,Jim!" {
+			t.Errorf("got %q", got)
+		}
+	}
+}

@@ -430,10 +430,9 @@ func sortNodes(e *env, c *callNode, focus []Node) ([]Node, error) {
 	items := make([]keyed, len(focus))
 	desc := make([]bool, len(c.args))
 	for i, a := range c.args {
-		if neg, ok := a.(*negateNode); ok {
-			desc[i] = true
-			_ = neg
-		}
+		// sort(-key) sorts descending: the minus is read as a direction,
+		// not applied, so that strings sort descending too.
+		_, desc[i] = a.(*negateNode)
 	}
 	for i, n := range focus {
 		items[i].n = n

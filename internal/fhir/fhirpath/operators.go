@@ -30,6 +30,10 @@ func (b *binaryNode) eval(e *env, in []Node) ([]Node, error) {
 	if err := e.step(len(l) + len(r)); err != nil {
 		return nil, err
 	}
+	if b.op != "|" {
+		// A primitive that has only extensions has no value to operate on.
+		l, r = withValues(l), withValues(r)
+	}
 	switch b.op {
 	case "|":
 		// union compares every pair; charge for it.
@@ -113,6 +117,23 @@ func sizeOK(v any) bool {
 		return sizeOK(v.Value)
 	}
 	return true
+}
+
+// withValues drops the items that have no value (primitives with only an
+// id or extensions), sharing c when there are none.
+func withValues(c []Node) []Node {
+	for i, n := range c {
+		if n.Value == nil {
+			out := append([]Node(nil), c[:i]...)
+			for _, m := range c[i+1:] {
+				if m.Value != nil {
+					out = append(out, m)
+				}
+			}
+			return out
+		}
+	}
+	return c
 }
 
 func concat(l, r []Node) ([]Node, error) {

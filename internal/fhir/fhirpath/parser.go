@@ -155,7 +155,11 @@ func (p *parser) postfix() (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
+	for steps := 0; ; steps++ {
+		// Evaluation recurses once per step of a path; bound it.
+		if steps > 10*maxNesting {
+			return nil, p.fail("path too long")
+		}
 		switch {
 		case p.isOp("."):
 			p.next()

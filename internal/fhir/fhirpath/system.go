@@ -95,14 +95,3 @@ func fhirQuantity(v map[string]any) (Quantity, bool) {
 	}
 	return Quantity{Value: d, Unit: unit}, true
 }
-
-// isPrimitive reports whether n holds a primitive (System or FHIR) value.
-func isPrimitive(n Node) bool {
-	switch n.Value.(type) {
-	case map[string]any:
-		return false
-	case nil:
-		return primitiveTypes[n.Type]
-	}
-	return true
-}

@@ -109,7 +109,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		Gate:         gate,
 		Validator:    newValidator(defs, cfg.invariants),
 		Model:        defs.APIModel(),
-		Patch:        fhirpatch.Apply,
+		Patch:        (&fhirpatch.Patcher{Model: defs.FHIRPathModel()}).Apply,
 		BaseURL:      cfg.baseURL,
 		MaxBodyBytes: cfg.maxBody,
 		Logger:       logger,

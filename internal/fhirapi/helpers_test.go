@@ -43,7 +43,7 @@ func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 		Gate:      access.NewGate(st, access.AllowAll{}, "test"),
 		Validator: validate.New(defs, validate.WithInvariants(validate.NewFHIRPathInvariants(defs))),
 		Model:     defs.APIModel(),
-		Patch:     fhirpatch.Apply,
+		Patch:     (&fhirpatch.Patcher{Model: defs.FHIRPathModel()}).Apply,
 		BaseURL:   "http://emr.test/fhir",
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

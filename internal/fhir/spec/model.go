@@ -105,3 +105,7 @@ func (m *Model) BaseType(t string) string {
 	}
 	return ""
 }
+
+// Repeats is IsList under the name FHIRPath Patch asks for: whether an added
+// element becomes an array.
+func (m *Model) Repeats(parentType, name string) bool { return m.IsList(parentType, name) }

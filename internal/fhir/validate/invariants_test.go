@@ -14,7 +14,7 @@ func TestInvariants(t *testing.T) {
 	tests := []struct {
 		name, json, key, expression string
 	}{
-		{"per-1 period order", `{"resourceType":"Patient","name":[{"family":"x","period":{"start":"2020-01-02","end":"2020-01-01"}}]}`, "per-1", "Patient.name[0].period"},
+		{"per-1 period order", `{"resourceType":"Patient","name":[{"family":"x","period":{"start":"2020-01-05","end":"2020-01-01"}}]}`, "per-1", "Patient.name[0].period"},
 		{"dom-3 unreferenced contained", `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1","name":"x"}]}`, "dom-3", "Patient"},
 		{"obs-6 dataAbsentReason with value", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueString":"a","dataAbsentReason":{"text":"x"}}`, "obs-6", "Observation"},
 		{"ext-1 extension with both", `{"resourceType":"Patient","extension":[{"url":"http://x.org","valueString":"a","extension":[{"url":"b","valueString":"c"}]}]}`, "ext-1", "Patient.extension[0]"},

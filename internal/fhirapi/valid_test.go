@@ -1,0 +1,34 @@
+package fhirapi_test
+
+import (
+	"testing"
+
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/fhir/validate"
+)
+
+// TestResponsesAreValidR5 validates what the server itself produces:
+// CapabilityStatement, history and response Bundles, OperationOutcomes.
+func TestResponsesAreValidR5(t *testing.T) {
+	s := newTestServer(t)
+	id := s.mustCreate(patientJSON)
+	s.do("DELETE", "/fhir/Patient/"+id, "")
+	v := validate.New(spec.R5(), validate.WithInvariants(validate.NewFHIRPathInvariants(spec.R5())))
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/fhir/metadata", ""},
+		{"GET", "/fhir/_history?_count=1", ""},
+		{"GET", "/fhir/Patient/" + id + "/_history", ""},
+		{"POST", "/fhir", transactionJSON},
+		{"POST", "/fhir", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/nope"}}]}`},
+		{"GET", "/fhir/Patient/nope", ""},
+		{"GET", "/fhir/Patient/" + id + "?_summary=true", ""},
+	} {
+		r := s.do(c.method, c.path, c.body)
+		res := r.resource(t)
+		for _, is := range v.Validate(res) {
+			if is.Severity == "error" || is.Severity == "fatal" {
+				t.Errorf("%s %s: the %s we answer is invalid: %s at %v", c.method, c.path, res.Type(), is.Diagnostics, is.Expression)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/google/go-cmp v0.7.0
+	golang.org/x/text v0.31.0
 	modernc.org/sqlite v1.61.1
 )
 

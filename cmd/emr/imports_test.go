@@ -21,9 +21,11 @@ func TestImportRules(t *testing.T) {
 	}{
 		{"internal/fhir", func(imp string) bool { return strings.HasPrefix(imp, "internal/fhir") || imp == "internal/sharedtest" },
 			"the resource model depends on nothing else of ours"},
+		{"internal/search", func(imp string) bool { return strings.HasPrefix(imp, "internal/fhir") || imp == "internal/sharedtest" },
+			"search plans and extraction depend only on the model"},
 		{"internal/store", func(imp string) bool {
-			return strings.HasPrefix(imp, "internal/fhir") || strings.HasPrefix(imp, "internal/store") || imp == "internal/sharedtest"
-		}, "the store depends only on the model"},
+			return strings.HasPrefix(imp, "internal/fhir") || strings.HasPrefix(imp, "internal/store") || imp == "internal/search" || imp == "internal/sharedtest"
+		}, "the store depends only on the model and the search plan"},
 	}
 	backends := []string{"internal/store/sqlite", "internal/store/postgres"}
 	err := filepath.WalkDir(filepath.Join(root, "internal"), func(path string, d fs.DirEntry, err error) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/search"
 )
 
 // Version is one stored version of a resource.
@@ -43,6 +44,16 @@ type Store interface {
 	// AppendAudit durably records audit events outside any other write (reads
 	// and searches are audited this way). Concurrent calls may share one commit.
 	AppendAudit(ctx context.Context, events ...fhir.Resource) error
+	// Search runs a parsed query and returns one page of current, not
+	// deleted resources that match, with the included resources and the
+	// links to the neighbouring pages. It returns fhir.KindInvalid for a
+	// cursor it did not issue.
+	Search(ctx context.Context, q *search.Query) (*SearchResult, error)
+	// Reindex rebuilds the search index of every current resource with the
+	// store's extractor. It is resumable: after an interruption it carries
+	// on where it stopped. progress, when not nil, is called now and then
+	// with the resources done and the total.
+	Reindex(ctx context.Context, progress func(done, total int64)) error
 	// Close releases the database.
 	Close() error
 }
@@ -71,6 +82,34 @@ type Tx interface {
 	// AppendAudit records an audit event in this transaction, so the write and
 	// its audit commit or fail together.
 	AppendAudit(event fhir.Resource) error
+	// Search is Store.Search inside the transaction: it sees the
+	// transaction's own writes (conditional create, update and delete
+	// decide on it).
+	Search(q *search.Query) (*SearchResult, error)
+}
+
+// SearchResult is one page of a search.
+type SearchResult struct {
+	// Matches are the page's resources in the requested order.
+	Matches []*Version
+	// Included are resources added by _include and _revinclude, each once
+	// and none of them among Matches.
+	Included []*Version
+	// Total is the number of matches of the whole search, or -1 when it was
+	// not counted (_total=none, or estimate where counting is costly).
+	Total int64
+	// Next and Prev are opaque cursors for the neighbouring pages ("" when
+	// there is none); a Query with Cursor set to one continues from there.
+	Next, Prev string
+}
+
+// Extractor turns a resource into its search index entries. A backend
+// calls it for every version it writes, inside the write's transaction.
+type Extractor interface {
+	Extract(res fhir.Resource) ([]search.Entry, error)
+	// Version identifies the definitions and extraction rules; when it
+	// changes, stored indexes are stale until Reindex runs.
+	Version() string
 }
 
 // HistoryQuery selects versions for a history interaction.

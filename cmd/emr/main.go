@@ -25,6 +25,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the EMR server (FHIR R5 API at /fhir)", runServe},
+		{"reindex", "rebuild the search index (resumable)", runReindex},
 		{"version", "print the version", runVersion},
 	}
 }

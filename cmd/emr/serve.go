@@ -94,21 +94,18 @@ type app struct {
 
 // openApp opens the storage backend and wires every service.
 func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	dbPath := filepath.Join(cfg.dataDir, "emr.db")
-	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", dbPath, err)
-	}
 	defs := spec.R5()
+	st, dbPath, err := openStore(ctx, cfg.dataDir, defs)
+	if err != nil {
+		return nil, err
+	}
 	gate := access.NewGate(st, access.AllowAll{}, "emr")
 	api := fhirapi.New(fhirapi.Options{
 		Store:        st,
 		Gate:         gate,
 		Validator:    newValidator(defs, cfg.invariants),
 		Model:        defs.APIModel(),
+		Definitions:  defs,
 		Patch:        (&fhirpatch.Patcher{Model: defs.FHIRPathModel()}).Apply,
 		BaseURL:      cfg.baseURL,
 		MaxBodyBytes: cfg.maxBody,
@@ -133,6 +130,19 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		fmt.Fprintf(w, "emr %s\nFHIR R5 API: /fhir (CapabilityStatement at /fhir/metadata)\n", versionString())
 	})
 	return &app{store: st, handler: mux, dbPath: dbPath}, nil
+}
+
+// openStore opens the database in dataDir, creating both when needed.
+func openStore(ctx context.Context, dataDir string, defs *spec.Definitions) (store.Store, string, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("create data directory: %w", err)
+	}
+	dbPath := filepath.Join(dataDir, "emr.db")
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
+	if err != nil {
+		return nil, "", fmt.Errorf("open database %s: %w", dbPath, err)
+	}
+	return st, dbPath, nil
 }
 
 // newValidator returns the write validator, with FHIRPath invariants when asked.

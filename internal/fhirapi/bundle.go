@@ -23,6 +23,11 @@ type entry struct {
 	// patchType and patchBody carry a PATCH entry's payload.
 	patchType string
 	patchBody []byte
+	// existing is the match of a conditional create that found one: the
+	// entry writes nothing and answers 200 with it.
+	existing *store.Version
+	// deleteIDs are the resources a conditional delete matched.
+	deleteIDs []string
 }
 
 // bundle answers POST / with a batch or transaction Bundle.
@@ -198,9 +203,6 @@ var transactionOrder = map[string]int{http.MethodDelete: 0, http.MethodPost: 1, 
 // and commit together, or nothing is written and the first failure is the
 // answer.
 func (s *Server) transaction(ctx context.Context, req *request, entries []*entry) (*response, error) {
-	if err := s.resolveTransaction(entries); err != nil {
-		return nil, err
-	}
 	order := make([]*entry, len(entries))
 	copy(order, entries)
 	sort.SliceStable(order, func(i, j int) bool {
@@ -208,6 +210,11 @@ func (s *Server) transaction(ctx context.Context, req *request, entries []*entry
 	})
 	out := make([]any, len(entries))
 	err := s.opt.Gate.Write(ctx, gateRequest(req, "transaction"), func(tx store.Tx) ([]access.Touched, error) {
+		// Conditional entries and references are resolved against the data
+		// as the transaction sees it, before any entry runs.
+		if err := s.resolveTransaction(tx, entries); err != nil {
+			return nil, err
+		}
 		for _, e := range order {
 			resp, err := s.transactionEntry(ctx, tx, req, e)
 			if err != nil {
@@ -225,49 +232,161 @@ func (s *Server) transaction(ctx context.Context, req *request, entries []*entry
 	}}, nil
 }
 
-// resolveTransaction gives every POST entry its new id up front and rewrites
-// every reference to an entry's fullUrl (urn:uuid: or otherwise) to the
-// resource's Type/id, so entries may refer to each other in any order.
-func (s *Server) resolveTransaction(entries []*entry) error {
+// resolveTransaction settles every entry's target before anything is
+// written: conditional creates find their match or get a new id,
+// conditional updates, patches and deletes find the resources they act on,
+// and every reference to an entry's fullUrl (urn:uuid: or otherwise) or a
+// conditional reference (Patient?identifier=…) is rewritten to Type/id, so
+// entries may refer to each other in any order.
+func (s *Server) resolveTransaction(tx store.Tx, entries []*entry) error {
 	targets := map[string]string{} // fullUrl → Type/id
 	touched := map[string]int{}    // Type/id → entry index, for double writes
+	claim := func(e *entry, key string) error {
+		if prev, dup := touched[key]; dup {
+			return fhir.At(fhir.KindInvalid, "invalid", fmt.Sprintf("Bundle.entry[%d].request.url", e.index), "%s is changed by entry %d and entry %d of one transaction", key, prev, e.index)
+		}
+		touched[key] = e.index
+		return nil
+	}
 	for _, e := range entries {
 		at := fmt.Sprintf("Bundle.entry[%d]", e.index)
 		sub := e.sub
 		if (sub.op != "" || sub.typ == "") && sub.method != http.MethodGet && sub.method != http.MethodHead {
 			return fhir.At(fhir.KindNotSupported, "not-supported", at+".request.url", "%s to %q is not supported in a transaction", sub.method, sub.op)
 		}
+		conditional := sub.id == "" && len(sub.query) > 0
 		switch sub.method {
 		case http.MethodPost:
 			if sub.id != "" || sub.op != "" {
 				return fhir.At(fhir.KindInvalid, "value", at+".request.url", "a POST entry's url is the resource type")
 			}
-			if sub.header.Get("If-None-Exist") != "" {
-				return fhir.At(fhir.KindNotSupported, "not-supported", at+".request.ifNoneExist", "conditional create is not supported yet")
+			if ine := sub.header.Get("If-None-Exist"); ine != "" {
+				criteria, err := criteriaOf(ine)
+				if err != nil {
+					return prefixed(err, at+".request.ifNoneExist")
+				}
+				matches, err := s.matchesIn(tx, sub.typ, criteria, 2)
+				if err != nil {
+					return prefixed(err, at+".request.ifNoneExist")
+				}
+				switch len(matches) {
+				case 0:
+				case 1:
+					e.existing = matches[0]
+					if e.fullURL != "" {
+						targets[e.fullURL] = sub.typ + "/" + matches[0].ID
+					}
+					continue
+				default:
+					return fhir.At(fhir.KindPreconditionFailed, "multiple-matches", at+".request.ifNoneExist", "ifNoneExist %q matches more than one %s", ine, sub.typ)
+				}
 			}
 			e.resource.SetID(store.NewID())
 			if e.fullURL != "" {
 				targets[e.fullURL] = sub.typ + "/" + e.resource.ID()
 			}
-		case http.MethodPut, http.MethodPatch, http.MethodDelete:
-			if sub.id == "" {
-				return fhir.At(fhir.KindNotSupported, "not-supported", at+".request.url", "conditional %s is not supported yet", strings.ToLower(sub.method))
+		case http.MethodPut, http.MethodPatch:
+			if conditional {
+				matches, err := s.matchesIn(tx, sub.typ, sub.query, 2)
+				if err != nil {
+					return prefixed(err, at+".request.url")
+				}
+				switch {
+				case len(matches) > 1:
+					return fhir.At(fhir.KindPreconditionFailed, "multiple-matches", at+".request.url", "the criteria match more than one %s", sub.typ)
+				case len(matches) == 1:
+					sub.id = matches[0].ID
+					if sub.method == http.MethodPut {
+						if bodyID := e.resource.ID(); bodyID != "" && bodyID != sub.id {
+							return fhir.At(fhir.KindInvalid, "invalid", at+".resource.id", "the resource id %q is not the id %q of the resource the criteria match", bodyID, sub.id)
+						}
+					}
+				case sub.method == http.MethodPatch:
+					return fhir.At(fhir.KindNotFound, "not-found", at+".request.url", "no %s matches the criteria", sub.typ)
+				case e.resource.ID() != "":
+					sub.id = e.resource.ID()
+					if _, err := tx.Read(sub.typ, sub.id); err == nil {
+						return fhir.At(fhir.KindConflict, "conflict", at+".resource.id", "no %s matches the criteria, but %s/%s exists", sub.typ, sub.typ, sub.id)
+					}
+				default:
+					sub.id = store.NewID()
+				}
+				if sub.method == http.MethodPut {
+					e.resource.SetID(sub.id)
+				}
+			} else if sub.id == "" {
+				return fhir.At(fhir.KindInvalid, "value", at+".request.url", "%s needs Type/id or search criteria", sub.method)
 			}
 			key := sub.typ + "/" + sub.id
-			if prev, dup := touched[key]; dup {
-				return fhir.At(fhir.KindInvalid, "invalid", at+".request.url", "%s is changed by entry %d and entry %d of one transaction", key, prev, e.index)
+			if err := claim(e, key); err != nil {
+				return err
 			}
-			touched[key] = e.index
 			if e.fullURL != "" {
 				targets[e.fullURL] = key
 			}
+		case http.MethodDelete:
+			if conditional {
+				matches, err := s.matchesIn(tx, sub.typ, sub.query, maxConditionalDeletes+1)
+				if err != nil {
+					return prefixed(err, at+".request.url")
+				}
+				if len(matches) > maxConditionalDeletes {
+					return fhir.At(fhir.KindPreconditionFailed, "too-costly", at+".request.url", "the criteria match more than %d %s resources", maxConditionalDeletes, sub.typ)
+				}
+				e.deleteIDs = make([]string, 0, len(matches))
+				for _, m := range matches {
+					if err := claim(e, sub.typ+"/"+m.ID); err != nil {
+						return err
+					}
+					e.deleteIDs = append(e.deleteIDs, m.ID)
+				}
+				continue
+			}
+			if sub.id == "" {
+				return fhir.At(fhir.KindInvalid, "value", at+".request.url", "DELETE needs Type/id or search criteria")
+			}
+			if err := claim(e, sub.typ+"/"+sub.id); err != nil {
+				return err
+			}
+		}
+	}
+	resolve := func(ref, at string) (string, error) {
+		if t, ok := targets[ref]; ok {
+			return t, nil
+		}
+		if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
+			return "", fhir.At(fhir.KindInvalid, "not-found", at, "reference %q names no entry of the transaction", ref)
+		}
+		typ, rawCriteria, conditional := strings.Cut(ref, "?")
+		if !conditional || strings.Contains(typ, "/") {
+			return ref, nil
+		}
+		if !s.opt.Model.IsResource(typ) {
+			return "", fhir.At(fhir.KindInvalid, "value", at, "conditional reference %q names no resource type", ref)
+		}
+		criteria, err := criteriaOf(rawCriteria)
+		if err != nil {
+			return "", prefixed(err, at)
+		}
+		matches, err := s.matchesIn(tx, typ, criteria, 2)
+		if err != nil {
+			return "", prefixed(err, at)
+		}
+		switch len(matches) {
+		case 0:
+			return "", fhir.At(fhir.KindNotFound, "not-found", at, "conditional reference %q matches no resource", ref)
+		case 1:
+			targets[ref] = typ + "/" + matches[0].ID
+			return targets[ref], nil
+		default:
+			return "", fhir.At(fhir.KindPreconditionFailed, "multiple-matches", at, "conditional reference %q matches more than one resource", ref)
 		}
 	}
 	for _, e := range entries {
-		if e.resource == nil || e.sub.method == http.MethodPatch {
+		if e.resource == nil || e.sub.method == http.MethodPatch || e.existing != nil {
 			continue
 		}
-		if err := rewriteReferences(map[string]any(e.resource), targets, fmt.Sprintf("Bundle.entry[%d].resource", e.index)); err != nil {
+		if err := rewriteReferences(map[string]any(e.resource), targets, resolve, fmt.Sprintf("Bundle.entry[%d].resource", e.index)); err != nil {
 			return err
 		}
 	}
@@ -275,36 +394,35 @@ func (s *Server) resolveTransaction(entries []*entry) error {
 }
 
 // rewriteReferences replaces, everywhere in v, Reference.reference values
-// that name a fullUrl of the Bundle, and links to them in narrative.
-func rewriteReferences(v any, targets map[string]string, at string) error {
+// that name a fullUrl of the Bundle or a conditional reference, and links to
+// the Bundle's fullUrls in narrative.
+func rewriteReferences(v any, targets map[string]string, resolve func(ref, at string) (string, error), at string) error {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, child := range v {
-			switch s, isString := child.(string); {
+			switch str, isString := child.(string); {
 			case isString && k == "reference":
-				if t, ok := targets[s]; ok {
-					v[k] = t
-				} else if strings.HasPrefix(s, "urn:uuid:") || strings.HasPrefix(s, "urn:oid:") {
-					return fhir.At(fhir.KindInvalid, "not-found", at+".reference", "reference %q names no entry of the transaction", s)
-				} else if i := strings.IndexByte(s, '?'); i > 0 && !strings.Contains(s[:i], "/") {
-					return fhir.At(fhir.KindNotSupported, "not-supported", at+".reference", "conditional reference %q is not supported yet", s)
+				t, err := resolve(str, at+".reference")
+				if err != nil {
+					return err
 				}
+				v[k] = t
 			case isString && k == "div":
 				for from, to := range targets {
-					if strings.Contains(s, from) {
-						s = strings.ReplaceAll(s, `"`+from+`"`, `"`+to+`"`)
+					if strings.Contains(str, from) {
+						str = strings.ReplaceAll(str, `"`+from+`"`, `"`+to+`"`)
 					}
 				}
-				v[k] = s
+				v[k] = str
 			default:
-				if err := rewriteReferences(child, targets, at+"."+k); err != nil {
+				if err := rewriteReferences(child, targets, resolve, at+"."+k); err != nil {
 					return err
 				}
 			}
 		}
 	case []any:
 		for i, child := range v {
-			if err := rewriteReferences(child, targets, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+			if err := rewriteReferences(child, targets, resolve, fmt.Sprintf("%s[%d]", at, i)); err != nil {
 				return err
 			}
 		}
@@ -320,6 +438,10 @@ func (s *Server) transactionEntry(ctx context.Context, tx store.Tx, parent *requ
 	switch sub.method {
 	case http.MethodPost:
 		err := s.opt.Gate.Within(ctx, tx, gateRequest(sub, "create"), func() ([]access.Touched, error) {
+			if e.existing != nil {
+				resp = &response{status: http.StatusOK, version: e.existing}
+				return []access.Touched{access.TouchedVersion(e.existing)}, nil
+			}
 			if err := s.validate(e.resource, prefix); err != nil {
 				return nil, err
 			}
@@ -372,6 +494,18 @@ func (s *Server) transactionEntry(ctx context.Context, tx store.Tx, parent *requ
 			return nil, err
 		}
 		err = s.opt.Gate.Within(ctx, tx, gateRequest(sub, "delete"), func() ([]access.Touched, error) {
+			if e.deleteIDs != nil {
+				resp = &response{status: http.StatusNoContent}
+				touched := make([]access.Touched, 0, len(e.deleteIDs))
+				for _, id := range e.deleteIDs {
+					v, err := tx.Delete(sub.typ, id, 0)
+					if err != nil {
+						return nil, err
+					}
+					touched = append(touched, access.Touched{Type: sub.typ, ID: id, VersionID: versionOf(v)})
+				}
+				return touched, nil
+			}
 			v, err := tx.Delete(sub.typ, sub.id, ifMatch)
 			if err != nil {
 				return nil, err

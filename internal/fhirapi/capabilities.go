@@ -3,6 +3,7 @@ package fhirapi
 import (
 	"context"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
@@ -14,23 +15,33 @@ import (
 // behaviour.
 func (s *Server) buildCapabilities() fhir.Resource {
 	interactions := []any{}
-	for _, code := range []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"} {
+	for _, code := range []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"} {
 		interactions = append(interactions, map[string]any{"code": code})
 	}
 	resources := []any{}
 	for _, typ := range s.opt.Model.ResourceTypes() {
-		resources = append(resources, map[string]any{
+		r := map[string]any{
 			"type":              typ,
 			"interaction":       interactions,
 			"versioning":        "versioned-update",
 			"readHistory":       true,
 			"updateCreate":      true,
-			"conditionalCreate": false,
+			"conditionalCreate": true,
 			"conditionalRead":   "full-support",
-			"conditionalUpdate": false,
-			"conditionalPatch":  false,
-			"conditionalDelete": "not-supported",
-		})
+			"conditionalUpdate": true,
+			"conditionalPatch":  true,
+			"conditionalDelete": "multiple",
+			"referencePolicy":   []any{"literal", "logical"},
+			"searchInclude":     []any{"*"},
+			"searchRevInclude":  []any{"*"},
+		}
+		if params := s.searchParamsOf(typ); len(params) > 0 {
+			r["searchParam"] = params
+		}
+		if typ == "Patient" {
+			r["operation"] = []any{map[string]any{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}
+		}
+		resources = append(resources, r)
 	}
 	return fhir.Resource{
 		"resourceType": "CapabilityStatement",
@@ -50,10 +61,29 @@ func (s *Server) buildCapabilities() fhir.Resource {
 			"interaction": []any{
 				map[string]any{"code": "transaction"},
 				map[string]any{"code": "batch"},
+				map[string]any{"code": "search-system"},
 				map[string]any{"code": "history-system"},
 			},
+			"searchParam": s.searchParamsOf("Resource"),
 		}},
 	}
+}
+
+// searchParamsOf lists the search parameters of a type as the
+// CapabilityStatement describes them, sorted by name.
+func (s *Server) searchParamsOf(typ string) []any {
+	byCode := s.opt.Definitions.SearchParamsFor(typ)
+	codes := make([]string, 0, len(byCode))
+	for code := range byCode {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	out := make([]any, 0, len(codes))
+	for _, code := range codes {
+		sp := byCode[code]
+		out = append(out, map[string]any{"name": code, "definition": sp.URL, "type": sp.Type})
+	}
+	return out
 }
 
 // metadata answers GET /metadata with the CapabilityStatement. It is public

@@ -39,13 +39,14 @@ func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 	t.Cleanup(func() { st.Close() })
 	defs := spec.R5()
 	o := fhirapi.Options{
-		Store:     st,
-		Gate:      access.NewGate(st, access.AllowAll{}, "test"),
-		Validator: validate.New(defs, validate.WithInvariants(validate.NewFHIRPathInvariants(defs))),
-		Model:     defs.APIModel(),
-		Patch:     (&fhirpatch.Patcher{Model: defs.FHIRPathModel()}).Apply,
-		BaseURL:   "http://emr.test/fhir",
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store:       st,
+		Gate:        access.NewGate(st, access.AllowAll{}, "test"),
+		Validator:   validate.New(defs, validate.WithInvariants(validate.NewFHIRPathInvariants(defs))),
+		Model:       defs.APIModel(),
+		Definitions: defs,
+		Patch:       (&fhirpatch.Patcher{Model: defs.FHIRPathModel()}).Apply,
+		BaseURL:     "http://emr.test/fhir",
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, f := range opts {
 		f(&o)

@@ -109,7 +109,7 @@ func TestStatusCodes(t *testing.T) {
 		{name: "metadata", method: "GET", path: "/fhir/metadata", status: 200},
 		{name: "metadata wrong method", method: "DELETE", path: "/fhir/metadata", status: 405, wantHeader: []string{"Allow"}},
 		{name: "instance wrong method", method: "POST", path: "/fhir/Patient/1", body: patientJSON, status: 405},
-		{name: "search not yet", method: "GET", path: "/fhir/Patient?name=x", status: 501},
+		{name: "search unknown parameter", method: "GET", path: "/fhir/Patient?colour=blue", status: 400, wantIssue: "colour"},
 		{name: "operation unknown", method: "GET", path: "/fhir/Patient/$everything", status: 501},
 		{name: "bundle not a bundle", method: "POST", path: "/fhir", body: patientJSON, status: 400, wantIssue: "Bundle"},
 		{name: "bundle wrong type", method: "POST", path: "/fhir", body: `{"resourceType":"Bundle","type":"collection"}`, status: 400, wantIssue: "Bundle.type"},

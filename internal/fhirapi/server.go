@@ -19,6 +19,8 @@ import (
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 )
 
@@ -51,7 +53,9 @@ type Options struct {
 	Gate      *access.Gate
 	Validator Validator
 	Model     Model
-	Patch     FHIRPathPatcher
+	// Definitions drive search parameters, compartments and $everything.
+	Definitions *spec.Definitions
+	Patch       FHIRPathPatcher
 	// BaseURL is the public base of the API, e.g. https://emr.example.org/fhir.
 	// When empty it is derived from each request's Host and scheme.
 	BaseURL string
@@ -96,11 +100,14 @@ type request struct {
 	id     string
 	vid    string
 	op     string // "_history", "_search", "metadata", "$name" or ""
-	query  url.Values
-	header http.Header
-	body   []byte // raw request body, nil when none
-	base   string // public base URL, no trailing slash
-	agent  audit.Agent
+	// compartment is set for a compartment search (/Patient/123/Observation);
+	// typ is then the type searched, "*" for every type in the compartment.
+	compartment *search.CompartmentRef
+	query       url.Values
+	header      http.Header
+	body        []byte // raw request body, nil when none
+	base        string // public base URL, no trailing slash
+	agent       audit.Agent
 	// pretty and format preferences come from the HTTP request only.
 	pretty bool
 }
@@ -205,6 +212,13 @@ func (req *request) route(path string) error {
 		req.typ, req.id, req.op = parts[0], parts[1], parts[2]
 	case len(parts) == 4 && parts[2] == "_history":
 		req.typ, req.id, req.op, req.vid = parts[0], parts[1], "_history", parts[3]
+	case len(parts) == 3 || (len(parts) == 4 && parts[3] == "_search"):
+		// Compartment search: /Patient/123/Observation or /Patient/123/*.
+		req.compartment = &search.CompartmentRef{Type: parts[0], ID: parts[1]}
+		req.typ = parts[2]
+		if len(parts) == 4 {
+			req.op = "_search"
+		}
 	default:
 		return fhir.Errorf(fhir.KindNotFound, "unknown route /%s", path)
 	}
@@ -214,6 +228,9 @@ func (req *request) route(path string) error {
 // dispatch runs one interaction. It is the single entry point for HTTP
 // requests and Bundle entries processed outside a transaction.
 func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) {
+	if req.compartment != nil {
+		return s.compartmentSearch(ctx, req)
+	}
 	if req.typ != "" && !s.opt.Model.IsResource(req.typ) {
 		return nil, fhir.Errorf(fhir.KindNotFound, "unknown resource type %q", req.typ)
 	}
@@ -235,7 +252,7 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 		case http.MethodPost:
 			return s.bundle(ctx, req)
 		case http.MethodGet:
-			return nil, fhir.Errorf(fhir.KindNotSupported, "system-level search is not supported yet")
+			return s.search(ctx, req)
 		}
 		return nil, methodNotAllowed(req, "GET, POST")
 	case req.op == "_history":
@@ -250,7 +267,12 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 		if m != http.MethodPost {
 			return nil, methodNotAllowed(req, "POST")
 		}
-		return nil, fhir.Errorf(fhir.KindNotSupported, "search is not supported yet")
+		return s.search(ctx, req)
+	case req.op == "$everything" && req.typ == "Patient" && req.id != "":
+		if m != http.MethodGet {
+			return nil, methodNotAllowed(req, "GET")
+		}
+		return s.everything(ctx, req)
 	case strings.HasPrefix(req.op, "$"):
 		return nil, fhir.Errorf(fhir.KindNotSupported, "operation %s is not supported", req.op)
 	case req.id == "":
@@ -258,11 +280,15 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 		case http.MethodPost:
 			return s.create(ctx, req)
 		case http.MethodGet:
-			return nil, fhir.Errorf(fhir.KindNotSupported, "search is not supported yet")
-		case http.MethodPut, http.MethodPatch, http.MethodDelete:
-			return nil, fhir.Errorf(fhir.KindNotSupported, "conditional %s is not supported yet", strings.ToLower(m))
+			return s.search(ctx, req)
+		case http.MethodPut:
+			return s.conditionalUpdate(ctx, req)
+		case http.MethodPatch:
+			return s.conditionalPatch(ctx, req)
+		case http.MethodDelete:
+			return s.conditionalDelete(ctx, req)
 		}
-		return nil, methodNotAllowed(req, "GET, POST")
+		return nil, methodNotAllowed(req, "GET, POST, PUT, PATCH, DELETE")
 	default:
 		switch m {
 		case http.MethodGet:

@@ -12,19 +12,23 @@ import (
 	"github.com/emr-project/emr/internal/store"
 )
 
-// create answers POST [type].
+// create answers POST [type], conditionally with If-None-Exist.
 func (s *Server) create(ctx context.Context, req *request) (*response, error) {
-	if req.header.Get("If-None-Exist") != "" {
-		return nil, fhir.Errorf(fhir.KindNotSupported, "conditional create (If-None-Exist) is not supported yet")
-	}
 	res, err := s.bodyResource(req)
 	if err != nil {
 		return nil, err
 	}
+	ifNoneExist := req.header.Get("If-None-Exist")
 	var v *store.Version
+	created := true
 	err = s.opt.Gate.Write(ctx, gateRequest(req, "create"), func(tx store.Tx) ([]access.Touched, error) {
 		var err error
-		v, err = s.createIn(tx, res)
+		if ifNoneExist != "" {
+			delete(res, "id") // a create never keeps the client's id
+			v, created, err = s.conditionalCreateIn(tx, res, ifNoneExist, "")
+		} else {
+			v, err = s.createIn(tx, res)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -32,6 +36,9 @@ func (s *Server) create(ctx context.Context, req *request) (*response, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !created {
+		return s.writeResult(req, v, http.StatusOK), nil
 	}
 	return s.writeResult(req, v, http.StatusCreated), nil
 }
@@ -118,8 +125,7 @@ func (s *Server) patch(ctx context.Context, req *request) (*response, error) {
 	if req.body == nil {
 		return nil, fhir.Errorf(fhir.KindInvalid, "PATCH needs a body: a JSON Patch (%s) or a FHIRPath Patch Parameters resource (%s)", mediaJSONPatch, mediaFHIRJSON)
 	}
-	mt, _, _ := mime.ParseMediaType(req.header.Get("Content-Type"))
-	apply, err := s.patchFunc(mt, req.body)
+	apply, err := s.patchFunc(mediaTypeOf(req), req.body)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +146,12 @@ func (s *Server) patch(ctx context.Context, req *request) (*response, error) {
 		return nil, err
 	}
 	return s.writeResult(req, v, http.StatusOK), nil
+}
+
+// mediaTypeOf is the request body's media type without parameters.
+func mediaTypeOf(req *request) string {
+	mt, _, _ := mime.ParseMediaType(req.header.Get("Content-Type"))
+	return mt
 }
 
 // patchFunc returns the patch to apply for a body of media type mt.

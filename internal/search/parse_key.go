@@ -47,7 +47,7 @@ func (p *parser) resolve(key, k string, types []string, anyType bool, depth int)
 	}
 	sp := p.lookupIn(types, code, anyType)
 	if sp == nil {
-		return nil, nil, p.unknown(invalid(key, "unknown search parameter %q%s", code, onTypes(types)))
+		return nil, nil, p.notFound(key, code, types, anyType)
 	}
 	if sp.Type != string(KindReference) {
 		return nil, nil, invalid(key, "%s is a %s parameter: only reference parameters chain", code, sp.Type)
@@ -122,7 +122,7 @@ func (p *parser) leaf(key, code, modifier string, types []string, anyType bool) 
 	}
 	sp := p.lookupIn(types, code, anyType)
 	if sp == nil {
-		return nil, p.unknown(invalid(key, "unknown search parameter %q%s", code, onTypes(types)))
+		return nil, p.notFound(key, code, types, anyType)
 	}
 	kind := Kind(sp.Type)
 	switch kind {
@@ -208,6 +208,26 @@ func (p *parser) lookupIn(types []string, code string, anyType bool) *spec.Searc
 		}
 	}
 	return found
+}
+
+// notFound explains why a code did not resolve on types: it is unknown
+// (dropped under lenient handling), or the types define it differently.
+func (p *parser) notFound(key, code string, types []string, anyType bool) error {
+	var defining []string
+	for _, t := range types {
+		if p.paramsOf(t)[code] != nil {
+			defining = append(defining, t)
+		}
+	}
+	switch {
+	case len(defining) == 0:
+		return p.unknown(invalid(key, "unknown search parameter %q%s", code, onTypes(types)))
+	case anyType:
+		return invalid(key, "%s means different things on the types the reference may point to: name one, as reference:Type.%s", code, code)
+	case len(defining) < len(types):
+		return p.unknown(invalid(key, "%s is a parameter of %s only, not of every type searched", code, strings.Join(defining, ", ")))
+	}
+	return invalid(key, "%s means different things on %s: search one type at a time", code, strings.Join(types, ", "))
 }
 
 func onTypes(types []string) string {

@@ -130,7 +130,7 @@ func (p *parser) leaf(key, code, modifier string, types []string, anyType bool) 
 	default:
 		return nil, p.unknown(refused(key, "the %s parameter %s is not supported", sp.Type, code))
 	}
-	if err := p.checkModifier(key, sp, kind, modifier); err != nil {
+	if ok, err := p.checkModifier(key, sp, kind, modifier); !ok {
 		return nil, err
 	}
 	return &Filter{Param: sp, Name: code, Kind: kind, Modifier: modifier}, nil
@@ -159,27 +159,29 @@ var modifierKinds = map[string][]Kind{
 // they need a full-text engine.
 var unsupportedModifiers = map[string]bool{"text-advanced": true}
 
-func (p *parser) checkModifier(key string, sp *spec.SearchParam, kind Kind, modifier string) error {
+// checkModifier reports whether the modifier applies to the parameter; a
+// false with a nil error drops the parameter under lenient handling.
+func (p *parser) checkModifier(key string, sp *spec.SearchParam, kind Kind, modifier string) (bool, error) {
 	if modifier == "" {
-		return nil
+		return true, nil
 	}
 	kinds, known := modifierKinds[modifier]
 	if !known {
 		if kind == KindReference && p.defs.IsResource(modifier) {
 			if len(sp.Target) > 0 && !slices.Contains(sp.Target, modifier) {
-				return invalid(key, "%s cannot refer to a %s", sp.Code, modifier)
+				return false, invalid(key, "%s cannot refer to a %s", sp.Code, modifier)
 			}
-			return nil
+			return true, nil
 		}
-		return p.unknown(invalid(key, "unknown modifier %q", modifier))
+		return false, p.unknown(invalid(key, "unknown modifier %q", modifier))
 	}
 	if !slices.Contains(kinds, kind) {
-		return invalid(key, "modifier :%s does not apply to the %s parameter %s", modifier, kind, sp.Code)
+		return false, invalid(key, "modifier :%s does not apply to the %s parameter %s", modifier, kind, sp.Code)
 	}
 	if unsupportedModifiers[modifier] {
-		return p.unknown(refused(key, "modifier :%s is not supported", modifier))
+		return false, p.unknown(refused(key, "modifier :%s is not supported", modifier))
 	}
-	return nil
+	return true, nil
 }
 
 // lookupIn finds a parameter code on types (the Resource parameters when

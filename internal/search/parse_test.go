@@ -36,7 +36,9 @@ func parse(t *testing.T, resourceType, query string, opts ParseOptions) (*Query,
 	return Parse(spec.R5(), resourceType, values, opts)
 }
 
-func day(y int, m time.Month, d int) int64 { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).UnixMilli() }
+func day(y int, m time.Month, d int) int64 {
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).UnixMilli()
+}
 
 func TestParseFilters(t *testing.T) {
 	obsCode := param(t, "Observation", "code")

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
@@ -42,7 +43,7 @@ const MaxCount = 1000
 // parameter. Under opts.Lenient unknown parameters and modifiers are dropped
 // and listed in Query.Ignored; malformed values still fail.
 func Parse(defs *spec.Definitions, resourceType string, params url.Values, opts ParseOptions) (*Query, error) {
-	p := &parser{defs: defs, opts: opts, params: map[string]map[string]*spec.SearchParam{}}
+	p := &parser{defs: defs, opts: opts}
 	q := &Query{Type: resourceType}
 	if resourceType != "" && !defs.IsResource(resourceType) {
 		return nil, fhir.Errorf(fhir.KindInvalid, "search: unknown resource type %q", resourceType)
@@ -90,9 +91,8 @@ func Parse(defs *spec.Definitions, resourceType string, params url.Values, opts 
 
 // parser holds what one Parse call needs besides the Query it fills.
 type parser struct {
-	defs   *spec.Definitions
-	opts   ParseOptions
-	params map[string]map[string]*spec.SearchParam // by resource type, memoised
+	defs *spec.Definitions
+	opts ParseOptions
 	// scope is the resource types whose parameters the query may use: the
 	// searched type, the _type list at system level, or none (only the
 	// parameters of Resource) at system level without _type.
@@ -101,11 +101,27 @@ type parser struct {
 
 // paramsOf returns the search parameters of a resource type by code.
 func (p *parser) paramsOf(resourceType string) map[string]*spec.SearchParam {
-	m, ok := p.params[resourceType]
-	if !ok {
-		m = p.defs.SearchParamsFor(resourceType)
-		p.params[resourceType] = m
+	return paramsByType(p.defs, resourceType)
+}
+
+// paramCache memoises SearchParamsFor, which builds a fresh map per call:
+// that was half the time of a typical Parse. Definitions are read-only, so
+// the maps can be shared (and are never changed here); the keys are
+// resource types already checked, so the cache is bounded.
+var paramCache sync.Map // typeKey → map[string]*spec.SearchParam
+
+type typeKey struct {
+	defs *spec.Definitions
+	typ  string
+}
+
+func paramsByType(defs *spec.Definitions, resourceType string) map[string]*spec.SearchParam {
+	k := typeKey{defs, resourceType}
+	if m, ok := paramCache.Load(k); ok {
+		return m.(map[string]*spec.SearchParam)
 	}
+	m := defs.SearchParamsFor(resourceType)
+	paramCache.Store(k, m)
 	return m
 }
 
@@ -216,8 +232,9 @@ func (p *parser) param(q *Query, key string, values []string) (bool, error) {
 }
 
 // encodeRaw writes the understood parameters as a query string, sorted by
-// key (stable, so repeated parameters keep their order). The characters
-// that structure FHIR values (: | , $ /) stay readable.
+// key (stable, so repeated parameters keep their order). It escapes as
+// url.QueryEscape does, but leaves readable the characters that structure
+// FHIR values (: | , $ / *), which decode to themselves either way.
 func encodeRaw(pairs [][2]string) string {
 	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
 	var b strings.Builder
@@ -225,13 +242,27 @@ func encodeRaw(pairs [][2]string) string {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(readableEscape(kv[0]))
+		queryEscape(&b, kv[0])
 		b.WriteByte('=')
-		b.WriteString(readableEscape(kv[1]))
+		queryEscape(&b, kv[1])
 	}
 	return b.String()
 }
 
-var readable = strings.NewReplacer("%3A", ":", "%7C", "|", "%2C", ",", "%24", "$", "%2F", "/", "%2A", "*")
-
-func readableEscape(s string) string { return readable.Replace(url.QueryEscape(s)) }
+func queryEscape(b *strings.Builder, s string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			strings.IndexByte("-_.~:|,$/*", c) >= 0:
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+}

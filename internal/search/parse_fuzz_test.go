@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 )
@@ -51,8 +53,13 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				t.Fatalf("Raw %q does not parse: %v", q.Raw, err)
 			}
-			if _, err := Parse(defs, typ, again, ParseOptions{}); err != nil && q.Cursor == "" {
+			q2, err := Parse(defs, typ, again, ParseOptions{})
+			if err != nil {
 				t.Fatalf("Parse(%s?%s) gives Raw %q, which fails: %v", typ, query, q.Raw, err)
+			}
+			q2.Cursor, q2.Ignored = q.Cursor, q.Ignored
+			if diff := cmp.Diff(q, q2, sameParam); diff != "" {
+				t.Fatalf("Parse(%s?%s) and Parse of its Raw %q differ (-first +second):\n%s", typ, query, q.Raw, diff)
 			}
 		}
 	})

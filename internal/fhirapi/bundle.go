@@ -212,7 +212,7 @@ func (s *Server) transaction(ctx context.Context, req *request, entries []*entry
 	err := s.opt.Gate.Write(ctx, gateRequest(req, "transaction"), func(tx store.Tx) ([]access.Touched, error) {
 		// Conditional entries and references are resolved against the data
 		// as the transaction sees it, before any entry runs.
-		if err := s.resolveTransaction(tx, entries); err != nil {
+		if err := s.resolveTransaction(tx, req.base, entries); err != nil {
 			return nil, err
 		}
 		for _, e := range order {
@@ -238,7 +238,7 @@ func (s *Server) transaction(ctx context.Context, req *request, entries []*entry
 // and every reference to an entry's fullUrl (urn:uuid: or otherwise) or a
 // conditional reference (Patient?identifier=…) is rewritten to Type/id, so
 // entries may refer to each other in any order.
-func (s *Server) resolveTransaction(tx store.Tx, entries []*entry) error {
+func (s *Server) resolveTransaction(tx store.Tx, base string, entries []*entry) error {
 	targets := map[string]string{} // fullUrl → Type/id
 	touched := map[string]int{}    // Type/id → entry index, for double writes
 	claim := func(e *entry, key string) error {
@@ -265,7 +265,7 @@ func (s *Server) resolveTransaction(tx store.Tx, entries []*entry) error {
 				if err != nil {
 					return prefixed(err, at+".request.ifNoneExist")
 				}
-				matches, err := s.matchesIn(tx, sub.typ, criteria, 2)
+				matches, err := s.matchesIn(tx, sub.base, sub.typ, criteria, 2)
 				if err != nil {
 					return prefixed(err, at+".request.ifNoneExist")
 				}
@@ -287,7 +287,7 @@ func (s *Server) resolveTransaction(tx store.Tx, entries []*entry) error {
 			}
 		case http.MethodPut, http.MethodPatch:
 			if conditional {
-				matches, err := s.matchesIn(tx, sub.typ, sub.query, 2)
+				matches, err := s.matchesIn(tx, sub.base, sub.typ, sub.query, 2)
 				if err != nil {
 					return prefixed(err, at+".request.url")
 				}
@@ -326,7 +326,7 @@ func (s *Server) resolveTransaction(tx store.Tx, entries []*entry) error {
 			}
 		case http.MethodDelete:
 			if conditional {
-				matches, err := s.matchesIn(tx, sub.typ, sub.query, maxConditionalDeletes+1)
+				matches, err := s.matchesIn(tx, sub.base, sub.typ, sub.query, maxConditionalDeletes+1)
 				if err != nil {
 					return prefixed(err, at+".request.url")
 				}
@@ -368,7 +368,7 @@ func (s *Server) resolveTransaction(tx store.Tx, entries []*entry) error {
 		if err != nil {
 			return "", prefixed(err, at)
 		}
-		matches, err := s.matchesIn(tx, typ, criteria, 2)
+		matches, err := s.matchesIn(tx, base, typ, criteria, 2)
 		if err != nil {
 			return "", prefixed(err, at)
 		}

@@ -17,11 +17,11 @@ const maxConditionalDeletes = store.MaxPageSize
 // matchesIn runs the criteria of a conditional interaction inside tx and
 // returns up to limit matches. Criteria are parsed strictly: a typo must not
 // turn "update the one matching" into "update whatever matches nothing".
-func (s *Server) matchesIn(tx store.Tx, typ string, criteria url.Values, limit int) ([]*store.Version, error) {
+func (s *Server) matchesIn(tx store.Tx, base, typ string, criteria url.Values, limit int) ([]*store.Version, error) {
 	if len(criteria) == 0 {
 		return nil, fhir.Errorf(fhir.KindInvalid, "a conditional interaction needs search criteria")
 	}
-	q, err := search.Parse(s.opt.Definitions, typ, criteria, search.ParseOptions{})
+	q, err := search.Parse(s.opt.Definitions, typ, criteria, search.ParseOptions{Base: base})
 	if err != nil {
 		return nil, err
 	}
@@ -46,12 +46,12 @@ func criteriaOf(raw string) (url.Values, error) {
 // conditionalCreateIn implements If-None-Exist inside tx: with no match the
 // resource is created; with one, nothing is written and that resource is
 // the answer (created is false); with several, 412.
-func (s *Server) conditionalCreateIn(tx store.Tx, res fhir.Resource, ifNoneExist string, prefix string) (v *store.Version, created bool, err error) {
+func (s *Server) conditionalCreateIn(tx store.Tx, base string, res fhir.Resource, ifNoneExist string, prefix string) (v *store.Version, created bool, err error) {
 	criteria, err := criteriaOf(ifNoneExist)
 	if err != nil {
 		return nil, false, err
 	}
-	matches, err := s.matchesIn(tx, res.Type(), criteria, 2)
+	matches, err := s.matchesIn(tx, base, res.Type(), criteria, 2)
 	if err != nil {
 		return nil, false, err
 	}
@@ -86,7 +86,7 @@ func (s *Server) conditionalUpdate(ctx context.Context, req *request) (*response
 	var created bool
 	err = s.opt.Gate.Write(ctx, gateRequest(req, "update"), func(tx store.Tx) ([]access.Touched, error) {
 		var err error
-		v, created, err = s.conditionalUpdateIn(tx, req.typ, req.query, res, ifMatch, "")
+		v, created, err = s.conditionalUpdateIn(tx, req.base, req.typ, req.query, res, ifMatch, "")
 		if err != nil {
 			return nil, err
 		}
@@ -105,8 +105,8 @@ func (s *Server) conditionalUpdate(ctx context.Context, req *request) (*response
 // conditionalUpdateIn resolves the criteria as R5 says: no match creates
 // (with the body's id if it has one and it is free), one match is updated
 // (a different id in the body is an error), several are 412.
-func (s *Server) conditionalUpdateIn(tx store.Tx, typ string, criteria url.Values, res fhir.Resource, ifMatch int64, prefix string) (*store.Version, bool, error) {
-	matches, err := s.matchesIn(tx, typ, criteria, 2)
+func (s *Server) conditionalUpdateIn(tx store.Tx, base, typ string, criteria url.Values, res fhir.Resource, ifMatch int64, prefix string) (*store.Version, bool, error) {
+	matches, err := s.matchesIn(tx, base, typ, criteria, 2)
 	if err != nil {
 		return nil, false, err
 	}
@@ -147,7 +147,7 @@ func (s *Server) conditionalPatch(ctx context.Context, req *request) (*response,
 	}
 	var v *store.Version
 	err = s.opt.Gate.Write(ctx, gateRequest(req, "patch"), func(tx store.Tx) ([]access.Touched, error) {
-		id, err := s.singleMatchIn(tx, req.typ, req.query)
+		id, err := s.singleMatchIn(tx, req.base, req.typ, req.query)
 		if err != nil {
 			return nil, err
 		}
@@ -165,8 +165,8 @@ func (s *Server) conditionalPatch(ctx context.Context, req *request) (*response,
 
 // singleMatchIn returns the id of the one resource the criteria match: 404
 // for none, 412 for several.
-func (s *Server) singleMatchIn(tx store.Tx, typ string, criteria url.Values) (string, error) {
-	matches, err := s.matchesIn(tx, typ, criteria, 2)
+func (s *Server) singleMatchIn(tx store.Tx, base, typ string, criteria url.Values) (string, error) {
+	matches, err := s.matchesIn(tx, base, typ, criteria, 2)
 	if err != nil {
 		return "", err
 	}
@@ -188,7 +188,7 @@ func (s *Server) conditionalDelete(ctx context.Context, req *request) (*response
 		return nil, err
 	}
 	err = s.opt.Gate.Write(ctx, gateRequest(req, "delete"), func(tx store.Tx) ([]access.Touched, error) {
-		return s.conditionalDeleteIn(tx, req.typ, req.query, ifMatch)
+		return s.conditionalDeleteIn(tx, req.base, req.typ, req.query, ifMatch)
 	})
 	if err != nil {
 		return nil, err
@@ -196,8 +196,8 @@ func (s *Server) conditionalDelete(ctx context.Context, req *request) (*response
 	return &response{status: http.StatusNoContent}, nil
 }
 
-func (s *Server) conditionalDeleteIn(tx store.Tx, typ string, criteria url.Values, ifMatch int64) ([]access.Touched, error) {
-	matches, err := s.matchesIn(tx, typ, criteria, maxConditionalDeletes+1)
+func (s *Server) conditionalDeleteIn(tx store.Tx, base, typ string, criteria url.Values, ifMatch int64) ([]access.Touched, error) {
+	matches, err := s.matchesIn(tx, base, typ, criteria, maxConditionalDeletes+1)
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func (s *Server) everything(ctx context.Context, req *request) (*response, error
 			params.Set(k, v)
 		}
 	}
-	q, err := search.Parse(s.opt.Definitions, "", params, search.ParseOptions{Compartment: &search.CompartmentRef{Type: "Patient", ID: req.id}})
+	q, err := search.Parse(s.opt.Definitions, "", params, search.ParseOptions{Base: req.base, Compartment: &search.CompartmentRef{Type: "Patient", ID: req.id}})
 	if err != nil {
 		return nil, err
 	}

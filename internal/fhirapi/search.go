@@ -19,7 +19,7 @@ func (s *Server) search(ctx context.Context, req *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := s.parseQuery(req.typ, params, req.header, req.compartment)
+	q, err := s.parseQuery(req.base, req.typ, params, req.header, req.compartment)
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +86,8 @@ func searchParams(req *request) (url.Values, error) {
 
 // parseQuery parses search parameters, strictly unless the client prefers
 // lenient handling.
-func (s *Server) parseQuery(typ string, params url.Values, h http.Header, comp *search.CompartmentRef) (*search.Query, error) {
-	opts := search.ParseOptions{Lenient: preferHandling(h) == "lenient", Compartment: comp}
+func (s *Server) parseQuery(base, typ string, params url.Values, h http.Header, comp *search.CompartmentRef) (*search.Query, error) {
+	opts := search.ParseOptions{Lenient: preferHandling(h) == "lenient", Compartment: comp, Base: base}
 	return search.Parse(s.opt.Definitions, typ, params, opts)
 }
 

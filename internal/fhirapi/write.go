@@ -25,7 +25,7 @@ func (s *Server) create(ctx context.Context, req *request) (*response, error) {
 		var err error
 		if ifNoneExist != "" {
 			delete(res, "id") // a create never keeps the client's id
-			v, created, err = s.conditionalCreateIn(tx, res, ifNoneExist, "")
+			v, created, err = s.conditionalCreateIn(tx, req.base, res, ifNoneExist, "")
 		} else {
 			v, err = s.createIn(tx, res)
 		}

@@ -25,6 +25,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the EMR server (FHIR R5 API at /fhir)", runServe},
+		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -175,6 +175,8 @@ func Load(ctx context.Context, st store.Store, g *Generator, opt LoadOptions) (L
 	}()
 
 	begin := time.Now()
+	// The writer updates state; progress reads only these and the atomics.
+	startPatients, startResources := int64(state.Patients), state.Resources
 	var written atomic.Int64
 	var done atomic.Int64
 	done.Store(int64(state.Patients))
@@ -196,11 +198,11 @@ func Load(ctx context.Context, st store.Store, g *Generator, opt LoadOptions) (L
 				rate := float64(written.Load()) / elapsed.Seconds()
 				d := done.Load()
 				eta := "?"
-				if p := float64(d-int64(state.Patients)) / elapsed.Seconds(); p > 0 {
+				if p := float64(d-startPatients) / elapsed.Seconds(); p > 0 {
 					eta = (time.Duration(float64(int64(opt.Patients)-d)/p) * time.Second).Round(time.Second).String()
 				}
 				fmt.Fprintf(opt.Progress, "bench: loaded %d/%d patients, %d resources, %.0f resources/s, ETA %s\n",
-					d, opt.Patients, state.Resources+written.Load(), rate, eta)
+					d, opt.Patients, startResources+written.Load(), rate, eta)
 			}
 		}
 	}()

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -94,6 +95,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	// EMR_DATA also configures `emr serve`: never fill a real database
+	// with generated patients.
+	if _, err := os.Stat(filepath.Join(cfg.dataDir, "emr.db")); err == nil {
+		if _, err := os.Stat(filepath.Join(cfg.dataDir, bench.StateFile)); err != nil {
+			return fmt.Errorf("%s holds a database that emr bench did not create; give --data an empty directory or one emr bench loaded", cfg.dataDir)
+		}
+	}
 	a, err := openApp(ctx, config{dataDir: cfg.dataDir, maxBody: fhirapi.DefaultMaxBodyBytes, invariants: true}, logger)
 	if err != nil {
 		return err

@@ -90,6 +90,19 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchLeavesRealDataAlone: EMR_DATA may point at a real database,
+// which the bench must not fill with generated patients.
+func TestBenchLeavesRealDataAlone(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "emr.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"bench", "--data", dir, "--patients", "1", "--queries", "none"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "did not create") {
+		t.Errorf("exit %d, stderr %q; want 1 and a refusal", code, errOut.String())
+	}
+}
+
 func TestBenchFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench", "--queries", "nonsense"},

@@ -17,6 +17,10 @@ import (
 	"github.com/emr-project/emr/internal/store"
 )
 
+// GeneratorVersion changes whenever the generator's output changes, so
+// that a data directory never mixes patients of two versions.
+const GeneratorVersion = 1
+
 // StateFile is the name, inside the data directory, of the file recording
 // what has been loaded.
 const StateFile = "bench-state.json"
@@ -27,6 +31,8 @@ const StateFile = "bench-state.json"
 // stopped; a batch committed but not yet recorded is simply written again
 // (same ids, so new versions, never duplicates).
 type State struct {
+	// Generator is GeneratorVersion at the time of loading.
+	Generator int     `json:"generator"`
 	Options   Options `json:"options"`
 	Patients  int     `json:"patients"`
 	Resources int64   `json:"resources"`
@@ -129,7 +135,11 @@ func Load(ctx context.Context, st store.Store, g *Generator, opt LoadOptions) (L
 		return LoadResult{}, fmt.Errorf("bench: %s holds patients generated with %+v, not %+v; use the same seed or another data directory",
 			opt.Dir, state.Options, g.opt)
 	}
-	state.Options = g.opt
+	if state.Patients > 0 && state.Generator != GeneratorVersion {
+		return LoadResult{}, fmt.Errorf("bench: %s was loaded by generator version %d, this is version %d; use another data directory",
+			opt.Dir, state.Generator, GeneratorVersion)
+	}
+	state.Options, state.Generator = g.opt, GeneratorVersion
 	res := LoadResult{From: state.Patients, To: state.Patients, State: state}
 	if state.Patients >= opt.Patients {
 		return res, nil

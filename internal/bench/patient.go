@@ -132,6 +132,13 @@ func (p *patientGen) patient() fhir.Resource {
 		lines = append(lines, fmt.Sprintf("Apt %d", 1+r.IntN(40)))
 	}
 
+	address := map[string]any{
+		"use": "home", "type": "both", "line": lines, "city": place.city,
+		"postalCode": p.digits(place.postal), "country": c.country,
+	}
+	if state := usStates[place.city]; c.country == "US" && state != "" {
+		address["state"] = state
+	}
 	res := fhir.Resource{
 		"resourceType": "Patient",
 		"id":           p.rec.PatientID,
@@ -141,10 +148,7 @@ func (p *patientGen) patient() fhir.Resource {
 		"telecom":      telecom,
 		"gender":       gender,
 		"birthDate":    date(p.birth),
-		"address": []any{map[string]any{
-			"use": "home", "type": "both", "line": lines, "city": place.city,
-			"postalCode": p.digits(place.postal), "country": c.country,
-		}},
+		"address":      []any{address},
 		"communication": []any{map[string]any{
 			"language":  concept(coding{"urn:ietf:bcp:47", languages[c.name], ""}),
 			"preferred": true,
@@ -157,6 +161,15 @@ func (p *patientGen) patient() fhir.Resource {
 	p.rec.BirthDate = date(p.birth)
 	p.rec.MRN = mrn
 	return res
+}
+
+// usStates is the state of each US city of the tables.
+var usStates = map[string]string{
+	"Springfield": "MA", "Boston": "MA", "Chicago": "IL", "Columbus": "OH", "Portland": "OR", "Denver": "CO",
+	"Nashville": "TN", "Atlanta": "GA", "Los Angeles": "CA", "San Antonio": "TX", "Miami": "FL", "El Paso": "TX",
+	"Houston": "TX", "Phoenix": "AZ", "San Jose": "CA", "Westminster": "CA", "San Francisco": "CA", "New York": "NY",
+	"Flushing": "NY", "Dearborn": "MI", "Paterson": "NJ", "Anaheim": "CA", "Silver Spring": "MD", "Edison": "NJ",
+	"Fremont": "CA", "Jersey City": "NJ", "Sugar Land": "TX", "Fort Lee": "NJ", "Brooklyn": "NY", "Sacramento": "CA",
 }
 
 var languages = map[string]string{

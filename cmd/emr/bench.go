@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -161,8 +162,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		bench.WriteTable(stdout, report.Results)
 	}
 	if cfg.jsonFile != "" {
-		data, _ := json.MarshalIndent(report, "", "  ")
-		if err := os.WriteFile(cfg.jsonFile, append(data, '\n'), 0o644); err != nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // keep the & of query strings readable
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(report)
+		if err := os.WriteFile(cfg.jsonFile, buf.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("write --json: %w", err)
 		}
 	}

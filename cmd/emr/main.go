@@ -26,6 +26,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the EMR server (FHIR R5 API at /fhir)", runServe},
 		{"reindex", "rebuild the search index (resumable)", runReindex},
+		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/emr-project/emr/internal/bench"
+	"github.com/emr-project/emr/internal/fhirapi"
+)
+
+// benchConfig is what `emr bench` is told.
+type benchConfig struct {
+	patients    int
+	dataDir     string
+	duration    time.Duration
+	iterations  int
+	concurrency int
+	seed        uint64
+	jsonFile    string
+	overHTTP    bool
+	queries     string
+	batch       int
+	poolSize    int
+	logLevel    string
+}
+
+// benchReport is the --json output.
+type benchReport struct {
+	Version     string         `json:"version"`
+	Patients    int            `json:"patients"`
+	Resources   int64          `json:"resources"`
+	Seed        uint64         `json:"seed"`
+	Transport   string         `json:"transport"`
+	Concurrency int            `json:"concurrency"`
+	GOMAXPROCS  int            `json:"gomaxprocs"`
+	Load        *benchLoad     `json:"load,omitempty"`
+	Results     []bench.Result `json:"results"`
+}
+
+type benchLoad struct {
+	From               int     `json:"from"`
+	To                 int     `json:"to"`
+	Resources          int64   `json:"resources"`
+	Seconds            float64 `json:"seconds"`
+	ResourcesPerSecond float64 `json:"resources_per_second"`
+}
+
+// runBench loads generated patients up to --patients (keeping those already
+// in --data) and then measures each kind of query against the same app
+// `emr serve` runs. By default requests go straight to the HTTP handler, so
+// the figures are the server's own work; --http sends them over loopback
+// TCP, adding what a real client pays (connection handling, the kernel).
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg benchConfig
+	fs := newFlagSet("bench", stderr)
+	fs.IntVar(&cfg.patients, "patients", 10000, "load patients until the data directory holds this many (with ~35 resources each)")
+	fs.StringVar(&cfg.dataDir, "data", "./emr-bench", "data directory for the benchmark database; loaded patients are kept between runs")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to measure each kind of query")
+	fs.IntVar(&cfg.iterations, "iterations", 0, "queries per kind; when above 0 it replaces --duration")
+	fs.IntVar(&cfg.concurrency, "concurrency", 4, "clients sending queries at once")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the generated population (a data directory holds one seed)")
+	fs.StringVar(&cfg.jsonFile, "json", "", "also write the results as JSON to this file")
+	fs.BoolVar(&cfg.overHTTP, "http", false, "send queries over loopback HTTP instead of calling the handler in process")
+	fs.StringVar(&cfg.queries, "queries", "all", "comma-separated kinds of query to run: "+kindNames()+" (or all, or none to only load)")
+	fs.IntVar(&cfg.batch, "batch", 50, "patients per write transaction while loading")
+	fs.IntVar(&cfg.poolSize, "pool", 1000, "patients sampled to draw query parameters from")
+	fs.StringVar(&cfg.logLevel, "log-level", "warn", "server log level: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if cfg.patients < 1 || cfg.concurrency < 1 || cfg.batch < 1 || cfg.poolSize < 1 {
+		return usageError{errors.New("--patients, --concurrency, --batch and --pool must be at least 1")}
+	}
+	if cfg.iterations <= 0 && cfg.duration <= 0 {
+		return usageError{errors.New("give a positive --duration or --iterations")}
+	}
+	kinds, err := selectKinds(cfg.queries)
+	if err != nil {
+		return usageError{err}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return usageError{fmt.Errorf("--log-level: %v", err)}
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	// EMR_DATA also configures `emr serve`: never fill a real database
+	// with generated patients.
+	if _, err := os.Stat(filepath.Join(cfg.dataDir, "emr.db")); err == nil {
+		if _, err := os.Stat(filepath.Join(cfg.dataDir, bench.StateFile)); err != nil {
+			return fmt.Errorf("%s holds a database that emr bench did not create; give --data an empty directory or one emr bench loaded", cfg.dataDir)
+		}
+	}
+	a, err := openApp(ctx, config{dataDir: cfg.dataDir, maxBody: fhirapi.DefaultMaxBodyBytes, invariants: true}, logger)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	gen := bench.NewGenerator(bench.Options{Seed: cfg.seed})
+	loaded, err := bench.Load(ctx, a.store, gen, bench.LoadOptions{
+		Dir: cfg.dataDir, Patients: cfg.patients, BatchSize: cfg.batch, Progress: stderr,
+	})
+	if err != nil {
+		return err
+	}
+	report := benchReport{
+		Version: versionString(), Patients: loaded.State.Patients, Resources: loaded.State.Resources,
+		Seed: cfg.seed, Transport: "in-process", Concurrency: cfg.concurrency, GOMAXPROCS: runtime.GOMAXPROCS(0),
+	}
+	if loaded.Resources > 0 {
+		report.Load = &benchLoad{loaded.From, loaded.To, loaded.Resources, loaded.Elapsed.Seconds(), loaded.ResourcesPerSecond()}
+	}
+
+	client := bench.InProcess(a.handler)
+	if cfg.overHTTP {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("listen on loopback: %w", err)
+		}
+		srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		go srv.Serve(ln)
+		defer srv.Close()
+		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.concurrency, DisableCompression: true}}
+		client = bench.OverHTTP("http://"+ln.Addr().String(), hc)
+		report.Transport = "http"
+	}
+
+	per := cfg.duration.String() + " per query"
+	if cfg.iterations > 0 {
+		per = fmt.Sprintf("%d queries each", cfg.iterations)
+	}
+	fmt.Fprintf(stdout, "emr bench: %d patients, %d resources in %s; %s, concurrency %d, %s\n",
+		report.Patients, report.Resources, a.dbPath, report.Transport, cfg.concurrency, per)
+	if report.Load != nil {
+		fmt.Fprintf(stdout, "load: patients %d–%d, %d resources in %s, %.0f resources/s\n",
+			loaded.From, loaded.To, loaded.Resources, loaded.Elapsed.Round(time.Millisecond), loaded.ResourcesPerSecond())
+	}
+	pool := bench.NewPool(gen, report.Patients, cfg.poolSize)
+	opt := bench.RunOptions{Iterations: cfg.iterations, Duration: cfg.duration, Concurrency: cfg.concurrency}
+	for _, k := range kinds {
+		if ctx.Err() != nil {
+			break
+		}
+		report.Results = append(report.Results, bench.Measure(ctx, client, pool, k, opt))
+	}
+	if len(kinds) > 0 {
+		fmt.Fprintln(stdout)
+		bench.WriteTable(stdout, report.Results)
+	}
+	if cfg.jsonFile != "" {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // keep the & of query strings readable
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(report)
+		if err := os.WriteFile(cfg.jsonFile, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write --json: %w", err)
+		}
+	}
+	return ctx.Err()
+}
+
+func kindNames() string {
+	names := make([]string, len(bench.Kinds))
+	for i, k := range bench.Kinds {
+		names[i] = k.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func selectKinds(list string) ([]bench.Kind, error) {
+	switch strings.TrimSpace(list) {
+	case "all", "":
+		return bench.Kinds, nil
+	case "none":
+		return nil, nil
+	}
+	var kinds []bench.Kind
+	for _, name := range strings.Split(list, ",") {
+		k, ok := bench.KindByName(strings.TrimSpace(name))
+		if !ok {
+			return nil, fmt.Errorf("--queries: unknown kind %q (known: %s)", name, kindNames())
+		}
+		kinds = append(kinds, k)
+	}
+	return kinds, nil
+}

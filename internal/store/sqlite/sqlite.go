@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -52,6 +53,9 @@ type Options struct {
 	// CacheSizeKiB is SQLite's page cache per connection (default 16 MiB for
 	// the writer, a quarter of that for each reader).
 	CacheSizeKiB int
+	// Extractor turns resources into search index entries; nil indexes
+	// nothing (only _id and _lastUpdated, which need no entries, work).
+	Extractor store.Extractor
 }
 
 // DB is a store.Store on one SQLite database file.
@@ -62,6 +66,12 @@ type DB struct {
 	readers *sql.DB
 	wstmt   writeStmts
 	rstmt   readStmts
+	istmt   indexStmts
+
+	extractor store.Extractor
+	// stale is set while the index was built by another extractor version
+	// than extractor's (see IndexStale).
+	stale atomic.Bool
 
 	maxBatch int
 	queue    chan *writeReq
@@ -100,7 +110,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 	}
-	db := &DB{path: path, maxBatch: opts.MaxBatch}
+	db := &DB{path: path, maxBatch: opts.MaxBatch, extractor: opts.Extractor}
 	var err error
 	// busy_timeout comes first so that the journal_mode change cannot fail
 	// with SQLITE_BUSY while another process holds the file.
@@ -155,6 +165,12 @@ func (db *DB) openWriter(ctx context.Context) error {
 		return err
 	}
 	if err := db.wstmt.prepare(ctx, conn); err != nil {
+		return err
+	}
+	if err := db.istmt.prepare(ctx, conn); err != nil {
+		return err
+	}
+	if err := db.checkIndexVersion(ctx); err != nil {
 		return err
 	}
 	var last sql.NullInt64
@@ -218,6 +234,7 @@ func (db *DB) closeConns() error {
 		errs = append(errs, db.readers.Close())
 	}
 	db.wstmt.close()
+	db.istmt.close()
 	if db.wconn != nil {
 		errs = append(errs, db.wconn.Close())
 	}

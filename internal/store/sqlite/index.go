@@ -1,0 +1,253 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"html"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/search"
+)
+
+// indexTables are the tables holding a resource's index rows; a write
+// clears them by rid before inserting the new version's rows.
+var indexTables = []string{"idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri", "idx_compartment"}
+
+// indexStmts are prepared on the writer connection.
+type indexStmts struct {
+	upsertKey *sql.Stmt
+	clear     []*sql.Stmt // one per indexTables entry, then idx_fts
+	insert    map[search.Kind]*sql.Stmt
+	compart   *sql.Stmt
+	fts       *sql.Stmt
+}
+
+func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn) error {
+	prep := func(q string) (*sql.Stmt, error) { return conn.PrepareContext(ctx, q) }
+	var err error
+	if s.upsertKey, err = prep(`INSERT INTO resource_key (type, id, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (type, id) DO UPDATE SET seq = excluded.seq, last_updated = excluded.last_updated, deleted = excluded.deleted
+		RETURNING rid`); err != nil {
+		return err
+	}
+	for _, t := range append(slices.Clone(indexTables), "idx_fts") {
+		col := "rid"
+		if t == "idx_fts" {
+			col = "rowid"
+		}
+		st, err := prep("DELETE FROM " + t + " WHERE " + col + " = ?")
+		if err != nil {
+			return err
+		}
+		s.clear = append(s.clear, st)
+	}
+	s.insert = make(map[search.Kind]*sql.Stmt)
+	for kind, q := range map[search.Kind]string{
+		search.KindString:    `INSERT INTO idx_string (rid, param, n, type, grp, comp, text, exact) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		search.KindToken:     `INSERT INTO idx_token (rid, param, n, type, grp, comp, system, code, display, type_system, type_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		search.KindReference: `INSERT INTO idx_reference (rid, param, n, type, grp, comp, ref_type, ref_id, ref_version, ref_url, system, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		search.KindDate:      `INSERT INTO idx_date (rid, param, n, type, grp, comp, low, high) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		search.KindNumber:    `INSERT INTO idx_number (rid, param, n, type, grp, comp, low, high) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		search.KindQuantity:  `INSERT INTO idx_quantity (rid, param, n, type, grp, comp, system, code, canonical, low, high) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		search.KindURI:       `INSERT INTO idx_uri (rid, param, n, type, grp, comp, uri) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	} {
+		if s.insert[kind], err = prep(q); err != nil {
+			return err
+		}
+	}
+	if s.compart, err = prep(`INSERT OR IGNORE INTO idx_compartment (comp_type, comp_id, rid) VALUES (?, ?, ?)`); err != nil {
+		return err
+	}
+	s.fts, err = prep(`INSERT INTO idx_fts (rowid, narrative, content) VALUES (?, ?, ?)`)
+	return err
+}
+
+func (s *indexStmts) close() {
+	all := append([]*sql.Stmt{s.upsertKey, s.compart, s.fts}, s.clear...)
+	for _, st := range s.insert {
+		all = append(all, st)
+	}
+	for _, st := range all {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// index records the version just written in resource_key and replaces the
+// resource's index rows: none for a tombstone, the extractor's entries
+// otherwise. fresh says that the resource had no earlier version, so there
+// is nothing to clear.
+func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, entries []search.Entry, fresh bool) error {
+	s := &tx.db.istmt
+	var rid int64
+	if err := s.upsertKey.QueryRowContext(tx.ctx, typ, id, seq, lastUpdated, res == nil).Scan(&rid); err != nil {
+		return err
+	}
+	if !fresh {
+		if err := tx.db.clearIndex(tx.ctx, rid); err != nil {
+			return err
+		}
+	}
+	if res == nil || tx.db.extractor == nil {
+		return nil
+	}
+	return tx.db.writeIndex(tx.ctx, rid, typ, id, res, entries)
+}
+
+func (db *DB) clearIndex(ctx context.Context, rid int64) error {
+	for _, st := range db.istmt.clear {
+		if _, err := st.ExecContext(ctx, rid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeIndex inserts the index rows of one resource.
+func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry) error {
+	s := &db.istmt
+	for n, e := range entries {
+		st := s.insert[e.Kind]
+		if st == nil {
+			continue // composite and special carry no values of their own
+		}
+		head := []any{rid, e.Param, n, typ, e.Group, e.Component}
+		var err error
+		switch e.Kind {
+		case search.KindString:
+			_, err = st.ExecContext(ctx, append(head, e.Text, e.Exact)...)
+		case search.KindToken:
+			_, err = st.ExecContext(ctx, append(head, e.System, e.Code, e.Display, e.TypeSystem, e.TypeCode)...)
+		case search.KindReference:
+			_, err = st.ExecContext(ctx, append(head, e.RefType, e.RefID, e.RefVersion, e.RefURL, e.System, e.Code)...)
+		case search.KindDate:
+			_, err = st.ExecContext(ctx, append(head, e.DateLow, e.DateHigh)...)
+		case search.KindNumber:
+			_, err = st.ExecContext(ctx, append(head, e.Low, e.High)...)
+		case search.KindQuantity:
+			_, err = st.ExecContext(ctx, append(head, e.System, e.Code, e.Canonical, e.Low, e.High)...)
+		case search.KindURI:
+			uri := e.Exact
+			if uri == "" {
+				uri = e.Text
+			}
+			_, err = st.ExecContext(ctx, append(head, uri)...)
+		}
+		if err != nil {
+			return fmt.Errorf("index %s of %s/%s: %w", e.Param, typ, id, err)
+		}
+	}
+	for _, c := range compartmentsOf(typ, id, entries) {
+		if _, err := s.compart.ExecContext(ctx, c[0], c[1], rid); err != nil {
+			return err
+		}
+	}
+	narrative, content := fullText(res)
+	if narrative != "" || content != "" {
+		if _, err := s.fts.ExecContext(ctx, rid, narrative, content); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compartmentParams maps a resource type to, per compartment code, the
+// reference parameters that put a resource of the type in the compartment.
+var compartmentParams sync.Map // string → map[string][]string
+
+func compartmentParamsOf(typ string) map[string][]string {
+	if m, ok := compartmentParams.Load(typ); ok {
+		return m.(map[string][]string)
+	}
+	m := make(map[string][]string)
+	for code, c := range spec.R5().Compartments {
+		if ps := c.Params(typ); len(ps) > 0 {
+			m[code] = ps
+		}
+	}
+	compartmentParams.Store(typ, m)
+	return m
+}
+
+// compartmentsOf lists the compartments (code, id) a resource is in: those
+// whose parameters for its type reference the compartment's focus, and its
+// own compartment for a Patient, Encounter, Practitioner, RelatedPerson or
+// Device.
+func compartmentsOf(typ, id string, entries []search.Entry) [][2]string {
+	var out [][2]string
+	if _, ok := spec.R5().Compartments[typ]; ok {
+		out = append(out, [2]string{typ, id})
+	}
+	params := compartmentParamsOf(typ)
+	for _, e := range entries {
+		if e.Kind != search.KindReference || e.RefID == "" || e.Group != 0 {
+			continue
+		}
+		if slices.Contains(params[e.RefType], e.Param) {
+			c := [2]string{e.RefType, e.RefID}
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// fullText returns what _text searches (the narrative's text, tags
+// stripped) and what _content searches (every string of the resource).
+func fullText(res fhir.Resource) (narrative, content string) {
+	if text, ok := res["text"].(map[string]any); ok {
+		if div, ok := text["div"].(string); ok {
+			narrative = stripTags(div)
+		}
+	}
+	var b strings.Builder
+	var walk func(key string, v any)
+	walk = func(key string, v any) {
+		switch v := v.(type) {
+		case string:
+			if key == "div" || key == "resourceType" || key == "id" || key == "versionId" || key == "lastUpdated" {
+				return
+			}
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(v)
+		case map[string]any:
+			for k, x := range v {
+				walk(k, x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(key, x)
+			}
+		}
+	}
+	walk("", map[string]any(res))
+	return narrative, b.String()
+}
+
+// stripTags turns XHTML into its text: tags become spaces, entities are
+// decoded.
+func stripTags(div string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range div {
+		switch {
+		case r == '<':
+			in = true
+			b.WriteByte(' ')
+		case r == '>':
+			in = false
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(html.UnescapeString(b.String())), " ")
+}

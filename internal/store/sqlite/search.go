@@ -404,4 +404,3 @@ func (p *searchPlan) count(ctx context.Context, db querier, q *search.Query, est
 	}
 	return n, nil
 }
-

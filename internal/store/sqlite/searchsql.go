@@ -17,7 +17,7 @@ import (
 // (?1, ?2 …): fragments can be assembled in any order, and no value is
 // ever spliced into the text.
 type sqlBuilder struct {
-	args   []any
+	args    []any
 	aliases int
 }
 
@@ -176,17 +176,17 @@ func (b *sqlBuilder) value(kind search.Kind, f *search.Filter, v search.Value, x
 		if f.Modifier != "" {
 			return "", notSupported("modifier :%s on date parameter %s", f.Modifier, f.Name)
 		}
-		return b.rangeCond(x+".low", x+".high", v.Prefix, float64(v.DateLow), float64(v.DateHigh), true)
+		return b.rangeCond(x+".low", x+".high", v.Prefix, float64(v.DateLow), float64(v.DateHigh), 0, true)
 	case search.KindNumber:
 		if f.Modifier != "" {
 			return "", notSupported("modifier :%s on number parameter %s", f.Modifier, f.Name)
 		}
-		return b.rangeCond(x+".low", x+".high", v.Prefix, v.Low, v.High, false)
+		return b.rangeCond(x+".low", x+".high", v.Prefix, v.Low, v.High, v.Number, false)
 	case search.KindQuantity:
 		if f.Modifier != "" {
 			return "", notSupported("modifier :%s on quantity parameter %s", f.Modifier, f.Name)
 		}
-		c, err := b.rangeCond(x+".low", x+".high", v.Prefix, v.Low, v.High, false)
+		c, err := b.rangeCond(x+".low", x+".high", v.Prefix, v.Low, v.High, v.Number, false)
 		if err != nil {
 			return "", err
 		}
@@ -272,7 +272,9 @@ func (b *sqlBuilder) tokenValue(f *search.Filter, v search.Value, x string) (str
 			codes = append(codes, c.Code)
 			pairs = append(pairs, c.System+"|"+c.Code)
 		}
-		return b.in(x+".code", codes) + " AND " + b.in(x+".system || '|' || "+x+".code", pairs), nil
+		// A code without a system (a code element) is taken from the
+		// value set when the value set has it in any system.
+		return b.in(x+".code", codes) + " AND (" + x + ".system = '' OR " + b.in(x+".system || '|' || "+x+".code", pairs) + ")", nil
 	}
 	return "", notSupported("modifier :%s on token parameter %s", f.Modifier, f.Name)
 }
@@ -352,8 +354,13 @@ func (b *sqlBuilder) uriValue(modifier string, v search.Value, x string) (string
 
 // rangeCond compares the indexed range [low, high) with the search value's
 // [pl, ph) for a prefix, as the table in the specification's "prefixes"
-// section says.
-func (b *sqlBuilder) rangeCond(low, high, prefix string, pl, ph float64, date bool) (string, error) {
+// section says: eq is "the value's range contains the indexed range", sa
+// and eb compare the ends. For dates gt, lt, ge and le ask whether the
+// indexed range reaches beyond the value's range; for numbers and
+// quantities they compare the indexed value (the middle of its range) with
+// the value as written (point), so that gt6 matches 6.1 although 6 stands
+// for [5.5, 6.5).
+func (b *sqlBuilder) rangeCond(low, high, prefix string, pl, ph, point float64, date bool) (string, error) {
 	val := func(f float64) string {
 		if date {
 			return b.arg(int64(f))
@@ -361,19 +368,12 @@ func (b *sqlBuilder) rangeCond(low, high, prefix string, pl, ph float64, date bo
 		return b.arg(f)
 	}
 	contained := func() string { return low + " >= " + val(pl) + " AND " + high + " <= " + val(ph) }
+	mid := "(" + low + " + " + high + ") / 2"
 	switch prefix {
 	case "", "eq":
 		return "(" + contained() + ")", nil
 	case "ne":
 		return "NOT (" + contained() + ")", nil
-	case "gt":
-		return high + " > " + val(ph), nil
-	case "lt":
-		return low + " < " + val(pl), nil
-	case "ge":
-		return "(" + high + " > " + val(ph) + " OR (" + contained() + "))", nil
-	case "le":
-		return "(" + low + " < " + val(pl) + " OR (" + contained() + "))", nil
 	case "sa":
 		return low + " >= " + val(ph), nil
 	case "eb":
@@ -385,9 +385,33 @@ func (b *sqlBuilder) rangeCond(low, high, prefix string, pl, ph float64, date bo
 		if date {
 			gap = 0.1 * math.Abs(float64(time.Now().UnixMilli())-pl)
 		} else {
-			gap = 0.1 * math.Abs((pl+ph)/2)
+			gap = 0.1 * math.Abs(point)
 		}
 		return low + " < " + val(ph+gap) + " AND " + high + " > " + val(pl-gap), nil
+	}
+	if date {
+		switch prefix {
+		case "gt":
+			return high + " > " + val(ph), nil
+		case "lt":
+			return low + " < " + val(pl), nil
+		case "ge":
+			return "(" + high + " > " + val(ph) + " OR (" + contained() + "))", nil
+		case "le":
+			return "(" + low + " < " + val(pl) + " OR (" + contained() + "))", nil
+		}
+	} else {
+		// high > point bounds the scan of the index for gt and ge.
+		switch prefix {
+		case "gt":
+			return high + " > " + val(point) + " AND " + mid + " > " + val(point), nil
+		case "lt":
+			return low + " < " + val(point) + " AND " + mid + " < " + val(point), nil
+		case "ge":
+			return high + " >= " + val(point) + " AND " + mid + " >= " + val(point), nil
+		case "le":
+			return low + " <= " + val(point) + " AND " + mid + " <= " + val(point), nil
+		}
 	}
 	return "", invalid("unknown prefix %q", prefix)
 }
@@ -420,7 +444,7 @@ func (b *sqlBuilder) idFilter(f *search.Filter, k string) (string, error) {
 func (b *sqlBuilder) lastUpdated(f *search.Filter, k string) (string, error) {
 	var conds []string
 	for _, v := range f.Values {
-		c, err := b.rangeCond(k+".last_updated", "("+k+".last_updated + 1)", v.Prefix, float64(v.DateLow), float64(v.DateHigh), true)
+		c, err := b.rangeCond(k+".last_updated", "("+k+".last_updated + 1)", v.Prefix, float64(v.DateLow), float64(v.DateHigh), 0, true)
 		if err != nil {
 			return "", err
 		}

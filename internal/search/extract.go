@@ -1,0 +1,256 @@
+package search
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/fhirpath"
+	"github.com/emr-project/emr/internal/fhir/spec"
+)
+
+// extractRules names the conversion rules of this file and its siblings.
+// Bump it whenever a conversion changes what is indexed, so that Version
+// changes and stored indexes are rebuilt.
+const extractRules = "extract/1"
+
+// Extractor turns a resource into the index entries of every search
+// parameter whose expression applies to its type (store.Extractor). It is
+// built once from the definitions and is safe for concurrent use.
+type Extractor struct {
+	defs    *spec.Definitions
+	model   *spec.Model
+	plans   map[string][]*plan // by resource type
+	version string
+	// broken lists the expressions that did not compile, by parameter URL.
+	broken map[string]string
+
+	evalFailures atomic.Int64
+	mu           sync.Mutex
+	failures     map[string]string // param URL → last evaluation error
+}
+
+// plan is one search parameter as applied to one resource type: its
+// expression reduced to the parts that concern the type.
+type plan struct {
+	param *spec.SearchParam
+	kind  Kind
+	expr  *fhirpath.Expression
+	// components, for a composite: the relative expression and kind of
+	// each part, in definition order; nil when a part could not be
+	// prepared (the composite is then skipped).
+	components []component
+}
+
+type component struct {
+	kind Kind
+	expr *fhirpath.Expression
+}
+
+// Stats counts what the Extractor could not do.
+type Stats struct {
+	// Broken maps the URL of each parameter whose expression (or a
+	// component's) does not compile or cannot be prepared to why.
+	Broken map[string]string
+	// EvalFailures counts evaluations that failed since construction;
+	// Failures holds the last error per parameter URL.
+	EvalFailures int64
+	Failures     map[string]string
+}
+
+// NewExtractor compiles the expression of every search parameter of defs,
+// once, split per resource type. Parameters whose expression does not
+// compile are left out and reported by Stats.
+func NewExtractor(defs *spec.Definitions) *Extractor {
+	x := &Extractor{
+		defs:     defs,
+		model:    defs.FHIRPathModel(),
+		plans:    make(map[string][]*plan),
+		broken:   make(map[string]string),
+		failures: make(map[string]string),
+	}
+	byURL := make(map[string]*spec.SearchParam, len(defs.SearchParams))
+	for _, sp := range defs.SearchParams {
+		byURL[sp.URL] = sp
+	}
+	compiled := make(map[string]*fhirpath.Expression)
+	compile := func(src string) (*fhirpath.Expression, error) {
+		if e, ok := compiled[src]; ok {
+			return e, nil
+		}
+		e, err := fhirpath.Compile(src)
+		if err != nil {
+			return nil, err
+		}
+		compiled[src] = e
+		return e, nil
+	}
+	var types []string
+	for name, t := range defs.Types {
+		if t.Kind == "resource" && !t.Abstract {
+			types = append(types, name)
+		}
+	}
+	sort.Strings(types)
+	for _, typ := range types {
+		params := defs.SearchParamsFor(typ)
+		codes := make([]string, 0, len(params))
+		for code := range params {
+			codes = append(codes, code)
+		}
+		sort.Strings(codes)
+		for _, code := range codes {
+			sp := params[code]
+			kind := Kind(sp.Type)
+			if sp.Expression == "" || kind == KindSpecial {
+				continue
+			}
+			src := x.partFor(sp.Expression, typ)
+			if src == "" {
+				continue // no part of the union concerns typ
+			}
+			e, err := compile(src)
+			if err != nil {
+				x.broken[sp.URL] = err.Error()
+				continue
+			}
+			p := &plan{param: sp, kind: kind, expr: e}
+			if kind == KindComposite {
+				p.components = make([]component, len(sp.Component))
+				for i, c := range sp.Component {
+					def := byURL[c.Definition]
+					if def == nil {
+						x.broken[sp.URL] = fmt.Sprintf("component %s: no such definition", c.Definition)
+						p = nil
+						break
+					}
+					ce, err := compile(c.Expression)
+					if err != nil {
+						x.broken[sp.URL] = fmt.Sprintf("component %s: %v", c.Definition, err)
+						p = nil
+						break
+					}
+					p.components[i] = component{kind: Kind(def.Type), expr: ce}
+				}
+				if p == nil {
+					continue
+				}
+			}
+			x.plans[typ] = append(x.plans[typ], p)
+		}
+	}
+	x.version = definitionsHash(defs)
+	return x
+}
+
+// definitionsHash identifies the definitions and the rules applied to them.
+func definitionsHash(defs *spec.Definitions) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", extractRules, defs.Package)
+	for _, sp := range defs.SearchParams { // sorted by URL
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\n", sp.URL, sp.Code, sp.Type, strings.Join(sp.Base, ","), sp.Expression)
+		for _, c := range sp.Component {
+			fmt.Fprintf(h, "\t%s\x00%s\n", c.Definition, c.Expression)
+		}
+	}
+	return extractRules + "-" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Version identifies the definitions and the extraction rules.
+func (x *Extractor) Version() string { return x.version }
+
+// Stats reports the expressions that could not be compiled and the
+// evaluation failures so far.
+func (x *Extractor) Stats() Stats {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s := Stats{Broken: make(map[string]string, len(x.broken)), Failures: make(map[string]string, len(x.failures)),
+		EvalFailures: x.evalFailures.Load()}
+	for k, v := range x.broken {
+		s.Broken[k] = v
+	}
+	for k, v := range x.failures {
+		s.Failures[k] = v
+	}
+	return s
+}
+
+// Params returns the number of parameters indexed for a resource type.
+func (x *Extractor) Params(resourceType string) int { return len(x.plans[resourceType]) }
+
+// Extract returns the index entries of res. A parameter whose expression
+// fails on res is skipped (and counted in Stats): indexing never fails a
+// write. The error is reserved for a resource without a known type.
+func (x *Extractor) Extract(res fhir.Resource) ([]Entry, error) {
+	typ := res.Type()
+	plans, ok := x.plans[typ]
+	if !ok {
+		if !x.defs.IsResource(typ) {
+			return nil, fmt.Errorf("search: extract: unknown resource type %q", typ)
+		}
+		return nil, nil
+	}
+	ex := extraction{x: x, res: res, ctx: fhirpath.Context{Model: x.model, Lenient: true, Resource: res},
+		out: make([]Entry, 0, 4*len(plans))}
+	for _, p := range plans {
+		nodes, err := p.expr.Evaluate(&ex.ctx, res)
+		if err != nil {
+			x.fail(p.param, err)
+			continue
+		}
+		if len(nodes) == 0 {
+			continue
+		}
+		if p.kind == KindComposite {
+			ex.composite(p, nodes)
+			continue
+		}
+		for _, n := range nodes {
+			ex.add(p.param.Code, p.kind, n)
+		}
+	}
+	return ex.out, nil
+}
+
+func (x *Extractor) fail(sp *spec.SearchParam, err error) {
+	x.evalFailures.Add(1)
+	x.mu.Lock()
+	x.failures[sp.URL] = err.Error()
+	x.mu.Unlock()
+}
+
+// extraction is the state of one Extract call.
+type extraction struct {
+	x      *Extractor
+	res    fhir.Resource
+	ctx    fhirpath.Context
+	out    []Entry
+	groups int
+}
+
+// composite indexes each value of a composite parameter as a group of
+// component entries.
+func (ex *extraction) composite(p *plan, nodes []fhirpath.Node) {
+	for _, n := range nodes {
+		ex.groups++
+		for i, c := range p.components {
+			vals, err := c.expr.Evaluate(&ex.ctx, n)
+			if err != nil {
+				ex.x.fail(p.param, err)
+				continue
+			}
+			start := len(ex.out)
+			for _, v := range vals {
+				ex.add(p.param.Code, c.kind, v)
+			}
+			for j := start; j < len(ex.out); j++ {
+				ex.out[j].Group, ex.out[j].Component = ex.groups, i
+			}
+		}
+	}
+}

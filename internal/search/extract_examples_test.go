@@ -1,0 +1,90 @@
+package search
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/sharedtest"
+)
+
+// The Extractor is costly to build (every expression compiled); tests share one.
+var (
+	sharedExtractorOnce sync.Once
+	sharedExtractor     *Extractor
+)
+
+func testExtractor(t testing.TB) *Extractor {
+	t.Helper()
+	sharedExtractorOnce.Do(func() { sharedExtractor = NewExtractor(spec.R5()) })
+	return sharedExtractor
+}
+
+// TestExtractExamples extracts every official R5 example (and each resource
+// inside an example Bundle) and prints what it found: entries per kind and
+// the expressions that failed to compile or evaluate.
+func TestExtractExamples(t *testing.T) {
+	examples := sharedtest.R5Examples(t)
+	x := NewExtractor(spec.R5())
+	perKind := map[Kind]int{}
+	perParam := map[string]int{}
+	resources := 0
+	var extract func(file string, res fhir.Resource)
+	extract = func(file string, res fhir.Resource) {
+		resources++
+		entries, err := x.Extract(res)
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			return
+		}
+		for _, e := range entries {
+			perKind[e.Kind]++
+			perParam[res.Type()+"."+e.Param]++
+			if e.Kind == "" || e.Param == "" {
+				t.Errorf("%s: entry without kind or param: %+v", file, e)
+			}
+		}
+		if res.Type() == "Bundle" {
+			entries, _ := res["entry"].([]any)
+			for _, en := range entries {
+				en, _ := en.(map[string]any)
+				if r, ok := en["resource"].(map[string]any); ok {
+					extract(file, fhir.Resource(r))
+				}
+			}
+		}
+	}
+	for _, ex := range examples {
+		res, err := fhir.ParseResource(ex.Body)
+		if err != nil {
+			t.Errorf("%s: %v", ex.File, err)
+			continue
+		}
+		extract(ex.File, res)
+	}
+	total := 0
+	var kinds []string
+	for k, n := range perKind {
+		total += n
+		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(kinds)
+	t.Logf("%d examples, %d resources, %d entries: %s", len(examples), resources, total, strings.Join(kinds, " "))
+	t.Logf("%d distinct type.param indexed", len(perParam))
+	st := x.Stats()
+	t.Logf("%d parameters not compiled, %d evaluation failures (%d parameters)", len(st.Broken), st.EvalFailures, len(st.Failures))
+	for _, m := range []map[string]string{st.Broken, st.Failures} {
+		var urls []string
+		for u := range m {
+			urls = append(urls, u)
+		}
+		sort.Strings(urls)
+		for _, u := range urls {
+			t.Logf("  %s: %s", u, m[u])
+		}
+	}
+}

@@ -123,19 +123,13 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 			if kind == KindComposite {
 				p.components = make([]component, len(sp.Component))
 				for i, c := range sp.Component {
-					def := byURL[c.Definition]
-					if def == nil {
-						x.broken[sp.URL] = fmt.Sprintf("component %s: no such definition", c.Definition)
-						p = nil
-						break
-					}
 					ce, err := compile(c.Expression)
 					if err != nil {
 						x.broken[sp.URL] = fmt.Sprintf("component %s: %v", c.Definition, err)
 						p = nil
 						break
 					}
-					p.components[i] = component{kind: Kind(def.Type), expr: ce}
+					p.components[i] = component{kind: x.componentKind(byURL, c.Definition), expr: ce}
 				}
 				if p == nil {
 					continue
@@ -146,6 +140,24 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 	}
 	x.version = definitionsHash(defs)
 	return x
+}
+
+// componentKind returns the kind of a composite's component from its
+// definition. A few R5 composites name definitions that the specification
+// does not contain (Observation-value-string, Encounter-period, ...): the
+// same code on the same base is tried, and failing that the kind is left
+// "" for add to infer from each value's type.
+func (x *Extractor) componentKind(byURL map[string]*spec.SearchParam, url string) Kind {
+	if def := byURL[url]; def != nil {
+		return Kind(def.Type)
+	}
+	name := url[strings.LastIndexByte(url, '/')+1:]
+	if base, code, ok := strings.Cut(name, "-"); ok {
+		if def := x.defs.SearchParamsFor(base)[code]; def != nil {
+			return Kind(def.Type)
+		}
+	}
+	return ""
 }
 
 // definitionsHash identifies the definitions and the rules applied to them.

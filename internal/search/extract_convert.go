@@ -14,6 +14,9 @@ import (
 // pair of parameter type and data type. Values that a kind cannot index
 // (a Reference for a string parameter) add nothing.
 func (ex *extraction) add(param string, kind Kind, n fhirpath.Node) {
+	if kind == "" {
+		kind = inferKind(n.Type)
+	}
 	switch kind {
 	case KindString:
 		ex.addString(param, n)
@@ -32,6 +35,26 @@ func (ex *extraction) add(param string, kind Kind, n fhirpath.Node) {
 			ex.out = append(ex.out, Entry{Param: param, Kind: KindURI, Exact: s})
 		}
 	}
+}
+
+// inferKind chooses the kind of a composite component whose definition is
+// missing from the specification, by the type of its value.
+func inferKind(typ string) Kind {
+	switch typ {
+	case "date", "dateTime", "instant", "Period", "Timing", fhirpath.TypeDate, fhirpath.TypeDateTime:
+		return KindDate
+	case "Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "Money", "Range", fhirpath.TypeQuantity:
+		return KindQuantity
+	case "integer", "decimal", "positiveInt", "unsignedInt", "integer64", fhirpath.TypeInteger, fhirpath.TypeDecimal:
+		return KindNumber
+	case "Reference", "CodeableReference", "canonical":
+		return KindReference
+	case "uri", "url", "oid", "uuid":
+		return KindURI
+	case "string", "markdown", "HumanName", "Address", fhirpath.TypeString:
+		return KindString
+	}
+	return KindToken
 }
 
 // primitiveString returns a primitive value as its FHIR string form.

@@ -32,10 +32,13 @@ func TestExtractExamples(t *testing.T) {
 	x := NewExtractor(spec.R5())
 	perKind := map[Kind]int{}
 	perParam := map[string]int{}
+	perType := map[string]int{}
+	composite := 0
 	resources := 0
 	var extract func(file string, res fhir.Resource)
 	extract = func(file string, res fhir.Resource) {
 		resources++
+		perType[res.Type()]++
 		entries, err := x.Extract(res)
 		if err != nil {
 			t.Errorf("%s: %v", file, err)
@@ -44,6 +47,9 @@ func TestExtractExamples(t *testing.T) {
 		for _, e := range entries {
 			perKind[e.Kind]++
 			perParam[res.Type()+"."+e.Param]++
+			if e.Group > 0 {
+				composite++
+			}
 			if e.Kind == "" || e.Param == "" {
 				t.Errorf("%s: entry without kind or param: %+v", file, e)
 			}
@@ -74,7 +80,23 @@ func TestExtractExamples(t *testing.T) {
 	}
 	sort.Strings(kinds)
 	t.Logf("%d examples, %d resources, %d entries: %s", len(examples), resources, total, strings.Join(kinds, " "))
-	t.Logf("%d distinct type.param indexed", len(perParam))
+	t.Logf("%d of them composite components; %d distinct type.param indexed", composite, len(perParam))
+	// Parameters that indexed nothing although examples of their type
+	// exist: often the examples lack the element, sometimes the expression
+	// silently selects nothing.
+	var silent []string
+	for typ := range perType {
+		for _, p := range x.plans[typ] {
+			if perParam[typ+"."+p.param.Code] == 0 {
+				silent = append(silent, typ+"."+p.param.Code)
+			}
+		}
+	}
+	sort.Strings(silent)
+	t.Logf("%d type.param never indexed on the examples", len(silent))
+	if testing.Verbose() {
+		t.Logf("  %s", strings.Join(silent, " "))
+	}
 	st := x.Stats()
 	t.Logf("%d parameters not compiled, %d evaluation failures (%d parameters)", len(st.Broken), st.EvalFailures, len(st.Failures))
 	for _, m := range []map[string]string{st.Broken, st.Failures} {

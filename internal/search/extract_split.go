@@ -19,7 +19,7 @@ func (x *Extractor) partFor(expr, resourceType string) string {
 	var keep []string
 	for _, p := range parts {
 		lead := leadingName(p)
-		if !x.defs.IsResource(lead) || strings.Contains(p, "|") {
+		if !x.defs.IsResource(lead) || hasNestedUnion(p) {
 			return expr
 		}
 		if x.defs.IsA(resourceType, lead) {
@@ -67,6 +67,24 @@ func splitUnion(expr string) (parts []string, ok bool) {
 		return nil, false
 	}
 	return append(parts, strings.TrimSpace(expr[start:])), true
+}
+
+// hasNestedUnion reports whether a part holds a '|' operator (inside
+// parentheses or a function's argument) outside string literals.
+func hasNestedUnion(part string) bool {
+	for i := 0; i < len(part); i++ {
+		switch c := part[i]; c {
+		case '|':
+			return true
+		case '\'', '`':
+			for i++; i < len(part) && part[i] != c; i++ {
+				if part[i] == '\\' {
+					i++
+				}
+			}
+		}
+	}
+	return false
 }
 
 // leadingName returns the identifier a part starts with, after any opening

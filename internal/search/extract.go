@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -40,7 +41,8 @@ type Extractor struct {
 type plan struct {
 	param *spec.SearchParam
 	kind  Kind
-	expr  *fhirpath.Expression
+	// parts are evaluated apart and their results joined (partsFor).
+	parts []*fhirpath.Expression
 	// components, for a composite: the relative expression and kind of
 	// each part, in definition order; nil when a part could not be
 	// prepared (the composite is then skipped).
@@ -110,16 +112,23 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 			if sp.Expression == "" || kind == KindSpecial {
 				continue
 			}
-			src := x.partFor(sp.Expression, typ)
-			if src == "" {
+			srcs := x.partsFor(sp.Expression, typ)
+			if len(srcs) == 0 {
 				continue // no part of the union concerns typ
 			}
-			e, err := compile(src)
-			if err != nil {
-				x.broken[sp.URL] = err.Error()
+			p := &plan{param: sp, kind: kind}
+			for _, src := range srcs {
+				e, err := compile(src)
+				if err != nil {
+					x.broken[sp.URL] = err.Error()
+					p = nil
+					break
+				}
+				p.parts = append(p.parts, e)
+			}
+			if p == nil {
 				continue
 			}
-			p := &plan{param: sp, kind: kind, expr: e}
 			if kind == KindComposite {
 				p.components = make([]component, len(sp.Component))
 				for i, c := range sp.Component {
@@ -208,13 +217,9 @@ func (x *Extractor) Extract(res fhir.Resource) ([]Entry, error) {
 		return nil, nil
 	}
 	ex := extraction{x: x, res: res, ctx: fhirpath.Context{Model: x.model, Lenient: true, Resource: res},
-		out: make([]Entry, 0, 4*len(plans))}
+		out: make([]Entry, 0, len(plans))}
 	for _, p := range plans {
-		nodes, err := p.expr.Evaluate(&ex.ctx, res)
-		if err != nil {
-			x.fail(p.param, err)
-			continue
-		}
+		nodes := ex.eval(p)
 		if len(nodes) == 0 {
 			continue
 		}
@@ -243,6 +248,52 @@ type extraction struct {
 	ctx    fhirpath.Context
 	out    []Entry
 	groups int
+}
+
+// eval evaluates the parts of a plan on the resource and joins their
+// results, without the items that several parts select.
+func (ex *extraction) eval(p *plan) []fhirpath.Node {
+	var nodes []fhirpath.Node
+	joined := 0
+	for _, e := range p.parts {
+		got, err := e.Evaluate(&ex.ctx, ex.res)
+		if err != nil {
+			ex.x.fail(p.param, err)
+			continue
+		}
+		if len(got) == 0 {
+			continue
+		}
+		if nodes == nil {
+			nodes = got
+			continue
+		}
+		if joined == 0 {
+			nodes = append([]fhirpath.Node(nil), nodes...)
+		}
+		joined++
+		for _, n := range got {
+			if !containsNode(nodes, n) {
+				nodes = append(nodes, n)
+			}
+		}
+	}
+	return nodes
+}
+
+// containsNode reports whether nodes holds n itself: the same element of
+// the same object. Computed values (no Parent) are never the same.
+func containsNode(nodes []fhirpath.Node, n fhirpath.Node) bool {
+	if n.Parent == nil {
+		return false
+	}
+	id := reflect.ValueOf(n.Parent).UnsafePointer()
+	for _, m := range nodes {
+		if m.Key == n.Key && m.Index == n.Index && m.Parent != nil && reflect.ValueOf(m.Parent).UnsafePointer() == id {
+			return true
+		}
+	}
+	return false
 }
 
 // composite indexes each value of a composite parameter as a group of

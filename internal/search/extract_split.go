@@ -2,39 +2,47 @@ package search
 
 import "strings"
 
-// partFor reduces a search parameter expression to the parts of its
-// top-level union that concern resourceType. Many definitions share one
-// expression across bases ("Patient.name | Practitioner.name | ..."; the
-// clinical ones list thirty types), and evaluating the other types' paths
-// for every resource written is wasted work. A part concerns the type when
-// it starts with the type's name or one of its bases (Resource,
-// DomainResource). When the expression cannot be split with confidence —
-// a part that does not start with a resource type, or a nested union — it
-// is returned whole. It returns "" when no part concerns the type.
-func (x *Extractor) partFor(expr, resourceType string) string {
+// partsFor splits a search parameter expression into the parts of its
+// top-level union that concern resourceType, to be evaluated one by one.
+//
+// Many definitions share one expression across bases ("Patient.name |
+// Practitioner.name | ..."; the clinical ones list thirty types), and
+// evaluating the other types' paths for every resource written is wasted
+// work. A part concerns the type when it starts with the type's name or one
+// of its bases (Resource, DomainResource). Evaluating the parts apart also
+// spares the union operator's duplicate elimination, which compares every
+// pair of items (quantities through unit conversion); Extract removes the
+// duplicates by identity instead.
+//
+// When the expression cannot be split with confidence — an operator of
+// lower precedence than '|' at the top level, a part that does not start
+// with a resource type — it is returned whole, as one part. It returns nil
+// when no part concerns the type.
+func (x *Extractor) partsFor(expr, resourceType string) []string {
 	parts, ok := splitUnion(expr)
 	if !ok || len(parts) == 1 {
-		return expr
+		return []string{expr}
 	}
 	var keep []string
 	for _, p := range parts {
 		lead := leadingName(p)
-		if !x.defs.IsResource(lead) || hasNestedUnion(p) {
-			return expr
+		if !x.defs.IsResource(lead) {
+			return []string{expr}
 		}
-		if x.defs.IsA(resourceType, lead) {
+		// A part holding a union of its own may concern other types than
+		// its first name's: keep it, evaluating it costs only time.
+		if x.defs.IsA(resourceType, lead) || hasNestedUnion(p) {
 			keep = append(keep, p)
 		}
 	}
-	if len(keep) == len(parts) {
-		return expr
-	}
-	return strings.Join(keep, " | ")
+	return keep
 }
 
 // splitUnion splits expr at the '|' operators outside parentheses,
 // brackets, braces, string literals and delimited identifiers. ok is false
-// when the expression is unbalanced.
+// when the expression is unbalanced or has, at the top level, an operator
+// that binds less tightly than '|' (comparisons, and, or, in, ...), which
+// would make the split change its meaning.
 func splitUnion(expr string) (parts []string, ok bool) {
 	depth, start := 0, 0
 	for i := 0; i < len(expr); i++ {
@@ -47,19 +55,21 @@ func splitUnion(expr string) (parts []string, ok bool) {
 				return nil, false
 			}
 		case '\'', '`':
-			// Skip to the closing quote, honouring backslash escapes.
-			for i++; i < len(expr) && expr[i] != c; i++ {
-				if expr[i] == '\\' {
-					i++
-				}
+			if i = skipQuoted(expr, i); i >= len(expr) {
+				return nil, false
 			}
-			if i >= len(expr) {
+		case '=', '<', '>', '~', '!':
+			if depth == 0 {
 				return nil, false
 			}
 		case '|':
 			if depth == 0 {
 				parts = append(parts, strings.TrimSpace(expr[start:i]))
 				start = i + 1
+			}
+		case ' ', '\t', '\r', '\n':
+			if depth == 0 && lowPrecedenceWord(expr[i+1:]) {
+				return nil, false
 			}
 		}
 	}
@@ -69,19 +79,38 @@ func splitUnion(expr string) (parts []string, ok bool) {
 	return append(parts, strings.TrimSpace(expr[start:])), true
 }
 
-// hasNestedUnion reports whether a part holds a '|' operator (inside
-// parentheses or a function's argument) outside string literals.
+// hasNestedUnion reports whether a part holds a '|' operator outside
+// string literals.
 func hasNestedUnion(part string) bool {
 	for i := 0; i < len(part); i++ {
-		switch c := part[i]; c {
+		switch part[i] {
 		case '|':
 			return true
 		case '\'', '`':
-			for i++; i < len(part) && part[i] != c; i++ {
-				if part[i] == '\\' {
-					i++
-				}
-			}
+			i = skipQuoted(part, i)
+		}
+	}
+	return false
+}
+
+// skipQuoted returns the index of the quote closing the literal that opens
+// at i, honouring backslash escapes; len(s) when it is not closed.
+func skipQuoted(s string, i int) int {
+	q := s[i]
+	for i++; i < len(s) && s[i] != q; i++ {
+		if s[i] == '\\' {
+			i++
+		}
+	}
+	return i
+}
+
+// lowPrecedenceWord reports whether s starts with a word operator that binds
+// less tightly than '|', followed by white space.
+func lowPrecedenceWord(s string) bool {
+	for _, w := range [...]string{"and", "or", "xor", "implies", "in", "contains"} {
+		if len(s) > len(w) && s[:len(w)] == w && (s[len(w)] == ' ' || s[len(w)] == '\t' || s[len(w)] == '\n') {
+			return true
 		}
 	}
 	return false

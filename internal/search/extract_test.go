@@ -273,21 +273,31 @@ func TestExtractUnknownType(t *testing.T) {
 	}
 }
 
-func TestSplitUnion(t *testing.T) {
+func TestPartsFor(t *testing.T) {
 	x := testExtractor(t)
-	cases := []struct{ expr, typ, want string }{
-		{"Patient.name | Practitioner.name", "Practitioner", "Practitioner.name"},
-		{"Patient.name | Practitioner.name", "Account", ""},
-		{"(Observation.value as Quantity) | (Observation.value as SampledData)", "Observation", "(Observation.value as Quantity) | (Observation.value as SampledData)"},
-		{"AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | Observation.code", "AllergyIntolerance", "AllergyIntolerance.code | AllergyIntolerance.reaction.substance"},
-		{"Resource.meta.lastUpdated", "Patient", "Resource.meta.lastUpdated"},
-		{"Patient.name.where(use = 'a|b') | Person.name", "Person", "Person.name"},
-		{"name | Patient.name", "Patient", "name | Patient.name"},
-		{"(Patient.a | Person.b).c | Person.d", "Person", "(Patient.a | Person.b).c | Person.d"},
+	cases := []struct {
+		expr, typ string
+		want      []string
+	}{
+		{"Patient.name | Practitioner.name", "Practitioner", []string{"Practitioner.name"}},
+		{"Patient.name | Practitioner.name", "Account", nil},
+		{"(Observation.value as Quantity) | (Observation.value as SampledData)", "Observation",
+			[]string{"(Observation.value as Quantity)", "(Observation.value as SampledData)"}},
+		{"AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code", "AllergyIntolerance",
+			[]string{"AllergyIntolerance.code", "AllergyIntolerance.reaction.substance"}},
+		{"Resource.meta.lastUpdated", "Patient", []string{"Resource.meta.lastUpdated"}},
+		{"Patient.name.where(use = 'a|b') | Person.name", "Person", []string{"Person.name"}},
+		{"Patient.name.where(use = 'a|b') | Person.name", "Patient", []string{"Patient.name.where(use = 'a|b')"}},
+		{"name | Patient.name", "Patient", []string{"name | Patient.name"}},
+		{"(Patient.a | Person.b).c | Person.d", "Person", []string{"(Patient.a | Person.b).c", "Person.d"}},
+		// Lower precedence than '|': splitting would change the meaning.
+		{"Patient.a | Patient.b = 'x'", "Patient", []string{"Patient.a | Patient.b = 'x'"}},
+		{"Patient.a | Patient.b and Patient.c", "Patient", []string{"Patient.a | Patient.b and Patient.c"}},
+		{"Patient.a | Patient.b.contains('x')", "Patient", []string{"Patient.a", "Patient.b.contains('x')"}},
 	}
 	for _, c := range cases {
-		if got := x.partFor(c.expr, c.typ); got != c.want {
-			t.Errorf("partFor(%q, %s) = %q, want %q", c.expr, c.typ, got, c.want)
+		if got := x.partsFor(c.expr, c.typ); !cmp.Equal(got, c.want, cmpopts.EquateEmpty()) {
+			t.Errorf("partsFor(%q, %s) = %q, want %q", c.expr, c.typ, got, c.want)
 		}
 	}
 }

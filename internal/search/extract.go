@@ -25,7 +25,7 @@ const extractRules = "extract/1"
 // built once from the definitions and is safe for concurrent use.
 type Extractor struct {
 	defs    *spec.Definitions
-	model   *spec.Model
+	model   *cachedModel
 	plans   map[string][]*plan // by resource type
 	version string
 	// broken lists the expressions that did not compile, by parameter URL.
@@ -71,7 +71,7 @@ type Stats struct {
 func NewExtractor(defs *spec.Definitions) *Extractor {
 	x := &Extractor{
 		defs:     defs,
-		model:    defs.FHIRPathModel(),
+		model:    newCachedModel(defs.FHIRPathModel()),
 		plans:    make(map[string][]*plan),
 		broken:   make(map[string]string),
 		failures: make(map[string]string),

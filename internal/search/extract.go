@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,9 +25,13 @@ const extractRules = "extract/1"
 // parameter whose expression applies to its type (store.Extractor). It is
 // built once from the definitions and is safe for concurrent use.
 type Extractor struct {
-	defs    *spec.Definitions
-	model   *cachedModel
-	plans   map[string][]*plan // by resource type
+	defs  *spec.Definitions
+	model *cachedModel
+	plans map[string][]*plan // by resource type
+	// sizes holds, per resource type, the most entries one resource has
+	// given (up to maxSizeHint), to allocate the result once: an Entry
+	// is large and regrowing the slice was a third of Extract's time.
+	sizes   map[string]*atomic.Int32
 	version string
 	// broken lists the expressions that did not compile, by parameter URL.
 	broken map[string]string
@@ -42,11 +47,44 @@ type plan struct {
 	param *spec.SearchParam
 	kind  Kind
 	// parts are evaluated apart and their results joined (partsFor).
-	parts []*fhirpath.Expression
+	parts []part
 	// components, for a composite: the relative expression and kind of
 	// each part, in definition order; nil when a part could not be
 	// prepared (the composite is then skipped).
 	components []component
+}
+
+// part is one part of a plan's expression. When it starts with a path
+// into the resource (Patient.name, (Observation.value as Quantity)), key is
+// the first element's name, choice whether it is a choice element: a
+// resource without that element cannot give the part a value, and most
+// parameters of a type select elements that a given resource lacks, so
+// Extract skips them without evaluating.
+type part struct {
+	expr   *fhirpath.Expression
+	key    string
+	choice bool
+}
+
+// absent reports whether res lacks the part's first element.
+func (pt *part) absent(res fhir.Resource) bool {
+	if pt.key == "" {
+		return false
+	}
+	if _, ok := res[pt.key]; ok {
+		return false
+	}
+	if _, ok := res["_"+pt.key]; ok {
+		return false
+	}
+	if pt.choice {
+		for k := range res {
+			if len(k) > len(pt.key) && k[:len(pt.key)] == pt.key && 'A' <= k[len(pt.key)] && k[len(pt.key)] <= 'Z' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 type component struct {
@@ -73,6 +111,7 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 		defs:     defs,
 		model:    newCachedModel(defs.FHIRPathModel()),
 		plans:    make(map[string][]*plan),
+		sizes:    make(map[string]*atomic.Int32),
 		broken:   make(map[string]string),
 		failures: make(map[string]string),
 	}
@@ -124,7 +163,13 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 					p = nil
 					break
 				}
-				p.parts = append(p.parts, e)
+				pt := part{expr: e}
+				if lead, key := firstStep(src); key != "" {
+					if _, isChoice, ok := x.model.ChildType(lead, key); ok {
+						pt.key, pt.choice = key, isChoice
+					}
+				}
+				p.parts = append(p.parts, pt)
 			}
 			if p == nil {
 				continue
@@ -146,6 +191,7 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 			}
 			x.plans[typ] = append(x.plans[typ], p)
 		}
+		x.sizes[typ] = new(atomic.Int32)
 	}
 	x.version = definitionsHash(defs)
 	return x
@@ -216,8 +262,9 @@ func (x *Extractor) Extract(res fhir.Resource) ([]Entry, error) {
 		}
 		return nil, nil
 	}
+	size := x.sizes[typ]
 	ex := extraction{x: x, res: res, ctx: fhirpath.Context{Model: x.model, Lenient: true, Resource: res},
-		out: make([]Entry, 0, len(plans))}
+		out: make([]Entry, 0, max(16, size.Load()))}
 	for _, p := range plans {
 		nodes := ex.eval(p)
 		if len(nodes) == 0 {
@@ -227,12 +274,19 @@ func (x *Extractor) Extract(res fhir.Resource) ([]Entry, error) {
 			ex.composite(p, nodes)
 			continue
 		}
+		start := len(ex.out)
 		for _, n := range nodes {
 			ex.add(p.param.Code, p.kind, n)
 		}
+		ex.dedup(start)
+	}
+	if n := int32(min(len(ex.out), maxSizeHint)); n > size.Load() {
+		size.Store(n)
 	}
 	return ex.out, nil
 }
+
+const maxSizeHint = 1024
 
 func (x *Extractor) fail(sp *spec.SearchParam, err error) {
 	x.evalFailures.Add(1)
@@ -250,13 +304,46 @@ type extraction struct {
 	groups int
 }
 
+// dedup removes the entries from start on that repeat an earlier one (the
+// same given name in two HumanNames, the same code in two parts of a
+// union): the index needs each value once.
+func (ex *extraction) dedup(start int) {
+	added := ex.out[start:]
+	if len(added) < 2 {
+		return
+	}
+	kept := added[:1]
+	if len(added) <= 32 {
+		for i := 1; i < len(added); i++ {
+			if !slices.Contains(kept, added[i]) {
+				kept = append(kept, added[i])
+			}
+		}
+	} else {
+		seen := make(map[Entry]bool, len(added))
+		seen[added[0]] = true
+		for i := 1; i < len(added); i++ {
+			if !seen[added[i]] {
+				seen[added[i]] = true
+				kept = append(kept, added[i])
+			}
+		}
+	}
+	clear(added[len(kept):])
+	ex.out = ex.out[:start+len(kept)]
+}
+
 // eval evaluates the parts of a plan on the resource and joins their
 // results, without the items that several parts select.
 func (ex *extraction) eval(p *plan) []fhirpath.Node {
 	var nodes []fhirpath.Node
 	joined := 0
-	for _, e := range p.parts {
-		got, err := e.Evaluate(&ex.ctx, ex.res)
+	for i := range p.parts {
+		pt := &p.parts[i]
+		if pt.absent(ex.res) {
+			continue
+		}
+		got, err := pt.expr.Evaluate(&ex.ctx, ex.res)
 		if err != nil {
 			ex.x.fail(p.param, err)
 			continue
@@ -297,23 +384,35 @@ func containsNode(nodes []fhirpath.Node, n fhirpath.Node) bool {
 }
 
 // composite indexes each value of a composite parameter as a group of
-// component entries.
+// component entries. A value lacking one of the components is left out:
+// a composite search needs every component to match.
 func (ex *extraction) composite(p *plan, nodes []fhirpath.Node) {
 	for _, n := range nodes {
-		ex.groups++
+		start := len(ex.out)
+		group := ex.groups + 1
+		complete := true
 		for i, c := range p.components {
 			vals, err := c.expr.Evaluate(&ex.ctx, n)
 			if err != nil {
 				ex.x.fail(p.param, err)
-				continue
 			}
-			start := len(ex.out)
+			from := len(ex.out)
 			for _, v := range vals {
 				ex.add(p.param.Code, c.kind, v)
 			}
-			for j := start; j < len(ex.out); j++ {
-				ex.out[j].Group, ex.out[j].Component = ex.groups, i
+			if len(ex.out) == from {
+				complete = false
+				break
+			}
+			for j := from; j < len(ex.out); j++ {
+				ex.out[j].Group, ex.out[j].Component = group, i
 			}
 		}
+		if !complete {
+			clear(ex.out[start:])
+			ex.out = ex.out[:start]
+			continue
+		}
+		ex.groups = group
 	}
 }

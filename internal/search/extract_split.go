@@ -14,10 +14,9 @@ import "strings"
 // pair of items (quantities through unit conversion); Extract removes the
 // duplicates by identity instead.
 //
-// When the expression cannot be split with confidence — an operator of
-// lower precedence than '|' at the top level, a part that does not start
-// with a resource type — it is returned whole, as one part. It returns nil
-// when no part concerns the type.
+// When the expression cannot be split with confidence (an operator of
+// lower precedence than '|' at the top level) it is returned whole, as one
+// part. It returns nil when no part concerns the type.
 func (x *Extractor) partsFor(expr, resourceType string) []string {
 	parts, ok := splitUnion(expr)
 	if !ok || len(parts) == 1 {
@@ -25,13 +24,12 @@ func (x *Extractor) partsFor(expr, resourceType string) []string {
 	}
 	var keep []string
 	for _, p := range parts {
+		// Drop only the parts that name another resource type: FHIRPath
+		// gives them no value on this one. A part that starts otherwise,
+		// or holds a union of its own (which may concern other types than
+		// its first name's), is kept: evaluating it costs only time.
 		lead := leadingName(p)
-		if !x.defs.IsResource(lead) {
-			return []string{expr}
-		}
-		// A part holding a union of its own may concern other types than
-		// its first name's: keep it, evaluating it costs only time.
-		if x.defs.IsA(resourceType, lead) || hasNestedUnion(p) {
+		if !x.defs.IsResource(lead) || x.defs.IsA(resourceType, lead) || hasNestedUnion(p) {
 			keep = append(keep, p)
 		}
 	}
@@ -130,4 +128,24 @@ func leadingName(part string) string {
 		break
 	}
 	return s[:end]
+}
+
+// firstStep returns the type name a part starts with and the element it
+// navigates to first: "(Observation.value as Quantity)" → Observation,
+// value. key is "" when the part does not start with Type.element (a
+// function call, a lone type name).
+func firstStep(part string) (lead, key string) {
+	lead = leadingName(part)
+	if hasNestedUnion(part) {
+		return lead, ""
+	}
+	rest := strings.TrimLeft(part, "( \t\r\n")[len(lead):]
+	if lead == "" || len(rest) < 2 || rest[0] != '.' {
+		return lead, ""
+	}
+	key = leadingName(rest[1:])
+	if next := rest[1+len(key):]; key == "" || strings.HasPrefix(strings.TrimLeft(next, " "), "(") {
+		return lead, "" // a function: Patient.where(...)
+	}
+	return lead, key
 }

@@ -288,7 +288,8 @@ func TestPartsFor(t *testing.T) {
 		{"Resource.meta.lastUpdated", "Patient", []string{"Resource.meta.lastUpdated"}},
 		{"Patient.name.where(use = 'a|b') | Person.name", "Person", []string{"Person.name"}},
 		{"Patient.name.where(use = 'a|b') | Person.name", "Patient", []string{"Patient.name.where(use = 'a|b')"}},
-		{"name | Patient.name", "Patient", []string{"name | Patient.name"}},
+		{"name | Patient.name", "Patient", []string{"name", "Patient.name"}},
+		{"name | Patient.name", "Person", []string{"name"}},
 		{"(Patient.a | Person.b).c | Person.d", "Person", []string{"(Patient.a | Person.b).c", "Person.d"}},
 		// Lower precedence than '|': splitting would change the meaning.
 		{"Patient.a | Patient.b = 'x'", "Patient", []string{"Patient.a | Patient.b = 'x'"}},

@@ -60,10 +60,16 @@ type plan struct {
 // resource without that element cannot give the part a value, and most
 // parameters of a type select elements that a given resource lacks, so
 // Extract skips them without evaluating.
+//
+// A part of the form X.where(resolve() is T) also has fast, X compiled
+// alone, and resolveIs T: Extract evaluates X and filters the references
+// itself (extract_resolve.go).
 type part struct {
-	expr   *fhirpath.Expression
-	key    string
-	choice bool
+	expr      *fhirpath.Expression
+	key       string
+	choice    bool
+	fast      *fhirpath.Expression
+	resolveIs string
 }
 
 // absent reports whether res lacks the part's first element.
@@ -164,6 +170,11 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 					break
 				}
 				pt := part{expr: e}
+				if prefix, typ, ok := splitResolveIs(src); ok && x.defs.IsResource(typ) {
+					if fast, err := compile(prefix); err == nil {
+						pt.fast, pt.resolveIs = fast, typ
+					}
+				}
 				if lead, key := firstStep(src); key != "" {
 					if _, isChoice, ok := x.model.ChildType(lead, key); ok {
 						pt.key, pt.choice = key, isChoice
@@ -263,7 +274,7 @@ func (x *Extractor) Extract(res fhir.Resource) ([]Entry, error) {
 		return nil, nil
 	}
 	size := x.sizes[typ]
-	ex := extraction{x: x, res: res, ctx: fhirpath.Context{Model: x.model, Lenient: true, Resource: res},
+	ex := extraction{x: x, res: res, bundle: typ == "Bundle", ctx: fhirpath.Context{Model: x.model, Lenient: true, Resource: res},
 		out: make([]Entry, 0, max(16, size.Load()))}
 	for _, p := range plans {
 		nodes := ex.eval(p)
@@ -299,6 +310,7 @@ func (x *Extractor) fail(sp *spec.SearchParam, err error) {
 type extraction struct {
 	x      *Extractor
 	res    fhir.Resource
+	bundle bool // resolve() looks into the entries: no fast path
 	ctx    fhirpath.Context
 	out    []Entry
 	groups int
@@ -343,7 +355,14 @@ func (ex *extraction) eval(p *plan) []fhirpath.Node {
 		if pt.absent(ex.res) {
 			continue
 		}
-		got, err := pt.expr.Evaluate(&ex.ctx, ex.res)
+		var got []fhirpath.Node
+		var err error
+		if pt.fast != nil && !ex.bundle {
+			got, err = pt.fast.Evaluate(&ex.ctx, ex.res)
+			got = ex.filterResolveIs(got, pt.resolveIs)
+		} else {
+			got, err = pt.expr.Evaluate(&ex.ctx, ex.res)
+		}
 		if err != nil {
 			ex.x.fail(p.param, err)
 			continue

@@ -110,3 +110,44 @@ func TestExtractExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveIsFastPath checks on every example that filtering references
+// by their text selects what where(resolve() is T) selects.
+func TestResolveIsFastPath(t *testing.T) {
+	examples := sharedtest.R5Examples(t)
+	x := testExtractor(t)
+	checked := 0
+	for _, exm := range examples {
+		res, err := fhir.ParseResource(exm.Body)
+		if err != nil || res.Type() == "Bundle" {
+			continue
+		}
+		ex := extraction{x: x, res: res}
+		ex.ctx.Model, ex.ctx.Lenient, ex.ctx.Resource = x.model, true, res
+		for _, p := range x.plans[res.Type()] {
+			for _, pt := range p.parts {
+				if pt.fast == nil {
+					continue
+				}
+				want, err1 := pt.expr.Evaluate(&ex.ctx, res)
+				got, err2 := pt.fast.Evaluate(&ex.ctx, res)
+				if err1 != nil || err2 != nil {
+					t.Errorf("%s %s: %v / %v", exm.File, p.param.Code, err1, err2)
+					continue
+				}
+				got = ex.filterResolveIs(got, pt.resolveIs)
+				checked++
+				if len(got) != len(want) {
+					t.Errorf("%s %s: fast path gives %d references, %s gives %d", exm.File, p.param.Code, len(got), pt.expr, len(want))
+					continue
+				}
+				for i := range got {
+					if got[i].Key != want[i].Key || got[i].Index != want[i].Index {
+						t.Errorf("%s %s: item %d differs", exm.File, p.param.Code, i)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d evaluations compared", checked)
+}

@@ -1,0 +1,153 @@
+package search
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/sharedtest"
+)
+
+// The Extractor is costly to build (every expression compiled); tests share one.
+var (
+	sharedExtractorOnce sync.Once
+	sharedExtractor     *Extractor
+)
+
+func testExtractor(t testing.TB) *Extractor {
+	t.Helper()
+	sharedExtractorOnce.Do(func() { sharedExtractor = NewExtractor(spec.R5()) })
+	return sharedExtractor
+}
+
+// TestExtractExamples extracts every official R5 example (and each resource
+// inside an example Bundle) and prints what it found: entries per kind and
+// the expressions that failed to compile or evaluate.
+func TestExtractExamples(t *testing.T) {
+	examples := sharedtest.R5Examples(t)
+	x := NewExtractor(spec.R5())
+	perKind := map[Kind]int{}
+	perParam := map[string]int{}
+	perType := map[string]int{}
+	composite := 0
+	resources := 0
+	var extract func(file string, res fhir.Resource)
+	extract = func(file string, res fhir.Resource) {
+		resources++
+		perType[res.Type()]++
+		entries, err := x.Extract(res)
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			return
+		}
+		for _, e := range entries {
+			perKind[e.Kind]++
+			perParam[res.Type()+"."+e.Param]++
+			if e.Group > 0 {
+				composite++
+			}
+			if e.Kind == "" || e.Param == "" {
+				t.Errorf("%s: entry without kind or param: %+v", file, e)
+			}
+		}
+		if res.Type() == "Bundle" {
+			entries, _ := res["entry"].([]any)
+			for _, en := range entries {
+				en, _ := en.(map[string]any)
+				if r, ok := en["resource"].(map[string]any); ok {
+					extract(file, fhir.Resource(r))
+				}
+			}
+		}
+	}
+	for _, ex := range examples {
+		res, err := fhir.ParseResource(ex.Body)
+		if err != nil {
+			t.Errorf("%s: %v", ex.File, err)
+			continue
+		}
+		extract(ex.File, res)
+	}
+	total := 0
+	var kinds []string
+	for k, n := range perKind {
+		total += n
+		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(kinds)
+	t.Logf("%d examples, %d resources, %d entries: %s", len(examples), resources, total, strings.Join(kinds, " "))
+	t.Logf("%d of them composite components; %d distinct type.param indexed", composite, len(perParam))
+	// Parameters that indexed nothing although examples of their type
+	// exist: often the examples lack the element, sometimes the expression
+	// silently selects nothing.
+	var silent []string
+	for typ := range perType {
+		for _, p := range x.plans[typ] {
+			if perParam[typ+"."+p.param.Code] == 0 {
+				silent = append(silent, typ+"."+p.param.Code)
+			}
+		}
+	}
+	sort.Strings(silent)
+	t.Logf("%d type.param never indexed on the examples", len(silent))
+	if testing.Verbose() {
+		t.Logf("  %s", strings.Join(silent, " "))
+	}
+	st := x.Stats()
+	t.Logf("%d parameters not compiled, %d evaluation failures (%d parameters)", len(st.Broken), st.EvalFailures, len(st.Failures))
+	for _, m := range []map[string]string{st.Broken, st.Failures} {
+		var urls []string
+		for u := range m {
+			urls = append(urls, u)
+		}
+		sort.Strings(urls)
+		for _, u := range urls {
+			t.Logf("  %s: %s", u, m[u])
+		}
+	}
+}
+
+// TestResolveIsFastPath checks on every example that filtering references
+// by their text selects what where(resolve() is T) selects.
+func TestResolveIsFastPath(t *testing.T) {
+	examples := sharedtest.R5Examples(t)
+	x := testExtractor(t)
+	checked := 0
+	for _, exm := range examples {
+		res, err := fhir.ParseResource(exm.Body)
+		if err != nil || res.Type() == "Bundle" {
+			continue
+		}
+		ex := extraction{x: x, res: res}
+		ex.ctx.Model, ex.ctx.Lenient, ex.ctx.Resource = x.model, true, res
+		for _, p := range x.plans[res.Type()] {
+			for _, pt := range p.parts {
+				if pt.fast == nil {
+					continue
+				}
+				want, err1 := pt.expr.Evaluate(&ex.ctx, res)
+				got, err2 := pt.fast.Evaluate(&ex.ctx, res)
+				if err1 != nil || err2 != nil {
+					t.Errorf("%s %s: %v / %v", exm.File, p.param.Code, err1, err2)
+					continue
+				}
+				got = ex.filterResolveIs(got, pt.resolveIs)
+				checked++
+				if len(got) != len(want) {
+					t.Errorf("%s %s: fast path gives %d references, %s gives %d", exm.File, p.param.Code, len(got), pt.expr, len(want))
+					continue
+				}
+				for i := range got {
+					if got[i].Key != want[i].Key || got[i].Index != want[i].Index {
+						t.Errorf("%s %s: item %d differs", exm.File, p.param.Code, i)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d evaluations compared", checked)
+}

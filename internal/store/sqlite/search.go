@@ -294,12 +294,14 @@ type pageResult struct {
 	more     bool // rows beyond the page in the direction read
 }
 
-// page reads one page after (or, backwards, before) the cursor.
-func (p *searchPlan) page(ctx context.Context, db querier, q *search.Query, cur *cursor, size int) (*pageResult, error) {
+// pageSQL is the query of one page after (or, backwards, before) the
+// cursor: the matches' sort values, rid and current version, one more
+// row than the page holds to tell whether there are more.
+func (p *searchPlan) pageSQL(q *search.Query, cur *cursor, size int) (string, []any, error) {
 	b := &sqlBuilder{}
 	where, err := p.where(b, q)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	back := cur != nil && cur.Back
 	cols := []string{"k.rid", "k.type"}
@@ -315,7 +317,16 @@ func (p *searchPlan) page(ctx context.Context, db querier, q *search.Query, cur 
 	query := "SELECT " + strings.Join(cols, ", ") + ", " + versionColumns +
 		" FROM resource_key k JOIN resource_version v ON v.seq = k.seq WHERE " + where +
 		" ORDER BY " + strings.Join(order, ", ") + " LIMIT " + b.arg(size+1)
-	rows, err := db.QueryContext(ctx, query, b.args...)
+	return query, b.args, nil
+}
+
+// page reads one page.
+func (p *searchPlan) page(ctx context.Context, db querier, q *search.Query, cur *cursor, size int) (*pageResult, error) {
+	query, args, err := p.pageSQL(q, cur, size)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbError{err}
 	}
@@ -331,8 +342,7 @@ func (p *searchPlan) page(ctx context.Context, db querier, q *search.Query, cur 
 		for i := range key.values {
 			dest = append(dest, &key.values[i])
 		}
-		scan := func(d ...any) error { return rows.Scan(append(dest, d...)...) }
-		ver, err := scanVersion(scanFunc(scan))
+		ver, err := scanVersion(scanFunc(func(d ...any) error { return rows.Scan(append(dest, d...)...) }))
 		if err != nil {
 			return nil, dbError{err}
 		}
@@ -342,7 +352,7 @@ func (p *searchPlan) page(ctx context.Context, db querier, q *search.Query, cur 
 	if err := rows.Err(); err != nil {
 		return nil, dbError{err}
 	}
-	if back {
+	if cur != nil && cur.Back {
 		slices.Reverse(res.keys)
 		slices.Reverse(res.versions)
 	}
@@ -385,18 +395,26 @@ func keyset(b *sqlBuilder, sorts []sortExpr, cur *cursor, back bool) string {
 // reported as unknown.
 const estimateCap = 10000
 
-func (p *searchPlan) count(ctx context.Context, db querier, q *search.Query, estimate bool) (int64, error) {
+// countSQL counts the matches, up to estimateCap+1 for an estimate.
+func (p *searchPlan) countSQL(q *search.Query, estimate bool) (string, []any, error) {
 	b := &sqlBuilder{}
 	where, err := p.where(b, q)
 	if err != nil {
+		return "", nil, err
+	}
+	if estimate {
+		return "SELECT count(*) FROM (SELECT 1 FROM resource_key k WHERE " + where + " LIMIT " + b.arg(estimateCap+1) + ")", b.args, nil
+	}
+	return "SELECT count(*) FROM resource_key k WHERE " + where, b.args, nil
+}
+
+func (p *searchPlan) count(ctx context.Context, db querier, q *search.Query, estimate bool) (int64, error) {
+	query, args, err := p.countSQL(q, estimate)
+	if err != nil {
 		return 0, err
 	}
-	query := "SELECT count(*) FROM resource_key k WHERE " + where
-	if estimate {
-		query = "SELECT count(*) FROM (SELECT 1 FROM resource_key k WHERE " + where + " LIMIT " + b.arg(estimateCap+1) + ")"
-	}
 	var n int64
-	if err := db.QueryRowContext(ctx, query, b.args...).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
 		return 0, dbError{err}
 	}
 	if estimate && n > estimateCap {

@@ -478,7 +478,9 @@ func (b *sqlBuilder) chain(f *search.Filter, types []string, k string, drive boo
 		if err != nil {
 			return "", err
 		}
-		return k + ".rid IN (SELECT " + x + ".rid FROM resource_key " + t + " JOIN idx_reference " + x +
+		// CROSS JOIN keeps SQLite from starting at every reference of the
+		// parameter: the chained condition is the selective side.
+		return k + ".rid IN (SELECT " + x + ".rid FROM resource_key " + t + " CROSS JOIN idx_reference " + x +
 			" ON " + b.in(x+".type", types) + " AND " + x + ".param = " + b.arg(f.Name) +
 			" AND " + x + ".ref_type = " + t + ".type AND " + x + ".ref_id = " + t + ".id" +
 			" WHERE " + b.in(t+".type", targets) + " AND " + t + ".deleted = 0 AND " + inner + ")", nil

@@ -186,6 +186,15 @@ func (b *sqlBuilder) value(kind search.Kind, f *search.Filter, v search.Value, x
 		if f.Modifier != "" {
 			return "", notSupported("modifier :%s on quantity parameter %s", f.Modifier, f.Name)
 		}
+		if base, factor, ok := search.UCUMCanonical(v.Code); ok && v.System == ucumSystem {
+			// Compare in base units with the canonical copies of the
+			// entries, so that 5.4 mmol/L finds 5400 umol/L.
+			c, err := b.rangeCond(x+".low", x+".high", v.Prefix, v.Low*factor, v.High*factor, v.Number*factor, false)
+			if err != nil {
+				return "", err
+			}
+			return c + " AND " + x + ".canonical = 1 AND " + x + ".code = " + b.arg(base) + " AND " + x + ".system = " + b.arg(ucumSystem), nil
+		}
 		c, err := b.rangeCond(x+".low", x+".high", v.Prefix, v.Low, v.High, v.Number, false)
 		if err != nil {
 			return "", err
@@ -207,6 +216,17 @@ func (b *sqlBuilder) value(kind search.Kind, f *search.Filter, v search.Value, x
 	}
 	return "", notSupported("search parameters of type %s are not supported", kind)
 }
+
+// unescaped is a value as written, search escapes (\, \| \$) undone: the
+// parser keeps it in Exact.
+func unescaped(v search.Value) string {
+	if v.Exact != "" {
+		return v.Exact
+	}
+	return v.Raw
+}
+
+const ucumSystem = "http://unitsofmeasure.org"
 
 // maxRune bounds a prefix range: every string starting with p sorts before
 // p + maxRune (UTF-8 order is code point order).
@@ -254,7 +274,7 @@ func (b *sqlBuilder) tokenValue(f *search.Filter, v search.Value, x string) (str
 		}
 		return "(" + b.prefixRange(x+".display", text) + " OR " + x + ".display LIKE " + b.arg("% "+likeEscape(text)+"%") + ` ESCAPE '\')`, nil
 	case "code-text":
-		return x + ".code LIKE " + b.arg(likeEscape(v.Raw)+"%") + ` ESCAPE '\'`, nil
+		return x + ".code LIKE " + b.arg(likeEscape(unescaped(v))+"%") + ` ESCAPE '\'`, nil
 	case "of-type":
 		return x + ".type_system = " + b.arg(v.TypeSystem) + " AND " + x + ".type_code = " + b.arg(v.TypeCode) +
 			" AND " + x + ".code = " + b.arg(v.Code), nil
@@ -330,7 +350,7 @@ func (b *sqlBuilder) referenceValue(f *search.Filter, v search.Value, x string) 
 }
 
 func (b *sqlBuilder) uriValue(modifier string, v search.Value, x string) (string, error) {
-	uri := v.Raw
+	uri := unescaped(v)
 	switch modifier {
 	case "":
 		return x + ".uri = " + b.arg(uri), nil
@@ -532,7 +552,7 @@ func (b *sqlBuilder) special(f *search.Filter, k string) (string, error) {
 		col := map[string]string{"_text": "narrative", "_content": "content"}[f.Special]
 		var ors []string
 		for _, v := range f.Values {
-			q := ftsQuery(v.Raw)
+			q := ftsQuery(unescaped(v))
 			if q == "" {
 				continue
 			}
@@ -555,9 +575,12 @@ func (b *sqlBuilder) special(f *search.Filter, k string) (string, error) {
 		t := b.alias("t")
 		ids := make([]string, len(f.Values))
 		for i, v := range f.Values {
-			ids[i] = v.Raw
-			if strings.HasPrefix(v.Raw, "$") {
-				return "", notSupported("functional list %s", v.Raw)
+			ids[i] = v.RefID
+			if ids[i] == "" {
+				ids[i] = strings.TrimPrefix(v.Raw, "List/")
+			}
+			if strings.HasPrefix(ids[i], "$") {
+				return "", notSupported("functional list %s", ids[i])
 			}
 		}
 		return k + ".rid IN (SELECT " + t + ".rid FROM resource_key " + l +

@@ -92,6 +92,8 @@ func searchCases() []searchCase {
 		{"number ap", query("RiskAssessment", flt("RiskAssessment", "probability", "", num("ap", "0.26"))), []string{"ra2"}},
 		{"quantity with unit", query("Observation", flt("Observation", "value-quantity", "", qty("", "5.4", ucum, "mmol/L"))), []string{"obs1"}},
 		{"quantity gt", query("Observation", flt("Observation", "value-quantity", "", qty("gt", "6", ucum, "mmol/L"))), []string{"obs3"}},
+		{"quantity in other units", query("Observation", flt("Observation", "value-quantity", "", qty("", "0.006", ucum, "mol/L"))), []string{"obs3"}},
+		{"quantity gt in other units", query("Observation", flt("Observation", "value-quantity", "", qty("gt", "5000", ucum, "umol/L"))), []string{"obs1", "obs3"}},
 		{"quantity no unit", query("Observation", flt("Observation", "value-quantity", "", qty("", "200", "", ""))), []string{"obs2"}},
 		{"quantity wrong unit", query("Observation", flt("Observation", "value-quantity", "", qty("", "200", ucum, "mmol/L"))), nil},
 		// reference

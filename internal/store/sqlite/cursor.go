@@ -14,6 +14,7 @@ type cursor struct {
 	Values []any  `json:"v,omitempty"`
 	Rid    int64  `json:"r"`
 	Back   bool   `json:"b,omitempty"`
+	Tail   bool   `json:"t,omitempty"` // the row has no value of the first sort key (searchPlan.walk)
 	Offset int64  `json:"o,omitempty"`
 	Sig    string `json:"s,omitempty"` // the _sort it was issued for
 }

@@ -61,13 +61,31 @@ type searchPlan struct {
 	types []string // the resource types searched; empty: any
 	sorts []sortExpr
 	sig   string // the ordering, which a cursor must have been issued for
+	// walk: no condition narrows the search to an index range, but the
+	// first sort key is a parameter: read its index in order (the head,
+	// resources with the value) and then the resources without it (the
+	// tail), rather than sorting every resource of the type.
+	walk bool
 }
+
+// pageMode is which rows a page query reads.
+type pageMode int
+
+const (
+	modeAll  pageMode = iota
+	modeHead          // walk: resources with a value of the first sort key, in index order
+	modeTail          // walk: resources without it
+)
 
 // sortExpr is one ORDER BY key: an SQL expression over k that is never
 // NULL (resources without the value sort last either way).
 type sortExpr struct {
 	expr string
 	desc bool
+	// For a parameter: its index table, column, code and the value of a
+	// resource without it, so that the search can walk the table's index
+	// in the sorted order (see walkable).
+	table, col, param, missing string
 }
 
 func runSearch(ctx context.Context, db querier, q *search.Query) (*store.SearchResult, error) {
@@ -110,16 +128,16 @@ func runSearch(ctx context.Context, db querier, q *search.Query) (*store.SearchR
 	if n := len(page.keys); n > 0 {
 		first, last := page.keys[0], page.keys[n-1]
 		if backward {
-			res.Next = encodeCursor(cursor{Values: last.values, Rid: last.rid, Offset: offset + int64(n), Sig: p.sig})
+			res.Next = encodeCursor(cursor{Values: last.values, Rid: last.rid, Tail: last.tail, Offset: offset + int64(n), Sig: p.sig})
 			if page.more {
-				res.Prev = encodeCursor(cursor{Values: first.values, Rid: first.rid, Back: true, Offset: offset, Sig: p.sig})
+				res.Prev = encodeCursor(cursor{Values: first.values, Rid: first.rid, Tail: first.tail, Back: true, Offset: offset, Sig: p.sig})
 			}
 		} else {
 			if page.more {
-				res.Next = encodeCursor(cursor{Values: last.values, Rid: last.rid, Offset: offset + int64(n), Sig: p.sig})
+				res.Next = encodeCursor(cursor{Values: last.values, Rid: last.rid, Tail: last.tail, Offset: offset + int64(n), Sig: p.sig})
 			}
 			if cur != nil {
-				res.Prev = encodeCursor(cursor{Values: first.values, Rid: first.rid, Back: true, Offset: offset, Sig: p.sig})
+				res.Prev = encodeCursor(cursor{Values: first.values, Rid: first.rid, Tail: first.tail, Back: true, Offset: offset, Sig: p.sig})
 			}
 		}
 	}
@@ -167,6 +185,8 @@ func planSearch(q *search.Query) (*searchPlan, error) {
 		sig = append(sig, dir+s.Name)
 	}
 	p.sig = strings.Join(sig, ",")
+	p.walk = len(p.types) == 1 && q.Compartment == nil && len(p.sorts) > 0 && p.sorts[0].table != "" &&
+		!slices.ContainsFunc(q.Filters, func(f *search.Filter) bool { return driveScore(f) > 0 })
 	return p, nil
 }
 
@@ -223,11 +243,12 @@ func (p *searchPlan) where(b *sqlBuilder, q *search.Query) (string, error) {
 // sortExpression is the ORDER BY expression of one _sort key.
 func sortExpression(s search.SortKey, types []string) (sortExpr, error) {
 	e := sortExpr{desc: s.Descending}
+	// Several values: the lowest sorts ascending, the highest descending.
 	missingText := "char(1114111, 1114111)"
 	missingNum := "1.7976931348623157e308"
 	agg := "min"
 	if s.Descending {
-		missingText, missingNum = "''", "-1.7976931348623157e308"
+		missingText, missingNum, agg = "''", "-1.7976931348623157e308", "max"
 	}
 	switch s.Name {
 	case "_id":
@@ -253,7 +274,7 @@ func sortExpression(s search.SortKey, types []string) (sortExpr, error) {
 	case search.KindDate:
 		col, missing = "low", missingNum
 		if s.Descending {
-			col, agg = "high", "max"
+			col = "high"
 		}
 	case search.KindNumber, search.KindQuantity:
 		col, missing = "low", missingNum
@@ -267,8 +288,15 @@ func sortExpression(s search.SortKey, types []string) (sortExpr, error) {
 	if !validCode(s.Name) {
 		return e, invalid("bad _sort parameter %q", s.Name)
 	}
-	e.expr = fmt.Sprintf("coalesce((SELECT %s(%s) FROM %s x WHERE x.rid = k.rid AND x.param = '%s' AND x.grp = 0), %s)",
-		agg, col, table, s.Name, missing)
+	canonical := ""
+	if s.Param.Type == string(search.KindQuantity) {
+		canonical = " AND x.canonical = 0" // values as written, not the base-unit copies
+	}
+	e.expr = fmt.Sprintf("coalesce((SELECT %s(%s) FROM %s x WHERE x.rid = k.rid AND x.param = '%s' AND x.grp = 0%s), %s)",
+		agg, col, table, s.Name, canonical, missing)
+	if s.Param.Type != string(search.KindReference) && canonical == "" {
+		e.table, e.col, e.param, e.missing = table, col, s.Name, missing
+	}
 	return e, nil
 }
 
@@ -283,6 +311,7 @@ func validCode(s string) bool {
 
 // pageKey identifies a row of the page in the ordering.
 type pageKey struct {
+	tail   bool // read by modeTail
 	rid    int64
 	typ    string
 	values []any
@@ -295,68 +324,124 @@ type pageResult struct {
 }
 
 // pageSQL is the query of one page after (or, backwards, before) the
-// cursor: the matches' sort values, rid and current version, one more
-// row than the page holds to tell whether there are more.
-func (p *searchPlan) pageSQL(q *search.Query, cur *cursor, size int) (string, []any, error) {
+// cursor: the matches' sort values, rid and current version, limit rows.
+func (p *searchPlan) pageSQL(q *search.Query, cur *cursor, back bool, mode pageMode, limit int) (string, []any, error) {
 	b := &sqlBuilder{}
 	where, err := p.where(b, q)
 	if err != nil {
 		return "", nil, err
 	}
-	back := cur != nil && cur.Back
+	from := "resource_key k"
 	cols := []string{"k.rid", "k.type"}
 	var order []string
 	for i, s := range p.sorts {
-		cols = append(cols, fmt.Sprintf("%s AS s%d", s.expr, i))
+		expr := s.expr
+		if i == 0 && mode == modeHead {
+			expr = "x0." + s.col
+		} else if i == 0 && mode == modeTail {
+			expr = s.missing
+		}
+		cols = append(cols, fmt.Sprintf("%s AS s%d", expr, i))
 		order = append(order, fmt.Sprintf("s%d%s", i, dir(s.desc != back)))
 	}
 	order = append(order, "k.rid"+dir(back))
+	switch s0 := p.sorts; mode {
+	case modeHead:
+		cmp := " < "
+		if s0[0].desc {
+			cmp = " > "
+		}
+		// One row per resource: the entry holding its sort value, the
+		// first in the key's direction.
+		from = s0[0].table + " x0 JOIN resource_key k ON k.rid = x0.rid"
+		where = "x0.type = " + b.arg(p.types[0]) + " AND x0.param = " + b.arg(s0[0].param) + " AND x0.grp = 0" +
+			" AND NOT EXISTS (SELECT 1 FROM " + s0[0].table + " y WHERE y.rid = x0.rid AND y.param = x0.param AND y.grp = 0" +
+			" AND (y." + s0[0].col + cmp + "x0." + s0[0].col + " OR (y." + s0[0].col + " = x0." + s0[0].col + " AND y.n < x0.n))) AND " + where
+		// x0.rid, not k.rid: the index (type, param, value) ends with rid,
+		// so SQLite reads it in the page's order without sorting.
+		order[len(order)-1] = "x0.rid" + dir(back)
+	case modeTail:
+		where += " AND NOT EXISTS (SELECT 1 FROM " + s0[0].table + " y WHERE y.rid = k.rid AND y.param = " + b.arg(s0[0].param) + " AND y.grp = 0)"
+	}
 	if cur != nil {
 		where += " AND " + keyset(b, p.sorts, cur, back)
 	}
 	query := "SELECT " + strings.Join(cols, ", ") + ", " + versionColumns +
-		" FROM resource_key k JOIN resource_version v ON v.seq = k.seq WHERE " + where +
-		" ORDER BY " + strings.Join(order, ", ") + " LIMIT " + b.arg(size+1)
+		" FROM " + from + " JOIN resource_version v ON v.seq = k.seq WHERE " + where +
+		" ORDER BY " + strings.Join(order, ", ") + " LIMIT " + b.arg(limit)
 	return query, b.args, nil
 }
 
-// page reads one page.
+// page reads one page: size rows after (or before) the cursor, and whether
+// there are more.
 func (p *searchPlan) page(ctx context.Context, db querier, q *search.Query, cur *cursor, size int) (*pageResult, error) {
-	query, args, err := p.pageSQL(q, cur, size)
+	back := cur != nil && cur.Back
+	type phase struct {
+		mode pageMode
+		cur  *cursor
+	}
+	phases := []phase{{modeAll, cur}}
+	if p.walk {
+		inTail := cur != nil && cur.Tail
+		switch {
+		case !back && inTail:
+			phases = []phase{{modeTail, cur}}
+		case !back:
+			phases = []phase{{modeHead, cur}, {modeTail, nil}}
+		case inTail:
+			phases = []phase{{modeTail, cur}, {modeHead, nil}}
+		default:
+			phases = []phase{{modeHead, cur}}
+		}
+	}
+	res := &pageResult{}
+	for _, ph := range phases {
+		if len(res.keys) > size {
+			break
+		}
+		if err := p.read(ctx, db, q, ph.cur, back, ph.mode, size+1-len(res.keys), res); err != nil {
+			return nil, err
+		}
+	}
+	if len(res.keys) > size {
+		res.more = true
+		res.keys, res.versions = res.keys[:size], res.versions[:size]
+	}
+	if back {
+		slices.Reverse(res.keys)
+		slices.Reverse(res.versions)
+	}
+	return res, nil
+}
+
+// read appends up to limit rows of one page query to res.
+func (p *searchPlan) read(ctx context.Context, db querier, q *search.Query, cur *cursor, back bool, mode pageMode, limit int, res *pageResult) error {
+	query, args, err := p.pageSQL(q, cur, back, mode, limit)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, dbError{err}
+		return dbError{err}
 	}
 	defer rows.Close()
-	res := &pageResult{}
 	for rows.Next() {
-		if len(res.keys) == size {
-			res.more = true
-			break
-		}
-		key := pageKey{values: make([]any, len(p.sorts))}
+		key := pageKey{values: make([]any, len(p.sorts)), tail: mode == modeTail}
 		dest := []any{&key.rid, &key.typ}
 		for i := range key.values {
 			dest = append(dest, &key.values[i])
 		}
 		ver, err := scanVersion(scanFunc(func(d ...any) error { return rows.Scan(append(dest, d...)...) }))
 		if err != nil {
-			return nil, dbError{err}
+			return dbError{err}
 		}
 		res.keys = append(res.keys, key)
 		res.versions = append(res.versions, ver)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError{err}
+		return dbError{err}
 	}
-	if cur != nil && cur.Back {
-		slices.Reverse(res.keys)
-		slices.Reverse(res.versions)
-	}
-	return res, nil
+	return nil
 }
 
 type scanFunc func(dest ...any) error

@@ -38,6 +38,8 @@ func hotQueries() map[string]*search.Query {
 		"Patient?family:exact": {Type: "Patient", Filters: []*search.Filter{
 			testFilter("Patient", "family", "exact", search.Value{Exact: "Smith"})}},
 		"Patient?_sort=_lastUpdated": {Type: "Patient", Sort: []search.SortKey{{Name: "_lastUpdated"}}},
+		"Patient?_sort=family":       {Type: "Patient", Sort: []search.SortKey{{Param: spec.R5().SearchParamsFor("Patient")["family"], Name: "family"}}},
+		"Patient?_sort=-birthdate":   {Type: "Patient", Sort: []search.SortKey{{Param: spec.R5().SearchParamsFor("Patient")["birthdate"], Name: "birthdate", Descending: true}}},
 		"Patient":                    {Type: "Patient"},
 		"Observation?patient&code&date&_sort=-date": {Type: "Observation", Sort: []search.SortKey{dateSort}, Filters: []*search.Filter{
 			testFilter("Observation", "patient", "", search.Value{RefType: "Patient", RefID: "p1"}),
@@ -68,6 +70,8 @@ var planWants = map[string]string{
 	"Patient?identifier":                        "idx_token_code (type=? AND param=? AND code=? AND system=?)",
 	"Observation?patient&code&date&_sort=-date": "idx_reference_target (type=? AND param=? AND ref_type=? AND ref_id=?)",
 	"Condition?patient":                         "idx_reference_target (type=? AND param=? AND ref_type=? AND ref_id=?)",
+	"Patient?_sort=family":                      "idx_string_text (type=? AND param=?)",
+	"Patient?_sort=-birthdate":                  "idx_date_high (type=? AND param=?)",
 	"Patient/p1/$everything":                    "SEARCH cm USING PRIMARY KEY (comp_type=? AND comp_id=?)",
 }
 
@@ -84,7 +88,11 @@ func TestSearchPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			page, args, err := p.pageSQL(q, nil, 50)
+			mode := modeAll
+			if p.walk {
+				mode = modeHead
+			}
+			page, args, err := p.pageSQL(q, nil, false, mode, 51)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,12 +100,12 @@ func TestSearchPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, sq := range []struct {
+			for i, sq := range []struct {
 				sql  string
 				args []any
 			}{{page, args}, {count, cargs}} {
 				plan := explainPlan(t, db, sq.sql, sq.args...)
-				if want := planWants[name]; want != "" && !strings.Contains(plan, want) {
+				if want := planWants[name]; want != "" && i == 0 && !strings.Contains(plan, want) {
 					t.Errorf("plan:\n%s\nwant %s", plan, want)
 				}
 				if fullScan.MatchString(plan) {

@@ -49,6 +49,35 @@ var searchTests = []suiteTest{
 		if got := ids(runSearch(t, s, q).Matches); !equalIDs(got, []string{"p2", "p4"}) {
 			t.Errorf("next of previous: got %v, want [p2 p4]", got)
 		}
+		// Page by one through resources with and without the sort value,
+		// forwards and back.
+		for _, keys := range [][]string{{"gender", "-birthdate"}, {"-gender"}, {"birthdate"}} {
+			all := ids(runSearch(t, s, sorted(query("Patient"), keys...)).Matches)
+			one := sorted(query("Patient"), keys...)
+			one.Count = 1
+			var fwd []string
+			var last *store.SearchResult
+			for i := 0; i < 10; i++ {
+				last = runSearch(t, s, one)
+				fwd = append(fwd, ids(last.Matches)...)
+				if last.Next == "" {
+					break
+				}
+				one.Cursor = last.Next
+			}
+			if !equalIDs(fwd, all) {
+				t.Errorf("sort %v: paging forwards by one got %v, want %v", keys, fwd, all)
+			}
+			var bwd []string
+			for i := 0; i < 10 && last.Prev != ""; i++ {
+				one.Cursor = last.Prev
+				last = runSearch(t, s, one)
+				bwd = append(ids(last.Matches), bwd...)
+			}
+			if want := all[:len(all)-1]; !equalIDs(bwd, want) {
+				t.Errorf("sort %v: paging backwards by one got %v, want %v", keys, bwd, want)
+			}
+		}
 		// A cursor is only good for the search that issued it.
 		q.Cursor = "garbage!"
 		_, err := s.Search(ctx, q)

@@ -20,7 +20,7 @@ type querier interface {
 
 // Search implements store.Store on the reader pool.
 func (db *DB) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
-	res, err := runSearch(ctx, db.readers, q)
+	res, err := runSearch(ctx, &db.search, q)
 	if err != nil {
 		return nil, searchErr(ctx, err)
 	}
@@ -101,7 +101,7 @@ func runSearch(ctx context.Context, db querier, q *search.Query) (*store.SearchR
 	}
 	size := q.Count
 	switch {
-	case q.CountGiven && q.Count == 0:
+	case q.CountGiven && q.Count == 0, q.Summary == "count":
 		total, err := p.count(ctx, db, q, false)
 		if err != nil {
 			return nil, err

@@ -26,9 +26,13 @@ func (b *sqlBuilder) arg(v any) string {
 	return fmt.Sprintf("?%d", len(b.args))
 }
 
-// in returns "col = ?" or "col IN (?, ?…)" for a non-empty list.
+// in returns "col = ?" or "col IN (?, ?…)"; an empty list puts no
+// condition (a system-level search over any type).
 func (b *sqlBuilder) in(col string, values []string) string {
-	if len(values) == 1 {
+	switch len(values) {
+	case 0:
+		return "1"
+	case 1:
 		return col + " = " + b.arg(values[0])
 	}
 	ps := make([]string, len(values))
@@ -638,9 +642,12 @@ func (b *sqlBuilder) composite(f *search.Filter, types []string, k string, drive
 		for i, kind := range kinds {
 			c := b.alias("c")
 			cf := &search.Filter{Param: nil, Name: f.Name, Kind: kind}
-			cond, err := b.value(kind, cf, v.Components[i], c)
-			if err != nil {
-				return "", err
+			cond := "1" // a component left empty matches any value
+			if cv := v.Components[i]; cv.Raw != "" {
+				var err error
+				if cond, err = b.value(kind, cf, cv, c); err != nil {
+					return "", err
+				}
 			}
 			if i == 0 {
 				from = append(from, tableOf[kind]+" "+c)

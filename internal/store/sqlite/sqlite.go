@@ -67,6 +67,7 @@ type DB struct {
 	wstmt   writeStmts
 	rstmt   readStmts
 	istmt   indexStmts
+	search  stmtCache // the readers' search statements
 
 	extractor store.Extractor
 	// stale is set while the index was built by another extractor version
@@ -136,6 +137,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	if err == nil {
 		err = db.rstmt.prepare(ctx, db.readers)
+		db.search.db = db.readers
 	}
 	if err != nil {
 		db.closeConns()
@@ -230,6 +232,7 @@ func (db *DB) Close() error {
 func (db *DB) closeConns() error {
 	var errs []error
 	db.rstmt.close()
+	db.search.close()
 	if db.readers != nil {
 		errs = append(errs, db.readers.Close())
 	}

@@ -84,7 +84,7 @@ type sortExpr struct {
 	desc bool
 	// For a parameter: its index table, column, code and the value of a
 	// resource without it, so that the search can walk the table's index
-	// in the sorted order (see walkable).
+	// in the sorted order (see searchPlan.walk).
 	table, col, param, missing string
 }
 
@@ -123,6 +123,9 @@ func runSearch(ctx context.Context, db querier, q *search.Query) (*store.SearchR
 		offset = cur.Offset
 		if backward {
 			offset = max(0, cur.Offset-int64(len(page.versions)))
+			if !page.more {
+				offset = 0 // back at the first page
+			}
 		}
 	}
 	if n := len(page.keys); n > 0 {

@@ -16,6 +16,14 @@
 // parse, on every read. Stored JSON always starts with '{', so a later
 // codec can be told apart by its first byte without a migration.
 //
+// Search runs on index rows that the store's Extractor (Options.Extractor)
+// derives from each version, written in the version's transaction into one
+// table per parameter kind (migrations/0002_search.sql). A query becomes
+// one SQL statement (searchsql.go, search.go): the most selective-looking
+// condition drives it through an index range, the others probe by the
+// resource's integer key; pages are keyset-paged with an opaque cursor, so
+// they stay stable while resources are written.
+//
 // lastUpdated has millisecond precision (the last_updated column is unix
 // milliseconds, meta.lastUpdated is written as 2006-01-02T15:04:05.000Z)
 // and never decreases in seq order: the writer clamps a clock that steps

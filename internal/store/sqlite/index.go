@@ -22,7 +22,8 @@ var indexTables = []string{"idx_string", "idx_token", "idx_reference", "idx_date
 type indexStmts struct {
 	upsertKey *sql.Stmt
 	clear     []*sql.Stmt // one per indexTables entry, then idx_fts
-	insert    map[search.Kind]*sql.Stmt
+	conn      *sql.Conn
+	insert    map[insertKey]*sql.Stmt // multi-row inserts, prepared on first use
 	compart   *sql.Stmt
 	fts       *sql.Stmt
 }
@@ -46,20 +47,8 @@ func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		}
 		s.clear = append(s.clear, st)
 	}
-	s.insert = make(map[search.Kind]*sql.Stmt)
-	for kind, q := range map[search.Kind]string{
-		search.KindString:    `INSERT INTO idx_string (rid, param, n, type, grp, comp, text, exact) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		search.KindToken:     `INSERT INTO idx_token (rid, param, n, type, grp, comp, system, code, display, type_system, type_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		search.KindReference: `INSERT INTO idx_reference (rid, param, n, type, grp, comp, ref_type, ref_id, ref_version, ref_url, system, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		search.KindDate:      `INSERT INTO idx_date (rid, param, n, type, grp, comp, low, high) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		search.KindNumber:    `INSERT INTO idx_number (rid, param, n, type, grp, comp, low, high) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		search.KindQuantity:  `INSERT INTO idx_quantity (rid, param, n, type, grp, comp, system, code, canonical, low, high) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		search.KindURI:       `INSERT INTO idx_uri (rid, param, n, type, grp, comp, uri) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-	} {
-		if s.insert[kind], err = prep(q); err != nil {
-			return err
-		}
-	}
+	s.conn = conn
+	s.insert = make(map[insertKey]*sql.Stmt)
 	if s.compart, err = prep(`INSERT OR IGNORE INTO idx_compartment (comp_type, comp_id, rid) VALUES (?, ?, ?)`); err != nil {
 		return err
 	}
@@ -77,6 +66,50 @@ func (s *indexStmts) close() {
 			st.Close()
 		}
 	}
+}
+
+// insertColumns are the columns of each kind's table after
+// (rid, param, n, type, grp, comp).
+var insertColumns = map[search.Kind]string{
+	search.KindString:    "text, exact",
+	search.KindToken:     "system, code, display, type_system, type_code",
+	search.KindReference: "ref_type, ref_id, ref_version, ref_url, system, code",
+	search.KindDate:      "low, high",
+	search.KindNumber:    "low, high",
+	search.KindQuantity:  "system, code, canonical, low, high",
+	search.KindURI:       "uri",
+}
+
+// maxInsertRows is the most rows one INSERT writes. A resource's entries
+// of a kind go in as few statements as possible: a statement costs about
+// as much as the rows it writes.
+const maxInsertRows = 16
+
+type insertKey struct {
+	kind search.Kind
+	rows int
+}
+
+// insertStmt returns the statement inserting rows entries of kind.
+func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int) (*sql.Stmt, error) {
+	key := insertKey{kind, rows}
+	if st := s.insert[key]; st != nil {
+		return st, nil
+	}
+	cols := insertColumns[kind]
+	row := "(" + strings.Repeat("?, ", 6+strings.Count(cols, ",")) + "?)"
+	// OR IGNORE: no row can conflict (rid, param, n are unique and no
+	// value is NULL), and a statement that cannot abort needs no statement
+	// journal, which SQLite would otherwise truncate after every statement
+	// at a cost growing with the savepoint (half of the write time).
+	q := "INSERT OR IGNORE INTO " + tableOf[kind] + " (rid, param, n, type, grp, comp, " + cols + ") VALUES " +
+		strings.Repeat(row+", ", rows-1) + row
+	st, err := s.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.insert[key] = st
+	return st, nil
 }
 
 // index records the version just written in resource_key and replaces the
@@ -112,35 +145,57 @@ func (db *DB) clearIndex(ctx context.Context, rid int64) error {
 // writeIndex inserts the index rows of one resource.
 func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry) error {
 	s := &db.istmt
+	byKind := make(map[search.Kind][]any, len(insertColumns))
+	counts := make(map[search.Kind]int, len(insertColumns))
+	flush := func(kind search.Kind) error {
+		if counts[kind] == 0 {
+			return nil
+		}
+		st, err := s.insertStmt(ctx, kind, counts[kind])
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, byKind[kind]...); err != nil {
+			return fmt.Errorf("index %s/%s: %w", typ, id, err)
+		}
+		byKind[kind], counts[kind] = byKind[kind][:0], 0
+		return nil
+	}
 	for n, e := range entries {
-		st := s.insert[e.Kind]
-		if st == nil {
+		if insertColumns[e.Kind] == "" {
 			continue // composite and special carry no values of their own
 		}
-		head := []any{rid, e.Param, n, typ, e.Group, e.Component}
-		var err error
+		args := append(byKind[e.Kind], rid, e.Param, n, typ, e.Group, e.Component)
 		switch e.Kind {
 		case search.KindString:
-			_, err = st.ExecContext(ctx, append(head, e.Text, e.Exact)...)
+			args = append(args, e.Text, e.Exact)
 		case search.KindToken:
-			_, err = st.ExecContext(ctx, append(head, e.System, e.Code, e.Display, e.TypeSystem, e.TypeCode)...)
+			args = append(args, e.System, e.Code, e.Display, e.TypeSystem, e.TypeCode)
 		case search.KindReference:
-			_, err = st.ExecContext(ctx, append(head, e.RefType, e.RefID, e.RefVersion, e.RefURL, e.System, e.Code)...)
+			args = append(args, e.RefType, e.RefID, e.RefVersion, e.RefURL, e.System, e.Code)
 		case search.KindDate:
-			_, err = st.ExecContext(ctx, append(head, e.DateLow, e.DateHigh)...)
+			args = append(args, e.DateLow, e.DateHigh)
 		case search.KindNumber:
-			_, err = st.ExecContext(ctx, append(head, e.Low, e.High)...)
+			args = append(args, e.Low, e.High)
 		case search.KindQuantity:
-			_, err = st.ExecContext(ctx, append(head, e.System, e.Code, e.Canonical, e.Low, e.High)...)
+			args = append(args, e.System, e.Code, e.Canonical, e.Low, e.High)
 		case search.KindURI:
 			uri := e.Exact
 			if uri == "" {
 				uri = e.Text
 			}
-			_, err = st.ExecContext(ctx, append(head, uri)...)
+			args = append(args, uri)
 		}
-		if err != nil {
-			return fmt.Errorf("index %s of %s/%s: %w", e.Param, typ, id, err)
+		byKind[e.Kind] = args
+		if counts[e.Kind]++; counts[e.Kind] == maxInsertRows {
+			if err := flush(e.Kind); err != nil {
+				return err
+			}
+		}
+	}
+	for kind := range insertColumns {
+		if err := flush(kind); err != nil {
+			return err
 		}
 	}
 	for _, c := range compartmentsOf(typ, id, entries) {

@@ -257,7 +257,7 @@ func (b *sqlBuilder) stringValue(modifier string, v search.Value, x string) (str
 		if exact == "" {
 			exact = v.Raw
 		}
-		return x + ".exact = " + b.arg(exact), nil
+		return x + ".text = " + b.arg(search.Normalize(exact)) + " AND " + x + ".exact = " + b.arg(exact), nil
 	case "contains":
 		return x + ".text LIKE " + b.arg("%"+likeEscape(text)+"%") + ` ESCAPE '\'`, nil
 	case "text", "text-advanced":

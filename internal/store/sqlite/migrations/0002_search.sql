@@ -46,8 +46,9 @@ CREATE TABLE idx_string (
 	comp  INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (rid, param, n)
 ) WITHOUT ROWID;
+-- :exact seeks the normalised text too (text is Normalize(exact)): one
+-- index less to write for every string.
 CREATE INDEX idx_string_text ON idx_string (type, param, text);
-CREATE INDEX idx_string_exact ON idx_string (type, param, exact);
 
 CREATE TABLE idx_token (
 	rid         INTEGER NOT NULL,

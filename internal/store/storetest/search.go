@@ -100,7 +100,7 @@ var fixture = []string{
 	  "text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">John Smith, <b>diabetic</b></div>"},
 	  "identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"system":"` + mrn + `","value":"M1"}],
 	  "active":true,"name":[{"family":"Smith","given":["John"]}],"gender":"male","birthDate":"1980-05-17","managingOrganization":{"reference":"Organization/o1"}}`,
-	`{"resourceType":"Patient","id":"p2","identifier":[{"system":"` + mrn + `","value":"M2"}],"active":false,
+	`{"resourceType":"Patient","id":"p2","meta":{"source":"http://example.org/source#a1","security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]},"identifier":[{"system":"` + mrn + `","value":"M2"}],"active":false,
 	  "name":[{"family":"Smíth","given":["Jane"]}],"gender":"female","birthDate":"1980-05","generalPractitioner":[{"reference":"Practitioner/dr1"}]}`,
 	`{"resourceType":"Patient","id":"p3","identifier":[{"system":"http://other.example.org","value":"M1"}],
 	  "name":[{"family":"Jones","given":["Peter"]}],"gender":"male","birthDate":"1975","address":[{"city":"Springfield"}],

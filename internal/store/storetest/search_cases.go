@@ -67,6 +67,8 @@ func searchCases() []searchCase {
 		{"token in value set", query("Observation", flt("Observation", "status", "in",
 			search.Value{Code: "http://hl7.org/fhir/ValueSet/observation-status"})), []string{"obs1", "obs2", "obs3", "obs4"}},
 		{"_tag", query("Patient", flt("Patient", "_tag", "", tok("http://example.org/tags", "vip", true))), []string{"p1"}},
+		{"_security", query("Patient", flt("Patient", "_security", "", tok("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R", true))), []string{"p2"}},
+		{"_source", query("Patient", flt("Patient", "_source", "", search.Value{Raw: "http://example.org/source#a1", Exact: "http://example.org/source#a1"})), []string{"p2"}},
 		{"_id", query("Patient", flt("Patient", "_id", "", code("p3"), code("p2"))), []string{"p2", "p3"}},
 		{"_id not", query("Patient", flt("Patient", "_id", "not", code("p3"))), []string{"p1", "p2", "p4"}},
 		// date
@@ -115,6 +117,10 @@ func searchCases() []searchCase {
 		{"_has with filter", query("Patient", flt("Patient", "gender", "", code("male")),
 			has("Observation", "patient", flt("Observation", "code", "", code("1234")))), []string{"p1", "p3"}},
 		{"composite", query("Observation", composite), []string{"obs3"}},
+		{"composite with an empty component", query("Observation", flt("Observation", "code-value-quantity", "", search.Value{Raw: "1234$",
+			Components: []search.Value{tok(loinc, "1234", true), {}}})), []string{"obs1", "obs3"}},
+		{"system search _has", &search.Query{Filters: []*search.Filter{has("Observation", "subject", flt("Observation", "code", "", code("5678")))}}, []string{"p1"}},
+		{"system search _content", &search.Query{Filters: []*search.Filter{special("_content", "hypertension")}}, []string{"c2"}},
 		// uri
 		{"uri", query("ValueSet", flt("ValueSet", "url", "", search.Value{Raw: "http://example.org/fhir/ValueSet/abc"})), []string{"vs1"}},
 		{"uri below", query("ValueSet", flt("ValueSet", "url", "below", search.Value{Raw: "http://example.org/fhir/ValueSet/abc"})), []string{"vs1", "vs2"}},

@@ -158,7 +158,11 @@ var searchTests = []suiteTest{
 		if r := runSearch(t, s, q); r.Total != 3 || len(r.Matches) != 0 || r.Next != "" {
 			t.Errorf("_count=0: got total %d, %d matches, next %q; want 3, none, none", r.Total, len(r.Matches), r.Next)
 		}
-		q.CountGiven = false
+		q.CountGiven, q.Summary = false, "count"
+		if r := runSearch(t, s, q); r.Total != 3 || len(r.Matches) != 0 {
+			t.Errorf("_summary=count: got total %d and %d matches, want 3 and none", r.Total, len(r.Matches))
+		}
+		q.Summary = ""
 		if r := runSearch(t, s, q); r.Total != 3 || len(r.Matches) != 3 {
 			t.Errorf("one page: got total %d and %d matches, want 3 and 3", r.Total, len(r.Matches))
 		}

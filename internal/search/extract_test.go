@@ -258,6 +258,37 @@ func TestExtractOthers(t *testing.T) {
 			{"occurrence", []Entry{period("2023-12-30", "2024-01-05")}},
 		})
 	})
+	t.Run("Money and Range", func(t *testing.T) {
+		res := mustParse(t, `{"resourceType": "Invoice", "id": "i1", "status": "issued",
+			"totalGross": {"value": 48.00, "currency": "EUR"}}`)
+		runExtractCases(t, res, []extractCase{
+			{"totalgross", []Entry{{Kind: KindQuantity, Low: 47.995, High: 48.005, System: "urn:iso:std:iso:4217", Code: "EUR"}}},
+		})
+		res = mustParse(t, `{"resourceType": "ValueSet", "id": "v2", "status": "active",
+			"useContext": [{"code": {"system": "http://terminology.hl7.org/CodeSystem/usage-context-type", "code": "age"},
+			  "valueRange": {"low": {"value": 18, "system": "http://unitsofmeasure.org", "code": "a"}}}]}`)
+		runExtractCases(t, res, []extractCase{
+			{"context-quantity", []Entry{{Kind: KindQuantity, Low: 17.5, High: maxNumber, System: "http://unitsofmeasure.org", Code: "a"},
+				{Kind: KindQuantity, Low: 17.5 * 31557600, High: maxNumber, System: "http://unitsofmeasure.org", Code: "s", Canonical: true}}},
+		})
+	})
+	t.Run("contained and references", func(t *testing.T) {
+		res := mustParse(t, `{"resourceType": "Observation", "id": "o2", "status": "final", "code": {"text": "x"},
+			"contained": [{"resourceType": "Patient", "id": "pat"}],
+			"subject": {"reference": "#pat"},
+			"performer": [{"reference": "https://example.org/fhir/Practitioner/7"}, {"reference": "Organization/o1/_history/3"},
+			  {"reference": "urn:uuid:04121321-4af5-424c-a0e1-ed3aab1c349d"}, {"identifier": {"system": "urn:sys", "value": "v"}}]}`)
+		runExtractCases(t, res, []extractCase{
+			{"subject", nil},
+			{"patient", nil},
+			{"performer", []Entry{
+				{Kind: KindReference, RefURL: "https://example.org/fhir/Practitioner/7", RefType: "Practitioner", RefID: "7"},
+				{Kind: KindReference, RefType: "Organization", RefID: "o1", RefVersion: "3"},
+				{Kind: KindReference, RefURL: "urn:uuid:04121321-4af5-424c-a0e1-ed3aab1c349d"},
+				{Kind: KindReference, System: "urn:sys", Code: "v"},
+			}},
+		})
+	})
 	t.Run("uri and number", func(t *testing.T) {
 		res := mustParse(t, `{"resourceType": "ValueSet", "id": "v1", "status": "active", "url": "http://example.org/vs|1.0"}`)
 		runExtractCases(t, res, []extractCase{{"url", []Entry{{Kind: KindURI, Exact: "http://example.org/vs|1.0"}}}})

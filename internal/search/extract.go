@@ -64,11 +64,16 @@ type plan struct {
 // A part of the form X.where(resolve() is T) also has fast, X compiled
 // alone, and resolveIs T: Extract evaluates X and filters the references
 // itself (extract_resolve.go).
+//
+// path, when set, is the part compiled as a simple path (extract_path.go),
+// walked instead of evaluating expr; fastPath likewise for fast.
 type part struct {
 	expr      *fhirpath.Expression
 	key       string
 	choice    bool
+	path      *simplePath
 	fast      *fhirpath.Expression
+	fastPath  *simplePath
 	resolveIs string
 }
 
@@ -96,6 +101,7 @@ func (pt *part) absent(res fhir.Resource) bool {
 type component struct {
 	kind Kind
 	expr *fhirpath.Expression
+	path *simplePath // when the composite's values have a known type
 }
 
 // Stats counts what the Extractor could not do.
@@ -169,10 +175,11 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 					p = nil
 					break
 				}
-				pt := part{expr: e}
-				if prefix, typ, ok := splitResolveIs(src); ok && x.defs.IsResource(typ) {
+				pt := part{expr: e, path: x.compilePath(src, typ, false)}
+				if prefix, target, ok := splitResolveIs(src); ok && x.defs.IsResource(target) {
 					if fast, err := compile(prefix); err == nil {
-						pt.fast, pt.resolveIs = fast, typ
+						pt.fast, pt.resolveIs = fast, target
+						pt.fastPath = x.compilePath(prefix, typ, false)
 					}
 				}
 				if lead, key := firstStep(src); key != "" {
@@ -195,6 +202,11 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 						break
 					}
 					p.components[i] = component{kind: x.componentKind(byURL, c.Definition), expr: ce}
+					if len(p.parts) == 1 && p.parts[0].path != nil {
+						if t := p.parts[0].path.lastType(); t != "" {
+							p.components[i].path = x.compilePath(c.Expression, t, true)
+						}
+					}
 				}
 				if p == nil {
 					continue
@@ -357,10 +369,15 @@ func (ex *extraction) eval(p *plan) []fhirpath.Node {
 		}
 		var got []fhirpath.Node
 		var err error
-		if pt.fast != nil && !ex.bundle {
+		switch {
+		case pt.path != nil:
+			got = pt.path.eval(ex.res, nil)
+		case pt.fastPath != nil && !ex.bundle:
+			got = ex.filterResolveIs(pt.fastPath.eval(ex.res, nil), pt.resolveIs)
+		case pt.fast != nil && !ex.bundle:
 			got, err = pt.fast.Evaluate(&ex.ctx, ex.res)
 			got = ex.filterResolveIs(got, pt.resolveIs)
-		} else {
+		default:
 			got, err = pt.expr.Evaluate(&ex.ctx, ex.res)
 		}
 		if err != nil {
@@ -411,9 +428,14 @@ func (ex *extraction) composite(p *plan, nodes []fhirpath.Node) {
 		group := ex.groups + 1
 		complete := true
 		for i, c := range p.components {
-			vals, err := c.expr.Evaluate(&ex.ctx, n)
-			if err != nil {
-				ex.x.fail(p.param, err)
+			var vals []fhirpath.Node
+			if m, ok := n.Value.(map[string]any); ok && c.path != nil {
+				vals = c.path.eval(m, nil)
+			} else {
+				var err error
+				if vals, err = c.expr.Evaluate(&ex.ctx, n); err != nil {
+					ex.x.fail(p.param, err)
+				}
 			}
 			from := len(ex.out)
 			for _, v := range vals {

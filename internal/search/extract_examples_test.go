@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/fhirpath"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/sharedtest"
 )
@@ -150,4 +151,77 @@ func TestResolveIsFastPath(t *testing.T) {
 		}
 	}
 	t.Logf("%d evaluations compared", checked)
+}
+
+// TestSimplePaths checks on every example (and Bundle entry) that walking a
+// part compiled as a simple path selects what FHIRPath selects.
+func TestSimplePaths(t *testing.T) {
+	examples := sharedtest.R5Examples(t)
+	x := testExtractor(t)
+	simple, parts, compared := 0, 0, 0
+	for _, plans := range x.plans {
+		for _, p := range plans {
+			for _, pt := range p.parts {
+				parts++
+				if pt.path != nil {
+					simple++
+				}
+			}
+		}
+	}
+	nonNil := func(nodes []fhirpath.Node) []fhirpath.Node {
+		var out []fhirpath.Node
+		for _, n := range nodes {
+			if n.Value != nil {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	var check func(file string, res fhir.Resource)
+	check = func(file string, res fhir.Resource) {
+		ctx := &fhirpath.Context{Model: x.model, Lenient: true, Resource: res}
+		for _, p := range x.plans[res.Type()] {
+			for _, pt := range p.parts {
+				if pt.path == nil {
+					continue
+				}
+				want, err := pt.expr.Evaluate(ctx, res)
+				if err != nil {
+					t.Errorf("%s %s: %v", file, p.param.Code, err)
+					continue
+				}
+				want = nonNil(want)
+				got := pt.path.eval(res, nil)
+				compared++
+				if len(got) != len(want) {
+					t.Errorf("%s %s: path gives %d items, %s gives %d", file, p.param.Code, len(got), pt.expr, len(want))
+					continue
+				}
+				for i := range got {
+					if got[i].Key != want[i].Key || got[i].Index != want[i].Index || got[i].Type != want[i].Type {
+						t.Errorf("%s %s: item %d is %s[%d] %s, FHIRPath gives %s[%d] %s", file, p.param.Code, i,
+							got[i].Key, got[i].Index, got[i].Type, want[i].Key, want[i].Index, want[i].Type)
+					}
+				}
+			}
+		}
+		if res.Type() == "Bundle" {
+			entries, _ := res["entry"].([]any)
+			for _, en := range entries {
+				en, _ := en.(map[string]any)
+				if r, ok := en["resource"].(map[string]any); ok {
+					check(file, fhir.Resource(r))
+				}
+			}
+		}
+	}
+	for _, exm := range examples {
+		res, err := fhir.ParseResource(exm.Body)
+		if err != nil {
+			continue
+		}
+		check(exm.File, res)
+	}
+	t.Logf("%d of %d parts are simple paths; %d evaluations compared", simple, parts, compared)
 }

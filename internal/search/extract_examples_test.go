@@ -99,6 +99,7 @@ func TestExtractExamples(t *testing.T) {
 		t.Logf("  %s", strings.Join(silent, " "))
 	}
 	st := x.Stats()
+	t.Logf("%d plans (resource type × parameter), %d parts, %d walked as simple paths", st.Plans, st.Parts, st.Walked)
 	t.Logf("%d parameters not compiled, %d evaluation failures (%d parameters)", len(st.Broken), st.EvalFailures, len(st.Failures))
 	for _, m := range []map[string]string{st.Broken, st.Failures} {
 		var urls []string

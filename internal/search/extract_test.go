@@ -1,6 +1,7 @@
 package search
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -339,4 +340,32 @@ func TestVersion(t *testing.T) {
 	if v == "" || v != definitionsHash(testExtractor(t).defs) {
 		t.Errorf("Version() = %q, not stable", v)
 	}
+}
+
+// TestExtractConcurrent runs extractions in parallel (go test -race): the
+// Extractor's caches and counters are shared.
+func TestExtractConcurrent(t *testing.T) {
+	x := NewExtractor(testExtractor(t).defs)
+	docs := []string{patientJSON, observationJSON}
+	want := make([]int, len(docs))
+	for i, d := range docs {
+		entries, _ := x.Extract(mustParse(t, d))
+		want[i] = len(entries)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				d := (g + i) % len(docs)
+				entries, err := x.Extract(mustParse(t, docs[d]))
+				if err != nil || len(entries) != want[d] {
+					t.Errorf("got %d entries, %v; want %d", len(entries), err, want[d])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -29,11 +29,69 @@ func (x *Extractor) partsFor(expr, resourceType string) []string {
 		// or holds a union of its own (which may concern other types than
 		// its first name's), is kept: evaluating it costs only time.
 		lead := leadingName(p)
-		if !x.defs.IsResource(lead) || x.defs.IsA(resourceType, lead) || hasNestedUnion(p) {
-			keep = append(keep, p)
+		if x.defs.IsResource(lead) && !x.defs.IsA(resourceType, lead) && !hasNestedUnion(p) {
+			continue
 		}
+		if x.selectsNothing(p, resourceType) {
+			continue
+		}
+		keep = append(keep, p)
 	}
 	return keep
+}
+
+// selectsNothing reports whether a part that does not start with a type
+// name starts, in each of its branches, with an element that resourceType
+// does not have: "(start | requestedPeriod.start).first()", an
+// Appointment's part of the shared clinical date, gives nothing on an
+// Observation. Anything it cannot read (a function, a variable, a literal)
+// counts as selecting something.
+func (x *Extractor) selectsNothing(part, resourceType string) bool {
+	var roots []string
+	if !rootNames(part, &roots, 0) {
+		return false
+	}
+	for _, name := range roots {
+		if x.defs.IsResource(name) {
+			return false // a type name: left to the caller's rule
+		}
+		if _, _, ok := x.model.ChildType(resourceType, name); ok {
+			return false // choice elements included
+		}
+	}
+	return len(roots) > 0
+}
+
+// rootNames collects the identifiers that the branches of part start
+// with, looking into a leading parenthesised union; ok is false when a
+// branch starts with anything else.
+func rootNames(part string, names *[]string, depth int) bool {
+	part = strings.TrimSpace(part)
+	if depth > 8 || part == "" {
+		return false
+	}
+	if part[0] == '(' {
+		end := closingParen(part, 0)
+		if end < 0 {
+			return false
+		}
+		branches, ok := splitUnion(part[1:end])
+		if !ok {
+			return false
+		}
+		for _, b := range branches {
+			if !rootNames(b, names, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	name := leadingName(part)
+	if name == "" || name == "true" || name == "false" || strings.HasPrefix(strings.TrimSpace(part[len(name):]), "(") {
+		return false // a literal, a variable or a function call
+	}
+	*names = append(*names, name)
+	return true
 }
 
 // splitUnion splits expr at the '|' operators outside parentheses,

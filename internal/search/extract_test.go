@@ -323,6 +323,10 @@ func TestPartsFor(t *testing.T) {
 		{"name | Patient.name", "Patient", []string{"name", "Patient.name"}},
 		{"name | Patient.name", "Person", []string{"name"}},
 		{"(Patient.a | Person.b).c | Person.d", "Person", []string{"(Patient.a | Person.b).c", "Person.d"}},
+		{"Observation.effective | (start | requestedPeriod.start).first()", "Observation", []string{"Observation.effective"}},
+		{"Observation.effective | (start | requestedPeriod.start).first()", "Appointment", []string{"(start | requestedPeriod.start).first()"}},
+		{"Patient.a | value | true", "Observation", []string{"value", "true"}},
+		{"Patient.a | %resource.x | today()", "Observation", []string{"%resource.x", "today()"}},
 		// Lower precedence than '|': splitting would change the meaning.
 		{"Patient.a | Patient.b = 'x'", "Patient", []string{"Patient.a | Patient.b = 'x'"}},
 		{"Patient.a | Patient.b and Patient.c", "Patient", []string{"Patient.a | Patient.b and Patient.c"}},

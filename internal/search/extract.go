@@ -25,9 +25,11 @@ type Extractor struct {
 	defs  *spec.Definitions
 	model *cachedModel
 	plans map[string][]*plan // by resource type
-	// sizes holds, per resource type, the most entries one resource has
-	// given (up to maxSizeHint), to allocate the result once: an Entry
-	// is large and regrowing the slice was a third of Extract's time.
+	// sizes holds, per resource type, a little more than the entries the
+	// last resource gave (up to maxSizeHint), to allocate the result once:
+	// an Entry is large and regrowing the slice was a third of Extract's
+	// time. Following the last rather than the largest keeps one huge
+	// resource from inflating every later allocation.
 	sizes   map[string]*atomic.Int32
 	version string
 	// broken lists the expressions that did not compile, by parameter URL.
@@ -158,9 +160,7 @@ func (x *Extractor) Extract(res fhir.Resource) ([]Entry, error) {
 		}
 		ex.dedup(start)
 	}
-	if n := int32(min(len(ex.out), maxSizeHint)); n > size.Load() {
-		size.Store(n)
-	}
+	size.Store(int32(min(len(ex.out)+len(ex.out)/4, maxSizeHint)))
 	return ex.out, nil
 }
 
@@ -178,9 +178,11 @@ type extraction struct {
 	x      *Extractor
 	res    fhir.Resource
 	bundle bool // resolve() looks into the entries: no fast path
-	ctx    fhirpath.Context
-	out    []Entry
-	groups int
+	// scratch is eval's buffer, reused from one plan to the next.
+	scratch []fhirpath.Node
+	ctx     fhirpath.Context
+	out     []Entry
+	groups  int
 }
 
 // dedup removes the entries from start on that repeat an earlier one (the
@@ -213,22 +215,24 @@ func (ex *extraction) dedup(start int) {
 }
 
 // eval evaluates the parts of a plan on the resource and joins their
-// results, without the items that several parts select.
+// results, without the items that several parts select. The result lives
+// in a buffer that the next call reuses.
 func (ex *extraction) eval(p *plan) []fhirpath.Node {
-	var nodes []fhirpath.Node
-	joined := 0
+	nodes := ex.scratch[:0]
 	for i := range p.parts {
 		pt := &p.parts[i]
 		if pt.absent(ex.res) {
 			continue
 		}
+		before := len(nodes)
 		var got []fhirpath.Node
 		var err error
 		switch {
 		case pt.path != nil:
-			got = pt.path.eval(ex.res, nil)
+			nodes = pt.path.eval(ex.res, nodes)
 		case pt.fastPath != nil && !ex.bundle:
-			got = ex.filterResolveIs(pt.fastPath.eval(ex.res, nil), pt.resolveIs)
+			nodes = pt.fastPath.eval(ex.res, nodes)
+			nodes = nodes[:before+len(ex.filterResolveIs(nodes[before:], pt.resolveIs))]
 		case pt.fast != nil && !ex.bundle:
 			got, err = pt.fast.Evaluate(&ex.ctx, ex.res)
 			got = ex.filterResolveIs(got, pt.resolveIs)
@@ -239,23 +243,20 @@ func (ex *extraction) eval(p *plan) []fhirpath.Node {
 			ex.x.fail(p.param, err)
 			continue
 		}
-		if len(got) == 0 {
-			continue
-		}
-		if nodes == nil {
-			nodes = got
-			continue
-		}
-		if joined == 0 {
-			nodes = append([]fhirpath.Node(nil), nodes...)
-		}
-		joined++
-		for _, n := range got {
-			if !containsNode(nodes, n) {
-				nodes = append(nodes, n)
+		nodes = append(nodes, got...)
+		if before > 0 {
+			// Keep each item once: filtering in place is safe, the
+			// write index never passes the read index.
+			kept := nodes[:before]
+			for _, n := range nodes[before:] {
+				if !containsNode(kept, n) {
+					kept = append(kept, n)
+				}
 			}
+			nodes = kept
 		}
 	}
+	ex.scratch = nodes
 	return nodes
 }
 

@@ -373,3 +373,11 @@ func TestExtractConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestFold(t *testing.T) {
+	for _, s := range []string{"", "abc", "a b", " a", "a ", "a  b", "A", "a\tb", "é", "x.y-z 12", "a\u00a0b", "ß", "\x85"} {
+		if got, want := fold(s), Normalize(s); got != want {
+			t.Errorf("fold(%q) = %q, Normalize gives %q", s, got, want)
+		}
+	}
+}

@@ -285,8 +285,8 @@ func (ex *extraction) composite(p *plan, nodes []fhirpath.Node) {
 		complete := true
 		for i, c := range p.components {
 			var vals []fhirpath.Node
-			if m, ok := n.Value.(map[string]any); ok && c.path != nil {
-				vals = c.path.eval(m, nil)
+			if m, ok := n.Value.(map[string]any); ok && c.paths[n.Type] != nil {
+				vals = c.paths[n.Type].eval(m, nil)
 			} else {
 				var err error
 				if vals, err = c.expr.Evaluate(&ex.ctx, n); err != nil {

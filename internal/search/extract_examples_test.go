@@ -197,6 +197,25 @@ func TestSimplePaths(t *testing.T) {
 				want = nonNil(want)
 				got := pt.path.eval(res, nil)
 				compared++
+				for _, n := range got {
+					m, _ := n.Value.(map[string]any)
+					for _, c := range p.components {
+						cp := c.paths[n.Type]
+						if cp == nil || m == nil {
+							continue
+						}
+						cwant, err := c.expr.Evaluate(ctx, n)
+						if err != nil {
+							t.Errorf("%s %s: %v", file, p.param.Code, err)
+							continue
+						}
+						cwant, cgot := nonNil(cwant), cp.eval(m, nil)
+						compared++
+						if len(cgot) != len(cwant) {
+							t.Errorf("%s %s: component path gives %d items, %s gives %d", file, p.param.Code, len(cgot), c.expr, len(cwant))
+						}
+					}
+				}
 				if len(got) != len(want) {
 					t.Errorf("%s %s: path gives %d items, %s gives %d", file, p.param.Code, len(got), pt.expr, len(want))
 					continue

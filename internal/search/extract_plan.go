@@ -72,7 +72,10 @@ func (pt *part) absent(res fhir.Resource) bool {
 type component struct {
 	kind Kind
 	expr *fhirpath.Expression
-	path *simplePath // when the composite's values have a known type
+	// paths holds the component compiled as a simple path relative to
+	// each type the composite's parts give ("Observation",
+	// "Observation.component"), when they are simple paths too.
+	paths map[string]*simplePath
 }
 
 // planner prepares the plans of an Extractor, compiling each distinct
@@ -140,9 +143,17 @@ func (pl *planner) plan(sp *spec.SearchParam, typ string) *plan {
 			return nil
 		}
 		p.components[i] = component{kind: x.componentKind(pl.byURL, c.Definition), expr: ce}
-		if len(p.parts) == 1 && p.parts[0].path != nil {
-			if t := p.parts[0].path.lastType(); t != "" {
-				p.components[i].path = x.compilePath(c.Expression, t, true)
+		for _, pt := range p.parts {
+			if pt.path == nil {
+				continue
+			}
+			if t := pt.path.lastType(); t != "" {
+				if cp := x.compilePath(c.Expression, t, true); cp != nil {
+					if p.components[i].paths == nil {
+						p.components[i].paths = make(map[string]*simplePath)
+					}
+					p.components[i].paths[t] = cp
+				}
 			}
 		}
 	}

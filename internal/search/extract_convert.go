@@ -217,7 +217,7 @@ func (ex *extraction) putCoding(param string, m map[string]any, text string) {
 	if sys == "" && code == "" && display == "" {
 		return
 	}
-	ex.out = append(ex.out, Entry{Param: param, Kind: KindToken, System: sys, Code: code, Display: normalizeOpt(display)})
+	ex.out = append(ex.out, Entry{Param: param, Kind: KindToken, System: sys, Code: code, Display: fold(display)})
 }
 
 // putConcept indexes one entry per coding. The concept's text goes on a
@@ -249,7 +249,7 @@ func (ex *extraction) putIdentifier(param string, m map[string]any) {
 		return
 	}
 	typ := obj(m, "type")
-	e.Display = normalizeOpt(str(typ, "text"))
+	e.Display = fold(str(typ, "text"))
 	codings := list(typ, "coding")
 	if len(codings) == 0 {
 		ex.out = append(ex.out, e)
@@ -260,13 +260,6 @@ func (ex *extraction) putIdentifier(param string, m map[string]any) {
 		e.TypeSystem, e.TypeCode = str(cm, "system"), str(cm, "code")
 		ex.out = append(ex.out, e)
 	}
-}
-
-func normalizeOpt(s string) string {
-	if s == "" {
-		return ""
-	}
-	return fold(s)
 }
 
 // fold is Normalize without its allocation for the many values that are

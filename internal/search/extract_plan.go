@@ -125,7 +125,7 @@ func (pl *planner) plan(sp *spec.SearchParam, typ string) *plan {
 				pt.fastPath = x.compilePath(prefix, typ, false)
 			}
 		}
-		if lead, key := firstStep(src); key != "" {
+		if lead, key := firstStep(src); key != "" && emptyWhenAbsent(src) {
 			if _, isChoice, ok := x.model.ChildType(lead, key); ok {
 				pt.key, pt.extKey, pt.choice = key, "_"+key, isChoice
 			}

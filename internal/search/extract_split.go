@@ -207,3 +207,67 @@ func firstStep(part string) (lead, key string) {
 	}
 	return lead, key
 }
+
+// emptyWhenAbsent reports whether a part gives nothing when its first
+// element is absent, so that Extract may skip it without evaluating: a
+// path through functions that map empty to empty (where, ofType, first,
+// ...). "Patient.deceased.exists() and Patient.deceased != false" is not
+// such a part: on a Patient without deceased it is false, which the
+// deceased parameter indexes. Operators and function names inside a
+// function's arguments do not matter: they are never evaluated on an
+// empty focus.
+func emptyWhenAbsent(part string) bool {
+	var stack []bool // per open parenthesis: is it a function's argument list?
+	args := 0        // open argument lists
+	for i := 0; i < len(part); i++ {
+		c := part[i]
+		switch {
+		case c == '\'' || c == '`':
+			i = skipQuoted(part, i)
+		case c == '(':
+			fn := i > 0 && isIdentByte(part[i-1])
+			if fn && args == 0 {
+				j := i
+				for j > 0 && isIdentByte(part[j-1]) {
+					j--
+				}
+				if !emptyPreserving[part[j:i]] {
+					return false
+				}
+			}
+			stack = append(stack, fn)
+			if fn {
+				args++
+			}
+		case c == ')':
+			if len(stack) == 0 {
+				return false
+			}
+			if stack[len(stack)-1] {
+				args--
+			}
+			stack = stack[:len(stack)-1]
+		case args > 0:
+		case strings.IndexByte("&=<>~!+-*/|%$[", c) >= 0:
+			return false
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if lowPrecedenceWord(part[i+1:]) || strings.HasPrefix(part[i+1:], "is ") ||
+				strings.HasPrefix(part[i+1:], "div ") || strings.HasPrefix(part[i+1:], "mod ") {
+				return false
+			}
+		}
+	}
+	return len(stack) == 0
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// emptyPreserving are the functions that give an empty result on an empty
+// input.
+var emptyPreserving = map[string]bool{
+	"where": true, "ofType": true, "as": true, "extension": true, "first": true, "last": true,
+	"resolve": true, "select": true, "distinct": true, "single": true, "tail": true, "skip": true,
+	"take": true, "children": true, "descendants": true, "repeat": true, "getValue": true,
+}

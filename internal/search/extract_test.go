@@ -259,6 +259,16 @@ func TestExtractOthers(t *testing.T) {
 			{"occurrence", []Entry{period("2023-12-30", "2024-01-05")}},
 		})
 	})
+	t.Run("absent element", func(t *testing.T) {
+		// The deceased expression is false, not empty, without deceased[x]:
+		// the part must be evaluated although its first element is absent.
+		res := mustParse(t, `{"resourceType": "Patient", "id": "p2"}`)
+		runExtractCases(t, res, []extractCase{
+			{"deceased", []Entry{{Kind: KindToken, Code: "false"}}},
+			{"_id", []Entry{{Kind: KindToken, Code: "p2"}}},
+			{"name", nil},
+		})
+	})
 	t.Run("Money and Range", func(t *testing.T) {
 		res := mustParse(t, `{"resourceType": "Invoice", "id": "i1", "status": "issued",
 			"totalGross": {"value": 48.00, "currency": "EUR"}}`)
@@ -335,6 +345,29 @@ func TestPartsFor(t *testing.T) {
 	for _, c := range cases {
 		if got := x.partsFor(c.expr, c.typ); !cmp.Equal(got, c.want, cmpopts.EquateEmpty()) {
 			t.Errorf("partsFor(%q, %s) = %q, want %q", c.expr, c.typ, got, c.want)
+		}
+	}
+}
+
+func TestEmptyWhenAbsent(t *testing.T) {
+	cases := map[string]bool{
+		"Patient.name":                                                   true,
+		"(Observation.value as Quantity)":                                true,
+		"Observation.value.ofType(Quantity)":                             true,
+		"Observation.subject.where(resolve() is Patient)":                true,
+		"Observation.component.where(code.exists() and value = 1).value": true,
+		"Patient.extension('http://x|y').value":                          true,
+		"Patient.deceased.exists() and Patient.deceased != false":        false,
+		"Patient.deceased.exists()":                                      false,
+		"Patient.name.count()":                                           false,
+		"Patient.name.given & 'x'":                                       false,
+		"Patient.a is string":                                            false,
+		"iif(Patient.a, 1, 2)":                                           false,
+		"Patient.a[0]":                                                   false,
+	}
+	for src, want := range cases {
+		if got := emptyWhenAbsent(src); got != want {
+			t.Errorf("emptyWhenAbsent(%q) = %v, want %v", src, got, want)
 		}
 	}
 }

@@ -1,13 +1,10 @@
 package search
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"reflect"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -28,9 +25,11 @@ type Extractor struct {
 	defs  *spec.Definitions
 	model *cachedModel
 	plans map[string][]*plan // by resource type
-	// sizes holds, per resource type, the most entries one resource has
-	// given (up to maxSizeHint), to allocate the result once: an Entry
-	// is large and regrowing the slice was a third of Extract's time.
+	// sizes holds, per resource type, a little more than the entries the
+	// last resource gave (up to maxSizeHint), to allocate the result once:
+	// an Entry is large and regrowing the slice was a third of Extract's
+	// time. Following the last rather than the largest keeps one huge
+	// resource from inflating every later allocation.
 	sizes   map[string]*atomic.Int32
 	version string
 	// broken lists the expressions that did not compile, by parameter URL.
@@ -41,65 +40,12 @@ type Extractor struct {
 	failures     map[string]string // param URL → last evaluation error
 }
 
-// plan is one search parameter as applied to one resource type: its
-// expression reduced to the parts that concern the type.
-type plan struct {
-	param *spec.SearchParam
-	kind  Kind
-	// parts are evaluated apart and their results joined (partsFor).
-	parts []part
-	// components, for a composite: the relative expression and kind of
-	// each part, in definition order; nil when a part could not be
-	// prepared (the composite is then skipped).
-	components []component
-}
-
-// part is one part of a plan's expression. When it starts with a path
-// into the resource (Patient.name, (Observation.value as Quantity)), key is
-// the first element's name, choice whether it is a choice element: a
-// resource without that element cannot give the part a value, and most
-// parameters of a type select elements that a given resource lacks, so
-// Extract skips them without evaluating.
-//
-// A part of the form X.where(resolve() is T) also has fast, X compiled
-// alone, and resolveIs T: Extract evaluates X and filters the references
-// itself (extract_resolve.go).
-type part struct {
-	expr      *fhirpath.Expression
-	key       string
-	choice    bool
-	fast      *fhirpath.Expression
-	resolveIs string
-}
-
-// absent reports whether res lacks the part's first element.
-func (pt *part) absent(res fhir.Resource) bool {
-	if pt.key == "" {
-		return false
-	}
-	if _, ok := res[pt.key]; ok {
-		return false
-	}
-	if _, ok := res["_"+pt.key]; ok {
-		return false
-	}
-	if pt.choice {
-		for k := range res {
-			if len(k) > len(pt.key) && k[:len(pt.key)] == pt.key && 'A' <= k[len(pt.key)] && k[len(pt.key)] <= 'Z' {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-type component struct {
-	kind Kind
-	expr *fhirpath.Expression
-}
-
 // Stats counts what the Extractor could not do.
 type Stats struct {
+	// Plans counts the (resource type, parameter) pairs prepared; Parts
+	// their expression parts, of which Walked are walked as simple paths
+	// rather than evaluated by FHIRPath.
+	Plans, Parts, Walked int
 	// Broken maps the URL of each parameter whose expression (or a
 	// component's) does not compile or cannot be prepared to why.
 	Broken map[string]string
@@ -125,18 +71,7 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 	for _, sp := range defs.SearchParams {
 		byURL[sp.URL] = sp
 	}
-	compiled := make(map[string]*fhirpath.Expression)
-	compile := func(src string) (*fhirpath.Expression, error) {
-		if e, ok := compiled[src]; ok {
-			return e, nil
-		}
-		e, err := fhirpath.Compile(src)
-		if err != nil {
-			return nil, err
-		}
-		compiled[src] = e
-		return e, nil
-	}
+	pl := planner{x: x, byURL: byURL, compiled: make(map[string]*fhirpath.Expression)}
 	var types []string
 	for name, t := range defs.Types {
 		if t.Kind == "resource" && !t.Abstract {
@@ -152,91 +87,14 @@ func NewExtractor(defs *spec.Definitions) *Extractor {
 		}
 		sort.Strings(codes)
 		for _, code := range codes {
-			sp := params[code]
-			kind := Kind(sp.Type)
-			if sp.Expression == "" || kind == KindSpecial {
-				continue
+			if p := pl.plan(params[code], typ); p != nil {
+				x.plans[typ] = append(x.plans[typ], p)
 			}
-			srcs := x.partsFor(sp.Expression, typ)
-			if len(srcs) == 0 {
-				continue // no part of the union concerns typ
-			}
-			p := &plan{param: sp, kind: kind}
-			for _, src := range srcs {
-				e, err := compile(src)
-				if err != nil {
-					x.broken[sp.URL] = err.Error()
-					p = nil
-					break
-				}
-				pt := part{expr: e}
-				if prefix, typ, ok := splitResolveIs(src); ok && x.defs.IsResource(typ) {
-					if fast, err := compile(prefix); err == nil {
-						pt.fast, pt.resolveIs = fast, typ
-					}
-				}
-				if lead, key := firstStep(src); key != "" {
-					if _, isChoice, ok := x.model.ChildType(lead, key); ok {
-						pt.key, pt.choice = key, isChoice
-					}
-				}
-				p.parts = append(p.parts, pt)
-			}
-			if p == nil {
-				continue
-			}
-			if kind == KindComposite {
-				p.components = make([]component, len(sp.Component))
-				for i, c := range sp.Component {
-					ce, err := compile(c.Expression)
-					if err != nil {
-						x.broken[sp.URL] = fmt.Sprintf("component %s: %v", c.Definition, err)
-						p = nil
-						break
-					}
-					p.components[i] = component{kind: x.componentKind(byURL, c.Definition), expr: ce}
-				}
-				if p == nil {
-					continue
-				}
-			}
-			x.plans[typ] = append(x.plans[typ], p)
 		}
 		x.sizes[typ] = new(atomic.Int32)
 	}
 	x.version = definitionsHash(defs)
 	return x
-}
-
-// componentKind returns the kind of a composite's component from its
-// definition. A few R5 composites name definitions that the specification
-// does not contain (Observation-value-string, Encounter-period, ...): the
-// same code on the same base is tried, and failing that the kind is left
-// "" for add to infer from each value's type.
-func (x *Extractor) componentKind(byURL map[string]*spec.SearchParam, url string) Kind {
-	if def := byURL[url]; def != nil {
-		return Kind(def.Type)
-	}
-	name := url[strings.LastIndexByte(url, '/')+1:]
-	if base, code, ok := strings.Cut(name, "-"); ok {
-		if def := x.defs.SearchParamsFor(base)[code]; def != nil {
-			return Kind(def.Type)
-		}
-	}
-	return ""
-}
-
-// definitionsHash identifies the definitions and the rules applied to them.
-func definitionsHash(defs *spec.Definitions) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", extractRules, defs.Package)
-	for _, sp := range defs.SearchParams { // sorted by URL
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\n", sp.URL, sp.Code, sp.Type, strings.Join(sp.Base, ","), sp.Expression)
-		for _, c := range sp.Component {
-			fmt.Fprintf(h, "\t%s\x00%s\n", c.Definition, c.Expression)
-		}
-	}
-	return extractRules + "-" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // Version identifies the definitions and the extraction rules.
@@ -249,6 +107,17 @@ func (x *Extractor) Stats() Stats {
 	defer x.mu.Unlock()
 	s := Stats{Broken: make(map[string]string, len(x.broken)), Failures: make(map[string]string, len(x.failures)),
 		EvalFailures: x.evalFailures.Load()}
+	for _, plans := range x.plans {
+		s.Plans += len(plans)
+		for _, p := range plans {
+			s.Parts += len(p.parts)
+			for _, pt := range p.parts {
+				if pt.path != nil {
+					s.Walked++
+				}
+			}
+		}
+	}
 	for k, v := range x.broken {
 		s.Broken[k] = v
 	}
@@ -291,9 +160,7 @@ func (x *Extractor) Extract(res fhir.Resource) ([]Entry, error) {
 		}
 		ex.dedup(start)
 	}
-	if n := int32(min(len(ex.out), maxSizeHint)); n > size.Load() {
-		size.Store(n)
-	}
+	size.Store(int32(min(len(ex.out)+len(ex.out)/4, maxSizeHint)))
 	return ex.out, nil
 }
 
@@ -311,9 +178,11 @@ type extraction struct {
 	x      *Extractor
 	res    fhir.Resource
 	bundle bool // resolve() looks into the entries: no fast path
-	ctx    fhirpath.Context
-	out    []Entry
-	groups int
+	// scratch is eval's buffer, reused from one plan to the next.
+	scratch []fhirpath.Node
+	ctx     fhirpath.Context
+	out     []Entry
+	groups  int
 }
 
 // dedup removes the entries from start on that repeat an earlier one (the
@@ -346,44 +215,48 @@ func (ex *extraction) dedup(start int) {
 }
 
 // eval evaluates the parts of a plan on the resource and joins their
-// results, without the items that several parts select.
+// results, without the items that several parts select. The result lives
+// in a buffer that the next call reuses.
 func (ex *extraction) eval(p *plan) []fhirpath.Node {
-	var nodes []fhirpath.Node
-	joined := 0
+	nodes := ex.scratch[:0]
 	for i := range p.parts {
 		pt := &p.parts[i]
 		if pt.absent(ex.res) {
 			continue
 		}
+		before := len(nodes)
 		var got []fhirpath.Node
 		var err error
-		if pt.fast != nil && !ex.bundle {
+		switch {
+		case pt.path != nil:
+			nodes = pt.path.eval(ex.res, nodes)
+		case pt.fastPath != nil && !ex.bundle:
+			nodes = pt.fastPath.eval(ex.res, nodes)
+			nodes = nodes[:before+len(ex.filterResolveIs(nodes[before:], pt.resolveIs))]
+		case pt.fast != nil && !ex.bundle:
 			got, err = pt.fast.Evaluate(&ex.ctx, ex.res)
 			got = ex.filterResolveIs(got, pt.resolveIs)
-		} else {
+		default:
 			got, err = pt.expr.Evaluate(&ex.ctx, ex.res)
 		}
 		if err != nil {
 			ex.x.fail(p.param, err)
 			continue
 		}
-		if len(got) == 0 {
-			continue
-		}
-		if nodes == nil {
-			nodes = got
-			continue
-		}
-		if joined == 0 {
-			nodes = append([]fhirpath.Node(nil), nodes...)
-		}
-		joined++
-		for _, n := range got {
-			if !containsNode(nodes, n) {
-				nodes = append(nodes, n)
+		nodes = append(nodes, got...)
+		if before > 0 {
+			// Keep each item once: filtering in place is safe, the
+			// write index never passes the read index.
+			kept := nodes[:before]
+			for _, n := range nodes[before:] {
+				if !containsNode(kept, n) {
+					kept = append(kept, n)
+				}
 			}
+			nodes = kept
 		}
 	}
+	ex.scratch = nodes
 	return nodes
 }
 
@@ -411,9 +284,14 @@ func (ex *extraction) composite(p *plan, nodes []fhirpath.Node) {
 		group := ex.groups + 1
 		complete := true
 		for i, c := range p.components {
-			vals, err := c.expr.Evaluate(&ex.ctx, n)
-			if err != nil {
-				ex.x.fail(p.param, err)
+			var vals []fhirpath.Node
+			if m, ok := n.Value.(map[string]any); ok && c.paths[n.Type] != nil {
+				vals = c.paths[n.Type].eval(m, nil)
+			} else {
+				var err error
+				if vals, err = c.expr.Evaluate(&ex.ctx, n); err != nil {
+					ex.x.fail(p.param, err)
+				}
 			}
 			from := len(ex.out)
 			for _, v := range vals {

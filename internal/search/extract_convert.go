@@ -3,8 +3,10 @@ package search
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emr-project/emr/internal/fhir/fhirpath"
 )
@@ -142,7 +144,7 @@ func (ex *extraction) putString(param, s string) {
 	if strings.TrimSpace(s) == "" {
 		return
 	}
-	ex.out = append(ex.out, Entry{Param: param, Kind: KindString, Text: Normalize(s), Exact: s})
+	ex.out = append(ex.out, Entry{Param: param, Kind: KindString, Text: fold(s), Exact: s})
 }
 
 // notText are the keys of a complex value whose strings are identifiers or
@@ -158,10 +160,15 @@ func (ex *extraction) stringLeaves(param string, m map[string]any, depth int) {
 	if depth > 4 {
 		return
 	}
+	// In key order, so that the entries come out the same every time.
+	keys := make([]string, 0, len(m))
 	for k := range m {
-		if notText[k] || strings.HasPrefix(k, "_") {
-			continue
+		if !notText[k] && !strings.HasPrefix(k, "_") {
+			keys = append(keys, k)
 		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
 		for _, e := range list(m, k) {
 			switch e := e.(type) {
 			case string:
@@ -210,7 +217,7 @@ func (ex *extraction) putCoding(param string, m map[string]any, text string) {
 	if sys == "" && code == "" && display == "" {
 		return
 	}
-	ex.out = append(ex.out, Entry{Param: param, Kind: KindToken, System: sys, Code: code, Display: normalizeOpt(display)})
+	ex.out = append(ex.out, Entry{Param: param, Kind: KindToken, System: sys, Code: code, Display: fold(display)})
 }
 
 // putConcept indexes one entry per coding. The concept's text goes on a
@@ -232,7 +239,7 @@ func (ex *extraction) putConcept(param string, m map[string]any) {
 		ex.putCoding(param, cm, "")
 	}
 	if !used {
-		ex.out = append(ex.out, Entry{Param: param, Kind: KindToken, Display: Normalize(text)})
+		ex.out = append(ex.out, Entry{Param: param, Kind: KindToken, Display: fold(text)})
 	}
 }
 
@@ -242,7 +249,7 @@ func (ex *extraction) putIdentifier(param string, m map[string]any) {
 		return
 	}
 	typ := obj(m, "type")
-	e.Display = normalizeOpt(str(typ, "text"))
+	e.Display = fold(str(typ, "text"))
 	codings := list(typ, "coding")
 	if len(codings) == 0 {
 		ex.out = append(ex.out, e)
@@ -255,11 +262,19 @@ func (ex *extraction) putIdentifier(param string, m map[string]any) {
 	}
 }
 
-func normalizeOpt(s string) string {
-	if s == "" {
-		return ""
+// fold is Normalize without its allocation for the many values that are
+// already folded: plain lower-case ASCII with single spaces between words,
+// which Normalize would give back unchanged.
+func fold(s string) string {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf, 'A' <= c && c <= 'Z', c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return Normalize(s)
+		case c == ' ' && (i == 0 || i == len(s)-1 || s[i+1] == ' '):
+			return Normalize(s)
+		}
 	}
-	return Normalize(s)
+	return s
 }
 
 // ---- number

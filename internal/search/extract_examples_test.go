@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/fhirpath"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/sharedtest"
 )
@@ -87,17 +88,20 @@ func TestExtractExamples(t *testing.T) {
 	var silent []string
 	for typ := range perType {
 		for _, p := range x.plans[typ] {
-			if perParam[typ+"."+p.param.Code] == 0 {
+			// Meta parameters (_tag, _source, ...) are left out: few
+			// examples have meta.
+			if perParam[typ+"."+p.param.Code] == 0 && !strings.HasPrefix(p.param.Code, "_") {
 				silent = append(silent, typ+"."+p.param.Code)
 			}
 		}
 	}
 	sort.Strings(silent)
-	t.Logf("%d type.param never indexed on the examples", len(silent))
+	t.Logf("%d type.param (other than _x) never indexed on the examples", len(silent))
 	if testing.Verbose() {
 		t.Logf("  %s", strings.Join(silent, " "))
 	}
 	st := x.Stats()
+	t.Logf("%d plans (resource type × parameter), %d parts, %d walked as simple paths", st.Plans, st.Parts, st.Walked)
 	t.Logf("%d parameters not compiled, %d evaluation failures (%d parameters)", len(st.Broken), st.EvalFailures, len(st.Failures))
 	for _, m := range []map[string]string{st.Broken, st.Failures} {
 		var urls []string
@@ -150,4 +154,96 @@ func TestResolveIsFastPath(t *testing.T) {
 		}
 	}
 	t.Logf("%d evaluations compared", checked)
+}
+
+// TestSimplePaths checks on every example (and Bundle entry) that walking a
+// part compiled as a simple path selects what FHIRPath selects.
+func TestSimplePaths(t *testing.T) {
+	examples := sharedtest.R5Examples(t)
+	x := testExtractor(t)
+	simple, parts, compared := 0, 0, 0
+	for _, plans := range x.plans {
+		for _, p := range plans {
+			for _, pt := range p.parts {
+				parts++
+				if pt.path != nil {
+					simple++
+				}
+			}
+		}
+	}
+	nonNil := func(nodes []fhirpath.Node) []fhirpath.Node {
+		var out []fhirpath.Node
+		for _, n := range nodes {
+			if n.Value != nil {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	var check func(file string, res fhir.Resource)
+	check = func(file string, res fhir.Resource) {
+		ctx := &fhirpath.Context{Model: x.model, Lenient: true, Resource: res}
+		for _, p := range x.plans[res.Type()] {
+			for _, pt := range p.parts {
+				if pt.path == nil {
+					continue
+				}
+				want, err := pt.expr.Evaluate(ctx, res)
+				if err != nil {
+					t.Errorf("%s %s: %v", file, p.param.Code, err)
+					continue
+				}
+				want = nonNil(want)
+				got := pt.path.eval(res, nil)
+				compared++
+				for _, n := range got {
+					m, _ := n.Value.(map[string]any)
+					for _, c := range p.components {
+						cp := c.paths[n.Type]
+						if cp == nil || m == nil {
+							continue
+						}
+						cwant, err := c.expr.Evaluate(ctx, n)
+						if err != nil {
+							t.Errorf("%s %s: %v", file, p.param.Code, err)
+							continue
+						}
+						cwant, cgot := nonNil(cwant), cp.eval(m, nil)
+						compared++
+						if len(cgot) != len(cwant) {
+							t.Errorf("%s %s: component path gives %d items, %s gives %d", file, p.param.Code, len(cgot), c.expr, len(cwant))
+						}
+					}
+				}
+				if len(got) != len(want) {
+					t.Errorf("%s %s: path gives %d items, %s gives %d", file, p.param.Code, len(got), pt.expr, len(want))
+					continue
+				}
+				for i := range got {
+					if got[i].Key != want[i].Key || got[i].Index != want[i].Index || got[i].Type != want[i].Type {
+						t.Errorf("%s %s: item %d is %s[%d] %s, FHIRPath gives %s[%d] %s", file, p.param.Code, i,
+							got[i].Key, got[i].Index, got[i].Type, want[i].Key, want[i].Index, want[i].Type)
+					}
+				}
+			}
+		}
+		if res.Type() == "Bundle" {
+			entries, _ := res["entry"].([]any)
+			for _, en := range entries {
+				en, _ := en.(map[string]any)
+				if r, ok := en["resource"].(map[string]any); ok {
+					check(file, fhir.Resource(r))
+				}
+			}
+		}
+	}
+	for _, exm := range examples {
+		res, err := fhir.ParseResource(exm.Body)
+		if err != nil {
+			continue
+		}
+		check(exm.File, res)
+	}
+	t.Logf("%d of %d parts are simple paths; %d evaluations compared", simple, parts, compared)
 }

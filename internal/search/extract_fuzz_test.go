@@ -32,3 +32,15 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFold checks that fold's shortcut gives what Normalize gives.
+func FuzzFold(f *testing.F) {
+	for _, s := range []string{"abc", "a b", " a", "A", "é", "a\tb", "a  b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := fold(s), Normalize(s); got != want {
+			t.Errorf("fold(%q) = %q, Normalize gives %q", s, got, want)
+		}
+	})
+}

@@ -34,9 +34,9 @@ func splitResolveIs(src string) (prefix, typ string, ok bool) {
 }
 
 // filterResolveIs keeps the nodes whose reference resolve() would type as
-// typ (or a type derived from it).
+// typ (or a type derived from it), in place.
 func (ex *extraction) filterResolveIs(nodes []fhirpath.Node, typ string) []fhirpath.Node {
-	out := nodes[:0:0]
+	out := nodes[:0]
 	for _, n := range nodes {
 		ref := ""
 		switch v := n.Value.(type) {

@@ -29,11 +29,69 @@ func (x *Extractor) partsFor(expr, resourceType string) []string {
 		// or holds a union of its own (which may concern other types than
 		// its first name's), is kept: evaluating it costs only time.
 		lead := leadingName(p)
-		if !x.defs.IsResource(lead) || x.defs.IsA(resourceType, lead) || hasNestedUnion(p) {
-			keep = append(keep, p)
+		if x.defs.IsResource(lead) && !x.defs.IsA(resourceType, lead) && !hasNestedUnion(p) {
+			continue
 		}
+		if x.selectsNothing(p, resourceType) {
+			continue
+		}
+		keep = append(keep, p)
 	}
 	return keep
+}
+
+// selectsNothing reports whether a part that does not start with a type
+// name starts, in each of its branches, with an element that resourceType
+// does not have: "(start | requestedPeriod.start).first()", an
+// Appointment's part of the shared clinical date, gives nothing on an
+// Observation. Anything it cannot read (a function, a variable, a literal)
+// counts as selecting something.
+func (x *Extractor) selectsNothing(part, resourceType string) bool {
+	var roots []string
+	if !rootNames(part, &roots, 0) {
+		return false
+	}
+	for _, name := range roots {
+		if x.defs.IsResource(name) {
+			return false // a type name: left to the caller's rule
+		}
+		if _, _, ok := x.model.ChildType(resourceType, name); ok {
+			return false // choice elements included
+		}
+	}
+	return len(roots) > 0
+}
+
+// rootNames collects the identifiers that the branches of part start
+// with, looking into a leading parenthesised union; ok is false when a
+// branch starts with anything else.
+func rootNames(part string, names *[]string, depth int) bool {
+	part = strings.TrimSpace(part)
+	if depth > 8 || part == "" {
+		return false
+	}
+	if part[0] == '(' {
+		end := closingParen(part, 0)
+		if end < 0 {
+			return false
+		}
+		branches, ok := splitUnion(part[1:end])
+		if !ok {
+			return false
+		}
+		for _, b := range branches {
+			if !rootNames(b, names, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	name := leadingName(part)
+	if name == "" || name == "true" || name == "false" || strings.HasPrefix(strings.TrimSpace(part[len(name):]), "(") {
+		return false // a literal, a variable or a function call
+	}
+	*names = append(*names, name)
+	return true
 }
 
 // splitUnion splits expr at the '|' operators outside parentheses,
@@ -148,4 +206,68 @@ func firstStep(part string) (lead, key string) {
 		return lead, "" // a function: Patient.where(...)
 	}
 	return lead, key
+}
+
+// emptyWhenAbsent reports whether a part gives nothing when its first
+// element is absent, so that Extract may skip it without evaluating: a
+// path through functions that map empty to empty (where, ofType, first,
+// ...). "Patient.deceased.exists() and Patient.deceased != false" is not
+// such a part: on a Patient without deceased it is false, which the
+// deceased parameter indexes. Operators and function names inside a
+// function's arguments do not matter: they are never evaluated on an
+// empty focus.
+func emptyWhenAbsent(part string) bool {
+	var stack []bool // per open parenthesis: is it a function's argument list?
+	args := 0        // open argument lists
+	for i := 0; i < len(part); i++ {
+		c := part[i]
+		switch {
+		case c == '\'' || c == '`':
+			i = skipQuoted(part, i)
+		case c == '(':
+			fn := i > 0 && isIdentByte(part[i-1])
+			if fn && args == 0 {
+				j := i
+				for j > 0 && isIdentByte(part[j-1]) {
+					j--
+				}
+				if !emptyPreserving[part[j:i]] {
+					return false
+				}
+			}
+			stack = append(stack, fn)
+			if fn {
+				args++
+			}
+		case c == ')':
+			if len(stack) == 0 {
+				return false
+			}
+			if stack[len(stack)-1] {
+				args--
+			}
+			stack = stack[:len(stack)-1]
+		case args > 0:
+		case strings.IndexByte("&=<>~!+-*/|%$[", c) >= 0:
+			return false
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if lowPrecedenceWord(part[i+1:]) || strings.HasPrefix(part[i+1:], "is ") ||
+				strings.HasPrefix(part[i+1:], "div ") || strings.HasPrefix(part[i+1:], "mod ") {
+				return false
+			}
+		}
+	}
+	return len(stack) == 0
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// emptyPreserving are the functions that give an empty result on an empty
+// input.
+var emptyPreserving = map[string]bool{
+	"where": true, "ofType": true, "as": true, "extension": true, "first": true, "last": true,
+	"resolve": true, "select": true, "distinct": true, "single": true, "tail": true, "skip": true,
+	"take": true, "children": true, "descendants": true, "repeat": true, "getValue": true,
 }

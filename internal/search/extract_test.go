@@ -1,6 +1,7 @@
 package search
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -258,6 +259,47 @@ func TestExtractOthers(t *testing.T) {
 			{"occurrence", []Entry{period("2023-12-30", "2024-01-05")}},
 		})
 	})
+	t.Run("absent element", func(t *testing.T) {
+		// The deceased expression is false, not empty, without deceased[x]:
+		// the part must be evaluated although its first element is absent.
+		res := mustParse(t, `{"resourceType": "Patient", "id": "p2"}`)
+		runExtractCases(t, res, []extractCase{
+			{"deceased", []Entry{{Kind: KindToken, Code: "false"}}},
+			{"_id", []Entry{{Kind: KindToken, Code: "p2"}}},
+			{"name", nil},
+		})
+	})
+	t.Run("Money and Range", func(t *testing.T) {
+		res := mustParse(t, `{"resourceType": "Invoice", "id": "i1", "status": "issued",
+			"totalGross": {"value": 48.00, "currency": "EUR"}}`)
+		runExtractCases(t, res, []extractCase{
+			{"totalgross", []Entry{{Kind: KindQuantity, Low: 47.995, High: 48.005, System: "urn:iso:std:iso:4217", Code: "EUR"}}},
+		})
+		res = mustParse(t, `{"resourceType": "ValueSet", "id": "v2", "status": "active",
+			"useContext": [{"code": {"system": "http://terminology.hl7.org/CodeSystem/usage-context-type", "code": "age"},
+			  "valueRange": {"low": {"value": 18, "system": "http://unitsofmeasure.org", "code": "a"}}}]}`)
+		runExtractCases(t, res, []extractCase{
+			{"context-quantity", []Entry{{Kind: KindQuantity, Low: 17.5, High: maxNumber, System: "http://unitsofmeasure.org", Code: "a"},
+				{Kind: KindQuantity, Low: 17.5 * 31557600, High: maxNumber, System: "http://unitsofmeasure.org", Code: "s", Canonical: true}}},
+		})
+	})
+	t.Run("contained and references", func(t *testing.T) {
+		res := mustParse(t, `{"resourceType": "Observation", "id": "o2", "status": "final", "code": {"text": "x"},
+			"contained": [{"resourceType": "Patient", "id": "pat"}],
+			"subject": {"reference": "#pat"},
+			"performer": [{"reference": "https://example.org/fhir/Practitioner/7"}, {"reference": "Organization/o1/_history/3"},
+			  {"reference": "urn:uuid:04121321-4af5-424c-a0e1-ed3aab1c349d"}, {"identifier": {"system": "urn:sys", "value": "v"}}]}`)
+		runExtractCases(t, res, []extractCase{
+			{"subject", nil},
+			{"patient", nil},
+			{"performer", []Entry{
+				{Kind: KindReference, RefURL: "https://example.org/fhir/Practitioner/7", RefType: "Practitioner", RefID: "7"},
+				{Kind: KindReference, RefType: "Organization", RefID: "o1", RefVersion: "3"},
+				{Kind: KindReference, RefURL: "urn:uuid:04121321-4af5-424c-a0e1-ed3aab1c349d"},
+				{Kind: KindReference, System: "urn:sys", Code: "v"},
+			}},
+		})
+	})
 	t.Run("uri and number", func(t *testing.T) {
 		res := mustParse(t, `{"resourceType": "ValueSet", "id": "v1", "status": "active", "url": "http://example.org/vs|1.0"}`)
 		runExtractCases(t, res, []extractCase{{"url", []Entry{{Kind: KindURI, Exact: "http://example.org/vs|1.0"}}}})
@@ -291,6 +333,10 @@ func TestPartsFor(t *testing.T) {
 		{"name | Patient.name", "Patient", []string{"name", "Patient.name"}},
 		{"name | Patient.name", "Person", []string{"name"}},
 		{"(Patient.a | Person.b).c | Person.d", "Person", []string{"(Patient.a | Person.b).c", "Person.d"}},
+		{"Observation.effective | (start | requestedPeriod.start).first()", "Observation", []string{"Observation.effective"}},
+		{"Observation.effective | (start | requestedPeriod.start).first()", "Appointment", []string{"(start | requestedPeriod.start).first()"}},
+		{"Patient.a | value | true", "Observation", []string{"value", "true"}},
+		{"Patient.a | %resource.x | today()", "Observation", []string{"%resource.x", "today()"}},
 		// Lower precedence than '|': splitting would change the meaning.
 		{"Patient.a | Patient.b = 'x'", "Patient", []string{"Patient.a | Patient.b = 'x'"}},
 		{"Patient.a | Patient.b and Patient.c", "Patient", []string{"Patient.a | Patient.b and Patient.c"}},
@@ -303,9 +349,68 @@ func TestPartsFor(t *testing.T) {
 	}
 }
 
+func TestEmptyWhenAbsent(t *testing.T) {
+	cases := map[string]bool{
+		"Patient.name":                                                   true,
+		"(Observation.value as Quantity)":                                true,
+		"Observation.value.ofType(Quantity)":                             true,
+		"Observation.subject.where(resolve() is Patient)":                true,
+		"Observation.component.where(code.exists() and value = 1).value": true,
+		"Patient.extension('http://x|y').value":                          true,
+		"Patient.deceased.exists() and Patient.deceased != false":        false,
+		"Patient.deceased.exists()":                                      false,
+		"Patient.name.count()":                                           false,
+		"Patient.name.given & 'x'":                                       false,
+		"Patient.a is string":                                            false,
+		"iif(Patient.a, 1, 2)":                                           false,
+		"Patient.a[0]":                                                   false,
+	}
+	for src, want := range cases {
+		if got := emptyWhenAbsent(src); got != want {
+			t.Errorf("emptyWhenAbsent(%q) = %v, want %v", src, got, want)
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	v := testExtractor(t).Version()
 	if v == "" || v != definitionsHash(testExtractor(t).defs) {
 		t.Errorf("Version() = %q, not stable", v)
+	}
+}
+
+// TestExtractConcurrent runs extractions in parallel (go test -race): the
+// Extractor's caches and counters are shared.
+func TestExtractConcurrent(t *testing.T) {
+	x := NewExtractor(testExtractor(t).defs)
+	docs := []string{patientJSON, observationJSON}
+	want := make([]int, len(docs))
+	for i, d := range docs {
+		entries, _ := x.Extract(mustParse(t, d))
+		want[i] = len(entries)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				d := (g + i) % len(docs)
+				entries, err := x.Extract(mustParse(t, docs[d]))
+				if err != nil || len(entries) != want[d] {
+					t.Errorf("got %d entries, %v; want %d", len(entries), err, want[d])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestFold(t *testing.T) {
+	for _, s := range []string{"", "abc", "a b", " a", "a ", "a  b", "A", "a\tb", "é", "x.y-z 12", "a\u00a0b", "ß", "\x85"} {
+		if got, want := fold(s), Normalize(s); got != want {
+			t.Errorf("fold(%q) = %q, Normalize gives %q", s, got, want)
+		}
 	}
 }

@@ -21,6 +21,7 @@ var indexTables = []string{"idx_string", "idx_token", "idx_reference", "idx_date
 // indexStmts are prepared on the writer connection.
 type indexStmts struct {
 	upsertKey *sql.Stmt
+	insertKey *sql.Stmt   // a new resource: a plain insert is cheaper than the upsert
 	clear     []*sql.Stmt // one per indexTables entry, then idx_fts
 	conn      *sql.Conn
 	insert    map[insertKey]*sql.Stmt // multi-row inserts, prepared on first use
@@ -34,6 +35,9 @@ func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn) error {
 	if s.upsertKey, err = prep(`INSERT INTO resource_key (type, id, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (type, id) DO UPDATE SET seq = excluded.seq, last_updated = excluded.last_updated, deleted = excluded.deleted
 		RETURNING rid`); err != nil {
+		return err
+	}
+	if s.insertKey, err = prep(`INSERT INTO resource_key (type, id, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?)`); err != nil {
 		return err
 	}
 	for _, t := range append(slices.Clone(indexTables), "idx_fts") {
@@ -57,7 +61,7 @@ func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn) error {
 }
 
 func (s *indexStmts) close() {
-	all := append([]*sql.Stmt{s.upsertKey, s.compart, s.fts}, s.clear...)
+	all := append([]*sql.Stmt{s.upsertKey, s.insertKey, s.compart, s.fts}, s.clear...)
 	for _, st := range s.insert {
 		all = append(all, st)
 	}
@@ -119,7 +123,15 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, entries []search.Entry, fresh bool) error {
 	s := &tx.db.istmt
 	var rid int64
-	if err := s.upsertKey.QueryRowContext(tx.ctx, typ, id, seq, lastUpdated, res == nil).Scan(&rid); err != nil {
+	if fresh {
+		r, err := s.insertKey.ExecContext(tx.ctx, typ, id, seq, lastUpdated, res == nil)
+		if err != nil {
+			return err
+		}
+		if rid, err = r.LastInsertId(); err != nil {
+			return err
+		}
+	} else if err := s.upsertKey.QueryRowContext(tx.ctx, typ, id, seq, lastUpdated, res == nil).Scan(&rid); err != nil {
 		return err
 	}
 	if !fresh {

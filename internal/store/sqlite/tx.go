@@ -172,7 +172,11 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, op str
 	if err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
-	if _, err := tx.db.wstmt.setCurrent.ExecContext(tx.ctx, typ, id, versionID, seq, deleted); err != nil {
+	setCurrent := tx.db.wstmt.setCurrent
+	if versionID == 1 {
+		setCurrent = tx.db.wstmt.insertCurrent
+	}
+	if _, err := setCurrent.ExecContext(tx.ctx, typ, id, versionID, seq, deleted); err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
 	if err := tx.index(typ, id, seq, ms, res, entries, versionID == 1); err != nil {

@@ -16,6 +16,14 @@
 // parse, on every read. Stored JSON always starts with '{', so a later
 // codec can be told apart by its first byte without a migration.
 //
+// Search runs on index rows that the store's Extractor (Options.Extractor)
+// derives from each version, written in the version's transaction into one
+// table per parameter kind (migrations/0002_search.sql). A query becomes
+// one SQL statement (searchsql.go, search.go): the most selective-looking
+// condition drives it through an index range, the others probe by the
+// resource's integer key; pages are keyset-paged with an opaque cursor, so
+// they stay stable while resources are written.
+//
 // lastUpdated has millisecond precision (the last_updated column is unix
 // milliseconds, meta.lastUpdated is written as 2006-01-02T15:04:05.000Z)
 // and never decreases in seq order: the writer clamps a clock that steps
@@ -32,6 +40,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -52,6 +61,9 @@ type Options struct {
 	// CacheSizeKiB is SQLite's page cache per connection (default 16 MiB for
 	// the writer, a quarter of that for each reader).
 	CacheSizeKiB int
+	// Extractor turns resources into search index entries; nil indexes
+	// nothing (only _id and _lastUpdated, which need no entries, work).
+	Extractor store.Extractor
 }
 
 // DB is a store.Store on one SQLite database file.
@@ -62,6 +74,13 @@ type DB struct {
 	readers *sql.DB
 	wstmt   writeStmts
 	rstmt   readStmts
+	istmt   indexStmts
+	search  stmtCache // the readers' search statements
+
+	extractor store.Extractor
+	// stale is set while the index was built by another extractor version
+	// than extractor's (see IndexStale).
+	stale atomic.Bool
 
 	maxBatch int
 	queue    chan *writeReq
@@ -100,7 +119,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 	}
-	db := &DB{path: path, maxBatch: opts.MaxBatch}
+	db := &DB{path: path, maxBatch: opts.MaxBatch, extractor: opts.Extractor}
 	var err error
 	// busy_timeout comes first so that the journal_mode change cannot fail
 	// with SQLITE_BUSY while another process holds the file.
@@ -126,6 +145,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	if err == nil {
 		err = db.rstmt.prepare(ctx, db.readers)
+		db.search.db = db.readers
 	}
 	if err != nil {
 		db.closeConns()
@@ -155,6 +175,12 @@ func (db *DB) openWriter(ctx context.Context) error {
 		return err
 	}
 	if err := db.wstmt.prepare(ctx, conn); err != nil {
+		return err
+	}
+	if err := db.istmt.prepare(ctx, conn); err != nil {
+		return err
+	}
+	if err := db.checkIndexVersion(ctx); err != nil {
 		return err
 	}
 	var last sql.NullInt64
@@ -214,10 +240,12 @@ func (db *DB) Close() error {
 func (db *DB) closeConns() error {
 	var errs []error
 	db.rstmt.close()
+	db.search.close()
 	if db.readers != nil {
 		errs = append(errs, db.readers.Close())
 	}
 	db.wstmt.close()
+	db.istmt.close()
 	if db.wconn != nil {
 		errs = append(errs, db.wconn.Close())
 	}

@@ -21,6 +21,7 @@ type writeStmts struct {
 	currentState  *sql.Stmt
 	insertVersion *sql.Stmt
 	setCurrent    *sql.Stmt
+	insertCurrent *sql.Stmt // version 1: a plain insert, which (unlike the upsert) needs no statement journal
 	insertAudit   *sql.Stmt
 }
 
@@ -37,6 +38,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn) error {
 			VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (type, id) DO UPDATE SET
 				version_id = excluded.version_id, seq = excluded.seq, deleted = excluded.deleted`},
+		{&s.insertCurrent, `INSERT INTO resource_current (type, id, version_id, seq, deleted) VALUES (?, ?, ?, ?, ?)`},
 		{&s.insertAudit, `INSERT INTO audit_event (recorded, event) VALUES (?, ?)`},
 	} {
 		stmt, err := conn.PrepareContext(ctx, p.sql)
@@ -49,7 +51,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn) error {
 }
 
 func (s *writeStmts) close() {
-	for _, stmt := range []*sql.Stmt{s.readCurrent, s.currentState, s.insertVersion, s.setCurrent, s.insertAudit} {
+	for _, stmt := range []*sql.Stmt{s.readCurrent, s.currentState, s.insertVersion, s.setCurrent, s.insertCurrent, s.insertAudit} {
 		if stmt != nil {
 			stmt.Close()
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 )
 
@@ -150,9 +151,16 @@ func (tx *txn) current(typ, id string, ifMatch int64, op string) (versionID int6
 // and makes it current.
 func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, op string) (*store.Version, error) {
 	var body []byte
+	var entries []search.Entry
 	if res != nil {
 		stamp(res, versionID, tx.now)
 		body = res.JSON()
+		if tx.db.extractor != nil {
+			var err error
+			if entries, err = tx.db.extractor.Extract(res); err != nil {
+				return nil, fmt.Errorf("sqlite: %s %s/%s: index: %w", op, typ, id, err)
+			}
+		}
 	}
 	deleted := res == nil
 	ms := tx.now.UnixMilli()
@@ -164,8 +172,15 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, op str
 	if err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
-	if _, err := tx.db.wstmt.setCurrent.ExecContext(tx.ctx, typ, id, versionID, seq, deleted); err != nil {
+	setCurrent := tx.db.wstmt.setCurrent
+	if versionID == 1 {
+		setCurrent = tx.db.wstmt.insertCurrent
+	}
+	if _, err := setCurrent.ExecContext(tx.ctx, typ, id, versionID, seq, deleted); err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
+	}
+	if err := tx.index(typ, id, seq, ms, res, entries, versionID == 1); err != nil {
+		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s: index", op, typ, id), err)
 	}
 	return &store.Version{
 		Type: typ, ID: id, VersionID: versionID, LastUpdated: tx.now,

@@ -1,0 +1,320 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"html"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/search"
+)
+
+// indexTables are the tables holding a resource's index rows; a write
+// clears them by rid before inserting the new version's rows.
+var indexTables = []string{"idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri", "idx_compartment"}
+
+// indexStmts are prepared on the writer connection.
+type indexStmts struct {
+	upsertKey *sql.Stmt
+	insertKey *sql.Stmt   // a new resource: a plain insert is cheaper than the upsert
+	clear     []*sql.Stmt // one per indexTables entry, then idx_fts
+	conn      *sql.Conn
+	insert    map[insertKey]*sql.Stmt // multi-row inserts, prepared on first use
+	compart   *sql.Stmt
+	fts       *sql.Stmt
+}
+
+func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn) error {
+	prep := func(q string) (*sql.Stmt, error) { return conn.PrepareContext(ctx, q) }
+	var err error
+	if s.upsertKey, err = prep(`INSERT INTO resource_key (type, id, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (type, id) DO UPDATE SET seq = excluded.seq, last_updated = excluded.last_updated, deleted = excluded.deleted
+		RETURNING rid`); err != nil {
+		return err
+	}
+	if s.insertKey, err = prep(`INSERT INTO resource_key (type, id, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?)`); err != nil {
+		return err
+	}
+	for _, t := range append(slices.Clone(indexTables), "idx_fts") {
+		col := "rid"
+		if t == "idx_fts" {
+			col = "rowid"
+		}
+		st, err := prep("DELETE FROM " + t + " WHERE " + col + " = ?")
+		if err != nil {
+			return err
+		}
+		s.clear = append(s.clear, st)
+	}
+	s.conn = conn
+	s.insert = make(map[insertKey]*sql.Stmt)
+	if s.compart, err = prep(`INSERT OR IGNORE INTO idx_compartment (comp_type, comp_id, rid) VALUES (?, ?, ?)`); err != nil {
+		return err
+	}
+	s.fts, err = prep(`INSERT INTO idx_fts (rowid, narrative, content) VALUES (?, ?, ?)`)
+	return err
+}
+
+func (s *indexStmts) close() {
+	all := append([]*sql.Stmt{s.upsertKey, s.insertKey, s.compart, s.fts}, s.clear...)
+	for _, st := range s.insert {
+		all = append(all, st)
+	}
+	for _, st := range all {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// insertColumns are the columns of each kind's table after
+// (rid, param, n, type, grp, comp).
+var insertColumns = map[search.Kind]string{
+	search.KindString:    "text, exact",
+	search.KindToken:     "system, code, display, type_system, type_code",
+	search.KindReference: "ref_type, ref_id, ref_version, ref_url, system, code",
+	search.KindDate:      "low, high",
+	search.KindNumber:    "low, high",
+	search.KindQuantity:  "system, code, canonical, low, high",
+	search.KindURI:       "uri",
+}
+
+// maxInsertRows is the most rows one INSERT writes. A resource's entries
+// of a kind go in as few statements as possible: a statement costs about
+// as much as the rows it writes.
+const maxInsertRows = 16
+
+type insertKey struct {
+	kind search.Kind
+	rows int
+}
+
+// insertStmt returns the statement inserting rows entries of kind.
+func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int) (*sql.Stmt, error) {
+	key := insertKey{kind, rows}
+	if st := s.insert[key]; st != nil {
+		return st, nil
+	}
+	cols := insertColumns[kind]
+	row := "(" + strings.Repeat("?, ", 6+strings.Count(cols, ",")) + "?)"
+	// OR IGNORE: no row can conflict (rid, param, n are unique and no
+	// value is NULL), and a statement that cannot abort needs no statement
+	// journal, which SQLite would otherwise truncate after every statement
+	// at a cost growing with the savepoint (half of the write time).
+	q := "INSERT OR IGNORE INTO " + tableOf[kind] + " (rid, param, n, type, grp, comp, " + cols + ") VALUES " +
+		strings.Repeat(row+", ", rows-1) + row
+	st, err := s.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.insert[key] = st
+	return st, nil
+}
+
+// index records the version just written in resource_key and replaces the
+// resource's index rows: none for a tombstone, the extractor's entries
+// otherwise. fresh says that the resource had no earlier version, so there
+// is nothing to clear.
+func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, entries []search.Entry, fresh bool) error {
+	s := &tx.db.istmt
+	var rid int64
+	if fresh {
+		r, err := s.insertKey.ExecContext(tx.ctx, typ, id, seq, lastUpdated, res == nil)
+		if err != nil {
+			return err
+		}
+		if rid, err = r.LastInsertId(); err != nil {
+			return err
+		}
+	} else if err := s.upsertKey.QueryRowContext(tx.ctx, typ, id, seq, lastUpdated, res == nil).Scan(&rid); err != nil {
+		return err
+	}
+	if !fresh {
+		if err := tx.db.clearIndex(tx.ctx, rid); err != nil {
+			return err
+		}
+	}
+	if res == nil || tx.db.extractor == nil {
+		return nil
+	}
+	return tx.db.writeIndex(tx.ctx, rid, typ, id, res, entries)
+}
+
+func (db *DB) clearIndex(ctx context.Context, rid int64) error {
+	for _, st := range db.istmt.clear {
+		if _, err := st.ExecContext(ctx, rid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeIndex inserts the index rows of one resource.
+func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry) error {
+	s := &db.istmt
+	byKind := make(map[search.Kind][]any, len(insertColumns))
+	counts := make(map[search.Kind]int, len(insertColumns))
+	flush := func(kind search.Kind) error {
+		if counts[kind] == 0 {
+			return nil
+		}
+		st, err := s.insertStmt(ctx, kind, counts[kind])
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, byKind[kind]...); err != nil {
+			return fmt.Errorf("index %s/%s: %w", typ, id, err)
+		}
+		byKind[kind], counts[kind] = byKind[kind][:0], 0
+		return nil
+	}
+	for n, e := range entries {
+		if insertColumns[e.Kind] == "" {
+			continue // composite and special carry no values of their own
+		}
+		args := append(byKind[e.Kind], rid, e.Param, n, typ, e.Group, e.Component)
+		switch e.Kind {
+		case search.KindString:
+			args = append(args, e.Text, e.Exact)
+		case search.KindToken:
+			args = append(args, e.System, e.Code, e.Display, e.TypeSystem, e.TypeCode)
+		case search.KindReference:
+			args = append(args, e.RefType, e.RefID, e.RefVersion, e.RefURL, e.System, e.Code)
+		case search.KindDate:
+			args = append(args, e.DateLow, e.DateHigh)
+		case search.KindNumber:
+			args = append(args, e.Low, e.High)
+		case search.KindQuantity:
+			args = append(args, e.System, e.Code, e.Canonical, e.Low, e.High)
+		case search.KindURI:
+			uri := e.Exact
+			if uri == "" {
+				uri = e.Text
+			}
+			args = append(args, uri)
+		}
+		byKind[e.Kind] = args
+		if counts[e.Kind]++; counts[e.Kind] == maxInsertRows {
+			if err := flush(e.Kind); err != nil {
+				return err
+			}
+		}
+	}
+	for kind := range insertColumns {
+		if err := flush(kind); err != nil {
+			return err
+		}
+	}
+	for _, c := range compartmentsOf(typ, id, entries) {
+		if _, err := s.compart.ExecContext(ctx, c[0], c[1], rid); err != nil {
+			return err
+		}
+	}
+	narrative, content := fullText(res)
+	if narrative != "" || content != "" {
+		if _, err := s.fts.ExecContext(ctx, rid, narrative, content); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compartmentParams maps a resource type to, per compartment code, the
+// reference parameters that put a resource of the type in the compartment.
+var compartmentParams sync.Map // string → map[string][]string
+
+func compartmentParamsOf(typ string) map[string][]string {
+	if m, ok := compartmentParams.Load(typ); ok {
+		return m.(map[string][]string)
+	}
+	m := make(map[string][]string)
+	for code, c := range spec.R5().Compartments {
+		if ps := c.Params(typ); len(ps) > 0 {
+			m[code] = ps
+		}
+	}
+	compartmentParams.Store(typ, m)
+	return m
+}
+
+// compartmentsOf lists the compartments (code, id) a resource is in: those
+// whose parameters for its type reference the compartment's focus, and its
+// own compartment for a Patient, Encounter, Practitioner, RelatedPerson or
+// Device.
+func compartmentsOf(typ, id string, entries []search.Entry) [][2]string {
+	var out [][2]string
+	if _, ok := spec.R5().Compartments[typ]; ok {
+		out = append(out, [2]string{typ, id})
+	}
+	params := compartmentParamsOf(typ)
+	for _, e := range entries {
+		if e.Kind != search.KindReference || e.RefID == "" || e.Group != 0 {
+			continue
+		}
+		if slices.Contains(params[e.RefType], e.Param) {
+			c := [2]string{e.RefType, e.RefID}
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// fullText returns what _text searches (the narrative's text, tags
+// stripped) and what _content searches (every string of the resource).
+func fullText(res fhir.Resource) (narrative, content string) {
+	if text, ok := res["text"].(map[string]any); ok {
+		if div, ok := text["div"].(string); ok {
+			narrative = stripTags(div)
+		}
+	}
+	var b strings.Builder
+	var walk func(key string, v any)
+	walk = func(key string, v any) {
+		switch v := v.(type) {
+		case string:
+			if key == "div" || key == "resourceType" || key == "id" || key == "versionId" || key == "lastUpdated" {
+				return
+			}
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(v)
+		case map[string]any:
+			for k, x := range v {
+				walk(k, x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(key, x)
+			}
+		}
+	}
+	walk("", map[string]any(res))
+	return narrative, b.String()
+}
+
+// stripTags turns XHTML into its text: tags become spaces, entities are
+// decoded.
+func stripTags(div string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range div {
+		switch {
+		case r == '<':
+			in = true
+			b.WriteByte(' ')
+		case r == '>':
+			in = false
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(html.UnescapeString(b.String())), " ")
+}

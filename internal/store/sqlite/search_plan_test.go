@@ -1,0 +1,139 @@
+package sqlite
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/search"
+)
+
+func testFilter(typ, code, modifier string, values ...search.Value) *search.Filter {
+	p := spec.R5().SearchParamsFor(typ)[code]
+	return &search.Filter{Param: p, Name: code, Kind: search.Kind(p.Type), Modifier: modifier, Values: values}
+}
+
+func testDate(prefix, s string) search.Value {
+	lo, hi, err := search.DateRange(s)
+	if err != nil {
+		panic(err)
+	}
+	return search.Value{Prefix: prefix, DateLow: lo, DateHigh: hi}
+}
+
+// hotQueries are the searches a clinical workload runs most; at a million
+// patients each must start from an index range and never scan a table.
+func hotQueries() map[string]*search.Query {
+	name := search.Value{Raw: "smi", Text: "smi"}
+	dateSort := search.SortKey{Param: spec.R5().SearchParamsFor("Observation")["date"], Name: "date", Descending: true}
+	patient := &search.CompartmentRef{Type: "Patient", ID: "p1"}
+	return map[string]*search.Query{
+		"Patient?name&birthdate": {Type: "Patient", Filters: []*search.Filter{
+			testFilter("Patient", "name", "", name), testFilter("Patient", "birthdate", "", testDate("", "1980"))}},
+		"Patient?birthdate&name": {Type: "Patient", Filters: []*search.Filter{
+			testFilter("Patient", "birthdate", "", testDate("", "1980")), testFilter("Patient", "name", "", name)}},
+		"Patient?identifier": {Type: "Patient", Filters: []*search.Filter{
+			testFilter("Patient", "identifier", "", search.Value{System: "urn:mrn", Code: "M1", HasSystem: true})}},
+		"Patient?family:exact": {Type: "Patient", Filters: []*search.Filter{
+			testFilter("Patient", "family", "exact", search.Value{Exact: "Smith"})}},
+		"Patient?_sort=_lastUpdated": {Type: "Patient", Sort: []search.SortKey{{Name: "_lastUpdated"}}},
+		"Patient?_sort=family":       {Type: "Patient", Sort: []search.SortKey{{Param: spec.R5().SearchParamsFor("Patient")["family"], Name: "family"}}},
+		"Patient?_sort=-birthdate":   {Type: "Patient", Sort: []search.SortKey{{Param: spec.R5().SearchParamsFor("Patient")["birthdate"], Name: "birthdate", Descending: true}}},
+		"Patient":                    {Type: "Patient"},
+		"Observation?patient&code&date&_sort=-date": {Type: "Observation", Sort: []search.SortKey{dateSort}, Filters: []*search.Filter{
+			testFilter("Observation", "patient", "", search.Value{RefType: "Patient", RefID: "p1"}),
+			testFilter("Observation", "code", "", search.Value{System: "http://loinc.org", Code: "1234", HasSystem: true}),
+			testFilter("Observation", "date", "", testDate("ge", "2020"))}},
+		"Condition?patient": {Type: "Condition", Filters: []*search.Filter{
+			testFilter("Condition", "patient", "", search.Value{RefID: "p1"})}},
+		"Patient/p1/$everything": {Compartment: patient},
+		"Patient/p1/Observation?code": {Type: "Observation", Compartment: patient, Filters: []*search.Filter{
+			testFilter("Observation", "code", "", search.Value{Code: "1234"})}},
+		"Observation?subject:Patient.identifier": {Type: "Observation", Filters: []*search.Filter{func() *search.Filter {
+			f := testFilter("Observation", "subject", "Patient")
+			f.ChainType, f.Chain = "Patient", testFilter("Patient", "identifier", "", search.Value{System: "urn:mrn", Code: "M1", HasSystem: true})
+			return f
+		}()}},
+		"Patient?_has:Observation:patient:code": {Type: "Patient", Filters: []*search.Filter{{Name: "_has", Kind: search.KindSpecial,
+			Has: &search.HasClause{Type: "Observation", RefParam: spec.R5().SearchParamsFor("Observation")["patient"],
+				Filter: testFilter("Observation", "code", "", search.Value{Code: "1234"})}}}},
+	}
+}
+
+// planWants are index searches some plans must contain.
+var planWants = map[string]string{
+	"Observation?subject:Patient.identifier":    "idx_reference_target (type=? AND param=? AND ref_type=? AND ref_id=?)",
+	"Patient?_has:Observation:patient:code":     "idx_token_code (type=? AND param=? AND code=?)",
+	"Patient?name&birthdate":                    "idx_string_text (type=? AND param=? AND text>? AND text<?)",
+	"Patient?birthdate&name":                    "idx_string_text (type=? AND param=? AND text>? AND text<?)",
+	"Patient?identifier":                        "idx_token_code (type=? AND param=? AND code=? AND system=?)",
+	"Observation?patient&code&date&_sort=-date": "idx_reference_target (type=? AND param=? AND ref_type=? AND ref_id=?)",
+	"Condition?patient":                         "idx_reference_target (type=? AND param=? AND ref_type=? AND ref_id=?)",
+	"Patient?_sort=family":                      "idx_string_text (type=? AND param=?)",
+	"Patient?_sort=-birthdate":                  "idx_date_high (type=? AND param=?)",
+	"Patient/p1/$everything":                    "SEARCH cm USING PRIMARY KEY (comp_type=? AND comp_id=?)",
+}
+
+// A plan line that reads a whole table or index of the store (json_each
+// and the constant rows of IN lists are not tables).
+var fullScan = regexp.MustCompile(`\bSCAN (resource_\w+|idx_\w+|k|v|x\w*|t\w*|r\w*|c\w*)\b`)
+
+func TestSearchPlans(t *testing.T) {
+	db := openTest(t)
+	defer db.Close()
+	for name, q := range hotQueries() {
+		t.Run(name, func(t *testing.T) {
+			p, err := planSearch(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mode := modeAll
+			if p.walk {
+				mode = modeHead
+			}
+			page, args, err := p.pageSQL(q, nil, false, mode, 51)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count, cargs, err := p.countSQL(q, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, sq := range []struct {
+				sql  string
+				args []any
+			}{{page, args}, {count, cargs}} {
+				plan := explainPlan(t, db, sq.sql, sq.args...)
+				if want := planWants[name]; want != "" && i == 0 && !strings.Contains(plan, want) {
+					t.Errorf("plan:\n%s\nwant %s", plan, want)
+				}
+				if fullScan.MatchString(plan) {
+					t.Errorf("full scan in plan:\n%s\nof %s", plan, sq.sql)
+				}
+				if testing.Verbose() {
+					t.Logf("%s\n%s", sq.sql, plan)
+				}
+			}
+		})
+	}
+}
+
+func explainPlan(t *testing.T, db *DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.readers.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "\n")
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/sqlite"
 )
@@ -138,7 +139,7 @@ func openStore(ctx context.Context, dataDir string, defs *spec.Definitions) (sto
 		return nil, "", fmt.Errorf("create data directory: %w", err)
 	}
 	dbPath := filepath.Join(dataDir, "emr.db")
-	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{Extractor: search.NewExtractor(defs)})
 	if err != nil {
 		return nil, "", fmt.Errorf("open database %s: %w", dbPath, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/sqlite"
 )
@@ -32,12 +33,12 @@ type testServer struct {
 func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 	t.Helper()
 	dbPath := filepath.Join(t.TempDir(), "emr.db")
-	st, err := sqlite.Open(context.Background(), dbPath, sqlite.Options{})
+	defs := spec.R5()
+	st, err := sqlite.Open(context.Background(), dbPath, sqlite.Options{Extractor: search.NewExtractor(defs)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	defs := spec.R5()
 	o := fhirapi.Options{
 		Store:       st,
 		Gate:        access.NewGate(st, access.AllowAll{}, "test"),

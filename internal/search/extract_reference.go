@@ -69,10 +69,6 @@ func (ex *extraction) putCanonical(param, s string) {
 	}
 }
 
-func isAbsolute(s string) bool {
-	return strings.Contains(s, "://") || strings.HasPrefix(s, "urn:")
-}
-
 // parseReference reads Reference.reference: Type/id[/_history/v] is local;
 // an absolute URL is RefURL, with RefType/RefID too when it ends in a
 // known resource type and id (RESTful form); urn:uuid and urn:oid are

@@ -35,6 +35,11 @@ type Extractor struct {
 	// broken lists the expressions that did not compile, by parameter URL.
 	broken map[string]string
 
+	// plain makes Extract evaluate every part through FHIRPath, without
+	// the shortcuts (absent elements, simple paths, resolve() by the
+	// reference text); tests compare the two.
+	plain bool
+
 	evalFailures atomic.Int64
 	mu           sync.Mutex
 	failures     map[string]string // param URL → last evaluation error
@@ -221,13 +226,15 @@ func (ex *extraction) eval(p *plan) []fhirpath.Node {
 	nodes := ex.scratch[:0]
 	for i := range p.parts {
 		pt := &p.parts[i]
-		if pt.absent(ex.res) {
+		if !ex.x.plain && pt.absent(ex.res) {
 			continue
 		}
 		before := len(nodes)
 		var got []fhirpath.Node
 		var err error
 		switch {
+		case ex.x.plain:
+			got, err = pt.expr.Evaluate(&ex.ctx, ex.res)
 		case pt.path != nil:
 			nodes = pt.path.eval(ex.res, nodes)
 		case pt.fastPath != nil && !ex.bundle:
@@ -285,7 +292,7 @@ func (ex *extraction) composite(p *plan, nodes []fhirpath.Node) {
 		complete := true
 		for i, c := range p.components {
 			var vals []fhirpath.Node
-			if m, ok := n.Value.(map[string]any); ok && c.paths[n.Type] != nil {
+			if m, ok := n.Value.(map[string]any); ok && c.paths[n.Type] != nil && !ex.x.plain {
 				vals = c.paths[n.Type].eval(m, nil)
 			} else {
 				var err error

@@ -151,22 +151,36 @@ func (x *Extractor) Extract(res fhir.Resource) ([]Entry, error) {
 	ex := extraction{x: x, res: res, bundle: typ == "Bundle", ctx: fhirpath.Context{Model: x.model, Lenient: true, Resource: res},
 		out: make([]Entry, 0, max(16, size.Load()))}
 	for _, p := range plans {
-		nodes := ex.eval(p)
-		if len(nodes) == 0 {
-			continue
-		}
-		if p.kind == KindComposite {
-			ex.composite(p, nodes)
-			continue
-		}
-		start := len(ex.out)
-		for _, n := range nodes {
-			ex.add(p.param.Code, p.kind, n)
-		}
-		ex.dedup(start)
+		ex.apply(p)
 	}
 	size.Store(int32(min(len(ex.out)+len(ex.out)/4, maxSizeHint)))
 	return ex.out, nil
+}
+
+// apply adds the entries of one plan. A panic here is a bug of ours on an
+// unforeseen shape of data: it is counted as the plan's failure, and the
+// other parameters are still indexed, rather than failing the write.
+func (ex *extraction) apply(p *plan) {
+	start, groups := len(ex.out), ex.groups
+	defer func() {
+		if r := recover(); r != nil {
+			clear(ex.out[start:])
+			ex.out, ex.groups = ex.out[:start], groups
+			ex.x.fail(p.param, fmt.Errorf("internal error: %v", r))
+		}
+	}()
+	nodes := ex.eval(p)
+	if len(nodes) == 0 {
+		return
+	}
+	if p.kind == KindComposite {
+		ex.composite(p, nodes)
+		return
+	}
+	for _, n := range nodes {
+		ex.add(p.param.Code, p.kind, n)
+	}
+	ex.dedup(start)
 }
 
 const maxSizeHint = 1024

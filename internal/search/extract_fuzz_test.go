@@ -1,6 +1,7 @@
 package search
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
@@ -28,9 +29,18 @@ func FuzzExtract(f *testing.F) {
 		}
 		for _, typ := range []string{"Patient", "Observation"} {
 			obj["resourceType"] = typ
+			failures := x.evalFailures.Load()
 			got, err := x.Extract(fhir.Resource(obj))
 			if err != nil {
 				t.Fatalf("%s: %v", typ, err)
+			}
+			if x.evalFailures.Load() != failures {
+				// Extract recovers from its own panics: find them here.
+				for url, msg := range x.Stats().Failures {
+					if strings.HasPrefix(msg, "internal error") {
+						t.Fatalf("%s: %s: %s", typ, url, msg)
+					}
+				}
 			}
 			// The shortcuts must agree with FHIRPath alone.
 			want, _ := plain.Extract(fhir.Resource(obj))

@@ -35,6 +35,11 @@ type Extractor struct {
 	// broken lists the expressions that did not compile, by parameter URL.
 	broken map[string]string
 
+	// plain makes Extract evaluate every part through FHIRPath, without
+	// the shortcuts (absent elements, simple paths, resolve() by the
+	// reference text); tests compare the two.
+	plain bool
+
 	evalFailures atomic.Int64
 	mu           sync.Mutex
 	failures     map[string]string // param URL → last evaluation error
@@ -146,22 +151,36 @@ func (x *Extractor) Extract(res fhir.Resource) ([]Entry, error) {
 	ex := extraction{x: x, res: res, bundle: typ == "Bundle", ctx: fhirpath.Context{Model: x.model, Lenient: true, Resource: res},
 		out: make([]Entry, 0, max(16, size.Load()))}
 	for _, p := range plans {
-		nodes := ex.eval(p)
-		if len(nodes) == 0 {
-			continue
-		}
-		if p.kind == KindComposite {
-			ex.composite(p, nodes)
-			continue
-		}
-		start := len(ex.out)
-		for _, n := range nodes {
-			ex.add(p.param.Code, p.kind, n)
-		}
-		ex.dedup(start)
+		ex.apply(p)
 	}
 	size.Store(int32(min(len(ex.out)+len(ex.out)/4, maxSizeHint)))
 	return ex.out, nil
+}
+
+// apply adds the entries of one plan. A panic here is a bug of ours on an
+// unforeseen shape of data: it is counted as the plan's failure, and the
+// other parameters are still indexed, rather than failing the write.
+func (ex *extraction) apply(p *plan) {
+	start, groups := len(ex.out), ex.groups
+	defer func() {
+		if r := recover(); r != nil {
+			clear(ex.out[start:])
+			ex.out, ex.groups = ex.out[:start], groups
+			ex.x.fail(p.param, fmt.Errorf("internal error: %v", r))
+		}
+	}()
+	nodes := ex.eval(p)
+	if len(nodes) == 0 {
+		return
+	}
+	if p.kind == KindComposite {
+		ex.composite(p, nodes)
+		return
+	}
+	for _, n := range nodes {
+		ex.add(p.param.Code, p.kind, n)
+	}
+	ex.dedup(start)
 }
 
 const maxSizeHint = 1024
@@ -221,13 +240,15 @@ func (ex *extraction) eval(p *plan) []fhirpath.Node {
 	nodes := ex.scratch[:0]
 	for i := range p.parts {
 		pt := &p.parts[i]
-		if pt.absent(ex.res) {
+		if !ex.x.plain && pt.absent(ex.res) {
 			continue
 		}
 		before := len(nodes)
 		var got []fhirpath.Node
 		var err error
 		switch {
+		case ex.x.plain:
+			got, err = pt.expr.Evaluate(&ex.ctx, ex.res)
 		case pt.path != nil:
 			nodes = pt.path.eval(ex.res, nodes)
 		case pt.fastPath != nil && !ex.bundle:
@@ -285,7 +306,7 @@ func (ex *extraction) composite(p *plan, nodes []fhirpath.Node) {
 		complete := true
 		for i, c := range p.components {
 			var vals []fhirpath.Node
-			if m, ok := n.Value.(map[string]any); ok && c.paths[n.Type] != nil {
+			if m, ok := n.Value.(map[string]any); ok && c.paths[n.Type] != nil && !ex.x.plain {
 				vals = c.paths[n.Type].eval(m, nil)
 			} else {
 				var err error

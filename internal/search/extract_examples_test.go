@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/fhirpath"
 	"github.com/emr-project/emr/internal/fhir/spec"
@@ -246,4 +248,44 @@ func TestSimplePaths(t *testing.T) {
 		check(exm.File, res)
 	}
 	t.Logf("%d of %d parts are simple paths; %d evaluations compared", simple, parts, compared)
+}
+
+// TestShortcutsAgree extracts every example twice, with the shortcuts and
+// through FHIRPath alone, and compares the entries.
+func TestShortcutsAgree(t *testing.T) {
+	examples := sharedtest.R5Examples(t)
+	fast := testExtractor(t)
+	plain := NewExtractor(fast.defs)
+	plain.plain = true
+	// Group numbers depend on the order composites are met: compare
+	// without them.
+	count := func(entries []Entry) map[Entry]int {
+		m := make(map[Entry]int, len(entries))
+		for _, e := range entries {
+			e.Group = 0
+			m[e]++
+		}
+		return m
+	}
+	compared := 0
+	examples = append(examples, sharedtest.Example{File: "patientJSON", Body: []byte(patientJSON)},
+		sharedtest.Example{File: "observationJSON", Body: []byte(observationJSON)},
+		sharedtest.Example{File: "bare patient", Body: []byte(`{"resourceType": "Patient"}`)})
+	for _, exm := range examples {
+		res, err := fhir.ParseResource(exm.Body)
+		if err != nil {
+			continue
+		}
+		got, err1 := fast.Extract(res)
+		want, err2 := plain.Extract(res)
+		if err1 != nil || err2 != nil {
+			t.Errorf("%s: %v / %v", exm.File, err1, err2)
+			continue
+		}
+		compared++
+		if g, w := count(got), count(want); !cmp.Equal(g, w) {
+			t.Errorf("%s: entries differ (-plain +fast):\n%s", exm.File, cmp.Diff(w, g))
+		}
+	}
+	t.Logf("%d examples compared", compared)
 }

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
@@ -15,6 +16,8 @@ func FuzzExtract(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"Observation","valueQuantity":{"value":"1e999"},"component":[{"code":[],"valueQuantity":[{"value":1}]}],"subject":{"reference":"/"}}`))
 	f.Add([]byte(`{"resourceType":"Observation","effectivePeriod":{"start":"2020","end":"x"},"valueRange":{"low":{"value":1e308}}}`))
 	x := testExtractor(f)
+	plain := NewExtractor(x.defs)
+	plain.plain = true
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := fhir.ParseJSON(data)
 		if err != nil {
@@ -26,8 +29,23 @@ func FuzzExtract(f *testing.F) {
 		}
 		for _, typ := range []string{"Patient", "Observation"} {
 			obj["resourceType"] = typ
-			if _, err := x.Extract(fhir.Resource(obj)); err != nil {
+			failures := x.evalFailures.Load()
+			got, err := x.Extract(fhir.Resource(obj))
+			if err != nil {
 				t.Fatalf("%s: %v", typ, err)
+			}
+			if x.evalFailures.Load() != failures {
+				// Extract recovers from its own panics: find them here.
+				for url, msg := range x.Stats().Failures {
+					if strings.HasPrefix(msg, "internal error") {
+						t.Fatalf("%s: %s: %s", typ, url, msg)
+					}
+				}
+			}
+			// The shortcuts must agree with FHIRPath alone.
+			want, _ := plain.Extract(fhir.Resource(obj))
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d entries, %d through FHIRPath alone:\n%v\n%v", typ, len(got), len(want), got, want)
 			}
 		}
 	})

@@ -272,3 +272,26 @@ func TestPatientEverything(t *testing.T) {
 		t.Errorf("$everything unknown parameter: %d", r.status)
 	}
 }
+
+// TestForeignReferenceIsNotLocal checks that a reference to another
+// server's Patient/p1 is not found as our Patient/p1 — a different person —
+// while a reference to our own base URL is.
+func TestForeignReferenceIsNotLocal(t *testing.T) {
+	s := newTestServer(t)
+	searchFixture(t, s)
+	s.do("PUT", "/fhir/Observation/foreign", `{"resourceType":"Observation","id":"foreign","status":"final","code":{"text":"x"},"subject":{"reference":"http://other.example/fhir/Patient/p1"}}`)
+	ids, _ := s.searchIDs(t, "/fhir/Observation?subject=Patient/p1")
+	sort.Strings(ids)
+	if strings.Join(ids, ",") != "o1,o2" {
+		t.Errorf("subject=Patient/p1: %v, want o1,o2 only", ids)
+	}
+	ids, _ = s.searchIDs(t, "/fhir/Observation?subject="+url.QueryEscape("http://other.example/fhir/Patient/p1"))
+	if strings.Join(ids, ",") != "foreign" {
+		t.Errorf("by the foreign URL: %v", ids)
+	}
+	ids, _ = s.searchIDs(t, "/fhir/Observation?subject="+url.QueryEscape("http://emr.test/fhir/Patient/p1"))
+	sort.Strings(ids)
+	if strings.Join(ids, ",") != "o1,o2" {
+		t.Errorf("by our own base URL: %v, want o1,o2", ids)
+	}
+}

@@ -16,7 +16,7 @@ import (
 // extractRules names the conversion rules of this file and its siblings.
 // Bump it whenever a conversion changes what is indexed, so that Version
 // changes and stored indexes are rebuilt.
-const extractRules = "extract/1"
+const extractRules = "extract/2"
 
 // Extractor turns a resource into the index entries of every search
 // parameter whose expression applies to its type (store.Extractor). It is

@@ -70,9 +70,7 @@ func (ex *extraction) putCanonical(param, s string) {
 }
 
 // parseReference reads Reference.reference: Type/id[/_history/v] is local;
-// an absolute URL is RefURL, with RefType/RefID too when it ends in a
-// known resource type and id (RESTful form); urn:uuid and urn:oid are
-// RefURL. A reference to a contained resource (#id) is not indexed: it
+// an absolute URL (urn:uuid and urn:oid included) is RefURL only. A reference to a contained resource (#id) is not indexed: it
 // names nothing a search could ask for.
 func (ex *extraction) parseReference(ref string) (Entry, bool) {
 	e := Entry{Kind: KindReference}
@@ -83,11 +81,14 @@ func (ex *extraction) parseReference(ref string) (Entry, bool) {
 		e.RefURL = ref
 		return e, true
 	}
-	path := ref
+	// An absolute URL is matched only as the URL it is. Reading its last
+	// two segments as a local Type/id would let subject=Patient/1 find
+	// records that point at another server's Patient/1: a different person.
 	if isAbsolute(ref) {
 		e.RefURL = ref
-		_, path, _ = strings.Cut(ref, "://")
+		return e, true
 	}
+	path := ref
 	if i := strings.Index(path, "/_history/"); i >= 0 {
 		e.RefVersion = path[i+len("/_history/"):]
 		path = path[:i]

@@ -143,8 +143,8 @@ func TestExtractPatient(t *testing.T) {
 		{"phone", []Entry{{Kind: KindToken, Code: "(03) 5555 6473"}}},
 		{"email", []Entry{{Kind: KindToken, Code: "jim@example.org"}}},
 		{"general-practitioner", []Entry{{Kind: KindReference, RefType: "Practitioner", RefID: "pr1"}}},
-		{"organization", []Entry{{Kind: KindReference, RefURL: "http://other.example/fhir/Organization/o1/_history/2",
-			RefType: "Organization", RefID: "o1", RefVersion: "2"}}},
+		// Another server's resource is matched by its URL only, never as a local Organization/o1.
+		{"organization", []Entry{{Kind: KindReference, RefURL: "http://other.example/fhir/Organization/o1/_history/2"}}},
 		{"link", []Entry{{Kind: KindReference, System: "http://example.org/mrn", Code: "999"}}},
 		{"_id", []Entry{{Kind: KindToken, Code: "p1"}}},
 		{"_lastUpdated", []Entry{{Kind: KindDate, DateLow: luLo, DateHigh: luHi}}},
@@ -293,7 +293,7 @@ func TestExtractOthers(t *testing.T) {
 			{"subject", nil},
 			{"patient", nil},
 			{"performer", []Entry{
-				{Kind: KindReference, RefURL: "https://example.org/fhir/Practitioner/7", RefType: "Practitioner", RefID: "7"},
+				{Kind: KindReference, RefURL: "https://example.org/fhir/Practitioner/7"},
 				{Kind: KindReference, RefType: "Organization", RefID: "o1", RefVersion: "3"},
 				{Kind: KindReference, RefURL: "urn:uuid:04121321-4af5-424c-a0e1-ed3aab1c349d"},
 				{Kind: KindReference, System: "urn:sys", Code: "v"},

@@ -7,7 +7,7 @@ package bench
 
 import (
 	"encoding/binary"
-	"encoding/hex"
+
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/store"
 )
 
 // Options shape the generated population. Means are per patient; the actual
@@ -123,17 +124,7 @@ func (p *patientGen) newID() string {
 	b[7] = byte(p.seq)
 	b[8] = (b[8] & 0x3f) | 0x80 // RFC 4122 variant
 	p.seq++
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
+	return store.FormatUUID(b)
 }
 
 func (p *patientGen) generate() {

@@ -19,6 +19,11 @@ func NewID() string {
 	copy(b[0:6], ts[2:8])
 	b[6] = (b[6] & 0x0f) | 0x70 // version 7
 	b[8] = (b[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return FormatUUID(b)
+}
+
+// FormatUUID writes 16 bytes in the usual 8-4-4-4-12 hex form of a UUID.
+func FormatUUID(b [16]byte) string {
 	var out [36]byte
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'

@@ -27,6 +27,7 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 	}
 	var (
 		mu       sync.Mutex
+		accepted []fhir.Resource // for the search oracle
 		failures []failure
 		passed   int
 	)
@@ -89,6 +90,7 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 					continue
 				}
 				mu.Lock()
+				accepted = append(accepted, back)
 				passed++
 				mu.Unlock()
 			}
@@ -126,6 +128,7 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 	if float64(passed+invariantOnly) < 0.99*float64(total) {
 		t.Errorf("only %d of %d examples pass structural validation and round-trip; the target is 99%%", passed+invariantOnly, total)
 	}
+	t.Run("search oracle", func(t *testing.T) { searchOracle(t, s, accepted) })
 }
 
 // issues summarises an OperationOutcome body.

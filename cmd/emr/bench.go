@@ -23,6 +23,7 @@ import (
 // benchConfig is what `emr bench` is told.
 type benchConfig struct {
 	patients    int
+	clinical    int
 	dataDir     string
 	duration    time.Duration
 	iterations  int
@@ -66,6 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cfg benchConfig
 	fs := newFlagSet("bench", stderr)
 	fs.IntVar(&cfg.patients, "patients", 10000, "load patients until the data directory holds this many (with ~35 resources each)")
+	fs.IntVar(&cfg.clinical, "clinical", 0, "give clinical data only to the first N patients, the rest being registered patients only (0: every patient)")
 	fs.StringVar(&cfg.dataDir, "data", "./emr-bench", "data directory for the benchmark database; loaded patients are kept between runs")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to measure each kind of query")
 	fs.IntVar(&cfg.iterations, "iterations", 0, "queries per kind; when above 0 it replaces --duration")
@@ -109,7 +111,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer a.close()
 
-	gen := bench.NewGenerator(bench.Options{Seed: cfg.seed})
+	gen := bench.NewGenerator(bench.Options{Seed: cfg.seed, ClinicalPatients: cfg.clinical})
 	loaded, err := bench.Load(ctx, a.store, gen, bench.LoadOptions{
 		Dir: cfg.dataDir, Patients: cfg.patients, BatchSize: cfg.batch, Progress: stderr,
 	})

@@ -164,3 +164,28 @@ func TestObservationKeysMatchResources(t *testing.T) {
 		}
 	}
 }
+
+// TestClinicalPatients checks that limiting clinical data leaves the first
+// patients unchanged and registers the rest without clinical resources.
+func TestClinicalPatients(t *testing.T) {
+	all := NewGenerator(Options{Seed: 7})
+	some := NewGenerator(Options{Seed: 7, ClinicalPatients: 3})
+	for i := 0; i < 3; i++ {
+		a, b := all.Patient(i), some.Patient(i)
+		if len(a.Resources) != len(b.Resources) || string(a.Resources[0].JSON()) != string(b.Resources[0].JSON()) {
+			t.Errorf("patient %d differs when ClinicalPatients is set", i)
+		}
+	}
+	for i := 3; i < 20; i++ {
+		rec := some.Patient(i)
+		if len(rec.Resources) != 1 || rec.Resources[0].Type() != "Patient" {
+			t.Errorf("patient %d beyond ClinicalPatients has %d resources", i, len(rec.Resources))
+		}
+		if string(rec.Resources[0].JSON()) != string(all.Patient(i).Resources[0].JSON()) {
+			t.Errorf("patient %d's Patient resource depends on ClinicalPatients", i)
+		}
+	}
+	if n := len(NewPool(some, 20, 10).records); n != 3 {
+		t.Errorf("pool of %d, want the 3 patients with clinical data", n)
+	}
+}

@@ -107,6 +107,14 @@ func (r LoadResult) ResourcesPerSecond() float64 {
 }
 
 // batch is the resources of patients [start, start+n).
+// clinicalUpTo is how many of the first n patients have clinical data.
+func clinicalUpTo(o Options, n int) int {
+	if o.ClinicalPatients <= 0 {
+		return n
+	}
+	return min(n, o.ClinicalPatients)
+}
+
 type batch struct {
 	start, n  int
 	resources []fhir.Resource
@@ -131,13 +139,19 @@ func Load(ctx context.Context, st store.Store, g *Generator, opt LoadOptions) (L
 	if err != nil {
 		return LoadResult{}, err
 	}
-	if state.Patients > 0 && state.Options != g.opt {
+	sameButClinical := state.Options
+	sameButClinical.ClinicalPatients = g.opt.ClinicalPatients
+	if state.Patients > 0 && sameButClinical != g.opt {
 		return LoadResult{}, fmt.Errorf("bench: %s holds patients generated with %+v, not %+v; use the same seed or another data directory",
 			opt.Dir, state.Options, g.opt)
 	}
 	if state.Patients > 0 && state.Generator != GeneratorVersion {
 		return LoadResult{}, fmt.Errorf("bench: %s was loaded by generator version %d, this is version %d; use another data directory",
 			opt.Dir, state.Generator, GeneratorVersion)
+	}
+	if state.Patients > 0 && clinicalUpTo(state.Options, state.Patients) != clinicalUpTo(g.opt, state.Patients) {
+		return LoadResult{}, fmt.Errorf("bench: %s holds %d patients with clinical data up to patient %d; --clinical %d would disagree; use another data directory",
+			opt.Dir, state.Patients, clinicalUpTo(state.Options, state.Patients), g.opt.ClinicalPatients)
 	}
 	state.Options, state.Generator = g.opt, GeneratorVersion
 	res := LoadResult{From: state.Patients, To: state.Patients, State: state}

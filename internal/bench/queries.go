@@ -63,9 +63,12 @@ type Pool struct {
 	seed           uint64
 }
 
-// NewPool samples size of the first patients patients of g, deterministically.
+// NewPool samples size of the first patients patients of g, deterministically,
+// among those with clinical data (Options.ClinicalPatients), so that every
+// kind of query has something to find.
 func NewPool(g *Generator, patients, size int) *Pool {
 	p := &Pool{seed: g.opt.Seed}
+	patients = clinicalUpTo(g.opt, patients)
 	if patients <= 0 {
 		return p
 	}

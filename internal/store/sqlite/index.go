@@ -177,6 +177,11 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 		if insertColumns[e.Kind] == "" {
 			continue // composite and special carry no values of their own
 		}
+		if e.Param == "_id" || e.Param == "_lastUpdated" {
+			// Search and sort answer these from resource_key; their rows
+			// would be a tenth of an Observation's index writes.
+			continue
+		}
 		args := append(byKind[e.Kind], rid, e.Param, n, typ, e.Group, e.Component)
 		switch e.Kind {
 		case search.KindString:

@@ -120,6 +120,12 @@ func (b *sqlBuilder) filter(f *search.Filter, types []string, k string, drive bo
 		return b.idFilter(f, k)
 	case f.Name == "_lastUpdated" && f.Modifier == "":
 		return b.lastUpdated(f, k)
+	case f.Name == "_lastUpdated" && f.Modifier == "missing" && len(f.Values) > 0:
+		// Every resource has one, and the index holds no rows for it.
+		if f.Values[0].Missing {
+			return "0", nil
+		}
+		return "1", nil
 	}
 	if len(f.Values) == 0 {
 		return "", invalid("parameter %s has no value", f.Name)

@@ -45,6 +45,13 @@ func hotQueries() map[string]*search.Query {
 			testFilter("Observation", "patient", "", search.Value{RefType: "Patient", RefID: "p1"}),
 			testFilter("Observation", "code", "", search.Value{System: "http://loinc.org", Code: "1234", HasSystem: true}),
 			testFilter("Observation", "date", "", testDate("ge", "2020"))}},
+		"Observation?value-quantity": {Type: "Observation", Filters: []*search.Filter{
+			testFilter("Observation", "value-quantity", "", search.Value{Prefix: "gt", Number: 5, Low: 4.95, High: 5.05,
+				System: "http://unitsofmeasure.org", Code: "mmol/L"})}},
+		"Observation?code-value-quantity": {Type: "Observation", Filters: []*search.Filter{
+			testFilter("Observation", "code-value-quantity", "", search.Value{Components: []search.Value{
+				{System: "http://loinc.org", Code: "1234", HasSystem: true},
+				{Prefix: "gt", Number: 5, Low: 4.95, High: 5.05}}})}},
 		"Condition?patient": {Type: "Condition", Filters: []*search.Filter{
 			testFilter("Condition", "patient", "", search.Value{RefID: "p1"})}},
 		"Patient/p1/$everything": {Compartment: patient},
@@ -69,6 +76,8 @@ var planWants = map[string]string{
 	"Patient?birthdate&name":                    "idx_string_text (type=? AND param=? AND text>? AND text<?)",
 	"Patient?identifier":                        "idx_token_code (type=? AND param=? AND code=? AND system=?)",
 	"Observation?patient&code&date&_sort=-date": "idx_reference_target (type=? AND param=? AND ref_type=? AND ref_id=?)",
+	"Observation?value-quantity":                "idx_quantity_code (type=? AND param=? AND code=?",
+	"Observation?code-value-quantity":           "idx_token_code (type=? AND param=?",
 	"Condition?patient":                         "idx_reference_target (type=? AND param=? AND ref_type=? AND ref_id=?)",
 	"Patient?_sort=family":                      "idx_string_text (type=? AND param=?)",
 	"Patient?_sort=-birthdate":                  "idx_date_high (type=? AND param=?)",

@@ -166,6 +166,11 @@ func (b *sqlBuilder) filter(f *search.Filter, types []string, k string, drive bo
 		for i, c := range conds {
 			parts[i] = "SELECT x.rid FROM " + table + " x WHERE " + b.in("x.type", types) +
 				" AND x.param = " + b.arg(f.Name) + " AND " + c
+			if table == "idx_quantity" {
+				// Always true of a plain parameter's rows, and what lets
+				// SQLite use the partial index idx_quantity_code.
+				parts[i] += " AND x.grp = 0"
+			}
 		}
 		return k + ".rid IN (" + strings.Join(parts, " UNION ALL ") + ")", nil
 	}

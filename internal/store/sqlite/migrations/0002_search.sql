@@ -127,7 +127,10 @@ CREATE TABLE idx_quantity (
 	comp      INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (rid, param, n)
 ) WITHOUT ROWID;
-CREATE INDEX idx_quantity_code ON idx_quantity (type, param, code, low, high);
+-- Only grp = 0: a composite's quantity (the value of code-value-quantity
+-- and its kin, half of all quantity rows) is found from its code
+-- component by (rid, param, grp), never by value.
+CREATE INDEX idx_quantity_code ON idx_quantity (type, param, code, low, high) WHERE grp = 0;
 
 CREATE TABLE idx_uri (
 	rid   INTEGER NOT NULL,

@@ -177,9 +177,9 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 		if insertColumns[e.Kind] == "" {
 			continue // composite and special carry no values of their own
 		}
-		if e.Param == "_id" || e.Param == "_lastUpdated" {
-			// Search and sort answer these from resource_key; their rows
-			// would be a tenth of an Observation's index writes.
+		if e.Param == "_id" || e.Param == "_lastUpdated" || aliasOf(typ, e.Param) != nil {
+			// Search and sort answer _id and _lastUpdated from
+			// resource_key, and an alias from the rows it unites.
 			continue
 		}
 		args := append(byKind[e.Kind], rid, paramID(typ, e.Param), n, e.Group, e.Component)

@@ -299,16 +299,21 @@ func sortExpression(s search.SortKey, types []string) (sortExpr, error) {
 	if len(types) == 0 {
 		types = typesWithParam(s.Name)
 	}
-	pids := make([]string, len(types))
-	for i, t := range types {
-		pids[i] = strconv.FormatInt(paramID(t, s.Name), 10)
+	var pids []string
+	alias := false
+	for _, t := range types {
+		alias = alias || aliasOf(t, s.Name) != nil
+	}
+	for _, pid := range paramIDs(types, s.Name) {
+		pids = append(pids, strconv.FormatInt(pid, 10))
 	}
 	if len(pids) == 0 {
 		pids = []string{"0"}
 	}
 	e.expr = fmt.Sprintf("coalesce((SELECT %s(%s) FROM %s x WHERE x.rid = k.rid AND x.pid IN (%s) AND x.grp = 0%s), %s)",
 		agg, col, table, strings.Join(pids, ", "), canonical, missing)
-	if s.Param.Type != string(search.KindReference) && canonical == "" {
+	// An index walk reads one parameter's rows: not an alias's.
+	if s.Param.Type != string(search.KindReference) && canonical == "" && !alias {
 		e.table, e.col, e.param, e.missing = table, col, s.Name, missing
 	}
 	return e, nil

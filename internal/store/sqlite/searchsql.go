@@ -49,17 +49,34 @@ func (b *sqlBuilder) param(x string, types []string, code string) string {
 	if len(types) == 0 {
 		types = typesWithParam(code)
 	}
-	switch len(types) {
+	pids := paramIDs(types, code)
+	switch len(pids) {
 	case 0:
 		return "0"
 	case 1:
-		return x + ".pid = " + b.arg(paramID(types[0], code))
+		return x + ".pid = " + b.arg(pids[0])
 	}
-	ps := make([]string, len(types))
-	for i, t := range types {
-		ps[i] = b.arg(paramID(t, code))
+	ps := make([]string, len(pids))
+	for i, pid := range pids {
+		ps[i] = b.arg(pid)
 	}
 	return x + ".pid IN (" + strings.Join(ps, ", ") + ")"
+}
+
+// paramIDs lists the pids of the rows of parameter code of types: its own,
+// or for an alias those of the parameters it unites.
+func paramIDs(types []string, code string) []int64 {
+	var pids []int64
+	for _, t := range types {
+		if codes := aliasOf(t, code); codes != nil {
+			for _, c := range codes {
+				pids = append(pids, paramID(t, c))
+			}
+		} else {
+			pids = append(pids, paramID(t, code))
+		}
+	}
+	return pids
 }
 
 func (b *sqlBuilder) alias(prefix string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/search"
@@ -88,10 +89,7 @@ func includeRound(ctx context.Context, db querier, inc search.Include, sources [
 	}
 	b := &sqlBuilder{}
 	query := "SELECT DISTINCT t.rid, t.type FROM idx_reference x JOIN resource_key t ON t.type = x.ref_type AND t.id = x.ref_id AND t.deleted = 0" +
-		" WHERE x.rid IN (SELECT value FROM json_each(" + b.arg(ridsJSON(sources)) + ")) AND x.type = " + b.arg(inc.SourceType)
-	if inc.Param != "*" {
-		query += " AND x.param = " + b.arg(inc.Param)
-	}
+		" WHERE x.rid IN (SELECT value FROM json_each(" + b.arg(ridsJSON(sources)) + ")) AND " + referencePids(b, "x", inc)
 	if inc.TargetType != "" {
 		query += " AND x.ref_type = " + b.arg(inc.TargetType)
 	}
@@ -110,24 +108,33 @@ func revIncludeRound(ctx context.Context, db querier, inc search.Include, source
 	if len(all) == 0 {
 		return nil, nil
 	}
-	params := []string{inc.Param}
-	if inc.Param == "*" {
-		params = nil
-		for code, sp := range spec.R5().SearchParamsFor(inc.SourceType) {
-			if sp.Type == "reference" {
-				params = append(params, code)
-			}
-		}
-		slices.Sort(params)
-		if len(params) == 0 {
-			return nil, nil
-		}
-	}
 	b := &sqlBuilder{}
-	query := "SELECT DISTINCT x.rid, x.type FROM resource_key m JOIN idx_reference x ON x.type = " + b.arg(inc.SourceType) +
-		" AND " + b.in("x.param", params) + " AND x.ref_type = m.type AND x.ref_id = m.id" +
+	query := "SELECT DISTINCT x.rid, " + b.arg(inc.SourceType) + " FROM resource_key m JOIN idx_reference x ON " + referencePids(b, "x", inc) +
+		" AND x.ref_type = m.type AND x.ref_id = m.id" +
 		" WHERE m.rid IN (SELECT value FROM json_each(" + b.arg(ridsJSON(all)) + "))"
 	return queryTypedRids(ctx, db, query, b.args)
+}
+
+// referencePids is the condition selecting the rows x of inc's reference
+// parameter, or of all of its source type's for inc.Param "*".
+func referencePids(b *sqlBuilder, x string, inc search.Include) string {
+	if inc.Param != "*" {
+		return b.param(x, []string{inc.SourceType}, inc.Param)
+	}
+	var codes, ps []string
+	for code, sp := range spec.R5().SearchParamsFor(inc.SourceType) {
+		if sp.Type == "reference" {
+			codes = append(codes, code)
+		}
+	}
+	slices.Sort(codes) // the same SQL text each time, for the statement cache
+	for _, code := range codes {
+		ps = append(ps, b.arg(paramID(inc.SourceType, code)))
+	}
+	if len(ps) == 0 {
+		return "0"
+	}
+	return x + ".pid IN (" + strings.Join(ps, ", ") + ")"
 }
 
 func queryTypedRids(ctx context.Context, db querier, query string, args []any) ([]typedRid, error) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/emr-project/emr/internal/fhir/spec"
@@ -295,9 +296,24 @@ func sortExpression(s search.SortKey, types []string) (sortExpr, error) {
 	if s.Param.Type == string(search.KindQuantity) {
 		canonical = " AND x.canonical = 0" // values as written, not the base-unit copies
 	}
-	e.expr = fmt.Sprintf("coalesce((SELECT %s(%s) FROM %s x WHERE x.rid = k.rid AND x.param = '%s' AND x.grp = 0%s), %s)",
-		agg, col, table, s.Name, canonical, missing)
-	if s.Param.Type != string(search.KindReference) && canonical == "" {
+	if len(types) == 0 {
+		types = typesWithParam(s.Name)
+	}
+	var pids []string
+	alias := false
+	for _, t := range types {
+		alias = alias || aliasOf(t, s.Name) != nil
+	}
+	for _, pid := range paramIDs(types, s.Name) {
+		pids = append(pids, strconv.FormatInt(pid, 10))
+	}
+	if len(pids) == 0 {
+		pids = []string{"0"}
+	}
+	e.expr = fmt.Sprintf("coalesce((SELECT %s(%s) FROM %s x WHERE x.rid = k.rid AND x.pid IN (%s) AND x.grp = 0%s), %s)",
+		agg, col, table, strings.Join(pids, ", "), canonical, missing)
+	// An index walk reads one parameter's rows: not an alias's.
+	if s.Param.Type != string(search.KindReference) && canonical == "" && !alias {
 		e.table, e.col, e.param, e.missing = table, col, s.Name, missing
 	}
 	return e, nil
@@ -357,14 +373,14 @@ func (p *searchPlan) pageSQL(q *search.Query, cur *cursor, back bool, mode pageM
 		// One row per resource: the entry holding its sort value, the
 		// first in the key's direction.
 		from = s0[0].table + " x0 JOIN resource_key k ON k.rid = x0.rid"
-		where = "x0.type = " + b.arg(p.types[0]) + " AND x0.param = " + b.arg(s0[0].param) + " AND x0.grp = 0" +
-			" AND NOT EXISTS (SELECT 1 FROM " + s0[0].table + " y WHERE y.rid = x0.rid AND y.param = x0.param AND y.grp = 0" +
+		where = "x0.pid = " + b.arg(paramID(p.types[0], s0[0].param)) + " AND x0.grp = 0" +
+			" AND NOT EXISTS (SELECT 1 FROM " + s0[0].table + " y WHERE y.rid = x0.rid AND y.pid = x0.pid AND y.grp = 0" +
 			" AND (y." + s0[0].col + cmp + "x0." + s0[0].col + " OR (y." + s0[0].col + " = x0." + s0[0].col + " AND y.n < x0.n))) AND " + where
-		// x0.rid, not k.rid: the index (type, param, value) ends with rid,
+		// x0.rid, not k.rid: the index (pid, value) ends with rid,
 		// so SQLite reads it in the page's order without sorting.
 		order[len(order)-1] = "x0.rid" + dir(back)
 	case modeTail:
-		where += " AND NOT EXISTS (SELECT 1 FROM " + s0[0].table + " y WHERE y.rid = k.rid AND y.param = " + b.arg(s0[0].param) + " AND y.grp = 0)"
+		where += " AND NOT EXISTS (SELECT 1 FROM " + s0[0].table + " y WHERE y.rid = k.rid AND y.pid = " + b.arg(paramID(p.types[0], s0[0].param)) + " AND y.grp = 0)"
 	}
 	if cur != nil {
 		where += " AND " + keyset(b, p.sorts, cur, back)

@@ -45,6 +45,13 @@ func hotQueries() map[string]*search.Query {
 			testFilter("Observation", "patient", "", search.Value{RefType: "Patient", RefID: "p1"}),
 			testFilter("Observation", "code", "", search.Value{System: "http://loinc.org", Code: "1234", HasSystem: true}),
 			testFilter("Observation", "date", "", testDate("ge", "2020"))}},
+		"Observation?value-quantity": {Type: "Observation", Filters: []*search.Filter{
+			testFilter("Observation", "value-quantity", "", search.Value{Prefix: "gt", Number: 5, Low: 4.95, High: 5.05,
+				System: "http://unitsofmeasure.org", Code: "mmol/L"})}},
+		"Observation?code-value-quantity": {Type: "Observation", Filters: []*search.Filter{
+			testFilter("Observation", "code-value-quantity", "", search.Value{Components: []search.Value{
+				{System: "http://loinc.org", Code: "1234", HasSystem: true},
+				{Prefix: "gt", Number: 5, Low: 4.95, High: 5.05}}})}},
 		"Condition?patient": {Type: "Condition", Filters: []*search.Filter{
 			testFilter("Condition", "patient", "", search.Value{RefID: "p1"})}},
 		"Patient/p1/$everything": {Compartment: patient},
@@ -63,15 +70,17 @@ func hotQueries() map[string]*search.Query {
 
 // planWants are index searches some plans must contain.
 var planWants = map[string]string{
-	"Observation?subject:Patient.identifier":    "idx_reference_target (type=? AND param=? AND ref_type=? AND ref_id=?)",
-	"Patient?_has:Observation:patient:code":     "idx_token_code (type=? AND param=? AND code=?)",
-	"Patient?name&birthdate":                    "idx_string_text (type=? AND param=? AND text>? AND text<?)",
-	"Patient?birthdate&name":                    "idx_string_text (type=? AND param=? AND text>? AND text<?)",
-	"Patient?identifier":                        "idx_token_code (type=? AND param=? AND code=? AND system=?)",
-	"Observation?patient&code&date&_sort=-date": "idx_reference_target (type=? AND param=? AND ref_type=? AND ref_id=?)",
-	"Condition?patient":                         "idx_reference_target (type=? AND param=? AND ref_type=? AND ref_id=?)",
-	"Patient?_sort=family":                      "idx_string_text (type=? AND param=?)",
-	"Patient?_sort=-birthdate":                  "idx_date_high (type=? AND param=?)",
+	"Observation?subject:Patient.identifier":    "idx_reference_target (pid=? AND ref_type=? AND ref_id=?)",
+	"Patient?_has:Observation:patient:code":     "idx_token_code (pid=? AND code=?)",
+	"Patient?name&birthdate":                    "idx_string_text (pid=? AND text>? AND text<?)",
+	"Patient?birthdate&name":                    "idx_string_text (pid=? AND text>? AND text<?)",
+	"Patient?identifier":                        "idx_token_code (pid=? AND code=? AND system=?)",
+	"Observation?patient&code&date&_sort=-date": "idx_reference_target (pid=? AND ref_type=? AND ref_id=?)",
+	"Observation?value-quantity":                "idx_quantity_code (pid=? AND code=?",
+	"Observation?code-value-quantity":           "idx_token_code (pid=?",
+	"Condition?patient":                         "idx_reference_target (pid=? AND ref_type=? AND ref_id=?)",
+	"Patient?_sort=family":                      "idx_string_text (pid=?)",
+	"Patient?_sort=-birthdate":                  "idx_date_high (pid=?)",
 	"Patient/p1/$everything":                    "SEARCH cm USING PRIMARY KEY (comp_type=? AND comp_id=?)",
 }
 
@@ -136,4 +145,22 @@ func explainPlan(t *testing.T, db *DB, query string, args ...any) string {
 		plan = append(plan, detail)
 	}
 	return strings.Join(plan, "\n")
+}
+
+// TestParamIDs checks that no two search parameters of the specification
+// share a pid: a clash would mix their index rows.
+func TestParamIDs(t *testing.T) {
+	seen := make(map[int64]string)
+	for _, typ := range resourceTypes() {
+		for code := range spec.R5().SearchParamsFor(typ) {
+			pid, name := paramID(typ, code), typ+"."+code
+			if other, ok := seen[pid]; ok {
+				t.Errorf("%s and %s share pid %d", other, name, pid)
+			}
+			seen[pid] = name
+		}
+	}
+	if len(seen) < 1000 {
+		t.Errorf("got %d parameters, want the specification's (over 1000)", len(seen))
+	}
 }

@@ -42,6 +42,43 @@ func (b *sqlBuilder) in(col string, values []string) string {
 	return col + " IN (" + strings.Join(ps, ", ") + ")"
 }
 
+// param returns the condition selecting index rows x of parameter code of
+// any of types (all types having it when types is empty): "x.pid = ?" or
+// "x.pid IN (?, ?…)".
+func (b *sqlBuilder) param(x string, types []string, code string) string {
+	if len(types) == 0 {
+		types = typesWithParam(code)
+	}
+	pids := paramIDs(types, code)
+	switch len(pids) {
+	case 0:
+		return "0"
+	case 1:
+		return x + ".pid = " + b.arg(pids[0])
+	}
+	ps := make([]string, len(pids))
+	for i, pid := range pids {
+		ps[i] = b.arg(pid)
+	}
+	return x + ".pid IN (" + strings.Join(ps, ", ") + ")"
+}
+
+// paramIDs lists the pids of the rows of parameter code of types: its own,
+// or for an alias those of the parameters it unites.
+func paramIDs(types []string, code string) []int64 {
+	var pids []int64
+	for _, t := range types {
+		if codes := aliasOf(t, code); codes != nil {
+			for _, c := range codes {
+				pids = append(pids, paramID(t, c))
+			}
+		} else {
+			pids = append(pids, paramID(t, code))
+		}
+	}
+	return pids
+}
+
 func (b *sqlBuilder) alias(prefix string) string {
 	b.aliases++
 	return fmt.Sprintf("%s%d", prefix, b.aliases)
@@ -120,6 +157,12 @@ func (b *sqlBuilder) filter(f *search.Filter, types []string, k string, drive bo
 		return b.idFilter(f, k)
 	case f.Name == "_lastUpdated" && f.Modifier == "":
 		return b.lastUpdated(f, k)
+	case f.Name == "_lastUpdated" && f.Modifier == "missing" && len(f.Values) > 0:
+		// Every resource has one, and the index holds no rows for it.
+		if f.Values[0].Missing {
+			return "0", nil
+		}
+		return "1", nil
 	}
 	if len(f.Values) == 0 {
 		return "", invalid("parameter %s has no value", f.Name)
@@ -133,7 +176,7 @@ func (b *sqlBuilder) filter(f *search.Filter, types []string, k string, drive bo
 	}
 	switch f.Modifier {
 	case "missing":
-		probe := "EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + k + ".rid AND x.param = " + b.arg(f.Name) + ")"
+		probe := "EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + k + ".rid AND " + b.param("x", types, f.Name) + ")"
 		if f.Values[0].Missing {
 			return "NOT " + probe, nil
 		}
@@ -158,12 +201,16 @@ func (b *sqlBuilder) filter(f *search.Filter, types []string, k string, drive bo
 	if drive {
 		parts := make([]string, len(conds))
 		for i, c := range conds {
-			parts[i] = "SELECT x.rid FROM " + table + " x WHERE " + b.in("x.type", types) +
-				" AND x.param = " + b.arg(f.Name) + " AND " + c
+			parts[i] = "SELECT x.rid FROM " + table + " x WHERE " + b.param("x", types, f.Name) + " AND " + c
+			if table == "idx_quantity" {
+				// Always true of a plain parameter's rows, and what lets
+				// SQLite use the partial index idx_quantity_code.
+				parts[i] += " AND x.grp = 0"
+			}
 		}
 		return k + ".rid IN (" + strings.Join(parts, " UNION ALL ") + ")", nil
 	}
-	return "EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + k + ".rid AND x.param = " + b.arg(f.Name) +
+	return "EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + k + ".rid AND " + b.param("x", types, f.Name) +
 		" AND (" + strings.Join(conds, " OR ") + "))", nil
 }
 
@@ -505,7 +552,7 @@ func (b *sqlBuilder) chain(f *search.Filter, types []string, k string, drive boo
 		// CROSS JOIN keeps SQLite from starting at every reference of the
 		// parameter: the chained condition is the selective side.
 		return k + ".rid IN (SELECT " + x + ".rid FROM resource_key " + t + " CROSS JOIN idx_reference " + x +
-			" ON " + b.in(x+".type", types) + " AND " + x + ".param = " + b.arg(f.Name) +
+			" ON " + b.param(x, types, f.Name) +
 			" AND " + x + ".ref_type = " + t + ".type AND " + x + ".ref_id = " + t + ".id" +
 			" WHERE " + b.in(t+".type", targets) + " AND " + t + ".deleted = 0 AND " + inner + ")", nil
 	}
@@ -515,7 +562,7 @@ func (b *sqlBuilder) chain(f *search.Filter, types []string, k string, drive boo
 	}
 	return "EXISTS (SELECT 1 FROM idx_reference " + x + " JOIN resource_key " + t +
 		" ON " + t + ".type = " + x + ".ref_type AND " + t + ".id = " + x + ".ref_id" +
-		" WHERE " + x + ".rid = " + k + ".rid AND " + x + ".param = " + b.arg(f.Name) +
+		" WHERE " + x + ".rid = " + k + ".rid AND " + b.param(x, types, f.Name) +
 		" AND " + b.in(t+".type", targets) + " AND " + t + ".deleted = 0 AND " + inner + ")", nil
 }
 
@@ -535,7 +582,7 @@ func (b *sqlBuilder) has(f *search.Filter, types []string, k string, drive bool)
 			return "", err
 		}
 		return k + ".rid IN (SELECT " + t + ".rid FROM resource_key " + r +
-			" JOIN idx_reference " + x + " ON " + x + ".rid = " + r + ".rid AND " + x + ".param = " + b.arg(h.RefParam.Code) +
+			" JOIN idx_reference " + x + " ON " + x + ".rid = " + r + ".rid AND " + b.param(x, []string{h.Type}, h.RefParam.Code) +
 			" JOIN resource_key " + t + " ON " + t + ".type = " + x + ".ref_type AND " + t + ".id = " + x + ".ref_id" +
 			" WHERE " + r + ".type = " + b.arg(h.Type) + " AND " + r + ".deleted = 0 AND " + inner +
 			" AND " + b.in(t+".type", types) + ")", nil
@@ -545,7 +592,7 @@ func (b *sqlBuilder) has(f *search.Filter, types []string, k string, drive bool)
 		return "", err
 	}
 	return "EXISTS (SELECT 1 FROM idx_reference " + x + " JOIN resource_key " + r + " ON " + r + ".rid = " + x + ".rid" +
-		" WHERE " + x + ".type = " + b.arg(h.Type) + " AND " + x + ".param = " + b.arg(h.RefParam.Code) +
+		" WHERE " + b.param(x, []string{h.Type}, h.RefParam.Code) +
 		" AND " + x + ".ref_type = " + k + ".type AND " + x + ".ref_id = " + k + ".id AND " + inner + ")", nil
 }
 
@@ -588,7 +635,7 @@ func (b *sqlBuilder) special(f *search.Filter, k string) (string, error) {
 			}
 		}
 		return k + ".rid IN (SELECT " + t + ".rid FROM resource_key " + l +
-			" JOIN idx_reference " + x + " ON " + x + ".rid = " + l + ".rid AND " + x + ".param = 'item'" +
+			" JOIN idx_reference " + x + " ON " + x + ".rid = " + l + ".rid AND " + b.param(x, []string{"List"}, "item") +
 			" JOIN resource_key " + t + " ON " + t + ".type = " + x + ".ref_type AND " + t + ".id = " + x + ".ref_id" +
 			" WHERE " + l + ".type = 'List' AND " + b.in(l+".id", ids) + " AND " + l + ".deleted = 0)", nil
 	}
@@ -651,13 +698,13 @@ func (b *sqlBuilder) composite(f *search.Filter, types []string, k string, drive
 			}
 			if i == 0 {
 				from = append(from, tableOf[kind]+" "+c)
-				where = append(where, b.in(c+".type", types), c+".param = "+b.arg(f.Name), c+".comp = 0")
+				where = append(where, b.param(c, types, f.Name), c+".comp = 0")
 				if !drive {
 					where = append(where, c+".rid = "+k+".rid")
 				}
 			} else {
 				c0 := strings.Fields(from[0])[1]
-				from = append(from, "JOIN "+tableOf[kind]+" "+c+" ON "+c+".rid = "+c0+".rid AND "+c+".param = "+c0+".param AND "+
+				from = append(from, "JOIN "+tableOf[kind]+" "+c+" ON "+c+".rid = "+c0+".rid AND "+c+".pid = "+c0+".pid AND "+
 					c+".grp = "+c0+".grp AND "+c+fmt.Sprintf(".comp = %d", i))
 			}
 			where = append(where, "("+cond+")")

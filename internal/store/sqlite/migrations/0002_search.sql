@@ -8,10 +8,10 @@
 -- Each index table holds the search.Entry values of one parameter kind for
 -- the current, not deleted, version of a resource: a write deletes the
 -- resource's rows and inserts the new ones in its own transaction, a delete
--- only removes them. The tables are clustered by (rid, param, n) (n numbers
+-- only removes them. The tables are clustered by (rid, pid, n) (n numbers
 -- the entries of one resource), so deleting, sorting and the correlated
 -- EXISTS probes of a search read adjacent rows; the secondary indexes
--- start with (type, param, value) for the lookups that drive a search, and
+-- start with (pid, value) for the lookups that drive a search, and
 -- carry rid implicitly (a WITHOUT ROWID index ends with the primary key).
 -- Composite parameters store each component in its kind's table with grp
 -- (the composite value) and comp (the component's position); other rows
@@ -37,24 +37,22 @@ INSERT INTO resource_key (type, id, seq, last_updated, deleted)
 
 CREATE TABLE idx_string (
 	rid   INTEGER NOT NULL,
-	param TEXT    NOT NULL,
+	pid   INTEGER NOT NULL,
 	n     INTEGER NOT NULL,
-	type  TEXT    NOT NULL,
 	text  TEXT    NOT NULL, -- search.Normalize'd
 	exact TEXT    NOT NULL,
 	grp   INTEGER NOT NULL DEFAULT 0,
 	comp  INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (rid, param, n)
+	PRIMARY KEY (rid, pid, n)
 ) WITHOUT ROWID;
 -- :exact seeks the normalised text too (text is Normalize(exact)): one
 -- index less to write for every string.
-CREATE INDEX idx_string_text ON idx_string (type, param, text);
+CREATE INDEX idx_string_text ON idx_string (pid, text);
 
 CREATE TABLE idx_token (
 	rid         INTEGER NOT NULL,
-	param       TEXT    NOT NULL,
+	pid         INTEGER NOT NULL,
 	n           INTEGER NOT NULL,
-	type        TEXT    NOT NULL,
 	system      TEXT    NOT NULL,
 	code        TEXT    NOT NULL,
 	display     TEXT    NOT NULL,
@@ -62,15 +60,14 @@ CREATE TABLE idx_token (
 	type_code   TEXT    NOT NULL,
 	grp         INTEGER NOT NULL DEFAULT 0,
 	comp        INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (rid, param, n)
+	PRIMARY KEY (rid, pid, n)
 ) WITHOUT ROWID;
-CREATE INDEX idx_token_code ON idx_token (type, param, code, system);
+CREATE INDEX idx_token_code ON idx_token (pid, code, system);
 
 CREATE TABLE idx_reference (
 	rid         INTEGER NOT NULL,
-	param       TEXT    NOT NULL,
+	pid         INTEGER NOT NULL,
 	n           INTEGER NOT NULL,
-	type        TEXT    NOT NULL,
 	ref_type    TEXT    NOT NULL,
 	ref_id      TEXT    NOT NULL,
 	ref_version TEXT    NOT NULL,
@@ -79,45 +76,42 @@ CREATE TABLE idx_reference (
 	code        TEXT    NOT NULL,
 	grp         INTEGER NOT NULL DEFAULT 0,
 	comp        INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (rid, param, n)
+	PRIMARY KEY (rid, pid, n)
 ) WITHOUT ROWID;
 -- Forward lookups (subject=Patient/1), chains, _has and _revinclude.
-CREATE INDEX idx_reference_target ON idx_reference (type, param, ref_type, ref_id);
-CREATE INDEX idx_reference_url ON idx_reference (type, param, ref_url) WHERE ref_url <> '';
-CREATE INDEX idx_reference_identifier ON idx_reference (type, param, code, system) WHERE code <> '';
+CREATE INDEX idx_reference_target ON idx_reference (pid, ref_type, ref_id);
+CREATE INDEX idx_reference_url ON idx_reference (pid, ref_url) WHERE ref_url <> '';
+CREATE INDEX idx_reference_identifier ON idx_reference (pid, code, system) WHERE code <> '';
 
 CREATE TABLE idx_date (
 	rid   INTEGER NOT NULL,
-	param TEXT    NOT NULL,
+	pid   INTEGER NOT NULL,
 	n     INTEGER NOT NULL,
-	type  TEXT    NOT NULL,
 	low   INTEGER NOT NULL, -- [low, high) in unix milliseconds
 	high  INTEGER NOT NULL,
 	grp   INTEGER NOT NULL DEFAULT 0,
 	comp  INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (rid, param, n)
+	PRIMARY KEY (rid, pid, n)
 ) WITHOUT ROWID;
-CREATE INDEX idx_date_low ON idx_date (type, param, low, high);
-CREATE INDEX idx_date_high ON idx_date (type, param, high, low);
+CREATE INDEX idx_date_low ON idx_date (pid, low, high);
+CREATE INDEX idx_date_high ON idx_date (pid, high, low);
 
 CREATE TABLE idx_number (
 	rid   INTEGER NOT NULL,
-	param TEXT    NOT NULL,
+	pid   INTEGER NOT NULL,
 	n     INTEGER NOT NULL,
-	type  TEXT    NOT NULL,
 	low   REAL    NOT NULL,
 	high  REAL    NOT NULL,
 	grp   INTEGER NOT NULL DEFAULT 0,
 	comp  INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (rid, param, n)
+	PRIMARY KEY (rid, pid, n)
 ) WITHOUT ROWID;
-CREATE INDEX idx_number_low ON idx_number (type, param, low, high);
+CREATE INDEX idx_number_low ON idx_number (pid, low, high);
 
 CREATE TABLE idx_quantity (
 	rid       INTEGER NOT NULL,
-	param     TEXT    NOT NULL,
+	pid       INTEGER NOT NULL,
 	n         INTEGER NOT NULL,
-	type      TEXT    NOT NULL,
 	system    TEXT    NOT NULL,
 	code      TEXT    NOT NULL,
 	canonical INTEGER NOT NULL,
@@ -125,21 +119,23 @@ CREATE TABLE idx_quantity (
 	high      REAL    NOT NULL,
 	grp       INTEGER NOT NULL DEFAULT 0,
 	comp      INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (rid, param, n)
+	PRIMARY KEY (rid, pid, n)
 ) WITHOUT ROWID;
-CREATE INDEX idx_quantity_code ON idx_quantity (type, param, code, low, high);
+-- Only grp = 0: a composite's quantity (the value of code-value-quantity
+-- and its kin, half of all quantity rows) is found from its code
+-- component by (rid, param, grp), never by value.
+CREATE INDEX idx_quantity_code ON idx_quantity (pid, code, low, high) WHERE grp = 0;
 
 CREATE TABLE idx_uri (
 	rid   INTEGER NOT NULL,
-	param TEXT    NOT NULL,
+	pid   INTEGER NOT NULL,
 	n     INTEGER NOT NULL,
-	type  TEXT    NOT NULL,
 	uri   TEXT    NOT NULL,
 	grp   INTEGER NOT NULL DEFAULT 0,
 	comp  INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (rid, param, n)
+	PRIMARY KEY (rid, pid, n)
 ) WITHOUT ROWID;
-CREATE INDEX idx_uri_uri ON idx_uri (type, param, uri);
+CREATE INDEX idx_uri_uri ON idx_uri (pid, uri);
 
 -- The compartments each resource is in (Patient/123 for an Observation whose
 -- subject is Patient/123, and for Patient/123 itself), from the

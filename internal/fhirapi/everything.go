@@ -15,7 +15,7 @@ var everythingParams = map[string]bool{"_since": true, "_type": true, "_count": 
 
 // everything answers GET Patient/[id]/$everything: the patient and every
 // resource in its compartment (R5 CompartmentDefinition Patient), paged,
-// narrowed by _since and _type.
+// narrowed by _since and _type, with the resources they refer to included.
 func (s *Server) everything(ctx context.Context, req *request) (*response, error) {
 	for name := range req.query {
 		if !everythingParams[name] {
@@ -58,6 +58,12 @@ func (s *Server) everything(ctx context.Context, req *request) (*response, error
 	q, err := search.Parse(s.opt.Definitions, "", params, search.ParseOptions{Base: req.base, Compartment: &search.CompartmentRef{Type: "Patient", ID: req.id}})
 	if err != nil {
 		return nil, err
+	}
+	// Resources the compartment's resources refer to (their Practitioner,
+	// Organization, Medication, Location …) come as includes, as the
+	// operation's definition asks.
+	for _, typ := range types {
+		q.Includes = append(q.Includes, search.Include{SourceType: typ, Param: "*"})
 	}
 	// Links repeat what the client asked, not the expanded type list.
 	echo := url.Values{}

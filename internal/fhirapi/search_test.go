@@ -252,10 +252,22 @@ func TestConditionalInteractions(t *testing.T) {
 func TestPatientEverything(t *testing.T) {
 	s := newTestServer(t)
 	searchFixture(t, s)
-	ids, _ := s.searchIDs(t, "/fhir/Patient/p1/$everything")
+	ids, b := s.searchIDs(t, "/fhir/Patient/p1/$everything")
 	sort.Strings(ids)
 	if strings.Join(ids, ",") != "o1,o2,p1" {
 		t.Errorf("$everything: %v", ids)
+	}
+	// p1's managing organization is outside the compartment: included.
+	var included []string
+	for _, e := range asList(b["entry"]) {
+		entry := e.(map[string]any)
+		if entry["search"].(map[string]any)["mode"] == "include" {
+			res := entry["resource"].(map[string]any)
+			included = append(included, res["resourceType"].(string)+"/"+res["id"].(string))
+		}
+	}
+	if strings.Join(included, ",") != "Organization/org1" {
+		t.Errorf("$everything includes %v, want Organization/org1", included)
 	}
 	ids, _ = s.searchIDs(t, "/fhir/Patient/p1/$everything?_type=Observation")
 	if len(ids) != 2 {

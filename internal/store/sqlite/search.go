@@ -310,7 +310,10 @@ func sortExpression(s search.SortKey, types []string) (sortExpr, error) {
 	if len(pids) == 0 {
 		pids = []string{"0"}
 	}
-	e.expr = fmt.Sprintf("coalesce((SELECT %s(%s) FROM %s x WHERE x.rid = k.rid AND x.pid IN (%s) AND x.grp = 0%s), %s)",
+	// +x.pid: read this resource's rows by the primary key; an index on
+	// (pid, value) would serve the min/max by walking every row of the
+	// parameter (see probeParam).
+	e.expr = fmt.Sprintf("coalesce((SELECT %s(%s) FROM %s x WHERE x.rid = k.rid AND +x.pid IN (%s) AND x.grp = 0%s), %s)",
 		agg, col, table, strings.Join(pids, ", "), canonical, missing)
 	// An index walk reads one parameter's rows: not an alias's.
 	if s.Param.Type != string(search.KindReference) && canonical == "" && !alias {

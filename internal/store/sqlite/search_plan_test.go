@@ -120,6 +120,17 @@ func TestSearchPlans(t *testing.T) {
 				if fullScan.MatchString(plan) {
 					t.Errorf("full scan in plan:\n%s\nof %s", plan, sq.sql)
 				}
+				// A probe of one resource's index rows, or a sort key read
+				// for one resource, must seek by rid: through a secondary
+				// index on (pid, value) it reads every row of the parameter.
+				lines := strings.Split(plan, "\n")
+				for j, line := range lines {
+					probe := strings.Contains(line, "EXISTS USING") && !strings.Contains(line, "resource_key")
+					sortKey := j > 0 && strings.HasPrefix(lines[j-1], "CORRELATED SCALAR SUBQUERY")
+					if (probe || sortKey) && !strings.Contains(line, "PRIMARY KEY (rid=") {
+						t.Errorf("a per-resource probe does not seek by rid: %q in\n%s\nof %s", line, plan, sq.sql)
+					}
+				}
 				if testing.Verbose() {
 					t.Logf("%s\n%s", sq.sql, plan)
 				}

@@ -63,6 +63,16 @@ func (b *sqlBuilder) param(x string, types []string, code string) string {
 	return x + ".pid IN (" + strings.Join(ps, ", ") + ")"
 }
 
+// probeParam is param for a probe of one resource's rows (x.rid = k.rid):
+// the unary plus keeps SQLite from driving the probe by a secondary index
+// on (pid, value…), which reads every row of the parameter in the value
+// range, instead of the primary key (rid, pid, n), which reads the few rows
+// of that one resource. Without statistics the planner took the former,
+// and a probe cost grew with the size of the table.
+func (b *sqlBuilder) probeParam(x string, types []string, code string) string {
+	return "+" + b.param(x, types, code)
+}
+
 // paramIDs lists the pids of the rows of parameter code of types: its own,
 // or for an alias those of the parameters it unites.
 func paramIDs(types []string, code string) []int64 {
@@ -176,7 +186,7 @@ func (b *sqlBuilder) filter(f *search.Filter, types []string, k string, drive bo
 	}
 	switch f.Modifier {
 	case "missing":
-		probe := "EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + k + ".rid AND " + b.param("x", types, f.Name) + ")"
+		probe := "EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + k + ".rid AND " + b.probeParam("x", types, f.Name) + ")"
 		if f.Values[0].Missing {
 			return "NOT " + probe, nil
 		}
@@ -210,7 +220,7 @@ func (b *sqlBuilder) filter(f *search.Filter, types []string, k string, drive bo
 		}
 		return k + ".rid IN (" + strings.Join(parts, " UNION ALL ") + ")", nil
 	}
-	return "EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + k + ".rid AND " + b.param("x", types, f.Name) +
+	return "EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + k + ".rid AND " + b.probeParam("x", types, f.Name) +
 		" AND (" + strings.Join(conds, " OR ") + "))", nil
 }
 
@@ -562,7 +572,7 @@ func (b *sqlBuilder) chain(f *search.Filter, types []string, k string, drive boo
 	}
 	return "EXISTS (SELECT 1 FROM idx_reference " + x + " JOIN resource_key " + t +
 		" ON " + t + ".type = " + x + ".ref_type AND " + t + ".id = " + x + ".ref_id" +
-		" WHERE " + x + ".rid = " + k + ".rid AND " + b.param(x, types, f.Name) +
+		" WHERE " + x + ".rid = " + k + ".rid AND " + b.probeParam(x, types, f.Name) +
 		" AND " + b.in(t+".type", targets) + " AND " + t + ".deleted = 0 AND " + inner + ")", nil
 }
 
@@ -698,9 +708,10 @@ func (b *sqlBuilder) composite(f *search.Filter, types []string, k string, drive
 			}
 			if i == 0 {
 				from = append(from, tableOf[kind]+" "+c)
-				where = append(where, b.param(c, types, f.Name), c+".comp = 0")
-				if !drive {
-					where = append(where, c+".rid = "+k+".rid")
+				if drive {
+					where = append(where, b.param(c, types, f.Name), c+".comp = 0")
+				} else {
+					where = append(where, b.probeParam(c, types, f.Name), c+".comp = 0", c+".rid = "+k+".rid")
 				}
 			} else {
 				c0 := strings.Fields(from[0])[1]

@@ -31,6 +31,8 @@ func hotQueries() map[string]*search.Query {
 	return map[string]*search.Query{
 		"Patient?name&birthdate": {Type: "Patient", Filters: []*search.Filter{
 			testFilter("Patient", "name", "", name), testFilter("Patient", "birthdate", "", testDate("", "1980"))}},
+		"Patient?name&birthdate=day": {Type: "Patient", Filters: []*search.Filter{
+			testFilter("Patient", "name", "", name), testFilter("Patient", "birthdate", "", testDate("", "1980-05-17"))}},
 		"Patient?birthdate&name": {Type: "Patient", Filters: []*search.Filter{
 			testFilter("Patient", "birthdate", "", testDate("", "1980")), testFilter("Patient", "name", "", name)}},
 		"Patient?identifier": {Type: "Patient", Filters: []*search.Filter{
@@ -74,6 +76,7 @@ var planWants = map[string]string{
 	"Patient?_has:Observation:patient:code":     "idx_token_code (pid=? AND code=?)",
 	"Patient?name&birthdate":                    "idx_string_text (pid=? AND text>? AND text<?)",
 	"Patient?birthdate&name":                    "idx_string_text (pid=? AND text>? AND text<?)",
+	"Patient?name&birthdate=day":                "idx_date_low (pid=? AND low>? AND low<?)",
 	"Patient?identifier":                        "idx_token_code (pid=? AND code=? AND system=?)",
 	"Observation?patient&code&date&_sort=-date": "idx_reference_target (pid=? AND ref_type=? AND ref_id=?)",
 	"Observation?value-quantity":                "idx_quantity_code (pid=? AND code=?",

@@ -147,8 +147,26 @@ func driveScore(f *search.Filter) int {
 		return 60
 	case search.KindComposite:
 		return 45
+	case search.KindDate:
+		if dayOrFiner(f) {
+			// birthdate=1980-05-17 narrows a million patients to a few
+			// dozen, far fewer than a name prefix does.
+			return 75
+		}
 	}
 	return 40
+}
+
+// dayOrFiner reports whether every value of a date filter asks for
+// equality with a day or a finer instant.
+func dayOrFiner(f *search.Filter) bool {
+	const day = 24 * 60 * 60 * 1000
+	for _, v := range f.Values {
+		if (v.Prefix != "" && v.Prefix != "eq") || v.DateHigh-v.DateLow > day {
+			return false
+		}
+	}
+	return len(f.Values) > 0
 }
 
 // filter returns a condition true when the resource k (an alias of
@@ -452,7 +470,9 @@ func (b *sqlBuilder) rangeCond(low, high, prefix string, pl, ph, point float64, 
 	mid := "(" + low + " + " + high + ") / 2"
 	switch prefix {
 	case "", "eq":
-		return "(" + contained() + ")", nil
+		// low < ph is implied (a range is never empty) and bounds the
+		// scan of the (pid, low) index on both sides.
+		return "(" + contained() + " AND " + low + " < " + val(ph) + ")", nil
 	case "ne":
 		return "NOT (" + contained() + ")", nil
 	case "sa":

@@ -44,6 +44,7 @@ type progress struct {
 	start     time.Time
 	last      time.Time
 	done, all int64
+	shown     int64 // done at the last line printed, -1 before any
 }
 
 func newProgress(w io.Writer, unit string) *progress {
@@ -54,7 +55,7 @@ func newProgress(w io.Writer, unit string) *progress {
 		}
 	}
 	now := time.Now()
-	return &progress{w: w, unit: unit, tty: tty, start: now, last: now}
+	return &progress{w: w, unit: unit, tty: tty, start: now, last: now, shown: -1}
 }
 
 func (p *progress) update(done, total int64) {
@@ -64,7 +65,7 @@ func (p *progress) update(done, total int64) {
 	if p.tty {
 		every = 200 * time.Millisecond
 	}
-	if now.Sub(p.last) < every && done < total {
+	if (now.Sub(p.last) < every && done < total) || done == p.shown {
 		return
 	}
 	p.last = now
@@ -72,6 +73,7 @@ func (p *progress) update(done, total int64) {
 }
 
 func (p *progress) print() {
+	p.shown = p.done
 	elapsed := time.Since(p.start).Seconds()
 	rate := 0.0
 	if elapsed > 0 {
@@ -90,7 +92,9 @@ func (p *progress) print() {
 }
 
 func (p *progress) finish() {
-	p.print()
+	if p.shown != p.done {
+		p.print()
+	}
 	if p.tty {
 		fmt.Fprintln(p.w)
 	}

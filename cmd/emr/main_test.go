@@ -229,6 +229,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, 2, "", "no-such-flag"},
 		{[]string{"serve", "--log-level", "loud"}, 2, "", "log-level"},
 		{[]string{"serve", "--addr", "256.0.0.1:99999", "--data", t.TempDir()}, 1, "", "listen"},
+		{[]string{"reindex", "--data", t.TempDir()}, 0, "reindex complete", ""},
+		{[]string{"reindex", "--data", "/dev/null/x"}, 1, "", "data directory"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer

@@ -152,6 +152,10 @@ func TestServeLikeANewUser(t *testing.T) {
 	if status != 404 || oo["resourceType"] != "OperationOutcome" {
 		t.Fatalf("unknown type: %d", status)
 	}
+	status, _, oo = call(t, "GET", strings.TrimSuffix(s.base, "/fhir")+"/nowhere", "", "")
+	if status != 404 || oo["resourceType"] != "OperationOutcome" {
+		t.Fatalf("unknown route outside /fhir: %d", status)
+	}
 	// SIGTERM shuts down cleanly with exit code 0.
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	if err := s.cmd.Wait(); err != nil {

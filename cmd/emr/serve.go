@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/fhirpatch"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
@@ -129,6 +130,13 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "emr %s\nFHIR R5 API: /fhir (CapabilityStatement at /fhir/metadata)\n", versionString())
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		body := fhir.OperationOutcome(fhir.Issue{Severity: "error", Code: "not-found",
+			Diagnostics: "no such page; the FHIR API is at /fhir"}).JSON()
+		w.Header().Set("Content-Type", "application/fhir+json; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write(body)
 	})
 	return &app{store: st, handler: mux, dbPath: dbPath}, nil
 }

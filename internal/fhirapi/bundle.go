@@ -515,8 +515,11 @@ func (s *Server) transactionEntry(ctx context.Context, tx store.Tx, parent *requ
 		})
 		return resp, err
 	default: // GET, HEAD
+		if sub.typ != "" && sub.id == "" && sub.op == "" {
+			return s.searchIn(ctx, tx, sub)
+		}
 		if sub.typ == "" || sub.id == "" || sub.op != "" {
-			return nil, fhir.Errorf(fhir.KindNotSupported, "only reads (GET [type]/[id]) are supported inside a transaction yet")
+			return nil, fhir.Errorf(fhir.KindNotSupported, "inside a transaction, GET entries read (Type/id) or search (Type?…); %s is not supported", sub.op)
 		}
 		err := s.opt.Gate.Within(ctx, tx, gateRequest(sub, "read"), func() ([]access.Touched, error) {
 			v, err := tx.Read(sub.typ, sub.id)

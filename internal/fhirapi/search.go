@@ -39,6 +39,33 @@ func (s *Server) search(ctx context.Context, req *request) (*response, error) {
 	return s.searchBundle(req, q, res, s.searchPath(req))
 }
 
+// searchIn runs a search entry of a transaction inside tx, so that it sees
+// the transaction's own writes (GET entries run last).
+func (s *Server) searchIn(ctx context.Context, tx store.Tx, req *request) (*response, error) {
+	q, err := s.parseQuery(req.base, req.typ, req.query, req.header, nil)
+	if err != nil {
+		return nil, err
+	}
+	gr := gateRequest(req, "search-type")
+	gr.Query = q.Raw
+	var res *store.SearchResult
+	err = s.opt.Gate.Within(ctx, tx, gr, func() ([]access.Touched, error) {
+		var err error
+		if res, err = tx.Search(q); err != nil {
+			return nil, err
+		}
+		touched := make([]access.Touched, 0, len(res.Matches)+len(res.Included))
+		for _, v := range append(res.Matches, res.Included...) {
+			touched = append(touched, access.TouchedVersion(v))
+		}
+		return touched, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.searchBundle(req, q, res, s.searchPath(req))
+}
+
 // compartmentSearch answers /[Compartment]/[id]/[type] and /[Compartment]/[id]/*.
 func (s *Server) compartmentSearch(ctx context.Context, req *request) (*response, error) {
 	comp := s.opt.Definitions.Compartments[req.compartment.Type]

@@ -243,6 +243,18 @@ func TestConditionalInteractions(t *testing.T) {
 	if ids, _ := s.searchIDs(t, "/fhir/Observation?subject=Patient/p3"); len(ids) != 1 {
 		t.Errorf("conditional reference not resolved to p3: %v", ids)
 	}
+	// A search entry runs last and sees the transaction's own writes.
+	withSearch := `{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"request":{"method":"GET","url":"Patient?identifier=urn:mrn|TX1"}},
+	 {"resource":{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"TX1"}]},"request":{"method":"POST","url":"Patient"}}]}`
+	r = s.do("POST", "/fhir", withSearch)
+	if r.status != http.StatusOK {
+		t.Fatalf("transaction with a search entry: %d %s", r.status, r.body)
+	}
+	found := r.resource(t)["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+	if found["type"] != "searchset" || len(asList(found["entry"])) != 1 {
+		t.Errorf("search entry did not see the POST of the same transaction: %v", found)
+	}
 	ambiguous := strings.Replace(tx, "identifier=urn:mrn|M3", "birthdate=1980", 1)
 	if r := s.do("POST", "/fhir", ambiguous); r.status != http.StatusPreconditionFailed {
 		t.Errorf("ambiguous conditional reference: %d", r.status)

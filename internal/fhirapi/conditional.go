@@ -72,36 +72,6 @@ func (s *Server) conditionalCreateIn(tx store.Tx, base string, res fhir.Resource
 	}
 }
 
-// conditionalUpdate answers PUT [type]?criteria.
-func (s *Server) conditionalUpdate(ctx context.Context, req *request) (*response, error) {
-	res, err := s.bodyResource(req)
-	if err != nil {
-		return nil, err
-	}
-	ifMatch, err := ifMatchOf(req)
-	if err != nil {
-		return nil, err
-	}
-	var v *store.Version
-	var created bool
-	err = s.opt.Gate.Write(ctx, gateRequest(req, "update"), func(tx store.Tx) ([]access.Touched, error) {
-		var err error
-		v, created, err = s.conditionalUpdateIn(tx, req.base, req.typ, req.query, res, ifMatch, "")
-		if err != nil {
-			return nil, err
-		}
-		return []access.Touched{access.TouchedVersion(v)}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return s.writeResult(req, v, status), nil
-}
-
 // conditionalUpdateIn resolves the criteria as R5 says: no match creates
 // (with the body's id if it has one and it is free), one match is updated
 // (a different id in the body is an error), several are 412.

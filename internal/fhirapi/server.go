@@ -282,7 +282,7 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 		case http.MethodGet:
 			return s.search(ctx, req)
 		case http.MethodPut:
-			return s.conditionalUpdate(ctx, req)
+			return s.update(ctx, req)
 		case http.MethodPatch:
 			return s.conditionalPatch(ctx, req)
 		case http.MethodDelete:

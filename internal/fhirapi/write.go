@@ -54,7 +54,7 @@ func (s *Server) createIn(tx store.Tx, res fhir.Resource) (*store.Version, error
 }
 
 // update answers PUT [type]/[id], creating the resource with the client's id
-// when it does not exist.
+// when it does not exist, and PUT [type]?criteria (conditional update).
 func (s *Server) update(ctx context.Context, req *request) (*response, error) {
 	res, err := s.bodyResource(req)
 	if err != nil {
@@ -68,7 +68,11 @@ func (s *Server) update(ctx context.Context, req *request) (*response, error) {
 	var created bool
 	err = s.opt.Gate.Write(ctx, gateRequest(req, "update"), func(tx store.Tx) ([]access.Touched, error) {
 		var err error
-		v, created, err = s.updateIn(tx, req.id, res, ifMatch, "")
+		if req.id == "" {
+			v, created, err = s.conditionalUpdateIn(tx, req.base, req.typ, req.query, res, ifMatch, "")
+		} else {
+			v, created, err = s.updateIn(tx, req.id, res, ifMatch, "")
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -102,37 +102,6 @@ func (s *Server) conditionalUpdateIn(tx store.Tx, base, typ string, criteria url
 	}
 }
 
-// conditionalPatch answers PATCH [type]?criteria: exactly one match is patched.
-func (s *Server) conditionalPatch(ctx context.Context, req *request) (*response, error) {
-	if req.body == nil {
-		return nil, fhir.Errorf(fhir.KindInvalid, "PATCH needs a body")
-	}
-	apply, err := s.patchFunc(mediaTypeOf(req), req.body)
-	if err != nil {
-		return nil, err
-	}
-	ifMatch, err := ifMatchOf(req)
-	if err != nil {
-		return nil, err
-	}
-	var v *store.Version
-	err = s.opt.Gate.Write(ctx, gateRequest(req, "patch"), func(tx store.Tx) ([]access.Touched, error) {
-		id, err := s.singleMatchIn(tx, req.base, req.typ, req.query)
-		if err != nil {
-			return nil, err
-		}
-		v, err = s.patchIn(tx, req.typ, id, apply, ifMatch, "")
-		if err != nil {
-			return nil, err
-		}
-		return []access.Touched{access.TouchedVersion(v)}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s.writeResult(req, v, http.StatusOK), nil
-}
-
 // singleMatchIn returns the id of the one resource the criteria match: 404
 // for none, 412 for several.
 func (s *Server) singleMatchIn(tx store.Tx, base, typ string, criteria url.Values) (string, error) {

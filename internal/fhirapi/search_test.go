@@ -228,6 +228,17 @@ func TestConditionalInteractions(t *testing.T) {
 	if r := s.do("PUT", "/fhir/Patient?identifier=urn:mrn|NEW", `{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"NEW"}]}`); r.status != http.StatusCreated {
 		t.Errorf("conditional update, none: %d %s", r.status, r.body)
 	}
+	// Conditional patch: exactly one match, else 404 or 412.
+	jp := `[{"op":"add","path":"/active","value":true}]`
+	if r := s.do("PATCH", "/fhir/Patient?identifier=urn:mrn|M3", jp, "Content-Type: application/json-patch+json"); r.status != http.StatusOK || r.resource(t).ID() != "p3" {
+		t.Errorf("conditional patch: %d %s", r.status, r.body)
+	}
+	if r := s.do("PATCH", "/fhir/Patient?identifier=urn:mrn|NONE", jp, "Content-Type: application/json-patch+json"); r.status != http.StatusNotFound {
+		t.Errorf("conditional patch, none: %d", r.status)
+	}
+	if r := s.do("PATCH", "/fhir/Patient?birthdate=1980", jp, "Content-Type: application/json-patch+json"); r.status != http.StatusPreconditionFailed {
+		t.Errorf("conditional patch, several: %d", r.status)
+	}
 	// Conditional delete of several.
 	if r := s.do("DELETE", "/fhir/Observation?subject=Patient/p1", ""); r.status != http.StatusNoContent {
 		t.Errorf("conditional delete: %d %s", r.status, r.body)

@@ -284,7 +284,7 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 		case http.MethodPut:
 			return s.update(ctx, req)
 		case http.MethodPatch:
-			return s.conditionalPatch(ctx, req)
+			return s.patch(ctx, req)
 		case http.MethodDelete:
 			return s.conditionalDelete(ctx, req)
 		}

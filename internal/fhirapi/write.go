@@ -124,7 +124,8 @@ func (s *Server) delete(ctx context.Context, req *request) (*response, error) {
 	return &response{status: http.StatusNoContent, version: v}, nil
 }
 
-// patch answers PATCH [type]/[id] with a JSON Patch or a FHIRPath Patch.
+// patch answers PATCH [type]/[id], and PATCH [type]?criteria (exactly one
+// match), with a JSON Patch or a FHIRPath Patch.
 func (s *Server) patch(ctx context.Context, req *request) (*response, error) {
 	if req.body == nil {
 		return nil, fhir.Errorf(fhir.KindInvalid, "PATCH needs a body: a JSON Patch (%s) or a FHIRPath Patch Parameters resource (%s)", mediaJSONPatch, mediaFHIRJSON)
@@ -139,8 +140,15 @@ func (s *Server) patch(ctx context.Context, req *request) (*response, error) {
 	}
 	var v *store.Version
 	err = s.opt.Gate.Write(ctx, gateRequest(req, "patch"), func(tx store.Tx) ([]access.Touched, error) {
+		id := req.id
+		if id == "" { // PATCH [type]?criteria: exactly one match
+			var err error
+			if id, err = s.singleMatchIn(tx, req.base, req.typ, req.query); err != nil {
+				return nil, err
+			}
+		}
 		var err error
-		v, err = s.patchIn(tx, req.typ, req.id, apply, ifMatch, "")
+		v, err = s.patchIn(tx, req.typ, id, apply, ifMatch, "")
 		if err != nil {
 			return nil, err
 		}

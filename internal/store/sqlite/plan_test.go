@@ -17,21 +17,7 @@ func TestQueryPlans(t *testing.T) {
 	now := time.Now()
 	explain := func(t *testing.T, query string, args ...any) string {
 		t.Helper()
-		rows, err := db.readers.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
-		defer rows.Close()
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		return strings.Join(plan, "; ")
+		return explainPlan(t, db, query, args...)
 	}
 	check := func(t *testing.T, plan, wantIndex string) {
 		t.Helper()

@@ -27,7 +27,7 @@ func TestImportRules(t *testing.T) {
 			return strings.HasPrefix(imp, "internal/fhir") || strings.HasPrefix(imp, "internal/store") || imp == "internal/search" || imp == "internal/sharedtest"
 		}, "the store depends only on the model and the search plan"},
 	}
-	backends := []string{"internal/store/sqlite", "internal/store/postgres"}
+	backends := []string{"internal/store/sqlstore"}
 	err := filepath.WalkDir(filepath.Join(root, "internal"), func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
 			return err

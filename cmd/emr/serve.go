@@ -20,7 +20,7 @@ import (
 	"github.com/emr-project/emr/internal/fhirapi"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
-	"github.com/emr-project/emr/internal/store/sqlite"
+	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
 // config is what `emr serve` is told.
@@ -147,7 +147,7 @@ func openStore(ctx context.Context, dataDir string, defs *spec.Definitions) (sto
 		return nil, "", fmt.Errorf("create data directory: %w", err)
 	}
 	dbPath := filepath.Join(dataDir, "emr.db")
-	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{Extractor: search.NewExtractor(defs)})
+	st, err := sqlstore.OpenSQLite(ctx, dbPath, sqlstore.Options{Extractor: search.NewExtractor(defs)})
 	if err != nil {
 		return nil, "", fmt.Errorf("open database %s: %w", dbPath, err)
 	}

@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emr-project/emr/internal/store/sqlite"
+	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
 func TestLoadResumes(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "emr.db"), sqlite.Options{})
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "emr.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/emr-project/emr/internal/fhirapi"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
-	"github.com/emr-project/emr/internal/store/sqlite"
+	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
 // testServer is the API on a fresh SQLite database in a temp directory.
@@ -34,7 +34,7 @@ func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 	t.Helper()
 	dbPath := filepath.Join(t.TempDir(), "emr.db")
 	defs := spec.R5()
-	st, err := sqlite.Open(context.Background(), dbPath, sqlite.Options{Extractor: search.NewExtractor(defs)})
+	st, err := sqlstore.OpenSQLite(context.Background(), dbPath, sqlstore.Options{Extractor: search.NewExtractor(defs)})
 	if err != nil {
 		t.Fatal(err)
 	}

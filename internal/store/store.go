@@ -1,5 +1,5 @@
 // Package store defines how the EMR keeps FHIR resources: the Store and Tx
-// interfaces every backend implements (store/sqlite, later store/postgres),
+// interfaces every backend implements (store/sqlstore, on SQLite or PostgreSQL),
 // and the shapes of what they return. Errors are *fhir.Error values of the
 // kinds documented on each method, so callers never see driver errors.
 package store

@@ -1,8 +1,7 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math"
 	"slices"
@@ -33,13 +32,13 @@ func (f *historyFilter) add(cond string, args ...any) {
 	f.args = append(f.args, args...)
 }
 
-func newHistoryFilter(q store.HistoryQuery) historyFilter {
+func newHistoryFilter(d *dialect, q store.HistoryQuery) historyFilter {
 	// Within one instance seq order is version order. Without INDEXED BY the
 	// planner prefers resource_version_type for "type = ? AND seq < ?", which
 	// walks every version of the type in the seq range.
 	f := historyFilter{from: " FROM resource_version v", order: "v.seq"}
 	if q.ID != "" {
-		f.from, f.order = " FROM resource_version v INDEXED BY resource_version_instance", "v.version_id"
+		f.from, f.order = " FROM resource_version v"+d.versionIndexHint, "v.version_id"
 	}
 	if q.Type != "" {
 		f.add("v.type = ?", q.Type)
@@ -101,7 +100,7 @@ func (f historyFilter) existsSQL(cond string) string {
 func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.HistoryPage, error) {
 	op := historyOp(q)
 	if q.ID != "" && q.Type == "" {
-		return nil, fmt.Errorf("sqlite: %s: %w", op, fhir.Errorf(fhir.KindInvalid, "instance history needs a resource type"))
+		return nil, fmt.Errorf("store: %s: %w", op, fhir.Errorf(fhir.KindInvalid, "instance history needs a resource type"))
 	}
 	count := q.Count
 	if count <= 0 {
@@ -118,9 +117,9 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 	// Reading upward from After (a "previous" link) is the one case that
 	// walks oldest first; the page is reversed afterwards.
 	ascending := q.After > 0 && q.Before <= 0
-	f := newHistoryFilter(q)
+	f := newHistoryFilter(db.d, q)
 
-	tx, err := db.readers.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readers.BeginTx(ctx, db.d.historyTx)
 	if err != nil {
 		return nil, readErr(ctx, op, err)
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"fmt"
@@ -17,6 +17,7 @@ import (
 // (?1, ?2 …): fragments can be assembled in any order, and no value is
 // ever spliced into the text.
 type sqlBuilder struct {
+	d       *dialect
 	args    []any
 	aliases int
 }
@@ -31,7 +32,7 @@ func (b *sqlBuilder) arg(v any) string {
 func (b *sqlBuilder) in(col string, values []string) string {
 	switch len(values) {
 	case 0:
-		return "1"
+		return "TRUE"
 	case 1:
 		return col + " = " + b.arg(values[0])
 	}
@@ -52,7 +53,7 @@ func (b *sqlBuilder) param(x string, types []string, code string) string {
 	pids := paramIDs(types, code)
 	switch len(pids) {
 	case 0:
-		return "0"
+		return "FALSE"
 	case 1:
 		return x + ".pid = " + b.arg(pids[0])
 	}
@@ -188,9 +189,9 @@ func (b *sqlBuilder) filter(f *search.Filter, types []string, k string, drive bo
 	case f.Name == "_lastUpdated" && f.Modifier == "missing" && len(f.Values) > 0:
 		// Every resource has one, and the index holds no rows for it.
 		if f.Values[0].Missing {
-			return "0", nil
+			return "FALSE", nil
 		}
-		return "1", nil
+		return "TRUE", nil
 	}
 	if len(f.Values) == 0 {
 		return "", invalid("parameter %s has no value", f.Name)
@@ -334,10 +335,10 @@ func (b *sqlBuilder) stringValue(modifier string, v search.Value, x string) (str
 		}
 		return x + ".text = " + b.arg(search.Normalize(exact)) + " AND " + x + ".exact = " + b.arg(exact), nil
 	case "contains":
-		return x + ".text LIKE " + b.arg("%"+likeEscape(text)+"%") + ` ESCAPE '\'`, nil
+		return x + ".text " + b.d.like + " " + b.arg("%"+likeEscape(text)+"%") + ` ESCAPE '\'`, nil
 	case "text", "text-advanced":
 		// A word anywhere in the value starts with the text.
-		return "(" + b.prefixRange(x+".text", text) + " OR " + x + ".text LIKE " + b.arg("% "+likeEscape(text)+"%") + ` ESCAPE '\')`, nil
+		return "(" + b.prefixRange(x+".text", text) + " OR " + x + ".text " + b.d.like + " " + b.arg("% "+likeEscape(text)+"%") + ` ESCAPE '\')`, nil
 	}
 	return "", notSupported("modifier :%s on string parameters", modifier)
 }
@@ -351,9 +352,9 @@ func (b *sqlBuilder) tokenValue(f *search.Filter, v search.Value, x string) (str
 		if text == "" {
 			text = search.Normalize(v.Raw)
 		}
-		return "(" + b.prefixRange(x+".display", text) + " OR " + x + ".display LIKE " + b.arg("% "+likeEscape(text)+"%") + ` ESCAPE '\')`, nil
+		return "(" + b.prefixRange(x+".display", text) + " OR " + x + ".display " + b.d.like + " " + b.arg("% "+likeEscape(text)+"%") + ` ESCAPE '\')`, nil
 	case "code-text":
-		return x + ".code LIKE " + b.arg(likeEscape(unescaped(v))+"%") + ` ESCAPE '\'`, nil
+		return x + ".code " + b.d.like + " " + b.arg(likeEscape(unescaped(v))+"%") + ` ESCAPE '\'`, nil
 	case "of-type":
 		return x + ".type_system = " + b.arg(v.TypeSystem) + " AND " + x + ".type_code = " + b.arg(v.TypeCode) +
 			" AND " + x + ".code = " + b.arg(v.Code), nil
@@ -363,7 +364,7 @@ func (b *sqlBuilder) tokenValue(f *search.Filter, v search.Value, x string) (str
 			return "", notSupported("value set %s cannot be expanded for :in", v.Code)
 		}
 		if len(vs.Concepts) == 0 {
-			return "0", nil
+			return "FALSE", nil
 		}
 		codes := make([]string, 0, len(vs.Concepts))
 		pairs := make([]string, 0, len(vs.Concepts))
@@ -414,7 +415,7 @@ func (b *sqlBuilder) referenceValue(f *search.Filter, v search.Value, x string) 
 			types = nil
 		}
 		if f.Modifier != "" && v.RefType != "" && v.RefType != f.Modifier {
-			return "0", nil
+			return "FALSE", nil
 		}
 		if types == nil {
 			c = x + ".ref_id = " + b.arg(v.RefID)
@@ -446,7 +447,7 @@ func (b *sqlBuilder) uriValue(modifier string, v search.Value, x string) (string
 		}
 		return b.in(x+".uri", parents), nil
 	case "contains":
-		return x + ".uri LIKE " + b.arg("%"+likeEscape(uri)+"%") + ` ESCAPE '\'`, nil
+		return x + ".uri " + b.d.like + " " + b.arg("%"+likeEscape(uri)+"%") + ` ESCAPE '\'`, nil
 	}
 	return "", notSupported("modifier :%s on uri parameters", modifier)
 }
@@ -533,9 +534,9 @@ func (b *sqlBuilder) idFilter(f *search.Filter, k string) (string, error) {
 		return "NOT " + b.in(k+".id", ids), nil
 	case "missing":
 		if f.Values[0].Missing {
-			return "0", nil
+			return "FALSE", nil
 		}
-		return "1", nil
+		return "TRUE", nil
 	}
 	return "", notSupported("modifier :%s on _id", f.Modifier)
 }
@@ -569,7 +570,7 @@ func (b *sqlBuilder) chain(f *search.Filter, types []string, k string, drive boo
 			}
 		}
 		if len(targets) == 0 {
-			return "0", nil
+			return "FALSE", nil
 		}
 	}
 	t := b.alias("t")
@@ -581,7 +582,8 @@ func (b *sqlBuilder) chain(f *search.Filter, types []string, k string, drive boo
 		}
 		// CROSS JOIN keeps SQLite from starting at every reference of the
 		// parameter: the chained condition is the selective side.
-		return k + ".rid IN (SELECT " + x + ".rid FROM resource_key " + t + " CROSS JOIN idx_reference " + x +
+		// (PostgreSQL chooses the join order from its statistics.)
+		return k + ".rid IN (SELECT " + x + ".rid FROM resource_key " + t + " " + b.d.crossJoin + " idx_reference " + x +
 			" ON " + b.param(x, types, f.Name) +
 			" AND " + x + ".ref_type = " + t + ".type AND " + x + ".ref_id = " + t + ".id" +
 			" WHERE " + b.in(t+".type", targets) + " AND " + t + ".deleted = 0 AND " + inner + ")", nil
@@ -631,25 +633,20 @@ func (b *sqlBuilder) special(f *search.Filter, k string) (string, error) {
 	switch f.Special {
 	case "_text", "_content":
 		col := map[string]string{"_text": "narrative", "_content": "content"}[f.Special]
-		var ors []string
+		var groups [][]string
 		for _, v := range f.Values {
-			q := ftsQuery(unescaped(v))
-			if q == "" {
-				continue
-			}
-			ors = append(ors, "("+q+")")
+			groups = append(groups, textQuery(unescaped(v))...)
 		}
-		if len(ors) == 0 {
+		if len(groups) == 0 {
 			return "", invalid("%s has no words to search", f.Special)
 		}
-		match := "{" + col + "} : (" + strings.Join(ors, " OR ") + ")"
 		not := ""
 		if f.Modifier == "not" {
 			not = "NOT "
 		} else if f.Modifier != "" {
 			return "", notSupported("modifier :%s on %s", f.Modifier, f.Special)
 		}
-		return not + k + ".rid IN (SELECT rowid FROM idx_fts WHERE idx_fts MATCH " + b.arg(match) + ")", nil
+		return not + b.d.ftsMatch(b, k, col, groups), nil
 	case "_list":
 		l := b.alias("l")
 		x := b.alias("x")
@@ -672,26 +669,28 @@ func (b *sqlBuilder) special(f *search.Filter, k string) (string, error) {
 	return "", notSupported("parameter %s is not supported", f.Name)
 }
 
-// ftsQuery turns a _text or _content value into an FTS5 query: words are
-// quoted (so that nothing in them is FTS5 syntax) and ANDed; "or" between
-// words, as the specification allows, ORs them.
-func ftsQuery(raw string) string {
-	var out []string
+// textQuery splits a _text or _content value into groups of words: a
+// resource matches when it has every word of any group. Words are ANDed;
+// "or" between words, as the specification allows, starts a new group.
+// The words are normalised like the indexed text.
+func textQuery(raw string) [][]string {
+	var groups [][]string
+	var cur []string
 	for _, w := range strings.Fields(raw) {
-		if strings.EqualFold(w, "or") && len(out) > 0 {
-			out = append(out, "OR")
+		if strings.EqualFold(w, "or") && len(cur) > 0 {
+			groups, cur = append(groups, cur), nil
 			continue
 		}
 		w = strings.Trim(w, `"()`)
 		if w == "" {
 			continue
 		}
-		out = append(out, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
+		cur = append(cur, w)
 	}
-	if len(out) > 0 && out[len(out)-1] == "OR" {
-		out = out[:len(out)-1]
+	if len(cur) > 0 {
+		groups = append(groups, cur)
 	}
-	return strings.Join(out, " ")
+	return groups
 }
 
 // composite: every component of one value on rows of the same rid and grp.
@@ -719,7 +718,7 @@ func (b *sqlBuilder) composite(f *search.Filter, types []string, k string, drive
 		for i, kind := range kinds {
 			c := b.alias("c")
 			cf := &search.Filter{Param: nil, Name: f.Name, Kind: kind}
-			cond := "1" // a component left empty matches any value
+			cond := "TRUE" // a component left empty matches any value
 			if cv := v.Components[i]; cv.Raw != "" {
 				var err error
 				if cond, err = b.value(kind, cf, cv, c); err != nil {

@@ -1,7 +1,8 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -135,16 +136,16 @@ func (db *DB) runBatch(batch []*writeReq) {
 		return
 	}
 	db.batchErr = nil
-	if _, err := db.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		failAll(internalErr("write: begin", err))
-		return
-	}
 	committed := false
 	defer func() {
 		if !committed {
 			_, _ = db.wconn.ExecContext(ctx, "ROLLBACK")
 		}
 	}()
+	if err := db.beginBatch(ctx); err != nil {
+		failAll(internalErr("write: begin", err))
+		return
+	}
 	for i, req := range batch {
 		if !run[i] {
 			continue
@@ -163,7 +164,29 @@ func (db *DB) runBatch(batch []*writeReq) {
 		return
 	}
 	committed = true
+	if db.afterCommit != nil {
+		db.afterCommit(ctx, db.wconn)
+	}
 	reply()
+}
+
+// beginBatch starts the batch's transaction, which takes the database's
+// write lock, and then reads the latest lastUpdated in the database: another
+// process may have written since this one last did.
+func (db *DB) beginBatch(ctx context.Context) error {
+	for _, stmt := range db.d.begin {
+		if _, err := db.wconn.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	var last sql.NullInt64
+	if err := db.wconn.QueryRowContext(ctx, "SELECT max(last_updated) FROM resource_version").Scan(&last); err != nil {
+		return err
+	}
+	if t := time.UnixMilli(last.Int64).UTC(); last.Valid && t.After(db.lastNow) {
+		db.lastNow = t
+	}
+	return nil
 }
 
 // runOne runs one request's fn in a savepoint. fnErr is the caller's
@@ -203,7 +226,7 @@ func runGuarded(fn func(*txn) error, tx *txn) (err error) {
 // nextNow is the timestamp of the next transaction: wall-clock time in
 // milliseconds, never earlier than the previous one, so that last_updated
 // never decreases along seq (history relies on this to turn times into seq
-// bounds).
+// bounds), whichever process wrote the previous transaction.
 func (db *DB) nextNow() time.Time {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	if now.Before(db.lastNow) {
@@ -219,9 +242,9 @@ func (db *DB) nextNow() time.Time {
 func internalErr(op string, err error) error {
 	var fe *fhir.Error
 	if errors.As(err, &fe) {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
+		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, &fhir.Error{
+	return fmt.Errorf("store: %s: %w", op, &fhir.Error{
 		Kind:   fhir.KindInternal,
 		Issues: []fhir.Issue{{Severity: "error", Code: "exception", Diagnostics: "storage failure"}},
 		Cause:  err,

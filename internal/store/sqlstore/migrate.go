@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -12,10 +12,12 @@ import (
 	"time"
 )
 
-// migrations holds the schema as numbered files NNNN_name.sql. A shipped
-// migration is never edited; a change is a new file.
+// migrations holds each database's schema as numbered files
+// migrations/<dialect>/NNNN_name.sql. A shipped migration is never edited;
+// a change is a new file (in both directories, so that the databases keep
+// one logical schema).
 //
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 type migration struct {
@@ -24,14 +26,14 @@ type migration struct {
 	sql     string
 }
 
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+func loadMigrations(dir string) ([]migration, error) {
+	names, err := fs.Glob(migrations, dir+"/*.sql")
 	if err != nil {
 		return nil, err
 	}
 	var list []migration
 	for _, path := range names {
-		name := strings.TrimPrefix(path, "migrations/")
+		name := strings.TrimPrefix(path, dir+"/")
 		num, _, ok := strings.Cut(name, "_")
 		version, err := strconv.Atoi(num)
 		if !ok || err != nil || version <= 0 {
@@ -53,16 +55,25 @@ func loadMigrations() ([]migration, error) {
 }
 
 // migrate applies the migrations the database lacks, each in its own
-// transaction together with its schema_migrations row.
-func migrate(ctx context.Context, conn *sql.Conn) error {
-	list, err := loadMigrations()
+// transaction together with its schema_migrations row, under the dialect's
+// migration lock.
+func migrate(ctx context.Context, conn *sql.Conn, d *dialect) (err error) {
+	list, err := loadMigrations(d.migrationsDir)
 	if err != nil {
 		return err
 	}
+	if err := d.lockMigrations(ctx, conn); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer func() {
+		if uerr := d.unlockMigrations(context.WithoutCancel(ctx), conn); uerr != nil && err == nil {
+			err = fmt.Errorf("migrate: unlock: %w", uerr)
+		}
+	}()
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,
-		applied_at INTEGER NOT NULL
+		applied_at BIGINT  NOT NULL
 	)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -21,7 +21,7 @@ type querier interface {
 
 // Search implements store.Store on the reader pool.
 func (db *DB) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
-	res, err := runSearch(ctx, &db.search, q)
+	res, err := runSearch(ctx, db.d, &db.search, q)
 	if err != nil {
 		return nil, searchErr(ctx, err)
 	}
@@ -34,12 +34,12 @@ func (tx *txn) Search(q *search.Query) (*store.SearchResult, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
-	res, err := runSearch(tx.ctx, tx.db.wconn, q)
+	res, err := runSearch(tx.ctx, tx.db.d, tx.db.wconn, q)
 	if err != nil {
 		if _, ok := err.(dbError); ok {
 			return nil, tx.dbErr("search", err)
 		}
-		return nil, fmt.Errorf("sqlite: search: %w", err)
+		return nil, fmt.Errorf("store: search: %w", err)
 	}
 	return res, nil
 }
@@ -54,11 +54,12 @@ func searchErr(ctx context.Context, err error) error {
 	if de, ok := err.(dbError); ok {
 		return readErr(ctx, "search", de.error)
 	}
-	return fmt.Errorf("sqlite: search: %w", err)
+	return fmt.Errorf("store: search: %w", err)
 }
 
 // searchPlan is a query compiled to its WHERE clause and ordering.
 type searchPlan struct {
+	d     *dialect
 	types []string // the resource types searched; empty: any
 	sorts []sortExpr
 	sig   string // the ordering, which a cursor must have been issued for
@@ -89,8 +90,8 @@ type sortExpr struct {
 	table, col, param, missing string
 }
 
-func runSearch(ctx context.Context, db querier, q *search.Query) (*store.SearchResult, error) {
-	p, err := planSearch(q)
+func runSearch(ctx context.Context, d *dialect, db querier, q *search.Query) (*store.SearchResult, error) {
+	p, err := planSearch(d, q)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ func runSearch(ctx context.Context, db querier, q *search.Query) (*store.SearchR
 		res.Total = offset + int64(len(page.versions))
 	}
 	if len(q.Includes) > 0 || len(q.RevIncludes) > 0 {
-		if res.Included, err = includes(ctx, db, q, page.keys); err != nil {
+		if res.Included, err = includes(ctx, d, db, q, page.keys); err != nil {
 			return nil, err
 		}
 	}
@@ -167,8 +168,8 @@ func runSearch(ctx context.Context, db querier, q *search.Query) (*store.SearchR
 }
 
 // planSearch checks what does not depend on the page: types and ordering.
-func planSearch(q *search.Query) (*searchPlan, error) {
-	p := &searchPlan{}
+func planSearch(d *dialect, q *search.Query) (*searchPlan, error) {
+	p := &searchPlan{d: d}
 	switch {
 	case q.Type != "":
 		p.types = []string{q.Type}
@@ -177,7 +178,7 @@ func planSearch(q *search.Query) (*searchPlan, error) {
 	}
 	var sig []string
 	for _, s := range q.Sort {
-		e, err := sortExpression(s, p.types)
+		e, err := sortExpression(d, s, p.types)
 		if err != nil {
 			return nil, err
 		}
@@ -245,14 +246,15 @@ func (p *searchPlan) where(b *sqlBuilder, q *search.Query) (string, error) {
 }
 
 // sortExpression is the ORDER BY expression of one _sort key.
-func sortExpression(s search.SortKey, types []string) (sortExpr, error) {
+func sortExpression(d *dialect, s search.SortKey, types []string) (sortExpr, error) {
 	e := sortExpr{desc: s.Descending}
 	// Several values: the lowest sorts ascending, the highest descending.
-	missingText := "char(1114111, 1114111)"
+	missingText := d.maxText
 	missingNum := "1.7976931348623157e308"
+	missingInt := "9223372036854775807" // dates are integers: keep the column's type
 	agg := "min"
 	if s.Descending {
-		missingText, missingNum, agg = "''", "-1.7976931348623157e308", "max"
+		missingText, missingNum, missingInt, agg = "''", "-1.7976931348623157e308", "-9223372036854775807", "max"
 	}
 	switch s.Name {
 	case "_id":
@@ -276,7 +278,7 @@ func sortExpression(s search.SortKey, types []string) (sortExpr, error) {
 	case search.KindReference:
 		col, missing = "ref_type || '/' || ref_id || ref_url", missingText
 	case search.KindDate:
-		col, missing = "low", missingNum
+		col, missing = "low", missingInt
 		if s.Descending {
 			col = "high"
 		}
@@ -348,14 +350,14 @@ type pageResult struct {
 // pageSQL is the query of one page after (or, backwards, before) the
 // cursor: the matches' sort values, rid and current version, limit rows.
 func (p *searchPlan) pageSQL(q *search.Query, cur *cursor, back bool, mode pageMode, limit int) (string, []any, error) {
-	b := &sqlBuilder{}
+	b := &sqlBuilder{d: p.d}
 	where, err := p.where(b, q)
 	if err != nil {
 		return "", nil, err
 	}
 	from := "resource_key k"
 	cols := []string{"k.rid", "k.type"}
-	var order []string
+	var order, exprs []string
 	for i, s := range p.sorts {
 		expr := s.expr
 		if i == 0 && mode == modeHead {
@@ -364,6 +366,7 @@ func (p *searchPlan) pageSQL(q *search.Query, cur *cursor, back bool, mode pageM
 			expr = s.missing
 		}
 		cols = append(cols, fmt.Sprintf("%s AS s%d", expr, i))
+		exprs = append(exprs, expr)
 		order = append(order, fmt.Sprintf("s%d%s", i, dir(s.desc != back)))
 	}
 	order = append(order, "k.rid"+dir(back))
@@ -386,7 +389,7 @@ func (p *searchPlan) pageSQL(q *search.Query, cur *cursor, back bool, mode pageM
 		where += " AND NOT EXISTS (SELECT 1 FROM " + s0[0].table + " y WHERE y.rid = k.rid AND y.pid = " + b.arg(paramID(p.types[0], s0[0].param)) + " AND y.grp = 0)"
 	}
 	if cur != nil {
-		where += " AND " + keyset(b, p.sorts, cur, back)
+		where += " AND " + keyset(b, p.sorts, exprs, cur, back)
 	}
 	query := "SELECT " + strings.Join(cols, ", ") + ", " + versionColumns +
 		" FROM " + from + " JOIN resource_version v ON v.seq = k.seq WHERE " + where +
@@ -479,8 +482,9 @@ func dir(desc bool) string {
 
 // keyset is the condition "after the cursor's row in the ordering" (or
 // before it, backwards): (s0 > ?) OR (s0 = ? AND s1 > ?) … OR (all equal
-// AND rid > ?).
-func keyset(b *sqlBuilder, sorts []sortExpr, cur *cursor, back bool) string {
+// AND rid > ?). exprs are the sort keys' expressions in the page query
+// (WHERE cannot name the select list's aliases in standard SQL).
+func keyset(b *sqlBuilder, sorts []sortExpr, exprs []string, cur *cursor, back bool) string {
 	var ors []string
 	var eq []string
 	op := func(desc bool) string {
@@ -491,8 +495,8 @@ func keyset(b *sqlBuilder, sorts []sortExpr, cur *cursor, back bool) string {
 	}
 	for i, s := range sorts {
 		v := b.arg(cur.Values[i])
-		ors = append(ors, "("+strings.Join(append(slices.Clone(eq), fmt.Sprintf("s%d", i)+op(s.desc)+v), " AND ")+")")
-		eq = append(eq, fmt.Sprintf("s%d = %s", i, v))
+		ors = append(ors, "("+strings.Join(append(slices.Clone(eq), exprs[i]+op(s.desc)+v), " AND ")+")")
+		eq = append(eq, exprs[i]+" = "+v)
 	}
 	ors = append(ors, "("+strings.Join(append(eq, "k.rid"+op(false)+b.arg(cur.Rid)), " AND ")+")")
 	return "(" + strings.Join(ors, " OR ") + ")"
@@ -504,13 +508,13 @@ const estimateCap = 10000
 
 // countSQL counts the matches, up to estimateCap+1 for an estimate.
 func (p *searchPlan) countSQL(q *search.Query, estimate bool) (string, []any, error) {
-	b := &sqlBuilder{}
+	b := &sqlBuilder{d: p.d}
 	where, err := p.where(b, q)
 	if err != nil {
 		return "", nil, err
 	}
 	if estimate {
-		return "SELECT count(*) FROM (SELECT 1 FROM resource_key k WHERE " + where + " LIMIT " + b.arg(estimateCap+1) + ")", b.args, nil
+		return "SELECT count(*) FROM (SELECT 1 FROM resource_key k WHERE " + where + " LIMIT " + b.arg(estimateCap+1) + ") AS t", b.args, nil
 	}
 	return "SELECT count(*) FROM resource_key k WHERE " + where, b.args, nil
 }

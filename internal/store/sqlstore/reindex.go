@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -17,6 +17,10 @@ const (
 	metaExtractorVersion = "extractor_version"
 	metaReindex          = "reindex" // "<last rid done> <resources done> <version>"
 )
+
+// sqlSetMeta sets a search_meta key.
+const sqlSetMeta = `INSERT INTO search_meta (key, value) VALUES (?, ?)
+	ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 
 // reindexBatch is how many resources one reindex transaction rebuilds: small
 // enough that other writes queued behind it wait only milliseconds.
@@ -43,17 +47,17 @@ func (db *DB) checkIndexVersion(ctx context.Context) error {
 		return nil
 	}
 	var any int
-	err = db.wconn.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM resource_key WHERE deleted = 0 LIMIT 1)").Scan(&any)
+	err = db.wconn.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM resource_key WHERE deleted = 0 LIMIT 1) AS t").Scan(&any)
 	if err != nil {
 		return err
 	}
 	if any == 0 {
-		_, err := db.wconn.ExecContext(ctx, "INSERT OR REPLACE INTO search_meta (key, value) VALUES (?, ?)", metaExtractorVersion, want)
+		_, err := db.wconn.ExecContext(ctx, sqlSetMeta, metaExtractorVersion, want)
 		return err
 	}
 	db.stale.Store(true)
-	slog.Warn("sqlite: the search index was built by another extractor version; run reindex",
-		"path", db.path, "index_version", stored, "extractor_version", want)
+	slog.Warn("store: the search index was built by another extractor version; run reindex",
+		"database", db.where, "index_version", stored, "extractor_version", want)
 	return nil
 }
 
@@ -62,7 +66,7 @@ func (db *DB) checkIndexVersion(ctx context.Context) error {
 // reindex resumes after the last batch committed.
 func (db *DB) Reindex(ctx context.Context, progress func(done, total int64)) error {
 	if db.extractor == nil {
-		return fmt.Errorf("sqlite: reindex: %w", fhir.Errorf(fhir.KindNotSupported, "the store has no search extractor"))
+		return fmt.Errorf("store: reindex: %w", fhir.Errorf(fhir.KindNotSupported, "the store has no search extractor"))
 	}
 	version := db.extractor.Version()
 	var total int64
@@ -91,7 +95,7 @@ func (db *DB) Reindex(ctx context.Context, progress func(done, total int64)) err
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("sqlite: reindex: %w", err)
+			return fmt.Errorf("store: reindex: %w", err)
 		}
 		if n == 0 {
 			db.stale.Store(false)
@@ -136,7 +140,7 @@ func (tx *txn) reindexBatch(after int64, version string, done int64) (n int, las
 	}
 	db := tx.db
 	if len(items) == 0 {
-		if _, err := db.wconn.ExecContext(tx.ctx, "INSERT OR REPLACE INTO search_meta (key, value) VALUES (?, ?)", metaExtractorVersion, version); err != nil {
+		if _, err := db.wconn.ExecContext(tx.ctx, sqlSetMeta, metaExtractorVersion, version); err != nil {
 			return 0, 0, tx.dbErr("reindex", err)
 		}
 		if _, err := db.wconn.ExecContext(tx.ctx, "DELETE FROM search_meta WHERE key = ?", metaReindex); err != nil {
@@ -162,7 +166,7 @@ func (tx *txn) reindexBatch(after int64, version string, done int64) (n int, las
 		last = it.rid
 	}
 	state := fmt.Sprintf("%d %d %s", last, done+int64(len(items)), version)
-	if _, err := db.wconn.ExecContext(tx.ctx, "INSERT OR REPLACE INTO search_meta (key, value) VALUES (?, ?)", metaReindex, state); err != nil {
+	if _, err := db.wconn.ExecContext(tx.ctx, sqlSetMeta, metaReindex, state); err != nil {
 		return 0, 0, tx.dbErr("reindex", err)
 	}
 	return len(items), last, nil

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"regexp"
@@ -96,7 +96,7 @@ func TestSearchPlans(t *testing.T) {
 	defer db.Close()
 	for name, q := range hotQueries() {
 		t.Run(name, func(t *testing.T) {
-			p, err := planSearch(q)
+			p, err := planSearch(sqliteDialect, q)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -27,9 +27,11 @@ type indexStmts struct {
 	insert    map[insertKey]*sql.Stmt // multi-row inserts, prepared on first use
 	compart   *sql.Stmt
 	fts       *sql.Stmt
+	d         *dialect
 }
 
-func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn) error {
+func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) error {
+	s.d = d
 	prep := func(q string) (*sql.Stmt, error) { return conn.PrepareContext(ctx, q) }
 	var err error
 	if s.upsertKey, err = prep(`INSERT INTO resource_key (type, id, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?)
@@ -37,26 +39,28 @@ func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		RETURNING rid`); err != nil {
 		return err
 	}
-	if s.insertKey, err = prep(`INSERT INTO resource_key (type, id, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?)`); err != nil {
+	if s.insertKey, err = prep(`INSERT INTO resource_key (type, id, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?)
+		RETURNING rid`); err != nil {
 		return err
 	}
-	for _, t := range append(slices.Clone(indexTables), "idx_fts") {
-		col := "rid"
-		if t == "idx_fts" {
-			col = "rowid"
-		}
-		st, err := prep("DELETE FROM " + t + " WHERE " + col + " = ?")
+	for _, t := range indexTables {
+		st, err := prep("DELETE FROM " + t + " WHERE rid = ?")
 		if err != nil {
 			return err
 		}
 		s.clear = append(s.clear, st)
 	}
-	s.conn = conn
-	s.insert = make(map[insertKey]*sql.Stmt)
-	if s.compart, err = prep(`INSERT OR IGNORE INTO idx_compartment (comp_type, comp_id, rid) VALUES (?, ?, ?)`); err != nil {
+	st, err := prep(d.ftsClear)
+	if err != nil {
 		return err
 	}
-	s.fts, err = prep(`INSERT INTO idx_fts (rowid, narrative, content) VALUES (?, ?, ?)`)
+	s.clear = append(s.clear, st)
+	s.conn = conn
+	s.insert = make(map[insertKey]*sql.Stmt)
+	if s.compart, err = prep(d.insertIgnore + ` idx_compartment (comp_type, comp_id, rid) VALUES (?, ?, ?)` + d.ignoreSuffix); err != nil {
+		return err
+	}
+	s.fts, err = prep(d.ftsInsert)
 	return err
 }
 
@@ -106,8 +110,8 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 	// value is NULL), and a statement that cannot abort needs no statement
 	// journal, which SQLite would otherwise truncate after every statement
 	// at a cost growing with the savepoint (half of the write time).
-	q := "INSERT OR IGNORE INTO " + tableOf[kind] + " (rid, pid, n, grp, comp, " + cols + ") VALUES " +
-		strings.Repeat(row+", ", rows-1) + row
+	q := s.d.insertIgnore + " " + tableOf[kind] + " (rid, pid, n, grp, comp, " + cols + ") VALUES " +
+		strings.Repeat(row+", ", rows-1) + row + s.d.ignoreSuffix
 	st, err := s.conn.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
@@ -123,15 +127,11 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, entries []search.Entry, fresh bool) error {
 	s := &tx.db.istmt
 	var rid int64
+	key := s.upsertKey
 	if fresh {
-		r, err := s.insertKey.ExecContext(tx.ctx, typ, id, seq, lastUpdated, res == nil)
-		if err != nil {
-			return err
-		}
-		if rid, err = r.LastInsertId(); err != nil {
-			return err
-		}
-	} else if err := s.upsertKey.QueryRowContext(tx.ctx, typ, id, seq, lastUpdated, res == nil).Scan(&rid); err != nil {
+		key = s.insertKey
+	}
+	if err := key.QueryRowContext(tx.ctx, typ, id, seq, lastUpdated, b2i(res == nil)).Scan(&rid); err != nil {
 		return err
 	}
 	if !fresh {
@@ -195,7 +195,7 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 		case search.KindNumber:
 			args = append(args, e.Low, e.High)
 		case search.KindQuantity:
-			args = append(args, e.System, e.Code, e.Canonical, e.Low, e.High)
+			args = append(args, e.System, e.Code, b2i(e.Canonical), e.Low, e.High)
 		case search.KindURI:
 			uri := e.Exact
 			if uri == "" {
@@ -222,7 +222,7 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 	}
 	narrative, content := fullText(res)
 	if narrative != "" || content != "" {
-		if _, err := s.fts.ExecContext(ctx, rid, narrative, content); err != nil {
+		if _, err := s.fts.ExecContext(ctx, rid, s.d.ftsValue(narrative), s.d.ftsValue(content)); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn) error {
 		{&s.readCurrent, sqlReadCurrent},
 		{&s.currentState, `SELECT version_id, deleted FROM resource_current WHERE type = ? AND id = ?`},
 		{&s.insertVersion, `INSERT INTO resource_version (type, id, version_id, last_updated, deleted, resource)
-			VALUES (?, ?, ?, ?, ?, ?)`},
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`},
 		{&s.setCurrent, `INSERT INTO resource_current (type, id, version_id, seq, deleted)
 			VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (type, id) DO UPDATE SET

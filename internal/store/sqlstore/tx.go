@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -78,11 +78,11 @@ func (tx *txn) Read(typ, id string) (*store.Version, error) {
 	v, err := scanVersion(tx.db.wstmt.readCurrent.QueryRowContext(tx.ctx, typ, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, notFound(typ, id))
+		return nil, fmt.Errorf("store: read %s/%s: %w", typ, id, notFound(typ, id))
 	case err != nil:
 		return nil, tx.dbErr(fmt.Sprintf("read %s/%s", typ, id), err)
 	case v.Deleted:
-		return v, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, gone(typ, id, v.VersionID))
+		return v, fmt.Errorf("store: read %s/%s: %w", typ, id, gone(typ, id, v.VersionID))
 	}
 	return v, nil
 }
@@ -93,7 +93,7 @@ func (tx *txn) Create(res fhir.Resource) (*store.Version, error) {
 	}
 	typ := res.Type()
 	if typ == "" {
-		return nil, fmt.Errorf("sqlite: create: %w", fhir.Errorf(fhir.KindInvalid, "the resource has no resourceType"))
+		return nil, fmt.Errorf("store: create: %w", fhir.Errorf(fhir.KindInvalid, "the resource has no resourceType"))
 	}
 	res.SetID(store.NewID())
 	return tx.insert(typ, res.ID(), 1, res, "create")
@@ -105,7 +105,7 @@ func (tx *txn) Update(res fhir.Resource, ifMatch int64) (*store.Version, bool, e
 	}
 	typ, id := res.Type(), res.ID()
 	if typ == "" || !fhir.ValidID(id) {
-		return nil, false, fmt.Errorf("sqlite: update %s/%s: %w", typ, id,
+		return nil, false, fmt.Errorf("store: update %s/%s: %w", typ, id,
 			fhir.Errorf(fhir.KindInvalid, "update needs a resourceType and a valid id"))
 	}
 	current, _, exists, err := tx.current(typ, id, ifMatch, "update")
@@ -141,7 +141,7 @@ func (tx *txn) current(typ, id string, ifMatch int64, op string) (versionID int6
 		exists = true
 	}
 	if ifMatch != 0 && (!exists || deleted || versionID != ifMatch) {
-		return 0, false, false, fmt.Errorf("sqlite: %s %s/%s: %w", op, typ, id,
+		return 0, false, false, fmt.Errorf("store: %s %s/%s: %w", op, typ, id,
 			fhir.Errorf(fhir.KindPreconditionFailed, "If-Match version %d does not match the current version of %s/%s", ifMatch, typ, id))
 	}
 	return versionID, deleted, exists, nil
@@ -158,25 +158,21 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, op str
 		if tx.db.extractor != nil {
 			var err error
 			if entries, err = tx.db.extractor.Extract(res); err != nil {
-				return nil, fmt.Errorf("sqlite: %s %s/%s: index: %w", op, typ, id, err)
+				return nil, fmt.Errorf("store: %s %s/%s: index: %w", op, typ, id, err)
 			}
 		}
 	}
 	deleted := res == nil
 	ms := tx.now.UnixMilli()
-	result, err := tx.db.wstmt.insertVersion.ExecContext(tx.ctx, typ, id, versionID, ms, deleted, body)
-	if err != nil {
-		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
-	}
-	seq, err := result.LastInsertId()
-	if err != nil {
+	var seq int64
+	if err := tx.db.wstmt.insertVersion.QueryRowContext(tx.ctx, typ, id, versionID, ms, b2i(deleted), body).Scan(&seq); err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
 	setCurrent := tx.db.wstmt.setCurrent
 	if versionID == 1 {
 		setCurrent = tx.db.wstmt.insertCurrent
 	}
-	if _, err := setCurrent.ExecContext(tx.ctx, typ, id, versionID, seq, deleted); err != nil {
+	if _, err := setCurrent.ExecContext(tx.ctx, typ, id, versionID, seq, b2i(deleted)); err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
 	if err := tx.index(typ, id, seq, ms, res, entries, versionID == 1); err != nil {
@@ -195,7 +191,7 @@ func (tx *txn) AppendAudit(event fhir.Resource) error {
 		return err
 	}
 	if event == nil {
-		return fmt.Errorf("sqlite: audit: %w", fhir.Errorf(fhir.KindInvalid, "no audit event"))
+		return fmt.Errorf("store: audit: %w", fhir.Errorf(fhir.KindInvalid, "no audit event"))
 	}
 	if event.ID() == "" {
 		event.SetID(store.NewID())

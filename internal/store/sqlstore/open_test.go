@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -16,7 +16,7 @@ var ctx = context.Background()
 
 func TestReopenKeepsDataAndMigrations(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "emr.db")
-	db, err := Open(ctx, path, Options{})
+	db, err := OpenSQLite(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestReopenKeepsDataAndMigrations(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(ctx, path, Options{})
+	db, err = OpenSQLite(ctx, path, Options{})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -46,7 +46,7 @@ func TestReopenKeepsDataAndMigrations(t *testing.T) {
 	if err := db.readers.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	list, _ := loadMigrations()
+	list, _ := loadMigrations(sqliteDialect.migrationsDir)
 	if n != len(list) {
 		t.Errorf("schema_migrations has %d rows, want %d", n, len(list))
 	}
@@ -54,7 +54,7 @@ func TestReopenKeepsDataAndMigrations(t *testing.T) {
 
 func TestRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "emr.db")
-	db, err := Open(ctx, path, Options{})
+	db, err := OpenSQLite(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	_, err = Open(ctx, path, Options{})
+	_, err = OpenSQLite(ctx, path, Options{})
 	if err == nil || !strings.Contains(err.Error(), "newer than this binary") {
 		t.Fatalf("Open of a newer schema: got %v, want a refusal", err)
 	}

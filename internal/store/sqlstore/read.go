@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -15,11 +15,11 @@ func (db *DB) Read(ctx context.Context, typ, id string) (*store.Version, error) 
 	v, err := scanVersion(db.rstmt.readCurrent.QueryRowContext(ctx, typ, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, notFound(typ, id))
+		return nil, fmt.Errorf("store: read %s/%s: %w", typ, id, notFound(typ, id))
 	case err != nil:
 		return nil, readErr(ctx, fmt.Sprintf("read %s/%s", typ, id), err)
 	case v.Deleted:
-		return v, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, gone(typ, id, v.VersionID))
+		return v, fmt.Errorf("store: read %s/%s: %w", typ, id, gone(typ, id, v.VersionID))
 	}
 	return v, nil
 }
@@ -29,7 +29,7 @@ func (db *DB) VRead(ctx context.Context, typ, id string, versionID int64) (*stor
 	v, err := scanVersion(db.rstmt.vread.QueryRowContext(ctx, typ, id, versionID))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("sqlite: vread %s/%s/%d: %w", typ, id, versionID, versionNotFound(typ, id, versionID))
+		return nil, fmt.Errorf("store: vread %s/%s/%d: %w", typ, id, versionID, versionNotFound(typ, id, versionID))
 	case err != nil:
 		return nil, readErr(ctx, fmt.Sprintf("vread %s/%s/%d", typ, id, versionID), err)
 	}
@@ -40,7 +40,7 @@ func (db *DB) VRead(ctx context.Context, typ, id string, versionID int64) (*stor
 // everything else behind internalErr.
 func readErr(ctx context.Context, op string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("sqlite: %s: %w", op, ctxErr)
+		return fmt.Errorf("store: %s: %w", op, ctxErr)
 	}
 	return internalErr(op, err)
 }

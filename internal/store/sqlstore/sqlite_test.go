@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 func openTest(t testing.TB) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "data", "emr.db"), Options{Extractor: storetest.Extractor()})
+	db, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "data", "emr.db"), Options{Extractor: storetest.Extractor()})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

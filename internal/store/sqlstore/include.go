@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -19,7 +19,7 @@ const maxIncluded = 10 * store.MaxPageSize
 
 // includes returns the current versions of the resources that the page's
 // matches include and revinclude, each once and none of the matches.
-func includes(ctx context.Context, db querier, q *search.Query, matches []pageKey) ([]*store.Version, error) {
+func includes(ctx context.Context, d *dialect, db querier, q *search.Query, matches []pageKey) ([]*store.Version, error) {
 	seen := make(map[int64]bool, len(matches))
 	byType := make(map[string][]int64)
 	for _, m := range matches {
@@ -37,9 +37,9 @@ func includes(ctx context.Context, db querier, q *search.Query, matches []pageKe
 			var rows []typedRid
 			var err error
 			if rev {
-				rows, err = revIncludeRound(ctx, db, inc, sources)
+				rows, err = revIncludeRound(ctx, d, db, inc, sources)
 			} else {
-				rows, err = includeRound(ctx, db, inc, sources[inc.SourceType])
+				rows, err = includeRound(ctx, d, db, inc, sources[inc.SourceType])
 			}
 			if err != nil {
 				return err
@@ -68,7 +68,7 @@ func includes(ctx context.Context, db querier, q *search.Query, matches []pageKe
 	if len(found) > maxIncluded {
 		found = found[:maxIncluded]
 	}
-	return versionsOf(ctx, db, found)
+	return versionsOf(ctx, d, db, found)
 }
 
 type typedRid struct {
@@ -83,13 +83,13 @@ func ridsJSON(rids []int64) string {
 
 // includeRound follows inc's reference parameter out of sources (of
 // inc.SourceType) to live targets.
-func includeRound(ctx context.Context, db querier, inc search.Include, sources []int64) ([]typedRid, error) {
+func includeRound(ctx context.Context, d *dialect, db querier, inc search.Include, sources []int64) ([]typedRid, error) {
 	if len(sources) == 0 {
 		return nil, nil
 	}
-	b := &sqlBuilder{}
+	b := &sqlBuilder{d: d}
 	query := "SELECT DISTINCT t.rid, t.type FROM idx_reference x JOIN resource_key t ON t.type = x.ref_type AND t.id = x.ref_id AND t.deleted = 0" +
-		" WHERE x.rid IN (SELECT value FROM json_each(" + b.arg(ridsJSON(sources)) + ")) AND " + referencePids(b, "x", inc)
+		" WHERE x.rid IN (" + d.ridSet(b.arg(ridsJSON(sources))) + ") AND " + referencePids(b, "x", inc)
 	if inc.TargetType != "" {
 		query += " AND x.ref_type = " + b.arg(inc.TargetType)
 	}
@@ -98,7 +98,7 @@ func includeRound(ctx context.Context, db querier, inc search.Include, sources [
 
 // revIncludeRound finds live resources of inc.SourceType whose reference
 // parameter points at any of sources.
-func revIncludeRound(ctx context.Context, db querier, inc search.Include, sources map[string][]int64) ([]typedRid, error) {
+func revIncludeRound(ctx context.Context, d *dialect, db querier, inc search.Include, sources map[string][]int64) ([]typedRid, error) {
 	var all []int64
 	for typ, rids := range sources {
 		if inc.TargetType == "" || inc.TargetType == typ {
@@ -108,10 +108,10 @@ func revIncludeRound(ctx context.Context, db querier, inc search.Include, source
 	if len(all) == 0 {
 		return nil, nil
 	}
-	b := &sqlBuilder{}
-	query := "SELECT DISTINCT x.rid, " + b.arg(inc.SourceType) + " FROM resource_key m JOIN idx_reference x ON " + referencePids(b, "x", inc) +
+	b := &sqlBuilder{d: d}
+	query := "SELECT DISTINCT x.rid, CAST(" + b.arg(inc.SourceType) + " AS TEXT) FROM resource_key m JOIN idx_reference x ON " + referencePids(b, "x", inc) +
 		" AND x.ref_type = m.type AND x.ref_id = m.id" +
-		" WHERE m.rid IN (SELECT value FROM json_each(" + b.arg(ridsJSON(all)) + "))"
+		" WHERE m.rid IN (" + d.ridSet(b.arg(ridsJSON(all))) + ")"
 	return queryTypedRids(ctx, db, query, b.args)
 }
 
@@ -132,7 +132,7 @@ func referencePids(b *sqlBuilder, x string, inc search.Include) string {
 		ps = append(ps, b.arg(paramID(inc.SourceType, code)))
 	}
 	if len(ps) == 0 {
-		return "0"
+		return "FALSE"
 	}
 	return x + ".pid IN (" + strings.Join(ps, ", ") + ")"
 }
@@ -159,13 +159,13 @@ func queryTypedRids(ctx context.Context, db querier, query string, args []any) (
 
 // versionsOf reads the current versions of live resources by rid, in the
 // order given.
-func versionsOf(ctx context.Context, db querier, rids []int64) ([]*store.Version, error) {
+func versionsOf(ctx context.Context, d *dialect, db querier, rids []int64) ([]*store.Version, error) {
 	if len(rids) == 0 {
 		return nil, nil
 	}
 	rows, err := db.QueryContext(ctx, "SELECT k.rid, "+versionColumns+
 		" FROM resource_key k JOIN resource_version v ON v.seq = k.seq"+
-		" WHERE k.rid IN (SELECT value FROM json_each(?)) AND k.deleted = 0", ridsJSON(rids))
+		" WHERE k.rid IN ("+d.ridSet("?")+") AND k.deleted = 0", ridsJSON(rids))
 	if err != nil {
 		return nil, dbError{err}
 	}

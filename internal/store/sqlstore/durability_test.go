@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"bufio"
@@ -62,7 +62,7 @@ func TestDurabilityKill(t *testing.T) {
 	}
 	t.Logf("child acknowledged %d writes before SIGKILL", len(acked))
 
-	db, err := Open(ctx, path, Options{})
+	db, err := OpenSQLite(ctx, path, Options{})
 	if err != nil {
 		t.Fatalf("reopen after SIGKILL: %v", err)
 	}
@@ -79,7 +79,7 @@ func TestDurabilityKill(t *testing.T) {
 }
 
 func durabilityChild(path string) {
-	db, err := Open(ctx, path, Options{})
+	db, err := OpenSQLite(ctx, path, Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

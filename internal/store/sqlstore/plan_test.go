@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"strings"
@@ -38,7 +38,7 @@ func TestQueryPlans(t *testing.T) {
 		{"type previous page", "resource_version_type", store.HistoryQuery{Type: "Patient", After: 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newHistoryFilter(tc.q)
+			f := newHistoryFilter(sqliteDialect, tc.q)
 			check(t, explain(t, f.pageSQL(tc.q.After > 0), f.pageArgs(1<<62, 0, 10)...), tc.index)
 			check(t, explain(t, f.existsSQL("v.seq > ?"), append(f.args, 1)...), tc.index)
 		})

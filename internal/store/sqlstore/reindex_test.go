@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func TestReindex(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "emr.db")
 	open := func(x store.Extractor) *DB {
 		t.Helper()
-		db, err := Open(ctx, path, Options{Extractor: x})
+		db, err := OpenSQLite(ctx, path, Options{Extractor: x})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"fmt"
@@ -63,7 +63,7 @@ func searchBenchStore(b *testing.B) *DB {
 		if benchDir, benchErr = os.MkdirTemp("", "emr-search-bench"); benchErr != nil {
 			return
 		}
-		benchDB, benchErr = Open(ctx, filepath.Join(benchDir, "emr.db"), Options{Extractor: storetest.Extractor()})
+		benchDB, benchErr = OpenSQLite(ctx, filepath.Join(benchDir, "emr.db"), Options{Extractor: storetest.Extractor()})
 		if benchErr != nil {
 			return
 		}
@@ -167,7 +167,7 @@ func BenchmarkIndexedCreate(b *testing.B) {
 		x    store.Extractor
 	}{{"NoIndex", nil}, {"Index", storetest.Extractor()}} {
 		b.Run(tc.name, func(b *testing.B) {
-			db, err := Open(ctx, filepath.Join(b.TempDir(), "emr.db"), Options{Extractor: tc.x})
+			db, err := OpenSQLite(ctx, filepath.Join(b.TempDir(), "emr.db"), Options{Extractor: tc.x})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,0 +1,113 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+)
+
+// dialect is what differs between the SQL databases the store runs on.
+// Everything else — the schema's shape, every query, the writer, search
+// planning and paging — is one piece of code, so both backends behave the
+// same. Shared SQL is written with SQLite's placeholders (? and ?N); a
+// dialect whose driver wants others rewrites them in its connector (see
+// rebindDollar), so no call site knows which database it talks to.
+type dialect struct {
+	name string // "sqlite" or "postgres": error prefixes and logs
+
+	// begin starts the writer's transaction. It must take whatever lock
+	// serialises writers across every process using the database, so that
+	// seq order is commit order (history and cursors rely on it).
+	begin []string
+
+	// insertIgnore starts an INSERT whose conflicts are ignored, and
+	// ignoreSuffix ends it.
+	insertIgnore, ignoreSuffix string
+
+	// like is the LIKE operator that folds ASCII case only (SQLite's LIKE;
+	// PostgreSQL's ILIKE on the C collation the schema uses).
+	like string
+
+	// crossJoin joins a table whose conditions follow in ON while telling
+	// the planner to keep the join order as written ("CROSS JOIN" in
+	// SQLite; PostgreSQL plans joins itself).
+	crossJoin string
+
+	// ridSet is a subquery listing the rids in a JSON array bound as arg.
+	ridSet func(arg string) string
+
+	// maxText is an expression sorting after every indexed string: the
+	// value of a resource without one when sorting ascending.
+	maxText string
+
+	// versionIndexHint follows "FROM resource_version v" in an instance
+	// history query, naming the index to use ("" when the planner needs no
+	// help).
+	versionIndexHint string
+
+	// historyTx are the options of the read transaction of a history page:
+	// both of its queries must see one snapshot.
+	historyTx *sql.TxOptions
+
+	// Full text (_text, _content): clearing and writing a resource's row,
+	// and the condition that k matches.
+	ftsClear, ftsInsert string
+	ftsValue            func(text string) string // what ftsInsert is given of a text
+	ftsMatch            func(b *sqlBuilder, k, column string, groups [][]string) string
+
+	// migrationsDir is the directory of the embedded migrations, and
+	// lockMigrations/unlockMigrations bracket applying them so that several
+	// processes starting at once apply each migration once.
+	migrationsDir                     string
+	lockMigrations, unlockMigrations func(ctx context.Context, conn *sql.Conn) error
+}
+
+// rebindDollar rewrites SQLite's ? and ?N placeholders as PostgreSQL's $N,
+// outside quoted strings and identifiers.
+func rebindDollar(q string) string {
+	if !strings.ContainsRune(q, '?') {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	next := 0
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch c {
+		case '\'', '"':
+			j := strings.IndexByte(q[i+1:], c)
+			if j < 0 {
+				b.WriteString(q[i:])
+				return b.String()
+			}
+			b.WriteString(q[i : i+j+2])
+			i += j + 1
+		case '?':
+			j := i + 1
+			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+				j++
+			}
+			b.WriteByte('$')
+			if j > i+1 {
+				b.WriteString(q[i+1 : j])
+			} else {
+				next++
+				b.WriteString(strconv.Itoa(next))
+			}
+			i = j - 1
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// b2i stores a flag as 0 or 1: the schema keeps flags in integer columns,
+// which both databases index and compare alike.
+func b2i(v bool) int64 {
+	if v {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,174 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/emr-project/emr/internal/search"
+)
+
+// Advisory lock keys (any 64-bit numbers no other application on the
+// database uses): writes, and applying migrations.
+const (
+	pgWriteLock     = 0x656d725f77726974 // "emr_writ"
+	pgMigrationLock = 0x656d725f6d696772 // "emr_migr"
+)
+
+// postgresDialect is PostgreSQL 15 or later. Writers from every process
+// sharing the database take one transaction-scoped advisory lock, so that
+// seq order is commit order and conditional interactions decide on what
+// is committed, exactly as with SQLite's single writer.
+var postgresDialect = &dialect{
+	name:         "postgres",
+	begin:        []string{"BEGIN", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(pgWriteLock))},
+	insertIgnore: "INSERT INTO",
+	ignoreSuffix: " ON CONFLICT DO NOTHING",
+	like:         "ILIKE",
+	crossJoin:    "JOIN",
+	ridSet: func(arg string) string {
+		return "SELECT CAST(jsonb_array_elements_text(CAST(" + arg + " AS jsonb)) AS BIGINT)"
+	},
+	maxText:   "(chr(1114111) || chr(1114111))",
+	historyTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
+	ftsClear:  "DELETE FROM idx_fts WHERE rid = ?",
+	ftsInsert: "INSERT INTO idx_fts (rid, narrative, content) VALUES (?, to_tsvector('simple', ?), to_tsvector('simple', ?))",
+	ftsValue:  search.Normalize,
+	ftsMatch: func(b *sqlBuilder, k, column string, groups [][]string) string {
+		// Every word is a bound phrase query, so nothing in it is tsquery
+		// syntax; words ANDed (&&), groups ORed (||).
+		ors := make([]string, len(groups))
+		for i, words := range groups {
+			ands := make([]string, len(words))
+			for j, w := range words {
+				ands[j] = "phraseto_tsquery('simple', " + b.arg(search.Normalize(w)) + ")"
+			}
+			ors[i] = "(" + strings.Join(ands, " && ") + ")"
+		}
+		return k + ".rid IN (SELECT rid FROM idx_fts WHERE " + column + " @@ (" + strings.Join(ors, " || ") + "))"
+	},
+	migrationsDir: "migrations/postgres",
+	lockMigrations: func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", int64(pgMigrationLock)))
+		return err
+	},
+	unlockMigrations: func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", int64(pgMigrationLock)))
+		return err
+	},
+}
+
+// OpenPostgres connects to the PostgreSQL database at dbURL (a postgres://
+// URL or a key=value connection string) and brings its schema up to date,
+// under an advisory lock so that several servers can start at once. It
+// refuses a database whose schema is newer than this binary's.
+func OpenPostgres(ctx context.Context, dbURL string, opts Options) (*DB, error) {
+	opts.defaults()
+	where := redactURL(dbURL)
+	writer, err := openPostgresPool(dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
+	}
+	readers, err := openPostgresPool(dbURL)
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
+	}
+	db, err := open(ctx, postgresDialect, where, writer, readers, opts, checkPostgres)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// openPostgresPool opens a database/sql pool on pgx whose connections
+// rewrite the shared SQL's placeholders.
+func openPostgresPool(dbURL string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = "emr"
+	// UTC and ISO dates whatever the server's defaults; the store keeps
+	// times as integers, but logs and ad hoc queries read better.
+	cfg.RuntimeParams["timezone"] = "UTC"
+	return sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)}), nil
+}
+
+// checkPostgres refuses a server older than 15 with a clear message.
+func checkPostgres(ctx context.Context, conn *sql.Conn) error {
+	var version int
+	if err := conn.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return pgConnectErr(err)
+	}
+	if version < 150000 {
+		return fmt.Errorf("PostgreSQL %d.%d is too old: the store needs 15 or later", version/10000, version%10000)
+	}
+	return nil
+}
+
+// pgConnectErr says plainly that the server could not be reached.
+func pgConnectErr(err error) error {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("cannot connect to the database: %w", err)
+	}
+	return err
+}
+
+// redactURL drops the password from a connection URL for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return "(the database)"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	return u.Redacted()
+}
+
+// rebindConnector hands out pgx connections that accept the shared SQL's
+// ? and ?N placeholders (rebindDollar).
+type rebindConnector struct{ driver.Connector }
+
+func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rebindConn{conn.(*stdlib.Conn)}, nil
+}
+
+// rebindConn is a pgx connection that rewrites placeholders; every other
+// method (transactions, resets, value checks) is pgx's own.
+type rebindConn struct{ *stdlib.Conn }
+
+func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
+	return c.Conn.Prepare(rebindDollar(query))
+}
+
+func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.Conn.PrepareContext(ctx, rebindDollar(query))
+}
+
+func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.ExecContext(ctx, rebindDollar(query), args)
+}
+
+func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.QueryContext(ctx, rebindDollar(query), args)
+}

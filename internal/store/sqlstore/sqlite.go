@@ -1,0 +1,130 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// sqliteDialect is SQLite in WAL mode: one file, one writer at a time
+// (BEGIN IMMEDIATE), readers that never wait for it.
+var sqliteDialect = &dialect{
+	name:             "sqlite",
+	begin:            []string{"BEGIN IMMEDIATE"},
+	insertIgnore:     "INSERT OR IGNORE INTO",
+	like:             "LIKE",
+	crossJoin:        "CROSS JOIN",
+	ridSet:           func(arg string) string { return "SELECT value FROM json_each(" + arg + ")" },
+	maxText:          "char(1114111, 1114111)",
+	versionIndexHint: " INDEXED BY resource_version_instance",
+	// SQLite's read transaction is one snapshot whatever its level.
+	historyTx: &sql.TxOptions{ReadOnly: true},
+	ftsClear:  "DELETE FROM idx_fts WHERE rowid = ?",
+	ftsInsert: "INSERT INTO idx_fts (rowid, narrative, content) VALUES (?, ?, ?)",
+	ftsValue:  func(text string) string { return text },
+	ftsMatch: func(b *sqlBuilder, k, column string, groups [][]string) string {
+		// An FTS5 query: each word quoted, so that nothing in it is FTS5
+		// syntax; words ANDed, groups ORed.
+		ors := make([]string, len(groups))
+		for i, words := range groups {
+			quoted := make([]string, len(words))
+			for j, w := range words {
+				quoted[j] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
+			}
+			ors[i] = "(" + strings.Join(quoted, " ") + ")"
+		}
+		match := "{" + column + "} : (" + strings.Join(ors, " OR ") + ")"
+		return k + ".rid IN (SELECT rowid FROM idx_fts WHERE idx_fts MATCH " + b.arg(match) + ")"
+	},
+	migrationsDir: "migrations/sqlite",
+	// A migration runs in an IMMEDIATE transaction that also reads the
+	// schema version: that is the lock.
+	lockMigrations:   func(context.Context, *sql.Conn) error { return nil },
+	unlockMigrations: func(context.Context, *sql.Conn) error { return nil },
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database at path and
+// brings its schema up to date. It refuses a database whose schema is newer
+// than this binary's.
+func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("sqlite: open: no database path")
+	}
+	opts.defaults()
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
+	// busy_timeout comes first so that the journal_mode change cannot fail
+	// with SQLITE_BUSY while another process holds the file.
+	writer, err := sql.Open("sqlite", sqliteDSN(path, opts, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// Readers are opened lazily by the pool, after migrations, so that they
+	// see the WAL file and the schema.
+	readers, err := sql.Open("sqlite", sqliteDSN(path, opts, true))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db, err := open(ctx, sqliteDialect, path, writer, readers, opts, checkWAL)
+	if err != nil {
+		return nil, err
+	}
+	db.onClose = func(ctx context.Context, conn *sql.Conn) {
+		// Leave a small WAL behind; failure here loses nothing.
+		_, _ = conn.ExecContext(ctx, "PRAGMA optimize")
+		_, _ = conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	}
+	return db, nil
+}
+
+func checkWAL(ctx context.Context, conn *sql.Conn) error {
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if mode != "wal" {
+		return fmt.Errorf("journal_mode is %q, want wal", mode)
+	}
+	return nil
+}
+
+// sqliteDSN builds the connection string. Every PRAGMA goes in it so that a
+// connection the pool reopens is configured like the first one.
+func sqliteDSN(path string, opts Options, readOnly bool) string {
+	cacheKiB := opts.CacheSizeKiB
+	if readOnly {
+		cacheKiB /= 4
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheKiB))
+	q.Add("_pragma", "temp_store(MEMORY)")
+	if readOnly {
+		q.Set("mode", "ro")
+		q.Add("_pragma", "query_only(ON)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// FULL: the WAL is fsync'd at every commit, so an acknowledged write
+		// survives power loss, not only a crash of the process.
+		q.Add("_pragma", "synchronous(FULL)")
+		// The one writer never needs a read lock it must later upgrade
+		// (migrate's transactions; the writer's own say BEGIN IMMEDIATE).
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
+	if !filepath.IsAbs(path) {
+		u = url.URL{Scheme: "file", Opaque: path, RawQuery: q.Encode()}
+	}
+	return u.String()
+}

@@ -59,7 +59,7 @@ type dialect struct {
 	// migrationsDir is the directory of the embedded migrations, and
 	// lockMigrations/unlockMigrations bracket applying them so that several
 	// processes starting at once apply each migration once.
-	migrationsDir                     string
+	migrationsDir                    string
 	lockMigrations, unlockMigrations func(ctx context.Context, conn *sql.Conn) error
 }
 

@@ -21,11 +21,24 @@ type Version struct {
 	Deleted     bool          // a tombstone written by delete
 	Resource    fhir.Resource // nil for a tombstone; meta.versionId and meta.lastUpdated are set
 	// Seq orders every version in the store: a later write has a larger Seq.
-	// History pages use it as their cursor.
+	// History pages use it as their cursor. LastUpdated never decreases as
+	// Seq grows.
 	Seq int64
 }
 
-// Store is a FHIR resource store. It is safe for concurrent use.
+// Store is a FHIR resource store. It is safe for concurrent use, and
+// concurrent calls behave as if they ran one at a time:
+//   - Writes are serialisable: each fn sees, through its Tx, every Write
+//     committed before it and its own writes, and nothing else; a check in
+//     fn followed by a write (conditional create, read-modify-write) cannot
+//     interleave with another Write.
+//   - A read (Read, VRead, History, Search) sees a committed Write entirely
+//     or not at all, never a Write whose fn failed; the matches of one
+//     Search page come from one moment between Writes; and a read that
+//     starts after another returned sees at least what that one saw.
+//   - Concurrent Writes never fail because of each other (no deadlock or
+//     serialisation errors reach the caller); only their own preconditions
+//     (If-Match) fail them.
 type Store interface {
 	// Read returns the current version of typ/id. It returns an error of kind
 	// fhir.KindNotFound if no version exists, and for a deleted resource the

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IfMatch", ifMatchTests},
 		{"Tx", txTests},
 		{"History", historyTests},
-		{"Concurrency", concurrencyTests},
+		{"Concurrency", slices.Concat(concurrencyTests, isolationTests, loadTests)},
 		{"Audit", auditTests},
 		{"Search", searchTests},
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/emr-project/emr/internal/bench"
 	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/store"
 )
 
 // benchConfig is what `emr bench` is told.
@@ -25,6 +26,7 @@ type benchConfig struct {
 	patients    int
 	clinical    int
 	dataDir     string
+	dbURL       string
 	duration    time.Duration
 	iterations  int
 	concurrency int
@@ -40,6 +42,7 @@ type benchConfig struct {
 // benchReport is the --json output.
 type benchReport struct {
 	Version     string         `json:"version"`
+	Backend     string         `json:"backend"`
 	Patients    int            `json:"patients"`
 	Resources   int64          `json:"resources"`
 	Seed        uint64         `json:"seed"`
@@ -73,6 +76,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.iterations, "iterations", 0, "queries per kind; when above 0 it replaces --duration")
 	fs.IntVar(&cfg.concurrency, "concurrency", 4, "clients sending queries at once")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the generated population (a data directory holds one seed)")
+	fs.StringVar(&cfg.dbURL, "db", "", "PostgreSQL database URL to load and query instead of the SQLite database in --data (which then holds only the load state)")
 	fs.StringVar(&cfg.jsonFile, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&cfg.overHTTP, "http", false, "send queries over loopback HTTP instead of calling the handler in process")
 	fs.StringVar(&cfg.queries, "queries", "all", "comma-separated kinds of query to run: "+kindNames()+" (or all, or none to only load)")
@@ -100,16 +104,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// EMR_DATA also configures `emr serve`: never fill a real database
 	// with generated patients.
-	if _, err := os.Stat(filepath.Join(cfg.dataDir, "emr.db")); err == nil {
-		if _, err := os.Stat(filepath.Join(cfg.dataDir, bench.StateFile)); err != nil {
-			return fmt.Errorf("%s holds a database that emr bench did not create; give --data an empty directory or one emr bench loaded", cfg.dataDir)
-		}
+	_, stateErr := os.Stat(filepath.Join(cfg.dataDir, bench.StateFile))
+	if _, err := os.Stat(filepath.Join(cfg.dataDir, "emr.db")); err == nil && cfg.dbURL == "" && stateErr != nil {
+		return fmt.Errorf("%s holds a database that emr bench did not create; give --data an empty directory or one emr bench loaded", cfg.dataDir)
 	}
-	a, err := openApp(ctx, config{dataDir: cfg.dataDir, maxBody: fhirapi.DefaultMaxBodyBytes, invariants: true}, logger)
+	a, err := openApp(ctx, config{dataDir: cfg.dataDir, dbURL: cfg.dbURL, maxBody: fhirapi.DefaultMaxBodyBytes, invariants: true}, logger)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	if cfg.dbURL != "" && stateErr != nil {
+		// The same rule for PostgreSQL: an empty database, or the one
+		// whose load state --data records.
+		page, err := a.store.History(ctx, store.HistoryQuery{Count: 1})
+		if err != nil {
+			return err
+		}
+		if len(page.Versions) > 0 {
+			return fmt.Errorf("%s is not empty and %s records no bench load of it; give an empty database", a.dbPath, cfg.dataDir)
+		}
+	}
 
 	gen := bench.NewGenerator(bench.Options{Seed: cfg.seed, ClinicalPatients: cfg.clinical})
 	loaded, err := bench.Load(ctx, a.store, gen, bench.LoadOptions{
@@ -119,7 +133,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	report := benchReport{
-		Version: versionString(), Patients: loaded.State.Patients, Resources: loaded.State.Resources,
+		Version: versionString(), Backend: a.backend, Patients: loaded.State.Patients, Resources: loaded.State.Resources,
 		Seed: cfg.seed, Transport: "in-process", Concurrency: cfg.concurrency, GOMAXPROCS: runtime.GOMAXPROCS(0),
 	}
 	if loaded.Resources > 0 {

@@ -15,11 +15,13 @@ import (
 // It can be interrupted and run again: it carries on where it stopped.
 func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("reindex", stderr)
-	dataDir := fs.String("data", "./emr-data", "data directory holding the SQLite database")
+	var cfg config
+	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory holding the SQLite database")
+	dbFlags(fs, &cfg, false)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	st, dbPath, err := openStore(ctx, *dataDir, spec.R5())
+	st, dbPath, err := openStore(ctx, cfg, spec.R5())
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,9 @@ import (
 type config struct {
 	addr     string
 	dataDir  string
+	// dbURL, when set, is a PostgreSQL database used instead of the
+	// SQLite file in dataDir; replicaURL a read replica of it.
+	dbURL, replicaURL string
 	baseURL  string
 	maxBody  int64
 	logLevel string
@@ -39,6 +43,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("serve", stderr)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory; the SQLite database lives here")
+	dbFlags(fs, &cfg, true)
 	fs.StringVar(&cfg.baseURL, "base-url", "", "public base URL of the FHIR API, e.g. https://emr.example.org/fhir (default: taken from each request)")
 	fs.Int64Var(&cfg.maxBody, "max-body", fhirapi.DefaultMaxBodyBytes, "largest accepted request body, in bytes")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -92,12 +97,13 @@ type app struct {
 	store   store.Store
 	handler http.Handler
 	dbPath  string
+	backend string // "sqlite" or "postgres"
 }
 
 // openApp opens the storage backend and wires every service.
 func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
 	defs := spec.R5()
-	st, dbPath, err := openStore(ctx, cfg.dataDir, defs)
+	st, dbPath, err := openStore(ctx, cfg, defs)
 	if err != nil {
 		return nil, err
 	}
@@ -138,16 +144,38 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(body)
 	})
-	return &app{store: st, handler: mux, dbPath: dbPath}, nil
+	return &app{store: st, handler: mux, dbPath: dbPath, backend: st.Backend()}, nil
 }
 
-// openStore opens the database in dataDir, creating both when needed.
-func openStore(ctx context.Context, dataDir string, defs *spec.Definitions) (store.Store, string, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+// dbFlags declares the flags choosing the database; replica adds the read
+// replica, for commands that serve reads.
+func dbFlags(fs *flag.FlagSet, cfg *config, replica bool) {
+	fs.StringVar(&cfg.dbURL, "db", "", "PostgreSQL database URL (postgres://user:password@host:5432/emr); default: the SQLite database in --data")
+	if replica {
+		fs.StringVar(&cfg.replicaURL, "db-replica", "", "PostgreSQL read replica URL for reads and searches (needs --db); a client still reads its own writes")
+	}
+}
+
+// openStore opens the PostgreSQL database of cfg.dbURL or, by default, the
+// SQLite database in cfg.dataDir (creating both when needed). It returns
+// where the data is, for messages.
+func openStore(ctx context.Context, cfg config, defs *spec.Definitions) (*sqlstore.DB, string, error) {
+	opts := sqlstore.Options{Extractor: search.NewExtractor(defs), ReplicaURL: cfg.replicaURL}
+	if cfg.dbURL != "" {
+		st, err := sqlstore.OpenPostgres(ctx, cfg.dbURL, opts)
+		if err != nil {
+			return nil, "", fmt.Errorf("open database: %w", err)
+		}
+		return st, st.Where(), nil
+	}
+	if cfg.replicaURL != "" {
+		return nil, "", usageError{errors.New("--db-replica needs --db: SQLite has no replicas")}
+	}
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return nil, "", fmt.Errorf("create data directory: %w", err)
 	}
-	dbPath := filepath.Join(dataDir, "emr.db")
-	st, err := sqlstore.OpenSQLite(ctx, dbPath, sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	dbPath := filepath.Join(cfg.dataDir, "emr.db")
+	st, err := sqlstore.OpenSQLite(ctx, dbPath, opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("open database %s: %w", dbPath, err)
 	}

@@ -222,3 +222,10 @@ func (db *DB) closeConns() error {
 	}
 	return nil
 }
+
+// Where names the database: the SQLite file's path, or the PostgreSQL URL
+// without its password.
+func (db *DB) Where() string { return db.where }
+
+// Backend names the kind of database: "sqlite" or "postgres".
+func (db *DB) Backend() string { return db.d.name }

@@ -73,6 +73,9 @@ var postgresDialect = &dialect{
 func OpenPostgres(ctx context.Context, dbURL string, opts Options) (*DB, error) {
 	opts.defaults()
 	where := redactURL(dbURL)
+	if opts.ReplicaURL != "" {
+		return nil, fmt.Errorf("postgres: open %s: read replicas are not supported yet", where)
+	}
 	writer, err := openPostgresPool(dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)

@@ -1,37 +1,24 @@
 package fhirapi_test
 
 import (
-	"database/sql"
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
-// auditEvents reads the audit log straight from the database file.
+// auditEvents reads the audit log back through the store.
 func (s *testServer) auditEvents(t *testing.T) []fhir.Resource {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+s.dbPath+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT event FROM audit_event ORDER BY seq`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []fhir.Resource
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			t.Fatal(err)
-		}
-		ev, err := fhir.ParseResource(b)
-		if err != nil {
-			t.Fatal(err)
-		}
+	err := s.store.(*sqlstore.DB).ScanAudit(context.Background(), 0, func(_ int64, ev fhir.Resource) error {
 		out = append(out, ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -22,7 +22,8 @@ import (
 	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
-// testServer is the API on a fresh SQLite database in a temp directory.
+// testServer is the API on a fresh SQLite database in a temp directory,
+// or a fresh PostgreSQL database while TestOnPostgres runs.
 type testServer struct {
 	t       testing.TB
 	store   store.Store
@@ -34,7 +35,13 @@ func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 	t.Helper()
 	dbPath := filepath.Join(t.TempDir(), "emr.db")
 	defs := spec.R5()
-	st, err := sqlstore.OpenSQLite(context.Background(), dbPath, sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	var st *sqlstore.DB
+	var err error
+	if onPostgres {
+		st, err = sqlstore.OpenPostgres(context.Background(), postgresDSN(t), sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	} else {
+		st, err = sqlstore.OpenSQLite(context.Background(), dbPath, sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,14 +74,18 @@ var shared struct {
 
 // Main runs the tests of m, stops and removes the cluster DSN started, if it
 // did, and exits with the tests' code. Call it from TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with cleanups of its own: it runs the tests,
+// stops the shared cluster and returns the exit code.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if shared.cluster != nil {
 		if err := shared.cluster.remove(); err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // DSN returns a postgres:// URL of a new, empty database on the shared server

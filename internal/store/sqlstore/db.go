@@ -100,11 +100,11 @@ type DB struct {
 	where   string    // the database, for errors and logs (a path, or a URL without password)
 	writer  *sql.DB   // exactly one connection
 	wconn   *sql.Conn // that connection, held by the writer goroutine
-	readers *sql.DB
+	readers *sql.DB   // the primary's reader pool (rd.pool)
+	rd      readSide  // reads on the primary
+	replica *replica  // PostgreSQL with Options.ReplicaURL: reads on the standby
 	wstmt   writeStmts
-	rstmt   readStmts
 	istmt   indexStmts
-	search  stmtCache // the readers' search statements
 
 	extractor store.Extractor
 	// stale is set while the index was built by another extractor version
@@ -143,16 +143,12 @@ func open(ctx context.Context, d *dialect, where string, writer, readers *sql.DB
 	readers.SetMaxOpenConns(opts.ReadConns)
 	readers.SetMaxIdleConns(opts.ReadConns)
 	readers.SetConnMaxIdleTime(0)
-	db.search.db = readers
+	db.rd.pool = readers
 	if err := db.openWriter(ctx, check); err != nil {
 		db.closeConns()
 		return nil, fmt.Errorf("%s: open %s: %w", d.name, where, err)
 	}
-	err := readers.PingContext(ctx)
-	if err == nil {
-		err = db.rstmt.prepare(ctx, readers)
-	}
-	if err != nil {
+	if err := db.rd.open(ctx); err != nil {
 		db.closeConns()
 		return nil, fmt.Errorf("%s: open readers %s: %w", d.name, where, err)
 	}
@@ -206,11 +202,10 @@ func (db *DB) Close() error {
 
 func (db *DB) closeConns() error {
 	var errs []error
-	db.rstmt.close()
-	db.search.close()
-	if db.readers != nil {
-		errs = append(errs, db.readers.Close())
+	if db.replica != nil {
+		errs = append(errs, db.replica.side.close())
 	}
+	errs = append(errs, db.rd.close())
 	db.wstmt.close()
 	db.istmt.close()
 	if db.wconn != nil {

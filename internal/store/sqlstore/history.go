@@ -119,7 +119,7 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 	ascending := q.After > 0 && q.Before <= 0
 	f := newHistoryFilter(db.d, q)
 
-	tx, err := db.readers.BeginTx(ctx, db.d.historyTx)
+	tx, err := db.reads(ctx).pool.BeginTx(ctx, db.d.historyTx)
 	if err != nil {
 		return nil, readErr(ctx, op, err)
 	}

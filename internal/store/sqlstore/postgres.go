@@ -73,9 +73,6 @@ var postgresDialect = &dialect{
 func OpenPostgres(ctx context.Context, dbURL string, opts Options) (*DB, error) {
 	opts.defaults()
 	where := redactURL(dbURL)
-	if opts.ReplicaURL != "" {
-		return nil, fmt.Errorf("postgres: open %s: read replicas are not supported yet", where)
-	}
 	writer, err := openPostgresPool(dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
@@ -88,6 +85,18 @@ func OpenPostgres(ctx context.Context, dbURL string, opts Options) (*DB, error) 
 	db, err := open(ctx, postgresDialect, where, writer, readers, opts, checkPostgres)
 	if err != nil {
 		return nil, err
+	}
+	if opts.ReplicaURL != "" {
+		r, err := openReplica(ctx, opts.ReplicaURL, opts)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("postgres: open replica %s: %w", redactURL(opts.ReplicaURL), err)
+		}
+		// Before the first commit of this process, reads wait for the
+		// standby to reach where the primary is now.
+		db.replica = r
+		r.recordCommit(ctx, db.wconn)
+		db.afterCommit = r.recordCommit
 	}
 	return db, nil
 }

@@ -12,7 +12,7 @@ import (
 
 // Read implements store.Store on the reader pool.
 func (db *DB) Read(ctx context.Context, typ, id string) (*store.Version, error) {
-	v, err := scanVersion(db.rstmt.readCurrent.QueryRowContext(ctx, typ, id))
+	v, err := scanVersion(db.reads(ctx).stmts.readCurrent.QueryRowContext(ctx, typ, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("store: read %s/%s: %w", typ, id, notFound(typ, id))
@@ -26,7 +26,7 @@ func (db *DB) Read(ctx context.Context, typ, id string) (*store.Version, error) 
 
 // VRead implements store.Store on the reader pool.
 func (db *DB) VRead(ctx context.Context, typ, id string, versionID int64) (*store.Version, error) {
-	v, err := scanVersion(db.rstmt.vread.QueryRowContext(ctx, typ, id, versionID))
+	v, err := scanVersion(db.reads(ctx).stmts.vread.QueryRowContext(ctx, typ, id, versionID))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("store: vread %s/%s/%d: %w", typ, id, versionID, versionNotFound(typ, id, versionID))

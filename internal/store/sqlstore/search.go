@@ -21,7 +21,7 @@ type querier interface {
 
 // Search implements store.Store on the reader pool.
 func (db *DB) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
-	res, err := runSearch(ctx, db.d, &db.search, q)
+	res, err := runSearch(ctx, db.d, &db.reads(ctx).search, q)
 	if err != nil {
 		return nil, searchErr(ctx, err)
 	}

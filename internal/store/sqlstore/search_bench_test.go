@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"fmt"
+	"github.com/emr-project/emr/internal/store/pgtest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -27,7 +28,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Run(m)
 	if benchDB != nil {
 		benchDB.Close()
 	}

@@ -26,14 +26,14 @@ import (
 
 // config is what `emr serve` is told.
 type config struct {
-	addr     string
-	dataDir  string
+	addr    string
+	dataDir string
 	// dbURL, when set, is a PostgreSQL database used instead of the
 	// SQLite file in dataDir; replicaURL a read replica of it.
 	dbURL, replicaURL string
-	baseURL  string
-	maxBody  int64
-	logLevel string
+	baseURL           string
+	maxBody           int64
+	logLevel          string
 	// invariants turns on FHIRPath invariant checks on every write.
 	invariants bool
 }

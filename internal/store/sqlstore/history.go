@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"slices"
@@ -102,6 +103,16 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 	if q.ID != "" && q.Type == "" {
 		return nil, fmt.Errorf("store: %s: %w", op, fhir.Errorf(fhir.KindInvalid, "instance history needs a resource type"))
 	}
+	var page *store.HistoryPage
+	err := db.onReads(ctx, func(r *readSide) (err error) {
+		page, err = db.history(ctx, r.pool, q, op)
+		return err
+	})
+	return page, err
+}
+
+// history reads one page of History on pool.
+func (db *DB) history(ctx context.Context, pool *sql.DB, q store.HistoryQuery, op string) (*store.HistoryPage, error) {
 	count := q.Count
 	if count <= 0 {
 		count = store.DefaultPageSize
@@ -119,7 +130,7 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) (*store.History
 	ascending := q.After > 0 && q.Before <= 0
 	f := newHistoryFilter(db.d, q)
 
-	tx, err := db.reads(ctx).pool.BeginTx(ctx, db.d.historyTx)
+	tx, err := pool.BeginTx(ctx, db.d.historyTx)
 	if err != nil {
 		return nil, readErr(ctx, op, err)
 	}

@@ -12,7 +12,11 @@ import (
 
 // Read implements store.Store on the reader pool.
 func (db *DB) Read(ctx context.Context, typ, id string) (*store.Version, error) {
-	v, err := scanVersion(db.reads(ctx).stmts.readCurrent.QueryRowContext(ctx, typ, id))
+	var v *store.Version
+	err := db.onReads(ctx, func(r *readSide) (err error) {
+		v, err = scanVersion(r.stmts.readCurrent.QueryRowContext(ctx, typ, id))
+		return err
+	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("store: read %s/%s: %w", typ, id, notFound(typ, id))
@@ -26,7 +30,11 @@ func (db *DB) Read(ctx context.Context, typ, id string) (*store.Version, error) 
 
 // VRead implements store.Store on the reader pool.
 func (db *DB) VRead(ctx context.Context, typ, id string, versionID int64) (*store.Version, error) {
-	v, err := scanVersion(db.reads(ctx).stmts.vread.QueryRowContext(ctx, typ, id, versionID))
+	var v *store.Version
+	err := db.onReads(ctx, func(r *readSide) (err error) {
+		v, err = scanVersion(r.stmts.vread.QueryRowContext(ctx, typ, id, versionID))
+		return err
+	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("store: vread %s/%s/%d: %w", typ, id, versionID, versionNotFound(typ, id, versionID))

@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
+
+	"github.com/emr-project/emr/internal/fhir"
 )
 
 // readSide is a connection pool that serves reads and searches, with its
@@ -28,6 +31,31 @@ func (r *readSide) close() error {
 		return nil
 	}
 	return r.pool.Close()
+}
+
+// onReads runs fn on reads(ctx). When the replica fails it (a database
+// error, not an answer such as no rows or a refused query), the replica is
+// set aside for a while and fn runs again on the primary.
+func (db *DB) onReads(ctx context.Context, fn func(r *readSide) error) error {
+	r := db.reads(ctx)
+	err := fn(r)
+	if err == nil || r == &db.rd || ctx.Err() != nil || !readFailure(err) {
+		return err
+	}
+	db.replica.fail(db, err)
+	return fn(&db.rd)
+}
+
+// readFailure tells a failure of the database from an answer.
+func readFailure(err error) bool {
+	if errors.Is(err, sql.ErrNoRows) {
+		return false
+	}
+	var fe *fhir.Error
+	if errors.As(err, &fe) {
+		return fe.Kind == fhir.KindInternal
+	}
+	return true
 }
 
 // reads is where a read runs: the replica when there is one and it has

@@ -50,8 +50,7 @@ func (r *replica) caughtUp(ctx context.Context, db *DB) bool {
 	err := r.side.pool.QueryRowContext(ctx, "SELECT pg_last_wal_replay_lsn()::text").Scan(&lsn)
 	if err != nil || !lsn.Valid {
 		if ctx.Err() == nil {
-			r.failedAt.Store(time.Now().UnixNano())
-			slog.Warn("postgres: the read replica did not answer; reading from the primary", "database", db.where, "error", err)
+			r.fail(db, err)
 		}
 		return false
 	}
@@ -67,6 +66,13 @@ func (r *replica) caughtUp(ctx context.Context, db *DB) bool {
 		}
 	}
 	return want <= got
+}
+
+// fail sets the standby aside for replicaRetry: reads go to the primary.
+func (r *replica) fail(db *DB, err error) {
+	r.failedAt.Store(time.Now().UnixNano())
+	r.replayed.Store(0) // ask again before trusting it
+	slog.Warn("postgres: the read replica failed; reading from the primary for a while", "database", db.where, "error", err)
 }
 
 // recordCommit runs on the writer connection after each commit.

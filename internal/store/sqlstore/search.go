@@ -21,7 +21,11 @@ type querier interface {
 
 // Search implements store.Store on the reader pool.
 func (db *DB) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
-	res, err := runSearch(ctx, db.d, &db.reads(ctx).search, q)
+	var res *store.SearchResult
+	err := db.onReads(ctx, func(r *readSide) (err error) {
+		res, err = runSearch(ctx, db.d, &r.search, q)
+		return err
+	})
 	if err != nil {
 		return nil, searchErr(ctx, err)
 	}

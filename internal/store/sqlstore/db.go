@@ -173,7 +173,7 @@ func (db *DB) openWriter(ctx context.Context, check func(context.Context, *sql.C
 	if err := migrate(ctx, conn, db.d); err != nil {
 		return err
 	}
-	if err := db.wstmt.prepare(ctx, conn); err != nil {
+	if err := db.wstmt.prepare(ctx, conn, db.d); err != nil {
 		return err
 	}
 	if err := db.istmt.prepare(ctx, conn, db.d); err != nil {

@@ -56,6 +56,11 @@ type dialect struct {
 	ftsValue            func(text string) string // what ftsInsert is given of a text
 	ftsMatch            func(b *sqlBuilder, k, column string, groups [][]string) string
 
+	// patientKey says that every row of a resource's versions and index
+	// carries its patient-compartment key (column pkey; see patientKey),
+	// so that a distributed database can place a patient's rows together.
+	patientKey bool
+
 	// migrationsDir is the directory of the embedded migrations, and
 	// lockMigrations/unlockMigrations bracket applying them so that several
 	// processes starting at once apply each migration once.
@@ -101,6 +106,23 @@ func rebindDollar(q string) string {
 		}
 	}
 	return b.String()
+}
+
+// pk returns cols with the pkey column appended when the dialect keeps
+// one, and values with its placeholder.
+func (d *dialect) pk(cols, values string) (string, string) {
+	if !d.patientKey {
+		return cols, values
+	}
+	return cols + ", pkey", values + ", ?"
+}
+
+// pkArg appends the patient key to args when the dialect keeps one.
+func (d *dialect) pkArg(args []any, pkey string) []any {
+	if !d.patientKey {
+		return args
+	}
+	return append(args, pkey)
 }
 
 // b2i stores a flag as 0 or 1: the schema keeps flags in integer columns,

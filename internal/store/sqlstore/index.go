@@ -34,13 +34,16 @@ func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 	s.d = d
 	prep := func(q string) (*sql.Stmt, error) { return conn.PrepareContext(ctx, q) }
 	var err error
-	if s.upsertKey, err = prep(`INSERT INTO resource_key (type, id, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (type, id) DO UPDATE SET seq = excluded.seq, last_updated = excluded.last_updated, deleted = excluded.deleted
-		RETURNING rid`); err != nil {
+	keyCols, keyVals := d.pk("type, id, seq, last_updated, deleted", "?, ?, ?, ?, ?")
+	keySet := "seq = excluded.seq, last_updated = excluded.last_updated, deleted = excluded.deleted"
+	if d.patientKey {
+		keySet += ", pkey = excluded.pkey"
+	}
+	if s.upsertKey, err = prep(`INSERT INTO resource_key (` + keyCols + `) VALUES (` + keyVals + `)
+		ON CONFLICT (type, id) DO UPDATE SET ` + keySet + ` RETURNING rid`); err != nil {
 		return err
 	}
-	if s.insertKey, err = prep(`INSERT INTO resource_key (type, id, seq, last_updated, deleted) VALUES (?, ?, ?, ?, ?)
-		RETURNING rid`); err != nil {
+	if s.insertKey, err = prep(`INSERT INTO resource_key (` + keyCols + `) VALUES (` + keyVals + `) RETURNING rid`); err != nil {
 		return err
 	}
 	for _, t := range indexTables {
@@ -57,7 +60,8 @@ func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 	s.clear = append(s.clear, st)
 	s.conn = conn
 	s.insert = make(map[insertKey]*sql.Stmt)
-	if s.compart, err = prep(d.insertIgnore + ` idx_compartment (comp_type, comp_id, rid) VALUES (?, ?, ?)` + d.ignoreSuffix); err != nil {
+	compCols, compVals := d.pk("comp_type, comp_id, rid", "?, ?, ?")
+	if s.compart, err = prep(d.insertIgnore + ` idx_compartment (` + compCols + `) VALUES (` + compVals + `)` + d.ignoreSuffix); err != nil {
 		return err
 	}
 	s.fts, err = prep(d.ftsInsert)
@@ -104,7 +108,7 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 	if st := s.insert[key]; st != nil {
 		return st, nil
 	}
-	cols := insertColumns[kind]
+	cols, _ := s.d.pk(insertColumns[kind], "")
 	row := "(" + strings.Repeat("?, ", 5+strings.Count(cols, ",")) + "?)"
 	// OR IGNORE: no row can conflict (rid, param, n are unique and no
 	// value is NULL), and a statement that cannot abort needs no statement
@@ -124,14 +128,14 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 // resource's index rows: none for a tombstone, the extractor's entries
 // otherwise. fresh says that the resource had no earlier version, so there
 // is nothing to clear.
-func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, entries []search.Entry, fresh bool) error {
+func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, entries []search.Entry, pkey string, fresh bool) error {
 	s := &tx.db.istmt
 	var rid int64
 	key := s.upsertKey
 	if fresh {
 		key = s.insertKey
 	}
-	if err := key.QueryRowContext(tx.ctx, typ, id, seq, lastUpdated, b2i(res == nil)).Scan(&rid); err != nil {
+	if err := key.QueryRowContext(tx.ctx, tx.db.d.pkArg([]any{typ, id, seq, lastUpdated, b2i(res == nil)}, pkey)...).Scan(&rid); err != nil {
 		return err
 	}
 	if !fresh {
@@ -142,7 +146,7 @@ func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, 
 	if res == nil || tx.db.extractor == nil {
 		return nil
 	}
-	return tx.db.writeIndex(tx.ctx, rid, typ, id, res, entries)
+	return tx.db.writeIndex(tx.ctx, rid, typ, id, res, entries, pkey)
 }
 
 func (db *DB) clearIndex(ctx context.Context, rid int64) error {
@@ -155,7 +159,7 @@ func (db *DB) clearIndex(ctx context.Context, rid int64) error {
 }
 
 // writeIndex inserts the index rows of one resource.
-func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry) error {
+func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry, pkey string) error {
 	s := &db.istmt
 	byKind := make(map[search.Kind][]any, len(insertColumns))
 	counts := make(map[search.Kind]int, len(insertColumns))
@@ -203,6 +207,7 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 			}
 			args = append(args, uri)
 		}
+		args = s.d.pkArg(args, pkey)
 		byKind[e.Kind] = args
 		if counts[e.Kind]++; counts[e.Kind] == maxInsertRows {
 			if err := flush(e.Kind); err != nil {
@@ -216,13 +221,13 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 		}
 	}
 	for _, c := range compartmentsOf(typ, id, entries) {
-		if _, err := s.compart.ExecContext(ctx, c[0], c[1], rid); err != nil {
+		if _, err := s.compart.ExecContext(ctx, s.d.pkArg([]any{c[0], c[1], rid}, pkey)...); err != nil {
 			return err
 		}
 	}
 	narrative, content := fullText(res)
 	if narrative != "" || content != "" {
-		if _, err := s.fts.ExecContext(ctx, rid, s.d.ftsValue(narrative), s.d.ftsValue(content)); err != nil {
+		if _, err := s.fts.ExecContext(ctx, s.d.pkArg([]any{rid, s.d.ftsValue(narrative), s.d.ftsValue(content)}, pkey)...); err != nil {
 			return err
 		}
 	}
@@ -261,6 +266,27 @@ func compartmentParamsOf(typ string) map[string][]string {
 	}
 	compartmentParams.Store(typ, m)
 	return m
+}
+
+// patientKey is the patient-compartment key of a resource's rows: a
+// Patient's own id; for a resource in a patient's compartment, that
+// patient's id, found through the compartment's parameters for the type in
+// the order the CompartmentDefinition lists them (subject before
+// performer); "" for a resource in no patient's compartment (practitioners,
+// organisations, medications, terminology), which a distributed database
+// keeps as shared reference data.
+func patientKey(typ, id string, entries []search.Entry) string {
+	if typ == "Patient" {
+		return id
+	}
+	for _, param := range compartmentParamsOf(typ)["Patient"] {
+		for _, e := range entries {
+			if e.Param == param && e.Kind == search.KindReference && e.RefType == "Patient" && e.RefID != "" && e.Group == 0 {
+				return e.RefID
+			}
+		}
+	}
+	return ""
 }
 
 // compartmentsOf lists the compartments (code, id) a resource is in: those

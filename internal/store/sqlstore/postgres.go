@@ -40,7 +40,7 @@ var postgresDialect = &dialect{
 	maxText:   "(chr(1114111) || chr(1114111))",
 	historyTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	ftsClear:  "DELETE FROM idx_fts WHERE rid = ?",
-	ftsInsert: "INSERT INTO idx_fts (rid, narrative, content) VALUES (?, to_tsvector('simple', ?), to_tsvector('simple', ?))",
+	ftsInsert: "INSERT INTO idx_fts (rid, narrative, content, pkey) VALUES (?, to_tsvector('simple', ?), to_tsvector('simple', ?), ?)",
 	ftsValue:  search.Normalize,
 	ftsMatch: func(b *sqlBuilder, k, column string, groups [][]string) string {
 		// Every word is a bound phrase query, so nothing in it is tsquery
@@ -55,6 +55,7 @@ var postgresDialect = &dialect{
 		}
 		return k + ".rid IN (SELECT rid FROM idx_fts WHERE " + column + " @@ (" + strings.Join(ors, " || ") + "))"
 	},
+	patientKey:    true,
 	migrationsDir: "migrations/postgres",
 	lockMigrations: func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", int64(pgMigrationLock)))

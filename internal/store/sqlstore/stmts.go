@@ -25,20 +25,27 @@ type writeStmts struct {
 	insertAudit   *sql.Stmt
 }
 
-func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn) error {
+func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) error {
+	pkey := "''"
+	if d.patientKey {
+		pkey = "pkey"
+	}
+	versionCols, versionVals := d.pk("type, id, version_id, last_updated, deleted, resource", "?, ?, ?, ?, ?, ?")
+	currentCols, currentVals := d.pk("type, id, version_id, seq, deleted", "?, ?, ?, ?, ?")
+	currentSet := "version_id = excluded.version_id, seq = excluded.seq, deleted = excluded.deleted"
+	if d.patientKey {
+		currentSet += ", pkey = excluded.pkey"
+	}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
 	}{
 		{&s.readCurrent, sqlReadCurrent},
-		{&s.currentState, `SELECT version_id, deleted FROM resource_current WHERE type = ? AND id = ?`},
-		{&s.insertVersion, `INSERT INTO resource_version (type, id, version_id, last_updated, deleted, resource)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`},
-		{&s.setCurrent, `INSERT INTO resource_current (type, id, version_id, seq, deleted)
-			VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (type, id) DO UPDATE SET
-				version_id = excluded.version_id, seq = excluded.seq, deleted = excluded.deleted`},
-		{&s.insertCurrent, `INSERT INTO resource_current (type, id, version_id, seq, deleted) VALUES (?, ?, ?, ?, ?)`},
+		{&s.currentState, `SELECT version_id, deleted, ` + pkey + ` FROM resource_current WHERE type = ? AND id = ?`},
+		{&s.insertVersion, `INSERT INTO resource_version (` + versionCols + `) VALUES (` + versionVals + `) RETURNING seq`},
+		{&s.setCurrent, `INSERT INTO resource_current (` + currentCols + `) VALUES (` + currentVals + `)
+			ON CONFLICT (type, id) DO UPDATE SET ` + currentSet},
+		{&s.insertCurrent, `INSERT INTO resource_current (` + currentCols + `) VALUES (` + currentVals + `)`},
 		{&s.insertAudit, `INSERT INTO audit_event (recorded, event) VALUES (?, ?)`},
 	} {
 		stmt, err := conn.PrepareContext(ctx, p.sql)

@@ -96,7 +96,7 @@ func (tx *txn) Create(res fhir.Resource) (*store.Version, error) {
 		return nil, fmt.Errorf("store: create: %w", fhir.Errorf(fhir.KindInvalid, "the resource has no resourceType"))
 	}
 	res.SetID(store.NewID())
-	return tx.insert(typ, res.ID(), 1, res, "create")
+	return tx.insert(typ, res.ID(), 1, res, "", "create")
 }
 
 func (tx *txn) Update(res fhir.Resource, ifMatch int64) (*store.Version, bool, error) {
@@ -108,48 +108,57 @@ func (tx *txn) Update(res fhir.Resource, ifMatch int64) (*store.Version, bool, e
 		return nil, false, fmt.Errorf("store: update %s/%s: %w", typ, id,
 			fhir.Errorf(fhir.KindInvalid, "update needs a resourceType and a valid id"))
 	}
-	current, _, exists, err := tx.current(typ, id, ifMatch, "update")
+	cur, err := tx.current(typ, id, ifMatch, "update")
 	if err != nil {
 		return nil, false, err
 	}
-	v, err := tx.insert(typ, id, current+1, res, "update")
-	return v, err == nil && !exists, err
+	v, err := tx.insert(typ, id, cur.versionID+1, res, cur.pkey, "update")
+	return v, err == nil && !cur.exists, err
 }
 
 func (tx *txn) Delete(typ, id string, ifMatch int64) (*store.Version, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
-	current, deleted, exists, err := tx.current(typ, id, ifMatch, "delete")
-	if err != nil || !exists || deleted {
+	cur, err := tx.current(typ, id, ifMatch, "delete")
+	if err != nil || !cur.exists || cur.deleted {
 		return nil, err
 	}
-	return tx.insert(typ, id, current+1, nil, "delete")
+	return tx.insert(typ, id, cur.versionID+1, nil, cur.pkey, "delete")
 }
 
-// current returns the current version of typ/id and checks ifMatch against
+// currentState is what a write needs to know of a resource's current
+// version.
+type currentState struct {
+	versionID       int64
+	deleted, exists bool
+	pkey            string // its patient key, where the dialect keeps one
+}
+
+// current returns the current state of typ/id and checks ifMatch against
 // it. A deleted resource has no current representation, so like a missing
 // one it never matches an If-Match.
-func (tx *txn) current(typ, id string, ifMatch int64, op string) (versionID int64, deleted, exists bool, err error) {
-	err = tx.db.wstmt.currentState.QueryRowContext(tx.ctx, typ, id).Scan(&versionID, &deleted)
+func (tx *txn) current(typ, id string, ifMatch int64, op string) (currentState, error) {
+	var c currentState
+	err := tx.db.wstmt.currentState.QueryRowContext(tx.ctx, typ, id).Scan(&c.versionID, &c.deleted, &c.pkey)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		versionID, exists, err = 0, false, nil
 	case err != nil:
-		return 0, false, false, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
+		return c, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	default:
-		exists = true
+		c.exists = true
 	}
-	if ifMatch != 0 && (!exists || deleted || versionID != ifMatch) {
-		return 0, false, false, fmt.Errorf("store: %s %s/%s: %w", op, typ, id,
+	if ifMatch != 0 && (!c.exists || c.deleted || c.versionID != ifMatch) {
+		return c, fmt.Errorf("store: %s %s/%s: %w", op, typ, id,
 			fhir.Errorf(fhir.KindPreconditionFailed, "If-Match version %d does not match the current version of %s/%s", ifMatch, typ, id))
 	}
-	return versionID, deleted, exists, nil
+	return c, nil
 }
 
 // insert writes version versionID of typ/id (a tombstone when res is nil)
-// and makes it current.
-func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, op string) (*store.Version, error) {
+// and makes it current. A tombstone keeps prevKey, the patient key of the
+// version it follows, so that it stays beside the resource's other rows.
+func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKey, op string) (*store.Version, error) {
 	var body []byte
 	var entries []search.Entry
 	if res != nil {
@@ -163,19 +172,25 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, op str
 		}
 	}
 	deleted := res == nil
+	pkey := prevKey
+	if !deleted {
+		pkey = patientKey(typ, id, entries)
+	}
+	d := tx.db.d
 	ms := tx.now.UnixMilli()
 	var seq int64
-	if err := tx.db.wstmt.insertVersion.QueryRowContext(tx.ctx, typ, id, versionID, ms, b2i(deleted), body).Scan(&seq); err != nil {
+	args := d.pkArg([]any{typ, id, versionID, ms, b2i(deleted), body}, pkey)
+	if err := tx.db.wstmt.insertVersion.QueryRowContext(tx.ctx, args...).Scan(&seq); err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
 	setCurrent := tx.db.wstmt.setCurrent
 	if versionID == 1 {
 		setCurrent = tx.db.wstmt.insertCurrent
 	}
-	if _, err := setCurrent.ExecContext(tx.ctx, typ, id, versionID, seq, b2i(deleted)); err != nil {
+	if _, err := setCurrent.ExecContext(tx.ctx, d.pkArg([]any{typ, id, versionID, seq, b2i(deleted)}, pkey)...); err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
-	if err := tx.index(typ, id, seq, ms, res, entries, versionID == 1); err != nil {
+	if err := tx.index(typ, id, seq, ms, res, entries, pkey, versionID == 1); err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s: index", op, typ, id), err)
 	}
 	return &store.Version{

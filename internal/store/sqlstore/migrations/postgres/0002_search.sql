@@ -11,14 +11,15 @@ CREATE TABLE resource_key (
 	id           TEXT     COLLATE "C" NOT NULL,
 	seq          BIGINT   NOT NULL,
 	last_updated BIGINT   NOT NULL,
-	deleted      SMALLINT NOT NULL DEFAULT 0
+	deleted      SMALLINT NOT NULL DEFAULT 0,
+	pkey         TEXT     COLLATE "C" NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX resource_key_id ON resource_key (type, id);
 CREATE INDEX resource_key_live ON resource_key (type, rid) WHERE deleted = 0;
 CREATE INDEX resource_key_updated ON resource_key (type, last_updated, rid) WHERE deleted = 0;
 
-INSERT INTO resource_key (type, id, seq, last_updated, deleted)
-	SELECT c.type, c.id, c.seq, v.last_updated, c.deleted
+INSERT INTO resource_key (type, id, seq, last_updated, deleted, pkey)
+	SELECT c.type, c.id, c.seq, v.last_updated, c.deleted, c.pkey
 	FROM resource_current c JOIN resource_version v ON v.seq = c.seq
 	ORDER BY c.seq;
 
@@ -30,6 +31,7 @@ CREATE TABLE idx_string (
 	exact TEXT   COLLATE "C" NOT NULL,
 	grp   INT    NOT NULL DEFAULT 0,
 	comp  INT    NOT NULL DEFAULT 0,
+	pkey  TEXT   COLLATE "C" NOT NULL DEFAULT '',
 	PRIMARY KEY (rid, pid, n)
 );
 CREATE INDEX idx_string_text ON idx_string (pid, text, rid);
@@ -45,6 +47,7 @@ CREATE TABLE idx_token (
 	type_code   TEXT   COLLATE "C" NOT NULL,
 	grp         INT    NOT NULL DEFAULT 0,
 	comp        INT    NOT NULL DEFAULT 0,
+	pkey  TEXT   COLLATE "C" NOT NULL DEFAULT '',
 	PRIMARY KEY (rid, pid, n)
 );
 CREATE INDEX idx_token_code ON idx_token (pid, code, system, rid);
@@ -61,6 +64,7 @@ CREATE TABLE idx_reference (
 	code        TEXT   COLLATE "C" NOT NULL,
 	grp         INT    NOT NULL DEFAULT 0,
 	comp        INT    NOT NULL DEFAULT 0,
+	pkey  TEXT   COLLATE "C" NOT NULL DEFAULT '',
 	PRIMARY KEY (rid, pid, n)
 );
 CREATE INDEX idx_reference_target ON idx_reference (pid, ref_type, ref_id, rid);
@@ -75,6 +79,7 @@ CREATE TABLE idx_date (
 	high  BIGINT NOT NULL,
 	grp   INT    NOT NULL DEFAULT 0,
 	comp  INT    NOT NULL DEFAULT 0,
+	pkey  TEXT   COLLATE "C" NOT NULL DEFAULT '',
 	PRIMARY KEY (rid, pid, n)
 );
 CREATE INDEX idx_date_low ON idx_date (pid, low, high, rid);
@@ -88,6 +93,7 @@ CREATE TABLE idx_number (
 	high  DOUBLE PRECISION NOT NULL,
 	grp   INT              NOT NULL DEFAULT 0,
 	comp  INT              NOT NULL DEFAULT 0,
+	pkey  TEXT   COLLATE "C" NOT NULL DEFAULT '',
 	PRIMARY KEY (rid, pid, n)
 );
 CREATE INDEX idx_number_low ON idx_number (pid, low, high, rid);
@@ -103,6 +109,7 @@ CREATE TABLE idx_quantity (
 	high      DOUBLE PRECISION NOT NULL,
 	grp       INT              NOT NULL DEFAULT 0,
 	comp      INT              NOT NULL DEFAULT 0,
+	pkey  TEXT   COLLATE "C" NOT NULL DEFAULT '',
 	PRIMARY KEY (rid, pid, n)
 );
 CREATE INDEX idx_quantity_code ON idx_quantity (pid, code, low, high, rid) WHERE grp = 0;
@@ -114,6 +121,7 @@ CREATE TABLE idx_uri (
 	uri   TEXT   COLLATE "C" NOT NULL,
 	grp   INT    NOT NULL DEFAULT 0,
 	comp  INT    NOT NULL DEFAULT 0,
+	pkey  TEXT   COLLATE "C" NOT NULL DEFAULT '',
 	PRIMARY KEY (rid, pid, n)
 );
 CREATE INDEX idx_uri_uri ON idx_uri (pid, uri, rid);
@@ -122,6 +130,7 @@ CREATE TABLE idx_compartment (
 	comp_type TEXT   COLLATE "C" NOT NULL,
 	comp_id   TEXT   COLLATE "C" NOT NULL,
 	rid       BIGINT NOT NULL,
+	pkey      TEXT   COLLATE "C" NOT NULL DEFAULT '',
 	PRIMARY KEY (comp_type, comp_id, rid)
 );
 CREATE INDEX idx_compartment_rid ON idx_compartment (rid);
@@ -132,7 +141,8 @@ CREATE INDEX idx_compartment_rid ON idx_compartment (rid);
 CREATE TABLE idx_fts (
 	rid       BIGINT   PRIMARY KEY,
 	narrative TSVECTOR NOT NULL,
-	content   TSVECTOR NOT NULL
+	content   TSVECTOR NOT NULL,
+	pkey      TEXT     COLLATE "C" NOT NULL DEFAULT ''
 );
 CREATE INDEX idx_fts_narrative ON idx_fts USING gin (narrative);
 CREATE INDEX idx_fts_content ON idx_fts USING gin (content);

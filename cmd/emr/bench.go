@@ -104,6 +104,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// EMR_DATA also configures `emr serve`: never fill a real database
 	// with generated patients.
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
 	_, stateErr := os.Stat(filepath.Join(cfg.dataDir, bench.StateFile))
 	if _, err := os.Stat(filepath.Join(cfg.dataDir, "emr.db")); err == nil && cfg.dbURL == "" && stateErr != nil {
 		return fmt.Errorf("%s holds a database that emr bench did not create; give --data an empty directory or one emr bench loaded", cfg.dataDir)

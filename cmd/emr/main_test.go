@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emr-project/emr/internal/store/pgtest"
 )
 
 // When EMR_TEST_MAIN is set, the test binary runs the real main with the
@@ -27,7 +29,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	// pgtest.Run stops the PostgreSQL cluster that the tests' pgtest.DSN
+	// calls started, if any.
+	os.Exit(pgtest.Run(m))
 }
 
 var urlPattern = regexp.MustCompile(`FHIR R5 API: (http://\S+)/fhir`)
@@ -37,9 +41,24 @@ type server struct {
 	cmd  *exec.Cmd
 	base string
 	out  *bytes.Buffer
+	// listening gets the base URL once the server prints it, and is closed
+	// without one if its output ends first.
+	listening chan string
 }
 
+// startServer starts `emr serve` on the SQLite database in dataDir, or as
+// extraEnv says (a later variable wins: EMR_TEST_ARGS replaces the command
+// line), and waits until it listens.
 func startServer(t *testing.T, dataDir string, extraEnv ...string) *server {
+	t.Helper()
+	s := spawnServer(t, dataDir, extraEnv...)
+	s.waitListening(t)
+	return s
+}
+
+// spawnServer starts the server process without waiting for it, so that
+// several can start at once; the test kills it when it ends.
+func spawnServer(t *testing.T, dataDir string, extraEnv ...string) *server {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "EMR_TEST_MAIN=1", "EMR_TEST_ARGS=serve --addr 127.0.0.1:0", "EMR_DATA="+dataDir)
@@ -53,35 +72,51 @@ func startServer(t *testing.T, dataDir string, extraEnv ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, out: &stderr}
+	s := &server{cmd: cmd, out: &stderr, listening: make(chan string, 1)}
 	t.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
-	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if m := urlPattern.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1] + "/fhir"
+				s.listening <- m[1] + "/fhir"
 			}
 		}
-		close(found)
+		close(s.listening)
 	}()
-	select {
-	case base, ok := <-found:
-		if !ok {
-			t.Fatalf("server exited without printing its URL; stderr:\n%s", stderr.String())
-		}
-		s.base = base
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not start; stderr:\n%s", stderr.String())
-	}
 	return s
 }
 
+// waitListening waits for the server to print its URL and sets s.base.
+func (s *server) waitListening(t *testing.T) {
+	t.Helper()
+	select {
+	case base, ok := <-s.listening:
+		if !ok {
+			t.Fatalf("server exited without printing its URL; stderr:\n%s", s.out.String())
+		}
+		s.base = base
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not start; stderr:\n%s", s.out.String())
+	}
+}
+
+// call sends one request and returns the answer, its body parsed as JSON;
+// it fails t on a transport error or a body that is not JSON.
 func call(t *testing.T, method, url, contentType, body string, headers ...string) (int, http.Header, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	status, h, doc, err := request(method, url, contentType, body, headers...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return status, h, doc
+}
+
+// request is call for goroutines other than the test's: it returns errors.
+// Headers are "Name: value".
+func request(method, url, contentType, body string, headers ...string) (int, http.Header, map[string]any, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -90,20 +125,27 @@ func call(t *testing.T, method, url, contentType, body string, headers ...string
 		k, v, _ := strings.Cut(h, ": ")
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("%s %s: %w", method, url, err)
+	}
 	var doc map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatalf("%s %s: body is not JSON: %s", method, url, raw)
+			return 0, nil, nil, fmt.Errorf("%s %s: body is not JSON: %s", method, url, raw)
 		}
 	}
-	return resp.StatusCode, resp.Header, doc
+	return resp.StatusCode, resp.Header, doc, nil
 }
+
+// testClient bounds every request, so that a server that hangs fails the
+// test instead of stalling it until go test's timeout.
+var testClient = &http.Client{Timeout: time.Minute}
 
 const fhirJSON = "application/fhir+json"
 

@@ -83,6 +83,13 @@ func OpenPostgres(ctx context.Context, dbURL string, opts Options) (*DB, error) 
 		writer.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
+	// Connect before anything else, so that a server that cannot be reached
+	// is reported as such; open then takes this connection as the writer's.
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		readers.Close()
+		return nil, fmt.Errorf("postgres: open %s: %w", where, pgConnectErr(err))
+	}
 	db, err := open(ctx, postgresDialect, where, writer, readers, opts, checkPostgres)
 	if err != nil {
 		return nil, err
@@ -123,7 +130,7 @@ func openPostgresPool(dbURL string) (*sql.DB, error) {
 func checkPostgres(ctx context.Context, conn *sql.Conn) error {
 	var version int
 	if err := conn.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
-		return pgConnectErr(err)
+		return err
 	}
 	if version < 150000 {
 		return fmt.Errorf("PostgreSQL %d.%d is too old: the store needs 15 or later", version/10000, version%10000)

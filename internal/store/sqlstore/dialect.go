@@ -20,6 +20,10 @@ type dialect struct {
 	// serialises writers across every process using the database, so that
 	// seq order is commit order (history and cursors rely on it).
 	begin []string
+	// beginAudit starts a transaction that only appends audit events:
+	// they are not versions, so they need not wait for the write lock (a
+	// read, audited, must not wait for another server's long write).
+	beginAudit []string
 
 	// insertIgnore starts an INSERT whose conflicts are ignored, and
 	// ignoreSuffix ends it.

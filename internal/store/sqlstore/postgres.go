@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +31,7 @@ const (
 var postgresDialect = &dialect{
 	name:         "postgres",
 	begin:        []string{"BEGIN", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(pgWriteLock))},
+	beginAudit:   []string{"BEGIN"},
 	insertIgnore: "INSERT INTO",
 	ignoreSuffix: " ON CONFLICT DO NOTHING",
 	like:         "ILIKE",
@@ -123,8 +125,17 @@ func openPostgresPool(dbURL string) (*sql.DB, error) {
 	// UTC and ISO dates whatever the server's defaults; the store keeps
 	// times as integers, but logs and ad hoc queries read better.
 	cfg.RuntimeParams["timezone"] = "UTC"
+	if cfg.ConnectTimeout == 0 {
+		// A host that drops packets would otherwise hold `emr serve` silent
+		// for the operating system's TCP timeout (minutes). The URL's
+		// connect_timeout, or PGCONNECT_TIMEOUT, still wins.
+		cfg.ConnectTimeout = pgConnectTimeout
+	}
 	return sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)}), nil
 }
+
+// pgConnectTimeout bounds opening one connection unless the URL says.
+const pgConnectTimeout = 10 * time.Second
 
 // checkPostgres refuses a server older than 15 with a clear message.
 func checkPostgres(ctx context.Context, conn *sql.Conn) error {
@@ -147,10 +158,14 @@ func pgConnectErr(err error) error {
 	return err
 }
 
-// redactURL drops the password from a connection URL for messages.
+// redactURL drops the password from a connection URL for messages. A
+// key=value connection string is named by its host, port and database.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" {
+		if cfg, err := pgx.ParseConfig(s); err == nil {
+			return fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
+		}
 		return "(the database)"
 	}
 	if u.User != nil {

@@ -17,6 +17,7 @@ import (
 var sqliteDialect = &dialect{
 	name:             "sqlite",
 	begin:            []string{"BEGIN IMMEDIATE"},
+	beginAudit:       []string{"BEGIN IMMEDIATE"},
 	insertIgnore:     "INSERT OR IGNORE INTO",
 	like:             "LIKE",
 	crossJoin:        "CROSS JOIN",

@@ -36,7 +36,7 @@ func (db *DB) AppendAudit(ctx context.Context, events ...fhir.Resource) error {
 	if len(events) == 0 {
 		return nil
 	}
-	return db.submit(ctx, func(tx *txn) error {
+	return db.submitAudit(ctx, func(tx *txn) error {
 		for _, ev := range events {
 			if err := tx.AppendAudit(ev); err != nil {
 				return err

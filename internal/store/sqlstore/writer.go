@@ -16,6 +16,7 @@ import (
 type writeReq struct {
 	ctx   context.Context
 	fn    func(*txn) error
+	audit bool         // fn only appends audit events
 	state atomic.Int32 // reqQueued, then reqTaken by the writer or reqAbandoned by the caller
 	done  chan error   // buffered: the writer never blocks on an answer
 }
@@ -34,10 +35,18 @@ var errClosed = fhir.Errorf(fhir.KindInternal, "the store is closed")
 // the outcome, so nil always means committed and an error always means
 // nothing of fn was kept.
 func (db *DB) submit(ctx context.Context, fn func(*txn) error) error {
+	return db.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// submitAudit is submit for a fn that only appends audit events.
+func (db *DB) submitAudit(ctx context.Context, fn func(*txn) error) error {
+	return db.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, audit: true, done: make(chan error, 1)})
+}
+
+func (db *DB) enqueue(ctx context.Context, req *writeReq) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	db.mu.RLock()
 	if db.closed {
 		db.mu.RUnlock()
@@ -142,7 +151,11 @@ func (db *DB) runBatch(batch []*writeReq) {
 			_, _ = db.wconn.ExecContext(ctx, "ROLLBACK")
 		}
 	}()
-	if err := db.beginBatch(ctx); err != nil {
+	auditOnly := true
+	for i, req := range batch {
+		auditOnly = auditOnly && (!run[i] || req.audit)
+	}
+	if err := db.beginBatch(ctx, auditOnly); err != nil {
 		failAll(internalErr("write: begin", err))
 		return
 	}
@@ -172,12 +185,20 @@ func (db *DB) runBatch(batch []*writeReq) {
 
 // beginBatch starts the batch's transaction, which takes the database's
 // write lock, and then reads the latest lastUpdated in the database: another
-// process may have written since this one last did.
-func (db *DB) beginBatch(ctx context.Context) error {
-	for _, stmt := range db.d.begin {
+// process may have written since this one last did. A batch of audit
+// appends only (auditOnly) needs neither.
+func (db *DB) beginBatch(ctx context.Context, auditOnly bool) error {
+	begin := db.d.begin
+	if auditOnly {
+		begin = db.d.beginAudit
+	}
+	for _, stmt := range begin {
 		if _, err := db.wconn.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
+	}
+	if auditOnly {
+		return nil
 	}
 	var last sql.NullInt64
 	if err := db.wconn.QueryRowContext(ctx, "SELECT max(last_updated) FROM resource_version").Scan(&last); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -74,6 +75,11 @@ var postgresDialect = &dialect{
 // under an advisory lock so that several servers can start at once. It
 // refuses a database whose schema is newer than this binary's.
 func OpenPostgres(ctx context.Context, dbURL string, opts Options) (*DB, error) {
+	if opts.ReadConns <= 0 {
+		// A PostgreSQL query waits on the network and the server, not on
+		// this process's CPU: more readers than cores pay off.
+		opts.ReadConns = max(8, 4*runtime.GOMAXPROCS(0))
+	}
 	opts.defaults()
 	where := redactURL(dbURL)
 	writer, err := openPostgresPool(dbURL)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -44,15 +45,16 @@ var postgresDialect = &dialect{
 	historyTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	ftsClear:  "DELETE FROM idx_fts WHERE rid = ?",
 	ftsInsert: "INSERT INTO idx_fts (rid, narrative, content, pkey) VALUES (?, to_tsvector('simple', ?), to_tsvector('simple', ?), ?)",
-	ftsValue:  search.Normalize,
+	ftsValue:  ftsWords,
 	ftsMatch: func(b *sqlBuilder, k, column string, groups [][]string) string {
 		// Every word is a bound phrase query, so nothing in it is tsquery
-		// syntax; words ANDed (&&), groups ORed (||).
+		// syntax ("loinc.org" is the phrase loinc org, as in SQLite); words
+		// ANDed (&&), groups ORed (||).
 		ors := make([]string, len(groups))
 		for i, words := range groups {
 			ands := make([]string, len(words))
 			for j, w := range words {
-				ands[j] = "phraseto_tsquery('simple', " + b.arg(search.Normalize(w)) + ")"
+				ands[j] = "phraseto_tsquery('simple', " + b.arg(ftsWords(w)) + ")"
 			}
 			ors[i] = "(" + strings.Join(ands, " && ") + ")"
 		}
@@ -68,6 +70,19 @@ var postgresDialect = &dialect{
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", int64(pgMigrationLock)))
 		return err
 	},
+}
+
+// ftsWords is a text as the full-text index reads it: folded by
+// search.Normalize, and cut into words where SQLite's unicode61 tokenizer
+// cuts them, at every character that is not a letter, a digit or private
+// use. Left whole, PostgreSQL's parser takes a URL, host name, file path,
+// e-mail address or decimal number for one token, so that _text=loinc
+// missed "see http://loinc.org" and _content=agree missed the canonical
+// URL ".../ValueSet/agree".
+func ftsWords(text string) string {
+	return strings.Join(strings.FieldsFunc(search.Normalize(text), func(r rune) bool {
+		return !unicode.In(r, unicode.L, unicode.N, unicode.Co)
+	}), " ")
 }
 
 // OpenPostgres connects to the PostgreSQL database at dbURL (a postgres://

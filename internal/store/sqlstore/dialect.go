@@ -5,6 +5,10 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/emr-project/emr/internal/search"
 )
 
 // dialect is what differs between the SQL databases the store runs on.
@@ -127,6 +131,60 @@ func (d *dialect) pkArg(args []any, pkey string) []any {
 		return args
 	}
 	return append(args, pkey)
+}
+
+// ftsWords is a text as the full-text index reads it, on both databases:
+// folded by search.Normalize, as string search folds (accents of every
+// script dropped; ß, æ, ø, ł … spelled out), and cut into words at every
+// character that is not a letter, a digit or private use, where SQLite's
+// unicode61 tokenizer cuts. Left whole, PostgreSQL's parser takes a URL,
+// host name, file path, e-mail address or decimal number for one token,
+// so that _text=loinc would miss "see http://loinc.org". Words longer than
+// maxWordBytes are left out (PostgreSQL cannot index them), on both.
+func ftsWords(text string) string {
+	words := strings.FieldsFunc(search.Normalize(text), func(r rune) bool {
+		return !unicode.In(r, unicode.L, unicode.N, unicode.Co)
+	})
+	kept := words[:0]
+	for _, w := range words {
+		if len(w) <= maxWordBytes {
+			kept = append(kept, w)
+		}
+	}
+	return strings.Join(kept, " ")
+}
+
+// maxWordBytes is the longest word full text indexes: PostgreSQL's
+// tsvector takes words up to 2047 bytes.
+const maxWordBytes = 2000
+
+// maxKeyBytes bounds an indexed value (a string's folded text, a code, a
+// system, a URI, a reference): a PostgreSQL btree entry must fit in about
+// 2.7 kB, and a composite index holds two such values. Longer values are
+// indexed by their first maxKeyBytes (cut at a character boundary) and
+// searched the same way; :exact still compares the whole string.
+const maxKeyBytes = 1000
+
+// indexKey is a value as an index key column holds it: cut to maxKeyBytes
+// and without NUL characters, which PostgreSQL text cannot hold.
+func indexKey(s string) string {
+	s = noNUL(s)
+	if len(s) <= maxKeyBytes {
+		return s
+	}
+	cut := maxKeyBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// noNUL drops NUL characters.
+func noNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "")
 }
 
 // b2i stores a flag as 0 or 1: the schema keeps flags in integer columns,

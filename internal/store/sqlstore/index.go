@@ -188,24 +188,25 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 		}
 		args := append(byKind[e.Kind], rid, paramID(typ, e.Param), n, e.Group, e.Component)
 		switch e.Kind {
+		// Key columns hold indexKey values; the others lose only NULs.
 		case search.KindString:
-			args = append(args, e.Text, e.Exact)
+			args = append(args, indexKey(e.Text), noNUL(e.Exact))
 		case search.KindToken:
-			args = append(args, e.System, e.Code, e.Display, e.TypeSystem, e.TypeCode)
+			args = append(args, indexKey(e.System), indexKey(e.Code), noNUL(e.Display), indexKey(e.TypeSystem), indexKey(e.TypeCode))
 		case search.KindReference:
-			args = append(args, e.RefType, e.RefID, e.RefVersion, e.RefURL, e.System, e.Code)
+			args = append(args, indexKey(e.RefType), indexKey(e.RefID), indexKey(e.RefVersion), indexKey(e.RefURL), indexKey(e.System), indexKey(e.Code))
 		case search.KindDate:
 			args = append(args, e.DateLow, e.DateHigh)
 		case search.KindNumber:
 			args = append(args, e.Low, e.High)
 		case search.KindQuantity:
-			args = append(args, e.System, e.Code, b2i(e.Canonical), e.Low, e.High)
+			args = append(args, indexKey(e.System), indexKey(e.Code), b2i(e.Canonical), e.Low, e.High)
 		case search.KindURI:
 			uri := e.Exact
 			if uri == "" {
 				uri = e.Text
 			}
-			args = append(args, uri)
+			args = append(args, indexKey(uri))
 		}
 		args = s.d.pkArg(args, pkey)
 		byKind[e.Kind] = args

@@ -10,13 +10,10 @@ import (
 	"runtime"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/emr-project/emr/internal/search"
 )
 
 // Advisory lock keys (any 64-bit numbers no other application on the
@@ -70,19 +67,6 @@ var postgresDialect = &dialect{
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", int64(pgMigrationLock)))
 		return err
 	},
-}
-
-// ftsWords is a text as the full-text index reads it: folded by
-// search.Normalize, and cut into words where SQLite's unicode61 tokenizer
-// cuts them, at every character that is not a letter, a digit or private
-// use. Left whole, PostgreSQL's parser takes a URL, host name, file path,
-// e-mail address or decimal number for one token, so that _text=loinc
-// missed "see http://loinc.org" and _content=agree missed the canonical
-// URL ".../ValueSet/agree".
-func ftsWords(text string) string {
-	return strings.Join(strings.FieldsFunc(search.Normalize(text), func(r rune) bool {
-		return !unicode.In(r, unicode.L, unicode.N, unicode.Co)
-	}), " ")
 }
 
 // OpenPostgres connects to the PostgreSQL database at dbURL (a postgres://

@@ -22,6 +22,16 @@ const (
 const sqlSetMeta = `INSERT INTO search_meta (key, value) VALUES (?, ?)
 	ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 
+// indexFormat versions how the store writes index rows from the
+// extractor's entries. Together with the extractor's version it is the
+// index's version: a change of either marks existing indexes stale.
+// index/2: values cut at maxKeyBytes, full text folded by search.Normalize
+// and cut into words by ftsWords.
+const indexFormat = "index/2"
+
+// indexVersion is the version of the index this store writes.
+func (db *DB) indexVersion() string { return db.extractor.Version() + " " + indexFormat }
+
 // reindexBatch is how many resources one reindex transaction rebuilds: small
 // enough that other writes queued behind it wait only milliseconds.
 const reindexBatch = 200
@@ -37,7 +47,7 @@ func (db *DB) checkIndexVersion(ctx context.Context) error {
 	if db.extractor == nil {
 		return nil
 	}
-	want := db.extractor.Version()
+	want := db.indexVersion()
 	var stored string
 	err := db.wconn.QueryRowContext(ctx, "SELECT value FROM search_meta WHERE key = ?", metaExtractorVersion).Scan(&stored)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -68,7 +78,7 @@ func (db *DB) Reindex(ctx context.Context, progress func(done, total int64)) err
 	if db.extractor == nil {
 		return fmt.Errorf("store: reindex: %w", fhir.Errorf(fhir.KindNotSupported, "the store has no search extractor"))
 	}
-	version := db.extractor.Version()
+	version := db.indexVersion()
 	var total int64
 	if err := db.readers.QueryRowContext(ctx, "SELECT count(*) FROM resource_key WHERE deleted = 0").Scan(&total); err != nil {
 		return readErr(ctx, "reindex", err)

@@ -22,6 +22,10 @@ type sqlBuilder struct {
 	aliases int
 }
 
+// key binds a value compared with an index key column, as the column
+// holds it (indexKey).
+func (b *sqlBuilder) key(s string) string { return b.arg(indexKey(s)) }
+
 func (b *sqlBuilder) arg(v any) string {
 	b.args = append(b.args, v)
 	return fmt.Sprintf("?%d", len(b.args))
@@ -281,11 +285,11 @@ func (b *sqlBuilder) value(kind search.Kind, f *search.Filter, v search.Value, x
 		}
 		switch {
 		case v.System != "" && v.Code != "":
-			c += " AND " + x + ".system = " + b.arg(v.System) + " AND " + x + ".code = " + b.arg(v.Code)
+			c += " AND " + x + ".system = " + b.key(v.System) + " AND " + x + ".code = " + b.key(v.Code)
 		case v.Code != "":
-			c += " AND " + x + ".code = " + b.arg(v.Code)
+			c += " AND " + x + ".code = " + b.key(v.Code)
 		case v.System != "":
-			c += " AND " + x + ".system = " + b.arg(v.System)
+			c += " AND " + x + ".system = " + b.key(v.System)
 		default:
 			// Without a unit every entry matches on its own unit; the
 			// canonical copies would match twice, harmlessly.
@@ -313,6 +317,7 @@ const ucumSystem = "http://unitsofmeasure.org"
 const maxRune = "\U0010FFFF"
 
 func (b *sqlBuilder) prefixRange(col, p string) string {
+	p = indexKey(p)
 	return col + " >= " + b.arg(p) + " AND " + col + " < " + b.arg(p+maxRune)
 }
 
@@ -333,7 +338,7 @@ func (b *sqlBuilder) stringValue(modifier string, v search.Value, x string) (str
 		if exact == "" {
 			exact = v.Raw
 		}
-		return x + ".text = " + b.arg(search.Normalize(exact)) + " AND " + x + ".exact = " + b.arg(exact), nil
+		return x + ".text = " + b.key(search.Normalize(exact)) + " AND " + x + ".exact = " + b.arg(noNUL(exact)), nil
 	case "contains":
 		return x + ".text " + b.d.like + " " + b.arg("%"+likeEscape(text)+"%") + ` ESCAPE '\'`, nil
 	case "text", "text-advanced":
@@ -356,8 +361,8 @@ func (b *sqlBuilder) tokenValue(f *search.Filter, v search.Value, x string) (str
 	case "code-text":
 		return x + ".code " + b.d.like + " " + b.arg(likeEscape(unescaped(v))+"%") + ` ESCAPE '\'`, nil
 	case "of-type":
-		return x + ".type_system = " + b.arg(v.TypeSystem) + " AND " + x + ".type_code = " + b.arg(v.TypeCode) +
-			" AND " + x + ".code = " + b.arg(v.Code), nil
+		return x + ".type_system = " + b.key(v.TypeSystem) + " AND " + x + ".type_code = " + b.key(v.TypeCode) +
+			" AND " + x + ".code = " + b.key(v.Code), nil
 	case "in":
 		vs := spec.R5().ValueSet(v.Code)
 		if vs == nil || !vs.Enumerable {
@@ -383,11 +388,11 @@ func (b *sqlBuilder) tokenValue(f *search.Filter, v search.Value, x string) (str
 func (b *sqlBuilder) systemCode(v search.Value, x string) string {
 	switch {
 	case v.HasSystem && v.Code == "":
-		return x + ".system = " + b.arg(v.System)
+		return x + ".system = " + b.key(v.System)
 	case v.HasSystem:
-		return x + ".code = " + b.arg(v.Code) + " AND " + x + ".system = " + b.arg(v.System)
+		return x + ".code = " + b.key(v.Code) + " AND " + x + ".system = " + b.key(v.System)
 	}
-	return x + ".code = " + b.arg(v.Code)
+	return x + ".code = " + b.key(v.Code)
 }
 
 func (b *sqlBuilder) referenceValue(f *search.Filter, v search.Value, x string) (string, error) {
@@ -400,7 +405,7 @@ func (b *sqlBuilder) referenceValue(f *search.Filter, v search.Value, x string) 
 	var c string
 	switch {
 	case v.RefURL != "":
-		c = x + ".ref_url = " + b.arg(v.RefURL)
+		c = x + ".ref_url = " + b.key(v.RefURL)
 	case v.RefID == "":
 		return "", invalid("reference parameter %s: no reference in %q", f.Name, v.Raw)
 	default:
@@ -418,13 +423,13 @@ func (b *sqlBuilder) referenceValue(f *search.Filter, v search.Value, x string) 
 			return "FALSE", nil
 		}
 		if types == nil {
-			c = x + ".ref_id = " + b.arg(v.RefID)
+			c = x + ".ref_id = " + b.key(v.RefID)
 		} else {
-			c = b.in(x+".ref_type", types) + " AND " + x + ".ref_id = " + b.arg(v.RefID)
+			c = b.in(x+".ref_type", types) + " AND " + x + ".ref_id = " + b.key(v.RefID)
 		}
 	}
 	if v.RefVersion != "" {
-		c += " AND " + x + ".ref_version = " + b.arg(v.RefVersion)
+		c += " AND " + x + ".ref_version = " + b.key(v.RefVersion)
 	}
 	return c, nil
 }
@@ -433,7 +438,7 @@ func (b *sqlBuilder) uriValue(modifier string, v search.Value, x string) (string
 	uri := unescaped(v)
 	switch modifier {
 	case "":
-		return x + ".uri = " + b.arg(uri), nil
+		return x + ".uri = " + b.key(uri), nil
 	case "below":
 		return b.prefixRange(x+".uri", uri), nil
 	case "above":
@@ -682,8 +687,8 @@ func textQuery(raw string) [][]string {
 			continue
 		}
 		w = strings.Trim(w, `"()`)
-		if w == "" {
-			continue
+		if ftsWords(w) == "" {
+			continue // punctuation only: no word the index holds
 		}
 		cur = append(cur, w)
 	}

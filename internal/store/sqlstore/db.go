@@ -124,8 +124,11 @@ type DB struct {
 	afterCommit func(ctx context.Context, conn *sql.Conn)
 
 	// Writer goroutine only.
-	lastNow  time.Time // keeps last_updated monotonic
-	batchErr error     // the first database error in the current batch
+	written     int64     // versions this process has committed
+	nextAnalyze int64     // written at which to refresh statistics next (PostgreSQL)
+	batchWrites int64     // versions written by the batch running now
+	lastNow     time.Time // keeps last_updated monotonic
+	batchErr    error     // the first database error in the current batch
 }
 
 var _ store.Store = (*DB)(nil)
@@ -216,6 +219,13 @@ func (db *DB) closeConns() error {
 		return fmt.Errorf("%s: close %s: %w", db.d.name, db.where, err)
 	}
 	return nil
+}
+
+// isClosed reports whether Close has begun.
+func (db *DB) isClosed() bool {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.closed
 }
 
 // Where names the database: the SQLite file's path, or the PostgreSQL URL

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"strings"
@@ -179,6 +180,34 @@ func redactURL(s string) string {
 		}
 	}
 	return u.Redacted()
+}
+
+// maybeAnalyze refreshes PostgreSQL's planner statistics in the
+// background each time this process's writes pass 1,000, 10,000, 100,000 …
+// versions. Autovacuum does it too, but only a minute or so after a large
+// load, and until then the planner, knowing nothing of the index tables,
+// can choose plans thousands of times slower (a chained search took 34 s
+// on a freshly loaded database, under 1 ms once analysed).
+func (db *DB) maybeAnalyze() {
+	if db.d != postgresDialect {
+		return
+	}
+	if db.nextAnalyze == 0 {
+		db.nextAnalyze = 1000
+	}
+	if db.written < db.nextAnalyze {
+		return
+	}
+	for db.nextAnalyze <= db.written {
+		db.nextAnalyze *= 10
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		if _, err := db.readers.ExecContext(ctx, "ANALYZE"); err != nil && !db.isClosed() {
+			slog.Warn("postgres: refreshing planner statistics failed", "database", db.where, "error", err)
+		}
+	}()
 }
 
 // rebindConnector hands out pgx connections that accept the shared SQL's

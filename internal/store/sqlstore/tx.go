@@ -193,6 +193,7 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKe
 	if err := tx.index(typ, id, seq, ms, res, entries, pkey, versionID == 1); err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s: index", op, typ, id), err)
 	}
+	tx.db.batchWrites++
 	return &store.Version{
 		Type: typ, ID: id, VersionID: versionID, LastUpdated: tx.now,
 		Deleted: deleted, Resource: res, Seq: seq,

@@ -145,6 +145,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 		return
 	}
 	db.batchErr = nil
+	db.batchWrites = 0
 	committed := false
 	defer func() {
 		if !committed {
@@ -180,6 +181,8 @@ func (db *DB) runBatch(batch []*writeReq) {
 	if db.afterCommit != nil {
 		db.afterCommit(ctx, db.wconn)
 	}
+	db.written += db.batchWrites
+	db.maybeAnalyze()
 	reply()
 }
 

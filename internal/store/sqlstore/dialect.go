@@ -29,6 +29,11 @@ type dialect struct {
 	// read, audited, must not wait for another server's long write).
 	beginAudit []string
 
+	// lastInsertID says that the driver reports the key of an inserted
+	// row (SQLite's rowid) without RETURNING, which costs SQLite a third of
+	// an indexed write; otherwise inserts say RETURNING (see insertID).
+	lastInsertID bool
+
 	// insertIgnore starts an INSERT whose conflicts are ignored, and
 	// ignoreSuffix ends it.
 	insertIgnore, ignoreSuffix string
@@ -185,6 +190,30 @@ func noNUL(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, "\x00", "")
+}
+
+// returning is the clause that makes an INSERT return column col, where
+// the driver does not report it anyway.
+func (d *dialect) returning(col string) string {
+	if d.lastInsertID {
+		return ""
+	}
+	return " RETURNING " + col
+}
+
+// insertID runs an INSERT prepared with returning and gives the new row's
+// key.
+func (d *dialect) insertID(ctx context.Context, stmt *sql.Stmt, args ...any) (int64, error) {
+	if d.lastInsertID {
+		r, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		return r.LastInsertId()
+	}
+	var id int64
+	err := stmt.QueryRowContext(ctx, args...).Scan(&id)
+	return id, err
 }
 
 // b2i stores a flag as 0 or 1: the schema keeps flags in integer columns,

@@ -43,7 +43,7 @@ func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 		ON CONFLICT (type, id) DO UPDATE SET ` + keySet + ` RETURNING rid`); err != nil {
 		return err
 	}
-	if s.insertKey, err = prep(`INSERT INTO resource_key (` + keyCols + `) VALUES (` + keyVals + `) RETURNING rid`); err != nil {
+	if s.insertKey, err = prep(`INSERT INTO resource_key (` + keyCols + `) VALUES (` + keyVals + `)` + d.returning("rid")); err != nil {
 		return err
 	}
 	for _, t := range indexTables {
@@ -131,11 +131,14 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, entries []search.Entry, pkey string, fresh bool) error {
 	s := &tx.db.istmt
 	var rid int64
-	key := s.upsertKey
+	args := tx.db.d.pkArg([]any{typ, id, seq, lastUpdated, b2i(res == nil)}, pkey)
+	var err error
 	if fresh {
-		key = s.insertKey
+		rid, err = s.d.insertID(tx.ctx, s.insertKey, args...)
+	} else {
+		err = s.upsertKey.QueryRowContext(tx.ctx, args...).Scan(&rid)
 	}
-	if err := key.QueryRowContext(tx.ctx, tx.db.d.pkArg([]any{typ, id, seq, lastUpdated, b2i(res == nil)}, pkey)...).Scan(&rid); err != nil {
+	if err != nil {
 		return err
 	}
 	if !fresh {

@@ -18,6 +18,7 @@ var sqliteDialect = &dialect{
 	name:             "sqlite",
 	begin:            []string{"BEGIN IMMEDIATE"},
 	beginAudit:       []string{"BEGIN IMMEDIATE"},
+	lastInsertID:     true,
 	insertIgnore:     "INSERT OR IGNORE INTO",
 	like:             "LIKE",
 	crossJoin:        "CROSS JOIN",

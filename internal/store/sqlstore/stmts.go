@@ -42,7 +42,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 	}{
 		{&s.readCurrent, sqlReadCurrent},
 		{&s.currentState, `SELECT version_id, deleted, ` + pkey + ` FROM resource_current WHERE type = ? AND id = ?`},
-		{&s.insertVersion, `INSERT INTO resource_version (` + versionCols + `) VALUES (` + versionVals + `) RETURNING seq`},
+		{&s.insertVersion, `INSERT INTO resource_version (` + versionCols + `) VALUES (` + versionVals + `)` + d.returning("seq")},
 		{&s.setCurrent, `INSERT INTO resource_current (` + currentCols + `) VALUES (` + currentVals + `)
 			ON CONFLICT (type, id) DO UPDATE SET ` + currentSet},
 		{&s.insertCurrent, `INSERT INTO resource_current (` + currentCols + `) VALUES (` + currentVals + `)`},

@@ -178,9 +178,8 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKe
 	}
 	d := tx.db.d
 	ms := tx.now.UnixMilli()
-	var seq int64
-	args := d.pkArg([]any{typ, id, versionID, ms, b2i(deleted), body}, pkey)
-	if err := tx.db.wstmt.insertVersion.QueryRowContext(tx.ctx, args...).Scan(&seq); err != nil {
+	seq, err := d.insertID(tx.ctx, tx.db.wstmt.insertVersion, d.pkArg([]any{typ, id, versionID, ms, b2i(deleted), body}, pkey)...)
+	if err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
 	}
 	setCurrent := tx.db.wstmt.setCurrent

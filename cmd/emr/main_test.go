@@ -277,6 +277,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--addr", "256.0.0.1:99999", "--data", t.TempDir()}, 1, "", "listen"},
 		{[]string{"reindex", "--data", t.TempDir()}, 0, "reindex complete", ""},
 		{[]string{"reindex", "--data", "/dev/null/x"}, 1, "", "data directory"},
+		{[]string{"serve", "--data", t.TempDir(), "--db-replica", "postgres://standby/emr"}, 2, "", "--db-replica needs --db"},
+		{[]string{"serve", "--db", "mysql://nowhere/emr"}, 2, "", "give a postgres:// URL"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer

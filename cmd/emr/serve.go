@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
@@ -162,6 +163,9 @@ func dbFlags(fs *flag.FlagSet, cfg *config, replica bool) {
 func openStore(ctx context.Context, cfg config, defs *spec.Definitions) (*sqlstore.DB, string, error) {
 	opts := sqlstore.Options{Extractor: search.NewExtractor(defs), ReplicaURL: cfg.replicaURL}
 	if cfg.dbURL != "" {
+		if scheme, _, ok := strings.Cut(cfg.dbURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
+			return nil, "", usageError{fmt.Errorf("--db: %s databases are not supported; give a postgres:// URL (SQLite needs no --db)", scheme)}
+		}
 		st, err := sqlstore.OpenPostgres(ctx, cfg.dbURL, opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("open database: %w", err)

@@ -162,3 +162,28 @@ func TestParseVersion(t *testing.T) {
 		t.Error("ParseVersion(3.0): no error")
 	}
 }
+
+// TestExamplesAsBundles imports official R5 examples as a transaction
+// Bundle and as a batch Bundle, with urn:uuid fullUrls: every resource
+// keeps its id, and a second run changes nothing.
+func TestExamplesAsBundles(t *testing.T) {
+	st := openSQLite(t)
+	rs := r5Resources(t, 400)
+	half := len(rs) / 2
+	dir := t.TempDir()
+	for i, part := range [][]fhir.Resource{rs[:half], rs[half:]} {
+		var entries []map[string]any
+		for j, r := range part {
+			entries = append(entries, entry(fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", i*10000+j), r))
+		}
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("%d.json", i)), bundle([]string{"transaction", "batch"}[i], entries...))
+	}
+	n := int64(len(rs))
+	wantTotal(t, importOK(t, options(st), dir), Counts{Read: n, Created: n})
+	for _, r := range []fhir.Resource{rs[0], rs[len(rs)-1]} {
+		if _, err := st.Read(context.Background(), r.Type(), r.ID()); err != nil {
+			t.Errorf("%s/%s: %v", r.Type(), r.ID(), err)
+		}
+	}
+	wantTotal(t, importOK(t, options(st), dir), Counts{Read: n, Unchanged: n})
+}

@@ -10,6 +10,10 @@ import (
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
+	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/store/pgtest"
+	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
 // clinical are the resource types of patient records, as Synthea writes
@@ -28,7 +32,8 @@ var withInvariants = validate.New(spec.R5(), validate.WithInvariants(validate.Ne
 // BenchmarkImport measures import throughput into SQLite on disk: valid
 // official R5 examples of clinical types, copied under new ids to 5,000 resources of
 // NDJSON, validated (with and without the FHIRPath invariants), indexed
-// and written durably. Run: go test -bench Import -run ^$ ./internal/importer
+// and written durably; PostgreSQL too when pgtest can start it.
+// Run: go test -bench Import -run '^$' -benchtime 2x ./internal/importer
 func BenchmarkImport(b *testing.B) {
 	var base []fhir.Resource
 	for _, r := range r5Resources(b, 0) {
@@ -50,18 +55,28 @@ func BenchmarkImport(b *testing.B) {
 		}
 	}
 	file := writeNDJSON(b, filepath.Join(b.TempDir(), "bench.ndjson"), lines(rs)...)
+	openPostgres := func(b *testing.B) store.Store {
+		st, err := sqlstore.OpenPostgres(context.Background(), pgtest.DSN(b), sqlstore.Options{Extractor: search.NewExtractor(spec.R5())})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		return st
+	}
 	for _, bc := range []struct {
 		name      string
+		open      func(b *testing.B) store.Store
 		validator Validator
 	}{
-		{"invariants", withInvariants},
-		{"structure", testValidator},
+		{"sqlite/invariants", func(b *testing.B) store.Store { return openSQLite(b) }, withInvariants},
+		{"sqlite/structure", func(b *testing.B) store.Store { return openSQLite(b) }, testValidator},
+		{"postgres/invariants", openPostgres, withInvariants},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var elapsed time.Duration
 			for b.Loop() {
 				b.StopTimer()
-				st := openSQLite(b)
+				st := bc.open(b)
 				b.StartTimer()
 				start := time.Now()
 				sum, err := Import(context.Background(), Options{Store: st, Validator: bc.validator}, file)

@@ -26,7 +26,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&cfg.invariants, "invariants", true, "check the R5 invariants (FHIRPath constraints) of every resource")
 	fhirVersion := fs.String("fhir-version", "auto", "FHIR version of the input: auto (detected per file), 4.0 or 5.0")
 	batch := fs.Int("batch", 500, "resources written per transaction")
-	workers := fs.Int("workers", 0, "parallel parsers and validators (default: one per CPU)")
+	workers := fs.Int("workers", 0, "parallel parsers and validators; 0 means one per CPU")
 	// Paths and flags may come in any order (emr import dir --data x):
 	// parse up to each path, set it aside and go on; parseFlags then only
 	// fills the flags not given from the environment.

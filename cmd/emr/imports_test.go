@@ -26,6 +26,9 @@ func TestImportRules(t *testing.T) {
 		{"internal/store", func(imp string) bool {
 			return strings.HasPrefix(imp, "internal/fhir") || strings.HasPrefix(imp, "internal/store") || imp == "internal/search" || imp == "internal/sharedtest"
 		}, "the store depends only on the model and the search plan"},
+		{"internal/importer", func(imp string) bool {
+			return strings.HasPrefix(imp, "internal/fhir") || imp == "internal/store" || imp == "internal/search" || imp == "internal/sharedtest"
+		}, "the importer works on the model and the Store interface; cmd/emr picks the backend"},
 	}
 	backends := []string{"internal/store/sqlstore"}
 	err := filepath.WalkDir(filepath.Join(root, "internal"), func(path string, d fs.DirEntry, err error) error {

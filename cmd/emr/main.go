@@ -25,6 +25,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the EMR server (FHIR R5 API at /fhir)", runServe},
+		{"import", "import FHIR Bundles and NDJSON files or directories into the store", runImport},
 		{"reindex", "rebuild the search index (resumable)", runReindex},
 		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},
 		{"version", "print the version", runVersion},

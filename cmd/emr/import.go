@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/importer"
+)
+
+// errImportIncomplete makes `emr import` exit 1 after it has imported what
+// it could: the problems are already printed.
+var errImportIncomplete = errors.New("some files or resources were not imported (see above)")
+
+// runImport loads FHIR Bundles and NDJSON files into the store.
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("import", stderr)
+	fs.Usage = importUsage(fs.Usage, stderr)
+	var cfg config
+	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory holding the SQLite database")
+	dbFlags(fs, &cfg, false)
+	fs.BoolVar(&cfg.invariants, "invariants", true, "check the R5 invariants (FHIRPath constraints) of every resource")
+	fhirVersion := fs.String("fhir-version", "auto", "FHIR version of the input: auto (detected per file), 4.0 or 5.0")
+	batch := fs.Int("batch", 500, "resources written per transaction")
+	workers := fs.Int("workers", 0, "parallel parsers and validators; 0 means one per CPU")
+	// Paths and flags may come in any order (emr import dir --data x):
+	// parse up to each path, set it aside and go on; parseFlags then only
+	// fills the flags not given from the environment.
+	var paths []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if err := parseFlags(fs, nil); err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return usageError{errors.New("no PATH given: emr import [flags] PATH…")}
+	}
+	version, err := importer.ParseVersion(*fhirVersion)
+	if err != nil {
+		return usageError{fmt.Errorf("--fhir-version: %v", err)}
+	}
+	if *batch < 1 {
+		return usageError{errors.New("--batch must be at least 1")}
+	}
+
+	defs := spec.R5()
+	st, dbPath, err := openStore(ctx, cfg, defs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintf(stdout, "importing into %s\n", dbPath)
+	p := newProgress(stderr, "resources")
+	sum, err := importer.Import(ctx, importer.Options{
+		Store:       st,
+		Validator:   newValidator(defs, cfg.invariants),
+		FHIRVersion: version,
+		ConvertR4:   nil, // the R4→R5 converter (internal/fhir/r4) is not wired yet
+		Workers:     *workers,
+		BatchSize:   *batch,
+		Progress:    p.update,
+		Report: func(pr importer.Problem) {
+			if p.tty {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
+			fmt.Fprintln(stderr, pr)
+		},
+	}, paths...)
+	p.finish()
+	if sum != nil {
+		printSummary(stdout, sum)
+	}
+	if err != nil {
+		return err
+	}
+	if !sum.OK() {
+		return errImportIncomplete
+	}
+	return nil
+}
+
+// printSummary writes the table of outcomes per resource type.
+func printSummary(w io.Writer, sum *importer.Summary) {
+	for _, s := range sum.Skipped {
+		fmt.Fprintf(w, "skipped %s\n", s)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "type\tread\tcreated\tupdated\tunchanged\tfailed\t")
+	row := func(name string, c importer.Counts) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", name, c.Read, c.Created, c.Updated, c.Unchanged, c.Failed)
+	}
+	for _, t := range sum.Types() {
+		row(t, sum.ByType[t])
+	}
+	row("total", sum.Total())
+	tw.Flush()
+	fmt.Fprintf(w, "%d files, %d problems\n", sum.Files, len(sum.Problems))
+}
+
+func importUsage(flags func(), stderr io.Writer) func() {
+	return func() {
+		fmt.Fprintln(stderr, "emr import [flags] PATH…: load FHIR JSON Bundles (transaction, batch, collection),")
+		fmt.Fprintln(stderr, "single resources and NDJSON files, or directories of them (recursively), into the store.")
+		fmt.Fprintln(stderr, "Ids are kept, so running it again creates nothing new. Exit code 0 when everything was")
+		fmt.Fprintln(stderr, "imported, 1 when some file or resource failed (the rest is imported), 2 for usage errors.")
+		fmt.Fprintln(stderr)
+		flags()
+	}
+}

@@ -1,0 +1,229 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/store"
+)
+
+// writer is the one goroutine that writes: it gathers units into batches
+// of about BatchSize resources, each one Store.Write.
+type writer struct {
+	ctx        context.Context
+	opts       Options
+	summary    *Summary
+	totalBytes int64
+	doneBytes  int64
+	done       int64
+	batch      []*unit
+	batchSize  int
+}
+
+func newWriter(ctx context.Context, opts Options, totalBytes int64) *writer {
+	return &writer{ctx: ctx, opts: opts, totalBytes: totalBytes,
+		summary: &Summary{ByType: map[string]Counts{}}}
+}
+
+// outcome of writing one resource.
+type outcome int
+
+const (
+	created outcome = iota
+	updated
+	unchanged
+)
+
+func (w *writer) run(results <-chan *result) error {
+	for r := range results {
+		for _, p := range r.problems {
+			w.problem(p)
+		}
+		w.summary.Skipped = append(w.summary.Skipped, r.skipped...)
+		for typ, n := range r.failed {
+			w.count(typ, Counts{Read: n, Failed: n})
+			w.done += n
+		}
+		w.doneBytes += r.bytes
+		for _, u := range r.units {
+			w.batch = append(w.batch, u)
+			w.batchSize += len(u.items)
+		}
+		if w.batchSize >= w.opts.BatchSize {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+		w.progress(false)
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	w.progress(true)
+	return nil
+}
+
+func (w *writer) problem(p Problem) {
+	w.summary.Problems = append(w.summary.Problems, p)
+	if w.opts.Report != nil {
+		w.opts.Report(p)
+	}
+}
+
+func (w *writer) count(typ string, c Counts) {
+	sum := w.summary.ByType[typ]
+	sum.add(c)
+	w.summary.ByType[typ] = sum
+}
+
+func (w *writer) progress(final bool) {
+	if w.opts.Progress == nil {
+		return
+	}
+	total := w.done
+	if !final && w.doneBytes > 0 && w.doneBytes < w.totalBytes {
+		total = w.done * w.totalBytes / w.doneBytes
+	}
+	w.opts.Progress(w.done, total)
+}
+
+// flush writes the batch in one transaction. If that fails, it writes
+// each unit (an atomic unit whole, the others resource by resource) on its
+// own, so one bad resource costs only itself.
+func (w *writer) flush() error {
+	batch := w.batch
+	w.batch, w.batchSize = nil, 0
+	if len(batch) == 0 {
+		return nil
+	}
+	var items []item
+	for _, u := range batch {
+		items = append(items, u.items...)
+	}
+	outcomes, err := w.write(items)
+	if err == nil {
+		w.record(items, outcomes)
+		return nil
+	}
+	if w.ctx.Err() != nil {
+		return context.Cause(w.ctx)
+	}
+	if len(items) == 1 {
+		w.fail(batch[0], items, err)
+		return nil
+	}
+	for _, u := range batch {
+		groups := [][]item{u.items}
+		if !u.atomic {
+			groups = groups[:0]
+			for _, it := range u.items {
+				groups = append(groups, []item{it})
+			}
+		}
+		for _, g := range groups {
+			outcomes, err := w.write(g)
+			switch {
+			case err == nil:
+				w.record(g, outcomes)
+			case w.ctx.Err() != nil:
+				return context.Cause(w.ctx)
+			default:
+				w.fail(u, g, err)
+			}
+		}
+	}
+	return nil
+}
+
+// write stores items in one Store.Write and says what became of each.
+func (w *writer) write(items []item) ([]outcome, error) {
+	var outcomes []outcome
+	err := w.opts.Store.Write(w.ctx, func(tx store.Tx) error {
+		outcomes = outcomes[:0] // a backend may run fn again
+		for _, it := range items {
+			o, err := put(tx, it.res)
+			if err != nil {
+				return fmt.Errorf("%s: %s/%s: %w", it.where, it.res.Type(), it.res.ID(), err)
+			}
+			outcomes = append(outcomes, o)
+		}
+		return nil
+	})
+	return outcomes, err
+}
+
+// put stores res under its own id unless the stored version is the same.
+func put(tx store.Tx, res fhir.Resource) (outcome, error) {
+	cur, err := tx.Read(res.Type(), res.ID())
+	switch {
+	case err == nil && sameContent(cur.Resource, res):
+		return unchanged, nil
+	case err != nil && !fhir.IsKind(err, fhir.KindNotFound) && !fhir.IsKind(err, fhir.KindGone):
+		return 0, err
+	}
+	if _, isNew, err := tx.Update(res, 0); err != nil {
+		return 0, err
+	} else if isNew {
+		return created, nil
+	}
+	return updated, nil
+}
+
+// sameContent compares two resources apart from meta.versionId and
+// meta.lastUpdated, which the store sets.
+func sameContent(a, b fhir.Resource) bool {
+	return bytes.Equal(withoutBookkeeping(a), withoutBookkeeping(b))
+}
+
+func withoutBookkeeping(r fhir.Resource) []byte {
+	meta, ok := r["meta"].(map[string]any)
+	if !ok {
+		return r.JSON()
+	}
+	trimmed := make(map[string]any, len(meta))
+	for k, v := range meta {
+		if k != "versionId" && k != "lastUpdated" {
+			trimmed[k] = v
+		}
+	}
+	shallow := make(map[string]any, len(r))
+	for k, v := range r {
+		shallow[k] = v
+	}
+	if len(trimmed) == 0 {
+		delete(shallow, "meta")
+	} else {
+		shallow["meta"] = trimmed
+	}
+	return fhir.Resource(shallow).JSON()
+}
+
+func (w *writer) record(items []item, outcomes []outcome) {
+	for i, it := range items {
+		c := Counts{Read: 1}
+		switch outcomes[i] {
+		case created:
+			c.Created = 1
+		case updated:
+			c.Updated = 1
+		case unchanged:
+			c.Unchanged = 1
+		}
+		w.count(it.res.Type(), c)
+	}
+	w.done += int64(len(items))
+}
+
+func (w *writer) fail(u *unit, items []item, err error) {
+	where := u.where
+	if len(items) == 1 && !u.atomic {
+		where = items[0].where
+	}
+	w.problem(Problem{File: u.file, Where: where, Message: "not stored: " + err.Error()})
+	for _, it := range items {
+		w.count(it.res.Type(), Counts{Read: 1, Failed: 1})
+	}
+	w.done += int64(len(items))
+}

@@ -1,0 +1,37 @@
+// Package r4 converts resources between FHIR R4 (4.0.1) and R5 (5.0.0),
+// following the official R4↔R5 element maps for the resource types it
+// lists (supported); any other type is refused with a *fhir.Error of kind
+// KindNotSupported.
+//
+// A resource is walked along the element tree of its version: the R5 one
+// from package spec, the R4 one from r4elements.txt.gz (see PROVENANCE.md).
+// An element with a rule (a rename, Coding → CodeableConcept, reasonCode and
+// reasonReference → reason, medication[x] → medication, changed codes, …)
+// is converted by it; an element present in both versions with a compatible
+// type is copied, a single value wrapped into a list or a list of one
+// unwrapped where the cardinality changed. Nothing is dropped silently: what
+// has no home in the target version is kept as a cross-version extension,
+// "http://hl7.org/fhir/4.0/StructureDefinition/extension-<path>" going to R5
+// and ".../5.0/..." going to R4, on the object that held it, with value[x]
+// for a primitive or a datatype Extension allows and nested extensions named
+// by element otherwise. Report counts them. Converting back restores such
+// extensions into elements, so R4 → R5 → R4 gives back the input, apart
+// from these documented differences:
+//
+//   - An Encounter.status whose translation is not one to one (R4 arrived and
+//     triaged both become in-progress, R5 discharged and completed both
+//     become finished) is translated and the original kept beside it as an
+//     extension, which the way back restores.
+//   - Coverage.kind, mandatory in R5, is set to insurance when absent; an R5
+//     Coverage of kind insurance going to R4 loses that element, which R4
+//     implies.
+//   - Going to R4, an R5 element that fits only in part (a CodeableConcept
+//     with more than one coding where R4 has a Coding, a CodeableReference
+//     with both concept and reference, a list where R4 holds one value) is
+//     kept whole as an extension, and where R4 requires the element the
+//     first value that fits fills it as well.
+//   - Elements restored from extensions come after the elements converted
+//     directly when both fill the same list.
+//   - An object's properties unknown to the source version are copied as they
+//     are; the validator, not the converter, judges them.
+package r4

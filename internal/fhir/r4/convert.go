@@ -277,7 +277,7 @@ func (c *converter) encode(url string, v, pext any, e *elem, ty string) map[stri
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			if k[0] == '_' {
+			if k == "" || k[0] == '_' {
 				continue
 			}
 			switch k {

@@ -205,16 +205,22 @@ func mapItems(to string, fn func(any) any) rule {
 
 // inverseItems undoes mapItems with fn, which reports whether a value fits
 // the source version. When one does not, the whole element is kept as an
-// extension and the first value that fits (if any) fills the element, so
-// that a mandatory element stays present.
+// extension and the first value that fits, or else the first part of one
+// that fits in part (fn returns it with false), fills the element, so that
+// a mandatory element stays present.
 func inverseItems(to string, fn func(any) (any, bool)) rule {
 	return func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
-		var items []any
+		var items, partial []any
 		all := true
 		for _, v := range asList(src[key]) {
-			if w, ok := fn(v); ok {
+			w, ok := fn(v)
+			switch {
+			case ok:
 				items = append(items, fhir.CloneValue(w))
-			} else {
+			case w != nil:
+				partial = append(partial, fhir.CloneValue(w))
+				all = false
+			default:
 				all = false
 			}
 		}
@@ -224,7 +230,7 @@ func inverseItems(to string, fn func(any) (any, bool)) rule {
 		if all && c.put(out, at, to, items) {
 			return nil
 		}
-		if len(items) > 0 {
+		if items = append(items, partial...); len(items) > 0 {
 			c.put(out, at, to, items[:1])
 		}
 		return c.keep(out, src, key, e, ty)
@@ -274,16 +280,15 @@ func onlyKeys(m map[string]any, keys ...string) bool {
 
 func codingToConcept(v any) any { return map[string]any{"coding": []any{v}} }
 
+// conceptToCoding gives the coding of a CodeableConcept that holds exactly
+// one coding and nothing else; of any other with codings, the first, in part.
 func conceptToCoding(v any) (any, bool) {
-	cc, ok := v.(map[string]any)
-	if !ok || !onlyKeys(cc, "coding") {
-		return nil, false
-	}
+	cc, _ := v.(map[string]any)
 	list, _ := cc["coding"].([]any)
-	if len(list) != 1 {
+	if len(list) == 0 {
 		return nil, false
 	}
-	return list[0], true
+	return list[0], len(list) == 1 && onlyKeys(cc, "coding")
 }
 
 func concept(v any) any   { return map[string]any{"concept": v} }

@@ -1,0 +1,174 @@
+package r4
+
+import (
+	"testing"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/google/go-cmp/cmp"
+)
+
+func parse(t *testing.T, s string) fhir.Resource {
+	t.Helper()
+	r, err := fhir.ParseResource([]byte(s))
+	if err != nil {
+		t.Fatalf("%v in %s", err, s)
+	}
+	return r
+}
+
+// Each case is an R4 resource and its R5 form; both directions are checked.
+var mappingTests = []struct {
+	name   string
+	r4, r5 string
+	kept   int // elements kept as extensions going to R5
+}{
+	{"Encounter.class Coding → CodeableConcept list",
+		`{"resourceType":"Encounter","status":"planned","class":{"system":"s","code":"AMB"}}`,
+		`{"resourceType":"Encounter","status":"planned","class":[{"coding":[{"system":"s","code":"AMB"}]}]}`, 0},
+	{"Encounter.period → actualPeriod, hospitalization → admission",
+		`{"resourceType":"Encounter","status":"planned","period":{"start":"2020"},"hospitalization":{"dischargeDisposition":{"text":"home"}}}`,
+		`{"resourceType":"Encounter","status":"planned","actualPeriod":{"start":"2020"},"admission":{"dischargeDisposition":{"text":"home"}}}`, 0},
+	{"Encounter.participant.individual → actor, location.physicalType → form",
+		`{"resourceType":"Encounter","status":"planned","participant":[{"individual":{"reference":"Practitioner/1"}}],"location":[{"location":{"reference":"Location/1"},"physicalType":{"text":"ward"}}]}`,
+		`{"resourceType":"Encounter","status":"planned","participant":[{"actor":{"reference":"Practitioner/1"}}],"location":[{"location":{"reference":"Location/1"},"form":{"text":"ward"}}]}`, 0},
+	{"Encounter.reasonCode and reasonReference → reason.value",
+		`{"resourceType":"Encounter","status":"planned","reasonCode":[{"text":"a"}],"reasonReference":[{"reference":"Condition/1"}]}`,
+		`{"resourceType":"Encounter","status":"planned","reason":[{"value":[{"concept":{"text":"a"}}]},{"value":[{"reference":{"reference":"Condition/1"}}]}]}`, 0},
+	{"Encounter.status finished → completed",
+		`{"resourceType":"Encounter","status":"finished"}`,
+		`{"resourceType":"Encounter","status":"completed"}`, 0},
+	{"Encounter.status arrived → in-progress, original kept",
+		`{"resourceType":"Encounter","status":"arrived"}`,
+		`{"resourceType":"Encounter","status":"in-progress","extension":[{"url":"http://hl7.org/fhir/4.0/StructureDefinition/extension-Encounter.status","valueCode":"arrived"}]}`, 1},
+	{"Encounter.hospitalization.dietPreference has no home under admission",
+		`{"resourceType":"Encounter","status":"planned","hospitalization":{"dietPreference":[{"text":"vegan"}]}}`,
+		`{"resourceType":"Encounter","status":"planned","admission":{"extension":[{"url":"http://hl7.org/fhir/4.0/StructureDefinition/extension-Encounter.hospitalization.dietPreference","valueCodeableConcept":{"text":"vegan"}}]}}`, 1},
+	{"Encounter.classHistory backbone → nested extension",
+		`{"resourceType":"Encounter","status":"planned","classHistory":[{"class":{"code":"AMB"},"period":{"start":"2020"}}]}`,
+		`{"resourceType":"Encounter","status":"planned","extension":[{"url":"http://hl7.org/fhir/4.0/StructureDefinition/extension-Encounter.classHistory","extension":[{"url":"class","valueCoding":{"code":"AMB"}},{"url":"period","valuePeriod":{"start":"2020"}}]}]}`, 1},
+	{"MedicationRequest.medicationCodeableConcept → medication.concept",
+		`{"resourceType":"MedicationRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"},"medicationCodeableConcept":{"text":"ibuprofen"},"reasonReference":[{"reference":"Condition/1"}]}`,
+		`{"resourceType":"MedicationRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"},"medication":{"concept":{"text":"ibuprofen"}},"reason":[{"reference":{"reference":"Condition/1"}}]}`, 0},
+	{"MedicationRequest.medicationReference → medication.reference; Dosage.asNeededBoolean → asNeeded",
+		`{"resourceType":"MedicationRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"},"medicationReference":{"reference":"Medication/1"},"dosageInstruction":[{"asNeededBoolean":true}]}`,
+		`{"resourceType":"MedicationRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"},"medication":{"reference":{"reference":"Medication/1"}},"dosageInstruction":[{"asNeeded":true}]}`, 0},
+	{"Dosage.asNeededCodeableConcept → asNeededFor",
+		`{"resourceType":"MedicationRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"},"medicationReference":{"reference":"Medication/1"},"dosageInstruction":[{"asNeededCodeableConcept":{"text":"pain"}}]}`,
+		`{"resourceType":"MedicationRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"},"medication":{"reference":{"reference":"Medication/1"}},"dosageInstruction":[{"asNeededFor":[{"text":"pain"}]}]}`, 0},
+	{"Procedure.performedPeriod → occurrencePeriod, reasonCode → reason",
+		`{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"performedPeriod":{"start":"2020"},"reasonCode":[{"text":"x"}]}`,
+		`{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"occurrencePeriod":{"start":"2020"},"reason":[{"concept":{"text":"x"}}]}`, 0},
+	{"Procedure.performedDateTime → occurrenceDateTime, primitive extension carried",
+		`{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"performedDateTime":"2020-01-01","_performedDateTime":{"id":"p"}}`,
+		`{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"occurrenceDateTime":"2020-01-01","_occurrenceDateTime":{"id":"p"}}`, 0},
+	{"Immunization.reasonCode → reason; education kept",
+		`{"resourceType":"Immunization","status":"completed","vaccineCode":{"text":"v"},"patient":{"reference":"Patient/1"},"occurrenceString":"x","reasonCode":[{"text":"r"}],"education":[{"documentType":"d"}]}`,
+		`{"resourceType":"Immunization","status":"completed","vaccineCode":{"text":"v"},"patient":{"reference":"Patient/1"},"occurrenceString":"x","reason":[{"concept":{"text":"r"}}],"extension":[{"url":"http://hl7.org/fhir/4.0/StructureDefinition/extension-Immunization.education","extension":[{"url":"documentType","valueString":"d"}]}]}`, 1},
+	{"AllergyIntolerance.type code → CodeableConcept, reaction.manifestation → CodeableReference",
+		`{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/1"},"type":"allergy","reaction":[{"manifestation":[{"text":"rash"}]}]}`,
+		`{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/1"},"type":{"coding":[{"system":"http://hl7.org/fhir/allergy-intolerance-type","code":"allergy"}]},"reaction":[{"manifestation":[{"concept":{"text":"rash"}}]}]}`, 0},
+	{"ImagingStudy modality, series.modality, bodySite, procedureCode",
+		`{"resourceType":"ImagingStudy","status":"available","subject":{"reference":"Patient/1"},"modality":[{"code":"DX"}],"procedureCode":[{"text":"p"}],"series":[{"uid":"1.2","modality":{"code":"DX"},"bodySite":{"code":"knee"}}]}`,
+		`{"resourceType":"ImagingStudy","status":"available","subject":{"reference":"Patient/1"},"modality":[{"coding":[{"code":"DX"}]}],"procedure":[{"concept":{"text":"p"}}],"series":[{"uid":"1.2","modality":{"coding":[{"code":"DX"}]},"bodySite":{"concept":{"coding":[{"code":"knee"}]}}}]}`, 0},
+	{"Organization telecom and address → contact",
+		`{"resourceType":"Organization","name":"o","address":[{"city":"A"},{"city":"B"}],"telecom":[{"system":"phone","value":"1"}]}`,
+		`{"resourceType":"Organization","name":"o","contact":[{"address":{"city":"A"}},{"address":{"city":"B"}},{"telecom":[{"system":"phone","value":"1"}]}]}`, 0},
+	{"Location telecom → contact, physicalType → form",
+		`{"resourceType":"Location","telecom":[{"system":"phone","value":"1"}],"physicalType":{"text":"bu"}}`,
+		`{"resourceType":"Location","contact":[{"telecom":[{"system":"phone","value":"1"}]}],"form":{"text":"bu"}}`, 0},
+	{"CarePlan.addresses → CodeableReference; activity.detail kept",
+		`{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/1"},"addresses":[{"reference":"Condition/1"}],"activity":[{"detail":{"code":{"text":"rest"},"status":"completed"}}]}`,
+		`{"resourceType":"CarePlan","status":"active","intent":"plan","subject":{"reference":"Patient/1"},"addresses":[{"reference":{"reference":"Condition/1"}}],"activity":[{"extension":[{"url":"http://hl7.org/fhir/4.0/StructureDefinition/extension-CarePlan.activity.detail","extension":[{"url":"code","valueCodeableConcept":{"text":"rest"}},{"url":"status","valueCode":"completed"}]}]}]}`, 1},
+	{"DocumentReference context spread, content.format → profile",
+		`{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"url":"http://x"},"format":{"code":"f"}}],"context":{"encounter":[{"reference":"Encounter/1"}],"period":{"start":"2020"}}}`,
+		`{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"url":"http://x"},"profile":[{"valueCoding":{"code":"f"}}]}],"context":[{"reference":"Encounter/1"}],"period":{"start":"2020"}}`, 0},
+	{"Device deviceName → name; type single → list",
+		`{"resourceType":"Device","deviceName":[{"name":"meter","type":"user-friendly-name"}],"type":{"text":"meter"}}`,
+		`{"resourceType":"Device","name":[{"value":"meter","type":"user-friendly-name"}],"type":[{"text":"meter"}]}`, 0},
+	{"Device.udiCarrier without issuer kept",
+		`{"resourceType":"Device","udiCarrier":[{"deviceIdentifier":"9"}]}`,
+		`{"resourceType":"Device","extension":[{"url":"http://hl7.org/fhir/4.0/StructureDefinition/extension-Device.udiCarrier","extension":[{"url":"deviceIdentifier","valueString":"9"}]}]}`, 1},
+	{"Coverage payor → insurer, kind filled",
+		`{"resourceType":"Coverage","status":"active","beneficiary":{"reference":"Patient/1"},"payor":[{"display":"private"}]}`,
+		`{"resourceType":"Coverage","status":"active","beneficiary":{"reference":"Patient/1"},"insurer":{"display":"private"},"kind":"insurance"}`, 0},
+	{"Bundle entries converted",
+		`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"performedDateTime":"2020"}}]}`,
+		`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"occurrenceDateTime":"2020"}}]}`, 0},
+	{"contained resources converted",
+		`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","telecom":[{"value":"1"}]}],"managingOrganization":{"reference":"#o"}}`,
+		`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","contact":[{"telecom":[{"value":"1"}]}]}],"managingOrganization":{"reference":"#o"}}`, 0},
+}
+
+func TestMappings(t *testing.T) {
+	for _, tt := range mappingTests {
+		t.Run(tt.name, func(t *testing.T) {
+			r4, r5 := parse(t, tt.r4), parse(t, tt.r5)
+			got, report, err := ToR5(r4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(r5, got); diff != "" {
+				t.Errorf("ToR5 (-want +got):\n%s", diff)
+			}
+			if report.KeptTotal() != tt.kept {
+				t.Errorf("ToR5 kept %d (%v), want %d", report.KeptTotal(), report.Kept, tt.kept)
+			}
+			back, _, err := ToR4(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(r4, back); diff != "" {
+				t.Errorf("ToR4 (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// R5-only content going to R4 becomes 5.0 extensions and comes back.
+func TestR5OnlyRoundTrip(t *testing.T) {
+	tests := []struct{ name, r5, r4 string }{
+		{"Encounter.class with two codings",
+			`{"resourceType":"Encounter","status":"planned","class":[{"coding":[{"code":"AMB"},{"code":"X"}]}]}`,
+			`{"resourceType":"Encounter","status":"planned","class":{"code":"AMB"},"extension":[{"url":"http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.class","valueCodeableConcept":{"coding":[{"code":"AMB"},{"code":"X"}]}}]}`},
+		{"Encounter.status discharged",
+			`{"resourceType":"Encounter","status":"discharged"}`,
+			`{"resourceType":"Encounter","status":"finished","extension":[{"url":"http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.status","valueCode":"discharged"}]}`},
+		{"Patient R5-only element",
+			`{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"focus":{"reference":"Patient/2"}}`,
+			`{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"extension":[{"url":"http://hl7.org/fhir/5.0/StructureDefinition/extension-Procedure.focus","valueReference":{"reference":"Patient/2"}}]}`},
+		{"MedicationRequest medication with concept and reference",
+			`{"resourceType":"MedicationRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"},"medication":{"concept":{"text":"a"},"reference":{"reference":"Medication/1"}}}`,
+			`{"resourceType":"MedicationRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"},"medicationCodeableConcept":{"text":"a"},"extension":[{"url":"http://hl7.org/fhir/5.0/StructureDefinition/extension-MedicationRequest.medication","extension":[{"url":"concept","valueCodeableConcept":{"text":"a"}},{"url":"reference","valueReference":{"reference":"Medication/1"}}]}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r5, r4 := parse(t, tt.r5), parse(t, tt.r4)
+			got, report, err := ToR4(r5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(r4, got); diff != "" {
+				t.Errorf("ToR4 (-want +got):\n%s", diff)
+			}
+			if report.KeptTotal() == 0 {
+				t.Errorf("ToR4 reported nothing kept")
+			}
+			back, _, err := ToR5(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(r5, back); diff != "" {
+				t.Errorf("back to R5 (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNotSupported(t *testing.T) {
+	for _, conv := range []func(fhir.Resource) (fhir.Resource, *Report, error){ToR5, ToR4} {
+		_, _, err := conv(parse(t, `{"resourceType":"TestScript"}`))
+		if !fhir.IsKind(err, fhir.KindNotSupported) {
+			t.Errorf("got %v, want a KindNotSupported error", err)
+		}
+	}
+}

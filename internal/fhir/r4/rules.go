@@ -38,7 +38,7 @@ func init() {
 		"Encounter.participant.individual":      "actor",
 		"Encounter.location.physicalType":       "form",
 		"Procedure.performed[x]":                "occurrence",
-		"MedicationAdministration.effective[x]": "occurrence",
+		"MedicationAdministration.effective[x]": "occurence", // sic: R5 spells it so
 		"Coverage.payor":                        "insurer",
 	} {
 		r5path := parentPath(r4) + "." + r5
@@ -104,6 +104,18 @@ func init() {
 	// Codes whose value sets changed.
 	rulesToR5["Encounter.status"] = codeMap(encounterStatusR5, encounterStatusR4)
 	rulesToR4["Encounter.status"] = codeMap(encounterStatusR4, encounterStatusR5)
+
+	// Encounter.diagnosis.condition: Reference → CodeableReference list.
+	rulesToR5["Encounter.diagnosis.condition"] = mapItems("condition", reference)
+	rulesToR4["Encounter.diagnosis.condition"] = inverseItems("condition", fromReference)
+
+	// Condition and AllergyIntolerance: recorder and asserter become
+	// participants with the function author and informant.
+	for _, t := range []string{"Condition", "AllergyIntolerance"} {
+		rulesToR5[t+".recorder"] = mapItems("participant", participant("author"))
+		rulesToR5[t+".asserter"] = mapItems("participant", participant("informant"))
+		rulesToR4[t+".participant"] = fromParticipants
+	}
 
 	// Coverage.kind is new and required in R5; an R4 Coverage is insurance.
 	defaultsR5["Coverage"] = func(out map[string]any) {
@@ -289,6 +301,47 @@ func conceptToCoding(v any) (any, bool) {
 		return nil, false
 	}
 	return list[0], len(list) == 1 && onlyKeys(cc, "coding")
+}
+
+func fromReference(v any) (any, bool) {
+	cr, ok := v.(map[string]any)
+	if !ok || !onlyKeys(cr, "reference") {
+		return nil, false
+	}
+	return cr["reference"], true
+}
+
+const participantType = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+
+func participant(function string) func(any) any {
+	return func(actor any) any {
+		return map[string]any{
+			"function": map[string]any{"coding": []any{map[string]any{"system": participantType, "code": function}}},
+			"actor":    actor,
+		}
+	}
+}
+
+// fromParticipants turns participants back into recorder (author) and
+// asserter (informant); with any other participant, or more than one of
+// either, the element is kept whole as an extension.
+func fromParticipants(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+	found := map[string]any{}
+	for _, v := range asList(src[key]) {
+		p, _ := v.(map[string]any)
+		coding, ok := conceptToCoding(p["function"])
+		cm, _ := coding.(map[string]any)
+		field := map[any]string{"author": "recorder", "informant": "asserter"}[cm["code"]]
+		if !ok || !onlyKeys(p, "function", "actor") || !onlyKeys(cm, "system", "code") || cm["system"] != participantType ||
+			field == "" || found[field] != nil {
+			return c.keep(out, src, key, e, ty)
+		}
+		found[field] = p["actor"]
+	}
+	for k, v := range found {
+		out[k] = fhir.CloneValue(v)
+	}
+	return nil
 }
 
 func concept(v any) any   { return map[string]any{"concept": v} }

@@ -106,16 +106,16 @@ func intoContact(field string, each bool) rule {
 	}
 }
 
-// fromContact undoes intoContact; contacts with anything else keep the
-// whole contact element as an extension.
+// fromContact undoes intoContact; contacts with anything else, or more
+// than one with telecoms, keep the whole contact element as an extension.
 func fromContact(address bool) rule {
 	return func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
 		var telecom, addresses []any
 		for _, v := range asList(src[key]) {
 			cd, _ := v.(map[string]any)
 			switch {
-			case onlyKeys(cd, "telecom"):
-				telecom = append(telecom, asList(cd["telecom"])...)
+			case onlyKeys(cd, "telecom") && telecom == nil:
+				telecom = asList(cd["telecom"])
 			case address && onlyKeys(cd, "address"):
 				addresses = append(addresses, cd["address"])
 			default:

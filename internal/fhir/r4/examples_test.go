@@ -30,6 +30,9 @@ func TestR5Examples(t *testing.T) {
 			continue
 		}
 		converted++
+		if unknown := unknownR4(r4, r4.Type(), r4.Type()); len(unknown) > 0 {
+			t.Errorf("%s: R4 output has elements R4 does not define: %v", ex.File, unknown)
+		}
 		for p, n := range report.Kept {
 			kept[p] += n
 		}
@@ -48,4 +51,41 @@ func TestR5Examples(t *testing.T) {
 	for _, p := range slices.Sorted(maps.Keys(kept)) {
 		t.Logf("kept as extension: %s ×%d", p, kept[p])
 	}
+}
+
+// unknownR4 lists the properties of an R4 resource that the R4 element tree
+// does not know, as paths.
+func unknownR4(obj map[string]any, at, path string) []string {
+	var out []string
+	for k, v := range obj {
+		switch k {
+		case "resourceType", "id", "extension", "modifierExtension", "_id":
+			continue
+		}
+		name := k
+		if len(name) > 1 && name[0] == '_' {
+			name = name[1:]
+		}
+		e, ty, ok := r4Model().child(at, name)
+		if !ok {
+			out = append(out, path+"."+k)
+			continue
+		}
+		if k[0] == '_' || isPrimitive(ty) {
+			continue
+		}
+		for _, item := range asList(v) {
+			m, ok := item.(map[string]any)
+			if !ok {
+				continue
+			}
+			if ty == "Resource" {
+				rt, _ := m["resourceType"].(string)
+				out = append(out, unknownR4(m, rt, path+"."+k)...)
+			} else {
+				out = append(out, unknownR4(m, e.next(ty), path+"."+k)...)
+			}
+		}
+	}
+	return out
 }

@@ -1,6 +1,10 @@
 package r4
 
-import "github.com/emr-project/emr/internal/fhir"
+import (
+	"slices"
+
+	"github.com/emr-project/emr/internal/fhir"
+)
 
 // Elements that R5 moved into another structure.
 
@@ -181,5 +185,51 @@ func intoDocumentContext(field string, fn func(any) (any, bool)) rule {
 		}
 		ctx[field] = v
 		return nil
+	}
+}
+
+// encounterAdmissionMoved are the R4 Encounter.hospitalization elements R5
+// moved to the Encounter itself.
+var encounterAdmissionMoved = []string{"dietPreference", "specialArrangement", "specialCourtesy"}
+
+func init() {
+	rulesToR5["Encounter.hospitalization"] = func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+		hosp, ok := src[key].(map[string]any)
+		if !ok {
+			return c.keep(out, src, key, e, ty)
+		}
+		rest := make(map[string]any, len(hosp))
+		for k, v := range hosp {
+			if slices.Contains(encounterAdmissionMoved, k) {
+				out[k] = fhir.CloneValue(v)
+			} else {
+				rest[k] = v
+			}
+		}
+		if len(rest) == 0 && len(hosp) > 0 {
+			return nil
+		}
+		return c.element(out, map[string]any{key: rest}, key, "admission", e, ty, at)
+	}
+	rulesToR4["Encounter.admission"] = rename("hospitalization")
+	for _, k := range encounterAdmissionMoved {
+		rulesToR4["Encounter."+k] = func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+			if _, ok := src["_"+key]; ok {
+				return c.keep(out, src, key, e, ty)
+			}
+			hosp, _ := out["hospitalization"].(map[string]any)
+			if hosp == nil {
+				hosp = map[string]any{}
+				out["hospitalization"] = hosp
+			}
+			hosp[key] = fhir.CloneValue(src[key])
+			return nil
+		}
+	}
+
+	// serviceType: CodeableConcept → CodeableReference(concept).
+	for _, t := range []string{"Encounter", "Appointment"} {
+		rulesToR5[t+".serviceType"] = mapItems("serviceType", concept)
+		rulesToR4[t+".serviceType"] = inverseItems("serviceType", fromConcept)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,26 +21,7 @@ import (
 // material is absent.
 func SyntheaR4(t testing.TB) []Example {
 	t.Helper()
-	var out []Example
-	bundles, _ := filepath.Glob(filepath.Join(Path(t, "testdata", "synthea-r4"), "*.json"))
-	sort.Strings(bundles)
-	for _, name := range bundles {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b struct {
-			Entry []struct {
-				Resource json.RawMessage `json:"resource"`
-			} `json:"entry"`
-		}
-		if err := json.Unmarshal(data, &b); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for i, e := range b.Entry {
-			out = append(out, Example{File: fmt.Sprintf("%s#entry[%d]", filepath.Base(name), i), Body: e.Resource})
-		}
-	}
+	out := bundleEntries(t, Path(t, "testdata", "synthea-r4"))
 	files, _ := filepath.Glob(filepath.Join(Path(t, "testdata", "synthea-bulk-ndjson-10pt"), "*.ndjson"))
 	sort.Strings(files)
 	for _, name := range files {
@@ -60,6 +42,48 @@ func SyntheaR4(t testing.TB) []Example {
 		}
 		if err := sc.Err(); err != nil {
 			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	return out
+}
+
+// HL7v2ConverterR4 returns the entries of the R4 Bundles that
+// microsoft/FHIR-Converter makes of the HL7 v2 test messages
+// (testdata/hl7v2/microsoft-fhir-converter/expected-fhir-r4), skipping the
+// test when they are absent.
+func HL7v2ConverterR4(t testing.TB) []Example {
+	t.Helper()
+	return bundleEntries(t, Path(t, "testdata", "hl7v2", "microsoft-fhir-converter", "expected-fhir-r4"))
+}
+
+// bundleEntries reads the entries of the Bundles in the .json files below dir.
+func bundleEntries(t testing.TB, dir string) []Example {
+	t.Helper()
+	var bundles []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
+			bundles = append(bundles, p)
+		}
+		return nil
+	})
+	sort.Strings(bundles)
+	var out []Example
+	for _, name := range bundles {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b struct {
+			Entry []struct {
+				Resource json.RawMessage `json:"resource"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal(data, &b); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		rel, _ := filepath.Rel(dir, name)
+		for i, e := range b.Entry {
+			out = append(out, Example{File: fmt.Sprintf("%s#entry[%d]", rel, i), Body: e.Resource})
 		}
 	}
 	return out

@@ -97,8 +97,8 @@ func init() {
 
 	// medication[x] → medication (CodeableReference).
 	for _, t := range []string{"MedicationRequest", "MedicationAdministration"} {
-		rulesToR5[t+".medication[x]"] = medicationToR5
-		rulesToR4[t+".medication"] = medicationToR4
+		rulesToR5[t+".medication[x]"] = toCodeableReference("medication")
+		rulesToR4[t+".medication"] = fromCodeableReference("medication")
 	}
 
 	// Codes whose value sets changed.
@@ -391,37 +391,6 @@ func splitReasons(encounter bool) rule {
 		}
 		return nil
 	}
-}
-
-func medicationToR5(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
-	if _, ok := src["_"+key]; ok {
-		return c.keep(out, src, key, e, ty)
-	}
-	switch ty {
-	case "CodeableConcept":
-		out["medication"] = concept(fhir.CloneValue(src[key]))
-	case "Reference":
-		out["medication"] = reference(fhir.CloneValue(src[key]))
-	default:
-		return c.keep(out, src, key, e, ty)
-	}
-	return nil
-}
-
-func medicationToR4(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
-	cr, _ := src[key].(map[string]any)
-	switch {
-	case onlyKeys(cr, "concept"):
-		out["medicationCodeableConcept"] = fhir.CloneValue(cr["concept"])
-	case onlyKeys(cr, "reference"):
-		out["medicationReference"] = fhir.CloneValue(cr["reference"])
-	default:
-		if cc, ok := cr["concept"]; ok {
-			out["medicationCodeableConcept"] = fhir.CloneValue(cc)
-		}
-		return c.keep(out, src, key, e, ty)
-	}
-	return nil
 }
 
 // codeMap translates a code through forward; back is the translation the

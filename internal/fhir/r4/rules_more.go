@@ -1,0 +1,130 @@
+package r4
+
+import "github.com/emr-project/emr/internal/fhir"
+
+func init() {
+	// string → Identifier.
+	for _, p := range []string{"Coverage.class.value", "Coverage.subscriberId"} {
+		rulesToR5[p] = mapItems(nameOf(p), func(v any) any { return map[string]any{"value": v} })
+		rulesToR4[p] = inverseItems(nameOf(p), func(v any) (any, bool) {
+			id, _ := v.(map[string]any)
+			if !onlyKeys(id, "value") {
+				return id["value"], false
+			}
+			return id["value"], true
+		})
+	}
+
+	// code → CodeableConcept of the R4 code system.
+	codeToConcept("DocumentReference.relatesTo.code", "http://hl7.org/fhir/document-relationship-type")
+
+	// Medication: form → doseForm, ingredient.item[x] → item
+	// (CodeableReference), ingredient.strength → strengthRatio.
+	rulesToR5["Medication.form"] = rename("doseForm")
+	rulesToR4["Medication.doseForm"] = rename("form")
+	rulesToR5["Medication.ingredient.item[x]"] = toCodeableReference("item")
+	rulesToR4["Medication.ingredient.item"] = fromCodeableReference("item")
+	rulesToR5["Medication.ingredient.strength"] = rename("strengthRatio")
+	rulesToR4["Medication.ingredient.strength[x]"] = byType(map[string]string{"Ratio": "strength"})
+
+	// Reference or CodeableConcept → CodeableReference.
+	for _, p := range []string{"ServiceRequest.supportingInfo", "Immunization.manufacturer"} {
+		rulesToR5[p] = mapItems(nameOf(p), reference)
+		rulesToR4[p] = inverseItems(nameOf(p), fromReference)
+	}
+	for _, p := range []string{"ServiceRequest.code"} {
+		rulesToR5[p] = mapItems(nameOf(p), concept)
+		rulesToR4[p] = inverseItems(nameOf(p), fromConcept)
+	}
+	rulesToR5["ServiceRequest.locationCode"] = mapItems("location", concept)
+	rulesToR5["ServiceRequest.locationReference"] = mapItems("location", reference)
+	rulesToR4["ServiceRequest.location"] = splitCodeableReferences("locationCode", "locationReference")
+	rulesToR5["Provenance.reason"] = mapItems("authorization", concept)
+	rulesToR4["Provenance.authorization"] = inverseItems("reason", fromConcept)
+	rulesToR5["Immunization.reportOrigin"] = mapItems("informationSource", concept)
+	rulesToR4["Immunization.informationSource"] = inverseItems("reportOrigin", fromConcept)
+
+	// Renames.
+	rulesToR5["MedicationRequest.dispenseRequest.performer"] = rename("dispenser")
+	rulesToR4["MedicationRequest.dispenseRequest.dispenser"] = rename("performer")
+}
+
+func codeToConcept(path, system string) {
+	rulesToR5[path] = mapItems(nameOf(path), func(v any) any {
+		return map[string]any{"coding": []any{map[string]any{"system": system, "code": v}}}
+	})
+	rulesToR4[path] = inverseItems(nameOf(path), func(v any) (any, bool) {
+		c, ok := conceptToCoding(v)
+		cm, _ := c.(map[string]any)
+		if !ok || !onlyKeys(cm, "system", "code") || cm["system"] != system {
+			return cm["code"], false
+		}
+		return cm["code"], true
+	})
+}
+
+// toCodeableReference turns a choice of CodeableConcept and Reference into
+// a CodeableReference named to.
+func toCodeableReference(to string) rule {
+	return func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+		if _, ok := src["_"+key]; ok {
+			return c.keep(out, src, key, e, ty)
+		}
+		switch ty {
+		case "CodeableConcept":
+			out[to] = concept(fhir.CloneValue(src[key]))
+		case "Reference":
+			out[to] = reference(fhir.CloneValue(src[key]))
+		default:
+			return c.keep(out, src, key, e, ty)
+		}
+		return nil
+	}
+}
+
+// fromCodeableReference undoes toCodeableReference; a value with both
+// concept and reference keeps the concept and the whole as an extension.
+func fromCodeableReference(to string) rule {
+	return func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+		cr, _ := src[key].(map[string]any)
+		switch {
+		case onlyKeys(cr, "concept"):
+			out[to+"CodeableConcept"] = fhir.CloneValue(cr["concept"])
+		case onlyKeys(cr, "reference"):
+			out[to+"Reference"] = fhir.CloneValue(cr["reference"])
+		default:
+			if cc, ok := cr["concept"]; ok {
+				out[to+"CodeableConcept"] = fhir.CloneValue(cc)
+			}
+			return c.keep(out, src, key, e, ty)
+		}
+		return nil
+	}
+}
+
+// splitCodeableReferences turns a CodeableReference list back into lists of
+// concepts and references; with any value holding both or neither, the
+// element is kept whole.
+func splitCodeableReferences(codes, refs string) rule {
+	return func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+		var cs, rs []any
+		for _, v := range asList(src[key]) {
+			cr, _ := v.(map[string]any)
+			switch {
+			case onlyKeys(cr, "concept"):
+				cs = append(cs, fhir.CloneValue(cr["concept"]))
+			case onlyKeys(cr, "reference"):
+				rs = append(rs, fhir.CloneValue(cr["reference"]))
+			default:
+				return c.keep(out, src, key, e, ty)
+			}
+		}
+		if len(cs) > 0 {
+			out[codes] = cs
+		}
+		if len(rs) > 0 {
+			out[refs] = rs
+		}
+		return nil
+	}
+}

@@ -26,7 +26,7 @@ func init() {
 		"Coverage", "Device", "DiagnosticReport", "DocumentReference", "Encounter", "ExplanationOfBenefit",
 		"Goal", "ImagingStudy", "Immunization", "Location", "Medication", "MedicationAdministration",
 		"MedicationRequest", "Observation", "Organization", "Patient", "Practitioner", "PractitionerRole",
-		"Procedure", "Provenance", "ServiceRequest",
+		"Procedure", "Provenance", "ServiceRequest", "SupplyDelivery",
 	} {
 		supported[t] = true
 	}

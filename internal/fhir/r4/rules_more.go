@@ -45,8 +45,32 @@ func init() {
 	rulesToR4["Immunization.informationSource"] = inverseItems("reportOrigin", fromConcept)
 
 	// Renames.
-	rulesToR5["MedicationRequest.dispenseRequest.performer"] = rename("dispenser")
-	rulesToR4["MedicationRequest.dispenseRequest.dispenser"] = rename("performer")
+	for r4, r5 := range map[string]string{
+		"MedicationRequest.dispenseRequest.performer": "dispenser",
+		"DiagnosticReport.imagingStudy":               "study",
+		"Goal.expressedBy":                            "source",
+	} {
+		rulesToR5[r4] = rename(r5)
+		rulesToR4[parentPath(r4)+"."+r5] = rename(nameOf(r4))
+	}
+	rulesToR5["CareTeam.participant.period"] = rename("coveragePeriod")
+	rulesToR4["CareTeam.participant.coverage[x]"] = byType(map[string]string{"Period": "period"})
+
+	// CareTeam.reasonCode / reasonReference, Goal.outcomeCode /
+	// outcomeReference → CodeableReference lists.
+	rulesToR5["CareTeam.reasonCode"] = mapItems("reason", concept)
+	rulesToR5["CareTeam.reasonReference"] = mapItems("reason", reference)
+	rulesToR4["CareTeam.reason"] = splitCodeableReferences("reasonCode", "reasonReference")
+	rulesToR5["Goal.outcomeCode"] = mapItems("outcome", concept)
+	rulesToR5["Goal.outcomeReference"] = mapItems("outcome", reference)
+	rulesToR4["Goal.outcome"] = splitCodeableReferences("outcomeCode", "outcomeReference")
+
+	// Appointment.comment → note (Annotation).
+	rulesToR5["Appointment.comment"] = mapItems("note", func(v any) any { return map[string]any{"text": v} })
+	rulesToR4["Appointment.note"] = inverseItems("comment", func(v any) (any, bool) {
+		n, _ := v.(map[string]any)
+		return n["text"], onlyKeys(n, "text")
+	})
 }
 
 func codeToConcept(path, system string) {

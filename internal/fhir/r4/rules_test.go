@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -50,8 +52,8 @@ var mappingTests = []struct {
 		`{"resourceType":"Encounter","status":"planned","diagnosis":[{"condition":{"reference":"Condition/1"},"use":{"text":"AD"},"rank":1}]}`,
 		`{"resourceType":"Encounter","status":"planned","diagnosis":[{"condition":[{"reference":{"reference":"Condition/1"}}],"use":[{"text":"AD"}],"extension":[{"url":"http://hl7.org/fhir/4.0/StructureDefinition/extension-Encounter.diagnosis.rank","valuePositiveInt":1}]}]}`, 1},
 	{"Condition recorder and asserter → participant",
-		`{"resourceType":"Condition","subject":{"reference":"Patient/1"},"recorder":{"reference":"Practitioner/1"},"asserter":{"reference":"Patient/1"}}`,
-		`{"resourceType":"Condition","subject":{"reference":"Patient/1"},"participant":[{"function":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/provenance-participant-type","code":"informant"}]},"actor":{"reference":"Patient/1"}},{"function":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/provenance-participant-type","code":"author"}]},"actor":{"reference":"Practitioner/1"}}]}`, 0},
+		`{"resourceType":"Condition","clinicalStatus":{"text":"active"},"subject":{"reference":"Patient/1"},"recorder":{"reference":"Practitioner/1"},"asserter":{"reference":"Patient/1"}}`,
+		`{"resourceType":"Condition","clinicalStatus":{"text":"active"},"subject":{"reference":"Patient/1"},"participant":[{"function":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/provenance-participant-type","code":"informant"}]},"actor":{"reference":"Patient/1"}},{"function":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/provenance-participant-type","code":"author"}]},"actor":{"reference":"Practitioner/1"}}]}`, 0},
 	{"MedicationAdministration.effectiveDateTime → occurenceDateTime (sic)",
 		`{"resourceType":"MedicationAdministration","status":"completed","subject":{"reference":"Patient/1"},"medicationCodeableConcept":{"text":"m"},"effectiveDateTime":"2020"}`,
 		`{"resourceType":"MedicationAdministration","status":"completed","subject":{"reference":"Patient/1"},"medication":{"concept":{"text":"m"}},"occurenceDateTime":"2020"}`, 0},
@@ -124,6 +126,21 @@ var mappingTests = []struct {
 	{"Immunization reportOrigin → informationSource, manufacturer → CodeableReference",
 		`{"resourceType":"Immunization","status":"completed","vaccineCode":{"text":"v"},"patient":{"reference":"Patient/1"},"occurrenceString":"x","reportOrigin":{"text":"record"},"manufacturer":{"reference":"Organization/1"}}`,
 		`{"resourceType":"Immunization","status":"completed","vaccineCode":{"text":"v"},"patient":{"reference":"Patient/1"},"occurrenceString":"x","informationSource":{"concept":{"text":"record"}},"manufacturer":{"reference":{"reference":"Organization/1"}}}`, 0},
+	{"CareTeam participant.period → coveragePeriod, role list of one → single, reason; encounter kept",
+		`{"resourceType":"CareTeam","encounter":{"reference":"Encounter/1"},"participant":[{"role":[{"text":"gp"}],"period":{"start":"2020"}}],"reasonCode":[{"text":"r"}]}`,
+		`{"resourceType":"CareTeam","participant":[{"role":{"text":"gp"},"coveragePeriod":{"start":"2020"}}],"reason":[{"concept":{"text":"r"}}],"extension":[{"url":"http://hl7.org/fhir/4.0/StructureDefinition/extension-CareTeam.encounter","valueReference":{"reference":"Encounter/1"}}]}`, 1},
+	{"Goal expressedBy → source, outcomeCode/outcomeReference → outcome",
+		`{"resourceType":"Goal","lifecycleStatus":"active","description":{"text":"d"},"subject":{"reference":"Patient/1"},"expressedBy":{"reference":"Patient/1"},"outcomeCode":[{"text":"met"}],"outcomeReference":[{"reference":"Observation/1"}]}`,
+		`{"resourceType":"Goal","lifecycleStatus":"active","description":{"text":"d"},"subject":{"reference":"Patient/1"},"source":{"reference":"Patient/1"},"outcome":[{"concept":{"text":"met"}},{"reference":{"reference":"Observation/1"}}]}`, 0},
+	{"Appointment.comment → note, DiagnosticReport.imagingStudy → study",
+		`{"resourceType":"Appointment","status":"booked","participant":[{"status":"accepted","actor":{"reference":"Patient/1"}}],"comment":"bring films"}`,
+		`{"resourceType":"Appointment","status":"booked","participant":[{"status":"accepted","actor":{"reference":"Patient/1"}}],"note":[{"text":"bring films"}]}`, 0},
+	{"DiagnosticReport.imagingStudy → study",
+		`{"resourceType":"DiagnosticReport","status":"final","code":{"text":"x"},"imagingStudy":[{"reference":"ImagingStudy/1"}]}`,
+		`{"resourceType":"DiagnosticReport","status":"final","code":{"text":"x"},"study":[{"reference":"ImagingStudy/1"}]}`, 0},
+	{"SupplyDelivery.suppliedItem single → list",
+		`{"resourceType":"SupplyDelivery","status":"completed","suppliedItem":{"quantity":{"value":1},"itemCodeableConcept":{"text":"x"}}}`,
+		`{"resourceType":"SupplyDelivery","status":"completed","suppliedItem":[{"quantity":{"value":1},"itemCodeableConcept":{"text":"x"}}]}`, 0},
 	{"Bundle entries converted",
 		`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"performedDateTime":"2020"}}]}`,
 		`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"occurrenceDateTime":"2020"}}]}`, 0},
@@ -136,6 +153,9 @@ func TestMappings(t *testing.T) {
 	for _, tt := range mappingTests {
 		t.Run(tt.name, func(t *testing.T) {
 			r4, r5 := parse(t, tt.r4), parse(t, tt.r5)
+			if issues := validate.New(spec.R5()).Validate(r5); validate.HasErrors(issues) {
+				t.Errorf("the case's R5 form is not valid R5: %v", issues)
+			}
 			got, report, err := ToR5(r4)
 			if err != nil {
 				t.Fatal(err)

@@ -14,7 +14,10 @@
 // "http://hl7.org/fhir/4.0/StructureDefinition/extension-<path>" going to R5
 // and ".../5.0/..." going to R4, on the object that held it, with value[x]
 // for a primitive or a datatype Extension allows and nested extensions named
-// by element otherwise. Report counts them. Converting back restores such
+// by element otherwise, as the HL7 cross-version extension packages
+// (hl7.fhir.uv.xver-r5.r4) name and shape them: an R5 CodeableReference in
+// R4 is "…/5.0/StructureDefinition/extension-Encounter.reason" with
+// sub-extensions "concept" and "reference". Report counts them. Converting back restores such
 // extensions into elements, so R4 → R5 → R4 gives back the input, apart
 // from these documented differences:
 //
@@ -34,4 +37,11 @@
 //     directly when both fill the same list.
 //   - An object's properties unknown to the source version are copied as they
 //     are; the validator, not the converter, judges them.
+//
+// Known limits: a datatype kept whole as an extension value (valueDosage,
+// valueAttachment) is not itself converted; primitive values are copied
+// without checking the target's value sets except where a rule maps codes
+// (Encounter.status, AllergyIntolerance.type, Device name types); and
+// resource types outside supported (Consent, MedicationStatement,
+// MedicationDispense, Specimen, …) are refused rather than guessed at.
 package r4

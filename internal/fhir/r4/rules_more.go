@@ -1,6 +1,11 @@
 package r4
 
-import "github.com/emr-project/emr/internal/fhir"
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/emr-project/emr/internal/fhir"
+)
 
 func init() {
 	// string → Identifier.
@@ -150,5 +155,35 @@ func splitCodeableReferences(codes, refs string) rule {
 			out[refs] = rs
 		}
 		return nil
+	}
+}
+
+func init() {
+	// Attachment.size: unsignedInt (a JSON number) in R4, integer64 (a
+	// JSON string) in R5.
+	rulesToR5["Attachment.size"] = func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+		n, ok := src[key].(json.Number)
+		if !ok {
+			return c.keep(out, src, key, e, ty)
+		}
+		out[key] = n.String()
+		copyExtension(out, src, key)
+		return nil
+	}
+	rulesToR4["Attachment.size"] = func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+		s, _ := src[key].(string)
+		if n, err := strconv.ParseUint(s, 10, 31); err != nil || strconv.FormatUint(n, 10) != s {
+			return c.keep(out, src, key, e, ty) // beyond unsignedInt, or not canonical
+		}
+		out[key] = json.Number(s)
+		copyExtension(out, src, key)
+		return nil
+	}
+}
+
+// copyExtension copies the primitive extension sibling _key, if any.
+func copyExtension(out, src map[string]any, key string) {
+	if v, ok := src["_"+key]; ok {
+		out["_"+key] = fhir.CloneValue(v)
 	}
 }

@@ -23,8 +23,10 @@
 //
 //   - An Encounter.status whose translation is not one to one (R4 arrived and
 //     triaged both become in-progress, R5 discharged and completed both
-//     become finished) is translated and the original kept beside it as an
-//     extension, which the way back restores.
+//     become finished), and likewise a MedicationStatement.status (R4
+//     active, completed, stopped, … all become recorded), is translated and
+//     the original kept beside it as an extension, which the way back
+//     restores.
 //   - Coverage.kind, mandatory in R5, is set to insurance when absent; an R5
 //     Coverage of kind insurance going to R4 loses that element, which R4
 //     implies.
@@ -42,6 +44,6 @@
 // valueAttachment) is not itself converted; primitive values are copied
 // without checking the target's value sets except where a rule maps codes
 // (Encounter.status, AllergyIntolerance.type, Device name types); and
-// resource types outside supported (Consent, MedicationStatement,
-// MedicationDispense, Specimen, …) are refused rather than guessed at.
+// resource types outside supported (Consent, MedicationDispense, Specimen,
+// …) are refused rather than guessed at.
 package r4

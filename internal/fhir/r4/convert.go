@@ -94,13 +94,25 @@ func (c *converter) object(src map[string]any, from, to string) (map[string]any,
 		}
 	}
 	slices.Sort(keys)
+	// Consent.provision.resourceType is an element, not a resource's type.
+	_, _, resourceTypeIsElement := c.from.child(from, "resourceType")
+	special := func(k string) bool {
+		switch k {
+		case "id", "extension", "modifierExtension":
+			return true
+		case "resourceType":
+			return !resourceTypeIsElement
+		}
+		return false
+	}
 	// The extensions come first: elements kept as extensions are appended.
 	for _, k := range []string{"resourceType", "id", "extension", "modifierExtension"} {
-		copyKey(out, src, k, k)
+		if special(k) {
+			copyKey(out, src, k, k)
+		}
 	}
 	for _, k := range keys {
-		switch k {
-		case "resourceType", "id", "extension", "modifierExtension":
+		if special(k) {
 			continue
 		}
 		e, ty, ok := c.from.child(from, k)

@@ -27,6 +27,9 @@
 //     active, completed, stopped, … all become recorded), is translated and
 //     the original kept beside it as an extension, which the way back
 //     restores.
+//   - Consent.dateTime with a time of day becomes a date (R5 Consent.date)
+//     and the original is kept as an extension; Consent.status proposed
+//     becomes draft likewise.
 //   - Coverage.kind, mandatory in R5, is set to insurance when absent; an R5
 //     Coverage of kind insurance going to R4 loses that element, which R4
 //     implies.
@@ -44,6 +47,6 @@
 // valueAttachment) is not itself converted; primitive values are copied
 // without checking the target's value sets except where a rule maps codes
 // (Encounter.status, AllergyIntolerance.type, Device name types); and
-// resource types outside supported (Consent, MedicationDispense, Specimen,
-// …) are refused rather than guessed at.
+// resource types outside supported (MedicationDispense, Specimen,
+// RelatedPerson, …) are refused rather than guessed at.
 package r4

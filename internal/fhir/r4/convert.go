@@ -1,11 +1,11 @@
 package r4
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
 )
 
 // Report says what a conversion could not map onto an element of the target
@@ -206,7 +206,7 @@ func (c *converter) value(v any, e *elem, ty string, te *elem, tty string) (any,
 		}
 		return out, nil
 	case map[string]any:
-		if ty == "Resource" {
+		if isResource(ty) {
 			return c.resource(v)
 		}
 		return c.object(v, e.next(ty), te.next(tty))
@@ -224,9 +224,14 @@ func compatible(a, b string) bool {
 		return true
 	case isInline(a) && isInline(b):
 		return true
+	case isResource(a) && isResource(b):
+		return true // "Resource" in one version, "OperationOutcome" in the other
 	}
 	return false
 }
+
+// isResource reports whether ty names a resource type (or Resource).
+func isResource(ty string) bool { return ty == "Resource" || spec.R5().IsResource(ty) }
 
 // extensionURL names the cross-version extension for an element path of
 // version t.
@@ -251,10 +256,18 @@ func (c *converter) keep(out, src map[string]any, key string, e *elem, ty string
 			if i < len(pl) {
 				ie = pl[i]
 			}
-			exts = append(exts, c.encode(url, item, ie, e, ty))
+			x, err := c.encode(url, item, ie, e, ty)
+			if err != nil {
+				return err
+			}
+			exts = append(exts, x)
 		}
 	} else {
-		exts = append(exts, c.encode(url, v, pext, e, ty))
+		x, err := c.encode(url, v, pext, e, ty)
+		if err != nil {
+			return err
+		}
+		exts = append(exts, x)
 	}
 	c.report.Kept[e.path] += len(exts)
 	ext, _ := out["extension"].([]any)
@@ -265,21 +278,27 @@ func (c *converter) keep(out, src map[string]any, key string, e *elem, ty string
 // encode writes one value of element e as an extension: value[x] for a
 // primitive or a datatype the target's Extension allows, nested extensions
 // named by element for anything else.
-func (c *converter) encode(url string, v, pext any, e *elem, ty string) map[string]any {
+//
+// A property the source version does not define inside such a value is an
+// error: it could be neither kept faithfully nor dropped silently.
+func (c *converter) encode(url string, v, pext any, e *elem, ty string) (map[string]any, error) {
 	ext := map[string]any{"url": url}
 	obj, isObject := v.(map[string]any)
 	switch {
 	case !isObject:
 		suffix := "value" + upperFirst(ty)
-		if isPrimitive(ty) && v != nil {
+		if v != nil && !isPrimitive(ty) {
+			return nil, fhir.Errorf(fhir.KindInvalid, "%s: a %s must be a JSON object", e.path, ty)
+		}
+		if v != nil {
 			ext[suffix] = fhir.CloneValue(v)
-		} else if v != nil {
-			ext["valueString"] = fmt.Sprint(v)
 		}
 		if pext != nil {
 			ext["_"+suffix] = fhir.CloneValue(pext)
 		}
-	case !isInline(ty) && ty != "Resource" && c.to.extValue[ty]:
+	case isResource(ty):
+		return nil, fhir.Errorf(fhir.KindNotSupported, "%s: a resource cannot be kept as an extension", e.path)
+	case !isInline(ty) && c.to.extValue[ty]:
 		ext["value"+ty] = fhir.CloneValue(obj)
 	default:
 		var subs []any
@@ -302,7 +321,7 @@ func (c *converter) encode(url string, v, pext any, e *elem, ty string) map[stri
 			}
 			ce, cty, ok := c.from.child(e.next(ty), k)
 			if !ok {
-				continue
+				return nil, fhir.Errorf(fhir.KindInvalid, "%s has no element %q to keep as an extension", e.path, k)
 			}
 			name := ce.name
 			if list, ok := obj[k].([]any); ok {
@@ -312,15 +331,23 @@ func (c *converter) encode(url string, v, pext any, e *elem, ty string) map[stri
 					if i < len(pl) {
 						ie = pl[i]
 					}
-					subs = append(subs, c.encode(name, item, ie, ce, cty))
+					sub, err := c.encode(name, item, ie, ce, cty)
+					if err != nil {
+						return nil, err
+					}
+					subs = append(subs, sub)
 				}
 			} else {
-				subs = append(subs, c.encode(name, obj[k], obj["_"+k], ce, cty))
+				sub, err := c.encode(name, obj[k], obj["_"+k], ce, cty)
+				if err != nil {
+					return nil, err
+				}
+				subs = append(subs, sub)
 			}
 		}
 		ext["extension"] = subs
 	}
-	return ext
+	return ext, nil
 }
 
 // restore turns the extensions in out that carry elements of the target

@@ -79,7 +79,7 @@ func unknownR4(obj map[string]any, at, path string) []string {
 			if !ok {
 				continue
 			}
-			if ty == "Resource" {
+			if isResource(ty) {
 				rt, _ := m["resourceType"].(string)
 				out = append(out, unknownR4(m, rt, path+"."+k)...)
 			} else {

@@ -187,3 +187,21 @@ func copyExtension(out, src map[string]any, key string) {
 		out["_"+key] = fhir.CloneValue(v)
 	}
 }
+
+// Types whose R4 and R5 forms line up but for a few elements.
+func init() {
+	for _, t := range []string{"Account", "ClaimResponse", "EpisodeOfCare", "Linkage", "MedicationDispense", "RelatedPerson", "Task"} {
+		supported[t] = true
+	}
+	rulesToR5["MedicationDispense.medication[x]"] = toCodeableReference("medication")
+	rulesToR4["MedicationDispense.medication"] = fromCodeableReference("medication")
+	rulesToR5["MedicationDispense.context"] = rename("encounter")
+	rulesToR4["MedicationDispense.encounter"] = rename("context")
+
+	// EpisodeOfCare.diagnosis: condition Reference → CodeableReference
+	// list, role → use.
+	rulesToR5["EpisodeOfCare.diagnosis.condition"] = mapItems("condition", reference)
+	rulesToR4["EpisodeOfCare.diagnosis.condition"] = inverseItems("condition", fromReference)
+	rulesToR5["EpisodeOfCare.diagnosis.role"] = rename("use")
+	rulesToR4["EpisodeOfCare.diagnosis.use"] = rename("role")
+}

@@ -34,7 +34,6 @@ func init() {
 	// Renames: same content under another name (a choice keeps its type suffix).
 	for r4, r5 := range map[string]string{
 		"Encounter.period":                      "actualPeriod",
-		"Encounter.hospitalization":             "admission",
 		"Encounter.participant.individual":      "actor",
 		"Encounter.location.physicalType":       "form",
 		"Procedure.performed[x]":                "occurrence",
@@ -45,76 +44,76 @@ func init() {
 		if isChoicePath(r4) {
 			r5path += "[x]"
 		}
-		rulesToR5[r4] = rename(r5)
-		rulesToR4[r5path] = rename(nameOf(r4))
+		addToR5(r4, rename(r5))
+		addToR4(r5path, rename(nameOf(r4)))
 	}
 
 	// Dosage.asNeeded[x] splits into asNeeded (boolean) and asNeededFor (list).
-	rulesToR5["Dosage.asNeeded[x]"] = byType(map[string]string{"boolean": "asNeeded", "CodeableConcept": "asNeededFor"})
-	rulesToR4["Dosage.asNeeded"] = rename("asNeededBoolean")
-	rulesToR4["Dosage.asNeededFor"] = rename("asNeededCodeableConcept")
+	addToR5("Dosage.asNeeded[x]", byType(map[string]string{"boolean": "asNeeded", "CodeableConcept": "asNeededFor"}))
+	addToR4("Dosage.asNeeded", rename("asNeededBoolean"))
+	addToR4("Dosage.asNeededFor", rename("asNeededCodeableConcept"))
 
 	// Coding → CodeableConcept.
 	for _, p := range []string{"Encounter.class", "ImagingStudy.modality", "ImagingStudy.series.modality", "ImagingStudy.series.laterality"} {
-		rulesToR5[p] = mapItems(nameOf(p), codingToConcept)
-		rulesToR4[p] = inverseItems(nameOf(p), conceptToCoding)
+		addToR5(p, mapItems(nameOf(p), codingToConcept))
+		addToR4(p, inverseItems(nameOf(p), conceptToCoding))
 	}
 	// Coding → CodeableReference(concept).
-	rulesToR5["ImagingStudy.series.bodySite"] = mapItems("bodySite", func(v any) any { return map[string]any{"concept": codingToConcept(v)} })
-	rulesToR4["ImagingStudy.series.bodySite"] = inverseItems("bodySite", func(v any) (any, bool) {
+	addToR5("ImagingStudy.series.bodySite", mapItems("bodySite", func(v any) any { return map[string]any{"concept": codingToConcept(v)} }))
+	addToR4("ImagingStudy.series.bodySite", inverseItems("bodySite", func(v any) (any, bool) {
 		cr, ok := v.(map[string]any)
 		if !ok || !onlyKeys(cr, "concept") {
 			return nil, false
 		}
 		return conceptToCoding(cr["concept"])
-	})
+	}))
 	// CodeableConcept → CodeableReference(concept), renamed.
-	rulesToR5["ImagingStudy.procedureCode"] = mapItems("procedure", concept)
-	rulesToR4["ImagingStudy.procedure"] = inverseItems("procedureCode", fromConcept)
+	addToR5("ImagingStudy.procedureCode", mapItems("procedure", concept))
+	addToR4("ImagingStudy.procedure", inverseItems("procedureCode", fromConcept))
 
 	// code → CodeableConcept.
-	rulesToR5["AllergyIntolerance.type"] = mapItems("type", func(v any) any {
+	addToR5("AllergyIntolerance.type", mapItems("type", func(v any) any {
 		return map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/allergy-intolerance-type", "code": v}}}
-	})
-	rulesToR4["AllergyIntolerance.type"] = inverseItems("type", func(v any) (any, bool) {
+	}))
+	addToR4("AllergyIntolerance.type", inverseItems("type", func(v any) (any, bool) {
 		c, ok := conceptToCoding(v)
 		cm, _ := c.(map[string]any)
 		if !ok || !onlyKeys(cm, "system", "code") || cm["system"] != "http://hl7.org/fhir/allergy-intolerance-type" {
 			return nil, false
 		}
 		return cm["code"], true
-	})
+	}))
 
 	// reasonCode / reasonReference → reason (CodeableReference).
 	for _, t := range []string{"Procedure", "Immunization", "MedicationRequest", "MedicationAdministration", "ServiceRequest", "ImagingStudy", "Appointment", "CarePlan.activity.detail"} {
-		rulesToR5[t+".reasonCode"] = mapItems("reason", concept)
-		rulesToR5[t+".reasonReference"] = mapItems("reason", reference)
-		rulesToR4[t+".reason"] = splitReasons(false)
+		addToR5(t+".reasonCode", mapItems("reason", concept))
+		addToR5(t+".reasonReference", mapItems("reason", reference))
+		addToR4(t+".reason", splitReasons(false))
 	}
-	rulesToR5["Encounter.reasonCode"] = mapItems("reason", func(v any) any { return map[string]any{"value": []any{concept(v)}} })
-	rulesToR5["Encounter.reasonReference"] = mapItems("reason", func(v any) any { return map[string]any{"value": []any{reference(v)}} })
-	rulesToR4["Encounter.reason"] = splitReasons(true)
+	addToR5("Encounter.reasonCode", mapItems("reason", func(v any) any { return map[string]any{"value": []any{concept(v)}} }))
+	addToR5("Encounter.reasonReference", mapItems("reason", func(v any) any { return map[string]any{"value": []any{reference(v)}} }))
+	addToR4("Encounter.reason", splitReasons(true))
 
 	// medication[x] → medication (CodeableReference).
 	for _, t := range []string{"MedicationRequest", "MedicationAdministration"} {
-		rulesToR5[t+".medication[x]"] = toCodeableReference("medication")
-		rulesToR4[t+".medication"] = fromCodeableReference("medication")
+		addToR5(t+".medication[x]", toCodeableReference("medication"))
+		addToR4(t+".medication", fromCodeableReference("medication"))
 	}
 
 	// Codes whose value sets changed.
-	rulesToR5["Encounter.status"] = codeMap(encounterStatusR5, encounterStatusR4)
-	rulesToR4["Encounter.status"] = codeMap(encounterStatusR4, encounterStatusR5)
+	addToR5("Encounter.status", codeMap(encounterStatusR5, encounterStatusR4))
+	addToR4("Encounter.status", codeMap(encounterStatusR4, encounterStatusR5))
 
 	// Encounter.diagnosis.condition: Reference → CodeableReference list.
-	rulesToR5["Encounter.diagnosis.condition"] = mapItems("condition", reference)
-	rulesToR4["Encounter.diagnosis.condition"] = inverseItems("condition", fromReference)
+	addToR5("Encounter.diagnosis.condition", mapItems("condition", reference))
+	addToR4("Encounter.diagnosis.condition", inverseItems("condition", fromReference))
 
 	// Condition and AllergyIntolerance: recorder and asserter become
 	// participants with the function author and informant.
 	for _, t := range []string{"Condition", "AllergyIntolerance"} {
-		rulesToR5[t+".recorder"] = mapItems("participant", participant("author"))
-		rulesToR5[t+".asserter"] = mapItems("participant", participant("informant"))
-		rulesToR4[t+".participant"] = fromParticipants
+		addToR5(t+".recorder", mapItems("participant", participant("author")))
+		addToR5(t+".asserter", mapItems("participant", participant("informant")))
+		addToR4(t+".participant", fromParticipants)
 	}
 
 	// Coverage.kind is new and required in R5; an R4 Coverage is insurance.
@@ -124,21 +123,33 @@ func init() {
 		}
 	}
 	// CodeableConcept → CodeableReference(concept).
-	rulesToR5["AllergyIntolerance.reaction.manifestation"] = mapItems("manifestation", concept)
-	rulesToR4["AllergyIntolerance.reaction.manifestation"] = inverseItems("manifestation", fromConcept)
+	addToR5("AllergyIntolerance.reaction.manifestation", mapItems("manifestation", concept))
+	addToR4("AllergyIntolerance.reaction.manifestation", inverseItems("manifestation", fromConcept))
 	// Device.udiCarrier.issuer is mandatory in R5: carriers without one stay
 	// an extension.
-	rulesToR5["Device.udiCarrier"] = keepUnless(func(v any) bool {
+	addToR5("Device.udiCarrier", keepUnless(func(v any) bool {
 		m, _ := v.(map[string]any)
 		_, ok := m["issuer"]
 		return ok
-	})
-	rulesToR4["Coverage.kind"] = func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+	}))
+	addToR4("Coverage.kind", func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
 		if src[key] == "insurance" && src["_"+key] == nil {
 			return nil
 		}
 		return c.keep(out, src, key, e, ty)
+	})
+}
+
+// addToR5 and addToR4 register a rule; a second rule for the same element
+// is a programming error.
+func addToR5(path string, r rule) { addRule(rulesToR5, path, r) }
+func addToR4(path string, r rule) { addRule(rulesToR4, path, r) }
+
+func addRule(rules map[string]rule, path string, r rule) {
+	if _, dup := rules[path]; dup {
+		panic("r4: two rules for " + path)
 	}
+	rules[path] = r
 }
 
 func parentPath(p string) string {

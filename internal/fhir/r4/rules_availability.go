@@ -9,18 +9,18 @@ import "github.com/emr-project/emr/internal/fhir"
 // (openingTime and closingTime renamed availableStartTime and
 // availableEndTime).
 func init() {
-	rulesToR5["PractitionerRole.availableTime"] = intoAvailability("availableTime")
-	rulesToR5["PractitionerRole.notAvailable"] = intoAvailability("notAvailableTime")
-	rulesToR4["PractitionerRole.availability"] = fromAvailability
+	addToR5("PractitionerRole.availableTime", intoAvailability("availableTime"))
+	addToR5("PractitionerRole.notAvailable", intoAvailability("notAvailableTime"))
+	addToR4("PractitionerRole.availability", fromAvailability)
 
-	rulesToR5["Location.hoursOfOperation"] = mapAll("hoursOfOperation", func(v any) (any, bool) {
+	addToR5("Location.hoursOfOperation", mapAll("hoursOfOperation", func(v any) (any, bool) {
 		h, _ := v.(map[string]any)
 		if h == nil || h["modifierExtension"] != nil {
 			return nil, false
 		}
 		return map[string]any{"availableTime": []any{renameKeys(h, openingHoursR5)}}, true
-	})
-	rulesToR4["Location.hoursOfOperation"] = mapAll("hoursOfOperation", func(v any) (any, bool) {
+	}))
+	addToR4("Location.hoursOfOperation", mapAll("hoursOfOperation", func(v any) (any, bool) {
 		a, _ := v.(map[string]any)
 		times, _ := a["availableTime"].([]any)
 		if !onlyKeys(a, "availableTime") || len(times) != 1 {
@@ -31,7 +31,7 @@ func init() {
 			return nil, false
 		}
 		return renameKeys(at, invertNames(openingHoursR5)), true
-	})
+	}))
 }
 
 var openingHoursR5 = map[string]string{"openingTime": "availableStartTime", "closingTime": "availableEndTime"}

@@ -8,8 +8,8 @@ import "github.com/emr-project/emr/internal/fhir"
 // and policy have no R5 home and stay extensions.
 func init() {
 	supported["Consent"] = true
-	rulesToR5["Consent.status"] = codeMap(consentStatusR5, consentStatusR4)
-	rulesToR4["Consent.status"] = codeMap(consentStatusR4, consentStatusR5)
+	addToR5("Consent.status", codeMap(consentStatusR5, consentStatusR4))
+	addToR4("Consent.status", codeMap(consentStatusR4, consentStatusR5))
 	for r4, r5 := range map[string]string{
 		"Consent.patient":         "subject",
 		"Consent.performer":       "grantor",
@@ -17,20 +17,20 @@ func init() {
 		"Consent.policyRule":      "regulatoryBasis",
 		"Consent.provision.class": "resourceType",
 	} {
-		rulesToR5[r4] = rename(r5)
-		rulesToR4[parentPath(r4)+"."+r5] = rename(nameOf(r4))
+		addToR5(r4, rename(r5))
+		addToR4(parentPath(r4)+"."+r5, rename(nameOf(r4)))
 	}
-	rulesToR5["Consent.dateTime"] = consentDateToR5
-	rulesToR4["Consent.date"] = rename("dateTime")
-	rulesToR5["Consent.provision"] = consentProvisionToR5
-	rulesToR4["Consent.provision"] = consentProvisionToR4
-	rulesToR4["Consent.decision"] = func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+	addToR5("Consent.dateTime", consentDateToR5)
+	addToR4("Consent.date", rename("dateTime"))
+	addToR5("Consent.provision", consentProvisionToR5)
+	addToR4("Consent.provision", consentProvisionToR4)
+	addToR4("Consent.decision", func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
 		if _, ok := src["_"+key]; ok {
 			return c.keep(out, src, key, e, ty)
 		}
 		provisionOf(out)["type"] = src[key]
 		return nil
-	}
+	})
 }
 
 // Consent.status: R4 draft | proposed | active | rejected | inactive |

@@ -5,15 +5,15 @@ package r4
 // stopped, …) becomes recorded with the original kept as an extension.
 func init() {
 	supported["MedicationStatement"] = true
-	rulesToR5["MedicationStatement.status"] = codeMap(medicationStatementStatusR5, medicationStatementStatusR4)
-	rulesToR4["MedicationStatement.status"] = codeMap(medicationStatementStatusR4, medicationStatementStatusR5)
-	rulesToR5["MedicationStatement.medication[x]"] = toCodeableReference("medication")
-	rulesToR4["MedicationStatement.medication"] = fromCodeableReference("medication")
-	rulesToR5["MedicationStatement.reasonCode"] = mapItems("reason", concept)
-	rulesToR5["MedicationStatement.reasonReference"] = mapItems("reason", reference)
-	rulesToR4["MedicationStatement.reason"] = splitCodeableReferences("reasonCode", "reasonReference")
-	rulesToR5["MedicationStatement.context"] = rename("encounter")
-	rulesToR4["MedicationStatement.encounter"] = rename("context")
+	addToR5("MedicationStatement.status", codeMap(medicationStatementStatusR5, medicationStatementStatusR4))
+	addToR4("MedicationStatement.status", codeMap(medicationStatementStatusR4, medicationStatementStatusR5))
+	addToR5("MedicationStatement.medication[x]", toCodeableReference("medication"))
+	addToR4("MedicationStatement.medication", fromCodeableReference("medication"))
+	addToR5("MedicationStatement.reasonCode", mapItems("reason", concept))
+	addToR5("MedicationStatement.reasonReference", mapItems("reason", reference))
+	addToR4("MedicationStatement.reason", splitCodeableReferences("reasonCode", "reasonReference"))
+	addToR5("MedicationStatement.context", rename("encounter"))
+	addToR4("MedicationStatement.encounter", rename("context"))
 }
 
 var (

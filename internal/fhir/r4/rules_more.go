@@ -10,14 +10,14 @@ import (
 func init() {
 	// string → Identifier.
 	for _, p := range []string{"Coverage.class.value", "Coverage.subscriberId"} {
-		rulesToR5[p] = mapItems(nameOf(p), func(v any) any { return map[string]any{"value": v} })
-		rulesToR4[p] = inverseItems(nameOf(p), func(v any) (any, bool) {
+		addToR5(p, mapItems(nameOf(p), func(v any) any { return map[string]any{"value": v} }))
+		addToR4(p, inverseItems(nameOf(p), func(v any) (any, bool) {
 			id, _ := v.(map[string]any)
 			if !onlyKeys(id, "value") {
 				return id["value"], false
 			}
 			return id["value"], true
-		})
+		}))
 	}
 
 	// code → CodeableConcept of the R4 code system.
@@ -25,29 +25,29 @@ func init() {
 
 	// Medication: form → doseForm, ingredient.item[x] → item
 	// (CodeableReference), ingredient.strength → strengthRatio.
-	rulesToR5["Medication.form"] = rename("doseForm")
-	rulesToR4["Medication.doseForm"] = rename("form")
-	rulesToR5["Medication.ingredient.item[x]"] = toCodeableReference("item")
-	rulesToR4["Medication.ingredient.item"] = fromCodeableReference("item")
-	rulesToR5["Medication.ingredient.strength"] = rename("strengthRatio")
-	rulesToR4["Medication.ingredient.strength[x]"] = byType(map[string]string{"Ratio": "strength"})
+	addToR5("Medication.form", rename("doseForm"))
+	addToR4("Medication.doseForm", rename("form"))
+	addToR5("Medication.ingredient.item[x]", toCodeableReference("item"))
+	addToR4("Medication.ingredient.item", fromCodeableReference("item"))
+	addToR5("Medication.ingredient.strength", rename("strengthRatio"))
+	addToR4("Medication.ingredient.strength[x]", byType(map[string]string{"Ratio": "strength"}))
 
 	// Reference or CodeableConcept → CodeableReference.
 	for _, p := range []string{"ServiceRequest.supportingInfo", "Immunization.manufacturer"} {
-		rulesToR5[p] = mapItems(nameOf(p), reference)
-		rulesToR4[p] = inverseItems(nameOf(p), fromReference)
+		addToR5(p, mapItems(nameOf(p), reference))
+		addToR4(p, inverseItems(nameOf(p), fromReference))
 	}
 	for _, p := range []string{"ServiceRequest.code"} {
-		rulesToR5[p] = mapItems(nameOf(p), concept)
-		rulesToR4[p] = inverseItems(nameOf(p), fromConcept)
+		addToR5(p, mapItems(nameOf(p), concept))
+		addToR4(p, inverseItems(nameOf(p), fromConcept))
 	}
-	rulesToR5["ServiceRequest.locationCode"] = mapItems("location", concept)
-	rulesToR5["ServiceRequest.locationReference"] = mapItems("location", reference)
-	rulesToR4["ServiceRequest.location"] = splitCodeableReferences("locationCode", "locationReference")
-	rulesToR5["Provenance.reason"] = mapItems("authorization", concept)
-	rulesToR4["Provenance.authorization"] = inverseItems("reason", fromConcept)
-	rulesToR5["Immunization.reportOrigin"] = mapItems("informationSource", concept)
-	rulesToR4["Immunization.informationSource"] = inverseItems("reportOrigin", fromConcept)
+	addToR5("ServiceRequest.locationCode", mapItems("location", concept))
+	addToR5("ServiceRequest.locationReference", mapItems("location", reference))
+	addToR4("ServiceRequest.location", splitCodeableReferences("locationCode", "locationReference"))
+	addToR5("Provenance.reason", mapItems("authorization", concept))
+	addToR4("Provenance.authorization", inverseItems("reason", fromConcept))
+	addToR5("Immunization.reportOrigin", mapItems("informationSource", concept))
+	addToR4("Immunization.informationSource", inverseItems("reportOrigin", fromConcept))
 
 	// Renames.
 	for r4, r5 := range map[string]string{
@@ -55,41 +55,41 @@ func init() {
 		"DiagnosticReport.imagingStudy":               "study",
 		"Goal.expressedBy":                            "source",
 	} {
-		rulesToR5[r4] = rename(r5)
-		rulesToR4[parentPath(r4)+"."+r5] = rename(nameOf(r4))
+		addToR5(r4, rename(r5))
+		addToR4(parentPath(r4)+"."+r5, rename(nameOf(r4)))
 	}
-	rulesToR5["CareTeam.participant.period"] = rename("coveragePeriod")
-	rulesToR4["CareTeam.participant.coverage[x]"] = byType(map[string]string{"Period": "period"})
+	addToR5("CareTeam.participant.period", rename("coveragePeriod"))
+	addToR4("CareTeam.participant.coverage[x]", byType(map[string]string{"Period": "period"}))
 
 	// CareTeam.reasonCode / reasonReference, Goal.outcomeCode /
 	// outcomeReference → CodeableReference lists.
-	rulesToR5["CareTeam.reasonCode"] = mapItems("reason", concept)
-	rulesToR5["CareTeam.reasonReference"] = mapItems("reason", reference)
-	rulesToR4["CareTeam.reason"] = splitCodeableReferences("reasonCode", "reasonReference")
-	rulesToR5["Goal.outcomeCode"] = mapItems("outcome", concept)
-	rulesToR5["Goal.outcomeReference"] = mapItems("outcome", reference)
-	rulesToR4["Goal.outcome"] = splitCodeableReferences("outcomeCode", "outcomeReference")
+	addToR5("CareTeam.reasonCode", mapItems("reason", concept))
+	addToR5("CareTeam.reasonReference", mapItems("reason", reference))
+	addToR4("CareTeam.reason", splitCodeableReferences("reasonCode", "reasonReference"))
+	addToR5("Goal.outcomeCode", mapItems("outcome", concept))
+	addToR5("Goal.outcomeReference", mapItems("outcome", reference))
+	addToR4("Goal.outcome", splitCodeableReferences("outcomeCode", "outcomeReference"))
 
 	// Appointment.comment → note (Annotation).
-	rulesToR5["Appointment.comment"] = mapItems("note", func(v any) any { return map[string]any{"text": v} })
-	rulesToR4["Appointment.note"] = inverseItems("comment", func(v any) (any, bool) {
+	addToR5("Appointment.comment", mapItems("note", func(v any) any { return map[string]any{"text": v} }))
+	addToR4("Appointment.note", inverseItems("comment", func(v any) (any, bool) {
 		n, _ := v.(map[string]any)
 		return n["text"], onlyKeys(n, "text")
-	})
+	}))
 }
 
 func codeToConcept(path, system string) {
-	rulesToR5[path] = mapItems(nameOf(path), func(v any) any {
+	addToR5(path, mapItems(nameOf(path), func(v any) any {
 		return map[string]any{"coding": []any{map[string]any{"system": system, "code": v}}}
-	})
-	rulesToR4[path] = inverseItems(nameOf(path), func(v any) (any, bool) {
+	}))
+	addToR4(path, inverseItems(nameOf(path), func(v any) (any, bool) {
 		c, ok := conceptToCoding(v)
 		cm, _ := c.(map[string]any)
 		if !ok || !onlyKeys(cm, "system", "code") || cm["system"] != system {
 			return cm["code"], false
 		}
 		return cm["code"], true
-	})
+	}))
 }
 
 // toCodeableReference turns a choice of CodeableConcept and Reference into
@@ -161,7 +161,7 @@ func splitCodeableReferences(codes, refs string) rule {
 func init() {
 	// Attachment.size: unsignedInt (a JSON number) in R4, integer64 (a
 	// JSON string) in R5.
-	rulesToR5["Attachment.size"] = func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+	addToR5("Attachment.size", func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
 		n, ok := src[key].(json.Number)
 		if !ok {
 			return c.keep(out, src, key, e, ty)
@@ -169,8 +169,8 @@ func init() {
 		out[key] = n.String()
 		copyExtension(out, src, key)
 		return nil
-	}
-	rulesToR4["Attachment.size"] = func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+	})
+	addToR4("Attachment.size", func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
 		s, _ := src[key].(string)
 		if n, err := strconv.ParseUint(s, 10, 31); err != nil || strconv.FormatUint(n, 10) != s {
 			return c.keep(out, src, key, e, ty) // beyond unsignedInt, or not canonical
@@ -178,7 +178,7 @@ func init() {
 		out[key] = json.Number(s)
 		copyExtension(out, src, key)
 		return nil
-	}
+	})
 }
 
 // copyExtension copies the primitive extension sibling _key, if any.
@@ -193,15 +193,15 @@ func init() {
 	for _, t := range []string{"Account", "ClaimResponse", "EpisodeOfCare", "Linkage", "MedicationDispense", "RelatedPerson", "Task"} {
 		supported[t] = true
 	}
-	rulesToR5["MedicationDispense.medication[x]"] = toCodeableReference("medication")
-	rulesToR4["MedicationDispense.medication"] = fromCodeableReference("medication")
-	rulesToR5["MedicationDispense.context"] = rename("encounter")
-	rulesToR4["MedicationDispense.encounter"] = rename("context")
+	addToR5("MedicationDispense.medication[x]", toCodeableReference("medication"))
+	addToR4("MedicationDispense.medication", fromCodeableReference("medication"))
+	addToR5("MedicationDispense.context", rename("encounter"))
+	addToR4("MedicationDispense.encounter", rename("context"))
 
 	// EpisodeOfCare.diagnosis: condition Reference → CodeableReference
 	// list, role → use.
-	rulesToR5["EpisodeOfCare.diagnosis.condition"] = mapItems("condition", reference)
-	rulesToR4["EpisodeOfCare.diagnosis.condition"] = inverseItems("condition", fromReference)
-	rulesToR5["EpisodeOfCare.diagnosis.role"] = rename("use")
-	rulesToR4["EpisodeOfCare.diagnosis.use"] = rename("role")
+	addToR5("EpisodeOfCare.diagnosis.condition", mapItems("condition", reference))
+	addToR4("EpisodeOfCare.diagnosis.condition", inverseItems("condition", fromReference))
+	addToR5("EpisodeOfCare.diagnosis.role", rename("use"))
+	addToR4("EpisodeOfCare.diagnosis.use", rename("role"))
 }

@@ -13,59 +13,59 @@ func init() {
 	// Organization's address) move into contact (ExtendedContactDetail),
 	// one contact per address and one for all telecoms.
 	for _, t := range []string{"Organization", "Location", "PractitionerRole"} {
-		rulesToR5[t+".telecom"] = intoContact("telecom", false)
-		rulesToR4[t+".contact"] = fromContact(t == "Organization")
+		addToR5(t+".telecom", intoContact("telecom", false))
+		addToR4(t+".contact", fromContact(t == "Organization"))
 	}
-	rulesToR5["Organization.address"] = intoContact("address", true)
-	rulesToR5["Location.physicalType"] = rename("form")
-	rulesToR4["Location.form"] = rename("physicalType")
+	addToR5("Organization.address", intoContact("address", true))
+	addToR5("Location.physicalType", rename("form"))
+	addToR4("Location.form", rename("physicalType"))
 
 	// CarePlan.addresses: Reference → CodeableReference(reference).
-	rulesToR5["CarePlan.addresses"] = mapItems("addresses", reference)
-	rulesToR4["CarePlan.addresses"] = inverseItems("addresses", func(v any) (any, bool) {
+	addToR5("CarePlan.addresses", mapItems("addresses", reference))
+	addToR4("CarePlan.addresses", inverseItems("addresses", func(v any) (any, bool) {
 		cr, ok := v.(map[string]any)
 		if !ok || !onlyKeys(cr, "reference") {
 			return nil, false
 		}
 		return cr["reference"], true
-	})
+	}))
 
 	// DocumentReference.content.format → content.profile.valueCoding.
-	rulesToR5["DocumentReference.content.format"] = mapItems("profile", func(v any) any { return map[string]any{"valueCoding": v} })
-	rulesToR4["DocumentReference.content.profile"] = inverseItems("format", func(v any) (any, bool) {
+	addToR5("DocumentReference.content.format", mapItems("profile", func(v any) any { return map[string]any{"valueCoding": v} }))
+	addToR4("DocumentReference.content.profile", inverseItems("format", func(v any) (any, bool) {
 		p, ok := v.(map[string]any)
 		if !ok || !onlyKeys(p, "valueCoding") {
 			return nil, false
 		}
 		return p["valueCoding"], true
-	})
+	}))
 
 	// DocumentReference.context (a backbone in R4) is spread over the
 	// resource in R5: context.encounter → context, period, event,
 	// facilityType and practiceSetting to the top. A context with
 	// sourcePatientInfo or related (no R5 home there) is kept whole.
-	rulesToR5["DocumentReference.context"] = flattenDocumentContext
-	rulesToR4["DocumentReference.context"] = intoDocumentContext("encounter", nil)
-	rulesToR4["DocumentReference.period"] = intoDocumentContext("period", nil)
-	rulesToR4["DocumentReference.facilityType"] = intoDocumentContext("facilityType", nil)
-	rulesToR4["DocumentReference.practiceSetting"] = intoDocumentContext("practiceSetting", nil)
-	rulesToR4["DocumentReference.event"] = intoDocumentContext("event", fromConcept)
+	addToR5("DocumentReference.context", flattenDocumentContext)
+	addToR4("DocumentReference.context", intoDocumentContext("encounter", nil))
+	addToR4("DocumentReference.period", intoDocumentContext("period", nil))
+	addToR4("DocumentReference.facilityType", intoDocumentContext("facilityType", nil))
+	addToR4("DocumentReference.practiceSetting", intoDocumentContext("practiceSetting", nil))
+	addToR4("DocumentReference.event", intoDocumentContext("event", fromConcept))
 
 	// Device.deviceName → name, for the name types both versions have.
-	rulesToR5["Device.deviceName"] = mapAll("name", func(v any) (any, bool) {
+	addToR5("Device.deviceName", mapAll("name", func(v any) (any, bool) {
 		n, ok := v.(map[string]any)
 		if !ok || !onlyKeys(n, "name", "type") || !deviceNameTypes[n["type"]] {
 			return nil, false
 		}
 		return map[string]any{"value": n["name"], "type": n["type"]}, true
-	})
-	rulesToR4["Device.name"] = mapAll("deviceName", func(v any) (any, bool) {
+	}))
+	addToR4("Device.name", mapAll("deviceName", func(v any) (any, bool) {
 		n, ok := v.(map[string]any)
 		if !ok || !onlyKeys(n, "value", "type") || !deviceNameTypes[n["type"]] {
 			return nil, false
 		}
 		return map[string]any{"name": n["value"], "type": n["type"]}, true
-	})
+	}))
 }
 
 // deviceNameTypes are the Device name types of both R4 and R5.
@@ -193,7 +193,7 @@ func intoDocumentContext(field string, fn func(any) (any, bool)) rule {
 var encounterAdmissionMoved = []string{"dietPreference", "specialArrangement", "specialCourtesy"}
 
 func init() {
-	rulesToR5["Encounter.hospitalization"] = func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+	addToR5("Encounter.hospitalization", func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
 		hosp, ok := src[key].(map[string]any)
 		if !ok {
 			return c.keep(out, src, key, e, ty)
@@ -210,10 +210,10 @@ func init() {
 			return nil
 		}
 		return c.element(out, map[string]any{key: rest}, key, "admission", e, ty, at)
-	}
-	rulesToR4["Encounter.admission"] = rename("hospitalization")
+	})
+	addToR4("Encounter.admission", rename("hospitalization"))
 	for _, k := range encounterAdmissionMoved {
-		rulesToR4["Encounter."+k] = func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
+		addToR4("Encounter."+k, func(c *converter, out, src map[string]any, key string, e *elem, ty, at string) error {
 			if _, ok := src["_"+key]; ok {
 				return c.keep(out, src, key, e, ty)
 			}
@@ -224,12 +224,12 @@ func init() {
 			}
 			hosp[key] = fhir.CloneValue(src[key])
 			return nil
-		}
+		})
 	}
 
 	// serviceType: CodeableConcept → CodeableReference(concept).
 	for _, t := range []string{"Encounter", "Appointment"} {
-		rulesToR5[t+".serviceType"] = mapItems("serviceType", concept)
-		rulesToR4[t+".serviceType"] = inverseItems("serviceType", fromConcept)
+		addToR5(t+".serviceType", mapItems("serviceType", concept))
+		addToR4(t+".serviceType", inverseItems("serviceType", fromConcept))
 	}
 }

@@ -1,6 +1,8 @@
 package r4
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -26,6 +28,25 @@ func (r *Report) KeptTotal() int {
 		n += c
 	}
 	return n
+}
+
+// String summarises the report for a log line or an import summary:
+// "kept 2 as extensions (Encounter.classHistory ×1, Encounter.status ×1); restored 0".
+func (r *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "kept %d as extensions", r.KeptTotal())
+	if len(r.Kept) > 0 {
+		b.WriteString(" (")
+		for i, p := range slices.Sorted(maps.Keys(r.Kept)) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s ×%d", p, r.Kept[p])
+		}
+		b.WriteString(")")
+	}
+	fmt.Fprintf(&b, "; restored %d", r.Restored)
+	return b.String()
 }
 
 // ToR5 converts an R4 resource to R5. The input is not modified. A resource

@@ -244,6 +244,17 @@ func TestR5OnlyRoundTrip(t *testing.T) {
 	}
 }
 
+func TestReportString(t *testing.T) {
+	_, report, err := ToR5(parse(t, `{"resourceType":"Encounter","status":"arrived","classHistory":[{"class":{"code":"AMB"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "kept 2 as extensions (Encounter.classHistory ×1, Encounter.status ×1); restored 0"
+	if got := report.String(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestNotSupported(t *testing.T) {
 	for _, conv := range []func(fhir.Resource) (fhir.Resource, *Report, error){ToR5, ToR4} {
 		_, _, err := conv(parse(t, `{"resourceType":"TestScript"}`))

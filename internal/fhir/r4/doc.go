@@ -47,6 +47,6 @@
 // valueAttachment) is not itself converted; primitive values are copied
 // without checking the target's value sets except where a rule maps codes
 // (Encounter.status, AllergyIntolerance.type, Device name types); and
-// resource types outside supported (MessageHeader, Specimen, Substance,
+// resource types outside supported (MessageHeader, Substance,
 // ChargeItem, …) are refused rather than guessed at.
 package r4

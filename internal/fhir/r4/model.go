@@ -23,6 +23,7 @@ type elem struct {
 	name       string   // last segment without [x]: "performed"
 	choice     bool     // the path ends in [x]
 	list       bool     // max is not 1
+	required   bool     // min is above 0
 	types      []string // type codes; empty with contentRef
 	contentRef string   // path whose children this element reuses
 }
@@ -114,12 +115,12 @@ func r4Model() *table {
 		sc := bufio.NewScanner(zr)
 		for sc.Scan() {
 			f := strings.Split(sc.Text(), "\t")
-			if len(f) != 4 {
+			if len(f) != 5 {
 				continue
 			}
-			e := &elem{path: f[0], list: f[1] != "1", contentRef: f[3]}
-			if f[2] != "" {
-				e.types = strings.Split(f[2], ",")
+			e := &elem{path: f[0], required: f[1] != "0", list: f[2] != "1", contentRef: f[4]}
+			if f[3] != "" {
+				e.types = strings.Split(f[3], ",")
 			}
 			t.add(e)
 		}
@@ -146,7 +147,7 @@ func r5Model() *table {
 				case "id", "extension", "modifierExtension":
 					continue
 				}
-				e := &elem{path: el.Path, list: el.IsList(), contentRef: el.ContentRef}
+				e := &elem{path: el.Path, required: el.Min > 0, list: el.IsList(), contentRef: el.ContentRef}
 				for _, tr := range el.Types {
 					e.types = append(e.types, strings.TrimPrefix(tr.Code, "http://hl7.org/fhirpath/System."))
 				}

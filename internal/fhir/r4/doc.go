@@ -17,30 +17,30 @@
 // by element otherwise, as the HL7 cross-version extension packages
 // (hl7.fhir.uv.xver-r5.r4) name and shape them: an R5 CodeableReference in
 // R4 is "…/5.0/StructureDefinition/extension-Encounter.reason" with
-// sub-extensions "concept" and "reference". Report counts them. Converting back restores such
-// extensions into elements, so R4 → R5 → R4 gives back the input, apart
-// from these documented differences:
+// sub-extensions "concept" and "reference". Report counts them. Converting
+// back restores such extensions into elements.
 //
-//   - An Encounter.status whose translation is not one to one (R4 arrived and
-//     triaged both become in-progress, R5 discharged and completed both
-//     become finished), and likewise a MedicationStatement.status (R4
-//     active, completed, stopped, … all become recorded), is translated and
-//     the original kept beside it as an extension, which the way back
-//     restores.
-//   - Consent.dateTime with a time of day becomes a date (R5 Consent.date)
-//     and the original is kept as an extension; Consent.status proposed
-//     becomes draft likewise.
+// Where a translation is not one to one, the converted value is given and
+// the original kept beside it as an extension, which the way back restores:
+// Encounter.status (R4 arrived and triaged both become in-progress; R5
+// discharged and completed both become finished), MedicationStatement.status
+// (R4 active, completed, stopped, … all become recorded), Consent.status
+// (proposed becomes draft), Consent.dateTime with a time of day (R5 has a
+// date). Going to R4, an R5 element that fits only in part (a
+// CodeableConcept with several codings where R4 has a Coding, a
+// CodeableReference with both concept and reference, a list where R4 holds
+// one value) is kept whole, and the first value that fits fills the R4
+// element as well.
+//
+// So R4 → R5 → R4 gives back the input, and R5 → R4 → R5 too, apart from
+// these documented differences:
+//
 //   - Immunization.protocolApplied.doseNumberString or seriesDosesString
 //     holding a plain positive number comes back as doseNumberPositiveInt
 //     (seriesDosesPositiveInt): R5 keeps only the string.
-//   - Coverage.kind, mandatory in R5, is set to insurance when absent; an R5
-//     Coverage of kind insurance going to R4 loses that element, which R4
-//     implies.
-//   - Going to R4, an R5 element that fits only in part (a CodeableConcept
-//     with more than one coding where R4 has a Coding, a CodeableReference
-//     with both concept and reference, a list where R4 holds one value) is
-//     kept whole as an extension, and where R4 requires the element the
-//     first value that fits fills it as well.
+//   - Coverage.kind, mandatory in R5, is set to insurance when absent, and an
+//     R5 Coverage of kind insurance loses the element in R4, which implies
+//     it; likewise SampledData.intervalUnit ms, implied by R4's period.
 //   - Elements restored from extensions come after the elements converted
 //     directly when both fill the same list.
 //   - An object's properties unknown to the source version are copied as they

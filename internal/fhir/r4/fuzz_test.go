@@ -1,0 +1,33 @@
+package r4
+
+import (
+	"testing"
+
+	"github.com/emr-project/emr/internal/fhir"
+)
+
+// FuzzConvert feeds arbitrary JSON resources through both directions: no
+// panic, and either an error or a resource.
+func FuzzConvert(f *testing.F) {
+	for _, tt := range mappingTests {
+		f.Add([]byte(tt.r4))
+		f.Add([]byte(tt.r5))
+	}
+	f.Add([]byte(`{"resourceType":"Encounter","extension":[{"url":"http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.class","extension":[{"url":"coding"}]}]}`))
+	f.Add([]byte(`{"resourceType":"Encounter","class":[1,{"coding":"x"}],"_status":[null],"reasonCode":{"a":1}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := fhir.ParseResource(data)
+		if err != nil {
+			return
+		}
+		for _, conv := range []func(fhir.Resource) (fhir.Resource, *Report, error){ToR5, ToR4} {
+			out, report, err := conv(res)
+			if err == nil && (out == nil || report == nil) {
+				t.Fatalf("no error and no output for %s", data)
+			}
+			if err == nil {
+				_ = out.JSON()
+			}
+		}
+	})
+}

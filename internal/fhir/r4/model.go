@@ -1,0 +1,169 @@
+package r4
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"strings"
+	"sync"
+
+	"github.com/emr-project/emr/internal/fhir/spec"
+)
+
+// r4elements.txt.gz holds the R4 element table; see PROVENANCE.md.
+//
+//go:embed r4elements.txt.gz
+var r4Elements []byte
+
+// elem is one element definition of either version, reduced to what the
+// conversion needs.
+type elem struct {
+	path       string   // "Encounter.hospitalization", "Procedure.performed[x]"
+	name       string   // last segment without [x]: "performed"
+	choice     bool     // the path ends in [x]
+	list       bool     // max is not 1
+	required   bool     // min is above 0
+	types      []string // type codes; empty with contentRef
+	contentRef string   // path whose children this element reuses
+}
+
+// table is the element tree of one FHIR version.
+type table struct {
+	version  string // "4.0" or "5.0", as in cross-version extension URLs
+	byPath   map[string]*elem
+	extValue map[string]bool // types allowed as Extension.value[x]
+}
+
+func (t *table) add(e *elem) {
+	last := e.path[strings.LastIndexByte(e.path, '.')+1:]
+	e.choice = strings.HasSuffix(last, "[x]")
+	e.name = strings.TrimSuffix(last, "[x]")
+	t.byPath[e.path] = e
+}
+
+// child resolves a JSON property name below the object at path, returning
+// the element and, for a choice, the type its suffix names.
+func (t *table) child(path, key string) (*elem, string, bool) {
+	if e, ok := t.byPath[path+"."+key]; ok && !e.choice {
+		return e, e.typ(), true
+	}
+	for i := 1; i < len(key); i++ {
+		if key[i] < 'A' || key[i] > 'Z' {
+			continue
+		}
+		e, ok := t.byPath[path+"."+key[:i]+"[x]"]
+		if !ok {
+			continue
+		}
+		for _, ty := range e.types {
+			if strings.EqualFold(ty[:1], key[i:i+1]) && ty[1:] == key[i+1:] {
+				return e, ty, true
+			}
+		}
+	}
+	return nil, "", false
+}
+
+// lookup finds an element by path, with or without its [x].
+func (t *table) lookup(path string) (*elem, bool) {
+	if e, ok := t.byPath[path]; ok {
+		return e, true
+	}
+	e, ok := t.byPath[path+"[x]"]
+	return e, ok
+}
+
+// typ returns the single type of a non-choice element, "" for an inline
+// structure reached by contentReference.
+func (e *elem) typ() string {
+	if len(e.types) == 1 {
+		return e.types[0]
+	}
+	return ""
+}
+
+// next returns the path whose children describe a value of type ty in e.
+func (e *elem) next(ty string) string {
+	switch {
+	case e.contentRef != "":
+		return e.contentRef
+	case ty == "BackboneElement" || ty == "Element" || ty == "":
+		return e.path
+	default:
+		return ty
+	}
+}
+
+func isInline(ty string) bool { return ty == "BackboneElement" || ty == "Element" || ty == "" }
+
+func isPrimitive(ty string) bool { return ty != "" && ty[0] >= 'a' && ty[0] <= 'z' }
+
+var (
+	r4Once, r5Once sync.Once
+	r4Table        *table
+	r5Table        *table
+)
+
+func r4Model() *table {
+	r4Once.Do(func() {
+		t := &table{version: "4.0", byPath: map[string]*elem{}, extValue: map[string]bool{}}
+		zr, err := gzip.NewReader(bytes.NewReader(r4Elements))
+		if err != nil {
+			panic("r4: embedded element table: " + err.Error())
+		}
+		sc := bufio.NewScanner(zr)
+		for sc.Scan() {
+			f := strings.Split(sc.Text(), "\t")
+			if len(f) != 5 {
+				continue
+			}
+			e := &elem{path: f[0], required: f[1] != "0", list: f[2] != "1", contentRef: f[4]}
+			if f[3] != "" {
+				e.types = strings.Split(f[3], ",")
+			}
+			t.add(e)
+		}
+		if ev, ok := t.byPath["Extension.value[x]"]; ok {
+			for _, ty := range ev.types {
+				t.extValue[ty] = true
+			}
+		}
+		r4Table = t
+	})
+	return r4Table
+}
+
+func r5Model() *table {
+	r5Once.Do(func() {
+		t := &table{version: "5.0", byPath: map[string]*elem{}, extValue: map[string]bool{}}
+		for _, ty := range spec.R5().Types {
+			for _, el := range ty.Elements {
+				i := strings.LastIndexByte(el.Path, '.')
+				if i < 0 {
+					continue
+				}
+				switch el.Path[i+1:] {
+				case "id", "extension", "modifierExtension":
+					continue
+				}
+				e := &elem{path: el.Path, required: el.Min > 0, list: el.IsList(), contentRef: el.ContentRef}
+				for _, tr := range el.Types {
+					e.types = append(e.types, strings.TrimPrefix(tr.Code, "http://hl7.org/fhirpath/System."))
+				}
+				t.add(e)
+			}
+		}
+		if ev, ok := spec.R5().Types["Extension"]; ok {
+			for _, el := range ev.Elements {
+				if el.Path == "Extension.value[x]" {
+					for _, tr := range el.Types {
+						t.extValue[tr.Code] = true
+					}
+				}
+			}
+		}
+		r5Table = t
+	})
+	return r5Table
+}

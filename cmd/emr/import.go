@@ -70,7 +70,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Store:       st,
 		Validator:   newValidator(defs, cfg.invariants),
 		FHIRVersion: version,
-		ConvertR4:   nil, // the R4→R5 converter (internal/fhir/r4) is not wired yet
+		ConvertR4:   importer.ConvertR4,
 		Workers:     *workers,
 		BatchSize:   *batch,
 		Progress:    p.update,
@@ -100,9 +100,9 @@ func printSummary(w io.Writer, sum *importer.Summary) {
 		fmt.Fprintf(w, "skipped %s\n", s)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "type\tread\tcreated\tupdated\tunchanged\tfailed\t")
+	fmt.Fprintln(tw, "type\tread\tcreated\tupdated\tunchanged\tfailed\tkept as extensions\t")
 	row := func(name string, c importer.Counts) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", name, c.Read, c.Created, c.Updated, c.Unchanged, c.Failed)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", name, c.Read, c.Created, c.Updated, c.Unchanged, c.Failed, c.Kept)
 	}
 	for _, t := range sum.Types() {
 		row(t, sum.ByType[t])
@@ -110,6 +110,9 @@ func printSummary(w io.Writer, sum *importer.Summary) {
 	row("total", sum.Total())
 	tw.Flush()
 	fmt.Fprintf(w, "%d files, %d problems\n", sum.Files, len(sum.Problems))
+	if k := sum.Total().Kept; k > 0 {
+		fmt.Fprintf(w, "%d elements of R4 input have no R5 home and were kept as cross-version extensions\n", k)
+	}
 }
 
 func importUsage(flags func(), stderr io.Writer) func() {

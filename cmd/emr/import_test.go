@@ -80,12 +80,13 @@ func TestImportCommand(t *testing.T) {
 	}
 }
 
-// TestImportRefusesR4 imports Synthea's R4 bundles: detected as R4 and
-// refused with a clear message, exit 1, until the converter is wired.
-func TestImportRefusesR4(t *testing.T) {
-	shared := sharedtest.Path(t, "testdata", "synthea-r4")
+// TestImportR4NDJSON imports Synthea's R4 bulk export: detected as R4,
+// converted to R5, every resource stored, exit 0; the log.ndjson of the
+// export is skipped.
+func TestImportR4NDJSON(t *testing.T) {
+	shared := sharedtest.Path(t, "testdata", "synthea-bulk-ndjson-10pt")
 	code, stdout, stderr := emrProcess(t, "import", "--data", t.TempDir(), shared)
-	if code != 1 || !strings.Contains(stderr, "R4 input needs the R4→R5 converter") || !regexpMatch(`total\s+12541\s+0\s+0\s+0\s+12541`, stdout) {
+	if code != 0 || !regexpMatch(`total\s+(\d+)\s+(\d+)\s+0\s+0\s+0\s+\d+`, stdout) || !strings.Contains(stdout, ", 0 problems") {
 		t.Errorf("exit %d, stdout:\n%s\nstderr (start):\n%.600s", code, stdout, stderr)
 	}
 }

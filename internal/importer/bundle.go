@@ -13,6 +13,7 @@ import (
 type bundleEntry struct {
 	index int
 	res   fhir.Resource
+	kept  int // elements kept as cross-version extensions
 	err   error
 }
 
@@ -72,7 +73,7 @@ func processBundle(opts Options, j *job, bundle fhir.Resource, kind string, r *r
 			be.err = rewriteReferences(map[string]any(be.res), targets)
 		}
 		if be.err == nil {
-			be.err = prepare(opts, version, &be.res)
+			be.kept, be.err = prepare(opts, version, &be.res)
 		}
 		if be.err != nil {
 			failed++
@@ -100,7 +101,7 @@ func processBundle(opts Options, j *job, bundle fhir.Resource, kind string, r *r
 			r.fail(typeOf(be), &Problem{File: j.file, Where: where(be), Message: be.err.Error()})
 			continue
 		}
-		u.items = append(u.items, item{res: be.res, where: where(be)})
+		u.items = append(u.items, item{res: be.res, where: where(be), kept: be.kept})
 	}
 	if len(u.items) > 0 {
 		r.units = append(r.units, u)

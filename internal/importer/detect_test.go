@@ -67,9 +67,9 @@ func TestR4GoesThroughTheConverter(t *testing.T) {
 	dir := sharedtest.Path(t, "testdata", "synthea-bulk-ndjson-10pt")
 	opts := options(openSQLite(t))
 	calls := 0
-	opts.ConvertR4 = func(r fhir.Resource) (fhir.Resource, error) {
+	opts.ConvertR4 = func(r fhir.Resource) (fhir.Resource, int, error) {
 		calls++
-		return nil, errors.New("not yet")
+		return nil, 0, errors.New("not yet")
 	}
 	opts.Workers = 1
 	sum := importOK(t, opts, filepath.Join(dir, "Patient.000.ndjson"))

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/r4"
 	"github.com/emr-project/emr/internal/store"
 )
 
@@ -16,7 +17,7 @@ import (
 // (any error; its message is reported with the resource's location) for a
 // resource it cannot convert. The R4→R5 converter of internal/fhir/r4 is
 // plugged in here by cmd/emr.
-type Converter func(fhir.Resource) (fhir.Resource, error)
+type Converter func(fhir.Resource) (res fhir.Resource, kept int, err error)
 
 // Validator checks a resource before it is stored; a result with an issue
 // of severity error or fatal rejects it. *validate.Validator is one.
@@ -72,6 +73,9 @@ func (p Problem) String() string {
 // Unchanged + Failed.
 type Counts struct {
 	Read, Created, Updated, Unchanged, Failed int64
+	// Kept counts the elements of R4 input with no R5 home, kept as
+	// cross-version extensions (not a failure: nothing is lost).
+	Kept int64
 }
 
 func (c *Counts) add(o Counts) {
@@ -80,6 +84,7 @@ func (c *Counts) add(o Counts) {
 	c.Updated += o.Updated
 	c.Unchanged += o.Unchanged
 	c.Failed += o.Failed
+	c.Kept += o.Kept
 }
 
 // Summary is the outcome of an import.
@@ -201,4 +206,15 @@ func positionOf(where string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+// ConvertR4 is the R4→R5 conversion of internal/fhir/r4 as a Converter:
+// kept counts the elements with no R5 home, kept as cross-version
+// extensions.
+func ConvertR4(res fhir.Resource) (fhir.Resource, int, error) {
+	out, rep, err := r4.ToR5(res)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, rep.KeptTotal(), nil
 }

@@ -32,6 +32,7 @@ type unit struct {
 type item struct {
 	res   fhir.Resource
 	where string
+	kept  int // elements kept as cross-version extensions by conversion
 }
 
 // unknownType counts what failed before its resource type was known.
@@ -85,11 +86,12 @@ func process(opts Options, j *job) *result {
 		if res.ID() == "" {
 			res.SetID(contentID(res))
 		}
-		if err := prepare(opts, j.version, &res); err != nil {
+		kept, err := prepare(opts, j.version, &res)
+		if err != nil {
 			r.fail(res.Type(), &Problem{File: j.file, Where: where, Message: err.Error()})
 			continue
 		}
-		good = append(good, item{res: res, where: where})
+		good = append(good, item{res: res, where: where, kept: kept})
 	}
 	if len(good) > 0 {
 		r.units = append(r.units, &unit{file: j.file, items: good})
@@ -135,28 +137,30 @@ func processJSON(opts Options, j *job, r *result) {
 	if res.ID() == "" {
 		res.SetID(contentID(res))
 	}
-	if err := prepare(opts, version, &res); err != nil {
+	kept, err := prepare(opts, version, &res)
+	if err != nil {
 		r.fail(res.Type(), &Problem{File: j.file, Message: err.Error()})
 		return
 	}
-	r.units = append(r.units, &unit{file: j.file, items: []item{{res: res}}})
+	r.units = append(r.units, &unit{file: j.file, items: []item{{res: res, kept: kept}}})
 }
 
-// prepare converts an R4 resource and validates the result.
-func prepare(opts Options, version Version, res *fhir.Resource) error {
+// prepare converts an R4 resource and validates the result. kept is the
+// number of elements conversion kept as cross-version extensions.
+func prepare(opts Options, version Version, res *fhir.Resource) (kept int, err error) {
 	if version == VersionR4 {
 		typ, id := res.Type(), res.ID()
-		converted, err := opts.ConvertR4(*res)
+		converted, n, err := opts.ConvertR4(*res)
 		if err != nil {
-			return fmt.Errorf("R4→R5 conversion: %w", err)
+			return 0, fmt.Errorf("R4→R5 conversion: %w", err)
 		}
 		if converted.Type() != typ || converted.ID() != id {
-			return fmt.Errorf("R4→R5 conversion made %s/%s into %s/%s", typ, id, converted.Type(), converted.ID())
+			return 0, fmt.Errorf("R4→R5 conversion made %s/%s into %s/%s", typ, id, converted.Type(), converted.ID())
 		}
-		*res = converted
+		*res, kept = converted, n
 	}
 	if !fhir.ValidID(res.ID()) {
-		return fmt.Errorf("id %q is not a valid FHIR id", res.ID())
+		return 0, fmt.Errorf("id %q is not a valid FHIR id", res.ID())
 	}
 	issues := opts.Validator.Validate(*res)
 	var msgs []string
@@ -175,7 +179,7 @@ func prepare(opts Options, version Version, res *fhir.Resource) error {
 		}
 	}
 	if errors == 0 {
-		return nil
+		return kept, nil
 	}
 	msg := "invalid: " + strings.Join(msgs, "; ")
 	if errors > len(msgs) {
@@ -186,5 +190,5 @@ func prepare(opts Options, version Version, res *fhir.Resource) error {
 			msg += "; it looks like R4: " + sign
 		}
 	}
-	return fmt.Errorf("%s", msg)
+	return 0, fmt.Errorf("%s", msg)
 }

@@ -202,7 +202,7 @@ func withoutBookkeeping(r fhir.Resource) []byte {
 
 func (w *writer) record(items []item, outcomes []outcome) {
 	for i, it := range items {
-		c := Counts{Read: 1}
+		c := Counts{Read: 1, Kept: int64(it.kept)}
 		switch outcomes[i] {
 		case created:
 			c.Created = 1

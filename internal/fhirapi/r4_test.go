@@ -1,0 +1,342 @@
+package fhirapi_test
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/sharedtest"
+)
+
+const r4Encounter = `{"resourceType":"Encounter","status":"finished",
+ "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
+ "period":{"start":"2020-01-01T10:00:00Z","end":"2020-01-01T11:00:00Z"}}`
+
+// TestR4CRUD walks one resource through create, read, update, history and
+// delete on /fhir/R4, checking the R4 form, the headers and the R5 form the
+// store holds.
+func TestR4CRUD(t *testing.T) {
+	ts := newTestServer(t)
+	created := ts.do("POST", "/fhir/R4/Encounter", r4Encounter)
+	if created.status != http.StatusCreated {
+		t.Fatalf("create: status %d: %s", created.status, created.body)
+	}
+	loc := created.header.Get("Location")
+	if !strings.HasPrefix(loc, "http://emr.test/fhir/R4/Encounter/") {
+		t.Errorf("Location %q, want it below the R4 base", loc)
+	}
+	if got := created.header.Get("ETag"); got != `W/"1"` {
+		t.Errorf("ETag %q, want W/\"1\"", got)
+	}
+	if got := created.header.Get("Content-Type"); !strings.Contains(got, "fhirVersion=4.0") {
+		t.Errorf("Content-Type %q, want fhirVersion=4.0", got)
+	}
+	id := created.resource(t).ID()
+
+	r4 := ts.do("GET", "/fhir/R4/Encounter/"+id, "")
+	if r4.status != http.StatusOK || r4.header.Get("Last-Modified") == "" {
+		t.Fatalf("R4 read: status %d, Last-Modified %q: %s", r4.status, r4.header.Get("Last-Modified"), r4.body)
+	}
+	enc := r4.resource(t)
+	if _, ok := enc["period"]; !ok {
+		t.Errorf("R4 read has no period: %s", r4.body)
+	}
+	if _, ok := enc["class"].(map[string]any); !ok {
+		t.Errorf("R4 read: class is not a Coding: %s", r4.body)
+	}
+	r5 := ts.do("GET", "/fhir/Encounter/"+id, "").resource(t)
+	if _, ok := r5["actualPeriod"]; !ok {
+		t.Errorf("R5 read has no actualPeriod: %v", r5)
+	}
+
+	update := strings.Replace(r4Encounter, `"status":"finished"`, `"id":"`+id+`","status":"cancelled"`, 1)
+	if got := ts.do("PUT", "/fhir/R4/Encounter/"+id, update, "If-Match: W/\"1\""); got.status != http.StatusOK || got.header.Get("ETag") != `W/"2"` {
+		t.Fatalf("update: status %d, ETag %q: %s", got.status, got.header.Get("ETag"), got.body)
+	}
+	hist := ts.do("GET", "/fhir/R4/Encounter/"+id+"/_history", "")
+	bundle := hist.resource(t)
+	entries, _ := bundle["entry"].([]any)
+	if hist.status != http.StatusOK || bundle["type"] != "history" || len(entries) != 2 {
+		t.Fatalf("history: status %d, %d entries: %s", hist.status, len(entries), hist.body)
+	}
+	for _, e := range entries {
+		entry := e.(map[string]any)
+		if full, _ := entry["fullUrl"].(string); !strings.HasPrefix(full, "http://emr.test/fhir/R4/Encounter/") {
+			t.Errorf("history fullUrl %q, want the R4 base", full)
+		}
+		if _, ok := entry["resource"].(map[string]any)["period"]; !ok {
+			t.Errorf("history entry is not in R4: %v", entry["resource"])
+		}
+	}
+	if got := ts.do("GET", "/fhir/R4/Encounter/"+id+"/_history/1", "").resource(t)["status"]; got != "finished" {
+		t.Errorf("vread 1: status %v, want finished", got)
+	}
+	if got := ts.do("DELETE", "/fhir/R4/Encounter/"+id, ""); got.status != http.StatusNoContent && got.status != http.StatusOK {
+		t.Fatalf("delete: status %d: %s", got.status, got.body)
+	}
+	if got := ts.do("GET", "/fhir/R4/Encounter/"+id, ""); got.status != http.StatusGone {
+		t.Errorf("read after delete: status %d, want 410", got.status)
+	}
+}
+
+// TestR4Errors checks that what the R4 face cannot serve is answered with
+// a 4xx and an OperationOutcome saying why.
+func TestR4Errors(t *testing.T) {
+	ts := newTestServer(t)
+	cases := []struct {
+		name, method, path, body string
+		headers                  []string
+		status                   int
+		says                     string
+	}{
+		{"type without conversion", "GET", "/fhir/R4/Substance/1", "", nil, http.StatusNotFound, "no R4 conversion"},
+		{"create type without conversion", "POST", "/fhir/R4/Substance", `{"resourceType":"Substance"}`, nil, http.StatusNotFound, "no R4 conversion"},
+		{"body type without conversion", "POST", "/fhir/R4", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Substance"},"request":{"method":"POST","url":"Substance"}}]}`, nil, http.StatusUnprocessableEntity, "Bundle.entry[0]"},
+		{"malformed element", "POST", "/fhir/R4/Encounter", `{"resourceType":"Encounter","status":"finished","class":"AMB"}`, nil, http.StatusBadRequest, "Encounter.class"},
+		{"R4 parameter without R5 equivalent", "GET", "/fhir/R4/CarePlan?activity-code=123", "", nil, http.StatusBadRequest, "activity-code"},
+		{"other fhirVersion accepted", "GET", "/fhir/R4/metadata", "", []string{"Accept: application/fhir+json; fhirVersion=5.0"}, http.StatusNotAcceptable, "fhirVersion=4.0"},
+		{"other fhirVersion sent", "POST", "/fhir/R4/Encounter", r4Encounter, []string{"Content-Type: application/fhir+json; fhirVersion=3.0"}, http.StatusUnsupportedMediaType, "fhirVersion 3.0"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := ts.do(c.method, c.path, c.body, c.headers...)
+			if got.status != c.status {
+				t.Errorf("status %d, want %d: %s", got.status, c.status, got.body)
+			}
+			oo := got.resource(t)
+			if oo.Type() != "OperationOutcome" || !strings.Contains(string(got.body), c.says) {
+				t.Errorf("got %s, want an OperationOutcome saying %q", got.body, c.says)
+			}
+			if ct := got.header.Get("Content-Type"); !strings.Contains(ct, "fhirVersion=4.0") {
+				t.Errorf("Content-Type %q, want fhirVersion=4.0", ct)
+			}
+		})
+	}
+	lenient := ts.do("GET", "/fhir/R4/CarePlan?activity-code=123", "", "Prefer: handling=lenient")
+	if lenient.status != http.StatusOK {
+		t.Errorf("lenient search with an R4-only parameter: status %d, want 200: %s", lenient.status, lenient.body)
+	}
+}
+
+func TestR4Metadata(t *testing.T) {
+	ts := newTestServer(t)
+	got := ts.do("GET", "/fhir/R4/metadata", "")
+	cs := got.resource(t)
+	if got.status != http.StatusOK || cs["fhirVersion"] != "4.0.1" {
+		t.Fatalf("status %d, fhirVersion %v, want 200 and 4.0.1", got.status, cs["fhirVersion"])
+	}
+	types := map[string]map[string]bool{}
+	for _, r := range cs["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+		res := r.(map[string]any)
+		params := map[string]bool{}
+		for _, p := range res["searchParam"].([]any) {
+			params[p.(map[string]any)["name"].(string)] = true
+		}
+		types[res["type"].(string)] = params
+	}
+	for _, typ := range []string{"Patient", "Encounter", "Observation", "MedicationRequest", "ExplanationOfBenefit"} {
+		if types[typ] == nil {
+			t.Errorf("%s missing from the R4 CapabilityStatement", typ)
+		}
+	}
+	for _, typ := range []string{"Substance", "CapabilityStatement", "ActorDefinition"} {
+		if types[typ] != nil {
+			t.Errorf("%s listed, but has no R4 conversion", typ)
+		}
+	}
+	if !types["Encounter"]["diagnosis"] || types["Encounter"]["diagnosis-reference"] {
+		t.Errorf("Encounter search parameters should use the R4 name diagnosis: %v", types["Encounter"])
+	}
+}
+
+// TestR4OnDefaultBase checks that fhirVersion=4.0 in the media types selects
+// R4 on /fhir.
+func TestR4OnDefaultBase(t *testing.T) {
+	ts := newTestServer(t)
+	created := ts.do("POST", "/fhir/Encounter", r4Encounter, "Content-Type: application/fhir+json; fhirVersion=4.0")
+	if created.status != http.StatusCreated {
+		t.Fatalf("R4 create on /fhir: status %d: %s", created.status, created.body)
+	}
+	if loc := created.header.Get("Location"); !strings.HasPrefix(loc, "http://emr.test/fhir/Encounter/") {
+		t.Errorf("Location %q, want the base the client used", loc)
+	}
+	id := created.resource(t).ID()
+	r4 := ts.do("GET", "/fhir/Encounter/"+id, "", "Accept: application/fhir+json; fhirVersion=4.0")
+	if _, ok := r4.resource(t)["period"]; !ok || !strings.Contains(r4.header.Get("Content-Type"), "fhirVersion=4.0") {
+		t.Errorf("Accept fhirVersion=4.0: Content-Type %q, body %s; want R4", r4.header.Get("Content-Type"), r4.body)
+	}
+	r5 := ts.do("GET", "/fhir/Encounter/"+id, "")
+	if _, ok := r5.resource(t)["actualPeriod"]; !ok {
+		t.Errorf("plain read on /fhir is not R5: %s", r5.body)
+	}
+	if cs := ts.do("GET", "/fhir/metadata", "", "Accept: application/fhir+json; fhirVersion=4.0").resource(t); cs["fhirVersion"] != "4.0.1" {
+		t.Errorf("metadata with fhirVersion=4.0: fhirVersion %v, want 4.0.1", cs["fhirVersion"])
+	}
+}
+
+// TestR4SyntheaRoundTrip writes Synthea R4 patient Bundles as transactions
+// to /fhir/R4, reads every resource back through /fhir/R4 and compares it
+// with the input element by element (apart from id and meta, which the
+// server assigns, and references, which now name the created resources),
+// then searches with R4 parameters. EMR_R4_BUNDLES=all takes every Bundle
+// instead of the three smallest.
+func TestR4SyntheaRoundTrip(t *testing.T) {
+	dir := sharedtest.Path(t, "testdata", "synthea-r4")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	sort.Slice(files, func(i, j int) bool { return fileSize(files[i]) < fileSize(files[j]) })
+	if os.Getenv("EMR_R4_BUNDLES") != "all" && len(files) > 3 {
+		files = files[:3]
+	}
+	ts := newTestServer(t)
+	var total, equal int
+	for _, file := range files {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		input, err := fhir.ParseResource(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ts.do("POST", "/fhir/R4", string(body), "Content-Type: application/fhir+json; fhirVersion=4.0")
+		if got.status != http.StatusOK {
+			t.Fatalf("%s: transaction: status %d: %s", filepath.Base(file), got.status, got.body)
+		}
+		answer := got.resource(t)
+		if answer["type"] != "transaction-response" {
+			t.Fatalf("%s: answer type %v", filepath.Base(file), answer["type"])
+		}
+		inEntries := input["entry"].([]any)
+		outEntries := answer["entry"].([]any)
+		// urn:uuid fullUrls became Type/id.
+		local := map[string]string{}
+		for i, e := range outEntries {
+			loc, _ := e.(map[string]any)["response"].(map[string]any)["location"].(string)
+			loc = strings.TrimPrefix(loc, "http://emr.test/fhir/R4/")
+			if i := strings.Index(loc, "/_history"); i >= 0 {
+				loc = loc[:i]
+			}
+			local[inEntries[i].(map[string]any)["fullUrl"].(string)] = loc
+		}
+		byType := map[string][]fhir.Resource{}
+		for _, e := range inEntries {
+			want := fhir.Resource(fhir.CloneValue(e.(map[string]any)["resource"]).(map[string]any))
+			loc := local[e.(map[string]any)["fullUrl"].(string)]
+			total++
+			read := ts.do("GET", "/fhir/R4/"+loc, "")
+			if read.status != http.StatusOK {
+				t.Errorf("%s: read %s: status %d: %s", filepath.Base(file), loc, read.status, read.body)
+				continue
+			}
+			back := read.resource(t)
+			byType[want.Type()] = append(byType[want.Type()], back)
+			want = fhir.Resource(rewriteRefs(map[string]any(want), local).(map[string]any))
+			for _, r := range []fhir.Resource{want, back} {
+				delete(r, "id")
+				delete(r, "meta")
+			}
+			if diff := cmp.Diff(map[string]any(want), map[string]any(back)); diff != "" {
+				t.Errorf("%s: %s differs after the round trip through /fhir/R4 (-input +read):\n%s", filepath.Base(file), loc, diff)
+				continue
+			}
+			equal++
+		}
+		r4Searches(t, ts, local, byType, inEntries)
+	}
+	t.Logf("%d bundles: %d of %d resources read back through /fhir/R4 equal to the input", len(files), equal, total)
+}
+
+// r4Searches checks searches by R4 parameters against what was written.
+func r4Searches(t *testing.T, ts *testServer, local map[string]string, byType map[string][]fhir.Resource, entries []any) {
+	t.Helper()
+	var patient string
+	for _, e := range entries {
+		if e.(map[string]any)["resource"].(map[string]any)["resourceType"] == "Patient" {
+			patient = local[e.(map[string]any)["fullUrl"].(string)]
+		}
+	}
+	count := func(query string) int {
+		got := ts.do("GET", "/fhir/R4/"+query, "")
+		if got.status != http.StatusOK {
+			t.Errorf("search %s: status %d: %s", query, got.status, got.body)
+			return -1
+		}
+		b := got.resource(t)
+		n := 0
+		entries, _ := b["entry"].([]any)
+		for _, e := range entries {
+			entry := e.(map[string]any)
+			if entry["search"].(map[string]any)["mode"] == "match" {
+				n++
+				if full, _ := entry["fullUrl"].(string); !strings.HasPrefix(full, "http://emr.test/fhir/R4/") {
+					t.Errorf("search %s: fullUrl %q, want the R4 base", query, full)
+				}
+			}
+		}
+		return n
+	}
+	for _, typ := range []string{"Encounter", "MedicationRequest", "Procedure", "Immunization", "Claim"} {
+		if got, want := count(typ+"?patient="+patient+"&_count=1000"), len(byType[typ]); got != want {
+			t.Errorf("%s?patient=%s: %d matches, want %d", typ, patient, got, want)
+		}
+	}
+	if obs := byType["Observation"]; len(obs) > 0 {
+		coding := obs[0]["code"].(map[string]any)["coding"].([]any)[0].(map[string]any)
+		code := coding["system"].(string) + "|" + coding["code"].(string)
+		want := 0
+		for _, o := range obs {
+			for _, c := range o["code"].(map[string]any)["coding"].([]any) {
+				if c.(map[string]any)["code"] == coding["code"] && c.(map[string]any)["system"] == coding["system"] {
+					want++
+					break
+				}
+			}
+		}
+		if got := count("Observation?subject=" + patient + "&code=" + url.QueryEscape(code) + "&_count=1000"); got != want {
+			t.Errorf("Observation?code=%s: %d matches, want %d", code, got, want)
+		}
+	}
+	if encs := byType["Encounter"]; len(encs) > 0 {
+		period := encs[0]["period"].(map[string]any)
+		if got := count("Encounter?patient=" + patient + "&date=" + url.QueryEscape("ge"+period["start"].(string))); got < 1 {
+			t.Errorf("Encounter?date=ge%s: no match", period["start"])
+		}
+	}
+}
+
+// rewriteRefs replaces the transaction's urn:uuid references by the ids
+// the server gave.
+func rewriteRefs(v any, local map[string]string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if s, ok := x.(string); ok && k == "reference" {
+				if to, ok := local[s]; ok {
+					v[k] = to
+				}
+				continue
+			}
+			v[k] = rewriteRefs(x, local)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = rewriteRefs(x, local)
+		}
+	}
+	return v
+}
+
+func fileSize(name string) int64 {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}

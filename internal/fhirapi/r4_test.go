@@ -340,3 +340,61 @@ func fileSize(name string) int64 {
 	}
 	return fi.Size()
 }
+
+// TestR4SearchNames checks the R4 parameter names that R5 renamed, in
+// parameters, _sort, _include and a transaction's request URLs, and that
+// paging links come back with the R4 names.
+func TestR4SearchNames(t *testing.T) {
+	ts := newTestServer(t)
+	cond := ts.mustCreate(`{"resourceType":"Condition","clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`)
+	enc := strings.Replace(r4Encounter, `"status"`, `"diagnosis":[{"condition":{"reference":"Condition/`+cond+`"}}],"status"`, 1)
+	for range 2 {
+		if got := ts.do("POST", "/fhir/R4/Encounter", enc); got.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", got.status, got.body)
+		}
+	}
+	matches := func(b fhir.Resource, mode string) int {
+		n := 0
+		entries, _ := b["entry"].([]any)
+		for _, e := range entries {
+			if e.(map[string]any)["search"].(map[string]any)["mode"] == mode {
+				n++
+			}
+		}
+		return n
+	}
+	for _, q := range []string{
+		"Encounter?diagnosis=Condition/" + cond,
+		"Encounter?diagnosis-reference=Condition/" + cond, // the R5 name works too
+		"Encounter?diagnosis:Condition=" + cond,
+		"Encounter?diagnosis=Condition/" + cond + "&_sort=-date&_include=Encounter:diagnosis",
+	} {
+		got := ts.do("GET", "/fhir/R4/"+q, "")
+		if got.status != http.StatusOK {
+			t.Errorf("%s: status %d: %s", q, got.status, got.body)
+			continue
+		}
+		if n := matches(got.resource(t), "match"); n != 2 {
+			t.Errorf("%s: %d matches, want 2", q, n)
+		}
+		if strings.Contains(q, "_include") && matches(got.resource(t), "include") != 1 {
+			t.Errorf("%s: want the Condition included: %s", q, got.body)
+		}
+	}
+	paged := ts.do("GET", "/fhir/R4/Encounter?diagnosis=Condition/"+cond+"&_count=1", "").resource(t)
+	for _, l := range paged["link"].([]any) {
+		u := l.(map[string]any)["url"].(string)
+		if strings.Contains(u, "diagnosis-reference") || !strings.HasPrefix(u, "http://emr.test/fhir/R4/") {
+			t.Errorf("link %s: want the R4 base and parameter name", u)
+		}
+	}
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Encounter?diagnosis=Condition/` + cond + `"}}]}`
+	got := ts.do("POST", "/fhir/R4", batch)
+	if got.status != http.StatusOK {
+		t.Fatalf("batch: %d %s", got.status, got.body)
+	}
+	inner := got.resource(t)["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+	if n := matches(fhir.Resource(inner), "match"); n != 2 {
+		t.Errorf("batch search by diagnosis: %d matches, want 2: %s", n, got.body)
+	}
+}

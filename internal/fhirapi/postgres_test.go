@@ -42,6 +42,9 @@ func TestOnPostgres(t *testing.T) {
 		{"ForeignReferenceIsNotLocal", TestForeignReferenceIsNotLocal},
 		{"EveryInteractionAudited", TestEveryInteractionAudited},
 		{"OfficialExamplesRoundTrip", TestOfficialExamplesRoundTrip},
+		{"R4CRUD", TestR4CRUD},
+		{"R4SearchNames", TestR4SearchNames},
+		{"R4SyntheaRoundTrip", TestR4SyntheaRoundTrip},
 	} {
 		t.Run(tc.name, tc.run)
 	}

@@ -23,9 +23,8 @@ import (
 // Status codes and headers pass through; URLs in answers already carry the
 // R4 base, because the R5 code builds them from the base of the request.
 //
-// Not translated: JSON Patch paths (PATCH with application/json-patch+json
-// is applied to the R5 form), and chained parameters beyond the first link
-// keep their names.
+// Not translated: patch paths (JSON Patch and FHIRPath Patch apply to the
+// R5 form), and chained parameters beyond the first link keep their names.
 
 const mediaFHIRJSONR4 = mediaFHIRJSON + "; fhirVersion=4.0"
 
@@ -63,8 +62,17 @@ func (s *Server) serveR4(w http.ResponseWriter, r *http.Request) {
 		s.writeR4Error(w, r, err)
 		return
 	}
+	// HEAD runs as GET so that Content-Length is that of the R4 body;
+	// relayR4 leaves the body out.
+	head := r.Method == http.MethodHead
+	if head {
+		inner.Method = http.MethodGet
+	}
 	answer := &bufferedResponse{header: http.Header{}}
 	s.serveR5(answer, inner)
+	if head {
+		inner.Method = http.MethodHead
+	}
 	s.relayR4(w, inner, answer)
 }
 
@@ -87,6 +95,15 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 			return nil, err
 		}
 		inner.URL.RawQuery = query.Encode()
+	}
+	if crit := inner.Header.Get("If-None-Exist"); crit != "" {
+		if q, err := url.ParseQuery(crit); err == nil {
+			q, err = renameR4Query(route.typ, q, r.Header)
+			if err != nil {
+				return nil, err
+			}
+			inner.Header.Set("If-None-Exist", q.Encode())
+		}
 	}
 	if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete {
 		return inner, nil

@@ -388,6 +388,10 @@ func TestR4SearchNames(t *testing.T) {
 			t.Errorf("link %s: want the R4 base and parameter name", u)
 		}
 	}
+	// If-None-Exist with the R4 name: two matches, so no create.
+	if got := ts.do("POST", "/fhir/R4/Encounter", enc, "If-None-Exist: diagnosis=Condition/"+cond); got.status != http.StatusPreconditionFailed {
+		t.Errorf("conditional create by diagnosis: status %d, want 412: %s", got.status, got.body)
+	}
 	batch := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Encounter?diagnosis=Condition/` + cond + `"}}]}`
 	got := ts.do("POST", "/fhir/R4", batch)
 	if got.status != http.StatusOK {
@@ -396,5 +400,30 @@ func TestR4SearchNames(t *testing.T) {
 	inner := got.resource(t)["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
 	if n := matches(fhir.Resource(inner), "match"); n != 2 {
 		t.Errorf("batch search by diagnosis: %d matches, want 2: %s", n, got.body)
+	}
+}
+
+// TestR4LeavesOutWhatHasNoR4Form checks that a history holding a type
+// without conversion answers in R4 without it, saying so, and that HEAD
+// announces the length of the R4 body.
+func TestR4LeavesOutWhatHasNoR4Form(t *testing.T) {
+	ts := newTestServer(t)
+	ts.mustCreate(`{"resourceType":"Substance","instance":false,"code":{"concept":{"text":"water"}}}`)
+	ts.mustCreate(`{"resourceType":"Patient","gender":"other"}`)
+	got := ts.do("GET", "/fhir/R4/_history", "")
+	if got.status != http.StatusOK {
+		t.Fatalf("system history: status %d: %s", got.status, got.body)
+	}
+	var types []string
+	for _, e := range got.resource(t)["entry"].([]any) {
+		types = append(types, e.(map[string]any)["resource"].(map[string]any)["resourceType"].(string))
+	}
+	if !cmp.Equal(types, []string{"Patient", "OperationOutcome"}) {
+		t.Errorf("history entries %v, want the Patient and an OperationOutcome for the Substance: %s", types, got.body)
+	}
+	get := ts.do("GET", "/fhir/R4/metadata", "")
+	head := ts.do("HEAD", "/fhir/R4/metadata", "")
+	if head.status != http.StatusOK || len(head.body) != 0 || head.header.Get("Content-Length") != get.header.Get("Content-Length") {
+		t.Errorf("HEAD: status %d, Content-Length %q (GET %q), %d body bytes", head.status, head.header.Get("Content-Length"), get.header.Get("Content-Length"), len(head.body))
 	}
 }

@@ -101,6 +101,7 @@ func TestR4Errors(t *testing.T) {
 		{"body type without conversion", "POST", "/fhir/R4", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Substance"},"request":{"method":"POST","url":"Substance"}}]}`, nil, http.StatusUnprocessableEntity, "Bundle.entry[0]"},
 		{"malformed element", "POST", "/fhir/R4/Encounter", `{"resourceType":"Encounter","status":"finished","class":"AMB"}`, nil, http.StatusBadRequest, "Encounter.class"},
 		{"R4 parameter without R5 equivalent", "GET", "/fhir/R4/CarePlan?activity-code=123", "", nil, http.StatusBadRequest, "activity-code"},
+		{"R4 element kept as an extension", "GET", "/fhir/R4/MedicationAdministration?context=Encounter/1", "", nil, http.StatusBadRequest, "context"},
 		{"other fhirVersion accepted", "GET", "/fhir/R4/metadata", "", []string{"Accept: application/fhir+json; fhirVersion=5.0"}, http.StatusNotAcceptable, "fhirVersion=4.0"},
 		{"other fhirVersion sent", "POST", "/fhir/R4/Encounter", r4Encounter, []string{"Content-Type: application/fhir+json; fhirVersion=3.0"}, http.StatusUnsupportedMediaType, "fhirVersion 3.0"},
 	}
@@ -425,5 +426,53 @@ func TestR4LeavesOutWhatHasNoR4Form(t *testing.T) {
 	head := ts.do("HEAD", "/fhir/R4/metadata", "")
 	if head.status != http.StatusOK || len(head.body) != 0 || head.header.Get("Content-Length") != get.header.Get("Content-Length") {
 		t.Errorf("HEAD: status %d, Content-Length %q (GET %q), %d body bytes", head.status, head.header.Get("Content-Length"), get.header.Get("Content-Length"), len(head.body))
+	}
+}
+
+// TestR4Renames writes an R4 resource through /fhir/R4 and finds it by
+// each renamed R4 parameter: the R5 parameter must search the element the
+// converter moved the R4 one to.
+func TestR4Renames(t *testing.T) {
+	ts := newTestServer(t)
+	const subject = `"subject":{"reference":"Patient/p1"}`
+	cases := []struct {
+		body, query string
+	}{
+		{`{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/p1"},"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical","code":"active"}]},"reaction":[{"manifestation":[{"coding":[{"system":"http://snomed.info/sct","code":"247472004"}]}]}]}`,
+			"AllergyIntolerance?manifestation=http://snomed.info/sct|247472004"},
+		{`{"resourceType":"Coverage","status":"active","beneficiary":{"reference":"Patient/p1"},"payor":[{"reference":"Organization/o1"}]}`,
+			"Coverage?payor=Organization/o1"},
+		{`{"resourceType":"DocumentReference","status":"current",` + subject + `,"content":[{"attachment":{"contentType":"text/plain"},"format":{"system":"urn:ietf:rfc:3986","code":"urn:fmt"}}],"context":{"encounter":[{"reference":"Encounter/e1"}],"event":[{"coding":[{"system":"http://example.org","code":"ev"}]}]}}`,
+			"DocumentReference?encounter=Encounter/e1"},
+		{`{"resourceType":"DocumentReference","status":"current",` + subject + `,"content":[{"attachment":{"contentType":"text/plain"}}],"context":{"event":[{"coding":[{"system":"http://example.org","code":"ev"}]}]}}`,
+			"DocumentReference?event=http://example.org|ev"},
+		{`{"resourceType":"EpisodeOfCare","status":"active","patient":{"reference":"Patient/p1"},"diagnosis":[{"condition":{"reference":"Condition/c1"}}]}`,
+			"EpisodeOfCare?condition=Condition/c1"},
+		{`{"resourceType":"ImagingStudy","status":"available",` + subject + `,"basedOn":[{"reference":"ServiceRequest/s1"}],"series":[{"uid":"1.2.3","modality":{"system":"http://dicom.nema.org/resources/ontology/DCM","code":"DX"},"bodySite":{"system":"http://snomed.info/sct","code":"51185008"}}]}`,
+			"ImagingStudy?basedon=ServiceRequest/s1&bodysite=http://snomed.info/sct|51185008"},
+		{`{"resourceType":"MedicationAdministration","status":"completed",` + subject + `,"medicationCodeableConcept":{"text":"m"},"effectiveDateTime":"2020-02-03","reasonCode":[{"coding":[{"system":"http://snomed.info/sct","code":"44054006"}]}]}`,
+			"MedicationAdministration?effective-time=2020-02-03&reason-given=http://snomed.info/sct|44054006"},
+		{`{"resourceType":"MedicationStatement","status":"active",` + subject + `,"medicationCodeableConcept":{"text":"m"},"context":{"reference":"Encounter/e1"}}`,
+			"MedicationStatement?context=Encounter/e1"},
+		{`{"resourceType":"ServiceRequest","status":"active","intent":"order",` + subject + `,"code":{"coding":[{"system":"http://snomed.info/sct","code":"363679005"}]}}`,
+			"ServiceRequest?code=http://snomed.info/sct|363679005"},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			typ, _, _ := strings.Cut(c.query, "?")
+			if got := ts.do("POST", "/fhir/R4/"+typ, c.body); got.status != http.StatusCreated {
+				t.Fatalf("create: status %d: %s", got.status, got.body)
+			}
+			got := ts.do("GET", "/fhir/R4/"+c.query, "")
+			if got.status != http.StatusOK {
+				t.Fatalf("search: status %d: %s", got.status, got.body)
+			}
+			if n, _ := got.resource(t)["total"].(float64); n < 1 {
+				entries, _ := got.resource(t)["entry"].([]any)
+				if len(entries) == 0 {
+					t.Errorf("no match: %s", got.body)
+				}
+			}
+		})
 	}
 }

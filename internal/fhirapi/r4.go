@@ -90,6 +90,13 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 	}
 	if query, err := url.ParseQuery(inner.URL.RawQuery); err == nil {
 		query.Del("_format") // negotiated above; the R5 path answers JSON
+		if elements := query.Get("_elements"); elements != "" {
+			if query.Get("_summary") != "" {
+				return nil, fhir.Errorf(fhir.KindInvalid, "_summary and _elements cannot be used together")
+			}
+			query.Del("_elements")
+			inner = inner.WithContext(context.WithValue(inner.Context(), r4ElementsKey{}, elements))
+		}
 		query, err = renameR4Query(route.typ, query, r.Header)
 		if err != nil {
 			return nil, err
@@ -255,6 +262,10 @@ func (s *Server) relayR4(w http.ResponseWriter, inner *http.Request, answer *buf
 				conv = capabilitiesToR4(res)
 			} else {
 				conv, err = answerToR4(res, s.baseURL(inner))
+			}
+			if elements, ok := inner.Context().Value(r4ElementsKey{}).(string); ok && err == nil && status < 300 {
+				conv = applyR4Elements(conv, parseR4Elements(elements))
+				addToLinks(conv, "_elements", elements)
 			}
 			if err != nil {
 				s.log.Error("fhirapi: R5 answer without an R4 form", "method", inner.Method, "path", inner.URL.Path, "err", err)

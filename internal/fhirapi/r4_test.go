@@ -476,3 +476,28 @@ func TestR4Renames(t *testing.T) {
 		})
 	}
 }
+
+// TestR4Elements checks that _elements takes R4 element names.
+func TestR4Elements(t *testing.T) {
+	ts := newTestServer(t)
+	id := ts.do("POST", "/fhir/R4/Encounter", r4Encounter).resource(t).ID()
+	read := ts.do("GET", "/fhir/R4/Encounter/"+id+"?_elements=period", "")
+	got := read.resource(t)
+	if read.status != http.StatusOK || got["period"] == nil || got["class"] != nil || got["status"] != nil {
+		t.Errorf("read with _elements=period: status %d: %s", read.status, read.body)
+	}
+	search := ts.do("GET", "/fhir/R4/Encounter?_elements=Encounter.class&_count=1", "")
+	b := search.resource(t)
+	enc := b["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+	if search.status != http.StatusOK || enc["class"] == nil || enc["period"] != nil {
+		t.Errorf("search with _elements=Encounter.class: status %d: %s", search.status, search.body)
+	}
+	for _, l := range b["link"].([]any) {
+		if u := l.(map[string]any)["url"].(string); !strings.Contains(u, "_elements=Encounter.class") {
+			t.Errorf("link %s lost _elements", u)
+		}
+	}
+	if got := ts.do("GET", "/fhir/R4/Encounter?_elements=class&_summary=true", ""); got.status != http.StatusBadRequest {
+		t.Errorf("_elements with _summary: status %d, want 400", got.status)
+	}
+}

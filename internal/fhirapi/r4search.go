@@ -44,6 +44,7 @@ var r4SearchWithoutR5 = map[string]map[string]bool{
 	"Consent":             {"consentor": true, "scope": true},
 	"Device":              {"patient": true},
 	"DocumentReference":   {"authenticator": true, "related": true},
+	"Encounter":           {"location-period": true}, // a date in R4, a composite in R5
 	"ImagingStudy":        {"interpreter": true},
 	"MedicationRequest":   {"date": true},
 	"MedicationStatement": {"part-of": true},

@@ -45,6 +45,7 @@ func TestOnPostgres(t *testing.T) {
 		{"R4CRUD", TestR4CRUD},
 		{"R4SearchNames", TestR4SearchNames},
 		{"R4SyntheaRoundTrip", TestR4SyntheaRoundTrip},
+		{"R4BulkNDJSONRoundTrip", TestR4BulkNDJSONRoundTrip},
 	} {
 		t.Run(tc.name, tc.run)
 	}

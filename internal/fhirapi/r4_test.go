@@ -501,3 +501,48 @@ func TestR4Elements(t *testing.T) {
 		t.Errorf("_elements with _summary: status %d, want 400", got.status)
 	}
 }
+
+// TestR4BulkNDJSONRoundTrip puts the resources of the Synthea bulk export
+// (R4 NDJSON, with their ids) one by one through /fhir/R4 as
+// update-as-create, reads each back and compares it with the input apart
+// from meta. EMR_R4_BUNDLES=all takes every line instead of the first 20
+// of each file.
+func TestR4BulkNDJSONRoundTrip(t *testing.T) {
+	all := os.Getenv("EMR_R4_BUNDLES") == "all"
+	ts := newTestServer(t)
+	var total, equal int
+	perFile := map[string]int{}
+	for _, ex := range sharedtest.SyntheaR4(t) {
+		file, _, ok := strings.Cut(ex.File, ":")
+		if !ok || !strings.HasSuffix(file, ".ndjson") {
+			continue // a Bundle entry: TestR4SyntheaRoundTrip's
+		}
+		if perFile[file]++; !all && perFile[file] > 20 {
+			continue
+		}
+		want, err := fhir.ParseResource(ex.Body)
+		if err != nil {
+			t.Fatalf("%s: %v", ex.File, err)
+		}
+		path := "/fhir/R4/" + want.Type() + "/" + want.ID()
+		total++
+		if got := ts.do("PUT", path, string(ex.Body)); got.status != http.StatusCreated && got.status != http.StatusOK {
+			t.Errorf("%s: PUT %s: status %d: %s", ex.File, path, got.status, got.body)
+			continue
+		}
+		read := ts.do("GET", path, "")
+		if read.status != http.StatusOK {
+			t.Errorf("%s: read %s: status %d: %s", ex.File, path, read.status, read.body)
+			continue
+		}
+		back := read.resource(t)
+		delete(want, "meta")
+		delete(back, "meta")
+		if diff := cmp.Diff(map[string]any(want), map[string]any(back)); diff != "" {
+			t.Errorf("%s: %s differs after the round trip (-input +read):\n%s", ex.File, path, diff)
+			continue
+		}
+		equal++
+	}
+	t.Logf("%d of %d NDJSON resources read back through /fhir/R4 equal to the input", equal, total)
+}

@@ -242,41 +242,34 @@ func renameEntryQueries(bundle fhir.Resource, header http.Header) error {
 	return nil
 }
 
-// relayR4 writes the R5 answer in R4.
+// relayR4 writes the R5 answer in R4: the body converted, the status and
+// headers as they are but for the media type and length.
 func (s *Server) relayR4(w http.ResponseWriter, inner *http.Request, answer *bufferedResponse) {
-	h := w.Header()
-	for k, v := range answer.header {
-		h[k] = v
-	}
 	status := answer.status
 	if status == 0 {
 		status = http.StatusOK
 	}
 	body := answer.body.Bytes()
 	mt, _, _ := mime.ParseMediaType(answer.header.Get("Content-Type"))
-	if len(body) > 0 && (mt == mediaFHIRJSON || mt == mediaJSON) {
-		res, err := fhir.ParseResource(body)
-		if err == nil {
-			var conv fhir.Resource
-			if res.Type() == "CapabilityStatement" {
-				conv = capabilitiesToR4(res)
-			} else {
-				conv, err = answerToR4(res, s.baseURL(inner))
-			}
-			if elements, ok := inner.Context().Value(r4ElementsKey{}).(string); ok && err == nil && status < 300 {
-				conv = applyR4Elements(conv, parseR4Elements(elements))
-				addToLinks(conv, "_elements", elements)
-			}
-			if err != nil {
-				s.log.Error("fhirapi: R5 answer without an R4 form", "method", inner.Method, "path", inner.URL.Path, "err", err)
-				s.writeR4Error(w, inner, fhir.Errorf(fhir.KindInternal, "internal error"))
-				return
-			}
-			body = fhir.AppendJSON(make([]byte, 0, len(body)), map[string]any(conv))
-			if inner.URL.Query().Get("_pretty") == "true" {
-				body = indent(body)
-			}
+	isFHIR := len(body) > 0 && (mt == mediaFHIRJSON || mt == mediaJSON)
+	if isFHIR {
+		conv, err := s.answerBodyToR4(inner, status, body)
+		if err != nil {
+			// Nothing of the R5 answer is sent: its headers would describe
+			// a resource the client does not get.
+			s.log.Error("fhirapi: R5 answer without an R4 form", "method", inner.Method, "path", inner.URL.Path, "err", err)
+			s.writeR4Error(w, inner, fhir.Errorf(fhir.KindInternal, "internal error"))
+			return
 		}
+		if conv != nil {
+			body = conv
+		}
+	}
+	h := w.Header()
+	for k, v := range answer.header {
+		h[k] = v
+	}
+	if isFHIR {
 		h.Set("Content-Type", mediaFHIRJSONR4+"; charset=utf-8")
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 	}
@@ -284,6 +277,30 @@ func (s *Server) relayR4(w http.ResponseWriter, inner *http.Request, answer *buf
 	if inner.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// answerBodyToR4 converts an R5 answer body; nil with a nil error leaves
+// a body that is not a resource as it is.
+func (s *Server) answerBodyToR4(inner *http.Request, status int, body []byte) ([]byte, error) {
+	res, err := fhir.ParseResource(body)
+	if err != nil {
+		return nil, nil
+	}
+	var conv fhir.Resource
+	if res.Type() == "CapabilityStatement" {
+		conv = capabilitiesToR4(res)
+	} else if conv, err = answerToR4(res, s.baseURL(inner)); err != nil {
+		return nil, err
+	}
+	if elements, ok := inner.Context().Value(r4ElementsKey{}).(string); ok && status < 300 {
+		conv = applyR4Elements(conv, parseR4Elements(elements))
+		addToLinks(conv, "_elements", elements)
+	}
+	out := fhir.AppendJSON(make([]byte, 0, len(body)), map[string]any(conv))
+	if inner.URL.Query().Get("_pretty") == "true" {
+		out = indent(out)
+	}
+	return out, nil
 }
 
 // writeR4Error answers err with an OperationOutcome, as writeError does,

@@ -25,11 +25,11 @@ func r4Convertible(typ string) bool {
 func requestToR5(res fhir.Resource) (fhir.Resource, error) {
 	out, err := convertR4Face(res, r4.ToR5)
 	if err != nil {
-		kind := fhir.KindInvalid
+		kind, code := fhir.KindInvalid, "invalid"
 		if fhir.KindOf(err) == fhir.KindNotSupported {
-			kind = fhir.KindUnprocessable
+			kind, code = fhir.KindUnprocessable, "not-supported"
 		}
-		return nil, &fhir.Error{Kind: kind, Issues: []fhir.Issue{{Severity: "error", Code: "not-supported",
+		return nil, &fhir.Error{Kind: kind, Issues: []fhir.Issue{{Severity: "error", Code: code,
 			Diagnostics: "cannot convert the R4 request to R5: " + err.Error()}}}
 	}
 	return out, nil

@@ -194,6 +194,15 @@ func TestServeLikeANewUser(t *testing.T) {
 	if status != 404 || oo["resourceType"] != "OperationOutcome" {
 		t.Fatalf("unknown type: %d", status)
 	}
+	// The same store in R4, below /fhir/R4.
+	status, _, cs = call(t, "GET", s.base+"/R4/metadata", "", "")
+	if status != 200 || cs["fhirVersion"] != "4.0.1" {
+		t.Fatalf("R4 metadata: %d fhirVersion %v", status, cs["fhirVersion"])
+	}
+	status, h, _ = call(t, "POST", s.base+"/R4/Encounter", fhirJSON, `{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"period":{"start":"2020-01-01"}}`)
+	if status != 201 || !strings.HasPrefix(h.Get("Location"), s.base+"/R4/Encounter/") {
+		t.Fatalf("R4 create: %d Location %q", status, h.Get("Location"))
+	}
 	status, _, oo = call(t, "GET", strings.TrimSuffix(s.base, "/fhir")+"/nowhere", "", "")
 	if status != 404 || oo["resourceType"] != "OperationOutcome" {
 		t.Fatalf("unknown route outside /fhir: %d", status)

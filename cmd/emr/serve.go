@@ -75,8 +75,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  data:        %s\nPress Ctrl+C to stop.\n",
-		versionString(), url, url, a.dbPath)
+	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  FHIR R4 API: %s/fhir/R4\n  data:        %s\nPress Ctrl+C to stop.\n",
+		versionString(), url, url, url, a.dbPath)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -123,6 +123,11 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		Version:      version,
 	})
 	mux := http.NewServeMux()
+	// /fhir/R4 first: the more specific pattern, though ServeMux would
+	// pick it in any order.
+	r4Handler := api.MountR4("/fhir/R4")
+	mux.Handle("/fhir/R4/", r4Handler)
+	mux.Handle("/fhir/R4", r4Handler)
 	fhirHandler := api.Mount("/fhir")
 	mux.Handle("/fhir/", fhirHandler)
 	mux.Handle("/fhir", fhirHandler)
@@ -136,7 +141,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "emr %s\nFHIR R5 API: /fhir (CapabilityStatement at /fhir/metadata)\n", versionString())
+		fmt.Fprintf(w, "emr %s\nFHIR R5 API: /fhir (CapabilityStatement at /fhir/metadata)\nFHIR R4 API: /fhir/R4 (CapabilityStatement at /fhir/R4/metadata)\n", versionString())
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		body := fhir.OperationOutcome(fhir.Issue{Severity: "error", Code: "not-found",

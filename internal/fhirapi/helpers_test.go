@@ -59,7 +59,17 @@ func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 	for _, f := range opts {
 		f(&o)
 	}
-	return &testServer{t: t, store: st, handler: fhirapi.New(o).Mount("/fhir"), dbPath: dbPath}
+	api := fhirapi.New(o)
+	r5, r4 := api.Mount("/fhir"), api.MountR4("/fhir/R4")
+	// As cmd/emr mounts them: /fhir/R4 first.
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fhir/R4" || strings.HasPrefix(r.URL.Path, "/fhir/R4/") {
+			r4.ServeHTTP(w, r)
+			return
+		}
+		r5.ServeHTTP(w, r)
+	})
+	return &testServer{t: t, store: st, handler: handler, dbPath: dbPath}
 }
 
 // result is a recorded HTTP answer.

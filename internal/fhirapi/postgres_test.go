@@ -42,6 +42,10 @@ func TestOnPostgres(t *testing.T) {
 		{"ForeignReferenceIsNotLocal", TestForeignReferenceIsNotLocal},
 		{"EveryInteractionAudited", TestEveryInteractionAudited},
 		{"OfficialExamplesRoundTrip", TestOfficialExamplesRoundTrip},
+		{"R4CRUD", TestR4CRUD},
+		{"R4SearchNames", TestR4SearchNames},
+		{"R4SyntheaRoundTrip", TestR4SyntheaRoundTrip},
+		{"R4BulkNDJSONRoundTrip", TestR4BulkNDJSONRoundTrip},
 	} {
 		t.Run(tc.name, tc.run)
 	}

@@ -57,7 +57,8 @@ type Options struct {
 	Definitions *spec.Definitions
 	Patch       FHIRPathPatcher
 	// BaseURL is the public base of the API, e.g. https://emr.example.org/fhir.
-	// When empty it is derived from each request's Host and scheme.
+	// When empty it is derived from each request's Host and scheme. The
+	// R4 API (MountR4) answers at BaseURL + "/R4".
 	BaseURL string
 	// MaxBodyBytes bounds a request body; larger bodies answer 413.
 	MaxBodyBytes int64
@@ -122,7 +123,17 @@ type response struct {
 	notModified bool
 }
 
+// ServeHTTP serves R5, or R4 when the media types ask for
+// fhirVersion=4.0 (see MountR4).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if wantsR4(r) {
+		s.serveR4(w, r)
+		return
+	}
+	s.serveR5(w, r)
+}
+
+func (s *Server) serveR5(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("fhirapi: panic", "method", r.Method, "path", r.URL.Path, "panic", p)
@@ -324,7 +335,11 @@ func gateRequest(req *request, interaction string) access.Request {
 
 func (s *Server) baseURL(r *http.Request) string {
 	if s.opt.BaseURL != "" {
-		return strings.TrimRight(s.opt.BaseURL, "/")
+		base := strings.TrimRight(s.opt.BaseURL, "/")
+		if r.Context().Value(r4MountKey{}) != nil {
+			base += "/R4"
+		}
+		return base
 	}
 	scheme := "http"
 	if r.TLS != nil {

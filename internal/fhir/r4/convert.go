@@ -488,3 +488,7 @@ func upperFirst(s string) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// Supported reports whether resourceType has a conversion; ToR5 and ToR4
+// refuse every other type.
+func Supported(resourceType string) bool { return supported[resourceType] }

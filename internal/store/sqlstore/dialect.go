@@ -147,16 +147,67 @@ func (d *dialect) pkArg(args []any, pkey string) []any {
 // so that _text=loinc would miss "see http://loinc.org". Words longer than
 // maxWordBytes are left out (PostgreSQL cannot index them), on both.
 func ftsWords(text string) string {
-	words := strings.FieldsFunc(search.Normalize(text), func(r rune) bool {
+	// Plain ASCII words, most of any resource, take a fast path; a word
+	// with anything else in it is folded by the full rule (foldWords).
+	var b strings.Builder
+	b.Grow(len(text))
+	put := func(w string) {
+		if len(w) == 0 || len(w) > maxWordBytes {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w)
+	}
+	start, ascii := -1, true
+	flush := func(end int) {
+		if start < 0 {
+			return
+		}
+		w := text[start:end]
+		if ascii {
+			if len(w) <= maxWordBytes {
+				put(strings.ToLower(w))
+			}
+		} else {
+			for _, f := range foldWords(w) {
+				put(f)
+			}
+		}
+		start, ascii = -1, true
+	}
+	for i := 0; i < len(text); {
+		c := text[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			// Part of the word; foldWords decides whether it separates.
+			if start < 0 {
+				start = i
+			}
+			ascii = false
+			_, size := utf8.DecodeRuneInString(text[i:])
+			i += size
+			continue
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9':
+			if start < 0 {
+				start = i
+			}
+		default:
+			flush(i)
+		}
+		i++
+	}
+	flush(len(text))
+	return b.String()
+}
+
+// foldWords is ftsWords' rule in full: the text folded by search.Normalize
+// and cut at every character that is not a letter, a digit or private use.
+func foldWords(text string) []string {
+	return strings.FieldsFunc(search.Normalize(text), func(r rune) bool {
 		return !unicode.In(r, unicode.L, unicode.N, unicode.Co)
 	})
-	kept := words[:0]
-	for _, w := range words {
-		if len(w) <= maxWordBytes {
-			kept = append(kept, w)
-		}
-	}
-	return strings.Join(kept, " ")
 }
 
 // maxWordBytes is the longest word full text indexes: PostgreSQL's

@@ -63,16 +63,20 @@ type dialect struct {
 	// both of its queries must see one snapshot.
 	historyTx *sql.TxOptions
 
-	// Full text (_text, _content): clearing and writing a resource's row,
-	// and the condition that k matches.
+	// Full text (_text, _content): clearing and writing a resource's row
+	// (ftsInsert is given the texts as ftsWords folds them), and the
+	// condition that k matches words folded the same way (textQuery).
 	ftsClear, ftsInsert string
-	ftsValue            func(text string) string // what ftsInsert is given of a text
 	ftsMatch            func(b *sqlBuilder, k, column string, groups [][]string) string
 
 	// patientKey says that every row of a resource's versions and index
 	// carries its patient-compartment key (column pkey; see patientKey),
 	// so that a distributed database can place a patient's rows together.
 	patientKey bool
+
+	// analyze refreshes the planner's statistics after large loads (see
+	// maybeAnalyze); "" when the database needs none.
+	analyze string
 
 	// migrationsDir is the directory of the embedded migrations, and
 	// lockMigrations/unlockMigrations bracket applying them so that several

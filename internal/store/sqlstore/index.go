@@ -231,7 +231,7 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 	}
 	narrative, content := fullText(res)
 	if narrative != "" || content != "" {
-		if _, err := s.fts.ExecContext(ctx, s.d.pkArg([]any{rid, s.d.ftsValue(narrative), s.d.ftsValue(content)}, pkey)...); err != nil {
+		if _, err := s.fts.ExecContext(ctx, s.d.pkArg([]any{rid, ftsWords(narrative), ftsWords(content)}, pkey)...); err != nil {
 			return err
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"runtime"
 	"strings"
@@ -43,7 +42,6 @@ var postgresDialect = &dialect{
 	historyTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	ftsClear:  "DELETE FROM idx_fts WHERE rid = ?",
 	ftsInsert: "INSERT INTO idx_fts (rid, narrative, content, pkey) VALUES (?, to_tsvector('simple', ?), to_tsvector('simple', ?), ?)",
-	ftsValue:  ftsWords,
 	ftsMatch: func(b *sqlBuilder, k, column string, groups [][]string) string {
 		// Every word is a bound phrase query, so nothing in it is tsquery
 		// syntax ("loinc.org" is the phrase loinc org, as in SQLite); words
@@ -52,13 +50,14 @@ var postgresDialect = &dialect{
 		for i, words := range groups {
 			ands := make([]string, len(words))
 			for j, w := range words {
-				ands[j] = "phraseto_tsquery('simple', " + b.arg(ftsWords(w)) + ")"
+				ands[j] = "phraseto_tsquery('simple', " + b.arg(w) + ")"
 			}
 			ors[i] = "(" + strings.Join(ands, " && ") + ")"
 		}
 		return k + ".rid IN (SELECT rid FROM idx_fts WHERE " + column + " @@ (" + strings.Join(ors, " || ") + "))"
 	},
 	patientKey:    true,
+	analyze:       "ANALYZE",
 	migrationsDir: "migrations/postgres",
 	lockMigrations: func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", int64(pgMigrationLock)))
@@ -180,34 +179,6 @@ func redactURL(s string) string {
 		}
 	}
 	return u.Redacted()
-}
-
-// maybeAnalyze refreshes PostgreSQL's planner statistics in the
-// background each time this process's writes pass 1,000, 10,000, 100,000 …
-// versions. Autovacuum does it too, but only a minute or so after a large
-// load, and until then the planner, knowing nothing of the index tables,
-// can choose plans thousands of times slower (a chained search took 34 s
-// on a freshly loaded database, under 1 ms once analysed).
-func (db *DB) maybeAnalyze() {
-	if db.d != postgresDialect {
-		return
-	}
-	if db.nextAnalyze == 0 {
-		db.nextAnalyze = 1000
-	}
-	if db.written < db.nextAnalyze {
-		return
-	}
-	for db.nextAnalyze <= db.written {
-		db.nextAnalyze *= 10
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		if _, err := db.readers.ExecContext(ctx, "ANALYZE"); err != nil && !db.isClosed() {
-			slog.Warn("postgres: refreshing planner statistics failed", "database", db.where, "error", err)
-		}
-	}()
 }
 
 // rebindConnector hands out pgx connections that accept the shared SQL's

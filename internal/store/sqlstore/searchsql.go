@@ -677,7 +677,8 @@ func (b *sqlBuilder) special(f *search.Filter, k string) (string, error) {
 // textQuery splits a _text or _content value into groups of words: a
 // resource matches when it has every word of any group. Words are ANDed;
 // "or" between words, as the specification allows, starts a new group.
-// The words are normalised like the indexed text.
+// Each word comes folded by ftsWords, as the index holds text: a word it
+// cuts in two ("loinc.org") is a phrase of its parts.
 func textQuery(raw string) [][]string {
 	var groups [][]string
 	var cur []string
@@ -686,8 +687,8 @@ func textQuery(raw string) [][]string {
 			groups, cur = append(groups, cur), nil
 			continue
 		}
-		w = strings.Trim(w, `"()`)
-		if ftsWords(w) == "" {
+		w = ftsWords(strings.Trim(w, `"()`))
+		if w == "" {
 			continue // punctuation only: no word the index holds
 		}
 		cur = append(cur, w)

@@ -29,7 +29,6 @@ var sqliteDialect = &dialect{
 	historyTx: &sql.TxOptions{ReadOnly: true},
 	ftsClear:  "DELETE FROM idx_fts WHERE rowid = ?",
 	ftsInsert: "INSERT INTO idx_fts (rowid, narrative, content) VALUES (?, ?, ?)",
-	ftsValue:  ftsWords,
 	ftsMatch: func(b *sqlBuilder, k, column string, groups [][]string) string {
 		// An FTS5 query: each word quoted, so that nothing in it is FTS5
 		// syntax; words ANDed, groups ORed.
@@ -37,9 +36,9 @@ var sqliteDialect = &dialect{
 		for i, words := range groups {
 			quoted := make([]string, len(words))
 			for j, w := range words {
-				// ftsWords leaves only letters and digits: nothing to
-				// escape, and a word it cuts in two is a phrase.
-				quoted[j] = `"` + ftsWords(w) + `"`
+				// textQuery's words hold only letters, digits and
+				// spaces: nothing to escape, and spaces make a phrase.
+				quoted[j] = `"` + w + `"`
 			}
 			ors[i] = "(" + strings.Join(quoted, " ") + ")"
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -273,4 +274,33 @@ func internalErr(op string, err error) error {
 		Issues: []fhir.Issue{{Severity: "error", Code: "exception", Diagnostics: "storage failure"}},
 		Cause:  err,
 	})
+}
+
+// maybeAnalyze refreshes the planner's statistics in the background each
+// time this process's writes pass 1,000, 10,000, 100,000 … versions, on a
+// database whose dialect asks for it (PostgreSQL: autovacuum does it too,
+// but only a minute or so after a large load, and until then the planner,
+// knowing nothing of the index tables, can choose plans thousands of times
+// slower — a chained search took 34 s on a freshly loaded database, under
+// 1 ms once analysed).
+func (db *DB) maybeAnalyze() {
+	if db.d.analyze == "" {
+		return
+	}
+	if db.nextAnalyze == 0 {
+		db.nextAnalyze = 1000
+	}
+	if db.written < db.nextAnalyze {
+		return
+	}
+	for db.nextAnalyze <= db.written {
+		db.nextAnalyze *= 10
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		if _, err := db.readers.ExecContext(ctx, db.d.analyze); err != nil && !db.isClosed() {
+			slog.Warn(db.d.name+": refreshing planner statistics failed", "database", db.where, "error", err)
+		}
+	}()
 }

@@ -32,7 +32,8 @@ type env struct {
 	index  int
 	total  []Node
 	vars   *binding
-	steps  *int // evaluation steps, bounded by Context.MaxSteps
+	steps  *int        // evaluation steps, bounded by Context.MaxSteps
+	cache  []cacheSlot // hoisted subexpressions' values, shared by the whole evaluation
 }
 
 // binding is one defineVariable, in a list that grows toward the head so

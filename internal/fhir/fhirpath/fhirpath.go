@@ -10,14 +10,19 @@ import (
 // Expression is a compiled FHIRPath expression. It is immutable and safe
 // for concurrent use: compile once, evaluate many times.
 type Expression struct {
-	src  string
-	root node
+	src   string
+	root  node
+	slots int // cached subexpressions (see hoist)
 }
 
 // Compile parses a FHIRPath expression. Syntax errors are *SyntaxError
 // with the byte offset of the problem; unknown functions and wrong
 // argument counts are reported here too.
-func Compile(expr string) (*Expression, error) {
+func Compile(expr string) (*Expression, error) { return compile(expr, true) }
+
+// compile is Compile; hoisting false leaves out the caching of
+// focus-free subexpressions (for tests that compare the two).
+func compile(expr string, hoisting bool) (*Expression, error) {
 	toks, err := lex(expr)
 	if err != nil {
 		return nil, err
@@ -30,7 +35,11 @@ func Compile(expr string) (*Expression, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("unexpected %q after the expression", t.text)}
 	}
-	return &Expression{src: expr, root: root}, nil
+	slots := 0
+	if hoisting {
+		root, slots = hoist(root)
+	}
+	return &Expression{src: expr, root: root, slots: slots}, nil
 }
 
 // MustCompile is Compile for expressions known to be valid; it panics on
@@ -126,6 +135,9 @@ func (x *Expression) Evaluate(ctx *Context, input ...any) (out []Node, err error
 		}
 	}
 	st.env = env{ctx: c, model: c.Model, strict: !c.Lenient, this: in, index: -1, steps: &st.steps}
+	if x.slots > 0 {
+		st.env.cache = make([]cacheSlot, x.slots)
+	}
 	return x.root.eval(&st.env, in)
 }
 

@@ -15,6 +15,8 @@ func FuzzCompile(f *testing.F) {
 		"defineVariable('x', name).select(%x.given)", "'a\\u0041'.matches('[a-z]+')", "iif(active, 1, 2.5)",
 		"name.given.extension('http://x').value", "1.587.lowBoundary(2)", "`name`[0].descendants()",
 		"%`vs-administrative-gender`", "children().repeat(children())", "-1.5.abs() mod 7 div 2",
+		"name.where(given.count() < %resource.name.given.count())", "name.select(%resource.name[$index].family | %resource.id)",
+		"contained.where(('#'+id in %resource.descendants().reference).not()).empty()",
 	} {
 		f.Add(s)
 	}
@@ -31,9 +33,15 @@ func FuzzCompile(f *testing.F) {
 		// A slow evaluation crashes the worker so that the fuzzer keeps the input.
 		timer := time.AfterFunc(3*time.Second, func() { panic("slow evaluation: " + expr) })
 		defer timer.Stop()
-		_, err = x.Evaluate(&Context{MaxSteps: 100_000}, res.Clone())
+		out, err := x.Evaluate(&Context{MaxSteps: 100_000}, res.Clone())
 		if err != nil && strings.Contains(err.Error(), "internal error") {
 			t.Fatalf("%q: %v", expr, err)
+		}
+		// Caching focus-free subexpressions changes nothing but the work.
+		plain, _ := compile(expr, false)
+		want, plainErr := plain.Evaluate(&Context{MaxSteps: 10_000_000}, res.Clone())
+		if err == nil && (plainErr != nil || nodesJSON(out) != nodesJSON(want)) {
+			t.Fatalf("%q: hoisted %s, plain %s (%v)", expr, nodesJSON(out), nodesJSON(want), plainErr)
 		}
 	})
 }

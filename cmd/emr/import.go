@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"text/tabwriter"
 
 	"github.com/emr-project/emr/internal/fhir/spec"
@@ -58,6 +60,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{errors.New("--batch must be at least 1")}
 	}
 
+	if os.Getenv("GOGC") == "" {
+		// An import allocates at a great rate and holds little (a few
+		// batches): collecting garbage less often costs some 150 MB and
+		// gains about a tenth of the time.
+		debug.SetGCPercent(400)
+	}
 	defs := spec.R5()
 	st, dbPath, err := openStore(ctx, cfg, defs)
 	if err != nil {

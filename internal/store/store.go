@@ -69,7 +69,52 @@ type Store interface {
 	Reindex(ctx context.Context, progress func(done, total int64)) error
 	// Close releases the database.
 	Close() error
+	Records
 }
+
+// Record is an infrastructure record: a user account, a session, an OAuth2
+// client, a signing key. Patient data never goes here: it lives in FHIR
+// resources. The store keeps Value as it is given.
+type Record struct {
+	Kind string // what the record is: "user", "session", …
+	Key  string // unique within Kind
+	// Owner groups records for ListRecords ("" for none), e.g. the user a
+	// session belongs to.
+	Owner string
+	// Expires, when not zero, is when the record ends: from then on it is
+	// missing for GetRecord and ListRecords, and DeleteExpiredRecords
+	// removes it.
+	Expires time.Time
+	// Version is set by the store: 1 when created, one more at each put.
+	Version int64
+	Value   []byte
+}
+
+// Records keeps infrastructure records. Each call is one durable
+// transaction (the Tx methods of the same names join a Write instead);
+// reads see every committed put, never a replica's older copy.
+type Records interface {
+	// GetRecord returns the record kind/key, or an error of kind
+	// fhir.KindNotFound when there is none (or it has expired).
+	GetRecord(ctx context.Context, kind, key string) (*Record, error)
+	// ListRecords returns the records of kind owned by owner (every record
+	// of kind when owner is ""), ordered by key, expired ones left out.
+	ListRecords(ctx context.Context, kind, owner string) ([]*Record, error)
+	// PutRecord stores r and returns its new version. ifVersion 0 creates
+	// it (fhir.KindConflict when kind/key exists and has not expired); a
+	// positive ifVersion replaces version ifVersion only
+	// (fhir.KindPreconditionFailed otherwise); AnyVersion creates or
+	// replaces whatever is there.
+	PutRecord(ctx context.Context, r *Record, ifVersion int64) (int64, error)
+	// DeleteRecord removes kind/key; a missing record is not an error.
+	DeleteRecord(ctx context.Context, kind, key string) error
+	// DeleteExpiredRecords removes the records expired at now and says how
+	// many there were.
+	DeleteExpiredRecords(ctx context.Context, now time.Time) (int64, error)
+}
+
+// AnyVersion is the ifVersion of PutRecord that creates or replaces.
+const AnyVersion int64 = -1
 
 // Tx is a write transaction. It is valid only inside the fn given to Write.
 type Tx interface {
@@ -99,6 +144,12 @@ type Tx interface {
 	// transaction's own writes (conditional create, update and delete
 	// decide on it).
 	Search(q *search.Query) (*SearchResult, error)
+	// GetRecord, PutRecord and DeleteRecord are those of Records, inside
+	// the transaction: a login's failure count and its audit event commit
+	// together.
+	GetRecord(kind, key string) (*Record, error)
+	PutRecord(r *Record, ifVersion int64) (int64, error)
+	DeleteRecord(kind, key string) error
 }
 
 // SearchResult is one page of a search.

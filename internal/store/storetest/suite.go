@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Concurrency", slices.Concat(concurrencyTests, isolationTests, loadTests)},
 		{"Audit", auditTests},
 		{"Search", searchTests},
+		{"Records", recordTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

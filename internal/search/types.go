@@ -108,6 +108,27 @@ type Query struct {
 	// Raw is the query as it will be echoed in the self link: every
 	// parameter understood, in a canonical order.
 	Raw string
+	// Access, when set, limits the search to what the caller may see. The
+	// parser never sets it; the API sets it from the caller's rights.
+	Access *Access
+}
+
+// Access limits a search to what the caller may see: a resource is visible
+// when any of Rules admits it, and none is when there are no rules. A store
+// applies it inside the query to the matches, the total, the included
+// resources and every resource a chain, _has or _list condition looks at,
+// so that nothing about an invisible resource shows, not even as a count.
+type Access struct {
+	Rules []AccessRule
+}
+
+// AccessRule admits the resources of Types (of any type when empty) that
+// are in Compartment (when set) and match every one of Filters (parsed for
+// Types, e.g. a SMART scope's ?category=laboratory).
+type AccessRule struct {
+	Types       []string
+	Compartment *CompartmentRef
+	Filters     []*Filter
 }
 
 // CompartmentRef names a compartment instance, e.g. Patient/123.

@@ -37,9 +37,9 @@ func includes(ctx context.Context, d *dialect, db querier, q *search.Query, matc
 			var rows []typedRid
 			var err error
 			if rev {
-				rows, err = revIncludeRound(ctx, d, db, inc, sources)
+				rows, err = revIncludeRound(ctx, d, db, q.Access, inc, sources)
 			} else {
-				rows, err = includeRound(ctx, d, db, inc, sources[inc.SourceType])
+				rows, err = includeRound(ctx, d, db, q.Access, inc, sources[inc.SourceType])
 			}
 			if err != nil {
 				return err
@@ -83,13 +83,17 @@ func ridsJSON(rids []int64) string {
 
 // includeRound follows inc's reference parameter out of sources (of
 // inc.SourceType) to live targets.
-func includeRound(ctx context.Context, d *dialect, db querier, inc search.Include, sources []int64) ([]typedRid, error) {
+func includeRound(ctx context.Context, d *dialect, db querier, access *search.Access, inc search.Include, sources []int64) ([]typedRid, error) {
 	if len(sources) == 0 {
 		return nil, nil
 	}
-	b := &sqlBuilder{d: d}
+	b := &sqlBuilder{d: d, access: access}
+	seen, err := b.visible("t")
+	if err != nil {
+		return nil, err
+	}
 	query := "SELECT DISTINCT t.rid, t.type FROM idx_reference x JOIN resource_key t ON t.type = x.ref_type AND t.id = x.ref_id AND t.deleted = 0" +
-		" WHERE x.rid IN (" + d.ridSet(b.arg(ridsJSON(sources))) + ") AND " + referencePids(b, "x", inc)
+		" WHERE x.rid IN (" + d.ridSet(b.arg(ridsJSON(sources))) + ") AND " + referencePids(b, "x", inc) + " AND " + seen
 	if inc.TargetType != "" {
 		query += " AND x.ref_type = " + b.arg(inc.TargetType)
 	}
@@ -98,7 +102,7 @@ func includeRound(ctx context.Context, d *dialect, db querier, inc search.Includ
 
 // revIncludeRound finds live resources of inc.SourceType whose reference
 // parameter points at any of sources.
-func revIncludeRound(ctx context.Context, d *dialect, db querier, inc search.Include, sources map[string][]int64) ([]typedRid, error) {
+func revIncludeRound(ctx context.Context, d *dialect, db querier, access *search.Access, inc search.Include, sources map[string][]int64) ([]typedRid, error) {
 	var all []int64
 	for typ, rids := range sources {
 		if inc.TargetType == "" || inc.TargetType == typ {
@@ -108,10 +112,20 @@ func revIncludeRound(ctx context.Context, d *dialect, db querier, inc search.Inc
 	if len(all) == 0 {
 		return nil, nil
 	}
-	b := &sqlBuilder{d: d}
+	b := &sqlBuilder{d: d, access: access}
 	query := "SELECT DISTINCT x.rid, CAST(" + b.arg(inc.SourceType) + " AS TEXT) FROM resource_key m JOIN idx_reference x ON " + referencePids(b, "x", inc) +
-		" AND x.ref_type = m.type AND x.ref_id = m.id" +
-		" WHERE m.rid IN (" + d.ridSet(b.arg(ridsJSON(all))) + ")"
+		" AND x.ref_type = m.type AND x.ref_id = m.id"
+	where := " WHERE m.rid IN (" + d.ridSet(b.arg(ridsJSON(all))) + ")"
+	if access != nil {
+		// The sources found must be visible themselves.
+		seen, err := b.visible("s")
+		if err != nil {
+			return nil, err
+		}
+		query += " JOIN resource_key s ON s.rid = x.rid"
+		where += " AND " + seen
+	}
+	query += where
 	return queryTypedRids(ctx, db, query, b.args)
 }
 

@@ -216,6 +216,13 @@ func (p *searchPlan) where(b *sqlBuilder, q *search.Query) (string, error) {
 	if len(p.types) > 0 {
 		conds = append(conds, b.in("k.type", p.types))
 	}
+	if q.Access != nil {
+		seen, err := b.visible("k")
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, seen)
+	}
 	driver := -1
 	if q.Compartment == nil {
 		best := 0
@@ -354,7 +361,7 @@ type pageResult struct {
 // pageSQL is the query of one page after (or, backwards, before) the
 // cursor: the matches' sort values, rid and current version, limit rows.
 func (p *searchPlan) pageSQL(q *search.Query, cur *cursor, back bool, mode pageMode, limit int) (string, []any, error) {
-	b := &sqlBuilder{d: p.d}
+	b := &sqlBuilder{d: p.d, access: q.Access}
 	where, err := p.where(b, q)
 	if err != nil {
 		return "", nil, err
@@ -512,7 +519,7 @@ const estimateCap = 10000
 
 // countSQL counts the matches, up to estimateCap+1 for an estimate.
 func (p *searchPlan) countSQL(q *search.Query, estimate bool) (string, []any, error) {
-	b := &sqlBuilder{d: p.d}
+	b := &sqlBuilder{d: p.d, access: q.Access}
 	where, err := p.where(b, q)
 	if err != nil {
 		return "", nil, err

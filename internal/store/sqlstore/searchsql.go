@@ -20,6 +20,47 @@ type sqlBuilder struct {
 	d       *dialect
 	args    []any
 	aliases int
+	// access, when set, is what the caller may see: every resource_key row
+	// a query reads (candidates, chain targets, _has sources, lists) must
+	// pass visible.
+	access *search.Access
+}
+
+// visible is the condition that the resource_key row a is one the caller
+// may see: "TRUE" without access control.
+func (b *sqlBuilder) visible(a string) (string, error) {
+	acc := b.access
+	if acc == nil {
+		return "TRUE", nil
+	}
+	// A rule's own filters are not limited again (and a chain among them
+	// would recurse).
+	b.access = nil
+	defer func() { b.access = acc }()
+	var rules []string
+	for _, r := range acc.Rules {
+		conds := []string{"TRUE"}
+		if len(r.Types) > 0 {
+			conds = append(conds, b.in(a+".type", r.Types))
+		}
+		if c := r.Compartment; c != nil {
+			cm := b.alias("cm")
+			conds = append(conds, a+".rid IN (SELECT "+cm+".rid FROM idx_compartment "+cm+" WHERE "+cm+".comp_type = "+
+				b.arg(c.Type)+" AND "+cm+".comp_id = "+b.arg(c.ID)+")")
+		}
+		for _, f := range r.Filters {
+			c, err := b.filter(f, r.Types, a, false)
+			if err != nil {
+				return "", fmt.Errorf("access rule: %w", err)
+			}
+			conds = append(conds, c)
+		}
+		rules = append(rules, "("+strings.Join(conds, " AND ")+")")
+	}
+	if len(rules) == 0 {
+		return "FALSE", nil
+	}
+	return "(" + strings.Join(rules, " OR ") + ")", nil
 }
 
 // key binds a value compared with an index key column, as the column
@@ -580,6 +621,10 @@ func (b *sqlBuilder) chain(f *search.Filter, types []string, k string, drive boo
 	}
 	t := b.alias("t")
 	x := b.alias("x")
+	seen, err := b.visible(t)
+	if err != nil {
+		return "", err
+	}
 	if drive {
 		inner, err := b.filter(f.Chain, targets, t, true)
 		if err != nil {
@@ -591,7 +636,7 @@ func (b *sqlBuilder) chain(f *search.Filter, types []string, k string, drive boo
 		return k + ".rid IN (SELECT " + x + ".rid FROM resource_key " + t + " " + b.d.crossJoin + " idx_reference " + x +
 			" ON " + b.param(x, types, f.Name) +
 			" AND " + x + ".ref_type = " + t + ".type AND " + x + ".ref_id = " + t + ".id" +
-			" WHERE " + b.in(t+".type", targets) + " AND " + t + ".deleted = 0 AND " + inner + ")", nil
+			" WHERE " + b.in(t+".type", targets) + " AND " + t + ".deleted = 0 AND " + seen + " AND " + inner + ")", nil
 	}
 	inner, err := b.filter(f.Chain, targets, t, false)
 	if err != nil {
@@ -600,7 +645,7 @@ func (b *sqlBuilder) chain(f *search.Filter, types []string, k string, drive boo
 	return "EXISTS (SELECT 1 FROM idx_reference " + x + " JOIN resource_key " + t +
 		" ON " + t + ".type = " + x + ".ref_type AND " + t + ".id = " + x + ".ref_id" +
 		" WHERE " + x + ".rid = " + k + ".rid AND " + b.probeParam(x, types, f.Name) +
-		" AND " + b.in(t+".type", targets) + " AND " + t + ".deleted = 0 AND " + inner + ")", nil
+		" AND " + b.in(t+".type", targets) + " AND " + t + ".deleted = 0 AND " + seen + " AND " + inner + ")", nil
 }
 
 // has: _has:Observation:patient:code=1234 is "a live Observation whose
@@ -613,6 +658,10 @@ func (b *sqlBuilder) has(f *search.Filter, types []string, k string, drive bool)
 	r := b.alias("r")
 	x := b.alias("x")
 	t := b.alias("t")
+	seen, err := b.visible(r)
+	if err != nil {
+		return "", err
+	}
 	if drive {
 		inner, err := b.filter(h.Filter, []string{h.Type}, r, true)
 		if err != nil {
@@ -621,7 +670,7 @@ func (b *sqlBuilder) has(f *search.Filter, types []string, k string, drive bool)
 		return k + ".rid IN (SELECT " + t + ".rid FROM resource_key " + r +
 			" JOIN idx_reference " + x + " ON " + x + ".rid = " + r + ".rid AND " + b.param(x, []string{h.Type}, h.RefParam.Code) +
 			" JOIN resource_key " + t + " ON " + t + ".type = " + x + ".ref_type AND " + t + ".id = " + x + ".ref_id" +
-			" WHERE " + r + ".type = " + b.arg(h.Type) + " AND " + r + ".deleted = 0 AND " + inner +
+			" WHERE " + r + ".type = " + b.arg(h.Type) + " AND " + r + ".deleted = 0 AND " + seen + " AND " + inner +
 			" AND " + b.in(t+".type", types) + ")", nil
 	}
 	inner, err := b.filter(h.Filter, []string{h.Type}, r, false)
@@ -630,7 +679,7 @@ func (b *sqlBuilder) has(f *search.Filter, types []string, k string, drive bool)
 	}
 	return "EXISTS (SELECT 1 FROM idx_reference " + x + " JOIN resource_key " + r + " ON " + r + ".rid = " + x + ".rid" +
 		" WHERE " + b.param(x, []string{h.Type}, h.RefParam.Code) +
-		" AND " + x + ".ref_type = " + k + ".type AND " + x + ".ref_id = " + k + ".id AND " + inner + ")", nil
+		" AND " + x + ".ref_type = " + k + ".type AND " + x + ".ref_id = " + k + ".id AND " + seen + " AND " + inner + ")", nil
 }
 
 // special: _text and _content (full text), _list.
@@ -666,10 +715,14 @@ func (b *sqlBuilder) special(f *search.Filter, k string) (string, error) {
 				return "", notSupported("functional list %s", ids[i])
 			}
 		}
+		seen, err := b.visible(l)
+		if err != nil {
+			return "", err
+		}
 		return k + ".rid IN (SELECT " + t + ".rid FROM resource_key " + l +
 			" JOIN idx_reference " + x + " ON " + x + ".rid = " + l + ".rid AND " + b.param(x, []string{"List"}, "item") +
 			" JOIN resource_key " + t + " ON " + t + ".type = " + x + ".ref_type AND " + t + ".id = " + x + ".ref_id" +
-			" WHERE " + l + ".type = 'List' AND " + b.in(l+".id", ids) + " AND " + l + ".deleted = 0)", nil
+			" WHERE " + l + ".type = 'List' AND " + b.in(l+".id", ids) + " AND " + l + ".deleted = 0 AND " + seen + ")", nil
 	}
 	return "", notSupported("parameter %s is not supported", f.Name)
 }

@@ -1,0 +1,148 @@
+package storetest
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/store"
+)
+
+// accessTests check search.Access: whatever a search is asked, it returns,
+// counts, includes and looks through only what the rules let the caller see.
+var accessTests = []suiteTest{
+	{"Rules", func(t *testing.T, s store.Store) {
+		putAccessPopulation(t, s)
+		inP1 := &search.CompartmentRef{Type: "Patient", ID: "p1"}
+		labOnly := parseQuery("Observation", url.Values{"category": {"laboratory"}}).Filters
+		everything := &search.Access{Rules: []search.AccessRule{{}}}
+		p1 := &search.Access{Rules: []search.AccessRule{{Compartment: inP1}}}
+		obsOnly := &search.Access{Rules: []search.AccessRule{{Types: []string{"Observation"}}}}
+		p1Labs := &search.Access{Rules: []search.AccessRule{
+			{Types: []string{"Observation"}, Compartment: inP1, Filters: labOnly},
+			{Types: []string{"Patient"}, Compartment: inP1},
+		}}
+		nothing := &search.Access{}
+		for _, tc := range []struct {
+			name   string
+			typ    string
+			params url.Values
+			access *search.Access
+			want   string // matches, then "+" and the included, by id
+		}{
+			{"no access control", "Observation", nil, nil, "o1a o1b o2"},
+			{"a rule for everything", "Observation", nil, everything, "o1a o1b o2"},
+			{"no rules", "Observation", nil, nothing, ""},
+			{"one patient's compartment", "Observation", nil, p1, "o1a o1b"},
+			{"the patient itself is in it", "Patient", nil, p1, "p1"},
+			{"types", "Patient", nil, obsOnly, ""},
+			{"a scope's category", "Observation", nil, p1Labs, "o1a"},
+			{"system level", "", url.Values{"_type": {"Patient,Observation"}}, p1Labs, "o1a p1"},
+			{"include leaves out what is not visible", "Observation", url.Values{"_include": {"Observation:subject"}}, obsOnly, "o1a o1b o2"},
+			{"include keeps what is", "Observation", url.Values{"_include": {"Observation:subject"}}, p1, "o1a o1b +p1"},
+			{"revinclude", "Patient", url.Values{"_revinclude": {"Observation:subject"}}, p1Labs, "p1 +o1a"},
+			{"revinclude without access control", "Patient", url.Values{"_revinclude": {"Observation:subject"}, "_id": {"p1"}}, nil, "p1 +o1a +o1b"},
+			{"a chain does not look through an invisible patient", "Observation", url.Values{"subject:Patient.name": {"Second"}}, obsOnly, ""},
+			{"a chain through a visible one", "Observation", url.Values{"subject:Patient.name": {"First"}}, p1, "o1a o1b"},
+			{"_has does not count invisible sources", "Patient", url.Values{"_has:Observation:subject:category": {"vital-signs"}}, p1Labs, ""},
+			{"_has with visible sources", "Patient", url.Values{"_has:Observation:subject:category": {"laboratory"}}, p1Labs, "p1"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				q := parseQuery(tc.typ, tc.params)
+				q.Access = tc.access
+				q.Sort = []search.SortKey{{Name: "_id"}}
+				q.Total = "accurate"
+				res, err := s.Search(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := idsOf(res); got != tc.want {
+					t.Errorf("got %q, want %q", got, tc.want)
+				}
+				if want := int64(len(res.Matches)); res.Total != want {
+					t.Errorf("total %d, want %d", res.Total, want)
+				}
+				// Counting only and paging one by one see the same.
+				q.CountGiven, q.Count = true, 0
+				if res, err := s.Search(ctx, q); err != nil || res.Total != int64(len(strings.Fields(matchesOf(tc.want)))) {
+					t.Errorf("_count=0: total %v, %v", res, err)
+				}
+				q.Count, q.Includes, q.RevIncludes = 1, nil, nil
+				var paged []string
+				for {
+					res, err := s.Search(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, m := range res.Matches {
+						paged = append(paged, m.ID)
+					}
+					if res.Next == "" {
+						break
+					}
+					q.Cursor = res.Next
+				}
+				if got := strings.Join(paged, " "); got != matchesOf(tc.want) {
+					t.Errorf("paged one by one: %q, want %q", got, matchesOf(tc.want))
+				}
+			})
+		}
+		// A search inside a write is limited the same way.
+		err := s.Write(ctx, func(tx store.Tx) error {
+			q := parseQuery("Observation", nil)
+			q.Access = p1Labs
+			res, err := tx.Search(q)
+			if err == nil && idsOf(res) != "o1a" {
+				t.Errorf("tx.Search with access: %q", idsOf(res))
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}},
+}
+
+func putAccessPopulation(t *testing.T, s store.Store) {
+	t.Helper()
+	obs := func(id, patient, category string) map[string]any {
+		return map[string]any{"resourceType": "Observation", "id": id, "status": "final",
+			"category": []any{map[string]any{"coding": []any{map[string]any{
+				"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}}}},
+			"code":    map[string]any{"text": "x"},
+			"subject": map[string]any{"reference": "Patient/" + patient}}
+	}
+	for _, r := range []map[string]any{
+		{"resourceType": "Patient", "id": "p1", "name": []any{map[string]any{"family": "First"}}},
+		{"resourceType": "Patient", "id": "p2", "name": []any{map[string]any{"family": "Second"}}},
+		obs("o1a", "p1", "laboratory"), obs("o1b", "p1", "vital-signs"), obs("o2", "p2", "laboratory"),
+	} {
+		update(t, s, fhir.Resource(r))
+	}
+}
+
+func idsOf(res *store.SearchResult) string {
+	var ids []string
+	for _, m := range res.Matches {
+		ids = append(ids, m.ID)
+	}
+	var inc []string
+	for _, v := range res.Included {
+		inc = append(inc, "+"+v.ID)
+	}
+	slices.Sort(inc)
+	return strings.Join(append(ids, inc...), " ")
+}
+
+func matchesOf(want string) string {
+	var out []string
+	for _, f := range strings.Fields(want) {
+		if !strings.HasPrefix(f, "+") {
+			out = append(out, f)
+		}
+	}
+	return strings.Join(out, " ")
+}

@@ -123,12 +123,18 @@ type Access struct {
 }
 
 // AccessRule admits the resources of Types (of any type when empty) that
-// are in Compartment (when set) and match every one of Filters (parsed for
-// Types, e.g. a SMART scope's ?category=laboratory).
+// are in Compartment (when set), belong to a patient in the care of CareOf
+// (when set), and match every one of Filters (parsed for Types, e.g. a
+// SMART scope's ?category=laboratory).
 type AccessRule struct {
 	Types       []string
 	Compartment *CompartmentRef
-	Filters     []*Filter
+	// CareOf (Practitioner/123) admits the resources in the compartment of
+	// any patient who shares a resource with CareOf's compartment: an
+	// encounter it took part in, a care team it is on, a patient whose
+	// general practitioner it is.
+	CareOf  *CompartmentRef
+	Filters []*Filter
 }
 
 // CompartmentRef names a compartment instance, e.g. Patient/123.

@@ -48,6 +48,12 @@ func (b *sqlBuilder) visible(a string) (string, error) {
 			conds = append(conds, a+".rid IN (SELECT "+cm+".rid FROM idx_compartment "+cm+" WHERE "+cm+".comp_type = "+
 				b.arg(c.Type)+" AND "+cm+".comp_id = "+b.arg(c.ID)+")")
 		}
+		if c := r.CareOf; c != nil {
+			cm, pt, of := b.alias("cm"), b.alias("pt"), b.alias("of")
+			conds = append(conds, a+".rid IN (SELECT "+cm+".rid FROM idx_compartment "+cm+" WHERE "+cm+".comp_type = 'Patient' AND "+
+				cm+".comp_id IN (SELECT "+pt+".comp_id FROM idx_compartment "+of+" JOIN idx_compartment "+pt+" ON "+pt+".rid = "+of+".rid"+
+				" WHERE "+of+".comp_type = "+b.arg(c.Type)+" AND "+of+".comp_id = "+b.arg(c.ID)+" AND "+pt+".comp_type = 'Patient'))")
+		}
 		for _, f := range r.Filters {
 			c, err := b.filter(f, r.Types, a, false)
 			if err != nil {

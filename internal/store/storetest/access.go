@@ -26,6 +26,10 @@ var accessTests = []suiteTest{
 			{Types: []string{"Patient"}, Compartment: inP1},
 		}}
 		nothing := &search.Access{}
+		drOne := &search.Access{Rules: []search.AccessRule{
+			{CareOf: &search.CompartmentRef{Type: "Practitioner", ID: "dr1"}},
+			{Types: []string{"Practitioner"}},
+		}}
 		for _, tc := range []struct {
 			name   string
 			typ    string
@@ -48,6 +52,7 @@ var accessTests = []suiteTest{
 			{"a chain does not look through an invisible patient", "Observation", url.Values{"subject:Patient.name": {"Second"}}, obsOnly, ""},
 			{"a chain through a visible one", "Observation", url.Values{"subject:Patient.name": {"First"}}, p1, "o1a o1b"},
 			{"_has does not count invisible sources", "Patient", url.Values{"_has:Observation:subject:category": {"vital-signs"}}, p1Labs, ""},
+			{"a practitioner's patients", "", url.Values{"_type": {"Patient,Observation,Encounter,Practitioner"}}, drOne, "dr1 dr2 e1 o1a o1b p1"},
 			{"_has with visible sources", "Patient", url.Values{"_has:Observation:subject:category": {"laboratory"}}, p1Labs, "p1"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -119,6 +124,12 @@ func putAccessPopulation(t *testing.T, s store.Store) {
 		{"resourceType": "Patient", "id": "p1", "name": []any{map[string]any{"family": "First"}}},
 		{"resourceType": "Patient", "id": "p2", "name": []any{map[string]any{"family": "Second"}}},
 		obs("o1a", "p1", "laboratory"), obs("o1b", "p1", "vital-signs"), obs("o2", "p2", "laboratory"),
+		{"resourceType": "Practitioner", "id": "dr1"},
+		{"resourceType": "Practitioner", "id": "dr2"},
+		{"resourceType": "Encounter", "id": "e1", "status": "completed", "subject": map[string]any{"reference": "Patient/p1"},
+			"participant": []any{map[string]any{"actor": map[string]any{"reference": "Practitioner/dr1"}}}},
+		{"resourceType": "Encounter", "id": "e2", "status": "completed", "subject": map[string]any{"reference": "Patient/p2"},
+			"participant": []any{map[string]any{"actor": map[string]any{"reference": "Practitioner/dr2"}}}},
 	} {
 		update(t, s, fhir.Resource(r))
 	}

@@ -34,13 +34,15 @@ func TestMain(m *testing.M) {
 	os.Exit(pgtest.Run(m))
 }
 
-var urlPattern = regexp.MustCompile(`FHIR R5 API: (http://\S+)/fhir`)
+var urlPattern = regexp.MustCompile(`FHIR R5 API: (https?://\S+)/fhir`)
 
 // server is `emr serve` running in a child process.
 type server struct {
 	cmd  *exec.Cmd
 	base string
 	out  *bytes.Buffer
+	// banner is what the server printed on stdout up to "Press Ctrl+C".
+	banner string
 	// listening gets the base URL once the server prints it, and is closed
 	// without one if its output ends first.
 	listening chan string
@@ -75,10 +77,20 @@ func spawnServer(t *testing.T, dataDir string, extraEnv ...string) *server {
 	s := &server{cmd: cmd, out: &stderr, listening: make(chan string, 1)}
 	t.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
 	go func() {
+		// The URL goes out when the whole start-up message is read, so
+		// that s.banner holds it.
+		var banner strings.Builder
+		url := ""
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			banner.WriteString(sc.Text() + "\n")
 			if m := urlPattern.FindStringSubmatch(sc.Text()); m != nil {
-				s.listening <- m[1] + "/fhir"
+				url = m[1] + "/fhir"
+			}
+			if url != "" && strings.HasPrefix(sc.Text(), "Press Ctrl+C") {
+				s.banner = banner.String()
+				s.listening <- url
+				url = ""
 			}
 		}
 		close(s.listening)

@@ -37,6 +37,10 @@ type config struct {
 	logLevel          string
 	// invariants turns on FHIRPath invariant checks on every write.
 	invariants bool
+	// tlsCert and tlsKey are PEM files to serve HTTPS with; tlsSelfSigned
+	// serves it with a generated development certificate instead.
+	tlsCert, tlsKey string
+	tlsSelfSigned   bool
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,7 +53,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&cfg.maxBody, "max-body", fhirapi.DefaultMaxBodyBytes, "largest accepted request body, in bytes")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&cfg.invariants, "invariants", true, "check the R5 invariants (FHIRPath constraints) on every write; a violated invariant answers 422")
+	tlsFlags(fs, &cfg)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkTLSFlags(cfg); err != nil {
 		return err
 	}
 	var level slog.Level
@@ -57,6 +65,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("--log-level: %v", err)}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// Before the database: a wrong certificate should not wait for it.
+	https, err := loadServerTLS(cfg, time.Now())
+	if err != nil {
+		return err
+	}
+	if https == nil && !isLoopback(cfg.addr) {
+		warnCleartext(cfg.addr, logger, stderr)
+	}
 
 	a, err := openApp(ctx, cfg, logger)
 	if err != nil {
@@ -69,16 +85,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           securityHeaders(a.handler, https != nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  FHIR R4 API: %s/fhir/R4\n  data:        %s\nPress Ctrl+C to stop.\n",
-		versionString(), url, url, url, a.dbPath)
+	url := "http://" + reachableAddr(ln.Addr())
+	tlsLine := ""
+	if https != nil {
+		url = "https://" + reachableAddr(ln.Addr())
+		srv.TLSConfig = https.config
+		tlsLine = "  TLS:         " + https.about + "\n"
+	}
+	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  FHIR R4 API: %s/fhir/R4\n  data:        %s\n%sPress Ctrl+C to stop.\n",
+		versionString(), url, url, url, a.dbPath, tlsLine)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if https != nil {
+			// The certificate is in srv.TLSConfig; ServeTLS adds HTTP/2.
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

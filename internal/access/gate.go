@@ -7,10 +7,14 @@ package access
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"time"
 
 	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 )
 
@@ -29,11 +33,33 @@ type Policy interface {
 	Decide(ctx context.Context, req Request) error
 }
 
-// AllowAll is the policy before authentication exists: everything is allowed,
-// and everything is still audited.
+// Limiter is a Policy that also says which resources of a type the caller
+// may see or touch, as rules the store applies inside its queries.
+type Limiter interface {
+	// Limit returns the access rules for perm ('c', 'r', 'u', 'd' or 's')
+	// on types (any type when empty): nil when every resource is allowed,
+	// an Access without rules when none is.
+	Limit(ctx context.Context, perm byte, types []string) *search.Access
+}
+
+// AllowAll allows everything, and everything is still audited: for tests
+// of what lies behind the gate, and tools that run as the system.
 type AllowAll struct{}
 
 func (AllowAll) Decide(context.Context, Request) error { return nil }
+
+// Denied wraps the error a caller sees (normally "not found": a denied
+// read looks like a missing resource) for an interaction refused by
+// access control, so that the audit record says it was denied.
+func Denied(shown error, reason string) error { return &deniedError{shown: shown, reason: reason} }
+
+type deniedError struct {
+	shown  error
+	reason string
+}
+
+func (e *deniedError) Error() string { return e.shown.Error() }
+func (e *deniedError) Unwrap() error { return e.shown }
 
 // Gate checks and records every interaction.
 type Gate struct {
@@ -68,6 +94,7 @@ func TouchedVersion(v *store.Version) Touched {
 // outcome before returning. If the audit record cannot be written the
 // interaction fails: nothing is shown that was not recorded.
 func (g *Gate) Read(ctx context.Context, req Request, fn func() ([]Touched, error)) error {
+	req = identify(ctx, req)
 	if err := g.policy.Decide(ctx, req); err != nil {
 		g.recordFailure(ctx, req, err)
 		return err
@@ -88,6 +115,7 @@ func (g *Gate) Read(ctx context.Context, req Request, fn func() ([]Touched, erro
 // transaction together with its audit record, so both commit or neither.
 // A failure is recorded separately.
 func (g *Gate) Write(ctx context.Context, req Request, fn func(tx store.Tx) ([]Touched, error)) error {
+	req = identify(ctx, req)
 	if err := g.policy.Decide(ctx, req); err != nil {
 		g.recordFailure(ctx, req, err)
 		return err
@@ -108,6 +136,7 @@ func (g *Gate) Write(ctx context.Context, req Request, fn func(tx store.Tx) ([]T
 // Within runs an interaction that is part of a larger transaction (an entry
 // of a transaction Bundle): decided and audited inside tx.
 func (g *Gate) Within(ctx context.Context, tx store.Tx, req Request, fn func() ([]Touched, error)) error {
+	req = identify(ctx, req)
 	if err := g.policy.Decide(ctx, req); err != nil {
 		return err
 	}
@@ -116,6 +145,25 @@ func (g *Gate) Within(ctx context.Context, tx store.Tx, req Request, fn func() (
 		return err
 	}
 	return g.recordIn(tx, req, touched)
+}
+
+// identify fills the request's agent and purpose from the caller ctx
+// carries, where the request does not say.
+func identify(ctx context.Context, req Request) Request {
+	p := PrincipalFrom(ctx)
+	if p == nil {
+		return req
+	}
+	if req.Agent.User == "" {
+		req.Agent.User = p.User
+	}
+	if req.Agent.Client == "" {
+		req.Agent.Client = p.Client
+	}
+	if req.Purpose == "" {
+		req.Purpose = p.Purpose
+	}
+	return req
 }
 
 // recordIn writes the success records of an interaction inside tx.
@@ -128,6 +176,56 @@ func (g *Gate) recordIn(tx store.Tx, req Request, touched []Touched) error {
 	return nil
 }
 
+// Limit returns the policy's access rules for perm on types, or nil when
+// the policy sets none (see Limiter).
+func (g *Gate) Limit(ctx context.Context, perm byte, types []string) *search.Access {
+	if l, ok := g.policy.(Limiter); ok {
+		return l.Limit(ctx, perm, types)
+	}
+	return nil
+}
+
+// Visible reports whether the caller may perm typ/id, in store s (a
+// store.Store, or a store.Tx inside a write).
+func (g *Gate) Visible(ctx context.Context, s Searcher, perm byte, typ, id string) (bool, error) {
+	acc := g.Limit(ctx, perm, []string{typ})
+	if acc == nil {
+		return true, nil
+	}
+	if len(acc.Rules) == 0 {
+		return false, nil
+	}
+	q, err := search.Parse(spec.R5(), typ, url.Values{"_id": {id}}, search.ParseOptions{})
+	if err != nil {
+		return false, err
+	}
+	q.Access, q.Count, q.CountGiven = acc, 1, true
+	res, err := s.search(ctx, q)
+	if err != nil {
+		return false, err
+	}
+	return len(res.Matches) > 0, nil
+}
+
+// Searcher is where Visible looks: StoreSearcher or TxSearcher.
+type Searcher interface {
+	search(ctx context.Context, q *search.Query) (*store.SearchResult, error)
+}
+
+// StoreSearcher searches a store; TxSearcher, a write transaction.
+func StoreSearcher(s store.Store) Searcher { return storeSearcher{s} }
+func TxSearcher(tx store.Tx) Searcher      { return txSearcher{tx} }
+
+type storeSearcher struct{ s store.Store }
+type txSearcher struct{ tx store.Tx }
+
+func (s storeSearcher) search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
+	return s.s.Search(ctx, q)
+}
+func (s txSearcher) search(_ context.Context, q *search.Query) (*store.SearchResult, error) {
+	return s.tx.Search(q)
+}
+
 // Decide asks the policy only; the caller records the outcome.
 func (g *Gate) Decide(ctx context.Context, req Request) error { return g.policy.Decide(ctx, req) }
 
@@ -138,6 +236,7 @@ func (g *Gate) RecordFailure(ctx context.Context, req Request, err error) {
 }
 
 func (g *Gate) recordFailure(ctx context.Context, req Request, err error) {
+	req = identify(ctx, req)
 	outcome := audit.MinorFailure
 	if fhir.KindOf(err) == fhir.KindInternal {
 		outcome = audit.SeriousFailure
@@ -145,6 +244,12 @@ func (g *Gate) recordFailure(ctx context.Context, req Request, err error) {
 	detail := "internal error"
 	if outcome == audit.MinorFailure {
 		detail = err.Error()
+	}
+	var denied *deniedError
+	if errors.As(err, &denied) {
+		detail = "denied: " + denied.reason
+	} else if k := fhir.KindOf(err); k == fhir.KindForbidden || k == fhir.KindUnauthorized {
+		detail = "denied: " + detail
 	}
 	// The failure record is best effort only in that the client already gets
 	// an error; a failure to record it is itself logged by the store.

@@ -1,0 +1,305 @@
+package access
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/search"
+)
+
+// RolePolicy decides by the caller's role and, for a SMART token, its
+// scopes: a caller may do what both allow. Patient-bound roles and
+// patient/ scopes reach one patient's compartment; the care reach, a
+// practitioner's patients and those opened by break-glass.
+type RolePolicy struct {
+	defs  *spec.Definitions
+	roles *Roles
+	// inPatient are the types a patient's compartment can hold (Patient
+	// among them); the others (practitioners, organisations, terminology)
+	// are reference data no patient binding limits.
+	inPatient map[string]bool
+	now       func() time.Time
+}
+
+// NewRolePolicy returns the policy of roles over defs.
+func NewRolePolicy(defs *spec.Definitions, roles *Roles) *RolePolicy {
+	p := &RolePolicy{defs: defs, roles: roles, inPatient: map[string]bool{"Patient": true}, now: time.Now}
+	if c := defs.Compartments["Patient"]; c != nil {
+		for _, r := range c.Resources {
+			if len(r.Params) > 0 {
+				p.inPatient[r.Code] = true
+			}
+		}
+	}
+	return p
+}
+
+// Roles returns the policy's roles.
+func (p *RolePolicy) Roles() *Roles { return p.roles }
+
+// permOf is the SMART permission letter an interaction needs; 0 for one
+// decided elsewhere (capabilities; batch and transaction, whose entries
+// are decided one by one).
+func permOf(interaction string) byte {
+	switch interaction {
+	case "read", "vread", "history-instance", "operation":
+		return 'r'
+	case "search-type", "search-system", "search-compartment", "history-type", "history-system":
+		return 's'
+	case "create":
+		return 'c'
+	case "update", "patch":
+		return 'u'
+	case "delete":
+		return 'd'
+	}
+	return 0
+}
+
+var verbs = map[byte]string{'c': "create", 'r': "read", 'u': "update", 'd': "delete", 's': "search"}
+
+// Decide implements Policy: the caller must be authenticated, and its
+// role and scopes must grant the interaction on the type at least for
+// some resources (which ones, Limit says).
+func (p *RolePolicy) Decide(ctx context.Context, req Request) error {
+	if req.Interaction == "capabilities" {
+		return nil
+	}
+	pr := PrincipalFrom(ctx)
+	if pr == nil {
+		return fhir.Errorf(fhir.KindUnauthorized, "authentication is required")
+	}
+	perm := permOf(req.Interaction)
+	if perm == 0 {
+		return nil
+	}
+	var types []string
+	if req.Type != "" {
+		types = []string{req.Type}
+	}
+	if acc := p.Limit(ctx, perm, types); acc != nil && len(acc.Rules) == 0 {
+		what := req.Type
+		if what == "" {
+			what = "resources"
+		}
+		return fhir.Errorf(fhir.KindForbidden, "%s may not %s %s", describe(pr), verbs[perm], what)
+	}
+	return nil
+}
+
+func describe(pr *Principal) string {
+	who := "the " + pr.Role + " role"
+	if pr.Grants != nil {
+		who += " with the scopes granted"
+	}
+	return who
+}
+
+// Limit implements Limiter: the rules that say which resources of types
+// (any type when empty) the caller may perm ('r', 's', 'c', 'u' or 'd').
+// It returns nil when every resource of those types is allowed, and an
+// Access without rules when none is.
+func (p *RolePolicy) Limit(ctx context.Context, perm byte, types []string) *search.Access {
+	pr := PrincipalFrom(ctx)
+	if pr == nil {
+		return &search.Access{}
+	}
+	rules := p.rules(pr, perm)
+	if len(types) > 0 {
+		var narrowed []search.AccessRule
+		for _, r := range rules {
+			r.Types = intersect(r.Types, types)
+			if r.Types == nil || len(r.Types) > 0 {
+				narrowed = append(narrowed, r)
+			}
+		}
+		rules = narrowed
+	}
+	for _, r := range rules {
+		if r.Compartment == nil && r.CareOf == nil && len(r.Filters) == 0 &&
+			(r.Types == nil || (len(types) > 0 && len(r.Types) == len(types))) {
+			return nil // one rule admits everything asked
+		}
+	}
+	return &search.Access{Rules: rules}
+}
+
+// rules are the principal's access rules for perm: its role's, narrowed
+// by its scopes when it has a token.
+func (p *RolePolicy) rules(pr *Principal, perm byte) []search.AccessRule {
+	role, ok := p.roles.Role(pr.Role)
+	if !ok {
+		return nil
+	}
+	set := role.perms[perm]
+	var types []string // nil: every type
+	if !set.all {
+		if len(set.types) == 0 {
+			return nil
+		}
+		types = sortedKeys(set.types)
+	}
+	var byRole []search.AccessRule
+	switch role.Patients {
+	case PatientsAll:
+		byRole = []search.AccessRule{{Types: types}}
+	case PatientsOwn:
+		byRole = p.bound(types, pr.Patient)
+	case PatientsCare:
+		inside, outside := p.split(types)
+		if len(outside) > 0 {
+			byRole = append(byRole, search.AccessRule{Types: outside})
+		}
+		if typ, id, ok := strings.Cut(pr.FHIRUser, "/"); ok && typ == "Practitioner" && id != "" {
+			byRole = append(byRole, search.AccessRule{Types: inside, CareOf: &search.CompartmentRef{Type: typ, ID: id}})
+		}
+		if perm == 'r' || perm == 's' {
+			now := p.now()
+			for _, e := range pr.Emergencies {
+				if now.Before(e.Until) && e.Patient != "" {
+					byRole = append(byRole, search.AccessRule{Types: inside, Compartment: &search.CompartmentRef{Type: "Patient", ID: e.Patient}})
+				}
+			}
+		}
+	}
+	if pr.Grants == nil {
+		return byRole
+	}
+	var byScope []search.AccessRule
+	for _, g := range pr.Grants {
+		if !strings.Contains(g.Perms, string(perm)) {
+			continue
+		}
+		var gtypes []string
+		if g.Type != "*" {
+			gtypes = []string{g.Type}
+		}
+		var filters []*search.Filter
+		if len(g.Filters) > 0 {
+			if g.Type == "*" {
+				continue // a constraint needs a type to mean anything
+			}
+			q, err := search.Parse(p.defs, g.Type, g.Filters, search.ParseOptions{})
+			if err != nil {
+				continue // a scope whose constraint does not parse grants nothing
+			}
+			filters = q.Filters
+		}
+		var rs []search.AccessRule
+		if g.Context == "patient" {
+			rs = p.bound(gtypes, pr.Patient)
+		} else {
+			rs = []search.AccessRule{{Types: gtypes}}
+		}
+		for _, r := range rs {
+			r.Filters = filters
+			byScope = append(byScope, r)
+		}
+	}
+	var out []search.AccessRule
+	for _, a := range byRole {
+		for _, b := range byScope {
+			if r, ok := both(a, b); ok {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// bound is the rules of a patient binding: the compartment types in
+// patient's compartment, the others unbound. Without a patient the
+// compartment types are out of reach.
+func (p *RolePolicy) bound(types []string, patient string) []search.AccessRule {
+	inside, outside := p.split(types)
+	var rules []search.AccessRule
+	if len(outside) > 0 {
+		rules = append(rules, search.AccessRule{Types: outside})
+	}
+	if patient != "" && len(inside) > 0 {
+		rules = append(rules, search.AccessRule{Types: inside, Compartment: &search.CompartmentRef{Type: "Patient", ID: patient}})
+	}
+	return rules
+}
+
+// split divides types (nil: all) into those a patient's compartment can
+// hold and the others.
+func (p *RolePolicy) split(types []string) (inside, outside []string) {
+	if types == nil {
+		types = p.defs.APIModel().ResourceTypes()
+	}
+	for _, t := range types {
+		if p.inPatient[t] {
+			inside = append(inside, t)
+		} else {
+			outside = append(outside, t)
+		}
+	}
+	return inside, outside
+}
+
+// both is the rule admitting what a and b both admit; ok is false when
+// nothing is.
+func both(a, b search.AccessRule) (search.AccessRule, bool) {
+	r := search.AccessRule{Types: intersect(a.Types, b.Types), Compartment: a.Compartment, CareOf: a.CareOf}
+	if r.Types != nil && len(r.Types) == 0 {
+		return r, false
+	}
+	if b.Compartment != nil {
+		if r.Compartment != nil && *r.Compartment != *b.Compartment {
+			return r, false
+		}
+		r.Compartment = b.Compartment
+	}
+	if b.CareOf != nil {
+		if r.CareOf != nil && *r.CareOf != *b.CareOf {
+			return r, false
+		}
+		r.CareOf = b.CareOf
+	}
+	r.Filters = append(slices.Clip(a.Filters), b.Filters...)
+	return r, true
+}
+
+// intersect is the types in both lists, nil standing for every type.
+func intersect(a, b []string) []string {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	out := []string{}
+	for _, t := range a {
+		if slices.Contains(b, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ParseGrantFilters checks a scope's query constraint (?category=…) for
+// typ, as RolePolicy will apply it.
+func ParseGrantFilters(defs *spec.Definitions, typ string, filters url.Values) error {
+	if typ == "*" {
+		return fmt.Errorf("a constraint needs a resource type, not *")
+	}
+	_, err := search.Parse(defs, typ, filters, search.ParseOptions{})
+	return err
+}

@@ -121,7 +121,7 @@ func (g *Gate) Write(ctx context.Context, req Request, fn func(tx store.Tx) ([]T
 		return err
 	}
 	err := g.store.Write(ctx, func(tx store.Tx) error {
-		touched, err := fn(tx)
+		touched, err := fn(g.guardTx(ctx, tx))
 		if err != nil {
 			return err
 		}

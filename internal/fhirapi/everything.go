@@ -76,7 +76,7 @@ func (s *Server) everything(ctx context.Context, req *request) (*response, error
 	gr := gateRequest(req, "operation")
 	gr.Query = "$everything?" + q.Raw
 	// The patient must exist: 404 or 410 rather than an empty Bundle.
-	if _, err := s.opt.Store.Read(ctx, "Patient", req.id); err != nil {
+	if _, err := s.opt.Gate.Guard(ctx, s.opt.Store).Read(ctx, "Patient", req.id); err != nil {
 		s.opt.Gate.RecordFailure(ctx, gr, err)
 		return nil, err
 	}

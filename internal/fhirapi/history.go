@@ -33,12 +33,12 @@ func (s *Server) history(ctx context.Context, req *request) (*response, error) {
 	err = s.opt.Gate.Read(ctx, gateRequest(req, interaction), func() ([]access.Touched, error) {
 		if req.id != "" {
 			// Instance history of a resource that never existed is a 404.
-			if _, err := s.opt.Store.Read(ctx, req.typ, req.id); err != nil && !fhir.IsKind(err, fhir.KindGone) {
+			if _, err := s.opt.Gate.Guard(ctx, s.opt.Store).Read(ctx, req.typ, req.id); err != nil && !fhir.IsKind(err, fhir.KindGone) {
 				return nil, err
 			}
 		}
 		var err error
-		page, err = s.opt.Store.History(ctx, q)
+		page, err = s.opt.Gate.Guard(ctx, s.opt.Store).History(ctx, q)
 		if err != nil {
 			return nil, err
 		}

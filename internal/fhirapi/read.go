@@ -15,7 +15,7 @@ func (s *Server) read(ctx context.Context, req *request) (*response, error) {
 	var v *store.Version
 	err := s.opt.Gate.Read(ctx, gateRequest(req, "read"), func() ([]access.Touched, error) {
 		var err error
-		v, err = s.opt.Store.Read(ctx, req.typ, req.id)
+		v, err = s.opt.Gate.Guard(ctx, s.opt.Store).Read(ctx, req.typ, req.id)
 		if err != nil {
 			return nil, err
 		}
@@ -36,7 +36,7 @@ func (s *Server) vread(ctx context.Context, req *request) (*response, error) {
 	var v *store.Version
 	err = s.opt.Gate.Read(ctx, gateRequest(req, "vread"), func() ([]access.Touched, error) {
 		var err error
-		v, err = s.opt.Store.VRead(ctx, req.typ, req.id, vid)
+		v, err = s.opt.Gate.Guard(ctx, s.opt.Store).VRead(ctx, req.typ, req.id, vid)
 		if err != nil {
 			return nil, err
 		}

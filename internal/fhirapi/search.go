@@ -123,7 +123,7 @@ func (s *Server) runSearch(ctx context.Context, gr access.Request, q *search.Que
 	var res *store.SearchResult
 	err := s.opt.Gate.Read(ctx, gr, func() ([]access.Touched, error) {
 		var err error
-		res, err = s.opt.Store.Search(ctx, q)
+		res, err = s.opt.Gate.Guard(ctx, s.opt.Store).Search(ctx, q)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.12.0
+	golang.org/x/crypto v0.45.0
 	golang.org/x/text v0.41.0
 	modernc.org/sqlite v1.61.1
 )

@@ -161,7 +161,7 @@ func (s *KeySet) Sign(claims any) (string, error) {
 		return "", fmt.Errorf("auth: sign: claims are not a JSON object: %w", err)
 	}
 	for _, name := range []string{"iss", "aud", "exp"} {
-		if v, ok := fields[name]; !ok || string(v) == "null" || string(v) == `""` || string(v) == "0" {
+		if v, ok := fields[name]; !ok || string(v) == "null" || string(v) == `""` || string(v) == "0" || string(v) == "[]" {
 			return "", fmt.Errorf("auth: sign: claim %q is required", name)
 		}
 	}

@@ -228,6 +228,7 @@ func TestSignRequiresClaims(t *testing.T) {
 		"no exp":     map[string]any{"iss": "a", "aud": "b"},
 		"no iss":     map[string]any{"aud": "b", "exp": 1},
 		"no aud":     &Claims{Issuer: "a", Expiry: 1},
+		"empty aud":  &Claims{Issuer: "a", Audience: Audience{}, Expiry: 1},
 		"not object": "x",
 	} {
 		if _, err := ks.Sign(claims); err == nil {

@@ -74,6 +74,11 @@ func HashPassword(pw string) (string, error) {
 // caller should then store HashPassword(pw). err is ErrMalformedHash
 // (wrapped) when encoded cannot be parsed or has out-of-range parameters;
 // a wrong password is ok == false with a nil error.
+//
+// Each call costs about 26 ms of one core and 19 MiB of memory at the
+// default parameters (BenchmarkVerifyPassword, 2-core machine), so the
+// caller should bound concurrent calls, e.g. with a semaphore of a few per
+// core, or a burst of logins can exhaust memory.
 func VerifyPassword(encoded, pw string) (ok bool, needsRehash bool, err error) {
 	p, salt, want, err := parsePHC(encoded)
 	if err != nil {

@@ -204,3 +204,16 @@ func TestGeneratePassword(t *testing.T) {
 		seen[pw] = true
 	}
 }
+
+// BenchmarkVerifyPassword measures one login's hashing cost at the real
+// parameters, which bounds logins per second per core.
+func BenchmarkVerifyPassword(b *testing.B) {
+	h, err := HashPassword("correct horse battery staple")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		VerifyPassword(h, "correct horse battery staple")
+	}
+}

@@ -267,3 +267,36 @@ func jwtFor(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, clai
 	}
 	return s
 }
+
+// FuzzVerify checks that the token parser never panics and that whatever
+// it accepts carries exactly the claims that were signed.
+func FuzzVerify(f *testing.F) {
+	now := keyTime
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := newKey(priv, now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ks, _ := NewKeySet(key)
+	signed := accessClaims(now)
+	tok, err := ks.Sign(signed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tok)
+	f.Add(strings.Replace(tok, ".", "..", 1))
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	opts := VerifyOptions{Issuer: testIssuer, Audience: testAudience, Now: now.Add(time.Minute)}
+	f.Fuzz(func(t *testing.T, token string) {
+		c, err := ks.Verify(token, opts)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("error %v does not wrap ErrInvalidToken", err)
+			}
+			return
+		}
+		if diff := cmp.Diff(signed, c); diff != "" {
+			t.Fatalf("accepted %q with other claims (-signed +got):\n%s", token, diff)
+		}
+	})
+}

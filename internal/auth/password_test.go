@@ -176,6 +176,9 @@ func TestPasswordPolicyCheck(t *testing.T) {
 			t.Errorf("Check(%q, %q) = %v, want ErrWeakPassword mentioning %q", tt.user, tt.pw, err, tt.wantErr)
 		}
 	}
+	if err := (PasswordPolicy{MaxBytes: 5000}).Check("", strings.Repeat("xy", 600)); err == nil {
+		t.Error("MaxBytes over 1024 accepted a password HashPassword refuses")
+	}
 	custom := PasswordPolicy{MinLength: 16, MaxBytes: 20}
 	if err := custom.Check("", "fifteen-chars-x"); err == nil {
 		t.Error("MinLength 16 accepted 15 characters")

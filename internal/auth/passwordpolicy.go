@@ -25,7 +25,8 @@ func (e *weakPasswordError) Unwrap() error { return ErrWeakPassword }
 type PasswordPolicy struct {
 	// MinLength is the minimum length in characters; 0 means 12.
 	MinLength int
-	// MaxBytes is the maximum length in bytes of UTF-8; 0 means 256.
+	// MaxBytes is the maximum length in bytes of UTF-8; 0 means 256, and
+	// values over 1024 mean 1024, the most HashPassword accepts.
 	MaxBytes int
 }
 
@@ -37,10 +38,11 @@ func (p PasswordPolicy) minLength() int {
 }
 
 func (p PasswordPolicy) maxBytes() int {
-	if p.MaxBytes <= 0 || p.MaxBytes > maxPasswordInput {
+	if p.MaxBytes <= 0 {
 		return 256
 	}
-	return p.MaxBytes
+	// HashPassword refuses more than maxPasswordInput bytes.
+	return min(p.MaxBytes, maxPasswordInput)
 }
 
 // Check returns nil if pw is acceptable as a new password for the account

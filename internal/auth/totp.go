@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -19,7 +20,11 @@ const (
 	totpPeriod = 30
 	totpDigits = otp.DigitsSix
 	totpSkew   = 1 // steps accepted either side of now, for clock drift
+	// minTOTPSecret is the RFC 4226 minimum secret length, 128 bits.
+	minTOTPSecret = 16
 )
+
+var totpBase32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // NewTOTP creates a TOTP secret (160 random bits, unpadded base32) for the
 // account and the otpauth:// URL that authenticator apps read from a QR
@@ -49,6 +54,11 @@ func NewTOTP(issuer, account string) (secret, otpauthURL string, err error) {
 func VerifyTOTP(secret, code string, now time.Time, lastStep int64) (step int64, ok bool) {
 	code = strings.ReplaceAll(code, " ", "")
 	if len(code) != totpDigits.Length() || strings.Trim(code, "0123456789") != "" {
+		return 0, false
+	}
+	// An empty or short secret would make codes computable by anyone, for
+	// instance if the caller passes "" for an account without TOTP.
+	if key, err := totpBase32.DecodeString(strings.ToUpper(strings.TrimRight(secret, "="))); err != nil || len(key) < minTOTPSecret {
 		return 0, false
 	}
 	current := now.Unix() / totpPeriod

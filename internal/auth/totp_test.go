@@ -68,8 +68,14 @@ func TestVerifyTOTP(t *testing.T) {
 			t.Errorf("%s: got %d, %v; want %d, %v", tt.name, gotStep, ok, tt.wantStep, tt.wantOK)
 		}
 	}
-	if _, ok := VerifyTOTP("not base32!", "050471", now, 0); ok {
-		t.Error("accepted a code for an invalid secret")
+	for _, secret := range []string{"not base32!", "", "GEZDGNBVGY3TQOJQGEZDGNBV"} { // the last is 15 bytes
+		code, _ := totpCode(secret, step)
+		if _, ok := VerifyTOTP(secret, code, now, 0); ok {
+			t.Errorf("accepted a code for the invalid or short secret %q", secret)
+		}
+	}
+	if _, ok := VerifyTOTP(strings.ToLower(rfc6238Secret), "050471", now, 0); !ok {
+		t.Error("lower-case secret refused")
 	}
 }
 

@@ -5,12 +5,22 @@
 // Launch scopes.
 //
 // Nothing here touches storage or HTTP. Functions take the current time and
-// any stored state as arguments and return what the caller must persist
-// (a password hash, the last TOTP step, the remaining recovery codes, a
-// token hash), so the same code serves every backend and every copy of the
-// server, and tests need no clock or database.
+// any stored state as arguments and return what the caller must persist,
+// so the same code serves every backend and every copy of the server, and
+// tests need no clock or database. What the caller stores:
 //
-// Secrets are only ever stored as hashes: passwords as argon2id PHC
-// strings, recovery codes and opaque tokens as SHA-256 hex. Comparisons of
-// secret material are constant-time.
+//   - per user: the HashPassword string (replace it when VerifyPassword
+//     reports needsRehash); the Lockout failure count and time of the last
+//     failure; the TOTP secret and the last step VerifyTOTP returned; the
+//     recovery code hashes UseRecoveryCode leaves;
+//   - per session, refresh token or authorisation code: HashToken of the
+//     NewToken value, never the value; with a code, its PKCE challenge;
+//   - signing keys: Key.PrivateJSON, as a secret, with which key signs;
+//   - per client: its registered scopes and JWK Set, and the client
+//     assertion jti values seen until their exp.
+//
+// Secrets are only ever stored as hashes, and secret material is compared
+// in constant time. Updates that consume something (a TOTP step, a
+// recovery code, a jti) must be made atomically with accepting the login,
+// or two concurrent requests can both use it.
 package auth

@@ -19,7 +19,8 @@
 //   - per client: its registered scopes and JWK Set, and the client
 //     assertion jti values seen until their exp.
 //
-// Secrets are only ever stored as hashes, and secret material is compared
+// Passwords, recovery codes and tokens are stored only as hashes (TOTP
+// secrets and signing keys cannot be; protect them), and secrets are compared
 // in constant time. Updates that consume something (a TOTP step, a
 // recovery code, a jti) must be made atomically with accepting the login,
 // or two concurrent requests can both use it.

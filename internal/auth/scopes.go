@@ -196,19 +196,19 @@ func (s Scope) String() string {
 	return b.String()
 }
 
-// covers reports whether every access s grants is also granted by a: same
-// context, a's type is * or the same, a's permissions include s's, and a's
-// constraints are all among s's (a is no narrower).
-func (a Scope) covers(s Scope) bool {
-	if a.Context == "" || s.Context == "" {
-		return a.Context == s.Context && a.Name == s.Name
+// covers reports whether every access other grants is also granted by s:
+// same context, s's type is * or the same, s's permissions include
+// other's, and s's constraints are all among other's (s is no narrower).
+func (s Scope) covers(other Scope) bool {
+	if s.Context == "" || other.Context == "" {
+		return s.Context == other.Context && s.Name == other.Name
 	}
-	if a.Context != s.Context || (a.ResourceType != "*" && a.ResourceType != s.ResourceType) ||
-		s.Permissions&^a.Permissions != 0 {
+	if s.Context != other.Context || (s.ResourceType != "*" && s.ResourceType != other.ResourceType) ||
+		other.Permissions&^s.Permissions != 0 {
 		return false
 	}
-	for _, p := range a.Params {
-		if !slices.Contains(s.Params, p) {
+	for _, p := range s.Params {
+		if !slices.Contains(other.Params, p) {
 			return false
 		}
 	}

@@ -23,8 +23,9 @@ import (
 // Status codes and headers pass through; URLs in answers already carry the
 // R4 base, because the R5 code builds them from the base of the request.
 //
-// Not translated: patch paths (JSON Patch and FHIRPath Patch apply to the
-// R5 form), and chained parameters beyond the first link keep their names.
+// A PATCH applies to the R4 form of the resource (r4Patch), so its paths
+// name R4 elements. Not translated: chained parameters beyond the first
+// link keep their names.
 
 const mediaFHIRJSONR4 = mediaFHIRJSON + "; fhirVersion=4.0"
 
@@ -78,7 +79,7 @@ func (s *Server) serveR4(w http.ResponseWriter, r *http.Request) {
 
 // requestToR5 returns the R5 form of an R4 request.
 func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
-	inner := r.Clone(r.Context())
+	inner := r.Clone(context.WithValue(r.Context(), r4FaceKey{}, true))
 	if err := r4MediaTypes(inner); err != nil {
 		return nil, err
 	}
@@ -124,8 +125,11 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 		return nil, fhir.Errorf(fhir.KindInvalid, "could not read the request body")
 	}
 	mt, _, _ := mime.ParseMediaType(inner.Header.Get("Content-Type"))
-	switch mt {
-	case mediaFHIRJSON, mediaJSON:
+	switch {
+	case r.Method == http.MethodPatch:
+		// A patch names R4 elements and applies to the R4 form (r4Patch):
+		// its values stay R4.
+	case mt == mediaFHIRJSON || mt == mediaJSON:
 		// A body that does not parse goes through as it is: the R5 path
 		// answers for it as for any malformed body.
 		if res, err := fhir.ParseResource(body); err == nil {
@@ -140,7 +144,7 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 			}
 			body = conv.JSON()
 		}
-	case "application/x-www-form-urlencoded":
+	case mt == "application/x-www-form-urlencoded":
 		if form, err := url.ParseQuery(string(body)); err == nil {
 			form, err = renameR4Query(route.typ, form, r.Header)
 			if err != nil {

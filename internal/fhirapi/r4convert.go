@@ -120,6 +120,11 @@ func convertBundle(res fhir.Resource, convert convertFunc, onEntryError func(ent
 }
 
 func convertEntry(entry map[string]any, convert convertFunc) error {
+	if req, _ := entry["request"].(map[string]any); req != nil && req["method"] == "PATCH" {
+		// The patch (a Binary or Parameters) names R4 elements and applies
+		// to the R4 form (r4Patch): its values stay R4.
+		return nil
+	}
 	if inner, ok := entry["resource"].(map[string]any); ok {
 		conv, err := convertR4Face(fhir.Resource(inner), convert)
 		if err != nil {

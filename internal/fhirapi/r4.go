@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
 )
 
 // The R4 face serves the same API and store in FHIR R4 (4.0.1), below its
@@ -24,8 +25,8 @@ import (
 // R4 base, because the R5 code builds them from the base of the request.
 //
 // A PATCH applies to the R4 form of the resource (r4Patch), so its paths
-// name R4 elements. Not translated: chained parameters beyond the first
-// link keep their names.
+// name R4 elements. Search parameters are renamed at every link of a chain
+// or _has, and for the types of _type at system level (renameR4Query).
 
 const mediaFHIRJSONR4 = mediaFHIRJSON + "; fhirVersion=4.0"
 
@@ -98,7 +99,7 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 			query.Del("_elements")
 			inner = inner.WithContext(context.WithValue(inner.Context(), r4ElementsKey{}, elements))
 		}
-		query, err = renameR4Query(route.typ, query, r.Header)
+		query, err = renameR4Query(s.opt.Definitions, route.typ, query, r.Header)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +107,7 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 	}
 	if crit := inner.Header.Get("If-None-Exist"); crit != "" {
 		if q, err := url.ParseQuery(crit); err == nil {
-			q, err = renameR4Query(route.typ, q, r.Header)
+			q, err = renameR4Query(s.opt.Definitions, route.typ, q, r.Header)
 			if err != nil {
 				return nil, err
 			}
@@ -138,7 +139,7 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 				return nil, err
 			}
 			if conv.Type() == "Bundle" {
-				if err := renameEntryQueries(conv, r.Header); err != nil {
+				if err := renameEntryQueries(s.opt.Definitions, conv, r.Header); err != nil {
 					return nil, err
 				}
 			}
@@ -146,7 +147,7 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 		}
 	case mt == "application/x-www-form-urlencoded":
 		if form, err := url.ParseQuery(string(body)); err == nil {
-			form, err = renameR4Query(route.typ, form, r.Header)
+			form, err = renameR4Query(s.opt.Definitions, route.typ, form, r.Header)
 			if err != nil {
 				return nil, err
 			}
@@ -206,7 +207,7 @@ func r4MediaTypes(r *http.Request) error {
 
 // renameEntryQueries renames the R4 search parameters in the request URLs
 // and ifNoneExist criteria of a batch or transaction.
-func renameEntryQueries(bundle fhir.Resource, header http.Header) error {
+func renameEntryQueries(defs *spec.Definitions, bundle fhir.Resource, header http.Header) error {
 	entries, _ := bundle["entry"].([]any)
 	for _, e := range entries {
 		entry, _ := e.(map[string]any)
@@ -232,7 +233,7 @@ func renameEntryQueries(bundle fhir.Resource, header http.Header) error {
 			if err != nil {
 				continue // the R5 path reports it
 			}
-			q, err = renameR4Query(typ, q, header)
+			q, err = renameR4Query(defs, typ, q, header)
 			if err != nil {
 				return err
 			}

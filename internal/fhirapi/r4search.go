@@ -37,6 +37,27 @@ var r4SearchRenames = map[string]map[string]string{
 // different type under the same name (Specimen.bodysite). Searching by one
 // answers 400 under strict handling, as an unknown parameter does, and the
 // parameter is dropped under Prefer: handling=lenient.
+//
+// For the types Synthea writes, each entry was checked against the R5
+// definitions (hl7.fhir.r5.core 5.0.0) for a parameter under another name
+// or expression; the nearest ones search something else, so none is mapped:
+//   - AllergyIntolerance.asserter, .recorder and Condition.asserter became
+//     participants with a function; participant (participant-actor)
+//     matches every participant, the recorder among them.
+//   - AllergyIntolerance.reaction.onset and ImagingStudy.interpreter have
+//     no R5 parameter; DocumentReference.authenticator became one attester
+//     among others (attester matches them all), and context.related has no
+//     R5 element (the converter keeps it as an extension).
+//   - Encounter location-period is a date on location.period in R4, a
+//     composite of location and period in R5, whose values an R4 date is
+//     not.
+//   - MedicationRequest date (dosageInstruction.timing.event) would be
+//     combo-date, which also matches timing.repeat.boundsPeriod.
+//   - Observation value-string (valueString or CodeableConcept.text) would
+//     be value-markdown, whose expression looks for valueMarkdown, a type
+//     R5 Observation.value[x] does not have: valueString is not searched.
+//   - CarePlan.activity.detail is gone; Device.patient moved to
+//     DeviceAssociation, another resource.
 var r4SearchWithoutR5 = map[string]map[string]bool{
 	"AllergyIntolerance":  {"asserter": true, "onset": true, "recorder": true},
 	"CarePlan":            {"activity-code": true, "activity-date": true, "performer": true},
@@ -45,7 +66,7 @@ var r4SearchWithoutR5 = map[string]map[string]bool{
 	"Consent":             {"consentor": true, "scope": true},
 	"Device":              {"patient": true},
 	"DocumentReference":   {"authenticator": true, "related": true},
-	"Encounter":           {"location-period": true}, // a date in R4, a composite in R5
+	"Encounter":           {"location-period": true},
 	"ImagingStudy":        {"interpreter": true},
 	"MedicationRequest":   {"date": true},
 	"MedicationStatement": {"part-of": true},

@@ -294,7 +294,7 @@ func (s *Server) answerBodyToR4(inner *http.Request, status int, body []byte) ([
 	var conv fhir.Resource
 	if res.Type() == "CapabilityStatement" {
 		conv = capabilitiesToR4(res)
-	} else if conv, err = answerToR4(res, s.baseURL(inner)); err != nil {
+	} else if conv, err = answerToR4(s.opt.Definitions, res, s.baseURL(inner)); err != nil {
 		return nil, err
 	}
 	if elements, ok := inner.Context().Value(r4ElementsKey{}).(string); ok && status < 300 {

@@ -2,6 +2,7 @@ package fhirapi_test
 
 import (
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -81,6 +82,25 @@ func TestR4ChainsAndTypes(t *testing.T) {
 				t.Errorf("%s: status %d: %s; want 400 saying %q", c.query, got.status, got.body, c.says)
 			}
 		})
+	}
+	// Paging links carry the R4 names at every link, and at system level.
+	for _, c := range []struct{ query, want, notWant string }{
+		{"/Observation?encounter.diagnosis=Condition/" + cond + "&_count=1", "encounter.diagnosis=", "diagnosis-reference"},
+		{"/Patient?_has:Coverage:beneficiary:payor=Organization/" + org + "&_count=1", "payor=", "insurer"},
+		{"?_type=MedicationDispense,MedicationStatement&context=Encounter/" + enc + "&_count=1", "context=", "encounter="},
+	} {
+		got := ts.do("GET", "/fhir/R4"+c.query, "")
+		links, _ := got.resource(t)["link"].([]any)
+		if got.status != http.StatusOK || len(links) == 0 {
+			t.Errorf("%s: status %d: %s", c.query, got.status, got.body)
+			continue
+		}
+		for _, l := range links {
+			u, _ := url.QueryUnescape(l.(map[string]any)["url"].(string))
+			if !strings.Contains(u, c.want) || strings.Contains(u, c.notWant) {
+				t.Errorf("%s: link %s, want %q and not %q", c.query, u, c.want, c.notWant)
+			}
+		}
 	}
 	// Under lenient handling a link without R5 equivalent drops its
 	// parameter, as a first link does.

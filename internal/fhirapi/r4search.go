@@ -112,14 +112,7 @@ func r5ToR4Param(typ, code string) string {
 func renameR4Query(defs *spec.Definitions, typ string, query url.Values, header http.Header) (url.Values, error) {
 	types := []string{typ}
 	if typ == "" {
-		types = nil
-		for _, v := range query["_type"] {
-			for _, t := range strings.Split(v, ",") {
-				if t = strings.TrimSpace(t); t != "" {
-					types = append(types, t)
-				}
-			}
-		}
+		types = typesOf(query)
 		if len(types) == 0 {
 			return query, nil // only the parameters of Resource, the same in R4
 		}
@@ -235,7 +228,7 @@ func (rn *r4Renamer) key(types []string, k string, depth int) (string, bool) {
 	if !chained {
 		return out, true
 	}
-	targets := rn.targets(types, r5, modifier)
+	targets := chainTargets(rn.defs, types, r5, modifier)
 	if len(targets) == 0 {
 		return out + "." + rest, true
 	}
@@ -254,19 +247,20 @@ func (rn *r4Renamer) missing(code string, types []string, err error) {
 	rn.unknown = append(rn.unknown, code+" of "+strings.Join(types, ", "))
 }
 
-// targets returns the types a chain link r5 (an R5 reference parameter of
-// types) leads to: the one its modifier names, else its R5 targets.
-func (rn *r4Renamer) targets(types []string, r5, modifier string) []string {
+// chainTargets returns the types a chain link r5 (an R5 reference
+// parameter of types) leads to: the one its modifier names, else its R5
+// targets.
+func chainTargets(defs *spec.Definitions, types []string, r5, modifier string) []string {
 	if modifier != "" {
 		return []string{modifier}
 	}
-	if rn.defs == nil {
+	if defs == nil {
 		return nil
 	}
 	var out []string
 	seen := map[string]bool{}
 	for _, t := range types {
-		sp := rn.defs.SearchParamsFor(t)[r5]
+		sp := defs.SearchParamsFor(t)[r5]
 		if sp == nil {
 			continue
 		}
@@ -320,11 +314,10 @@ func renameList(values []string, f func(string) string) []string {
 }
 
 // r5LinkToR4 renames the R5 search parameters in a paging link back to
-// their R4 names, so that an R4 client follows links it could have written.
-func r5LinkToR4(typ, link string) string {
-	if typ == "" || r4SearchRenames[typ] == nil {
-		return link
-	}
+// their R4 names, at every link of a chain and _has, so that an R4 client
+// follows links it could have written. typ is the type searched, "" at
+// system level, where the link's _type gives the types.
+func r5LinkToR4(defs *spec.Definitions, typ, link string) string {
 	u, err := url.Parse(link)
 	if err != nil {
 		return link
@@ -333,14 +326,82 @@ func r5LinkToR4(typ, link string) string {
 	if err != nil {
 		return link
 	}
+	types := []string{typ}
+	if typ == "" {
+		types = typesOf(q)
+		if len(types) == 0 {
+			return link
+		}
+	}
 	out := make(url.Values, len(q))
 	for key, values := range q {
-		name, rest := key, ""
-		if i := strings.IndexAny(key, ":."); i >= 0 {
-			name, rest = key[:i], key[i:]
-		}
-		out[r5ToR4Param(typ, name)+rest] = values
+		out[r5KeyToR4(defs, types, key, 0)] = values
 	}
 	u.RawQuery = out.Encode()
 	return u.String()
+}
+
+// r5KeyToR4 is the inverse of r4Renamer.key for an R5 key the R4 face
+// wrote: a link whose R4 name is not the same on all its types keeps its
+// R5 name, which the R4 face accepts too.
+func r5KeyToR4(defs *spec.Definitions, types []string, k string, depth int) string {
+	if depth > maxR4KeyDepth {
+		return k
+	}
+	if rest, ok := strings.CutPrefix(k, "_has:"); ok {
+		hasType, after, ok1 := strings.Cut(rest, ":")
+		ref, inner, ok2 := strings.Cut(after, ":")
+		if !ok1 || !ok2 {
+			return k
+		}
+		on := []string{hasType}
+		return "_has:" + hasType + ":" + r5ToR4On(on, ref) + ":" + r5KeyToR4(defs, on, inner, depth+1)
+	}
+	if strings.HasPrefix(k, "_") {
+		return k
+	}
+	link, rest, chained := strings.Cut(k, ".")
+	code, modifier, hasModifier := strings.Cut(link, ":")
+	out := r5ToR4On(types, code)
+	if hasModifier {
+		out += ":" + modifier
+	}
+	if !chained {
+		return out
+	}
+	targets := chainTargets(defs, types, code, modifier)
+	if len(targets) == 0 {
+		return out + "." + rest
+	}
+	return out + "." + r5KeyToR4(defs, targets, rest, depth+1)
+}
+
+// r5ToR4On returns the R4 name of R5 parameter code when it is the same on
+// all of types, else code.
+func r5ToR4On(types []string, code string) string {
+	r4 := ""
+	for i, t := range types {
+		name := r5ToR4Param(t, code)
+		if i > 0 && name != r4 {
+			return code
+		}
+		r4 = name
+	}
+	if r4 == "" {
+		return code
+	}
+	return r4
+}
+
+// typesOf returns the types of a query's _type.
+func typesOf(query url.Values) []string {
+	var types []string
+	for _, v := range query["_type"] {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				types = append(types, t)
+			}
+		}
+	}
+	return types
 }

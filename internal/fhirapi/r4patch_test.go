@@ -3,7 +3,9 @@ package fhirapi_test
 import (
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -117,6 +119,44 @@ func TestR4Patch(t *testing.T) {
 		got := ts.do("PATCH", "/fhir/R4/Encounter?diagnosis=Condition/"+cond, `[{"op":"replace","path":"/period/end","value":"2020-01-01T13:00:00Z"}]`, mediaJSONPatchHeader)
 		if got.status != http.StatusOK || got.resource(t).ID() != id {
 			t.Fatalf("status %d: %s", got.status, got.body)
+		}
+	})
+	t.Run("on /fhir with fhirVersion=4.0", func(t *testing.T) {
+		id := newEncounter(t)
+		got := ts.do("PATCH", "/fhir/Encounter/"+id, `[{"op":"replace","path":"/period/end","value":"2020-01-01T12:30:00Z"}]`,
+			mediaJSONPatchHeader, "Accept: application/fhir+json; fhirVersion=4.0")
+		if period, _ := got.resource(t)["period"].(map[string]any); got.status != http.StatusOK || period["end"] != "2020-01-01T12:30:00Z" {
+			t.Errorf("status %d: %s", got.status, got.body)
+		}
+	})
+	t.Run("concurrent patches lose nothing", func(t *testing.T) {
+		pid := ts.do("POST", "/fhir/R4/Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:x","value":"0"}]}`).resource(t).ID()
+		const n = 8
+		statuses := make(chan int, n)
+		var wg sync.WaitGroup
+		for i := 1; i <= n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				patch := `[{"op":"add","path":"/identifier/-","value":{"system":"urn:x","value":"` + strconv.Itoa(i) + `"}}]`
+				statuses <- ts.do("PATCH", "/fhir/R4/Patient/"+pid, patch, mediaJSONPatchHeader).status
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		applied := 0
+		for status := range statuses {
+			switch status {
+			case http.StatusOK:
+				applied++
+			case http.StatusConflict, http.StatusPreconditionFailed:
+			default:
+				t.Errorf("status %d, want 200, 409 or 412", status)
+			}
+		}
+		ids, _ := ts.do("GET", "/fhir/Patient/"+pid, "").resource(t)["identifier"].([]any)
+		if len(ids) != applied+1 {
+			t.Errorf("%d identifiers after %d applied patches, want %d: an update was lost", len(ids), applied, applied+1)
 		}
 	})
 	t.Run("R5 path refused", func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/fhirpatch"
+	"github.com/emr-project/emr/internal/fhir/r4"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
@@ -145,6 +146,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		Model:        defs.APIModel(),
 		Definitions:  defs,
 		Patch:        (&fhirpatch.Patcher{Model: defs.FHIRPathModel()}).Apply,
+		PatchR4:      (&fhirpatch.Patcher{Model: r4.FHIRPathModel()}).Apply,
 		BaseURL:      cfg.baseURL,
 		MaxBodyBytes: cfg.maxBody,
 		Logger:       logger,

@@ -475,7 +475,7 @@ func (s *Server) transactionEntry(ctx context.Context, tx store.Tx, parent *requ
 		if err != nil {
 			return nil, err
 		}
-		apply, err := s.patchFunc(e.patchType, e.patchBody)
+		apply, err := s.patchFunc(ctx, e.patchType, e.patchBody)
 		if err != nil {
 			return nil, err
 		}

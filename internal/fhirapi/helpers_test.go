@@ -14,6 +14,7 @@ import (
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/fhirpatch"
+	"github.com/emr-project/emr/internal/fhir/r4"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
@@ -53,6 +54,7 @@ func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 		Model:       defs.APIModel(),
 		Definitions: defs,
 		Patch:       (&fhirpatch.Patcher{Model: defs.FHIRPathModel()}).Apply,
+		PatchR4:     (&fhirpatch.Patcher{Model: r4.FHIRPathModel()}).Apply,
 		BaseURL:     "http://emr.test/fhir",
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

@@ -44,6 +44,9 @@ func TestOnPostgres(t *testing.T) {
 		{"OfficialExamplesRoundTrip", TestOfficialExamplesRoundTrip},
 		{"R4CRUD", TestR4CRUD},
 		{"R4SearchNames", TestR4SearchNames},
+		{"R4Patch", TestR4Patch},
+		{"R4PatchEntries", TestR4PatchEntries},
+		{"R4ChainsAndTypes", TestR4ChainsAndTypes},
 		{"R4SyntheaRoundTrip", TestR4SyntheaRoundTrip},
 		{"R4BulkNDJSONRoundTrip", TestR4BulkNDJSONRoundTrip},
 	} {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
 )
 
 // The R4 face serves the same API and store in FHIR R4 (4.0.1), below its
@@ -23,8 +24,9 @@ import (
 // Status codes and headers pass through; URLs in answers already carry the
 // R4 base, because the R5 code builds them from the base of the request.
 //
-// Not translated: patch paths (JSON Patch and FHIRPath Patch apply to the
-// R5 form), and chained parameters beyond the first link keep their names.
+// A PATCH applies to the R4 form of the resource (r4Patch), so its paths
+// name R4 elements. Search parameters are renamed at every link of a chain
+// or _has, and for the types of _type at system level (renameR4Query).
 
 const mediaFHIRJSONR4 = mediaFHIRJSON + "; fhirVersion=4.0"
 
@@ -78,7 +80,7 @@ func (s *Server) serveR4(w http.ResponseWriter, r *http.Request) {
 
 // requestToR5 returns the R5 form of an R4 request.
 func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
-	inner := r.Clone(r.Context())
+	inner := r.Clone(context.WithValue(r.Context(), r4FaceKey{}, true))
 	if err := r4MediaTypes(inner); err != nil {
 		return nil, err
 	}
@@ -97,7 +99,7 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 			query.Del("_elements")
 			inner = inner.WithContext(context.WithValue(inner.Context(), r4ElementsKey{}, elements))
 		}
-		query, err = renameR4Query(route.typ, query, r.Header)
+		query, err = renameR4Query(s.opt.Definitions, route.typ, query, r.Header)
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +107,7 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 	}
 	if crit := inner.Header.Get("If-None-Exist"); crit != "" {
 		if q, err := url.ParseQuery(crit); err == nil {
-			q, err = renameR4Query(route.typ, q, r.Header)
+			q, err = renameR4Query(s.opt.Definitions, route.typ, q, r.Header)
 			if err != nil {
 				return nil, err
 			}
@@ -124,8 +126,11 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 		return nil, fhir.Errorf(fhir.KindInvalid, "could not read the request body")
 	}
 	mt, _, _ := mime.ParseMediaType(inner.Header.Get("Content-Type"))
-	switch mt {
-	case mediaFHIRJSON, mediaJSON:
+	switch {
+	case r.Method == http.MethodPatch:
+		// A patch names R4 elements and applies to the R4 form (r4Patch):
+		// its values stay R4.
+	case mt == mediaFHIRJSON || mt == mediaJSON:
 		// A body that does not parse goes through as it is: the R5 path
 		// answers for it as for any malformed body.
 		if res, err := fhir.ParseResource(body); err == nil {
@@ -134,15 +139,15 @@ func (s *Server) requestToR5(w http.ResponseWriter, r *http.Request) (*http.Requ
 				return nil, err
 			}
 			if conv.Type() == "Bundle" {
-				if err := renameEntryQueries(conv, r.Header); err != nil {
+				if err := renameEntryQueries(s.opt.Definitions, conv, r.Header); err != nil {
 					return nil, err
 				}
 			}
 			body = conv.JSON()
 		}
-	case "application/x-www-form-urlencoded":
+	case mt == "application/x-www-form-urlencoded":
 		if form, err := url.ParseQuery(string(body)); err == nil {
-			form, err = renameR4Query(route.typ, form, r.Header)
+			form, err = renameR4Query(s.opt.Definitions, route.typ, form, r.Header)
 			if err != nil {
 				return nil, err
 			}
@@ -202,7 +207,7 @@ func r4MediaTypes(r *http.Request) error {
 
 // renameEntryQueries renames the R4 search parameters in the request URLs
 // and ifNoneExist criteria of a batch or transaction.
-func renameEntryQueries(bundle fhir.Resource, header http.Header) error {
+func renameEntryQueries(defs *spec.Definitions, bundle fhir.Resource, header http.Header) error {
 	entries, _ := bundle["entry"].([]any)
 	for _, e := range entries {
 		entry, _ := e.(map[string]any)
@@ -228,7 +233,7 @@ func renameEntryQueries(bundle fhir.Resource, header http.Header) error {
 			if err != nil {
 				continue // the R5 path reports it
 			}
-			q, err = renameR4Query(typ, q, header)
+			q, err = renameR4Query(defs, typ, q, header)
 			if err != nil {
 				return err
 			}
@@ -289,7 +294,7 @@ func (s *Server) answerBodyToR4(inner *http.Request, status int, body []byte) ([
 	var conv fhir.Resource
 	if res.Type() == "CapabilityStatement" {
 		conv = capabilitiesToR4(res)
-	} else if conv, err = answerToR4(res, s.baseURL(inner)); err != nil {
+	} else if conv, err = answerToR4(s.opt.Definitions, res, s.baseURL(inner)); err != nil {
 		return nil, err
 	}
 	if elements, ok := inner.Context().Value(r4ElementsKey{}).(string); ok && status < 300 {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/r4"
+	"github.com/emr-project/emr/internal/fhir/spec"
 )
 
 // r4Convertible reports whether resources of typ cross the R4 face: the
@@ -120,6 +121,11 @@ func convertBundle(res fhir.Resource, convert convertFunc, onEntryError func(ent
 }
 
 func convertEntry(entry map[string]any, convert convertFunc) error {
+	if req, _ := entry["request"].(map[string]any); req != nil && req["method"] == "PATCH" {
+		// The patch (a Binary or Parameters) names R4 elements and applies
+		// to the R4 form (r4Patch): its values stay R4.
+		return nil
+	}
 	if inner, ok := entry["resource"].(map[string]any); ok {
 		conv, err := convertR4Face(fhir.Resource(inner), convert)
 		if err != nil {
@@ -137,7 +143,7 @@ func convertEntry(entry map[string]any, convert convertFunc) error {
 // loses its resource in a batch or transaction response, where entries
 // match requests by position. A single resource that does not convert is a
 // server error: the R4 face refuses such types before they reach the store.
-func answerToR4(res fhir.Resource, base string) (fhir.Resource, error) {
+func answerToR4(defs *spec.Definitions, res fhir.Resource, base string) (fhir.Resource, error) {
 	if res.Type() != "Bundle" {
 		return convertR4Face(res, r4.ToR4)
 	}
@@ -174,7 +180,7 @@ func answerToR4(res fhir.Resource, base string) (fhir.Resource, error) {
 		for _, l := range links {
 			if link, ok := l.(map[string]any); ok {
 				if u, ok := link["url"].(string); ok {
-					link["url"] = r5LinkToR4(typ, u)
+					link["url"] = r5LinkToR4(defs, typ, u)
 				}
 			}
 		}

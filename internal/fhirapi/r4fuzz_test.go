@@ -14,6 +14,8 @@ func FuzzR4(f *testing.F) {
 	f.Add("Encounter", "", r4Encounter)
 	f.Add("", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:1","resource":`+r4Encounter+`,"request":{"method":"POST","url":"Encounter"}}]}`)
 	f.Add("Encounter", "diagnosis=Condition/1&_sort=-date&_include=Encounter:diagnosis", "")
+	f.Add("Observation", "encounter.diagnosis.code=x&_has:Coverage:beneficiary:payor.name=y", "")
+	f.Add("", "_type=DocumentReference,Procedure&encounter=Encounter/1&_sort=encounter", "")
 	f.Add("Encounter/_search", "", "")
 	f.Add("Parameters", "", `{"resourceType":"Parameters","parameter":[{"name":"x","resource":{"resourceType":"Patient","gender":"other"}}]}`)
 	f.Add("Patient", "", `{"resourceType":"Patient","contact":[{"name":"x"}]}`)

@@ -56,6 +56,10 @@ type Options struct {
 	// Definitions drive search parameters, compartments and $everything.
 	Definitions *spec.Definitions
 	Patch       FHIRPathPatcher
+	// PatchR4 applies a FHIRPath Patch sent through the R4 face to the R4
+	// form of a resource, with R4 type information; without it the R4
+	// face refuses FHIRPath Patch (JSON Patch needs no type information).
+	PatchR4 FHIRPathPatcher
 	// BaseURL is the public base of the API, e.g. https://emr.example.org/fhir.
 	// When empty it is derived from each request's Host and scheme. The
 	// R4 API (MountR4) answers at BaseURL + "/R4".

@@ -130,7 +130,7 @@ func (s *Server) patch(ctx context.Context, req *request) (*response, error) {
 	if req.body == nil {
 		return nil, fhir.Errorf(fhir.KindInvalid, "PATCH needs a body: a JSON Patch (%s) or a FHIRPath Patch Parameters resource (%s)", mediaJSONPatch, mediaFHIRJSON)
 	}
-	apply, err := s.patchFunc(mediaTypeOf(req), req.body)
+	apply, err := s.patchFunc(ctx, mediaTypeOf(req), req.body)
 	if err != nil {
 		return nil, err
 	}
@@ -166,15 +166,26 @@ func mediaTypeOf(req *request) string {
 	return mt
 }
 
-// patchFunc returns the patch to apply for a body of media type mt.
-func (s *Server) patchFunc(mt string, body []byte) (func(fhir.Resource) (fhir.Resource, error), error) {
+// patchFunc returns the patch to apply for a body of media type mt. A
+// patch that came through the R4 face applies to the R4 form of the
+// resource (see r4Patch).
+func (s *Server) patchFunc(ctx context.Context, mt string, body []byte) (func(fhir.Resource) (fhir.Resource, error), error) {
+	onR4 := ctx.Value(r4FaceKey{}) != nil
+	fhirPathPatch := s.opt.Patch
+	if onR4 {
+		fhirPathPatch = s.opt.PatchR4
+	}
 	switch mt {
 	case mediaJSONPatch:
 		ops, err := parseJSONPatch(body)
 		if err != nil {
 			return nil, err
 		}
-		return func(res fhir.Resource) (fhir.Resource, error) { return applyJSONPatch(res, ops) }, nil
+		apply := func(res fhir.Resource) (fhir.Resource, error) { return applyJSONPatch(res, ops) }
+		if onR4 {
+			return r4Patch(apply), nil
+		}
+		return apply, nil
 	case mediaFHIRJSON, mediaJSON, "":
 		params, err := fhir.ParseResource(body)
 		if err != nil {
@@ -183,10 +194,14 @@ func (s *Server) patchFunc(mt string, body []byte) (func(fhir.Resource) (fhir.Re
 		if params.Type() != "Parameters" {
 			return nil, fhir.Errorf(fhir.KindInvalid, "a FHIRPath Patch is a Parameters resource, not %s; a JSON Patch needs Content-Type %s", params.Type(), mediaJSONPatch)
 		}
-		if s.opt.Patch == nil {
+		if fhirPathPatch == nil {
 			return nil, fhir.Errorf(fhir.KindNotSupported, "FHIRPath Patch is not available")
 		}
-		return func(res fhir.Resource) (fhir.Resource, error) { return s.opt.Patch(res, params) }, nil
+		apply := func(res fhir.Resource) (fhir.Resource, error) { return fhirPathPatch(res, params) }
+		if onR4 {
+			return r4Patch(apply), nil
+		}
+		return apply, nil
 	default:
 		return nil, fhir.Errorf(fhir.KindUnsupportedMedia, "PATCH accepts %s or %s, not %q", mediaJSONPatch, mediaFHIRJSON, mt)
 	}

@@ -33,6 +33,7 @@ type table struct {
 	version  string // "4.0" or "5.0", as in cross-version extension URLs
 	byPath   map[string]*elem
 	extValue map[string]bool // types allowed as Extension.value[x]
+	root     map[string]bool // the types the table describes
 }
 
 func (t *table) add(e *elem) {
@@ -40,6 +41,11 @@ func (t *table) add(e *elem) {
 	e.choice = strings.HasSuffix(last, "[x]")
 	e.name = strings.TrimSuffix(last, "[x]")
 	t.byPath[e.path] = e
+	if t.root == nil {
+		t.root = map[string]bool{}
+	}
+	root, _, _ := strings.Cut(e.path, ".")
+	t.root[root] = true
 }
 
 // child resolves a JSON property name below the object at path, returning

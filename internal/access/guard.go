@@ -62,13 +62,11 @@ func (s *guardedStore) Search(ctx context.Context, q *search.Query) (*store.Sear
 	return s.Store.Search(ctx, q)
 }
 
-// limitSearch gives q the caller's access rules for searching its types.
+// limitSearch gives q the caller's access rules for searching. They cover
+// every type, not only those searched: includes, chains and _has look at
+// other types, which must be limited as well.
 func (g *Gate) limitSearch(ctx context.Context, q *search.Query) {
-	types := q.Types
-	if q.Type != "" {
-		types = []string{q.Type}
-	}
-	q.Access = g.Limit(ctx, 's', types)
+	q.Access = g.Limit(ctx, 's', nil)
 }
 
 // hidden returns the denial to give for typ/id when the caller may not

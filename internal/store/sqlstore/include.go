@@ -88,7 +88,7 @@ func includeRound(ctx context.Context, d *dialect, db querier, access *search.Ac
 		return nil, nil
 	}
 	b := &sqlBuilder{d: d, access: access}
-	seen, err := b.visible("t")
+	seen, err := b.visible("t", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func revIncludeRound(ctx context.Context, d *dialect, db querier, access *search
 	where := " WHERE m.rid IN (" + d.ridSet(b.arg(ridsJSON(all))) + ")"
 	if access != nil {
 		// The sources found must be visible themselves.
-		seen, err := b.visible("s")
+		seen, err := b.visible("s", []string{inc.SourceType})
 		if err != nil {
 			return nil, err
 		}

@@ -217,7 +217,7 @@ func (p *searchPlan) where(b *sqlBuilder, q *search.Query) (string, error) {
 		conds = append(conds, b.in("k.type", p.types))
 	}
 	if q.Access != nil {
-		seen, err := b.visible("k")
+		seen, err := b.visible("k", p.types)
 		if err != nil {
 			return "", err
 		}

@@ -26,9 +26,11 @@ type sqlBuilder struct {
 	access *search.Access
 }
 
-// visible is the condition that the resource_key row a is one the caller
-// may see: "TRUE" without access control.
-func (b *sqlBuilder) visible(a string) (string, error) {
+// visible is the condition that the resource_key row a, of one of types
+// (of any type when empty), is one the caller may see: "TRUE" without
+// access control. Knowing the types lets it leave out the rules for
+// other types and the type tests a rule shares with the query.
+func (b *sqlBuilder) visible(a string, types []string) (string, error) {
 	acc := b.access
 	if acc == nil {
 		return "TRUE", nil
@@ -40,8 +42,26 @@ func (b *sqlBuilder) visible(a string) (string, error) {
 	var rules []string
 	for _, r := range acc.Rules {
 		conds := []string{"TRUE"}
-		if len(r.Types) > 0 {
-			conds = append(conds, b.in(a+".type", r.Types))
+		ruleTypes := r.Types
+		if len(types) > 0 && ruleTypes != nil {
+			ruleTypes = nil
+			covers := true
+			for _, t := range types {
+				if slices.Contains(r.Types, t) {
+					ruleTypes = append(ruleTypes, t)
+				} else {
+					covers = false
+				}
+			}
+			if len(ruleTypes) == 0 {
+				continue // the rule is for other types
+			}
+			if covers {
+				ruleTypes = nil // the query asks for these types only
+			}
+		}
+		if len(ruleTypes) > 0 {
+			conds = append(conds, b.in(a+".type", ruleTypes))
 		}
 		if c := r.Compartment; c != nil {
 			cm := b.alias("cm")
@@ -627,7 +647,7 @@ func (b *sqlBuilder) chain(f *search.Filter, types []string, k string, drive boo
 	}
 	t := b.alias("t")
 	x := b.alias("x")
-	seen, err := b.visible(t)
+	seen, err := b.visible(t, targets)
 	if err != nil {
 		return "", err
 	}
@@ -664,7 +684,7 @@ func (b *sqlBuilder) has(f *search.Filter, types []string, k string, drive bool)
 	r := b.alias("r")
 	x := b.alias("x")
 	t := b.alias("t")
-	seen, err := b.visible(r)
+	seen, err := b.visible(r, []string{h.Type})
 	if err != nil {
 		return "", err
 	}
@@ -721,7 +741,7 @@ func (b *sqlBuilder) special(f *search.Filter, k string) (string, error) {
 				return "", notSupported("functional list %s", ids[i])
 			}
 		}
-		seen, err := b.visible(l)
+		seen, err := b.visible(l, []string{"List"})
 		if err != nil {
 			return "", err
 		}

@@ -1,0 +1,244 @@
+package fhirapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/fhirapi"
+)
+
+// newAccessServer is the API under the role policy, the caller of each
+// request named by its X-Test-Caller header among callers (none: no
+// caller), as an authentication layer would put it on the context.
+func newAccessServer(t *testing.T, roles *access.Roles, callers map[string]*access.Principal) *testServer {
+	t.Helper()
+	defs := spec.R5()
+	if roles == nil {
+		roles = access.DefaultRoles(defs)
+	}
+	var s *testServer
+	s = newTestServer(t, func(o *fhirapi.Options) {
+		o.Gate = access.NewGate(o.Store, access.NewRolePolicy(defs, roles), "test")
+	})
+	inner := s.handler
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := callers[r.Header.Get("X-Test-Caller")]; p != nil {
+			r = r.WithContext(access.WithPrincipal(r.Context(), p))
+		}
+		inner.ServeHTTP(w, r)
+	})
+	return s
+}
+
+// seedTwoPatients stores p1 and p2 with an Observation each (lab for p1,
+// vitals and lab for p2), an Encounter each and a Practitioner, under an
+// admin.
+func seedTwoPatients(t *testing.T, s *testServer) {
+	t.Helper()
+	obs := func(id, patient, category string) string {
+		performer := "" // dr1 cares for p1 only
+		if patient == "p1" {
+			performer = `,"performer":[{"reference":"Practitioner/dr1"}]`
+		}
+		return `{"resourceType":"Observation","id":"` + id + `","status":"final",
+			"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"` + category + `"}]}],
+			"code":{"text":"x"},"subject":{"reference":"Patient/` + patient + `"}` + performer + `}`
+	}
+	for _, r := range []string{
+		`{"resourceType":"Practitioner","id":"dr1","name":[{"family":"Doc"}]}`,
+		`{"resourceType":"Patient","id":"p1","name":[{"family":"One"}],"generalPractitioner":[{"reference":"Practitioner/dr1"}]}`,
+		`{"resourceType":"Patient","id":"p2","name":[{"family":"Two"}]}`,
+		obs("o1", "p1", "laboratory"), obs("o2", "p2", "laboratory"), obs("o2v", "p2", "vital-signs"),
+		`{"resourceType":"Encounter","id":"e2","status":"completed","subject":{"reference":"Patient/p2"}}`,
+	} {
+		res, _ := fhir.ParseResource([]byte(r))
+		if got := s.do("PUT", "/fhir/"+res.Type()+"/"+res.ID(), r, "X-Test-Caller: admin"); got.status != http.StatusCreated {
+			t.Fatalf("seed %s: %d %s", res.ID(), got.status, got.body)
+		}
+	}
+}
+
+func bundleIDs(t *testing.T, r result) (ids string, total any) {
+	t.Helper()
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	b := r.resource(t)
+	var out []string
+	entries, _ := b["entry"].([]any)
+	for _, e := range entries {
+		res := e.(map[string]any)["resource"].(map[string]any)
+		if res["resourceType"] == "OperationOutcome" {
+			continue
+		}
+		out = append(out, res["resourceType"].(string)+"/"+res["id"].(string))
+	}
+	return strings.Join(out, " "), b["total"]
+}
+
+// TestAccessPatientUser follows a patient user through every path to data:
+// they see and count only their own record, whatever they ask.
+func TestAccessPatientUser(t *testing.T) {
+	s := newAccessServer(t, nil, map[string]*access.Principal{
+		"admin": {User: "admin", Role: "admin"},
+		"pat1":  {User: "pat1", Role: "patient", Patient: "p1", FHIRUser: "Patient/p1"},
+	})
+	seedTwoPatients(t, s)
+	get := func(path string) result { return s.do("GET", path, "", "X-Test-Caller: pat1") }
+
+	for _, tc := range []struct{ path, want string }{
+		{"/fhir/Observation?_total=accurate", "Observation/o1"},
+		{"/fhir/Observation?_include=Observation:subject&_include=Observation:performer", "Observation/o1 Patient/p1 Practitioner/dr1"},
+		{"/fhir/Patient?_revinclude=Observation:subject", "Patient/p1 Observation/o1"},
+		{"/fhir/Observation?subject.name=Two", ""},
+		{"/fhir/Patient?_has:Observation:subject:category=vital-signs", ""},
+		{"/fhir/Patient/p2/Observation", ""},
+		{"/fhir/Patient/p1/$everything", "Patient/p1 Observation/o1 Practitioner/dr1"},
+		{"/fhir/?_type=Observation,Encounter,Patient&_sort=_id", "Observation/o1 Patient/p1"},
+		{"/fhir/Practitioner", "Practitioner/dr1"},
+	} {
+		r := get(tc.path)
+		ids, total := bundleIDs(t, r)
+		if ids != tc.want {
+			t.Errorf("%s: %q, want %q", tc.path, ids, tc.want)
+		}
+		if strings.Contains(tc.path, "_total=accurate") && total != json.Number("1") && total != float64(1) {
+			t.Errorf("%s: total %v, want 1", tc.path, total)
+		}
+	}
+	// Another patient's resources look missing, also by version and history.
+	for _, path := range []string{"/fhir/Observation/o2", "/fhir/Patient/p2", "/fhir/Observation/o2/_history/1",
+		"/fhir/Observation/o2/_history", "/fhir/Patient/p2/$everything"} {
+		if r := get(path); r.status != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, r.status)
+		}
+	}
+	if r := get("/fhir/Observation/o1"); r.status != http.StatusOK {
+		t.Errorf("own Observation: %d %s", r.status, r.body)
+	}
+	// History across resources has no per-resource filter: refused.
+	if r := get("/fhir/Observation/_history"); r.status != http.StatusForbidden {
+		t.Errorf("type history: %d, want 403", r.status)
+	}
+	// Writes: home readings about themselves only; nothing else is touched.
+	reading := func(patient string) string {
+		return `{"resourceType":"Observation","status":"final","code":{"text":"home BP"},"subject":{"reference":"Patient/` + patient + `"}}`
+	}
+	if r := s.do("POST", "/fhir/Observation", reading("p1"), "X-Test-Caller: pat1"); r.status != http.StatusCreated {
+		t.Errorf("own reading: %d %s", r.status, r.body)
+	}
+	if r := s.do("POST", "/fhir/Observation", reading("p2"), "X-Test-Caller: pat1"); r.status != http.StatusForbidden {
+		t.Errorf("reading about another patient: %d, want 403", r.status)
+	}
+	if r := s.do("PUT", "/fhir/Patient/p2", `{"resourceType":"Patient","id":"p2","name":[{"family":"Changed"}]}`, "X-Test-Caller: pat1"); r.status != http.StatusForbidden && r.status != http.StatusNotFound {
+		t.Errorf("update of another patient: %d", r.status)
+	}
+	if r := s.do("DELETE", "/fhir/Observation/o1", "", "X-Test-Caller: pat1"); r.status != http.StatusForbidden {
+		t.Errorf("delete by a patient: %d, want 403", r.status)
+	}
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+		{"resource":` + reading("p1") + `,"request":{"method":"POST","url":"Observation"}},
+		{"resource":` + reading("p2") + `,"request":{"method":"POST","url":"Observation"}}]}`
+	if r := s.do("POST", "/fhir/", tx, "X-Test-Caller: pat1"); r.status < 400 {
+		t.Errorf("a transaction with an entry about another patient: %d", r.status)
+	}
+	// Conditional create matching another patient's resource does not see it.
+	if r := s.do("POST", "/fhir/Patient", `{"resourceType":"Patient","name":[{"family":"Two"}]}`, "X-Test-Caller: pat1", "If-None-Exist: name=Two"); r.status != http.StatusForbidden {
+		t.Errorf("conditional create of a Patient by a patient: %d, want 403", r.status)
+	}
+	ids, _ := bundleIDs(t, s.do("GET", "/fhir/Observation?_sort=_id", "", "X-Test-Caller: admin"))
+	if n := strings.Count(ids, "Observation/"); n != 4 {
+		t.Errorf("after the refused writes the store holds %d Observations (%s), want 4", n, ids)
+	}
+	if r := s.do("GET", "/fhir/Patient/p2", "", "X-Test-Caller: admin"); !strings.Contains(string(r.body), `"Two"`) {
+		t.Errorf("p2 was changed: %s", r.body)
+	}
+	// The denied read is in the audit log as denied.
+	denied := 0
+	for _, ev := range s.auditEvents(t) {
+		if strings.Contains(string(ev.JSON()), "denied: Observation/o2 is outside") {
+			denied++
+		}
+	}
+	if denied == 0 {
+		t.Errorf("no audit event records the denied read of Observation/o2")
+	}
+}
+
+func TestAccessByRoleAndScope(t *testing.T) {
+	labOnly := url.Values{"category": {"http://terminology.hl7.org/CodeSystem/observation-category|laboratory"}}
+	s := newAccessServer(t, nil, map[string]*access.Principal{
+		"admin":     {User: "admin", Role: "admin"},
+		"registrar": {User: "reg", Role: "registrar"},
+		"billing":   {User: "bill", Role: "billing"},
+		"app": {User: "doc", Client: "app", Role: "physician", Patient: "p2",
+			Grants: []access.Grant{{Context: "patient", Type: "Observation", Perms: "rs", Filters: labOnly}, {Context: "patient", Type: "Patient", Perms: "r"}}},
+	})
+	seedTwoPatients(t, s)
+	for _, tc := range []struct {
+		caller, method, path string
+		status               int
+		ids                  string
+	}{
+		{"", "GET", "/fhir/Patient/p1", http.StatusUnauthorized, ""},
+		{"", "GET", "/fhir/metadata", http.StatusOK, ""},
+		{"registrar", "GET", "/fhir/Observation", http.StatusForbidden, ""},
+		{"registrar", "GET", "/fhir/Observation/o1", http.StatusForbidden, ""},
+		{"registrar", "GET", "/fhir/Patient?_sort=_id", http.StatusOK, "Patient/p1 Patient/p2"},
+		// _include of a type the role may not read includes nothing.
+		{"registrar", "GET", "/fhir/Patient?_id=p2&_revinclude=Observation:subject", http.StatusOK, "Patient/p2"},
+		{"billing", "GET", "/fhir/Encounter", http.StatusOK, "Encounter/e2"},
+		{"app", "GET", "/fhir/Observation", http.StatusOK, "Observation/o2"},
+		{"app", "GET", "/fhir/Observation/o2v", http.StatusNotFound, ""},
+		{"app", "GET", "/fhir/Patient/p2", http.StatusOK, ""},
+		{"app", "GET", "/fhir/Patient?_sort=_id", http.StatusForbidden, ""},
+		{"app", "GET", "/fhir/Encounter/e2", http.StatusForbidden, ""},
+	} {
+		r := s.do(tc.method, tc.path, "", "X-Test-Caller: "+tc.caller)
+		if r.status != tc.status {
+			t.Errorf("%s %s %s: %d, want %d: %s", tc.caller, tc.method, tc.path, r.status, tc.status, r.body)
+			continue
+		}
+		if tc.ids != "" {
+			if ids, _ := bundleIDs(t, r); ids != tc.ids {
+				t.Errorf("%s %s: %q, want %q", tc.caller, tc.path, ids, tc.ids)
+			}
+		}
+	}
+}
+
+// TestAccessCareAndBreakGlass: a ward nurse limited to her patients sees
+// another only after declaring an emergency, and only until it ends.
+func TestAccessCareAndBreakGlass(t *testing.T) {
+	defs := spec.R5()
+	roles, err := access.LoadRoles(defs, []byte(`{"roles":[{"name":"ward-nurse","patients":"care",
+		"permissions":[{"types":["@demographics","@clinical","@directory"],"perms":"rs"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nurse := &access.Principal{User: "nina", Role: "ward-nurse", FHIRUser: "Practitioner/dr1"}
+	s := newAccessServer(t, roles, map[string]*access.Principal{"admin": {User: "admin", Role: "admin"}, "nurse": nurse})
+	seedTwoPatients(t, s)
+	ids, _ := bundleIDs(t, s.do("GET", "/fhir/Patient?_sort=_id", "", "X-Test-Caller: nurse"))
+	if ids != "Patient/p1" {
+		t.Errorf("in her care: %q, want p1 only", ids)
+	}
+	if r := s.do("GET", "/fhir/Observation/o2", "", "X-Test-Caller: nurse"); r.status != http.StatusNotFound {
+		t.Errorf("another ward's patient: %d, want 404", r.status)
+	}
+	nurse.Emergencies = []access.Emergency{{Patient: "p2", Until: time.Now().Add(time.Hour), Reason: "collapsed in the corridor"}}
+	if r := s.do("GET", "/fhir/Observation/o2", "", "X-Test-Caller: nurse"); r.status != http.StatusOK {
+		t.Errorf("after break-glass: %d", r.status)
+	}
+	nurse.Emergencies[0].Until = time.Now().Add(-time.Second)
+	if r := s.do("GET", "/fhir/Observation/o2", "", "X-Test-Caller: nurse"); r.status != http.StatusNotFound {
+		t.Errorf("after the emergency ended: %d", r.status)
+	}
+}

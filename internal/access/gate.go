@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/emr-project/emr/internal/audit"
@@ -25,6 +26,9 @@ type Request struct {
 	Query       string
 	Agent       audit.Agent
 	Purpose     string
+	// emergency are the patients the caller reaches by break-glass, whose
+	// accesses are flagged.
+	emergency map[string]bool
 }
 
 // Policy decides whether a request may proceed. It returns nil to allow, or
@@ -163,6 +167,15 @@ func identify(ctx context.Context, req Request) Request {
 	if req.Purpose == "" {
 		req.Purpose = p.Purpose
 	}
+	now := time.Now()
+	for _, e := range p.Emergencies {
+		if now.Before(e.Until) {
+			if req.emergency == nil {
+				req.emergency = map[string]bool{}
+			}
+			req.emergency[e.Patient] = true
+		}
+	}
 	return req
 }
 
@@ -284,7 +297,22 @@ func (g *Gate) events(req Request, touched []Touched, outcome audit.Outcome, det
 			continue
 		}
 		byPatient[t.Patient] = len(events)
-		events = append(events, audit.Event(e))
+		brokeGlass := req.emergency[strings.TrimPrefix(t.Patient, "Patient/")]
+		if brokeGlass {
+			e.Purpose = PurposeEmergency
+		}
+		ev := audit.Event(e)
+		if brokeGlass {
+			flagBreakGlass(ev)
+		}
+		events = append(events, ev)
 	}
 	return events
+}
+
+// flagBreakGlass labels an audit event of an access under break-glass, so
+// that reviews find it (meta.security BTG, "break the glass").
+func flagBreakGlass(ev fhir.Resource) {
+	ev["meta"] = map[string]any{"security": []any{map[string]any{
+		"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "BTG", "display": "break the glass"}}}
 }

@@ -242,3 +242,101 @@ func TestAccessCareAndBreakGlass(t *testing.T) {
 		t.Errorf("after the emergency ended: %d", r.status)
 	}
 }
+
+// TestBreakGlassOperations: declare, use, flag and review emergency access
+// through the API, the caller's grants loaded for each request as the
+// authentication layer does.
+func TestBreakGlassOperations(t *testing.T) {
+	defs := spec.R5()
+	roles, err := access.LoadRoles(defs, []byte(`{"roles":[{"name":"ward-nurse","patients":"care",
+		"permissions":[{"types":["@demographics","@clinical","@directory"],"perms":"rs"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	callers := map[string]*access.Principal{
+		"admin":   {User: "admin", Role: "admin"},
+		"nurse":   {User: "nina", Role: "ward-nurse", FHIRUser: "Practitioner/dr1"},
+		"auditor": {User: "olga", Role: "auditor"},
+		"pat1":    {User: "pat1", Role: "patient", Patient: "p1"},
+	}
+	var bg *access.BreakGlass
+	s := newTestServer(t, func(o *fhirapi.Options) {
+		o.Gate = access.NewGate(o.Store, access.NewRolePolicy(defs, roles), "test")
+		bg = &access.BreakGlass{Store: o.Store, Gate: o.Gate}
+		o.BreakGlass = bg
+	})
+	inner := s.handler
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := callers[r.Header.Get("X-Test-Caller")]; p != nil {
+			p := *p
+			active, err := bg.Active(r.Context(), p.User)
+			if err != nil {
+				t.Error(err)
+			}
+			p.Emergencies = active
+			r = r.WithContext(access.WithPrincipal(r.Context(), &p))
+		}
+		inner.ServeHTTP(w, r)
+	})
+	seedTwoPatients(t, s)
+	declare := func(caller, patient, reason string) result {
+		body := `{"resourceType":"Parameters","parameter":[{"name":"reason","valueString":"` + reason + `"},{"name":"minutes","valueInteger":30}]}`
+		return s.do("POST", "/fhir/Patient/"+patient+"/$break-glass", body, "X-Test-Caller: "+caller)
+	}
+	if r := s.do("GET", "/fhir/Observation/o2", "", "X-Test-Caller: nurse"); r.status != http.StatusNotFound {
+		t.Fatalf("before: %d", r.status)
+	}
+	for _, tc := range []struct {
+		caller, patient, reason string
+		status                  int
+	}{
+		{"nurse", "p2", "hurt", http.StatusBadRequest},
+		{"nurse", "p1", "patient collapsed on the ward", http.StatusConflict},
+		{"admin", "p2", "patient collapsed on the ward", http.StatusConflict},
+		{"pat1", "p2", "I want to see my brother's chart", http.StatusForbidden},
+		{"nurse", "nobody", "patient collapsed on the ward", http.StatusNotFound},
+		{"", "p2", "patient collapsed on the ward", http.StatusUnauthorized},
+		{"nurse", "p2", "patient collapsed on the ward", http.StatusOK},
+	} {
+		if r := declare(tc.caller, tc.patient, tc.reason); r.status != tc.status {
+			t.Errorf("%s declares for %s: %d, want %d: %s", tc.caller, tc.patient, r.status, tc.status, r.body)
+		}
+	}
+	if r := s.do("GET", "/fhir/Observation/o2", "", "X-Test-Caller: nurse"); r.status != http.StatusOK {
+		t.Fatalf("under break-glass: %d %s", r.status, r.body)
+	}
+	flagged := 0
+	for _, ev := range s.auditEvents(t) {
+		text := string(ev.JSON())
+		if strings.Contains(text, `"BTG"`) && strings.Contains(text, "ETREAT") && strings.Contains(text, "Observation/o2") {
+			flagged++
+		}
+	}
+	if flagged != 1 {
+		t.Errorf("%d flagged audit events of the read under break-glass, want 1", flagged)
+	}
+	// The review queue, for privacy officers only.
+	if r := s.do("GET", "/fhir/$break-glass-review", "", "X-Test-Caller: nurse"); r.status != http.StatusForbidden {
+		t.Errorf("the nurse reads the queue: %d", r.status)
+	}
+	r := s.do("GET", "/fhir/$break-glass-review", "", "X-Test-Caller: auditor")
+	queue := r.resource(t)
+	entries, _ := queue["parameter"].([]any)
+	if r.status != http.StatusOK || len(entries) != 1 || !strings.Contains(string(r.body), "patient collapsed on the ward") {
+		t.Fatalf("queue: %d %s", r.status, r.body)
+	}
+	id := entries[0].(map[string]any)["part"].([]any)[0].(map[string]any)["valueString"].(string)
+	review := `{"resourceType":"Parameters","parameter":[{"name":"id","valueString":"` + id + `"},{"name":"note","valueString":"justified: resuscitation"}]}`
+	if r := s.do("POST", "/fhir/$break-glass-review", review, "X-Test-Caller: auditor"); r.status != http.StatusOK {
+		t.Fatalf("review: %d %s", r.status, r.body)
+	}
+	if r := s.do("POST", "/fhir/$break-glass-review", review, "X-Test-Caller: auditor"); r.status != http.StatusConflict {
+		t.Errorf("second review: %d, want 409", r.status)
+	}
+	if r := s.do("GET", "/fhir/$break-glass-review", "", "X-Test-Caller: auditor"); strings.Contains(string(r.body), id) {
+		t.Errorf("a reviewed emergency is still queued: %s", r.body)
+	}
+	if r := s.do("GET", "/fhir/$break-glass-review?all=true", "", "X-Test-Caller: auditor"); !strings.Contains(string(r.body), "justified: resuscitation") {
+		t.Errorf("all=true leaves out the reviewed: %s", r.body)
+	}
+}

@@ -67,8 +67,11 @@ type Options struct {
 	// MaxBodyBytes bounds a request body; larger bodies answer 413.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
-	Software     string // name in the CapabilityStatement
-	Version      string // software version
+	// BreakGlass enables the $break-glass and $break-glass-review
+	// operations; nil leaves them out.
+	BreakGlass *access.BreakGlass
+	Software   string // name in the CapabilityStatement
+	Version    string // software version
 }
 
 // DefaultMaxBodyBytes is large enough for a Synthea patient transaction
@@ -288,6 +291,10 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 			return nil, methodNotAllowed(req, "GET")
 		}
 		return s.everything(ctx, req)
+	case req.op == "$break-glass" && req.typ == "Patient" && req.id != "":
+		return s.breakGlass(ctx, req)
+	case req.op == "$break-glass-review" && req.typ == "" && req.id == "":
+		return s.breakGlassReview(ctx, req)
 	case strings.HasPrefix(req.op, "$"):
 		return nil, fhir.Errorf(fhir.KindNotSupported, "operation %s is not supported", req.op)
 	case req.id == "":

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
@@ -26,6 +27,45 @@ type RolePolicy struct {
 	// are reference data no patient binding limits.
 	inPatient map[string]bool
 	now       func() time.Time
+	// byRole caches each role's types per permission, split by whether a
+	// patient's compartment can hold them (roleTypes).
+	byRole sync.Map // roleKey → *roleTypes
+	// allInside and allOutside split every type (set by NewRolePolicy).
+	allInside, allOutside []string
+}
+
+type roleKey struct {
+	role string
+	perm byte
+}
+
+// roleTypes are the types a role grants a permission on: all (types nil)
+// or the sorted list; inside and outside split them by the patient
+// compartment.
+type roleTypes struct {
+	types, inside, outside []string
+	none                   bool
+}
+
+func (p *RolePolicy) typesOf(role *Role, perm byte) *roleTypes {
+	key := roleKey{role.Name, perm}
+	if rt, ok := p.byRole.Load(key); ok {
+		return rt.(*roleTypes)
+	}
+	rt := &roleTypes{}
+	set := role.perms[perm]
+	switch {
+	case set.all:
+	case len(set.types) == 0:
+		rt.none = true
+	default:
+		rt.types = sortedKeys(set.types)
+	}
+	if !rt.none {
+		rt.inside, rt.outside = p.split(rt.types)
+	}
+	p.byRole.Store(key, rt)
+	return rt
 }
 
 // NewRolePolicy returns the policy of roles over defs.
@@ -38,6 +78,7 @@ func NewRolePolicy(defs *spec.Definitions, roles *Roles) *RolePolicy {
 			}
 		}
 	}
+	p.allInside, p.allOutside = p.split(defs.APIModel().ResourceTypes())
 	return p
 }
 
@@ -138,22 +179,18 @@ func (p *RolePolicy) rules(pr *Principal, perm byte) []search.AccessRule {
 	if !ok {
 		return nil
 	}
-	set := role.perms[perm]
-	var types []string // nil: every type
-	if !set.all {
-		if len(set.types) == 0 {
-			return nil
-		}
-		types = sortedKeys(set.types)
+	rt := p.typesOf(role, perm)
+	if rt.none {
+		return nil
 	}
 	var byRole []search.AccessRule
 	switch role.Patients {
 	case PatientsAll:
-		byRole = []search.AccessRule{{Types: types}}
+		byRole = []search.AccessRule{{Types: rt.types}}
 	case PatientsOwn:
-		byRole = p.bound(types, pr.Patient)
+		byRole = boundRules(rt.inside, rt.outside, pr.Patient)
 	case PatientsCare:
-		inside, outside := p.split(types)
+		inside, outside := rt.inside, rt.outside
 		if len(outside) > 0 {
 			byRole = append(byRole, search.AccessRule{Types: outside})
 		}
@@ -194,7 +231,8 @@ func (p *RolePolicy) rules(pr *Principal, perm byte) []search.AccessRule {
 		}
 		var rs []search.AccessRule
 		if g.Context == "patient" {
-			rs = p.bound(gtypes, pr.Patient)
+			inside, outside := p.split(gtypes)
+			rs = boundRules(inside, outside, pr.Patient)
 		} else {
 			rs = []search.AccessRule{{Types: gtypes}}
 		}
@@ -214,11 +252,10 @@ func (p *RolePolicy) rules(pr *Principal, perm byte) []search.AccessRule {
 	return out
 }
 
-// bound is the rules of a patient binding: the compartment types in
-// patient's compartment, the others unbound. Without a patient the
-// compartment types are out of reach.
-func (p *RolePolicy) bound(types []string, patient string) []search.AccessRule {
-	inside, outside := p.split(types)
+// boundRules are the rules of a patient binding: the compartment types
+// (inside) in patient's compartment, the others unbound. Without a patient
+// the compartment types are out of reach.
+func boundRules(inside, outside []string, patient string) []search.AccessRule {
 	var rules []search.AccessRule
 	if len(outside) > 0 {
 		rules = append(rules, search.AccessRule{Types: outside})
@@ -233,7 +270,10 @@ func (p *RolePolicy) bound(types []string, patient string) []search.AccessRule {
 // hold and the others.
 func (p *RolePolicy) split(types []string) (inside, outside []string) {
 	if types == nil {
-		types = p.defs.APIModel().ResourceTypes()
+		if p.allInside == nil {
+			p.allInside, p.allOutside = p.split(p.defs.APIModel().ResourceTypes())
+		}
+		return p.allInside, p.allOutside
 	}
 	for _, t := range types {
 		if p.inPatient[t] {
@@ -276,9 +316,24 @@ func intersect(a, b []string) []string {
 	case b == nil:
 		return a
 	}
+	if len(b) > len(a) {
+		a, b = b, a // look the short list up in the long one
+	}
 	out := []string{}
+	if len(b) <= 4 {
+		for _, t := range b {
+			if slices.Contains(a, t) {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	in := make(map[string]bool, len(b))
+	for _, t := range b {
+		in[t] = true
+	}
 	for _, t := range a {
-		if slices.Contains(b, t) {
+		if in[t] {
 			out = append(out, t)
 		}
 	}

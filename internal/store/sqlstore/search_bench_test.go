@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/search"
@@ -189,6 +190,32 @@ func BenchmarkIndexedCreate(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "resources/s")
+		})
+	}
+}
+
+// BenchmarkSearchUnderAccess measures what access rules add to a search:
+// the 1,000 Observations of one code (a page of 50 and the total) for a
+// caller without limits, for a physician (a rule over the role's types)
+// and for a patient user (their own compartment: one match).
+func BenchmarkSearchUnderAccess(b *testing.B) {
+	defs := spec.R5()
+	pol := access.NewRolePolicy(defs, access.DefaultRoles(defs))
+	limit := func(p *access.Principal) *search.Access {
+		return pol.Limit(access.WithPrincipal(ctx, p), 's', nil)
+	}
+	for _, c := range []struct {
+		name   string
+		access *search.Access
+		want   int
+	}{
+		{"None", nil, 50},
+		{"Physician", limit(&access.Principal{User: "d", Role: "physician"}), 50},
+		{"Patient", limit(&access.Principal{User: "p", Role: "patient", Patient: "pt3"}), 1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			benchSearch(b, &search.Query{Type: "Observation", Total: "accurate", Access: c.access, Filters: []*search.Filter{
+				testFilter("Observation", "code", "", search.Value{Code: "1003-1"})}}, c.want)
 		})
 	}
 }

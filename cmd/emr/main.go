@@ -28,6 +28,7 @@ func commands() []command {
 		{"import", "import FHIR Bundles and NDJSON files or directories into the store", runImport},
 		{"reindex", "rebuild the search index (resumable)", runReindex},
 		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},
+		{"role", "list the roles and what each may read and write", runRole},
 		{"version", "print the version", runVersion},
 	}
 }

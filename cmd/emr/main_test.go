@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -283,6 +284,10 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 
 // TestCommandLine checks exit codes and messages of the CLI.
 func TestCommandLine(t *testing.T) {
+	badRoles := filepath.Join(t.TempDir(), "roles.json")
+	if err := os.WriteFile(badRoles, []byte(`{"roles":[{"name":"x","permissions":[{"types":["Nope"],"perms":"r"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args     []string
 		code     int
@@ -300,6 +305,11 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"reindex", "--data", "/dev/null/x"}, 1, "", "data directory"},
 		{[]string{"serve", "--data", t.TempDir(), "--db-replica", "postgres://standby/emr"}, 2, "", "--db-replica needs --db"},
 		{[]string{"serve", "--db", "mysql://nowhere/emr"}, 2, "", "give a postgres:// URL"},
+		{[]string{"role", "list"}, 0, "registrar (patients: all;", ""},
+		{[]string{"role", "list", "--verbose"}, 0, "    AuditEvent: rs", ""},
+		{[]string{"role", "list", "--roles", badRoles}, 1, "", "Nope is not an R5 resource type"},
+		{[]string{"role", "list", "--roles", "/no/such/file"}, 1, "", "--roles"},
+		{[]string{"role"}, 2, "", "subcommand is list"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer

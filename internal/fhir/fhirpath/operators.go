@@ -212,8 +212,25 @@ func (b *binaryNode) logic(e *env, in []Node) ([]Node, error) {
 // union merges two collections, dropping duplicates.
 func union(l, r []Node) []Node {
 	out := make([]Node, 0, len(l)+len(r))
+	// Items whose value is a string (string, uri, code, id … all compare
+	// by their text) are told apart by a set: the union of every
+	// reference in a large resource (dom-3) would otherwise compare every
+	// pair. Other items compare pairwise, as equality defines them.
+	var texts map[string]bool
+	if len(l)+len(r) > 16 {
+		texts = make(map[string]bool, len(l)+len(r))
+	}
 	for _, c := range [][]Node{l, r} {
 		for _, n := range c {
+			if texts != nil {
+				if s, ok := system(n).(string); ok {
+					if !texts[s] {
+						texts[s] = true
+						out = append(out, n)
+					}
+					continue
+				}
+			}
 			if !containsItem(out, n) {
 				out = append(out, n)
 			}

@@ -1,16 +1,34 @@
 package spec
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // FHIRPathModel returns the definitions in the shape a FHIRPath evaluator
 // asks for (package fhirpath's Model): types are named by type name
 // ("Patient", "HumanName") or, for backbone and other inline structures, by
 // their element path ("Patient.contact", "Timing.repeat"), which the model
 // resolves again as a parent type.
-func (d *Definitions) FHIRPathModel() *Model { return &Model{d: d} }
+func (d *Definitions) FHIRPathModel() *Model {
+	d.modelOnce.Do(func() { d.model = &Model{d: d} })
+	return d.model
+}
 
 // Model answers type questions about FHIR elements for FHIRPath.
-type Model struct{ d *Definitions }
+type Model struct {
+	d *Definitions
+	// children caches ChildType: evaluation asks the same few questions
+	// for every element of every resource.
+	children sync.Map // childKey → childAnswer
+}
+
+type childKey struct{ parent, name string }
+
+type childAnswer struct {
+	typ          string
+	isChoice, ok bool
+}
 
 // position splits a model type name into a (type, path) position.
 func (m *Model) position(parentType string) (string, string) {
@@ -27,6 +45,21 @@ func (m *Model) position(parentType string) (string, string) {
 // value. A choice element, asked without suffix ("value"), gives isChoice
 // true and typ "". ok is false for an unknown parent or element.
 func (m *Model) ChildType(parentType, name string) (typ string, isChoice bool, ok bool) {
+	key := childKey{parentType, name}
+	if a, hit := m.children.Load(key); hit {
+		a := a.(childAnswer)
+		return a.typ, a.isChoice, a.ok
+	}
+	typ, isChoice, ok = m.childType(parentType, name)
+	if ok {
+		// Only what the definitions declare: names from arbitrary input
+		// must not grow the cache without bound.
+		m.children.Store(key, childAnswer{typ, isChoice, ok})
+	}
+	return typ, isChoice, ok
+}
+
+func (m *Model) childType(parentType, name string) (typ string, isChoice bool, ok bool) {
 	tn, p := m.position(parentType)
 	for _, e := range m.d.ChildrenAt(tn, p) {
 		switch e.Name() {

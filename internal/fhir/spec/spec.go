@@ -23,6 +23,9 @@ type Definitions struct {
 	SearchParams []*SearchParam          // every SearchParameter, sorted by URL
 	Compartments map[string]*Compartment // by code: Patient, Encounter, RelatedPerson, Practitioner, Device
 
+	modelOnce sync.Once
+	model     *Model // FHIRPathModel's, one per Definitions so that its cache is shared
+
 	searchByType map[string]map[string]*SearchParam
 
 	indexOnce   sync.Once // builds Type.byPath and Type.positions

@@ -343,15 +343,22 @@ func (a *Accounts) update(ctx context.Context, name, interaction string, change 
 	return nil
 }
 
-// ErrUnchanged is returned by Disable, Enable and SetRole when the account
-// is already so; nothing is written.
-var ErrUnchanged = errors.New("no change")
+// ErrUnchanged is the cause of the error (of kind KindConflict) Disable,
+// Enable, SetRole and DisableMFA return when the account is already so;
+// nothing is written.
+var ErrUnchanged = errors.New("nothing to change")
+
+func unchanged(format string, args ...any) error {
+	e := fhir.Errorf(fhir.KindConflict, format, args...)
+	e.Cause = ErrUnchanged
+	return e
+}
 
 // Disable stops name from signing in; its sessions end at their next check.
 func (a *Accounts) Disable(ctx context.Context, name string) error {
 	return a.update(ctx, name, "user-disabled", func(u *userRecord, _ time.Time) (string, error) {
 		if u.Disabled {
-			return "", fmt.Errorf("user %q is already disabled: %w", u.Name, ErrUnchanged)
+			return "", unchanged("user %q is already disabled", u.Name)
 		}
 		u.Disabled = true
 		return "", nil
@@ -363,7 +370,7 @@ func (a *Accounts) Disable(ctx context.Context, name string) error {
 func (a *Accounts) Enable(ctx context.Context, name string) error {
 	return a.update(ctx, name, "user-enabled", func(u *userRecord, _ time.Time) (string, error) {
 		if !u.Disabled && u.Failures == 0 {
-			return "", fmt.Errorf("user %q is already enabled: %w", u.Name, ErrUnchanged)
+			return "", unchanged("user %q is already enabled", u.Name)
 		}
 		u.Disabled, u.Failures, u.LastFailure = false, 0, time.Time{}
 		return "", nil
@@ -381,7 +388,7 @@ func (a *Accounts) SetRole(ctx context.Context, name, role, patient string) erro
 			return "", err
 		}
 		if u.Role == role && u.Patient == patient {
-			return "", fmt.Errorf("user %q already has role %s: %w", u.Name, role, ErrUnchanged)
+			return "", unchanged("user %q already has role %s", u.Name, role)
 		}
 		detail := u.Role + " -> " + role
 		u.Role, u.Patient = role, patient

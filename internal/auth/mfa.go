@@ -76,7 +76,7 @@ func (a *Accounts) ConfirmMFA(ctx context.Context, name, code string) ([]string,
 func (a *Accounts) DisableMFA(ctx context.Context, name string) error {
 	return a.update(ctx, name, "mfa-reset", func(u *userRecord, _ time.Time) (string, error) {
 		if !u.MFA.Enabled && u.MFA.Pending == "" {
-			return "", fmt.Errorf("user %q has no second factor: %w", u.Name, ErrUnchanged)
+			return "", unchanged("user %q has no second factor", u.Name)
 		}
 		u.MFA = mfaState{}
 		return "", nil

@@ -76,7 +76,8 @@ type Session struct {
 	UserAgent string
 	// MFA says a second factor was checked at sign-in; MFARequired that
 	// the role needs one the user has not enrolled, so the session may
-	// only enrol.
+	// only enrol. Both are fixed at Create: after ConfirmMFA, revoke the
+	// session and have the user sign in again with a code.
 	MFA         bool
 	MFARequired bool
 	csrfKey     []byte

@@ -27,6 +27,7 @@ var userCommands = []struct{ name, args, summary string }{
 	{"enable", "NAME", "let a disabled or locked-out user sign in again"},
 	{"reset-password", "NAME", "set a new password (from stdin, or generated and printed once)"},
 	{"mfa-reset", "NAME", "remove a user's second factor; they enrol again at the next sign-in"},
+	{"set-role", "NAME --role ROLE [--patient ID]", "change a user's role"},
 }
 
 // runUser administers user accounts: emr user SUBCOMMAND [flags] [NAME].
@@ -53,10 +54,12 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory holding the SQLite database")
 	dbFlags(fs, &cfg, false)
 	var role, fhirUser, patient string
-	if sub == "add" {
+	if sub == "add" || sub == "set-role" {
 		fs.StringVar(&role, "role", "", "the user's role (admin, physician, nurse, registrar, patient, …)")
-		fs.StringVar(&fhirUser, "fhir-user", "", "the resource the user is: Practitioner/ID or Patient/ID")
 		fs.StringVar(&patient, "patient", "", "the Patient id of a user with the patient role")
+	}
+	if sub == "add" {
+		fs.StringVar(&fhirUser, "fhir-user", "", "the resource the user is: Practitioner/ID or Patient/ID")
 	}
 	// The name and the flags may come in any order (emr user add bob --role nurse).
 	var names []string
@@ -81,8 +84,8 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{fmt.Errorf("unexpected argument %q", names[0])}
 	case sub != "list" && len(names) != 1:
 		return usageError{fmt.Errorf("give one user name: emr user %s %s", sub, userArgs(sub))}
-	case sub == "add" && role == "":
-		return usageError{errors.New("--role is required: emr user add NAME --role ROLE")}
+	case (sub == "add" || sub == "set-role") && role == "":
+		return usageError{fmt.Errorf("--role is required: emr user %s %s", sub, userArgs(sub))}
 	}
 
 	defs := spec.R5()
@@ -138,6 +141,11 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stdout, "password of %s reset; their sessions have ended\n", name)
 		printPassword(stdout, given, pw)
+	case "set-role":
+		if err := accounts.SetRole(ctx, name, role, patient); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(stdout, "user %s now has role %s\n", name, role)
 	case "mfa-reset":
 		if err := accounts.DisableMFA(ctx, name); err != nil {
 			return cliError(err)

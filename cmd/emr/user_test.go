@@ -13,6 +13,7 @@ import (
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/auth"
 	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/store/pgtest"
 	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
@@ -99,6 +100,9 @@ func TestUserCommands(t *testing.T) {
 		{"", []string{"user", "disable", "nobody"}, 1, "", `no user "nobody"`},
 		{"", []string{"user", "mfa-reset", "bob"}, 1, "", "has no second factor"},
 		{"a brand new passphrase\n", []string{"user", "reset-password", "bob"}, 0, "password of bob reset", ""},
+		{"", []string{"user", "set-role", "bob"}, 2, "", "--role is required"},
+		{"", []string{"user", "set-role", "bob", "--role", "physician"}, 0, "user bob now has role physician", ""},
+		{"", []string{"user", "set-role", "bob", "--role", "physician"}, 1, "", "already has role physician"},
 	}
 	for _, c := range cases {
 		code, out, errOut := emr(c.stdin, c.args...)
@@ -162,5 +166,19 @@ func TestServePrintsFirstAdminOnce(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "EMR_ADMIN_PASSWORD") {
 		t.Errorf("weak EMR_ADMIN_PASSWORD: code %d, stderr %q", code, errOut.String())
+	}
+}
+
+// TestUserCommandsOnPostgres manages users in a PostgreSQL database (--db).
+func TestUserCommandsOnPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	withStdin(t, "")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"user", "add", "drx", "--role", "physician", "--db", dsn}, &out, &errOut); code != 0 || !generatedPassword.MatchString(out.String()) {
+		t.Fatalf("add: %d %q %q", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"user", "list", "--db", dsn}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "drx   physician  active") {
+		t.Errorf("list: %d %q %q", code, out.String(), errOut.String())
 	}
 }

@@ -292,3 +292,33 @@ func TestConcurrentFailuresCounted(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginRehashes upgrades a hash made with weaker parameters at the
+// next successful sign-in, and records sign-out.
+func TestLoginRehashes(t *testing.T) {
+	onBackends(t, AccountOptions{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		const pw = "front desk secret 1"
+		hashArgon2 = cheapArgon2 // each backend starts weak
+		e.accounts.Add(ctx, "reg", "registrar", AddOptions{Password: pw})
+		stronger := cheapArgon2
+		stronger.memory *= 2
+		hashArgon2 = stronger // useCheapArgon2 restores it
+		if _, err := e.accounts.Login(ctx, "reg", pw, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		u, _, err := e.accounts.load(ctx, "reg")
+		if err != nil || !strings.HasPrefix(u.PasswordHash, "$argon2id$v=19$m=128,") {
+			t.Errorf("hash after login: %q %v, want m=128", u.PasswordHash, err)
+		}
+		if _, err := e.accounts.Login(ctx, "reg", pw, "", ""); err != nil {
+			t.Errorf("login with the new hash: %v", err)
+		}
+		if err := e.accounts.Logout(ctx, "reg", "10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+		if trail := auditTrail(t, e.db); trail[len(trail)-1] != "logout 0 reg" {
+			t.Errorf("last event %q, want the logout", trail[len(trail)-1])
+		}
+	})
+}

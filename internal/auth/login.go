@@ -82,7 +82,7 @@ func (a *Accounts) Login(ctx context.Context, name, password, otp, addr string) 
 		result  *Account
 		outcome error
 	)
-	err = a.store.Write(ctx, func(tx store.Tx) error {
+	record := func(tx store.Tx) error {
 		result, outcome = nil, nil
 		u, version, err := getUser(tx, name)
 		if err != nil {
@@ -97,9 +97,8 @@ func (a *Accounts) Login(ctx context.Context, name, password, otp, addr string) 
 			outcome = ErrLocked{Until: until}
 			return tx.AppendAudit(a.loginEvent(u.Name, addr, audit.MinorFailure, "locked until "+until.UTC().Format(time.RFC3339)))
 		}
-		if u.PasswordHash != checkedHash { // the password changed meanwhile
-			ok = false
-		}
+		// A password changed since it was checked is not the one checked.
+		passwordOK := ok && u.PasswordHash == checkedHash
 		fail := func(err error, why string) error {
 			outcome = err
 			u.Failures = a.lockout.Fail(u.Failures, u.LastFailure, now)
@@ -117,7 +116,7 @@ func (a *Accounts) Login(ctx context.Context, name, password, otp, addr string) 
 			return nil
 		}
 		switch {
-		case !ok:
+		case !passwordOK:
 			return fail(ErrBadCredentials, "wrong password")
 		case u.Disabled:
 			outcome = ErrDisabled
@@ -156,7 +155,15 @@ func (a *Accounts) Login(ctx context.Context, name, password, otp, addr string) 
 			detail = "second factor not enrolled; enrolment required"
 		}
 		return tx.AppendAudit(a.loginEvent(u.Name, addr, audit.Success, detail))
-	})
+	}
+	// Writes are serialised, so the version read in the transaction is
+	// still current when it is replaced; the check (and these retries) only
+	// guard against a backend that ever let two interleave.
+	for range 3 {
+		if err = a.store.Write(ctx, record); !fhir.IsKind(err, fhir.KindPreconditionFailed) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("auth: login %s: %w", name, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/auth"
 	"github.com/emr-project/emr/internal/fhir"
 )
@@ -18,6 +19,8 @@ import (
 // generated.
 func firstAdmin(ctx context.Context, accounts *auth.Accounts, stdout io.Writer) error {
 	env := os.Getenv("EMR_ADMIN_PASSWORD")
+	// The audit record of the creation names the server as the actor.
+	ctx = access.WithPrincipal(ctx, &access.Principal{User: "emr serve (first start)"})
 	created, pw, err := auth.EnsureAdmin(ctx, accounts, env)
 	if err != nil {
 		var fe *fhir.Error

@@ -26,6 +26,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the EMR server (FHIR R5 API at /fhir)", runServe},
 		{"import", "import FHIR Bundles and NDJSON files or directories into the store", runImport},
+		{"user", "add, list, disable and enable users; reset passwords and second factors", runUser},
 		{"reindex", "rebuild the search index (resumable)", runReindex},
 		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},
 		{"role", "list the roles and what each may read and write", runRole},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/auth"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/fhirpatch"
 	"github.com/emr-project/emr/internal/fhir/r4"
@@ -80,6 +81,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
+	if err := firstAdmin(ctx, a.accounts, stdout); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -125,10 +129,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // app is a wired EMR: storage, services and the HTTP handler.
 type app struct {
-	store   store.Store
-	handler http.Handler
-	dbPath  string
-	backend string // "sqlite" or "postgres"
+	store    store.Store
+	accounts *auth.Accounts
+	handler  http.Handler
+	dbPath   string
+	backend  string // "sqlite" or "postgres"
 }
 
 // openApp opens the storage backend and wires every service.
@@ -139,6 +144,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		return nil, err
 	}
 	gate := access.NewGate(st, access.AllowAll{}, "emr")
+	accounts := auth.NewAccounts(st, access.DefaultRoles(defs), auth.AccountOptions{})
 	api := fhirapi.New(fhirapi.Options{
 		Store:        st,
 		Gate:         gate,
@@ -181,7 +187,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(body)
 	})
-	return &app{store: st, handler: mux, dbPath: dbPath, backend: st.Backend()}, nil
+	return &app{store: st, accounts: accounts, handler: mux, dbPath: dbPath, backend: st.Backend()}, nil
 }
 
 // dbFlags declares the flags choosing the database; replica adds the read

@@ -31,6 +31,13 @@ type Entry struct {
 	Detail      string // for failures: what went wrong, as told to the client
 	Recorded    time.Time
 	Observer    string // the server that recorded it
+	// Category, when set, makes this a security event rather than a FHIR
+	// interaction: CategoryUserAuthentication or CategorySecurityAlert (see
+	// security.go), with Interaction one of the codes listed there.
+	Category string
+	// Subject is the user account acted on ("" when none), for security
+	// events: the account signing in, or the one an administrator changed.
+	Subject string
 }
 
 // Outcome is the AuditEvent outcome: success or which kind of failure.
@@ -87,6 +94,12 @@ func Event(e Entry) fhir.Resource {
 			"type":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")},
 		},
 	}
+	if e.Category != "" {
+		category, code := securityCodes(e)
+		ev["category"] = []any{category}
+		ev["code"] = code
+		ev["action"] = "E"
+	}
 	if e.Detail != "" {
 		ev["outcome"].(map[string]any)["detail"] = []any{map[string]any{"text": e.Detail}}
 	}
@@ -112,6 +125,14 @@ func Event(e Entry) fhir.Resource {
 		entities = append(entities, map[string]any{
 			"what":  map[string]any{"display": "query"},
 			"query": base64(e.Query),
+		})
+	}
+	if e.Subject != "" {
+		entities = append(entities, map[string]any{
+			"what": map[string]any{
+				"identifier": map[string]any{"system": UserSystem, "value": e.Subject},
+				"display":    "user " + e.Subject,
+			},
 		})
 	}
 	if len(entities) > 0 {

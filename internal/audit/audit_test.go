@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -20,6 +21,11 @@ func TestEventsAreValidR5(t *testing.T) {
 		{Interaction: "create", Type: "Observation", Agent: audit.Agent{User: "dr.who", Client: "app-1"}, Purpose: "TREAT", Recorded: now},
 		{Interaction: "history-system", Query: "_since=2020", Outcome: audit.MinorFailure, Detail: "bad _since", Recorded: now},
 		{Interaction: "transaction", Outcome: audit.SeriousFailure, Detail: "internal error", Recorded: now},
+		{Category: audit.CategoryUserAuthentication, Interaction: "login", Subject: "alice", Agent: audit.Agent{User: "alice", Address: "10.0.0.2"}, Recorded: now},
+		{Category: audit.CategoryUserAuthentication, Interaction: "login-failed", Subject: "bob", Outcome: audit.MinorFailure, Detail: "wrong password", Recorded: now},
+		{Category: audit.CategoryUserAuthentication, Interaction: "logout", Subject: "alice", Agent: audit.Agent{User: "alice"}, Recorded: now},
+		{Category: audit.CategorySecurityAlert, Interaction: "role-changed", Subject: "carol", Agent: audit.Agent{User: "admin"}, Detail: "nurse -> physician", Recorded: now},
+		{Category: audit.CategorySecurityAlert, Interaction: "password-reset", Subject: "carol", Agent: audit.Agent{User: "admin"}, Recorded: now},
 	}
 	for _, e := range entries {
 		ev := audit.Event(e)
@@ -49,6 +55,42 @@ func TestPatientOf(t *testing.T) {
 		}
 		if got := audit.PatientOf(res); got != c.want {
 			t.Errorf("PatientOf(%s) = %q, want %q", c.res, got, c.want)
+		}
+	}
+}
+
+// TestSecurityEventCodes checks the IHE BALP codes of sign-in and account
+// events: DICOM category and code, the EMR's own code beside it, action E,
+// and the account acted on as an entity.
+func TestSecurityEventCodes(t *testing.T) {
+	codes := func(cc any) []string {
+		var out []string
+		for _, c := range cc.(map[string]any)["coding"].([]any) {
+			out = append(out, c.(map[string]any)["code"].(string))
+		}
+		return out
+	}
+	cases := []struct {
+		e              audit.Entry
+		category, code []string
+	}{
+		{audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "login"}, []string{"110114"}, []string{"110122", "login"}},
+		{audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "login-failed", Outcome: audit.MinorFailure}, []string{"110114"}, []string{"110122", "login-failed"}},
+		{audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "logout"}, []string{"110114"}, []string{"110123", "logout"}},
+		{audit.Entry{Category: audit.CategorySecurityAlert, Interaction: "role-changed"}, []string{"110113"}, []string{"110136", "role-changed"}},
+		{audit.Entry{Category: audit.CategorySecurityAlert, Interaction: "mfa-reset"}, []string{"110113"}, []string{"110137", "mfa-reset"}},
+	}
+	for _, c := range cases {
+		c.e.Subject = "alice"
+		ev := audit.Event(c.e)
+		gotCat := codes(ev["category"].([]any)[0])
+		gotCode := codes(ev["code"])
+		if fmt.Sprint(gotCat) != fmt.Sprint(c.category) || fmt.Sprint(gotCode) != fmt.Sprint(c.code) || ev["action"] != "E" {
+			t.Errorf("%s: category %v code %v action %v, want %v %v E", c.e.Interaction, gotCat, gotCode, ev["action"], c.category, c.code)
+		}
+		what := ev["entity"].([]any)[0].(map[string]any)["what"].(map[string]any)
+		if id := what["identifier"].(map[string]any); id["value"] != "alice" || id["system"] != audit.UserSystem {
+			t.Errorf("%s: entity %v, want user alice", c.e.Interaction, what)
 		}
 	}
 }

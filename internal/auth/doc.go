@@ -1,13 +1,17 @@
-// Package auth provides the pure building blocks of authentication and
-// authorisation: password hashing and policy, TOTP second factors and
-// recovery codes, login back-off, opaque tokens and PKCE, JWT signing keys
-// with rotation, SMART Backend Services client assertions, and SMART App
-// Launch scopes.
+// Package auth provides authentication and authorisation: user accounts
+// and sign-in (Accounts: passwords, TOTP second factors, lockout, all
+// audited), web sessions with CSRF tokens (Sessions), the first
+// administrator of a new installation (EnsureAdmin), and the pure building
+// blocks they use: password hashing and policy, TOTP and recovery codes,
+// login back-off, opaque tokens and PKCE, JWT signing keys with rotation,
+// SMART Backend Services client assertions, and SMART App Launch scopes.
 //
-// Nothing here touches storage or HTTP. Functions take the current time and
-// any stored state as arguments and return what the caller must persist,
-// so the same code serves every backend and every copy of the server, and
-// tests need no clock or database. What the caller stores:
+// Accounts and Sessions keep their state in a store.Store's infrastructure
+// records (kinds "user" and "session"), so every copy of the server sees
+// the same accounts. The building blocks touch neither storage nor HTTP:
+// they take the current time and any stored state as arguments and return
+// what the caller must persist, so tests need no clock or database. What
+// a caller of the building blocks stores (Accounts and Sessions do so):
 //
 //   - per user: the HashPassword string (replace it when VerifyPassword
 //     reports needsRehash); the Lockout failure count and time of the last

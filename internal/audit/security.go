@@ -1,0 +1,55 @@
+package audit
+
+// Security events (sign-in and changes to accounts) are recorded as IHE
+// BALP does for user authentication: category DICOM 110114 "User
+// Authentication" with code 110122 "Login" or 110123 "Logout", action E,
+// and the outcome telling success from failure. Changes to an account
+// (password, second factor, role, disabled) use DICOM 110113 "Security
+// Alert" with 110136 "Security Roles Changed" or 110137 "User Security
+// Attributes Changed". The EMR's own interaction code ("login-failed",
+// "password-reset", …) goes in the code as a second coding, so a query
+// can tell them apart without reading the details.
+
+// Entry.Category values.
+const (
+	// CategoryUserAuthentication is sign-in and sign-out: Interaction
+	// "login", "login-failed" or "logout".
+	CategoryUserAuthentication = "user-authentication"
+	// CategorySecurityAlert is a change to an account: Interaction
+	// "user-created", "password-reset", "mfa-enrolled", "mfa-reset",
+	// "user-disabled", "user-enabled", "role-changed", "locked", ….
+	CategorySecurityAlert = "security-alert"
+)
+
+const (
+	dicomSystem = "http://dicom.nema.org/resources/ontology/DCM"
+	// InteractionSystem is the code system of the EMR's own security
+	// interaction codes (the second coding of AuditEvent.code).
+	InteractionSystem = "https://github.com/emr-project/emr/audit-interaction"
+	// UserSystem identifies EMR user accounts by name (entity.what.identifier).
+	UserSystem = "https://github.com/emr-project/emr/user"
+)
+
+// securityCodes returns the category and code of a security entry.
+func securityCodes(e Entry) (category, code map[string]any) {
+	var dcmCode, dcmDisplay string
+	switch e.Category {
+	case CategoryUserAuthentication:
+		category = codeableConcept(dicomSystem, "110114", "User Authentication")
+		dcmCode, dcmDisplay = "110122", "Login"
+		if e.Interaction == "logout" {
+			dcmCode, dcmDisplay = "110123", "Logout"
+		}
+	default:
+		category = codeableConcept(dicomSystem, "110113", "Security Alert")
+		dcmCode, dcmDisplay = "110137", "User Security Attributes Changed"
+		if e.Interaction == "role-changed" {
+			dcmCode, dcmDisplay = "110136", "Security Roles Changed"
+		}
+	}
+	code = map[string]any{"coding": []any{
+		coding(dicomSystem, dcmCode, dcmDisplay),
+		coding(InteractionSystem, e.Interaction, ""),
+	}}
+	return category, code
+}

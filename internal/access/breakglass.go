@@ -109,7 +109,7 @@ func (b *BreakGlass) Declare(ctx context.Context, patient, reason string, d time
 	if err != nil {
 		return nil, err
 	}
-	ev := audit.Event(audit.Entry{Interaction: "break-glass", Type: "Patient", ID: patient, Patient: "Patient/" + patient,
+	ev := audit.Event(audit.Entry{Category: audit.CategorySecurityAlert, Interaction: "break-glass", Subject: pr.User, Type: "Patient", ID: patient, Patient: "Patient/" + patient,
 		Agent: audit.Agent{User: pr.User, Address: addr}, Purpose: PurposeEmergency, Outcome: audit.Success,
 		Detail: "emergency access until " + e.Until.UTC().Format(time.RFC3339) + ": " + e.Reason, Recorded: now, Observer: b.Gate.observer})
 	flagBreakGlass(ev)
@@ -199,7 +199,7 @@ func (b *BreakGlass) MarkReviewed(ctx context.Context, id, note string) (*Emerge
 		if _, err := tx.PutRecord(&store.Record{Kind: "emergency", Key: id, Owner: e.User, Value: value}, rec.Version); err != nil {
 			return err
 		}
-		return tx.AppendAudit(audit.Event(audit.Entry{Interaction: "break-glass-review", Type: "Patient", ID: e.Patient,
+		return tx.AppendAudit(audit.Event(audit.Entry{Category: audit.CategorySecurityAlert, Interaction: "break-glass-review", Subject: e.User, Type: "Patient", ID: e.Patient,
 			Patient: "Patient/" + e.Patient, Agent: audit.Agent{User: pr.User}, Outcome: audit.Success,
 			Detail: fmt.Sprintf("reviewed the emergency access of %s: %s", e.User, e.Reviewed.Note), Recorded: now, Observer: b.Gate.observer}))
 	})

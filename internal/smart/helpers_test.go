@@ -150,6 +150,7 @@ func newEnvOn(t *testing.T, st store.Store, tune ...func(*Options)) *env {
 		t.Fatal(err)
 	}
 	e.mux.Handle("/", e.srv.Handler())
+	e.mux.Handle("GET "+e.srv.ConfigurationPath(), e.srv.Handler())
 	e.mux.Handle("/fhir/", e.srv.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(access.PrincipalFrom(r.Context()))
 	})))

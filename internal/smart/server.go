@@ -172,12 +172,19 @@ func (s *Server) RefreshKeys(ctx context.Context) error { return s.keys.reload(c
 // endpoint returns the absolute URL of an endpoint path.
 func (s *Server) endpoint(path string) string { return s.issuer + path }
 
+// ConfigurationPath is where the SMART configuration is served: the FHIR
+// base's path and /.well-known/smart-configuration. A server that mounts
+// the FHIR API on the base path must route this path to Handler.
+func (s *Server) ConfigurationPath() string {
+	return s.fhirURL.Path + "/.well-known/smart-configuration"
+}
+
 // Handler serves the endpoints: the SMART configuration at
-// {FHIRBase path}/.well-known/smart-configuration and the OAuth endpoints
-// under /oauth. Mount it at "/" or on those paths.
+// ConfigurationPath and the OAuth endpoints under /oauth. Mount it at "/"
+// or on those paths.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+s.fhirURL.Path+"/.well-known/smart-configuration", s.configuration)
+	mux.HandleFunc("GET "+s.ConfigurationPath(), s.configuration)
 	mux.HandleFunc("GET "+PathJWKS, s.jwks)
 	mux.HandleFunc("GET "+PathAuthorize, s.authorize)
 	mux.HandleFunc("POST "+PathAuthorize, s.authorizeSubmit)

@@ -18,28 +18,27 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 	other := e.publicApp("patient/*.rs")
 	verifier := oauth2.GenerateVerifier()
 	tests := []struct {
-		name     string
-		change   func(url.Values)
-		page     bool   // answered with a page (400)
-		errCode  string // else: the error in the redirect
-		noLaunch bool
+		name    string
+		change  func(url.Values)
+		page    bool   // answered with a page (400)
+		errCode string // else: the error in the redirect
 	}{
-		{"unknown client", func(v url.Values) { v.Set("client_id", "nobody") }, true, "", false},
-		{"unregistered redirect_uri", func(v url.Values) { v.Set("redirect_uri", "https://evil.example/cb") }, true, "", false},
-		{"redirect_uri of a prefix", func(v url.Values) { v.Set("redirect_uri", appRedirect+"/x") }, true, "", false},
-		{"repeated parameter", func(v url.Values) { v.Add("scope", "patient/*.rs") }, true, "", false},
-		{"token response type", func(v url.Values) { v.Set("response_type", "token") }, false, "unsupported_response_type", false},
-		{"no state", func(v url.Values) { v.Del("state") }, false, "invalid_request", false},
-		{"wrong aud", func(v url.Values) { v.Set("aud", "https://other.example/fhir") }, false, "invalid_request", false},
-		{"no aud", func(v url.Values) { v.Del("aud") }, false, "invalid_request", false},
-		{"no PKCE", func(v url.Values) { v.Del("code_challenge"); v.Del("code_challenge_method") }, false, "invalid_request", false},
-		{"plain PKCE", func(v url.Values) { v.Set("code_challenge_method", "plain"); v.Set("code_challenge", verifier) }, false, "invalid_request", false},
-		{"short challenge", func(v url.Values) { v.Set("code_challenge", "abc") }, false, "invalid_request", false},
-		{"bad scope", func(v url.Values) { v.Set("scope", "patient/Observation.xyz") }, false, "invalid_scope", false},
-		{"no allowed scope", func(v url.Values) { v.Set("scope", "user/*.cruds") }, false, "invalid_scope", false},
-		{"system scope only", func(v url.Values) { v.Set("scope", "system/*.rs") }, false, "invalid_scope", false},
-		{"launch without id", func(v url.Values) { v.Set("scope", "launch patient/*.rs") }, false, "invalid_request", false},
-		{"unknown launch", func(v url.Values) { v.Set("scope", "launch patient/*.rs"); v.Set("launch", "nope") }, false, "invalid_request", false},
+		{"unknown client", func(v url.Values) { v.Set("client_id", "nobody") }, true, ""},
+		{"unregistered redirect_uri", func(v url.Values) { v.Set("redirect_uri", "https://evil.example/cb") }, true, ""},
+		{"redirect_uri of a prefix", func(v url.Values) { v.Set("redirect_uri", appRedirect+"/x") }, true, ""},
+		{"repeated parameter", func(v url.Values) { v.Add("scope", "patient/*.rs") }, true, ""},
+		{"token response type", func(v url.Values) { v.Set("response_type", "token") }, false, "unsupported_response_type"},
+		{"no state", func(v url.Values) { v.Del("state") }, false, "invalid_request"},
+		{"wrong aud", func(v url.Values) { v.Set("aud", "https://other.example/fhir") }, false, "invalid_request"},
+		{"no aud", func(v url.Values) { v.Del("aud") }, false, "invalid_request"},
+		{"no PKCE", func(v url.Values) { v.Del("code_challenge"); v.Del("code_challenge_method") }, false, "invalid_request"},
+		{"plain PKCE", func(v url.Values) { v.Set("code_challenge_method", "plain"); v.Set("code_challenge", verifier) }, false, "invalid_request"},
+		{"short challenge", func(v url.Values) { v.Set("code_challenge", "abc") }, false, "invalid_request"},
+		{"bad scope", func(v url.Values) { v.Set("scope", "patient/Observation.xyz") }, false, "invalid_scope"},
+		{"no allowed scope", func(v url.Values) { v.Set("scope", "user/*.cruds") }, false, "invalid_scope"},
+		{"system scope only", func(v url.Values) { v.Set("scope", "system/*.rs") }, false, "invalid_scope"},
+		{"launch without id", func(v url.Values) { v.Set("scope", "launch patient/*.rs") }, false, "invalid_request"},
+		{"unknown launch", func(v url.Values) { v.Set("scope", "launch patient/*.rs"); v.Set("launch", "nope") }, false, "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,7 +75,7 @@ func (u *testUsers) setDisabled(name string, disabled bool) {
 
 const testPassword = "correct horse battery staple"
 
-func newTestUsers(t *testing.T) *testUsers {
+func newTestUsers(t testing.TB) *testUsers {
 	t.Helper()
 	hash, err := auth.HashPassword(testPassword)
 	if err != nil {
@@ -109,7 +109,7 @@ func (c *clock) Advance(d time.Duration) {
 // httptest server, with a FHIR stand-in at /fhir/ behind Authenticate
 // that answers the principal as JSON.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	ts     *httptest.Server
 	store  store.Store
@@ -120,7 +120,7 @@ type env struct {
 	events []string
 }
 
-func newEnv(t *testing.T, tune ...func(*Options)) *env {
+func newEnv(t testing.TB, tune ...func(*Options)) *env {
 	t.Helper()
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{})
 	if err != nil {
@@ -131,7 +131,7 @@ func newEnv(t *testing.T, tune ...func(*Options)) *env {
 }
 
 // newEnvOn starts another server on st: a second copy sharing the database.
-func newEnvOn(t *testing.T, st store.Store, tune ...func(*Options)) *env {
+func newEnvOn(t testing.TB, st store.Store, tune ...func(*Options)) *env {
 	t.Helper()
 	e := &env{t: t, store: st, users: newTestUsers(t), clock: &clock{t: time.Now().Truncate(time.Second)}, mux: http.NewServeMux()}
 	e.ts = httptest.NewServer(e.mux)
@@ -181,7 +181,7 @@ type serviceKey struct {
 	jwks    []byte
 }
 
-func newServiceKey(t *testing.T) *serviceKey {
+func newServiceKey(t testing.TB) *serviceKey {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
@@ -193,7 +193,7 @@ func newServiceKey(t *testing.T) *serviceKey {
 }
 
 // assertion returns a client assertion for clientID at tokenURL.
-func (k *serviceKey) assertion(t *testing.T, clientID, tokenURL string, now time.Time, jti string) string {
+func (k *serviceKey) assertion(t testing.TB, clientID, tokenURL string, now time.Time, jti string) string {
 	t.Helper()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: jose.JSONWebKey{Key: k.private, KeyID: k.kid}},
 		(&jose.SignerOptions{}).WithType("JWT"))
@@ -265,11 +265,11 @@ func (e *env) fhirGet(token string) (int, string, *access.Principal) {
 // browser is a user agent with a cookie jar that stops at redirects to
 // the app, as the app's redirect handler would take over there.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	client *http.Client
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
@@ -332,7 +332,7 @@ func (b *browser) pickPatient(base string, p page, patient string) page {
 }
 
 // redirectParams returns the query of a redirect to the app.
-func redirectParams(t *testing.T, p page) url.Values {
+func redirectParams(t testing.TB, p page) url.Values {
 	t.Helper()
 	if p.status != http.StatusFound || !strings.HasPrefix(p.location, appRedirect) {
 		t.Fatalf("got %d to %q, want a redirect to the app; body:\n%s", p.status, p.location, p.body)

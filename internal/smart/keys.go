@@ -2,6 +2,7 @@ package smart
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -58,6 +59,9 @@ func (k *signingKeys) reload(ctx context.Context) error {
 		if keys, recs, err = k.load(ctx); err != nil {
 			return err
 		}
+	}
+	if len(keys) == 0 {
+		return errors.New("smart: no usable signing key in the store")
 	}
 	// Keys older than the newest sign nothing new: they expire once every
 	// token they signed has (retain covers the longest lifetime and the

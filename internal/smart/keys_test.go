@@ -1,6 +1,7 @@
 package smart
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -165,4 +166,26 @@ func TestConfiguration(t *testing.T) {
 	if has("capabilities", "sso-openid-connect") || has("code_challenge_methods_supported", "plain") {
 		t.Error("advertises what it does not do")
 	}
+}
+
+// TestRunRotates: Run reloads the keys on its own and rotates them when due.
+func TestRunRotates(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.Now = time.Now
+		o.KeyRotation = 100 * time.Millisecond
+		o.KeyRefresh = 20 * time.Millisecond
+	})
+	first := jwksKids(t, e)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { e.srv.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if kids := jwksKids(t, e); len(kids) > 1 || kids[0] != first[0] {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Error("Run did not rotate the key")
 }

@@ -150,17 +150,26 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 func (s *Server) Clients() *Clients { return s.clients }
 
 // Run reloads the signing keys every KeyRefresh (rotating them when due)
-// until ctx is done.
+// and removes expired records (used codes, assertion ids, revoked token
+// ids…) every hour, until ctx is done.
 func (s *Server) Run(ctx context.Context) {
-	t := time.NewTicker(s.opts.KeyRefresh)
-	defer t.Stop()
+	reload := time.NewTicker(s.opts.KeyRefresh)
+	defer reload.Stop()
+	purge := time.NewTicker(time.Hour)
+	defer purge.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-reload.C:
 			if err := s.keys.reload(ctx); err != nil {
 				s.logger.Error("smart: reload signing keys", "err", err)
+			}
+		case <-purge.C:
+			if n, err := s.opts.Records.DeleteExpiredRecords(ctx, s.now()); err != nil {
+				s.logger.Error("smart: delete expired records", "err", err)
+			} else if n > 0 {
+				s.logger.Debug("smart: deleted expired records", "count", n)
 			}
 		}
 	}

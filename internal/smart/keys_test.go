@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,34 @@ func TestRunRotates(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Error("Run did not rotate the key")
+}
+
+// TestCrossOrigin: a browser app on another origin may call the token
+// endpoint (preflight included) and read the configuration.
+func TestCrossOrigin(t *testing.T) {
+	e := newEnv(t)
+	req, _ := http.NewRequest(http.MethodOptions, e.ts.URL+PathToken, nil)
+	req.Header.Set("Origin", "https://app.example.org")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	_, header, _ := e.post(PathToken, url.Values{"grant_type": {"client_credentials"}})
+	if header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Error("token error without Access-Control-Allow-Origin")
+	}
+	resp, err = http.Get(e.base + "/.well-known/smart-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Error("configuration without Access-Control-Allow-Origin")
+	}
 }

@@ -193,13 +193,14 @@ func (s *Server) ConfigurationPath() string {
 // or on those paths.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+s.ConfigurationPath(), s.configuration)
-	mux.HandleFunc("GET "+PathJWKS, s.jwks)
+	mux.Handle("GET "+s.ConfigurationPath(), crossOrigin(http.HandlerFunc(s.configuration)))
+	mux.Handle("GET "+PathJWKS, crossOrigin(http.HandlerFunc(s.jwks)))
 	mux.HandleFunc("GET "+PathAuthorize, s.authorize)
 	mux.HandleFunc("POST "+PathAuthorize, s.authorizeSubmit)
-	mux.HandleFunc("POST "+PathToken, s.token)
-	mux.HandleFunc("POST "+PathRevoke, s.revoke)
-	mux.HandleFunc("POST "+PathIntrospect, s.introspect)
+	for path, h := range map[string]http.HandlerFunc{PathToken: s.token, PathRevoke: s.revoke, PathIntrospect: s.introspect} {
+		mux.Handle("POST "+path, crossOrigin(h))
+		mux.Handle("OPTIONS "+path, crossOrigin(nil))
+	}
 	mux.Handle("POST "+PathLaunch, s.Authenticate(http.HandlerFunc(s.launch)))
 	return mux
 }
@@ -241,4 +242,23 @@ func (s *Server) Configuration() map[string]any {
 func (s *Server) configuration(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	writeJSON(w, http.StatusOK, s.Configuration())
+}
+
+// crossOrigin lets browser apps on other origins (SMART public clients)
+// read the configuration and keys and call the token endpoints. It is safe
+// with any origin because these endpoints use no cookies: the request
+// carries all its credentials. A nil next answers the CORS preflight.
+func crossOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		if next == nil {
+			h.Set("Access-Control-Allow-Methods", "POST")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

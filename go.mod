@@ -8,6 +8,7 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pquerna/otp v1.5.0
 	golang.org/x/crypto v0.45.0
+	golang.org/x/oauth2 v0.33.0
 	golang.org/x/text v0.41.0
 	modernc.org/sqlite v1.61.1
 )

@@ -27,6 +27,7 @@ func commands() []command {
 		{"serve", "run the EMR server (FHIR R5 API at /fhir)", runServe},
 		{"import", "import FHIR Bundles and NDJSON files or directories into the store", runImport},
 		{"user", "add, list, disable and enable users; reset passwords and second factors", runUser},
+		{"client", "register, list and remove SMART apps and backend services (OAuth 2.0 clients)", runClient},
 		{"reindex", "rebuild the search index (resumable)", runReindex},
 		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},
 		{"role", "list the roles and what each may read and write", runRole},

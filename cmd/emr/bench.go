@@ -16,8 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/bench"
+	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/smart"
 	"github.com/emr-project/emr/internal/store"
 )
 
@@ -143,7 +149,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		report.Load = &benchLoad{loaded.From, loaded.To, loaded.Resources, loaded.Elapsed.Seconds(), loaded.ResourcesPerSecond()}
 	}
 
-	client := bench.InProcess(a.handler)
+	// In process, the queries carry their caller (an administrator) as
+	// the bearer middleware would put it; over HTTP they carry a real
+	// token of a backend service registered for the run, so that token
+	// checking is measured too.
+	client := bench.InProcess(asCaller(a.api, &access.Principal{User: "emr bench", Role: "admin"}))
 	if cfg.overHTTP {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -153,8 +163,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 		go srv.Serve(ln)
 		defer srv.Close()
-		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.concurrency, DisableCompression: true}}
-		client = bench.OverHTTP("http://"+ln.Addr().String(), hc)
+		base := "http://" + ln.Addr().String()
+		transport := &http.Transport{MaxIdleConnsPerHost: cfg.concurrency, DisableCompression: true}
+		tokens, unregister, err := benchTokens(ctx, a, base, transport)
+		if err != nil {
+			return err
+		}
+		defer unregister()
+		hc := &http.Client{Transport: &oauth2.Transport{Source: tokens, Base: transport}}
+		client = bench.OverHTTP(base, hc)
 		report.Transport = "http"
 	}
 
@@ -191,6 +208,27 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return ctx.Err()
+}
+
+// asCaller serves h with p as the caller of every request.
+func asCaller(h http.Handler, p *access.Principal) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// benchTokens registers a backend service for this run and returns a
+// source of its access tokens from the server at base, renewed as they
+// expire, and the function that removes the client again.
+func benchTokens(ctx context.Context, a *app, base string, transport http.RoundTripper) (oauth2.TokenSource, func(), error) {
+	c, secret, err := a.smart.Clients().Add(ctx, smart.Client{Name: "emr bench", Type: smart.ClientSecret,
+		Scope: "system/*.cruds", Role: "service"}, access.DefaultRoles(spec.R5()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("register the bench's client: %w", err)
+	}
+	unregister := func() { _ = a.smart.Clients().Remove(context.WithoutCancel(ctx), c.ID) }
+	cc := clientcredentials.Config{ClientID: c.ID, ClientSecret: secret, TokenURL: base + smart.PathToken, Scopes: []string{"system/*.cruds"}}
+	return cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: transport})), unregister, nil
 }
 
 func kindNames() string {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +48,75 @@ type server struct {
 	// listening gets the base URL once the server prints it, and is closed
 	// without one if its output ends first.
 	listening chan string
+	// dataDir and env are how it was started, for `emr client add` on its
+	// database; token is the harness's bearer token, fetched when first
+	// needed.
+	dataDir   string
+	env       []string
+	tokenOnce sync.Once
+	token     string
+	tokenErr  error
+}
+
+// servers maps each running server's origin to it, so that request can
+// give its calls a bearer token.
+var servers sync.Map // origin → *server
+
+// bearer returns an access token of a backend service with system/*.cruds
+// acting as admin, registered on the server's database with
+// `emr client add` and obtained from its token endpoint, as an
+// integrator's service would.
+func (s *server) bearer() (string, error) {
+	s.tokenOnce.Do(func() { s.token, s.tokenErr = s.fetchToken() })
+	return s.token, s.tokenErr
+}
+
+func (s *server) fetchToken() (string, error) {
+	args := []string{"client", "add", "test harness", "--type", "secret", "--scope", "system/*.cruds", "--role", "admin"}
+	db := ""
+	for _, kv := range s.env {
+		if v, ok := strings.CutPrefix(kv, "EMR_DB="); ok {
+			db = v
+		}
+		if v, ok := strings.CutPrefix(kv, "EMR_TEST_ARGS="); ok {
+			if _, after, ok := strings.Cut(v, "--db "); ok {
+				db = strings.Fields(after)[0]
+			}
+		}
+	}
+	if db != "" {
+		args = append(args, "--db", db)
+	} else {
+		args = append(args, "--data", s.dataDir)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), args, &out, &errOut); code != 0 {
+		return "", fmt.Errorf("emr client add: exit %d: %s", code, errOut.String())
+	}
+	id := regexp.MustCompile(`client_id: (\S+)`).FindStringSubmatch(out.String())
+	secret := regexp.MustCompile(`client_secret: (\S+)`).FindStringSubmatch(out.String())
+	if id == nil || secret == nil {
+		return "", fmt.Errorf("emr client add printed %q", out.String())
+	}
+	origin := strings.TrimSuffix(s.base, "/fhir")
+	req, err := http.NewRequest("POST", origin+"/oauth/token", strings.NewReader("grant_type=client_credentials&scope=system%2F*.cruds"))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id[1]), url.QueryEscape(secret[1]))
+	resp, err := testClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
+		return "", fmt.Errorf("token endpoint: %d %v", resp.StatusCode, err)
+	}
+	return tok.AccessToken, nil
 }
 
 // startServer starts `emr serve` on the SQLite database in dataDir, or as
@@ -75,7 +145,7 @@ func spawnServer(t *testing.T, dataDir string, extraEnv ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, out: &stderr, listening: make(chan string, 1)}
+	s := &server{cmd: cmd, out: &stderr, listening: make(chan string, 1), dataDir: dataDir, env: extraEnv}
 	t.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
 	go func() {
 		// The URL goes out when the whole start-up message is read, so
@@ -108,6 +178,7 @@ func (s *server) waitListening(t *testing.T) {
 			t.Fatalf("server exited without printing its URL; stderr:\n%s", s.out.String())
 		}
 		s.base = base
+		servers.Store(strings.TrimSuffix(base, "/fhir"), s)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("server did not start; stderr:\n%s", s.out.String())
 	}
@@ -137,6 +208,15 @@ func request(method, url, contentType, body string, headers ...string) (int, htt
 	for _, h := range headers {
 		k, v, _ := strings.Cut(h, ": ")
 		req.Header.Set(k, v)
+	}
+	if _, given := req.Header["Authorization"]; !given && !strings.HasSuffix(req.URL.Path, "/metadata") {
+		if s, ok := servers.Load(req.URL.Scheme + "://" + req.URL.Host); ok {
+			token, err := s.(*server).bearer()
+			if err != nil {
+				return 0, nil, nil, fmt.Errorf("getting a token: %w", err)
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
 	}
 	resp, err := testClient.Do(req)
 	if err != nil {
@@ -236,6 +316,10 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	}
 	dir := t.TempDir()
 	s := startServer(t, dir)
+	token, err := s.bearer()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var (
 		mu    sync.Mutex
 		acked []string
@@ -250,6 +334,7 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 				body := fmt.Sprintf(`{"resourceType":"Patient","name":[{"family":"Kill%d","given":["N%d"]}]}`, w, i)
 				req, _ := http.NewRequestWithContext(ctx, "POST", s.base+"/Patient", strings.NewReader(body))
 				req.Header.Set("Content-Type", fhirJSON)
+				req.Header.Set("Authorization", "Bearer "+token)
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					return

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,8 +24,10 @@ import (
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
 	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/smart"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/sqlstore"
+	"github.com/emr-project/emr/internal/web"
 )
 
 // config is what `emr serve` is told.
@@ -43,6 +46,14 @@ type config struct {
 	// serves it with a generated development certificate instead.
 	tlsCert, tlsKey string
 	tlsSelfSigned   bool
+	// rolesFile replaces or adds roles (access.LoadRoles); relaxMFA lets
+	// roles that see clinical data sign in without a second factor.
+	rolesFile string
+	relaxMFA  bool
+	// fhirBase is the absolute public URL of the FHIR API: --base-url, or
+	// derived from the listening address. SMART tokens name it as their
+	// audience.
+	fhirBase string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,6 +66,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&cfg.maxBody, "max-body", fhirapi.DefaultMaxBodyBytes, "largest accepted request body, in bytes")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&cfg.invariants, "invariants", true, "check the R5 invariants (FHIRPath constraints) on every write; a violated invariant answers 422")
+	fs.StringVar(&cfg.rolesFile, "roles", "", "roles file replacing or adding to the built-in roles (see emr role list and docs/security.md)")
+	fs.BoolVar(&cfg.relaxMFA, "relax-mfa", false, "let roles that see clinical data sign in without a second factor (not for production)")
 	tlsFlags(fs, &cfg)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -76,6 +89,33 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		warnCleartext(cfg.addr, logger, stderr)
 	}
 
+	if cfg.relaxMFA {
+		logger.Warn("--relax-mfa: users whose roles see clinical data may sign in with a password alone; do not use this in production")
+	}
+	if cfg.baseURL != "" {
+		if u, err := url.Parse(cfg.baseURL); err != nil || !u.IsAbs() || u.Host == "" {
+			return usageError{fmt.Errorf("--base-url %q is not an absolute URL such as https://emr.example.org/fhir", cfg.baseURL)}
+		}
+	}
+	// Listen first: the public URL SMART tokens name may come from the
+	// address, port 0 included.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	defer ln.Close()
+	scheme := "http://"
+	if https != nil {
+		scheme = "https://"
+	}
+	cfg.fhirBase = strings.TrimRight(cfg.baseURL, "/")
+	if cfg.fhirBase == "" {
+		cfg.fhirBase = scheme + reachableAddr(ln.Addr()) + "/fhir"
+		if !isLoopback(cfg.addr) {
+			logger.Warn("no --base-url: SMART tokens are issued for " + cfg.fhirBase + "; clients that reach this server by another name need --base-url set to that public URL")
+		}
+	}
+
 	a, err := openApp(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -84,26 +124,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := firstAdmin(ctx, a.accounts, stdout); err != nil {
 		return err
 	}
-
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
-	}
+	go a.smart.Run(ctx)
 	srv := &http.Server{
 		Handler:           securityHeaders(a.handler, https != nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	url := "http://" + reachableAddr(ln.Addr())
+	origin := scheme + reachableAddr(ln.Addr())
 	tlsLine := ""
 	if https != nil {
-		url = "https://" + reachableAddr(ln.Addr())
 		srv.TLSConfig = https.config
 		tlsLine = "  TLS:         " + https.about + "\n"
 	}
-	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  FHIR R4 API: %s/fhir/R4\n  data:        %s\n%sPress Ctrl+C to stop.\n",
-		versionString(), url, url, url, a.dbPath, tlsLine)
+	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  FHIR R4 API: %s/fhir/R4\n  sign in:     %s/login\n  SMART:       %s/.well-known/smart-configuration (apps: emr client add)\n  data:        %s\n%sPress Ctrl+C to stop.\n",
+		versionString(), origin, origin, origin, origin, cfg.fhirBase, a.dbPath, tlsLine)
 	errc := make(chan error, 1)
 	go func() {
 		if https != nil {
@@ -131,9 +166,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type app struct {
 	store    store.Store
 	accounts *auth.Accounts
-	handler  http.Handler
-	dbPath   string
-	backend  string // "sqlite" or "postgres"
+	smart    *smart.Server
+	gate     *access.Gate
+	// api is the FHIR API without authentication in front, for emr
+	// bench's in-process requests, which carry their caller themselves.
+	api     http.Handler
+	handler http.Handler
+	dbPath  string
+	backend string // "sqlite" or "postgres"
 }
 
 // openApp opens the storage backend and wires every service.
@@ -143,11 +183,29 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	if err != nil {
 		return nil, err
 	}
-	gate := access.NewGate(st, access.AllowAll{}, "emr")
-	accounts := auth.NewAccounts(st, access.DefaultRoles(defs), auth.AccountOptions{})
+	roles, err := loadRoles(defs, cfg.rolesFile)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	gate := access.NewGate(st, access.NewRolePolicy(defs, roles), "emr")
+	breakGlass := &access.BreakGlass{Store: st, Gate: gate}
+	accounts := auth.NewAccounts(st, roles, auth.AccountOptions{RelaxMFA: cfg.relaxMFA})
+	sessions := auth.NewSessions(st, auth.SessionOptions{})
+	fhirBase := cfg.fhirBase
+	if fhirBase == "" {
+		fhirBase = "http://localhost/fhir" // commands that do not serve HTTP
+	}
+	smartServer, err := smart.New(ctx, smart.Options{Records: st, Users: accountUsers{accounts}, PatientExists: patientExists(st),
+		FHIRBase: fhirBase, Logger: logger})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	api := fhirapi.New(fhirapi.Options{
 		Store:        st,
 		Gate:         gate,
+		BreakGlass:   breakGlass,
 		Validator:    newValidator(defs, cfg.invariants),
 		Model:        defs.APIModel(),
 		Definitions:  defs,
@@ -159,15 +217,26 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		Software:     "emr",
 		Version:      version,
 	})
-	mux := http.NewServeMux()
-	// /fhir/R4 first: the more specific pattern, though ServeMux would
-	// pick it in any order.
+	// The FHIR API answers only callers with a bearer token (the SMART
+	// server's), apart from the capability statements and the SMART
+	// configuration; each request's break-glass grants are loaded.
+	apiMux := http.NewServeMux()
 	r4Handler := api.MountR4("/fhir/R4")
-	mux.Handle("/fhir/R4/", r4Handler)
-	mux.Handle("/fhir/R4", r4Handler)
+	apiMux.Handle("/fhir/R4/", r4Handler)
+	apiMux.Handle("/fhir/R4", r4Handler)
 	fhirHandler := api.Mount("/fhir")
-	mux.Handle("/fhir/", fhirHandler)
-	mux.Handle("/fhir", fhirHandler)
+	apiMux.Handle("/fhir/", fhirHandler)
+	apiMux.Handle("/fhir", fhirHandler)
+	protected := smartServer.Authenticate(withEmergencies(breakGlass, apiMux))
+
+	mux := http.NewServeMux()
+	mux.Handle("/fhir/", protected)
+	mux.Handle("/fhir", protected)
+	mux.Handle("/oauth/", smartServer.Handler())
+	mux.Handle("GET "+smartServer.ConfigurationPath(), smartServer.Handler())
+	mux.Handle("GET /fhir/R4/.well-known/smart-configuration", sameConfiguration(smartServer))
+	webAuth := &web.Auth{Accounts: accounts, Sessions: sessions, Secure: strings.HasPrefix(fhirBase, "https://"), BreakGlass: breakGlass, Logger: logger}
+	webAuth.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := st.Read(r.Context(), "Patient", "readyz-probe"); err != nil && !isNotFound(err) {
@@ -187,7 +256,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(body)
 	})
-	return &app{store: st, accounts: accounts, handler: mux, dbPath: dbPath, backend: st.Backend()}, nil
+	return &app{store: st, accounts: accounts, smart: smartServer, gate: gate, api: apiMux, handler: mux, dbPath: dbPath, backend: st.Backend()}, nil
 }
 
 // dbFlags declares the flags choosing the database; replica adds the read

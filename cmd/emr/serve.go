@@ -206,6 +206,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		Store:        st,
 		Gate:         gate,
 		BreakGlass:   breakGlass,
+		OAuth:        oauthURIs(smartServer),
 		Validator:    newValidator(defs, cfg.invariants),
 		Model:        defs.APIModel(),
 		Definitions:  defs,

@@ -84,3 +84,16 @@ func sameConfiguration(s *smart.Server) http.Handler {
 		h.ServeHTTP(w, r2)
 	})
 }
+
+// oauthURIs are the SMART endpoints the CapabilityStatement names.
+func oauthURIs(s *smart.Server) map[string]string {
+	conf := s.Configuration()
+	out := map[string]string{}
+	for name, key := range map[string]string{"authorize": "authorization_endpoint", "token": "token_endpoint",
+		"revoke": "revocation_endpoint", "introspect": "introspection_endpoint"} {
+		if u, ok := conf[key].(string); ok {
+			out[name] = u
+		}
+	}
+	return out
+}

@@ -43,6 +43,38 @@ func (s *Server) buildCapabilities() fhir.Resource {
 		}
 		resources = append(resources, r)
 	}
+	rest := map[string]any{
+		"mode":     "server",
+		"resource": resources,
+		"interaction": []any{
+			map[string]any{"code": "transaction"},
+			map[string]any{"code": "batch"},
+			map[string]any{"code": "search-system"},
+			map[string]any{"code": "history-system"},
+		},
+		"searchParam": s.searchParamsOf("Resource"),
+	}
+	if sec := s.opt.OAuth; sec != nil {
+		// SMART App Launch: the service, and the endpoints as the
+		// oauth-uris extension older clients read (newer ones read
+		// .well-known/smart-configuration).
+		var uris []any
+		for _, name := range []string{"authorize", "token", "revoke", "introspect"} {
+			if u := sec[name]; u != "" {
+				uris = append(uris, map[string]any{"url": name, "valueUri": u})
+			}
+		}
+		security := map[string]any{
+			"service": []any{map[string]any{"coding": []any{map[string]any{
+				"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR", "display": "SMART-on-FHIR"}}}},
+			"description": "OAuth 2.0 bearer tokens from the SMART App Launch authorisation server; see .well-known/smart-configuration",
+		}
+		if len(uris) > 0 {
+			security["extension"] = []any{map[string]any{
+				"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris", "extension": uris}}
+		}
+		rest["security"] = security
+	}
 	return fhir.Resource{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
@@ -55,17 +87,7 @@ func (s *Server) buildCapabilities() fhir.Resource {
 		"fhirVersion": "5.0.0",
 		"format":      []any{mediaFHIRJSON, "json"},
 		"patchFormat": []any{mediaJSONPatch, mediaFHIRJSON},
-		"rest": []any{map[string]any{
-			"mode":     "server",
-			"resource": resources,
-			"interaction": []any{
-				map[string]any{"code": "transaction"},
-				map[string]any{"code": "batch"},
-				map[string]any{"code": "search-system"},
-				map[string]any{"code": "history-system"},
-			},
-			"searchParam": s.searchParamsOf("Resource"),
-		}},
+		"rest":        []any{rest},
 	}
 }
 

@@ -67,6 +67,10 @@ type Options struct {
 	// MaxBodyBytes bounds a request body; larger bodies answer 413.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// OAuth, when set, declares SMART on FHIR security in the
+	// CapabilityStatement, with these endpoints by name (authorize, token,
+	// revoke, introspect).
+	OAuth map[string]string
 	// BreakGlass enables the $break-glass and $break-glass-review
 	// operations; nil leaves them out.
 	BreakGlass *access.BreakGlass

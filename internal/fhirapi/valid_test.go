@@ -5,12 +5,15 @@ import (
 
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
+	"github.com/emr-project/emr/internal/fhirapi"
 )
 
 // TestResponsesAreValidR5 validates what the server itself produces:
 // CapabilityStatement, history and response Bundles, OperationOutcomes.
 func TestResponsesAreValidR5(t *testing.T) {
-	s := newTestServer(t)
+	s := newTestServer(t, func(o *fhirapi.Options) {
+		o.OAuth = map[string]string{"authorize": "https://emr.test/oauth/authorize", "token": "https://emr.test/oauth/token"}
+	})
 	id := s.mustCreate(patientJSON)
 	s.do("DELETE", "/fhir/Patient/"+id, "")
 	v := validate.New(spec.R5(), validate.WithInvariants(validate.NewFHIRPathInvariants(spec.R5())))
@@ -25,6 +28,11 @@ func TestResponsesAreValidR5(t *testing.T) {
 	} {
 		r := s.do(c.method, c.path, c.body)
 		res := r.resource(t)
+		if c.path == "/fhir/metadata" {
+			if sec, _ := res["rest"].([]any)[0].(map[string]any)["security"].(map[string]any); sec == nil {
+				t.Errorf("the CapabilityStatement declares no SMART security")
+			}
+		}
 		for _, is := range v.Validate(res) {
 			if is.Severity == "error" || is.Severity == "fatal" {
 				t.Errorf("%s %s: the %s we answer is invalid: %s at %v", c.method, c.path, res.Type(), is.Diagnostics, is.Expression)

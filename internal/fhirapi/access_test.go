@@ -2,8 +2,10 @@ package fhirapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -338,5 +340,72 @@ func TestBreakGlassOperations(t *testing.T) {
 	}
 	if r := s.do("GET", "/fhir/$break-glass-review?all=true", "", "X-Test-Caller: auditor"); !strings.Contains(string(r.body), "justified: resuscitation") {
 		t.Errorf("all=true leaves out the reviewed: %s", r.body)
+	}
+}
+
+// TestAuthorizationMatrixThroughAPI sends every interaction on every
+// resource type as every built-in role through the whole API and checks
+// that what is refused (403) and what gets through (anything else: it
+// may then fail validation or find nothing) is exactly the reviewed table
+// internal/access/testdata/matrix.txt.
+func TestAuthorizationMatrixThroughAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 8,000 requests")
+	}
+	defs := spec.R5()
+	roles := access.DefaultRoles(defs)
+	callers := map[string]*access.Principal{}
+	for _, name := range roles.Names() {
+		callers[name] = &access.Principal{User: "u-" + name, Role: name, Patient: "p1", FHIRUser: "Practitioner/d1"}
+	}
+	s := newAccessServer(t, roles, callers)
+	want, err := os.ReadFile("../access/testdata/matrix.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for _, role := range roles.Names() {
+		for _, typ := range defs.APIModel().ResourceTypes() {
+			letters := ""
+			minimal := `{"resourceType":"` + typ + `","id":"m1"}`
+			for _, it := range []struct {
+				letter       byte
+				method, path string
+				body         string
+			}{
+				{'c', "POST", "/fhir/" + typ, `{"resourceType":"` + typ + `"}`},
+				{'r', "GET", "/fhir/" + typ + "/m1", ""},
+				{'u', "PUT", "/fhir/" + typ + "/m1", minimal},
+				{'d', "DELETE", "/fhir/" + typ + "/m1", ""},
+				{'s', "GET", "/fhir/" + typ + "?_count=1", ""},
+			} {
+				r := s.do(it.method, it.path, it.body, "X-Test-Caller: "+role)
+				switch {
+				case r.status == http.StatusForbidden:
+				case r.status >= 500:
+					t.Fatalf("%s %s %s: %d %s", role, it.method, it.path, r.status, r.body)
+				default:
+					letters += string(it.letter)
+				}
+			}
+			if letters != "" {
+				fmt.Fprintf(&got, "%s %s %s\n", role, typ, letters)
+			}
+		}
+	}
+	if got.String() != string(want) {
+		g, w := strings.Split(got.String(), "\n"), strings.Split(string(want), "\n")
+		for i := range max(len(g), len(w)) {
+			var gl, wl string
+			if i < len(g) {
+				gl = g[i]
+			}
+			if i < len(w) {
+				wl = w[i]
+			}
+			if gl != wl {
+				t.Fatalf("the API's decisions differ from the matrix at line %d: got %q, want %q", i+1, gl, wl)
+			}
+		}
 	}
 }

@@ -28,6 +28,10 @@ type dialect struct {
 	// they are not versions, so they need not wait for the write lock (a
 	// read, audited, must not wait for another server's long write).
 	beginAudit []string
+	// lockAudit takes the lock that orders audit appends across processes
+	// until the transaction ends ("" when begin and beginAudit hold one
+	// already); see auditchain.go.
+	lockAudit string
 
 	// lastInsertID says that the driver reports the key of an inserted
 	// row (SQLite's rowid) without RETURNING, which costs SQLite a third of

@@ -72,4 +72,3 @@ func (db *DB) AuditKeyID() string {
 	}
 	return auditchain.KeyID(db.auditKey.Public().(ed25519.PublicKey))
 }
-

@@ -207,7 +207,12 @@ func (db *DB) loadCheckpointState(ctx context.Context) error {
 	err := db.wconn.QueryRowContext(ctx, "SELECT seq, created FROM audit_checkpoint ORDER BY seq DESC LIMIT 1").Scan(&seq, &created)
 	switch {
 	case err == sql.ErrNoRows:
-		db.ckpt = checkpointState{}
+		// No checkpoint yet: the interval counts from the first opening
+		// by this process.
+		if db.ckpt.created.IsZero() {
+			db.ckpt.created = time.Now()
+		}
+		db.ckpt.seq = 0
 	case err != nil:
 		return err
 	default:

@@ -27,6 +27,7 @@ func commands() []command {
 		{"serve", "run the EMR server (FHIR R5 API at /fhir)", runServe},
 		{"import", "import FHIR Bundles and NDJSON files or directories into the store", runImport},
 		{"reindex", "rebuild the search index (resumable)", runReindex},
+		{"audit", "verify the tamper-evident audit log (emr audit verify)", runAudit},
 		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},
 		{"version", "print the version", runVersion},
 	}

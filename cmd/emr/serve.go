@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/emr-project/emr/internal/fhirapi"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/store/auditchain"
 	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
@@ -42,6 +44,13 @@ type config struct {
 	// serves it with a generated development certificate instead.
 	tlsCert, tlsKey string
 	tlsSelfSigned   bool
+	// auditKey is the file of the key signing the audit log's checkpoints
+	// ("" for audit-key in dataDir), created when missing; noAuditKey opens
+	// the store without one (emr audit verify must not sign anything).
+	auditKey           string
+	noAuditKey         bool
+	checkpointEvery    int64
+	checkpointInterval time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,6 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory; the SQLite database lives here")
 	dbFlags(fs, &cfg, true)
+	auditFlags(fs, &cfg)
 	fs.StringVar(&cfg.baseURL, "base-url", "", "public base URL of the FHIR API, e.g. https://emr.example.org/fhir (default: taken from each request)")
 	fs.Int64Var(&cfg.maxBody, "max-body", fhirapi.DefaultMaxBodyBytes, "largest accepted request body, in bytes")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -193,11 +203,45 @@ func dbFlags(fs *flag.FlagSet, cfg *config, replica bool) {
 	}
 }
 
+// auditFlags declares the flags of the audit log's signed checkpoints.
+func auditFlags(fs *flag.FlagSet, cfg *config) {
+	fs.StringVar(&cfg.auditKey, "audit-key", "", "file of the Ed25519 key signing audit checkpoints, created (mode 0600, public key beside it in FILE.pub) when missing; every server on one PostgreSQL database needs the same key (default: audit-key in --data)")
+	fs.Int64Var(&cfg.checkpointEvery, "audit-checkpoint-every", 10000, "audit records between signed checkpoints")
+	fs.DurationVar(&cfg.checkpointInterval, "audit-checkpoint-interval", 10*time.Minute, "longest time between signed checkpoints while audit records are written")
+}
+
+// auditKeyPath is the file of the checkpoint signing key cfg names.
+func auditKeyPath(cfg config) string {
+	if cfg.auditKey != "" {
+		return cfg.auditKey
+	}
+	return filepath.Join(cfg.dataDir, "audit-key")
+}
+
 // openStore opens the PostgreSQL database of cfg.dbURL or, by default, the
-// SQLite database in cfg.dataDir (creating both when needed). It returns
-// where the data is, for messages.
+// SQLite database in cfg.dataDir (creating both when needed), with the
+// audit checkpoint key of cfg (created when needed). It returns where the
+// data is, for messages.
 func openStore(ctx context.Context, cfg config, defs *spec.Definitions) (*sqlstore.DB, string, error) {
-	opts := sqlstore.Options{Extractor: search.NewExtractor(defs), ReplicaURL: cfg.replicaURL}
+	opts := sqlstore.Options{Extractor: search.NewExtractor(defs), ReplicaURL: cfg.replicaURL,
+		CheckpointEvery: cfg.checkpointEvery, CheckpointInterval: cfg.checkpointInterval}
+	if cfg.checkpointEvery < 0 || cfg.checkpointInterval < 0 {
+		return nil, "", usageError{errors.New("--audit-checkpoint-every and --audit-checkpoint-interval must not be negative")}
+	}
+	if !cfg.noAuditKey {
+		// The key lives outside the database, so that whoever can rewrite
+		// the database cannot re-sign a rewritten audit log (docs/audit.md).
+		path := auditKeyPath(cfg)
+		key, created, err := auditchain.LoadOrCreateKey(path)
+		if err != nil {
+			return nil, "", err
+		}
+		if created {
+			slog.Info("created the audit checkpoint key; keep a copy of its public key away from the database",
+				"key", path, "public_key", auditchain.PublicKeyPath(path), "key_id", auditchain.KeyID(key.Public().(ed25519.PublicKey)))
+		}
+		opts.AuditKey = key
+	}
 	if cfg.dbURL != "" {
 		if scheme, _, ok := strings.Cut(cfg.dbURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
 			return nil, "", usageError{fmt.Errorf("--db: %s databases are not supported; give a postgres:// URL (SQLite needs no --db)", scheme)}

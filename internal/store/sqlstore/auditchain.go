@@ -94,18 +94,24 @@ func (db *DB) lockAuditTip(ctx context.Context) (int64, []byte, error) {
 			return seq, hash, nil
 		}
 		// Records from before the chain (a database made by an older
-		// version, not yet opened by this one since).
+		// version, not yet opened by this one since). A record after them
+		// without a hash had it removed: appending to it would launder the
+		// change, and an audit log that cannot be trusted must not grow
+		// (so audited reads fail until it is looked into).
 		if n, err := db.chainUnhashed(ctx, 10000); err != nil || n == 0 {
-			return 0, nil, cmp.Or(err, fmt.Errorf("audit record %d has no hash and cannot be chained", seq))
+			return 0, nil, cmp.Or(err, fmt.Errorf("audit record %d has lost its hash: the log was tampered with (run emr audit verify)", seq))
 		}
 	}
 }
 
 // chainUnhashed gives up to limit records without a hash, the first ones
-// in seq order, their place in the chain, and says how many it did. The
-// caller holds the audit lock.
+// in seq order, their place in the chain, and says how many it did. Only
+// records from before the chain (audit_chain.legacy_through) are chained:
+// any other without a hash lost it to tampering, which verification must
+// see. The caller holds the audit lock.
 func (db *DB) chainUnhashed(ctx context.Context, limit int) (int, error) {
-	rows, err := db.wconn.QueryContext(ctx, "SELECT seq, recorded, event FROM audit_event WHERE hash IS NULL ORDER BY seq LIMIT ?", limit)
+	rows, err := db.wconn.QueryContext(ctx, `SELECT seq, recorded, event FROM audit_event
+		WHERE hash IS NULL AND seq <= (SELECT legacy_through FROM audit_chain) ORDER BY seq LIMIT ?`, limit)
 	if err != nil {
 		return 0, err
 	}

@@ -165,6 +165,10 @@ func TestAuditChainTampering(t *testing.T) {
 		{"edited time", func(t *testing.T, raw *sql.DB) {
 			mustExec(t, raw, `UPDATE audit_event SET recorded = recorded + 3600000 WHERE seq = 8`)
 		}, []problemAt{{8, auditchain.Altered}}},
+		{"hash removed", func(t *testing.T, raw *sql.DB) {
+			// Opening the store must not chain it afresh.
+			mustExec(t, raw, `UPDATE audit_event SET event = ?, hash = NULL WHERE seq = 9`, []byte(`{"resourceType":"AuditEvent"}`))
+		}, []problemAt{{9, auditchain.Unchained}}},
 		{"deleted record", func(t *testing.T, raw *sql.DB) {
 			mustExec(t, raw, `DELETE FROM audit_event WHERE seq = 12`)
 		}, []problemAt{{13, auditchain.Missing}}},

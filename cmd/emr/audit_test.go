@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/store/auditchain"
+	"github.com/emr-project/emr/internal/store/pgtest"
+)
+
+// auditLog writes n audit records through the store cfg opens, the way
+// `emr serve` would (with its key), and closes it.
+func auditLog(t *testing.T, cfg config, n int) {
+	t.Helper()
+	cfg.checkpointEvery = 10
+	st, _, err := openStore(context.Background(), cfg, spec.R5())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		ev := fhir.Resource{"resourceType": "AuditEvent", "code": map[string]any{"text": fmt.Sprint("read ", i)}}
+		if err := st.AppendAudit(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runEmr(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestAuditVerifyCommand runs `emr audit verify` on a SQLite data
+// directory: exit 0 and a summary on an intact log, 1 with the problem's
+// position after tampering, 2 for usage errors.
+func TestAuditVerifyCommand(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	auditLog(t, config{dataDir: data}, 25)
+	if info, err := os.Stat(filepath.Join(data, "audit-key")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("audit key: %v, mode %v; want a 0600 file", err, info.Mode())
+	}
+
+	code, stdout, stderr := runEmr("audit", "verify", "--data", data)
+	if code != 0 || !strings.Contains(stdout, "records:     25, seq 1 to 25") || !strings.Contains(stdout, "result:      intact") {
+		t.Fatalf("intact log: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// With only the public key, copied elsewhere.
+	pub := filepath.Join(t.TempDir(), "audit.pub")
+	body, _ := os.ReadFile(filepath.Join(data, "audit-key.pub"))
+	os.WriteFile(pub, body, 0o644)
+	if code, stdout, _ := runEmr("audit", "verify", "--data", data, "--public-key", pub); code != 0 {
+		t.Errorf("--public-key: exit %d:\n%s", code, stdout)
+	}
+
+	raw, err := sql.Open("sqlite", filepath.Join(data, "emr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, stmt := range []string{
+		"DROP TRIGGER audit_event_seal",
+		`UPDATE audit_event SET event = '{"resourceType":"AuditEvent"}' WHERE seq = 14`,
+	} {
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	code, stdout, stderr = runEmr("audit", "verify", "--data", data)
+	if code != 1 || !strings.Contains(stdout, "seq 14 (") || !strings.Contains(stdout, auditchain.Altered) || !strings.Contains(stdout, "TAMPERED, 1 problems") {
+		t.Errorf("tampered log: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	other := filepath.Join(t.TempDir(), "other-key")
+	if _, _, err := auditchain.LoadOrCreateKey(other); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"audit"},
+		{"audit", "check"},
+		{"audit", "verify", "--no-such-flag"},
+		{"audit", "verify", "--data", t.TempDir()}, // no key there
+		{"audit", "verify", "--data", data, "--public-key", filepath.Join(data, "emr.db")},
+	} {
+		if code, _, stderr := runEmr(args...); code != 2 {
+			t.Errorf("emr %s: exit %d, want 2; stderr:\n%s", strings.Join(args, " "), code, stderr)
+		}
+	}
+	// Another key than the one that signed: every checkpoint is suspect.
+	if code, stdout, _ := runEmr("audit", "verify", "--data", data, "--audit-key", other); code != 1 || !strings.Contains(stdout, auditchain.BadSignature) {
+		t.Errorf("verify with another key: exit %d, want 1 with bad signatures:\n%s", code, stdout)
+	}
+}
+
+// TestAuditVerifyCommandPostgres is TestAuditVerifyCommand on PostgreSQL,
+// with the key in a file of its own (--audit-key).
+func TestAuditVerifyCommandPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "keys", "audit-key")
+	auditLog(t, config{dataDir: filepath.Join(dir, "data"), dbURL: dsn, auditKey: key}, 25)
+	code, stdout, stderr := runEmr("audit", "verify", "--db", dsn, "--public-key", key+".pub")
+	if code != 0 || !strings.Contains(stdout, "result:      intact") {
+		t.Fatalf("intact log: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, stmt := range []string{
+		"DROP TRIGGER audit_event_no_delete ON audit_event",
+		"DELETE FROM audit_event WHERE seq = 3",
+	} {
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	code, stdout, stderr = runEmr("audit", "verify", "--db", dsn, "--audit-key", key)
+	if code != 1 || !strings.Contains(stdout, "seq 4 (") || !strings.Contains(stdout, auditchain.Missing) {
+		t.Errorf("tampered log: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}

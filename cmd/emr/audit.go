@@ -144,4 +144,3 @@ func auditVerifyUsage(flags func(), stderr io.Writer) func() {
 		flags()
 	}
 }
-

@@ -41,7 +41,7 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	var cfg config
 	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory holding the SQLite database (and, by default, the audit key)")
 	dbFlags(fs, &cfg, false)
-	fs.StringVar(&cfg.auditKey, "audit-key", "", "the servers' checkpoint key file, whose public half (FILE.pub, or the key itself) is trusted (default: audit-key in --data)")
+	fs.StringVar(&cfg.auditKey, "audit-key", "", "the servers' checkpoint key file, whose public half (FILE.pub, or the key itself) is trusted (default with SQLite: audit-key in --data)")
 	publicKey := fs.String("public-key", "", "PEM file of the trusted public key(s); better than --audit-key: keep a copy away from the database and its server")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -82,6 +82,9 @@ func trustedKeys(cfg config, publicKey string) ([]ed25519.PublicKey, string, err
 		return keys, publicKey, nil
 	}
 	path := auditKeyPath(cfg)
+	if path == "" {
+		return nil, "", usageError{errors.New("no audit key: give --public-key (or --audit-key)")}
+	}
 	for _, p := range []string{auditchain.PublicKeyPath(path), path} {
 		keys, err := auditchain.LoadPublicKeys(p)
 		if errors.Is(err, fs.ErrNotExist) {

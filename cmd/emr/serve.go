@@ -205,14 +205,17 @@ func dbFlags(fs *flag.FlagSet, cfg *config, replica bool) {
 
 // auditFlags declares the flags of the audit log's signed checkpoints.
 func auditFlags(fs *flag.FlagSet, cfg *config) {
-	fs.StringVar(&cfg.auditKey, "audit-key", "", "file of the Ed25519 key signing audit checkpoints, created (mode 0600, public key beside it in FILE.pub) when missing; every server on one PostgreSQL database needs the same key (default: audit-key in --data)")
+	fs.StringVar(&cfg.auditKey, "audit-key", "", "file of the Ed25519 key signing audit checkpoints, created (mode 0600, public key beside it in FILE.pub) when missing; every server on one PostgreSQL database needs the same key (default: audit-key in --data with SQLite; none, so no checkpoints, with --db)")
 	fs.Int64Var(&cfg.checkpointEvery, "audit-checkpoint-every", 10000, "audit records between signed checkpoints")
 	fs.DurationVar(&cfg.checkpointInterval, "audit-checkpoint-interval", 10*time.Minute, "longest time between signed checkpoints while audit records are written")
 }
 
-// auditKeyPath is the file of the checkpoint signing key cfg names.
+// auditKeyPath is the file of the checkpoint signing key cfg names: with
+// PostgreSQL only --audit-key (several servers must share one key, which a
+// default place in each one's --data would not give them), with SQLite
+// audit-key in --data by default.
 func auditKeyPath(cfg config) string {
-	if cfg.auditKey != "" {
+	if cfg.auditKey != "" || cfg.dbURL != "" {
 		return cfg.auditKey
 	}
 	return filepath.Join(cfg.dataDir, "audit-key")
@@ -223,15 +226,30 @@ func auditKeyPath(cfg config) string {
 // audit checkpoint key of cfg (created when needed). It returns where the
 // data is, for messages.
 func openStore(ctx context.Context, cfg config, defs *spec.Definitions) (*sqlstore.DB, string, error) {
-	opts := sqlstore.Options{Extractor: search.NewExtractor(defs), ReplicaURL: cfg.replicaURL,
-		CheckpointEvery: cfg.checkpointEvery, CheckpointInterval: cfg.checkpointInterval}
 	if cfg.checkpointEvery < 0 || cfg.checkpointInterval < 0 {
 		return nil, "", usageError{errors.New("--audit-checkpoint-every and --audit-checkpoint-interval must not be negative")}
 	}
-	if !cfg.noAuditKey {
+	opts := sqlstore.Options{Extractor: search.NewExtractor(defs), ReplicaURL: cfg.replicaURL,
+		CheckpointEvery: cfg.checkpointEvery, CheckpointInterval: cfg.checkpointInterval}
+	if cfg.dbURL != "" {
+		if scheme, _, ok := strings.Cut(cfg.dbURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
+			return nil, "", usageError{fmt.Errorf("--db: %s databases are not supported; give a postgres:// URL (SQLite needs no --db)", scheme)}
+		}
+	} else {
+		if cfg.replicaURL != "" {
+			return nil, "", usageError{errors.New("--db-replica needs --db: SQLite has no replicas")}
+		}
+		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+			return nil, "", fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	switch path := auditKeyPath(cfg); {
+	case cfg.noAuditKey:
+	case path == "":
+		slog.Warn("audit checkpoints are not signed: give every server the same --audit-key file (docs/audit.md)")
+	default:
 		// The key lives outside the database, so that whoever can rewrite
 		// the database cannot re-sign a rewritten audit log (docs/audit.md).
-		path := auditKeyPath(cfg)
 		key, created, err := auditchain.LoadOrCreateKey(path)
 		if err != nil {
 			return nil, "", err
@@ -243,20 +261,11 @@ func openStore(ctx context.Context, cfg config, defs *spec.Definitions) (*sqlsto
 		opts.AuditKey = key
 	}
 	if cfg.dbURL != "" {
-		if scheme, _, ok := strings.Cut(cfg.dbURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
-			return nil, "", usageError{fmt.Errorf("--db: %s databases are not supported; give a postgres:// URL (SQLite needs no --db)", scheme)}
-		}
 		st, err := sqlstore.OpenPostgres(ctx, cfg.dbURL, opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("open database: %w", err)
 		}
 		return st, st.Where(), nil
-	}
-	if cfg.replicaURL != "" {
-		return nil, "", usageError{errors.New("--db-replica needs --db: SQLite has no replicas")}
-	}
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return nil, "", fmt.Errorf("create data directory: %w", err)
 	}
 	dbPath := filepath.Join(cfg.dataDir, "emr.db")
 	st, err := sqlstore.OpenSQLite(ctx, dbPath, opts)

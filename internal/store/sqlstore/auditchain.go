@@ -74,17 +74,14 @@ func (db *DB) sealAudit(ctx context.Context) error {
 // returns the last record's seq and hash (0 and nil for an empty log),
 // chaining first any record that has no hash yet.
 func (db *DB) lockAuditTip(ctx context.Context) (int64, []byte, error) {
-	if db.d.lockAudit != "" {
-		if _, err := db.wconn.ExecContext(ctx, db.d.lockAudit); err != nil {
-			return 0, nil, err
-		}
-	}
 	for {
 		var (
 			seq  int64
 			hash []byte
 		)
-		err := db.wconn.QueryRowContext(ctx, "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+		// Again after chaining old records: taking the lock twice in one
+		// transaction is harmless.
+		err := db.wstmt.auditTip.QueryRowContext(ctx).Scan(&seq, &hash)
 		switch {
 		case err == sql.ErrNoRows:
 			return 0, nil, nil
@@ -258,8 +255,12 @@ func (db *DB) auditTx(ctx context.Context, tip bool, fn func(seq int64, hash []b
 	)
 	if tip {
 		seq, hash, err = db.lockAuditTip(ctx)
-	} else if db.d.lockAudit != "" {
-		_, err = db.wconn.ExecContext(ctx, db.d.lockAudit)
+	} else {
+		// The lock only; the tip may be a record still to chain.
+		var rows *sql.Rows
+		if rows, err = db.wstmt.auditTip.QueryContext(ctx); err == nil {
+			err = rows.Close()
+		}
 	}
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ var postgresDialect = &dialect{
 	name:         "postgres",
 	begin:        []string{"BEGIN", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(pgWriteLock))},
 	beginAudit:   []string{"BEGIN"},
-	lockAudit:    fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(pgAuditLock)),
+	auditTip:     fmt.Sprintf("SELECT seq, hash FROM audit_lock_tip(%d)", int64(pgAuditLock)),
 	insertIgnore: "INSERT INTO",
 	ignoreSuffix: " ON CONFLICT DO NOTHING",
 	like:         "ILIKE",

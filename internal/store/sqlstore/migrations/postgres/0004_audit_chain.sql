@@ -20,6 +20,18 @@ $$;
 CREATE TRIGGER audit_event_seal BEFORE UPDATE ON audit_event
 	FOR EACH ROW EXECUTE FUNCTION audit_event_seal();
 
+-- The audit lock and the chain's tip in one round trip, for the writer's
+-- every batch: a VOLATILE function takes a fresh snapshot for each
+-- statement, so the SELECT after the lock sees every append committed
+-- before the lock was granted.
+CREATE FUNCTION audit_lock_tip(lock_key BIGINT) RETURNS TABLE (seq BIGINT, hash BYTEA)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	PERFORM pg_advisory_xact_lock(lock_key);
+	RETURN QUERY SELECT a.seq, a.hash FROM audit_event a ORDER BY a.seq DESC LIMIT 1;
+END;
+$$;
+
 CREATE INDEX audit_event_unchained ON audit_event (seq) WHERE hash IS NULL;
 
 CREATE TABLE audit_chain (

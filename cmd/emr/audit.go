@@ -133,7 +133,11 @@ func printAuditSummary(w io.Writer, sum auditchain.Summary, elapsed time.Duratio
 	if sum.Intact() {
 		fmt.Fprintln(w, "result:      intact")
 	} else {
-		fmt.Fprintf(w, "result:      TAMPERED, %d problems\n", sum.Problems)
+		plural := "s"
+		if sum.Problems == 1 {
+			plural = ""
+		}
+		fmt.Fprintf(w, "result:      TAMPERED, %d problem%s\n", sum.Problems, plural)
 	}
 }
 

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/auditchain"
 	"github.com/emr-project/emr/internal/store/pgtest"
 )
@@ -78,7 +81,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 		}
 	}
 	code, stdout, stderr = runEmr("audit", "verify", "--data", data)
-	if code != 1 || !strings.Contains(stdout, "seq 14 (") || !strings.Contains(stdout, auditchain.Altered) || !strings.Contains(stdout, "TAMPERED, 1 problems") {
+	if code != 1 || !strings.Contains(stdout, "seq 14 (") || !strings.Contains(stdout, auditchain.Altered) || !strings.Contains(stdout, "TAMPERED, 1 problem\n") {
 		t.Errorf("tampered log: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 
@@ -131,4 +134,54 @@ func TestAuditVerifyCommandPostgres(t *testing.T) {
 	if code != 1 || !strings.Contains(stdout, "seq 4 (") || !strings.Contains(stdout, auditchain.Missing) {
 		t.Errorf("tampered log: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
+}
+
+// TestAuditVerifyScale writes EMR_TEST_AUDIT_RECORDS audit records (it
+// skips without) into EMR_TEST_AUDIT_DATA (or a temporary directory) and
+// times `emr audit verify` on them, in process:
+//
+//	EMR_TEST_AUDIT_RECORDS=1000000 go test ./cmd/emr -run TestAuditVerifyScale -v
+func TestAuditVerifyScale(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("EMR_TEST_AUDIT_RECORDS"))
+	if n <= 0 {
+		t.Skip("set EMR_TEST_AUDIT_RECORDS to the number of records to verify")
+	}
+	data := os.Getenv("EMR_TEST_AUDIT_DATA")
+	if data == "" {
+		data = t.TempDir()
+	}
+	st, _, err := openStore(context.Background(), config{dataDir: data}, spec.R5())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for done := 0; done < n; done += 1000 {
+		err := st.Write(context.Background(), func(tx store.Tx) error {
+			for i := range min(1000, n-done) {
+				ev := fhir.Resource{"resourceType": "AuditEvent", "action": "R",
+					"recorded": "2026-11-23T09:00:00.000Z",
+					"code":     map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/restful-interaction", "code": "read"}}},
+					"agent":    []any{map[string]any{"who": map[string]any{"reference": "Practitioner/123"}, "networkString": "10.0.0.7"}},
+					"source":   map[string]any{"observer": map[string]any{"display": "emr"}},
+					"entity":   []any{map[string]any{"what": map[string]any{"reference": fmt.Sprintf("Patient/p%d", done+i)}}}}
+				if err := tx.AppendAudit(ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d records written in %s", n, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	code, stdout, stderr := runEmr("audit", "verify", "--data", data)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s\n%s", code, stdout, stderr)
+	}
+	t.Logf("emr audit verify took %s:\n%s", time.Since(start).Round(time.Millisecond), stdout)
 }

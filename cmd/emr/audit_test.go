@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,4 +187,63 @@ func TestAuditVerifyScale(t *testing.T) {
 		t.Fatalf("exit %d:\n%s\n%s", code, stdout, stderr)
 	}
 	t.Logf("emr audit verify took %s:\n%s", time.Since(start).Round(time.Millisecond), stdout)
+}
+
+// TestAuditChainTwoServers runs two `emr serve` processes on one
+// PostgreSQL database with one --audit-key, sends them creates and audited
+// reads at once, stops them cleanly, and verifies the log: one chain in
+// seq order through both servers' checkpoints, every request in it.
+func TestAuditChainTwoServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dsn := pgtest.DSN(t)
+	key := filepath.Join(t.TempDir(), "audit-key")
+	args := "EMR_TEST_ARGS=serve --addr 127.0.0.1:0 --db " + dsn + " --audit-key " + key + " --audit-checkpoint-every 25"
+	// One starts first, so that the key is made once (LoadOrCreateKey
+	// would still give both the same one).
+	a := startServer(t, t.TempDir(), args)
+	b := startServer(t, t.TempDir(), args)
+	status, _, p := call(t, "POST", a.base+"/Patient", fhirJSON, `{"resourceType":"Patient","name":[{"family":"Kette"}]}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, p)
+	}
+	id := p["id"].(string)
+	const perServer = 60
+	var failed atomic.Int64
+	parallel(8, func(i int) {
+		s := []*server{a, b}[i%2]
+		for j := range perServer / 4 {
+			method, path, body := "GET", "/Patient/"+id, ""
+			if j%3 == 0 {
+				method, path, body = "POST", "/Patient", `{"resourceType":"Patient","name":[{"family":"Kette"}]}`
+			}
+			if status, _, _, err := request(method, s.base+path, fhirJSON, body); err != nil || status >= 300 {
+				failed.Add(1)
+			}
+		}
+	})
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d requests failed", n)
+	}
+	for _, s := range []*server{a, b} {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		if err := s.cmd.Wait(); err != nil {
+			t.Fatalf("shutdown: %v\n%s", err, s.out)
+		}
+	}
+	code, stdout, stderr := runEmr("audit", "verify", "--db", dsn, "--audit-key", key)
+	if code != 0 || !strings.Contains(stdout, "result:      intact") || strings.Contains(stdout, "unsealed") {
+		t.Fatalf("exit %d, want an intact, sealed log; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// The create, 2×60 requests: each audited once at least.
+	if m := regexp.MustCompile(`records:\s+(\d+)`).FindStringSubmatch(stdout); m == nil || atoiOr0(m[1]) < 1+2*perServer {
+		t.Errorf("want at least %d records:\n%s", 1+2*perServer, stdout)
+	}
+	t.Log(stdout)
+}
+
+func atoiOr0(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

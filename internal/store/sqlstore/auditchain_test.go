@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store"
@@ -455,3 +456,46 @@ func TestAuditChainOfOlderDatabase(t *testing.T) {
 }
 
 func fhirJSON(r fhir.Resource) []byte { return r.JSON() }
+
+// TestAuditCheckpointOnTimer: a checkpoint comes CheckpointInterval after
+// the last even when no further append brings it, and none comes while
+// nothing is appended.
+func TestAuditCheckpointOnTimer(t *testing.T) {
+	db, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "emr.db"), Options{AuditKey: newAuditKey(t), CheckpointInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checkpoints := func() (n int, last int64) {
+		t.Helper()
+		if err := db.readers.QueryRowContext(ctx, "SELECT count(*), coalesce(max(seq), 0) FROM audit_checkpoint").Scan(&n, &last); err != nil {
+			t.Fatal(err)
+		}
+		return n, last
+	}
+	time.Sleep(250 * time.Millisecond)
+	if n, _ := checkpoints(); n != 0 {
+		t.Fatalf("%d checkpoints of an empty log, want none", n)
+	}
+	for i := range 3 {
+		if err := db.AppendAudit(ctx, chainEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, last := checkpoints(); last == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			n, last := checkpoints()
+			t.Fatalf("after 5s: %d checkpoints, the last at seq %d; want one at seq 3", n, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n, _ := checkpoints()
+	time.Sleep(300 * time.Millisecond)
+	if m, _ := checkpoints(); m != n {
+		t.Errorf("%d checkpoints, then %d with nothing appended", n, m)
+	}
+}

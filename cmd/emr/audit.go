@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emr-project/emr/internal/fhir/spec"
@@ -43,6 +45,8 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	dbFlags(fs, &cfg, false)
 	fs.StringVar(&cfg.auditKey, "audit-key", "", "the servers' checkpoint key file, whose public half (FILE.pub, or the key itself) is trusted (default with SQLite: audit-key in --data)")
 	publicKey := fs.String("public-key", "", "PEM file of the trusted public key(s); better than --audit-key: keep a copy away from the database and its server")
+	var known checkpointList
+	fs.Var(&known, "checkpoint", "SEQ:HASH (hex) of a record as an earlier verify printed it (\"last:\"), kept outside the database: the chain must still pass through it (repeatable, or comma-separated)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,7 +63,8 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	defer st.Close()
 	fmt.Fprintf(stdout, "verifying the audit log of %s\ntrusting key %s from %s\n", where, keyIDs(keys), keyFile)
 	start := time.Now()
-	sum, err := st.VerifyAudit(ctx, keys, func(p auditchain.Problem) { fmt.Fprintln(stdout, p) })
+	sum, err := st.VerifyAudit(ctx, auditchain.Config{Keys: keys, Known: known,
+		Report: func(p auditchain.Problem) { fmt.Fprintln(stdout, p) }})
 	elapsed := time.Since(start)
 	printAuditSummary(stdout, sum, elapsed)
 	if err != nil {
@@ -150,4 +155,31 @@ func auditVerifyUsage(flags func(), stderr io.Writer) func() {
 		fmt.Fprintln(stderr)
 		flags()
 	}
+}
+
+// checkpointList is the --checkpoint flag: SEQ:HASH pairs.
+type checkpointList []auditchain.Checkpoint
+
+func (l *checkpointList) String() string {
+	parts := make([]string, len(*l))
+	for i, c := range *l {
+		parts[i] = fmt.Sprintf("%d:%x", c.Seq, c.Hash)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *checkpointList) Set(v string) error {
+	for _, pair := range strings.Split(v, ",") {
+		seqText, hashText, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		seq, err := strconv.ParseInt(seqText, 10, 64)
+		if !ok || err != nil || seq <= 0 {
+			return fmt.Errorf("%q: want SEQ:HASH, e.g. 1000:15491848de…", pair)
+		}
+		hash, err := hex.DecodeString(hashText)
+		if err != nil || len(hash) != auditchain.HashSize {
+			return fmt.Errorf("%q: the hash must be %d hex digits", pair, 2*auditchain.HashSize)
+		}
+		*l = append(*l, auditchain.Checkpoint{Seq: seq, Hash: hash})
+	}
+	return nil
 }

@@ -62,12 +62,30 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "records:     25, seq 1 to 25") || !strings.Contains(stdout, "result:      intact") {
 		t.Fatalf("intact log: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
+	// What an operator keeps outside the database: the last checkpoint.
+	last := regexp.MustCompile(`last:\s+seq (\d+), \S+, hash ([0-9a-f]{64})`).FindStringSubmatch(stdout)
+	if last == nil || last[1] != "25" {
+		t.Fatalf("no last checkpoint at seq 25 in:\n%s", stdout)
+	}
+	known := last[1] + ":" + last[2]
+	if code, stdout, _ := runEmr("audit", "verify", "--data", data, "--checkpoint", known); code != 0 {
+		t.Errorf("--checkpoint %s: exit %d:\n%s", known, code, stdout)
+	}
 	// With only the public key, copied elsewhere.
 	pub := filepath.Join(t.TempDir(), "audit.pub")
 	body, _ := os.ReadFile(filepath.Join(data, "audit-key.pub"))
 	os.WriteFile(pub, body, 0o644)
 	if code, stdout, _ := runEmr("audit", "verify", "--data", data, "--public-key", pub); code != 0 {
 		t.Errorf("--public-key: exit %d:\n%s", code, stdout)
+	}
+
+	other := filepath.Join(t.TempDir(), "other-key")
+	if _, _, err := auditchain.LoadOrCreateKey(other); err != nil {
+		t.Fatal(err)
+	}
+	// Another key than the one that signed: every checkpoint is suspect.
+	if code, stdout, _ := runEmr("audit", "verify", "--data", data, "--audit-key", other); code != 1 || !strings.Contains(stdout, auditchain.BadSignature) {
+		t.Errorf("verify with another key: exit %d, want 1 with bad signatures:\n%s", code, stdout)
 	}
 
 	raw, err := sql.Open("sqlite", filepath.Join(data, "emr.db"))
@@ -88,24 +106,35 @@ func TestAuditVerifyCommand(t *testing.T) {
 		t.Errorf("tampered log: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 
-	other := filepath.Join(t.TempDir(), "other-key")
-	if _, _, err := auditchain.LoadOrCreateKey(other); err != nil {
-		t.Fatal(err)
+	// The attacker recomputes the chain from the edit on and removes every
+	// checkpoint: the log now looks intact, except to a verification told
+	// the checkpoint kept elsewhere.
+	rechainFrom(t, raw, 14)
+	for _, stmt := range []string{"DROP TRIGGER audit_checkpoint_no_delete", "DELETE FROM audit_checkpoint"} {
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
 	}
+	if code, stdout, _ := runEmr("audit", "verify", "--data", data); code != 0 || !strings.Contains(stdout, "checkpoints: 0") {
+		t.Errorf("rewritten log without checkpoints: exit %d, want 0 (undetectable without one kept elsewhere):\n%s", code, stdout)
+	}
+	code, stdout, _ = runEmr("audit", "verify", "--data", data, "--checkpoint", known)
+	if code != 1 || !strings.Contains(stdout, "seq 25 (") || !strings.Contains(stdout, auditchain.CheckpointMismatch) {
+		t.Errorf("rewritten log with --checkpoint %s: exit %d, want 1 with a mismatch at seq 25:\n%s", known, code, stdout)
+	}
+
 	for _, args := range [][]string{
 		{"audit"},
 		{"audit", "check"},
 		{"audit", "verify", "--no-such-flag"},
 		{"audit", "verify", "--data", t.TempDir()}, // no key there
 		{"audit", "verify", "--data", data, "--public-key", filepath.Join(data, "emr.db")},
+		{"audit", "verify", "--data", data, "--checkpoint", "25:abc"},
+		{"audit", "verify", "--data", data, "--checkpoint", "x"},
 	} {
 		if code, _, stderr := runEmr(args...); code != 2 {
 			t.Errorf("emr %s: exit %d, want 2; stderr:\n%s", strings.Join(args, " "), code, stderr)
 		}
-	}
-	// Another key than the one that signed: every checkpoint is suspect.
-	if code, stdout, _ := runEmr("audit", "verify", "--data", data, "--audit-key", other); code != 1 || !strings.Contains(stdout, auditchain.BadSignature) {
-		t.Errorf("verify with another key: exit %d, want 1 with bad signatures:\n%s", code, stdout)
 	}
 }
 
@@ -246,4 +275,37 @@ func TestAuditChainTwoServers(t *testing.T) {
 func atoiOr0(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+// rechainFrom recomputes the chain from seq on, as an attacker can.
+func rechainFrom(t *testing.T, raw *sql.DB, from int64) {
+	t.Helper()
+	var prev []byte
+	if err := raw.QueryRow("SELECT hash FROM audit_event WHERE seq = ?", from-1).Scan(&prev); err != nil {
+		t.Fatal(err)
+	}
+	type rec struct {
+		seq, recorded int64
+		event         []byte
+	}
+	var recs []rec
+	rows, err := raw.Query("SELECT seq, recorded, event FROM audit_event WHERE seq >= ? ORDER BY seq", from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var r rec
+		if err := rows.Scan(&r.seq, &r.recorded, &r.event); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	rows.Close()
+	for _, r := range recs {
+		h := auditchain.Hash(prev, r.seq, r.recorded, r.event)
+		if _, err := raw.Exec("UPDATE audit_event SET prev_hash = ?, hash = ? WHERE seq = ?", prev, h, r.seq); err != nil {
+			t.Fatal(err)
+		}
+		prev = h
+	}
 }

@@ -67,6 +67,8 @@ type Checkpoint struct {
 	Created   int64
 	KeyID     string
 	Signature []byte
+
+	given bool // Config.Known: trusted without a signature
 }
 
 // checkpointMessage is what a checkpoint's signature covers.

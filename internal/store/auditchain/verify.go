@@ -95,6 +95,11 @@ type Config struct {
 	Keys []ed25519.PublicKey
 	// Checkpoints are every checkpoint of the log, in any order.
 	Checkpoints []Checkpoint
+	// Known are (seq, hash) pairs recorded outside the database, e.g. from
+	// an earlier verification's summary: trusted without a signature, they
+	// catch a rewrite whose checkpoints were removed with it. Only Seq and
+	// Hash are used.
+	Known []Checkpoint
 	// LegacyThrough is the last seq written before the log was chained,
 	// up to which seq may have gaps (see Summary.SeqGaps).
 	LegacyThrough int64
@@ -128,6 +133,10 @@ func NewVerifier(c Config) *Verifier {
 	if n := len(v.cps); n > 0 {
 		v.sum.LastCheckpoint = v.cps[n-1]
 	}
+	for _, k := range c.Known {
+		v.cps = append(v.cps, Checkpoint{Seq: k.Seq, Hash: k.Hash, given: true})
+	}
+	slices.SortStableFunc(v.cps, func(a, b Checkpoint) int { return int(a.Seq - b.Seq) })
 	return v
 }
 
@@ -174,16 +183,18 @@ func (v *Verifier) Add(r Record) {
 		v.next++
 		if c.Seq < r.Seq {
 			v.report(Problem{Seq: c.Seq, Recorded: c.Created, Kind: CheckpointMissing,
-				Detail: fmt.Sprintf("the checkpoint made %s names a record that is not in the log: it was removed", FormatTime(c.Created))})
+				Detail: fmt.Sprintf("%s names a record that is not in the log: it was removed", c.about())})
 			continue
 		}
 		if !bytes.Equal(c.Hash, r.Hash) {
 			v.report(Problem{Seq: r.Seq, Recorded: r.Recorded, Kind: CheckpointMismatch,
-				Detail: fmt.Sprintf("the checkpoint made %s says hash %s, the log has %s: the log up to here was rewritten",
-					FormatTime(c.Created), short(c.Hash), short(r.Hash))})
+				Detail: fmt.Sprintf("%s says hash %s, the log has %s: the log up to here was rewritten",
+					c.about(), short(c.Hash), short(r.Hash))})
 			continue
 		}
-		v.sum.PassedCheckpoints++
+		if !c.given {
+			v.sum.PassedCheckpoints++
+		}
 		v.sealedAt = v.sum.Records
 	}
 	v.started = true
@@ -197,11 +208,19 @@ func (v *Verifier) Finish() Summary {
 	for ; v.next < len(v.cps); v.next++ {
 		c := v.cps[v.next]
 		v.report(Problem{Seq: c.Seq, Recorded: c.Created, Kind: CheckpointMissing,
-			Detail: fmt.Sprintf("the checkpoint made %s is beyond the end of the log (last seq %d): records were removed from the end", FormatTime(c.Created), v.lastSeq)})
+			Detail: fmt.Sprintf("%s is beyond the end of the log (last seq %d): records were removed from the end", c.about(), v.lastSeq)})
 	}
 	v.sum.LastSeq = v.lastSeq
 	v.sum.Unsealed = v.sum.Records - v.sealedAt
 	return v.sum
+}
+
+// about names a checkpoint in messages.
+func (c Checkpoint) about() string {
+	if c.given {
+		return "the checkpoint given on the command line"
+	}
+	return "the checkpoint made " + FormatTime(c.Created)
 }
 
 func short(h []byte) string {

@@ -64,7 +64,7 @@ func BenchmarkVerifyAudit(b *testing.B) {
 			b.Logf("%d audit records written in %s", records, time.Since(start).Round(time.Millisecond))
 			keys := []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
 			for b.Loop() {
-				sum, err := db.VerifyAudit(ctx, keys, func(p auditchain.Problem) { b.Error(p) })
+				sum, err := db.VerifyAudit(ctx, auditchain.Config{Keys: keys, Report: func(p auditchain.Problem) { b.Error(p) }})
 				if err != nil {
 					b.Fatal(err)
 				}

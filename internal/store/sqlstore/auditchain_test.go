@@ -78,9 +78,9 @@ func verify(t *testing.T, b chainBackend, where string, key ed25519.PrivateKey) 
 	}
 	defer db.Close()
 	var problems []auditchain.Problem
-	sum, err := db.VerifyAudit(ctx, []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, func(p auditchain.Problem) {
+	sum, err := db.VerifyAudit(ctx, auditchain.Config{Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, Report: func(p auditchain.Problem) {
 		problems = append(problems, p)
-	})
+	}})
 	if err != nil {
 		t.Fatalf("VerifyAudit: %v", err)
 	}

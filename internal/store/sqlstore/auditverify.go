@@ -9,22 +9,24 @@ import (
 )
 
 // VerifyAudit checks the whole audit log against its hash chain and its
-// checkpoints, trusting the signatures of keys, and returns what it saw.
-// Each problem goes to report as it is found; an error means the log could
-// not be read to the end (the summary then covers what was). It streams
-// the log in seq order on one reader connection, in constant memory.
-func (db *DB) VerifyAudit(ctx context.Context, keys []ed25519.PublicKey, report func(auditchain.Problem)) (auditchain.Summary, error) {
+// checkpoints, trusting the signatures of cfg.Keys and the pairs in
+// cfg.Known, and returns what it saw (the store fills in cfg.Checkpoints
+// and cfg.LegacyThrough). Each problem goes to cfg.Report as it is found;
+// an error means the log could not be read to the end (the summary then
+// covers what was). It streams the log in seq order on one reader
+// connection, in constant memory.
+func (db *DB) VerifyAudit(ctx context.Context, cfg auditchain.Config) (auditchain.Summary, error) {
 	// Checkpoints first: every one of them then names a record the scan's
 	// later snapshot holds, whatever is appended meanwhile.
-	cps, err := db.auditCheckpoints(ctx)
+	var err error
+	cfg.Checkpoints, err = db.auditCheckpoints(ctx)
 	if err != nil {
 		return auditchain.Summary{}, readErr(ctx, "verify audit: checkpoints", err)
 	}
-	var legacy int64
-	if err := db.readers.QueryRowContext(ctx, "SELECT legacy_through FROM audit_chain").Scan(&legacy); err != nil {
+	if err := db.readers.QueryRowContext(ctx, "SELECT legacy_through FROM audit_chain").Scan(&cfg.LegacyThrough); err != nil {
 		return auditchain.Summary{}, readErr(ctx, "verify audit", err)
 	}
-	v := auditchain.NewVerifier(auditchain.Config{Keys: keys, Checkpoints: cps, LegacyThrough: legacy, Report: report})
+	v := auditchain.NewVerifier(cfg)
 	rows, err := db.readers.QueryContext(ctx, "SELECT seq, recorded, event, prev_hash, hash FROM audit_event ORDER BY seq")
 	if err != nil {
 		return v.Finish(), readErr(ctx, "verify audit", err)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +55,13 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	keys, keyFile, err := trustedKeys(cfg, *publicKey)
 	if err != nil {
 		return err
+	}
+	if cfg.dbURL == "" {
+		// A mistyped --data would otherwise be a new, empty and so
+		// "intact" database.
+		if _, err := os.Stat(filepath.Join(cfg.dataDir, "emr.db")); err != nil {
+			return fmt.Errorf("no database in %s: %w", cfg.dataDir, err)
+		}
 	}
 	// Opened without a signing key: verifying must never sign anything.
 	cfg.noAuditKey = true

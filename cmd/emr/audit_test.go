@@ -83,6 +83,9 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if _, _, err := auditchain.LoadOrCreateKey(other); err != nil {
 		t.Fatal(err)
 	}
+	if code, _, stderr := runEmr("audit", "verify", "--data", t.TempDir(), "--public-key", pub); code != 1 || !strings.Contains(stderr, "no database") {
+		t.Errorf("verify of a directory without a database: exit %d, want 1:\n%s", code, stderr)
+	}
 	// Another key than the one that signed: every checkpoint is suspect.
 	if code, stdout, _ := runEmr("audit", "verify", "--data", data, "--audit-key", other); code != 1 || !strings.Contains(stdout, auditchain.BadSignature) {
 		t.Errorf("verify with another key: exit %d, want 1 with bad signatures:\n%s", code, stdout)
@@ -233,6 +236,9 @@ func TestAuditChainTwoServers(t *testing.T) {
 	// would still give both the same one).
 	a := startServer(t, t.TempDir(), args)
 	b := startServer(t, t.TempDir(), args)
+	if !strings.Contains(a.banner, "checkpoints signed by key") || !strings.Contains(a.banner, key) {
+		t.Errorf("start-up message does not name the audit key:\n%s", a.banner)
+	}
 	status, _, p := call(t, "POST", a.base+"/Patient", fhirJSON, `{"resourceType":"Patient","name":[{"family":"Kette"}]}`)
 	if status != 201 {
 		t.Fatalf("create: %d %v", status, p)

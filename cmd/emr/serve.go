@@ -108,8 +108,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		srv.TLSConfig = https.config
 		tlsLine = "  TLS:         " + https.about + "\n"
 	}
-	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  FHIR R4 API: %s/fhir/R4\n  data:        %s\n%sPress Ctrl+C to stop.\n",
-		versionString(), url, url, url, a.dbPath, tlsLine)
+	auditLine := "  audit log:   hash-chained; checkpoints NOT signed (no --audit-key)\n"
+	if a.auditKeyID != "" {
+		auditLine = fmt.Sprintf("  audit log:   hash-chained, checkpoints signed by key %s (%s)\n", a.auditKeyID, auditKeyPath(cfg))
+	}
+	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  FHIR R4 API: %s/fhir/R4\n  data:        %s\n%s%sPress Ctrl+C to stop.\n",
+		versionString(), url, url, url, a.dbPath, auditLine, tlsLine)
 	errc := make(chan error, 1)
 	go func() {
 		if https != nil {
@@ -139,6 +143,8 @@ type app struct {
 	handler http.Handler
 	dbPath  string
 	backend string // "sqlite" or "postgres"
+	// auditKeyID names the key signing audit checkpoints ("" for none).
+	auditKeyID string
 }
 
 // openApp opens the storage backend and wires every service.
@@ -191,7 +197,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(body)
 	})
-	return &app{store: st, handler: mux, dbPath: dbPath, backend: st.Backend()}, nil
+	return &app{store: st, handler: mux, dbPath: dbPath, backend: st.Backend(), auditKeyID: st.AuditKeyID()}, nil
 }
 
 // dbFlags declares the flags choosing the database; replica adds the read

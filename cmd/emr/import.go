@@ -25,6 +25,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cfg config
 	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory holding the SQLite database")
 	dbFlags(fs, &cfg, false)
+	auditFlags(fs, &cfg)
 	fs.BoolVar(&cfg.invariants, "invariants", true, "check the R5 invariants (FHIRPath constraints) of every resource")
 	fhirVersion := fs.String("fhir-version", "auto", "FHIR version of the input: auto (detected per file), 4.0 or 5.0")
 	batch := fs.Int("batch", 500, "resources written per transaction")

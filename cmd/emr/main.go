@@ -29,6 +29,7 @@ func commands() []command {
 		{"user", "add, list, disable and enable users; reset passwords and second factors", runUser},
 		{"client", "register, list and remove SMART apps and backend services (OAuth 2.0 clients)", runClient},
 		{"reindex", "rebuild the search index (resumable)", runReindex},
+		{"audit", "verify the tamper-evident audit log (emr audit verify)", runAudit},
 		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},
 		{"role", "list the roles and what each may read and write", runRole},
 		{"version", "print the version", runVersion},

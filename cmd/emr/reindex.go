@@ -18,6 +18,7 @@ func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var cfg config
 	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory holding the SQLite database")
 	dbFlags(fs, &cfg, false)
+	auditFlags(fs, &cfg)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

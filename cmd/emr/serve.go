@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/smart"
 	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/store/auditchain"
 	"github.com/emr-project/emr/internal/store/sqlstore"
 	"github.com/emr-project/emr/internal/web"
 )
@@ -54,6 +56,13 @@ type config struct {
 	// derived from the listening address. SMART tokens name it as their
 	// audience.
 	fhirBase string
+	// auditKey is the file of the key signing the audit log's checkpoints
+	// ("" for audit-key in dataDir), created when missing; noAuditKey opens
+	// the store without one (emr audit verify must not sign anything).
+	auditKey           string
+	noAuditKey         bool
+	checkpointEvery    int64
+	checkpointInterval time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory; the SQLite database lives here")
 	dbFlags(fs, &cfg, true)
+	auditFlags(fs, &cfg)
 	fs.StringVar(&cfg.baseURL, "base-url", "", "public base URL of the FHIR API, e.g. https://emr.example.org/fhir (default: taken from each request)")
 	fs.Int64Var(&cfg.maxBody, "max-body", fhirapi.DefaultMaxBodyBytes, "largest accepted request body, in bytes")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -137,8 +147,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		srv.TLSConfig = https.config
 		tlsLine = "  TLS:         " + https.about + "\n"
 	}
-	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  FHIR R4 API: %s/fhir/R4\n  sign in:     %s/login\n  SMART:       %s/.well-known/smart-configuration (apps: emr client add)\n  data:        %s\n%sPress Ctrl+C to stop.\n",
-		versionString(), origin, origin, origin, origin, cfg.fhirBase, a.dbPath, tlsLine)
+	auditLine := "  audit log:   hash-chained; checkpoints NOT signed (no --audit-key)\n"
+	if a.auditKeyID != "" {
+		auditLine = fmt.Sprintf("  audit log:   hash-chained, checkpoints signed by key %s (%s)\n", a.auditKeyID, auditKeyPath(cfg))
+	}
+	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  FHIR R4 API: %s/fhir/R4\n  sign in:     %s/login\n  SMART:       %s/.well-known/smart-configuration (apps: emr client add)\n  data:        %s\n%s%sPress Ctrl+C to stop.\n",
+		versionString(), origin, origin, origin, origin, cfg.fhirBase, a.dbPath, auditLine, tlsLine)
 	errc := make(chan error, 1)
 	go func() {
 		if https != nil {
@@ -174,6 +188,8 @@ type app struct {
 	handler http.Handler
 	dbPath  string
 	backend string // "sqlite" or "postgres"
+	// auditKeyID names the key signing audit checkpoints ("" for none).
+	auditKeyID string
 }
 
 // openApp opens the storage backend and wires every service.
@@ -257,7 +273,8 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(body)
 	})
-	return &app{store: st, accounts: accounts, smart: smartServer, gate: gate, api: apiMux, handler: mux, dbPath: dbPath, backend: st.Backend()}, nil
+	return &app{store: st, accounts: accounts, smart: smartServer, gate: gate, api: apiMux, handler: mux, dbPath: dbPath,
+		backend: st.Backend(), auditKeyID: st.AuditKeyID()}, nil
 }
 
 // dbFlags declares the flags choosing the database; replica adds the read
@@ -269,26 +286,69 @@ func dbFlags(fs *flag.FlagSet, cfg *config, replica bool) {
 	}
 }
 
+// auditFlags declares the flags of the audit log's signed checkpoints.
+func auditFlags(fs *flag.FlagSet, cfg *config) {
+	fs.StringVar(&cfg.auditKey, "audit-key", "", "file of the Ed25519 key signing audit checkpoints, created (mode 0600, public key beside it in FILE.pub) when missing; every server on one PostgreSQL database needs the same key (default: audit-key in --data with SQLite; none, so no checkpoints, with --db)")
+	fs.Int64Var(&cfg.checkpointEvery, "audit-checkpoint-every", 10000, "audit records between signed checkpoints")
+	fs.DurationVar(&cfg.checkpointInterval, "audit-checkpoint-interval", 10*time.Minute, "longest time between signed checkpoints while audit records are written")
+}
+
+// auditKeyPath is the file of the checkpoint signing key cfg names: with
+// PostgreSQL only --audit-key (several servers must share one key, which a
+// default place in each one's --data would not give them), with SQLite
+// audit-key in --data by default.
+func auditKeyPath(cfg config) string {
+	if cfg.auditKey != "" || cfg.dbURL != "" {
+		return cfg.auditKey
+	}
+	return filepath.Join(cfg.dataDir, "audit-key")
+}
+
 // openStore opens the PostgreSQL database of cfg.dbURL or, by default, the
-// SQLite database in cfg.dataDir (creating both when needed). It returns
-// where the data is, for messages.
+// SQLite database in cfg.dataDir (creating both when needed), with the
+// audit checkpoint key of cfg (created when needed). It returns where the
+// data is, for messages.
 func openStore(ctx context.Context, cfg config, defs *spec.Definitions) (*sqlstore.DB, string, error) {
-	opts := sqlstore.Options{Extractor: search.NewExtractor(defs), ReplicaURL: cfg.replicaURL}
+	if cfg.checkpointEvery < 0 || cfg.checkpointInterval < 0 {
+		return nil, "", usageError{errors.New("--audit-checkpoint-every and --audit-checkpoint-interval must not be negative")}
+	}
+	opts := sqlstore.Options{Extractor: search.NewExtractor(defs), ReplicaURL: cfg.replicaURL,
+		CheckpointEvery: cfg.checkpointEvery, CheckpointInterval: cfg.checkpointInterval}
 	if cfg.dbURL != "" {
 		if scheme, _, ok := strings.Cut(cfg.dbURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
 			return nil, "", usageError{fmt.Errorf("--db: %s databases are not supported; give a postgres:// URL (SQLite needs no --db)", scheme)}
 		}
+	} else {
+		if cfg.replicaURL != "" {
+			return nil, "", usageError{errors.New("--db-replica needs --db: SQLite has no replicas")}
+		}
+		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+			return nil, "", fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	switch path := auditKeyPath(cfg); {
+	case cfg.noAuditKey:
+	case path == "":
+		slog.Warn("audit checkpoints are not signed: give every server the same --audit-key file (docs/audit.md)")
+	default:
+		// The key lives outside the database, so that whoever can rewrite
+		// the database cannot re-sign a rewritten audit log (docs/audit.md).
+		key, created, err := auditchain.LoadOrCreateKey(path)
+		if err != nil {
+			return nil, "", err
+		}
+		if created {
+			slog.Info("created the audit checkpoint key; keep a copy of its public key away from the database",
+				"key", path, "public_key", auditchain.PublicKeyPath(path), "key_id", auditchain.KeyID(key.Public().(ed25519.PublicKey)))
+		}
+		opts.AuditKey = key
+	}
+	if cfg.dbURL != "" {
 		st, err := sqlstore.OpenPostgres(ctx, cfg.dbURL, opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("open database: %w", err)
 		}
 		return st, st.Where(), nil
-	}
-	if cfg.replicaURL != "" {
-		return nil, "", usageError{errors.New("--db-replica needs --db: SQLite has no replicas")}
-	}
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return nil, "", fmt.Errorf("create data directory: %w", err)
 	}
 	dbPath := filepath.Join(cfg.dataDir, "emr.db")
 	st, err := sqlstore.OpenSQLite(ctx, dbPath, opts)

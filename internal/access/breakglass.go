@@ -75,8 +75,8 @@ func (b *BreakGlass) Declare(ctx context.Context, patient, reason string, d time
 	switch {
 	case pr == nil:
 		return nil, fhir.Errorf(fhir.KindUnauthorized, "authentication is required")
-	case pr.User == "" || pr.Patient != "" || pr.Grants != nil:
-		return nil, fhir.Errorf(fhir.KindForbidden, "break-glass is for clinicians signed in themselves, not for patients, apps or services")
+	case pr.User == "" || b.patientBound(pr):
+		return nil, fhir.Errorf(fhir.KindForbidden, "break-glass is for clinicians, not for patients or services")
 	case len(strings.TrimSpace(reason)) < minReason:
 		return nil, fhir.Errorf(fhir.KindInvalid, "give the reason for emergency access (at least %d characters)", minReason)
 	case !fhir.ValidID(patient):
@@ -123,6 +123,17 @@ func (b *BreakGlass) Declare(ctx context.Context, patient, reason string, d time
 		return nil, err
 	}
 	return e, nil
+}
+
+// patientBound reports whether the caller's role reaches only the
+// patient it is (the patient role).
+func (b *BreakGlass) patientBound(pr *Principal) bool {
+	rp, ok := b.Gate.policy.(*RolePolicy)
+	if !ok {
+		return pr.Patient != ""
+	}
+	role, ok := rp.roles.Role(pr.Role)
+	return !ok || role.Patients == PatientsOwn
 }
 
 func cmp(d, def time.Duration) time.Duration {

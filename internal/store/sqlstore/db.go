@@ -39,6 +39,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -70,6 +71,18 @@ type Options struct {
 	// the writer, a quarter of that for each reader).
 	CacheSizeKiB int
 
+	// AuditKey signs checkpoints of the audit log's hash chain
+	// (auditchain.Sign); nil signs none, though every record is still
+	// chained. Keep the key out of the database: with it, whoever can
+	// rewrite the database can re-sign a rewritten chain.
+	AuditKey ed25519.PrivateKey
+	// CheckpointEvery is how many audit records may follow the last
+	// checkpoint before the next is written (default 10,000), and
+	// CheckpointInterval how long (default 10 minutes). Close writes one
+	// too.
+	CheckpointEvery    int64
+	CheckpointInterval time.Duration
+
 	// PostgreSQL only.
 	//
 	// ReplicaURL, when set, is a read replica (a streaming standby) that
@@ -88,6 +101,12 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
+	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = 10000
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 10 * time.Minute
 	}
 	if o.CacheSizeKiB <= 0 {
 		o.CacheSizeKiB = 16 << 10
@@ -129,6 +148,15 @@ type DB struct {
 	batchWrites int64     // versions written by the batch running now
 	lastNow     time.Time // keeps last_updated monotonic
 	batchErr    error     // the first database error in the current batch
+
+	// The audit chain (auditchain.go); writer goroutine only.
+	auditKey     ed25519.PrivateKey
+	ckEvery      int64
+	ckInterval   time.Duration
+	pending      []pendingAudit    // the running batch's audit events
+	auditInserts map[int]*sql.Stmt // INSERTs of n chained records
+	ckpt         checkpointState   // the last checkpoint known
+	ckptPending  *checkpointState  // made by the running transaction
 }
 
 var _ store.Store = (*DB)(nil)
@@ -138,7 +166,8 @@ var _ store.Store = (*DB)(nil)
 // the writer goroutine. check, when not nil, runs first on the writer
 // connection. On failure it closes both pools.
 func open(ctx context.Context, d *dialect, where string, writer, readers *sql.DB, opts Options, check func(context.Context, *sql.Conn) error) (*DB, error) {
-	db := &DB{d: d, where: where, writer: writer, readers: readers, maxBatch: opts.MaxBatch, extractor: opts.Extractor}
+	db := &DB{d: d, where: where, writer: writer, readers: readers, maxBatch: opts.MaxBatch, extractor: opts.Extractor,
+		auditKey: opts.AuditKey, ckEvery: opts.CheckpointEvery, ckInterval: opts.CheckpointInterval}
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
@@ -182,6 +211,9 @@ func (db *DB) openWriter(ctx context.Context, check func(context.Context, *sql.C
 	if err := db.istmt.prepare(ctx, conn, db.d); err != nil {
 		return err
 	}
+	if err := db.openAuditChain(ctx); err != nil {
+		return err
+	}
 	return db.checkIndexVersion(ctx)
 }
 
@@ -211,6 +243,9 @@ func (db *DB) closeConns() error {
 	errs = append(errs, db.rd.close())
 	db.wstmt.close()
 	db.istmt.close()
+	for _, stmt := range db.auditInserts {
+		stmt.Close()
+	}
 	if db.wconn != nil {
 		errs = append(errs, db.wconn.Close())
 	}

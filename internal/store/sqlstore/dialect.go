@@ -28,6 +28,11 @@ type dialect struct {
 	// they are not versions, so they need not wait for the write lock (a
 	// read, audited, must not wait for another server's long write).
 	beginAudit []string
+	// auditTip takes the lock that orders audit appends across processes
+	// until the transaction ends (where begin and beginAudit do not hold
+	// one already) and returns the last audit record's seq and hash, in
+	// one statement; see auditchain.go.
+	auditTip string
 
 	// lastInsertID says that the driver reports the key of an inserted
 	// row (SQLite's rowid) without RETURNING, which costs SQLite a third of

@@ -21,6 +21,7 @@ import (
 const (
 	pgWriteLock     = 0x656d725f77726974 // "emr_writ"
 	pgMigrationLock = 0x656d725f6d696772 // "emr_migr"
+	pgAuditLock     = 0x656d725f61756469 // "emr_audi"
 )
 
 // postgresDialect is PostgreSQL 15 or later. Writers from every process
@@ -31,6 +32,7 @@ var postgresDialect = &dialect{
 	name:         "postgres",
 	begin:        []string{"BEGIN", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(pgWriteLock))},
 	beginAudit:   []string{"BEGIN"},
+	auditTip:     fmt.Sprintf("SELECT seq, hash FROM audit_lock_tip(%d)", int64(pgAuditLock)),
 	insertIgnore: "INSERT INTO",
 	ignoreSuffix: " ON CONFLICT DO NOTHING",
 	like:         "ILIKE",

@@ -18,6 +18,7 @@ var sqliteDialect = &dialect{
 	name:             "sqlite",
 	begin:            []string{"BEGIN IMMEDIATE"},
 	beginAudit:       []string{"BEGIN IMMEDIATE"},
+	auditTip:         "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1",
 	lastInsertID:     true,
 	insertIgnore:     "INSERT OR IGNORE INTO",
 	like:             "LIKE",

@@ -22,7 +22,7 @@ type writeStmts struct {
 	insertVersion *sql.Stmt
 	setCurrent    *sql.Stmt
 	insertCurrent *sql.Stmt // version 1: a plain insert, which (unlike the upsert) needs no statement journal
-	insertAudit   *sql.Stmt
+	auditTip      *sql.Stmt // dialect.auditTip, run by every batch that appends audit events
 }
 
 func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) error {
@@ -46,7 +46,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 		{&s.setCurrent, `INSERT INTO resource_current (` + currentCols + `) VALUES (` + currentVals + `)
 			ON CONFLICT (type, id) DO UPDATE SET ` + currentSet},
 		{&s.insertCurrent, `INSERT INTO resource_current (` + currentCols + `) VALUES (` + currentVals + `)`},
-		{&s.insertAudit, `INSERT INTO audit_event (recorded, event) VALUES (?, ?)`},
+		{&s.auditTip, d.auditTip},
 	} {
 		stmt, err := conn.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -58,7 +58,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 }
 
 func (s *writeStmts) close() {
-	for _, stmt := range []*sql.Stmt{s.readCurrent, s.currentState, s.insertVersion, s.setCurrent, s.insertCurrent, s.insertAudit} {
+	for _, stmt := range []*sql.Stmt{s.readCurrent, s.currentState, s.insertVersion, s.setCurrent, s.insertCurrent, s.auditTip} {
 		if stmt != nil {
 			stmt.Close()
 		}

@@ -200,7 +200,9 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKe
 }
 
 // AppendAudit records event in this transaction. An event without an id is
-// given one (store.NewID), as a stored resource needs it.
+// given one (store.NewID), as a stored resource needs it. The event is
+// inserted and chained at the end of the batch (sealAudit); a savepoint
+// rolled back drops it from there.
 func (tx *txn) AppendAudit(event fhir.Resource) error {
 	if err := tx.usable(); err != nil {
 		return err
@@ -211,8 +213,6 @@ func (tx *txn) AppendAudit(event fhir.Resource) error {
 	if event.ID() == "" {
 		event.SetID(store.NewID())
 	}
-	if _, err := tx.db.wstmt.insertAudit.ExecContext(tx.ctx, tx.now.UnixMilli(), event.JSON()); err != nil {
-		return tx.dbErr("audit", err)
-	}
+	tx.db.pending = append(tx.db.pending, pendingAudit{recorded: tx.now.UnixMilli(), event: event.JSON()})
 	return nil
 }

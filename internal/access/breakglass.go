@@ -224,7 +224,7 @@ func (b *BreakGlass) mayReview(ctx context.Context) error {
 	if PrincipalFrom(ctx) == nil {
 		return fhir.Errorf(fhir.KindUnauthorized, "authentication is required")
 	}
-	if acc := b.Gate.Limit(ctx, 's', []string{"AuditEvent"}); acc != nil {
+	if acc := b.Gate.Limit(ctx, 's', []string{"AuditEvent"}); !Unlimited(acc) {
 		return fhir.Errorf(fhir.KindForbidden, "reviewing emergency access is for privacy officers (those who may search AuditEvent)")
 	}
 	return nil

@@ -201,7 +201,20 @@ func (g *Gate) Limit(ctx context.Context, perm byte, types []string) *search.Acc
 // Visible reports whether the caller may perm typ/id, in store s (a
 // store.Store, or a store.Tx inside a write).
 func (g *Gate) Visible(ctx context.Context, s Searcher, perm byte, typ, id string) (bool, error) {
+	return g.visible(ctx, s, perm, typ, id, true)
+}
+
+// visible is Visible; consent false leaves the patients' Consents out,
+// for checks of writes: a Consent limits who sees a record, not what may
+// be written to it (a result for a patient who opted out is still kept).
+func (g *Gate) visible(ctx context.Context, s Searcher, perm byte, typ, id string, consent bool) (bool, error) {
 	acc := g.Limit(ctx, perm, []string{typ})
+	if acc != nil && !consent {
+		acc.Consent = nil
+		if Unlimited(acc) {
+			acc = nil
+		}
+	}
 	if acc == nil {
 		return true, nil
 	}

@@ -3,8 +3,11 @@ package access
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 )
@@ -51,10 +54,59 @@ func (s *guardedStore) History(ctx context.Context, q store.HistoryQuery) (*stor
 		if denied := s.g.hidden(s.ctx, StoreSearcher(s.Store), q.Type, q.ID); denied != nil {
 			return nil, denied
 		}
-	} else if err := s.g.wholeTypes(s.ctx, q.Type); err != nil {
+		return s.Store.History(ctx, q)
+	}
+	if err := s.g.wholeTypes(s.ctx, q.Type); err != nil {
 		return nil, err
 	}
-	return s.Store.History(ctx, q)
+	page, err := s.Store.History(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.g.withoutHidden(s.ctx, StoreSearcher(s.Store), page)
+}
+
+// withoutHidden drops from a history page the versions of resources the
+// patients' Consents hide from the caller (a page may come out shorter;
+// its cursors are kept). Tombstones stay: they carry no data.
+func (g *Gate) withoutHidden(ctx context.Context, s Searcher, page *store.HistoryPage) (*store.HistoryPage, error) {
+	byType := map[string][]string{}
+	for _, v := range page.Versions {
+		if !v.Deleted {
+			byType[v.Type] = append(byType[v.Type], v.ID)
+		}
+	}
+	visible := map[string]bool{}
+	for typ, ids := range byType {
+		acc := g.Limit(ctx, 'r', []string{typ})
+		if acc == nil {
+			for _, id := range ids {
+				visible[typ+"/"+id] = true
+			}
+			continue
+		}
+		q, err := search.Parse(spec.R5(), typ, url.Values{"_id": {strings.Join(ids, ",")}}, search.ParseOptions{})
+		if err != nil {
+			return nil, err
+		}
+		q.Access, q.Count, q.CountGiven = acc, len(ids), true
+		res, err := s.search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range res.Matches {
+			visible[typ+"/"+v.ID] = true
+		}
+	}
+	kept := page.Versions[:0:0]
+	for _, v := range page.Versions {
+		if v.Deleted || visible[v.Type+"/"+v.ID] {
+			kept = append(kept, v)
+		}
+	}
+	out := *page
+	out.Versions = kept
+	return &out, nil
 }
 
 func (s *guardedStore) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
@@ -90,7 +142,7 @@ func (g *Gate) wholeTypes(ctx context.Context, typ string) error {
 	if typ != "" {
 		types = []string{typ}
 	}
-	if g.Limit(ctx, 's', types) == nil {
+	if Unlimited(g.Limit(ctx, 's', types)) {
 		return nil
 	}
 	what := "every resource type"
@@ -166,13 +218,13 @@ func (t *guardedTx) Delete(typ, id string, ifMatch int64) (*store.Version, error
 // mayTouch checks, before perm on typ/id, that an existing resource is
 // one the caller may perm: otherwise it looks missing.
 func (t *guardedTx) mayTouch(perm byte, typ, id string) error {
-	if id == "" || t.g.Limit(t.ctx, perm, []string{typ}) == nil {
+	if id == "" || Unlimited(t.g.Limit(t.ctx, perm, []string{typ})) {
 		return nil
 	}
 	if _, err := t.Tx.Read(typ, id); err != nil {
 		return nil // nothing there (or a tombstone): nothing to hide
 	}
-	ok, err := t.g.Visible(t.ctx, TxSearcher(t.Tx), perm, typ, id)
+	ok, err := t.g.visible(t.ctx, TxSearcher(t.Tx), perm, typ, id, false)
 	switch {
 	case err != nil:
 		return err
@@ -185,7 +237,7 @@ func (t *guardedTx) mayTouch(perm byte, typ, id string) error {
 // mayHave checks, after a write, that the version written is one the
 // caller may perm (a patient user's Observation is about that patient).
 func (t *guardedTx) mayHave(perm byte, v *store.Version) error {
-	ok, err := t.g.Visible(t.ctx, TxSearcher(t.Tx), perm, v.Type, v.ID)
+	ok, err := t.g.visible(t.ctx, TxSearcher(t.Tx), perm, v.Type, v.ID, false)
 	switch {
 	case err != nil:
 		return err

@@ -163,13 +163,71 @@ func (p *RolePolicy) Limit(ctx context.Context, perm byte, types []string) *sear
 		}
 		rules = narrowed
 	}
+	acc := &search.Access{Rules: rules}
 	for _, r := range rules {
 		if r.Compartment == nil && r.CareOf == nil && len(r.Filters) == 0 &&
 			(r.Types == nil || (len(types) > 0 && len(r.Types) == len(types))) {
-			return nil // one rule admits everything asked
+			acc = nil // one rule admits everything asked
+			break
 		}
 	}
-	return &search.Access{Rules: rules}
+	if acc != nil && len(acc.Rules) == 0 {
+		return acc // nothing: no consent can add to it
+	}
+	if !p.patientData(types) {
+		return acc
+	}
+	// The patients' Consents limit everyone but the patient themself.
+	if acc == nil {
+		acc = &search.Access{Rules: []search.AccessRule{{}}}
+	}
+	acc.Consent = p.consentCheck(pr)
+	return acc
+}
+
+// Unlimited reports whether acc lets the caller reach every resource of
+// the types it was asked for, apart from what patients' Consents hide.
+func Unlimited(acc *search.Access) bool {
+	if acc == nil {
+		return true
+	}
+	if len(acc.Rules) != 1 {
+		return false
+	}
+	r := acc.Rules[0]
+	return r.Types == nil && r.Compartment == nil && r.CareOf == nil && len(r.Filters) == 0
+}
+
+// patientData reports whether types (any type when empty) include one a
+// patient's compartment can hold, which Consents may cover.
+func (p *RolePolicy) patientData(types []string) bool {
+	if len(types) == 0 {
+		return true
+	}
+	for _, t := range types {
+		if p.inPatient[t] {
+			return true
+		}
+	}
+	return false
+}
+
+// consentCheck describes the caller to the patients' Consents.
+func (p *RolePolicy) consentCheck(pr *Principal) *search.ConsentCheck {
+	now := p.now()
+	c := &search.ConsentCheck{Purpose: pr.Purpose, Now: now.UnixMilli()}
+	if pr.FHIRUser != "" {
+		c.Actors = append(c.Actors, pr.FHIRUser)
+	}
+	if role, ok := p.roles.Role(pr.Role); ok && role.Patients == PatientsOwn && pr.Patient != "" {
+		c.Exempt = append(c.Exempt, pr.Patient) // a patient's own record
+	}
+	for _, e := range pr.Emergencies {
+		if now.Before(e.Until) {
+			c.Exempt = append(c.Exempt, e.Patient) // break-glass overrides consent
+		}
+	}
+	return c
 }
 
 // rules are the principal's access rules for perm: its role's, narrowed

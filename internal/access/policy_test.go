@@ -165,7 +165,11 @@ func rulesText(acc *search.Access) string {
 		}
 		out = append(out, s)
 	}
-	return strings.Join(out, "; ")
+	text := strings.Join(out, "; ")
+	if acc.Consent != nil {
+		text += " +consent"
+	}
+	return text
 }
 
 func TestScopesNarrowTheRole(t *testing.T) {
@@ -182,17 +186,17 @@ func TestScopesNarrowTheRole(t *testing.T) {
 		types []string
 		want  string
 	}{
-		{"a session is limited by its role only", as(&Principal{User: "u", Role: "physician"}), 's', []string{"Observation"}, "unlimited"},
+		{"a session is limited by its role only (and consents)", as(&Principal{User: "u", Role: "physician"}), 's', []string{"Observation"}, "* +consent"},
 		{"no scopes, no access", physician(), 's', []string{"Observation"}, ""},
-		{"user scope", physician(Grant{Context: "user", Type: "Observation", Perms: "rs"}), 's', []string{"Observation"}, "unlimited"},
+		{"user scope", physician(Grant{Context: "user", Type: "Observation", Perms: "rs"}), 's', []string{"Observation"}, "* +consent"},
 		{"user scope on another type", physician(Grant{Context: "user", Type: "Condition", Perms: "rs"}), 's', []string{"Observation"}, ""},
 		{"read is not search", physician(Grant{Context: "user", Type: "Observation", Perms: "r"}), 's', []string{"Observation"}, ""},
-		{"patient scope binds to the launch patient", physician(Grant{Context: "patient", Type: "*", Perms: "rs"}), 's', []string{"Observation"}, "Observation in Patient/p1"},
+		{"patient scope binds to the launch patient", physician(Grant{Context: "patient", Type: "*", Perms: "rs"}), 's', []string{"Observation"}, "Observation in Patient/p1 +consent"},
 		{"patient scope on reference data", physician(Grant{Context: "patient", Type: "*", Perms: "rs"}), 'r', []string{"Practitioner"}, "unlimited"},
 		{"a scope cannot exceed the role", physician(Grant{Context: "user", Type: "*", Perms: "cruds"}), 'd', []string{"AuditEvent"}, ""},
-		{"constraint", physician(Grant{Context: "patient", Type: "Observation", Perms: "rs", Filters: lab}), 's', []string{"Observation"}, "Observation in Patient/p1 where category"},
+		{"constraint", physician(Grant{Context: "patient", Type: "Observation", Perms: "rs", Filters: lab}), 's', []string{"Observation"}, "Observation in Patient/p1 where category +consent"},
 		{"bad constraint grants nothing", physician(Grant{Context: "user", Type: "Observation", Perms: "rs", Filters: url.Values{"nonsense": {"1"}}}), 's', []string{"Observation"}, ""},
-		{"patient role", as(&Principal{User: "pat", Role: "patient", Patient: "p9"}), 's', []string{"Observation", "Practitioner"}, "Practitioner; Observation in Patient/p9"},
+		{"patient role", as(&Principal{User: "pat", Role: "patient", Patient: "p9"}), 's', []string{"Observation", "Practitioner"}, "Practitioner; Observation in Patient/p9 +consent"},
 		{"patient role without its patient", as(&Principal{User: "pat", Role: "patient"}), 's', []string{"Observation"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,21 +218,21 @@ func TestCareAndBreakGlass(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	pol.now = func() time.Time { return now }
 	nurse := &Principal{User: "n", Role: "ward-nurse", FHIRUser: "Practitioner/n1"}
-	if got := rulesText(pol.Limit(as(nurse), 'r', []string{"Observation"})); got != "Observation care of Practitioner/n1" {
+	if got := rulesText(pol.Limit(as(nurse), 'r', []string{"Observation"})); got != "Observation care of Practitioner/n1 +consent" {
 		t.Errorf("care: %q", got)
 	}
 	nurse.Emergencies = []Emergency{
 		{Patient: "p7", Until: now.Add(time.Hour), Reason: "unconscious in ED"},
 		{Patient: "p8", Until: now.Add(-time.Second), Reason: "expired"},
 	}
-	if got := rulesText(pol.Limit(as(nurse), 'r', []string{"Observation"})); got != "Observation care of Practitioner/n1; Observation in Patient/p7" {
+	if got := rulesText(pol.Limit(as(nurse), 'r', []string{"Observation"})); got != "Observation care of Practitioner/n1; Observation in Patient/p7 +consent" {
 		t.Errorf("with break-glass: %q", got)
 	}
 	if got := rulesText(pol.Limit(as(nurse), 'u', []string{"Observation"})); got != "" {
 		t.Errorf("break-glass grants no writing, and the role none: %q", got)
 	}
 	unlinked := &Principal{User: "n2", Role: "ward-nurse"}
-	if got := rulesText(pol.Limit(as(unlinked), 'r', []string{"Observation", "Practitioner"})); got != "Practitioner" {
+	if got := rulesText(pol.Limit(as(unlinked), 'r', []string{"Observation", "Practitioner"})); got != "Practitioner +consent" {
 		t.Errorf("a care role without a Practitioner reaches no patient: %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -408,4 +409,90 @@ func TestAuthorizationMatrixThroughAPI(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConsentThroughAPI: patients' Consents change what a physician sees
+// on every path — search and its total, read, $everything, type history —
+// while the patient still sees their own record and break-glass overrides
+// an opt-out.
+func TestConsentThroughAPI(t *testing.T) {
+	defs := spec.R5()
+	callers := map[string]*access.Principal{
+		"admin": {User: "admin", Role: "admin"},
+		"dr1":   {User: "dr1", Role: "physician", FHIRUser: "Practitioner/dr1"},
+		"dr2":   {User: "dr2", Role: "physician", FHIRUser: "Practitioner/dr2"},
+		"pat2":  {User: "pat2", Role: "patient", Patient: "p2"},
+	}
+	var bg *access.BreakGlass
+	s := newTestServer(t, func(o *fhirapi.Options) {
+		o.Gate = access.NewGate(o.Store, access.NewRolePolicy(defs, access.DefaultRoles(defs)), "test")
+		bg = &access.BreakGlass{Store: o.Store, Gate: o.Gate}
+		o.BreakGlass = bg
+	})
+	inner := s.handler
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := callers[r.Header.Get("X-Test-Caller")]; p != nil {
+			p := *p
+			p.Emergencies, _ = bg.Active(r.Context(), p.User)
+			r = r.WithContext(access.WithPrincipal(r.Context(), &p))
+		}
+		inner.ServeHTTP(w, r)
+	})
+	for _, r := range []string{
+		`{"resourceType":"Patient","id":"p1"}`, `{"resourceType":"Patient","id":"p2"}`,
+		`{"resourceType":"Observation","id":"p1psy","status":"final","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"code":{"text":"mood"},"subject":{"reference":"Patient/p1"}}`,
+		`{"resourceType":"Observation","id":"p1lab","status":"final","code":{"text":"glucose"},"subject":{"reference":"Patient/p1"}}`,
+		`{"resourceType":"Observation","id":"p2lab","status":"final","code":{"text":"glucose"},"subject":{"reference":"Patient/p2"}}`,
+		`{"resourceType":"Consent","id":"c1","status":"active","subject":{"reference":"Patient/p1"},"decision":"permit",
+			"provision":[{"actor":[{"reference":{"reference":"Practitioner/dr2"}}],"securityLabel":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]}]}`,
+		`{"resourceType":"Consent","id":"c2","status":"active","subject":{"reference":"Patient/p2"},"decision":"deny",
+			"provision":[{"actor":[{"reference":{"reference":"Practitioner/dr1"}}]}]}`,
+	} {
+		res, _ := fhir.ParseResource([]byte(r))
+		if got := s.do("PUT", "/fhir/"+res.Type()+"/"+res.ID(), r, "X-Test-Caller: admin"); got.status != http.StatusCreated {
+			t.Fatalf("seed %s: %d %s", res.ID(), got.status, got.body)
+		}
+	}
+	for _, tc := range []struct{ caller, path, want string }{
+		{"dr2", "/fhir/Observation?_sort=_id", "Observation/p1lab"},
+		{"dr1", "/fhir/Observation?_sort=_id", "Observation/p1lab Observation/p1psy Observation/p2lab"},
+		{"dr2", "/fhir/Patient/p1/$everything", "Patient/p1 Observation/p1lab Consent/c1"},
+		{"dr2", "/fhir/Observation/_history", "Observation/p1lab"},
+		{"pat2", "/fhir/Observation", "Observation/p2lab"},
+	} {
+		r := s.do("GET", tc.path, "", "X-Test-Caller: "+tc.caller)
+		ids, _ := bundleIDs(t, r)
+		if tc.path == "/fhir/Observation/_history" {
+			ids = strings.Join(uniqueIDs(strings.Fields(ids)), " ")
+		}
+		if ids != tc.want {
+			t.Errorf("%s %s: %q, want %q", tc.caller, tc.path, ids, tc.want)
+		}
+	}
+	for _, path := range []string{"/fhir/Observation/p1psy", "/fhir/Patient/p2", "/fhir/Observation/p2lab"} {
+		if r := s.do("GET", path, "", "X-Test-Caller: dr2"); r.status != http.StatusNotFound {
+			t.Errorf("dr2 reads %s: %d, want 404", path, r.status)
+		}
+	}
+	if r := s.do("GET", "/fhir/Observation?_summary=count", "", "X-Test-Caller: dr2"); !strings.Contains(string(r.body), `"total":1`) {
+		t.Errorf("dr2's count: %s", r.body)
+	}
+	// Break-glass opens the opted-out record.
+	body := `{"resourceType":"Parameters","parameter":[{"name":"reason","valueString":"unconscious, no other clinician available"}]}`
+	if r := s.do("POST", "/fhir/Patient/p2/$break-glass", body, "X-Test-Caller: dr2"); r.status != http.StatusOK {
+		t.Fatalf("break-glass: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", "/fhir/Observation/p2lab", "", "X-Test-Caller: dr2"); r.status != http.StatusOK {
+		t.Errorf("after break-glass: %d", r.status)
+	}
+}
+
+func uniqueIDs(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -120,6 +120,23 @@ type Query struct {
 // so that nothing about an invisible resource shows, not even as a count.
 type Access struct {
 	Rules []AccessRule
+	// Consent, when set, also hides what the patients' Consents deny this
+	// caller (see ConsentRules).
+	Consent *ConsentCheck
+}
+
+// ConsentCheck is the caller as the patients' Consents see it.
+type ConsentCheck struct {
+	// Actors are the resources the caller is ("Practitioner/123"); rules
+	// for any other actor do not apply to it.
+	Actors []string
+	// Purpose is the request's purpose of use ("" when not given).
+	Purpose string
+	// Exempt are patients whose Consents do not limit this caller: the
+	// patient themself, and patients opened by break-glass.
+	Exempt []string
+	// Now is the time Consent periods are compared with (unix ms).
+	Now int64
 }
 
 // AccessRule admits the resources of Types (of any type when empty) that

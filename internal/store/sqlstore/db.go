@@ -188,6 +188,10 @@ func open(ctx context.Context, d *dialect, where string, writer, readers *sql.DB
 	db.stop = make(chan struct{})
 	db.stopped = make(chan struct{})
 	go db.writeLoop()
+	if err := db.buildConsentRules(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: open %s: %w", d.name, where, err)
+	}
 	return db, nil
 }
 

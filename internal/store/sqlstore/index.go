@@ -146,6 +146,11 @@ func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, 
 			return err
 		}
 	}
+	if typ == "Consent" {
+		if err := tx.writeConsentRules(rid, res, fresh); err != nil {
+			return err
+		}
+	}
 	if res == nil || tx.db.extractor == nil {
 		return nil
 	}

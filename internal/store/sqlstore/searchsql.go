@@ -86,7 +86,11 @@ func (b *sqlBuilder) visible(a string, types []string) (string, error) {
 	if len(rules) == 0 {
 		return "FALSE", nil
 	}
-	return "(" + strings.Join(rules, " OR ") + ")", nil
+	cond := "(" + strings.Join(rules, " OR ") + ")"
+	if acc.Consent != nil {
+		cond += " AND " + b.consentCondition(a, acc.Consent)
+	}
+	return cond, nil
 }
 
 // key binds a value compared with an index key column, as the column

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/search"
@@ -156,4 +157,102 @@ func matchesOf(want string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// consentTests check Access.Consent: patients' Consents hide resources
+// from the actors they name, permits below denies open them again, and
+// changing or deleting a Consent takes effect at once.
+var consentTests = []suiteTest{
+	{"Consents", func(t *testing.T, s store.Store) {
+		obs := func(id, patient, extra string) fhir.Resource {
+			r, err := fhir.ParseResource([]byte(`{"resourceType":"Observation","id":"` + id + `","status":"final",` + extra +
+				`"subject":{"reference":"Patient/` + patient + `"}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		const psy = `"meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"code":{"text":"mood"},`
+		const hiv = `"code":{"coding":[{"system":"http://snomed.info/sct","code":"86406008"}]},`
+		const lab = `"code":{"coding":[{"system":"http://loinc.org","code":"2345-7"}]},`
+		for _, r := range []fhir.Resource{
+			{"resourceType": "Patient", "id": "p1"}, {"resourceType": "Patient", "id": "p2"},
+			obs("p1psy", "p1", psy), obs("p1lab", "p1", lab), obs("p1hiv", "p1", hiv),
+			obs("p2lab", "p2", lab), obs("p2hiv", "p2", hiv),
+		} {
+			update(t, s, r)
+		}
+		consent := func(id, body string) fhir.Resource {
+			r, err := fhir.ParseResource([]byte(`{"resourceType":"Consent","id":"` + id + `",` + body + `}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		// p1 lets everyone see everything but their mental health records,
+		// which dr2 may not see.
+		update(t, s, consent("c1", `"status":"active","subject":{"reference":"Patient/p1"},"decision":"permit",
+			"provision":[{"actor":[{"reference":{"reference":"Practitioner/dr2"}}],
+			"securityLabel":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]}]`))
+		// p2 opts out: only dr1 may see their record, and not their HIV result.
+		update(t, s, consent("c2", `"status":"active","subject":{"reference":"Patient/p2"},"decision":"deny",
+			"provision":[{"actor":[{"reference":{"reference":"Practitioner/dr1"}}],
+			"provision":[{"code":[{"coding":[{"system":"http://snomed.info/sct","code":"86406008"}]}]}]}]`))
+		// An ended consent and a draft change nothing.
+		update(t, s, consent("c3", `"status":"active","subject":{"reference":"Patient/p1"},"decision":"deny","period":{"end":"2001-01-01"}`))
+		update(t, s, consent("c4", `"status":"draft","subject":{"reference":"Patient/p1"},"decision":"deny"`))
+
+		now := time.Now().UnixMilli()
+		as := func(actor string, exempt ...string) *search.Access {
+			c := &search.ConsentCheck{Now: now, Exempt: exempt}
+			if actor != "" {
+				c.Actors = []string{actor}
+			}
+			return &search.Access{Rules: []search.AccessRule{{}}, Consent: c}
+		}
+		observations := func(acc *search.Access) string {
+			t.Helper()
+			q := parseQuery("Observation", url.Values{"_sort": {"_id"}})
+			q.Access, q.Total = acc, "accurate"
+			res, err := s.Search(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Total != int64(len(res.Matches)) {
+				t.Errorf("total %d for %d matches", res.Total, len(res.Matches))
+			}
+			return idsOf(res)
+		}
+		for _, tc := range []struct {
+			name   string
+			access *search.Access
+			want   string
+		}{
+			{"no consent check", nil, "p1hiv p1lab p1psy p2hiv p2lab"},
+			{"dr1", as("Practitioner/dr1"), "p1hiv p1lab p1psy p2lab"},
+			{"dr2", as("Practitioner/dr2"), "p1hiv p1lab"},
+			{"someone else", as("Practitioner/dr3"), "p1hiv p1lab p1psy"},
+			{"a service", as(""), "p1hiv p1lab p1psy"},
+			{"break-glass for p2", as("Practitioner/dr3", "p2"), "p1hiv p1lab p1psy p2hiv p2lab"},
+		} {
+			if got := observations(tc.access); got != tc.want {
+				t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+			}
+		}
+		// The patient resource itself is covered too.
+		q := parseQuery("Patient", url.Values{"_sort": {"_id"}})
+		q.Access = as("Practitioner/dr3")
+		if res, err := s.Search(ctx, q); err != nil || idsOf(res) != "p1" {
+			t.Errorf("patients for dr3: %v %v", res, err)
+		}
+		// Withdrawing and deleting consents take effect at once.
+		update(t, s, consent("c1", `"status":"inactive","subject":{"reference":"Patient/p1"},"decision":"permit"`))
+		if got := observations(as("Practitioner/dr2")); got != "p1hiv p1lab p1psy" {
+			t.Errorf("dr2 after c1 is withdrawn: %q", got)
+		}
+		del(t, s, "Consent", "c2")
+		if got := observations(as("Practitioner/dr3")); got != "p1hiv p1lab p1psy p2hiv p2lab" {
+			t.Errorf("dr3 after c2 is deleted: %q", got)
+		}
+	}},
 }

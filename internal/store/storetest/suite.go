@@ -38,7 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", auditTests},
 		{"Search", searchTests},
 		{"Records", recordTests},
-		{"Access", accessTests},
+		{"Access", slices.Concat(accessTests, consentTests)},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 // newAccessServer is the API under the role policy, the caller of each
 // request named by its X-Test-Caller header among callers (none: no
 // caller), as an authentication layer would put it on the context.
-func newAccessServer(t *testing.T, roles *access.Roles, callers map[string]*access.Principal) *testServer {
+func newAccessServer(t testing.TB, roles *access.Roles, callers map[string]*access.Principal) *testServer {
 	t.Helper()
 	defs := spec.R5()
 	if roles == nil {

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"text/tabwriter"
 
+	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/importer"
 )
@@ -80,6 +81,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Validator:   newValidator(defs, cfg.invariants),
 		FHIRVersion: version,
 		ConvertR4:   importer.ConvertR4,
+		Label:       access.DefaultLabeler().Label,
 		Workers:     *workers,
 		BatchSize:   *batch,
 		Progress:    p.update,

@@ -223,6 +223,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		Gate:         gate,
 		BreakGlass:   breakGlass,
 		OAuth:        oauthURIs(smartServer),
+		Labeler:      access.DefaultLabeler(),
 		Validator:    newValidator(defs, cfg.invariants),
 		Model:        defs.APIModel(),
 		Definitions:  defs,

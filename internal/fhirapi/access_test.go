@@ -496,3 +496,25 @@ func uniqueIDs(ids []string) []string {
 	}
 	return out
 }
+
+// TestSensitiveLabelsOnWrite: a Condition coded as a mental health
+// disorder is stored with the PSY label, on create and in a transaction,
+// so that a Consent naming the category covers it.
+func TestSensitiveLabelsOnWrite(t *testing.T) {
+	s := newTestServer(t, func(o *fhirapi.Options) { o.Labeler = access.DefaultLabeler() })
+	cond := `{"resourceType":"Condition","subject":{"reference":"Patient/p1"},
+		"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}]},
+		"code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"F32.9"}]}}`
+	r := s.do("POST", "/fhir/Condition", cond)
+	if r.status != http.StatusCreated || !strings.Contains(string(r.body), `"code":"PSY"`) {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + cond + `,"request":{"method":"POST","url":"Condition"}}]}`
+	r = s.do("POST", "/fhir", tx)
+	if r.status != http.StatusOK {
+		t.Fatalf("transaction: %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", "/fhir/Condition?_security=http://terminology.hl7.org/CodeSystem/v3-ActCode|PSY&_summary=count", ""); !strings.Contains(string(r.body), `"total":2`) {
+		t.Errorf("labelled Conditions found by _security: %s", r.body)
+	}
+}

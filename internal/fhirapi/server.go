@@ -67,6 +67,9 @@ type Options struct {
 	// MaxBodyBytes bounds a request body; larger bodies answer 413.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// Labeler, when set, adds the security labels of sensitive categories
+	// to every resource written (access.Labeler).
+	Labeler interface{ Label(fhir.Resource) }
 	// OAuth, when set, declares SMART on FHIR security in the
 	// CapabilityStatement, with these endpoints by name (authorize, token,
 	// revoke, introspect).

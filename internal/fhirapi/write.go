@@ -267,6 +267,9 @@ func parseBody(body []byte) (fhir.Resource, error) {
 // set (e.g. "Bundle.entry[2].resource"), replaces the resource type at the
 // start of each expression so that it points into the Bundle.
 func (s *Server) validate(res fhir.Resource, prefix string) error {
+	if s.opt.Labeler != nil {
+		s.opt.Labeler.Label(res) // sensitive categories, before it is checked and stored
+	}
 	var errs []fhir.Issue
 	onlyRules := true
 	for _, is := range s.opt.Validator.Validate(res) {

@@ -34,6 +34,9 @@ type Options struct {
 	FHIRVersion Version
 	// ConvertR4 converts R4 resources to R5; nil refuses R4 files.
 	ConvertR4 Converter
+	// Label, when set, marks each resource before it is validated (the
+	// security labels of sensitive categories, as the API does).
+	Label func(fhir.Resource)
 	// Workers parse and validate in parallel (default GOMAXPROCS).
 	Workers int
 	// BatchSize is the number of resources written per Store.Write (default

@@ -162,6 +162,9 @@ func prepare(opts Options, version Version, res *fhir.Resource) (kept int, err e
 	if !fhir.ValidID(res.ID()) {
 		return 0, fmt.Errorf("id %q is not a valid FHIR id", res.ID())
 	}
+	if opts.Label != nil {
+		opts.Label(*res)
+	}
 	issues := opts.Validator.Validate(*res)
 	var msgs []string
 	errors := 0

@@ -518,3 +518,31 @@ func TestSensitiveLabelsOnWrite(t *testing.T) {
 		t.Errorf("labelled Conditions found by _security: %s", r.body)
 	}
 }
+
+// TestDeletedUnderPolicy: a caller who reaches every resource of a type
+// gets 410 for a deleted one and its history; a caller bound to a patient
+// gets 404 (a tombstone has no index to check the binding against).
+func TestDeletedUnderPolicy(t *testing.T) {
+	s := newAccessServer(t, nil, map[string]*access.Principal{
+		"admin": {User: "admin", Role: "admin"},
+		"pat1":  {User: "pat1", Role: "patient", Patient: "p1"},
+	})
+	seedTwoPatients(t, s)
+	if r := s.do("DELETE", "/fhir/Observation/o1", "", "X-Test-Caller: admin"); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	for _, tc := range []struct {
+		caller, path string
+		status       int
+	}{
+		{"admin", "/fhir/Observation/o1", http.StatusGone},
+		{"admin", "/fhir/Observation/o1/_history", http.StatusOK},
+		{"admin", "/fhir/Observation/o1/_history/1", http.StatusOK},
+		{"pat1", "/fhir/Observation/o1", http.StatusNotFound},
+		{"pat1", "/fhir/Observation/o1/_history/1", http.StatusNotFound},
+	} {
+		if r := s.do("GET", tc.path, "", "X-Test-Caller: "+tc.caller); r.status != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.caller, tc.path, r.status, tc.status)
+		}
+	}
+}

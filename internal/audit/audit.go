@@ -11,11 +11,56 @@ import (
 	"github.com/emr-project/emr/internal/fhir"
 )
 
-// Agent is who acted: a user or a client application, and from where.
+// Agent is who acted: a user, a client application, or an application
+// acting on behalf of a user (both set), and from where.
 type Agent struct {
 	User    string // user name or subject, "" when unauthenticated
 	Client  string // OAuth client id, "" when none
 	Address string // network address of the caller
+}
+
+// agentsOf returns the AuditEvent agents of e, as IHE BALP records an
+// OAuth-authorised request: the user (the requestor, with the purpose of
+// use) and, when an app made the request, the app as a second agent
+// (DICOM 110153 "Source Role ID", identified by its client id, with the
+// network address it called from). R5 has no agent.onBehalfOf: two agents
+// say that the client acted for the user. A backend service acting for
+// nobody is the one, requesting, agent; a request without either is an
+// anonymous user.
+func agentsOf(e Entry) []any {
+	var agents []any
+	if e.Agent.User != "" || e.Agent.Client == "" {
+		user := map[string]any{
+			"type":      codeableConcept("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user"),
+			"who":       map[string]any{"display": nonEmpty(e.Agent.User, "anonymous")},
+			"requestor": true,
+		}
+		if e.Agent.User != "" {
+			user["who"] = map[string]any{"identifier": map[string]any{"system": UserSystem, "value": e.Agent.User}, "display": e.Agent.User}
+		}
+		if e.Purpose != "" {
+			user["authorization"] = []any{codeableConcept("http://terminology.hl7.org/CodeSystem/v3-ActReason", e.Purpose, "")}
+		}
+		if e.Agent.Address != "" && e.Agent.Client == "" {
+			user["networkString"] = e.Agent.Address
+		}
+		agents = append(agents, user)
+	}
+	if e.Agent.Client != "" {
+		client := map[string]any{
+			"type":      codeableConcept(dicomSystem, "110153", "Source Role ID"),
+			"who":       map[string]any{"identifier": map[string]any{"system": ClientSystem, "value": e.Agent.Client}, "display": "client " + e.Agent.Client},
+			"requestor": e.Agent.User == "",
+		}
+		if e.Agent.User == "" && e.Purpose != "" {
+			client["authorization"] = []any{codeableConcept("http://terminology.hl7.org/CodeSystem/v3-ActReason", e.Purpose, "")}
+		}
+		if e.Agent.Address != "" {
+			client["networkString"] = e.Agent.Address
+		}
+		agents = append(agents, client)
+	}
+	return agents
 }
 
 // Entry is one interaction to record.
@@ -64,21 +109,7 @@ func Event(e Entry) fhir.Resource {
 	if action == "" {
 		action = "E"
 	}
-	agent := map[string]any{
-		"type":      codeableConcept("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user"),
-		"who":       map[string]any{"display": nonEmpty(e.Agent.User, "anonymous")},
-		"requestor": true,
-	}
-	if e.Agent.Client != "" {
-		agent["type"] = codeableConcept("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "dataprocessor", "data processor")
-		agent["who"] = map[string]any{"identifier": map[string]any{"value": e.Agent.Client}, "display": nonEmpty(e.Agent.User, e.Agent.Client)}
-	}
-	if e.Agent.Address != "" {
-		agent["networkString"] = e.Agent.Address
-	}
-	if e.Purpose != "" {
-		agent["authorization"] = []any{codeableConcept("http://terminology.hl7.org/CodeSystem/v3-ActReason", e.Purpose, "")}
-	}
+	agents := agentsOf(e)
 	ev := fhir.Resource{
 		"resourceType": "AuditEvent",
 		"category":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation")},
@@ -88,7 +119,7 @@ func Event(e Entry) fhir.Resource {
 		"outcome": map[string]any{
 			"code": coding("http://terminology.hl7.org/CodeSystem/audit-event-outcome", outcomeCode(e.Outcome), ""),
 		},
-		"agent": []any{agent},
+		"agent": agents,
 		"source": map[string]any{
 			"observer": map[string]any{"display": nonEmpty(e.Observer, "emr")},
 			"type":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")},

@@ -28,6 +28,9 @@ const (
 	InteractionSystem = "https://github.com/emr-project/emr/audit-interaction"
 	// UserSystem identifies EMR user accounts by name (entity.what.identifier).
 	UserSystem = "https://github.com/emr-project/emr/user"
+	// ClientSystem identifies OAuth clients (SMART apps and backend
+	// services) by client id (agent.who.identifier and entity.what).
+	ClientSystem = "https://github.com/emr-project/emr/oauth-client"
 )
 
 // securityCodes returns the category and code of a security entry.

@@ -83,6 +83,11 @@ type Entry struct {
 	// Subject is the user account acted on ("" when none), for security
 	// events: the account signing in, or the one an administrator changed.
 	Subject string
+	// SubjectClient is the OAuth client acted on ("" when none): the one
+	// registered or removed.
+	SubjectClient string
+	// Files are what a command read (emr import), each an entity.
+	Files []string
 }
 
 // Outcome is the AuditEvent outcome: success or which kind of failure.
@@ -130,6 +135,9 @@ func Event(e Entry) fhir.Resource {
 		ev["category"] = []any{category}
 		ev["code"] = code
 		ev["action"] = "E"
+		if e.Category == CategoryImport {
+			ev["action"] = "C"
+		}
 	}
 	if e.Detail != "" {
 		ev["outcome"].(map[string]any)["detail"] = []any{map[string]any{"text": e.Detail}}
@@ -165,6 +173,17 @@ func Event(e Entry) fhir.Resource {
 				"display":    "user " + e.Subject,
 			},
 		})
+	}
+	if e.SubjectClient != "" {
+		entities = append(entities, map[string]any{
+			"what": map[string]any{
+				"identifier": map[string]any{"system": ClientSystem, "value": e.SubjectClient},
+				"display":    "client " + e.SubjectClient,
+			},
+		})
+	}
+	for _, f := range e.Files {
+		entities = append(entities, map[string]any{"what": map[string]any{"display": "file " + f}})
 	}
 	if len(entities) > 0 {
 		ev["entity"] = entities

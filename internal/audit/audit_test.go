@@ -27,6 +27,12 @@ func TestEventsAreValidR5(t *testing.T) {
 		{Category: audit.CategoryUserAuthentication, Interaction: "logout", Subject: "alice", Agent: audit.Agent{User: "alice"}, Recorded: now},
 		{Category: audit.CategorySecurityAlert, Interaction: "role-changed", Subject: "carol", Agent: audit.Agent{User: "admin"}, Detail: "nurse -> physician", Recorded: now},
 		{Category: audit.CategorySecurityAlert, Interaction: "password-reset", Subject: "carol", Agent: audit.Agent{User: "admin"}, Recorded: now},
+		{Category: audit.CategoryUserAuthentication, Interaction: "token-issued", Subject: "dr.who", Patient: "Patient/p1", Agent: audit.Agent{User: "dr.who", Client: "app-1", Address: "10.0.0.3"}, Detail: "grant_type authorization_code", Recorded: now},
+		{Category: audit.CategoryUserAuthentication, Interaction: "token-refused", Agent: audit.Agent{Address: "10.0.0.3"}, Outcome: audit.MinorFailure, Detail: "invalid_client", Recorded: now},
+		{Category: audit.CategoryUserAuthentication, Interaction: "token-revoked", Agent: audit.Agent{Client: "app-1"}, Recorded: now},
+		{Category: audit.CategorySecurityAlert, Interaction: "launch-created", Patient: "Patient/p1", Agent: audit.Agent{User: "dr.who", Client: "app-1"}, Recorded: now},
+		{Category: audit.CategorySecurityAlert, Interaction: "client-registered", SubjectClient: "app-1", Agent: audit.Agent{User: "cli:root"}, Recorded: now},
+		{Category: audit.CategoryImport, Interaction: "import", Files: []string{"a.json", "b.ndjson"}, Agent: audit.Agent{User: "cli:root"}, Detail: "2 files", Recorded: now},
 	}
 	for _, e := range entries {
 		ev := audit.Event(e)
@@ -80,6 +86,11 @@ func TestSecurityEventCodes(t *testing.T) {
 		{audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "logout"}, []string{"110114"}, []string{"110123", "logout"}},
 		{audit.Entry{Category: audit.CategorySecurityAlert, Interaction: "role-changed"}, []string{"110113"}, []string{"110136", "role-changed"}},
 		{audit.Entry{Category: audit.CategorySecurityAlert, Interaction: "mfa-reset"}, []string{"110113"}, []string{"110137", "mfa-reset"}},
+		{audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "token-issued"}, []string{"110114"}, []string{"110122", "token-issued"}},
+		{audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "token-refused", Outcome: audit.MinorFailure}, []string{"110114"}, []string{"110122", "token-refused"}},
+		{audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "token-revoked"}, []string{"110114"}, []string{"110123", "token-revoked"}},
+		{audit.Entry{Category: audit.CategorySecurityAlert, Interaction: "client-registered"}, []string{"110113"}, []string{"110129", "client-registered"}},
+		{audit.Entry{Category: audit.CategorySecurityAlert, Interaction: "launch-created"}, []string{"110113"}, []string{"launch-created"}},
 	}
 	for _, c := range cases {
 		c.e.Subject = "alice"

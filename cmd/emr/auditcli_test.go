@@ -14,7 +14,13 @@ import (
 // auditEvents reads back the audit log of the SQLite database in dataDir.
 func auditEvents(t *testing.T, dataDir string) []fhir.Resource {
 	t.Helper()
-	st, _, err := openStore(context.Background(), config{dataDir: dataDir}, spec.R5())
+	return auditEventsOf(t, config{dataDir: dataDir})
+}
+
+// auditEventsOf reads back the audit log of the database cfg names.
+func auditEventsOf(t *testing.T, cfg config) []fhir.Resource {
+	t.Helper()
+	st, _, err := openStore(context.Background(), cfg, spec.R5())
 	if err != nil {
 		t.Fatal(err)
 	}

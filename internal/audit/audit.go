@@ -6,6 +6,7 @@ package audit
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
@@ -31,7 +32,7 @@ func agentsOf(e Entry) []any {
 	var agents []any
 	if e.Agent.User != "" || e.Agent.Client == "" {
 		user := map[string]any{
-			"type":      codeableConcept("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user"),
+			"type":      humanUserType,
 			"who":       map[string]any{"display": nonEmpty(e.Agent.User, "anonymous")},
 			"requestor": true,
 		}
@@ -39,7 +40,7 @@ func agentsOf(e Entry) []any {
 			user["who"] = map[string]any{"identifier": map[string]any{"system": UserSystem, "value": e.Agent.User}, "display": e.Agent.User}
 		}
 		if e.Purpose != "" {
-			user["authorization"] = []any{codeableConcept("http://terminology.hl7.org/CodeSystem/v3-ActReason", e.Purpose, "")}
+			user["authorization"] = authorization(e.Purpose)
 		}
 		if e.Agent.Address != "" && e.Agent.Client == "" {
 			user["networkString"] = e.Agent.Address
@@ -48,12 +49,12 @@ func agentsOf(e Entry) []any {
 	}
 	if e.Agent.Client != "" {
 		client := map[string]any{
-			"type":      codeableConcept(dicomSystem, "110153", "Source Role ID"),
+			"type":      clientType,
 			"who":       map[string]any{"identifier": map[string]any{"system": ClientSystem, "value": e.Agent.Client}, "display": "client " + e.Agent.Client},
 			"requestor": e.Agent.User == "",
 		}
 		if e.Agent.User == "" && e.Purpose != "" {
-			client["authorization"] = []any{codeableConcept("http://terminology.hl7.org/CodeSystem/v3-ActReason", e.Purpose, "")}
+			client["authorization"] = authorization(e.Purpose)
 		}
 		if e.Agent.Address != "" {
 			client["networkString"] = e.Agent.Address
@@ -108,7 +109,10 @@ var actions = map[string]string{
 	"capabilities": "R", "batch": "E", "transaction": "E", "operation": "E",
 }
 
-// Event builds the AuditEvent resource for e.
+// Event builds the AuditEvent resource for e. Every audited read builds
+// one, so the parts that never change (codings, the source, an agent's
+// type) are built once and shared between events: change only an event's
+// top-level elements, never what they hold.
 func Event(e Entry) fhir.Resource {
 	action := actions[e.Interaction]
 	if action == "" {
@@ -117,18 +121,21 @@ func Event(e Entry) fhir.Resource {
 	agents := agentsOf(e)
 	ev := fhir.Resource{
 		"resourceType": "AuditEvent",
-		"category":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation")},
-		"code":         codeableConcept("http://hl7.org/fhir/restful-interaction", e.Interaction, ""),
+		"category":     restCategory,
+		"code":         cached(&interactionCodes, e.Interaction, func() any { return codeableConcept("http://hl7.org/fhir/restful-interaction", e.Interaction, "") }),
 		"action":       action,
 		"recorded":     e.Recorded.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		"outcome": map[string]any{
-			"code": coding("http://terminology.hl7.org/CodeSystem/audit-event-outcome", outcomeCode(e.Outcome), ""),
-		},
-		"agent": agents,
-		"source": map[string]any{
-			"observer": map[string]any{"display": nonEmpty(e.Observer, "emr")},
-			"type":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")},
-		},
+		"outcome":      map[string]any{"code": outcomeCodings[e.Outcome]},
+		"agent":        agents,
+		"source": cached(&sources, nonEmpty(e.Observer, "emr"), func() any {
+			return map[string]any{
+				"observer": map[string]any{"display": nonEmpty(e.Observer, "emr")},
+				"type":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")},
+			}
+		}),
+	}
+	if ev["outcome"].(map[string]any)["code"] == nil {
+		ev["outcome"] = map[string]any{"code": coding("http://terminology.hl7.org/CodeSystem/audit-event-outcome", outcomeCode(e.Outcome), "")}
 	}
 	if e.Category != "" {
 		category, code := securityCodes(e)
@@ -211,6 +218,40 @@ func PatientOf(res fhir.Resource) string {
 		}
 	}
 	return ""
+}
+
+// The shared, never changed, parts of events (see Event).
+var (
+	restCategory   = []any{codeableConcept("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation")}
+	humanUserType  = codeableConcept("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user")
+	clientType     = codeableConcept(dicomSystem, "110153", "Source Role ID")
+	outcomeCodings = map[Outcome]map[string]any{}
+	// interactionCodes, sources and purposes hold the code of each
+	// interaction, the source of each observer and the authorization of
+	// each purpose of use met so far: a handful each.
+	interactionCodes, sources, purposes sync.Map
+)
+
+func init() {
+	for _, o := range []Outcome{Success, MinorFailure, SeriousFailure, MajorFailure} {
+		outcomeCodings[o] = coding("http://terminology.hl7.org/CodeSystem/audit-event-outcome", outcomeCode(o), "")
+	}
+}
+
+// cached returns the value of key in m, made by build the first time.
+func cached(m *sync.Map, key string, build func() any) any {
+	if v, ok := m.Load(key); ok {
+		return v
+	}
+	v, _ := m.LoadOrStore(key, build())
+	return v
+}
+
+// authorization is the agent.authorization of a purpose of use.
+func authorization(purpose string) any {
+	return cached(&purposes, purpose, func() any {
+		return []any{codeableConcept("http://terminology.hl7.org/CodeSystem/v3-ActReason", purpose, "")}
+	})
 }
 
 func outcomeCode(o Outcome) string {

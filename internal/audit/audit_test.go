@@ -165,3 +165,23 @@ func TestAgentsOnBehalfOf(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsShareNothingMutable: events share their constant parts, but
+// what one event carries of its own (the outcome's detail, the entities)
+// never shows in another.
+func TestEventsShareNothingMutable(t *testing.T) {
+	first := audit.Event(audit.Entry{Interaction: "read", Type: "Patient", ID: "a"})
+	second := audit.Event(audit.Entry{Interaction: "read", Type: "Patient", ID: "b", Outcome: audit.MinorFailure, Detail: "gone"})
+	third := audit.Event(audit.Entry{Interaction: "read", Type: "Patient", ID: "c"})
+	for _, ev := range []fhir.Resource{first, third} {
+		if d := ev["outcome"].(map[string]any)["detail"]; d != nil {
+			t.Errorf("a successful event carries another's detail %v", d)
+		}
+	}
+	if string(first.JSON()) == string(third.JSON()) {
+		t.Error("events of different resources encode alike")
+	}
+	if second["outcome"].(map[string]any)["detail"] == nil {
+		t.Error("the failure lost its detail")
+	}
+}

@@ -119,6 +119,8 @@ func runClientAdd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer st.Close()
+	// The audit record names who ran the command, as emr user's do.
+	ctx = access.WithPrincipal(ctx, &access.Principal{User: "cli:" + osUser(), Role: "admin"})
 	added, secret, err := smart.NewClients(st).Add(ctx, c, access.DefaultRoles(defs))
 	if errors.Is(err, smart.ErrInvalidClient) {
 		return usageError{err}
@@ -175,6 +177,7 @@ func runClientRemove(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer st.Close()
+	ctx = access.WithPrincipal(ctx, &access.Principal{User: "cli:" + osUser(), Role: "admin"})
 	if err := smart.NewClients(st).Remove(ctx, ids[0]); err != nil {
 		if fhir.IsKind(err, fhir.KindNotFound) {
 			return fmt.Errorf("no client %q", ids[0])

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/importer"
 )
@@ -75,6 +76,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 	fmt.Fprintf(stdout, "importing into %s\n", dbPath)
+	auditor := importAuditor{agent: audit.Agent{User: "cli:" + osUser()}}
 	p := newProgress(stderr, "resources")
 	sum, err := importer.Import(ctx, importer.Options{
 		Store:       st,
@@ -82,6 +84,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		FHIRVersion: version,
 		ConvertR4:   importer.ConvertR4,
 		Label:       access.DefaultLabeler().Label,
+		Audit:       auditor.batch,
 		Workers:     *workers,
 		BatchSize:   *batch,
 		Progress:    p.update,
@@ -95,6 +98,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	p.finish()
 	if sum != nil {
 		printSummary(stdout, sum)
+	}
+	if aerr := auditor.recordRun(st, paths, sum, err); aerr != nil && err == nil {
+		return fmt.Errorf("recording the import in the audit log: %w", aerr)
 	}
 	if err != nil {
 		return err

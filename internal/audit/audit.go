@@ -6,16 +6,62 @@ package audit
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
 )
 
-// Agent is who acted: a user or a client application, and from where.
+// Agent is who acted: a user, a client application, or an application
+// acting on behalf of a user (both set), and from where.
 type Agent struct {
 	User    string // user name or subject, "" when unauthenticated
 	Client  string // OAuth client id, "" when none
 	Address string // network address of the caller
+}
+
+// agentsOf returns the AuditEvent agents of e, as IHE BALP records an
+// OAuth-authorised request: the user (the requestor, with the purpose of
+// use) and, when an app made the request, the app as a second agent
+// (DICOM 110153 "Source Role ID", identified by its client id, with the
+// network address it called from). R5 has no agent.onBehalfOf: two agents
+// say that the client acted for the user. A backend service acting for
+// nobody is the one, requesting, agent; a request without either is an
+// anonymous user.
+func agentsOf(e Entry) []any {
+	var agents []any
+	if e.Agent.User != "" || e.Agent.Client == "" {
+		user := map[string]any{
+			"type":      humanUserType,
+			"who":       map[string]any{"display": nonEmpty(e.Agent.User, "anonymous")},
+			"requestor": true,
+		}
+		if e.Agent.User != "" {
+			user["who"] = map[string]any{"identifier": map[string]any{"system": UserSystem, "value": e.Agent.User}, "display": e.Agent.User}
+		}
+		if e.Purpose != "" {
+			user["authorization"] = authorization(e.Purpose)
+		}
+		if e.Agent.Address != "" && e.Agent.Client == "" {
+			user["networkString"] = e.Agent.Address
+		}
+		agents = append(agents, user)
+	}
+	if e.Agent.Client != "" {
+		client := map[string]any{
+			"type":      clientType,
+			"who":       map[string]any{"identifier": map[string]any{"system": ClientSystem, "value": e.Agent.Client}, "display": "client " + e.Agent.Client},
+			"requestor": e.Agent.User == "",
+		}
+		if e.Agent.User == "" && e.Purpose != "" {
+			client["authorization"] = authorization(e.Purpose)
+		}
+		if e.Agent.Address != "" {
+			client["networkString"] = e.Agent.Address
+		}
+		agents = append(agents, client)
+	}
+	return agents
 }
 
 // Entry is one interaction to record.
@@ -38,6 +84,11 @@ type Entry struct {
 	// Subject is the user account acted on ("" when none), for security
 	// events: the account signing in, or the one an administrator changed.
 	Subject string
+	// SubjectClient is the OAuth client acted on ("" when none): the one
+	// registered or removed.
+	SubjectClient string
+	// Files are what a command read (emr import), each an entity.
+	Files []string
 }
 
 // Outcome is the AuditEvent outcome: success or which kind of failure.
@@ -58,47 +109,42 @@ var actions = map[string]string{
 	"capabilities": "R", "batch": "E", "transaction": "E", "operation": "E",
 }
 
-// Event builds the AuditEvent resource for e.
+// Event builds the AuditEvent resource for e. Every audited read builds
+// one, so the parts that never change (codings, the source, an agent's
+// type) are built once and shared between events: change only an event's
+// top-level elements, never what they hold.
 func Event(e Entry) fhir.Resource {
 	action := actions[e.Interaction]
 	if action == "" {
 		action = "E"
 	}
-	agent := map[string]any{
-		"type":      codeableConcept("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user"),
-		"who":       map[string]any{"display": nonEmpty(e.Agent.User, "anonymous")},
-		"requestor": true,
-	}
-	if e.Agent.Client != "" {
-		agent["type"] = codeableConcept("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "dataprocessor", "data processor")
-		agent["who"] = map[string]any{"identifier": map[string]any{"value": e.Agent.Client}, "display": nonEmpty(e.Agent.User, e.Agent.Client)}
-	}
-	if e.Agent.Address != "" {
-		agent["networkString"] = e.Agent.Address
-	}
-	if e.Purpose != "" {
-		agent["authorization"] = []any{codeableConcept("http://terminology.hl7.org/CodeSystem/v3-ActReason", e.Purpose, "")}
-	}
+	agents := agentsOf(e)
 	ev := fhir.Resource{
 		"resourceType": "AuditEvent",
-		"category":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation")},
-		"code":         codeableConcept("http://hl7.org/fhir/restful-interaction", e.Interaction, ""),
+		"category":     restCategory,
+		"code":         cached(&interactionCodes, e.Interaction, func() any { return codeableConcept("http://hl7.org/fhir/restful-interaction", e.Interaction, "") }),
 		"action":       action,
 		"recorded":     e.Recorded.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		"outcome": map[string]any{
-			"code": coding("http://terminology.hl7.org/CodeSystem/audit-event-outcome", outcomeCode(e.Outcome), ""),
-		},
-		"agent": []any{agent},
-		"source": map[string]any{
-			"observer": map[string]any{"display": nonEmpty(e.Observer, "emr")},
-			"type":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")},
-		},
+		"outcome":      map[string]any{"code": outcomeCodings[e.Outcome]},
+		"agent":        agents,
+		"source": cached(&sources, nonEmpty(e.Observer, "emr"), func() any {
+			return map[string]any{
+				"observer": map[string]any{"display": nonEmpty(e.Observer, "emr")},
+				"type":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")},
+			}
+		}),
+	}
+	if ev["outcome"].(map[string]any)["code"] == nil {
+		ev["outcome"] = map[string]any{"code": coding("http://terminology.hl7.org/CodeSystem/audit-event-outcome", outcomeCode(e.Outcome), "")}
 	}
 	if e.Category != "" {
 		category, code := securityCodes(e)
 		ev["category"] = []any{category}
 		ev["code"] = code
 		ev["action"] = "E"
+		if e.Category == CategoryImport {
+			ev["action"] = "C"
+		}
 	}
 	if e.Detail != "" {
 		ev["outcome"].(map[string]any)["detail"] = []any{map[string]any{"text": e.Detail}}
@@ -135,6 +181,17 @@ func Event(e Entry) fhir.Resource {
 			},
 		})
 	}
+	if e.SubjectClient != "" {
+		entities = append(entities, map[string]any{
+			"what": map[string]any{
+				"identifier": map[string]any{"system": ClientSystem, "value": e.SubjectClient},
+				"display":    "client " + e.SubjectClient,
+			},
+		})
+	}
+	for _, f := range e.Files {
+		entities = append(entities, map[string]any{"what": map[string]any{"display": "file " + f}})
+	}
 	if len(entities) > 0 {
 		ev["entity"] = entities
 	}
@@ -161,6 +218,40 @@ func PatientOf(res fhir.Resource) string {
 		}
 	}
 	return ""
+}
+
+// The shared, never changed, parts of events (see Event).
+var (
+	restCategory   = []any{codeableConcept("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation")}
+	humanUserType  = codeableConcept("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user")
+	clientType     = codeableConcept(dicomSystem, "110153", "Source Role ID")
+	outcomeCodings = map[Outcome]map[string]any{}
+	// interactionCodes, sources and purposes hold the code of each
+	// interaction, the source of each observer and the authorization of
+	// each purpose of use met so far: a handful each.
+	interactionCodes, sources, purposes sync.Map
+)
+
+func init() {
+	for _, o := range []Outcome{Success, MinorFailure, SeriousFailure, MajorFailure} {
+		outcomeCodings[o] = coding("http://terminology.hl7.org/CodeSystem/audit-event-outcome", outcomeCode(o), "")
+	}
+}
+
+// cached returns the value of key in m, made by build the first time.
+func cached(m *sync.Map, key string, build func() any) any {
+	if v, ok := m.Load(key); ok {
+		return v
+	}
+	v, _ := m.LoadOrStore(key, build())
+	return v
+}
+
+// authorization is the agent.authorization of a purpose of use.
+func authorization(purpose string) any {
+	return cached(&purposes, purpose, func() any {
+		return []any{codeableConcept("http://terminology.hl7.org/CodeSystem/v3-ActReason", purpose, "")}
+	})
 }
 
 func outcomeCode(o Outcome) string {

@@ -9,6 +9,14 @@ package audit
 // Attributes Changed". The EMR's own interaction code ("login-failed",
 // "password-reset", …) goes in the code as a second coding, so a query
 // can tell them apart without reading the details.
+//
+// The SMART authorisation server records its grants as user
+// authentication: "token-issued" and "token-refused" with 110122 "Login"
+// (a client authenticating and being given, or refused, access),
+// "token-revoked" with 110123 "Logout". Registering or removing an OAuth
+// client ("client-registered", "client-removed") is a Security Alert with
+// 110129 "Security Configuration"; an EHR launch ("launch-created") a
+// Security Alert with the EMR's code only.
 
 // Entry.Category values.
 const (
@@ -19,6 +27,9 @@ const (
 	// "user-created", "password-reset", "mfa-enrolled", "mfa-reset",
 	// "user-disabled", "user-enabled", "role-changed", "locked", ….
 	CategorySecurityAlert = "security-alert"
+	// CategoryImport is data loaded from outside (emr import): DICOM 110107
+	// "Import", action C, Interaction "import".
+	CategoryImport = "import"
 )
 
 const (
@@ -28,6 +39,9 @@ const (
 	InteractionSystem = "https://github.com/emr-project/emr/audit-interaction"
 	// UserSystem identifies EMR user accounts by name (entity.what.identifier).
 	UserSystem = "https://github.com/emr-project/emr/user"
+	// ClientSystem identifies OAuth clients (SMART apps and backend
+	// services) by client id (agent.who.identifier and entity.what).
+	ClientSystem = "https://github.com/emr-project/emr/oauth-client"
 )
 
 // securityCodes returns the category and code of a security entry.
@@ -37,19 +51,29 @@ func securityCodes(e Entry) (category, code map[string]any) {
 	case CategoryUserAuthentication:
 		category = codeableConcept(dicomSystem, "110114", "User Authentication")
 		dcmCode, dcmDisplay = "110122", "Login"
-		if e.Interaction == "logout" {
+		if e.Interaction == "logout" || e.Interaction == "token-revoked" {
 			dcmCode, dcmDisplay = "110123", "Logout"
 		}
+	case CategoryImport:
+		category = codeableConcept(dicomSystem, "110107", "Import")
 	default:
 		category = codeableConcept(dicomSystem, "110113", "Security Alert")
-		dcmCode, dcmDisplay = "110137", "User Security Attributes Changed"
-		if e.Interaction == "role-changed" {
+		switch e.Interaction {
+		case "role-changed":
 			dcmCode, dcmDisplay = "110136", "Security Roles Changed"
+		case "client-registered", "client-removed":
+			dcmCode, dcmDisplay = "110129", "Security Configuration"
+		case "launch-created":
+			// No DICOM code fits a launch context given to an app: only
+			// the EMR's own code.
+		default:
+			dcmCode, dcmDisplay = "110137", "User Security Attributes Changed"
 		}
 	}
-	code = map[string]any{"coding": []any{
-		coding(dicomSystem, dcmCode, dcmDisplay),
-		coding(InteractionSystem, e.Interaction, ""),
-	}}
+	var codings []any
+	if dcmCode != "" {
+		codings = append(codings, coding(dicomSystem, dcmCode, dcmDisplay))
+	}
+	code = map[string]any{"coding": append(codings, coding(InteractionSystem, e.Interaction, ""))}
 	return category, code
 }

@@ -2,9 +2,13 @@ package fhirapi_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store/sqlstore"
 )
@@ -88,5 +92,33 @@ func TestTransactionAuditedWithWrites(t *testing.T) {
 	}
 	if len(got) != 4 || got[3] != "transaction E 0 " {
 		t.Errorf("successful transaction audit: %q", got)
+	}
+}
+
+// TestAppForUserAuditedAsTwoAgents: a read by a SMART app acting for a
+// user is recorded with both, the user (requestor) and the app (client
+// id, network address), as IHE BALP does.
+func TestAppForUserAuditedAsTwoAgents(t *testing.T) {
+	s := newAccessServer(t, nil, map[string]*access.Principal{
+		"admin": {User: "root", Role: "admin"},
+		"app":   {User: "dr.who", Client: "chart-app", Role: "physician"},
+	})
+	s.do("PUT", "/fhir/Patient/a1", `{"resourceType":"Patient","id":"a1"}`, "X-Test-Caller: admin")
+	if r := s.do("GET", "/fhir/Patient/a1", "", "X-Test-Caller: app"); r.status != http.StatusOK {
+		t.Fatalf("read: %d %s", r.status, r.body)
+	}
+	events := s.auditEvents(t)
+	var got []string
+	for _, a := range events[len(events)-1]["agent"].([]any) {
+		m := a.(map[string]any)
+		id := m["who"].(map[string]any)["identifier"].(map[string]any)
+		got = append(got, fmt.Sprintf("%s|%s requestor=%v network=%v", id["system"], id["value"], m["requestor"], m["networkString"]))
+	}
+	want := []string{
+		audit.UserSystem + "|dr.who requestor=true network=<nil>",
+		audit.ClientSystem + "|chart-app requestor=false network=192.0.2.1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("agents:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -49,6 +49,11 @@ type Options struct {
 	// Report, when set, is called from one goroutine for every problem as
 	// it is found.
 	Report func(Problem)
+	// Audit, when set, is called inside each write transaction with the
+	// versions it created or updated (unchanged resources are not
+	// written), so that the audit record of what was imported commits
+	// with it, or neither does. cmd/emr records an AuditEvent per patient.
+	Audit func(tx store.Tx, written []*store.Version) error
 }
 
 // Problem is a file, line, entry or resource that was not imported.

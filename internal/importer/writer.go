@@ -140,35 +140,47 @@ func (w *writer) flush() error {
 // write stores items in one Store.Write and says what became of each.
 func (w *writer) write(items []item) ([]outcome, error) {
 	var outcomes []outcome
+	var written []*store.Version
 	err := w.opts.Store.Write(w.ctx, func(tx store.Tx) error {
-		outcomes = outcomes[:0] // a backend may run fn again
+		outcomes, written = outcomes[:0], written[:0] // a backend may run fn again
 		for _, it := range items {
-			o, err := put(tx, it.res)
+			o, v, err := put(tx, it.res)
 			if err != nil {
 				return fmt.Errorf("%s: %s/%s: %w", it.where, it.res.Type(), it.res.ID(), err)
 			}
 			outcomes = append(outcomes, o)
+			if v != nil {
+				written = append(written, v)
+			}
+		}
+		if w.opts.Audit != nil && len(written) > 0 {
+			if err := w.opts.Audit(tx, written); err != nil {
+				return fmt.Errorf("audit: %w", err)
+			}
 		}
 		return nil
 	})
 	return outcomes, err
 }
 
-// put stores res under its own id unless the stored version is the same.
-func put(tx store.Tx, res fhir.Resource) (outcome, error) {
+// put stores res under its own id unless the stored version is the same,
+// and returns the version written (nil when unchanged).
+func put(tx store.Tx, res fhir.Resource) (outcome, *store.Version, error) {
 	cur, err := tx.Read(res.Type(), res.ID())
 	switch {
 	case err == nil && sameContent(cur.Resource, res):
-		return unchanged, nil
+		return unchanged, nil, nil
 	case err != nil && !fhir.IsKind(err, fhir.KindNotFound) && !fhir.IsKind(err, fhir.KindGone):
-		return 0, err
+		return 0, nil, err
 	}
-	if _, isNew, err := tx.Update(res, 0); err != nil {
-		return 0, err
-	} else if isNew {
-		return created, nil
+	v, isNew, err := tx.Update(res, 0)
+	if err != nil {
+		return 0, nil, err
 	}
-	return updated, nil
+	if isNew {
+		return created, v, nil
+	}
+	return updated, v, nil
 }
 
 // sameContent compares two resources apart from meta.versionId and

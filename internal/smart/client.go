@@ -67,15 +67,21 @@ func (c *Client) Scopes() auth.ScopeSet {
 
 func (c *Client) confidential() bool { return c.Type != ClientPublic }
 
-// Clients registers and looks up clients in the store.
+// Clients registers and looks up clients in the store. Registering and
+// removing a client is audited ("client-registered", "client-removed"),
+// with the caller ctx carries as the agent.
 type Clients struct {
-	records store.Records
-	now     func() time.Time
+	records  store.Records
+	audit    AuditLog
+	observer string
+	now      func() time.Time
 }
 
-// NewClients returns the client registry kept in records.
+// NewClients returns the client registry kept in records, which records
+// its audit events too (a store.Store does).
 func NewClients(records store.Records) *Clients {
-	return &Clients{records: records, now: time.Now}
+	a, _ := records.(AuditLog)
+	return &Clients{records: records, audit: a, observer: "emr", now: time.Now}
 }
 
 // ErrInvalidClient is wrapped by the errors Add returns for a registration
@@ -101,7 +107,22 @@ func (cs *Clients) Add(ctx context.Context, c Client, roles *access.Roles) (*Cli
 		}
 		c.SecretHash = h
 	}
-	if _, err := putJSON(ctx, cs.records, KindClient, c.ID, "", time.Time{}, &c, 0); err != nil {
+	value, err := json.Marshal(&c)
+	if err != nil {
+		return nil, "", fmt.Errorf("smart: add client: %w", err)
+	}
+	detail := fmt.Sprintf("%q, type %s, scope %q", c.Name, c.Type, c.Scope)
+	if c.Role != "" {
+		detail += ", role " + c.Role
+	}
+	if len(c.RedirectURIs) > 0 {
+		detail += ", redirect " + strings.Join(c.RedirectURIs, " ")
+	}
+	if c.LaunchAllowed {
+		detail += ", EHR launch"
+	}
+	ev := cs.clientEvent(ctx, "client-registered", c.ID, detail)
+	if err := cs.writeWithAudit(ctx, &store.Record{Kind: KindClient, Key: c.ID, Value: value}, false, ev); err != nil {
 		return nil, "", fmt.Errorf("smart: add client: %w", err)
 	}
 	return &c, secret, nil
@@ -140,10 +161,12 @@ func (cs *Clients) List(ctx context.Context) ([]*Client, error) {
 // middleware and the token endpoint look the client up. It returns an
 // error of kind fhir.KindNotFound when there is no such client.
 func (cs *Clients) Remove(ctx context.Context, id string) error {
-	if _, err := cs.Get(ctx, id); err != nil {
+	c, err := cs.Get(ctx, id)
+	if err != nil {
 		return err
 	}
-	return cs.records.DeleteRecord(ctx, KindClient, id)
+	ev := cs.clientEvent(ctx, "client-removed", id, fmt.Sprintf("%q", c.Name))
+	return cs.writeWithAudit(ctx, &store.Record{Kind: KindClient, Key: id}, true, ev)
 }
 
 func randomID() string {

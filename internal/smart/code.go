@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/auth"
 )
 
@@ -49,6 +50,9 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, form url.Valu
 		if err := s.revokeCodeTokens(ctx, &c); err != nil {
 			return nil, err
 		}
+		s.record(ctx, audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "token-revoked",
+			Agent: audit.Agent{Client: c.ClientID}, Subject: c.User, Patient: patientRef(c.Patient),
+			Detail: "an authorisation code was used twice (stolen?): the tokens its first use gave are revoked"})
 		return nil, errInvalidGrant("the code has been used")
 	}
 	// Claim the code before anything else: of two concurrent exchanges

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/auth"
 )
 
@@ -21,29 +22,49 @@ type launchRecord struct {
 // patient and encounter give the context. It answers
 // {"launch": id, "expires_in": seconds}.
 func (s *Server) launch(w http.ResponseWriter, r *http.Request) {
-	p := access.PrincipalFrom(r.Context())
-	if p == nil || p.User == "" {
-		s.writeOAuthError(w, r, &oauthError{Code: "access_denied", Description: "an EHR launch is made by a signed-in user", status: http.StatusForbidden})
-		return
+	e := audit.Entry{Category: audit.CategorySecurityAlert, Interaction: "launch-created",
+		Agent: audit.Agent{Address: callerAddr(r)}}
+	id, l, err := s.launchRequest(w, r, &e)
+	if err == nil {
+		e.Patient = patientRef(l.Patient)
+		if l.Encounter != "" {
+			e.Detail = "encounter " + l.Encounter
+		}
+		// The launch id goes out only once it is on record.
+		err = s.record(r.Context(), e)
+	} else {
+		e.Outcome, e.Detail = outcomeOf(err)
+		s.record(r.Context(), e)
 	}
-	form, err := postForm(w, r)
 	if err != nil {
 		s.writeOAuthError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"launch": id, "expires_in": int(launchTTL.Seconds())})
+}
+
+func (s *Server) launchRequest(w http.ResponseWriter, r *http.Request, e *audit.Entry) (string, *launchRecord, error) {
+	p := access.PrincipalFrom(r.Context())
+	if p != nil {
+		e.Agent.User, e.Agent.Client, e.Subject = p.User, p.Client, p.User
+	}
+	if p == nil || p.User == "" {
+		return "", nil, &oauthError{Code: "access_denied", Description: "an EHR launch is made by a signed-in user", status: http.StatusForbidden}
+	}
+	form, err := postForm(w, r)
+	if err != nil {
+		return "", nil, err
+	}
 	l := launchRecord{User: p.User, Patient: form.Get("patient"), Encounter: form.Get("encounter")}
 	if l.Patient != "" && (!validID(l.Patient) || !s.patientExists(r.Context(), l.Patient)) {
-		s.writeOAuthError(w, r, errInvalidRequest("no such patient"))
-		return
+		return "", nil, errInvalidRequest("no such patient")
 	}
 	if l.Encounter != "" && !validID(l.Encounter) {
-		s.writeOAuthError(w, r, errInvalidRequest("encounter must be an Encounter id"))
-		return
+		return "", nil, errInvalidRequest("encounter must be an Encounter id")
 	}
 	id := auth.NewToken()
 	if _, err := putJSON(r.Context(), s.opts.Records, KindLaunch, auth.HashToken(id), p.User, s.now().Add(launchTTL), &l, 0); err != nil {
-		s.writeOAuthError(w, r, err)
-		return
+		return "", nil, err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"launch": id, "expires_in": int(launchTTL.Seconds())})
+	return id, &l, nil
 }

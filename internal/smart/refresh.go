@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/auth"
 )
 
@@ -35,7 +36,7 @@ func (s *Server) issueUserTokens(ctx context.Context, g grant, family string, fa
 	}
 	resp := &tokenResponse{
 		AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(s.opts.AccessTokenTTL / time.Second),
-		Scope: g.Scope, Patient: g.Patient, Encounter: g.Encounter,
+		Scope: g.Scope, Patient: g.Patient, Encounter: g.Encounter, user: g.User,
 	}
 	scopes, _ := auth.ParseScopes(g.Scope)
 	offline, online := scopes.Has("offline_access"), scopes.Has("online_access")
@@ -89,6 +90,9 @@ func (s *Server) refresh(ctx context.Context, client *Client, form url.Values) (
 		if err := s.revokeFamily(ctx, rt.User, rt.Family); err != nil {
 			return nil, err
 		}
+		s.record(ctx, audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "token-revoked",
+			Agent: audit.Agent{Client: rt.ClientID}, Subject: rt.User, Patient: patientRef(rt.Patient),
+			Detail: "a used refresh token was presented again (stolen?): its family and the access tokens it gave are revoked"})
 		return nil, errInvalidGrant("the refresh token has been used; sign in again")
 	}
 	if u, err := s.opts.Users.Get(ctx, rt.User); err != nil || u.Disabled {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/auth"
 )
 
@@ -14,15 +15,22 @@ import (
 // token endpoint and may revoke only its own tokens; an unknown or
 // invalid token is answered 200, as the RFC says.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	if err := s.revokeRequest(w, r); err != nil {
+	e := audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "token-revoked",
+		Agent: audit.Agent{Address: callerAddr(r)}}
+	if err := s.revokeRequest(w, r, &e); err != nil {
+		e.Outcome, e.Detail = outcomeOf(err)
+		s.record(r.Context(), e)
 		s.writeOAuthError(w, r, err)
 		return
 	}
+	s.record(r.Context(), e)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 }
 
-func (s *Server) revokeRequest(w http.ResponseWriter, r *http.Request) error {
+// revokeRequest revokes the token of the request, filling in e, its
+// audit record, as it learns who asks and what was revoked.
+func (s *Server) revokeRequest(w http.ResponseWriter, r *http.Request, e *audit.Entry) error {
 	form, err := postForm(w, r)
 	if err != nil {
 		return err
@@ -31,11 +39,13 @@ func (s *Server) revokeRequest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	e.Agent.Client = client.ID
 	token := form.Get("token")
 	if token == "" {
 		return errInvalidRequest("token is required")
 	}
 	ctx := r.Context()
+	e.Detail = "unknown, expired or foreign token: nothing to revoke"
 	if looksLikeJWT(token) {
 		claims, err := s.keys.current().Verify(token, auth.VerifyOptions{Issuer: s.issuer, Audience: s.opts.FHIRBase, Now: s.now(), Leeway: leeway})
 		if err != nil {
@@ -44,6 +54,8 @@ func (s *Server) revokeRequest(w http.ResponseWriter, r *http.Request) error {
 		if claims.ClientID != client.ID {
 			return errUnauthorizedClient("the token was issued to another client")
 		}
+		e.Agent.User, e.Subject, e.Patient = claims.Subject, claims.Subject, patientRef(claims.Patient)
+		e.Detail = "access token " + claims.ID
 		return s.revokeAccess(ctx, claims.ID, claims.Expiry)
 	}
 	var rt refreshRecord
@@ -56,6 +68,8 @@ func (s *Server) revokeRequest(w http.ResponseWriter, r *http.Request) error {
 	if rt.ClientID != client.ID {
 		return errUnauthorizedClient("the token was issued to another client")
 	}
+	e.Agent.User, e.Subject, e.Patient = rt.User, rt.User, patientRef(rt.Patient)
+	e.Detail = "refresh token: its family and the access tokens it gave"
 	return s.revokeFamily(ctx, rt.User, rt.Family)
 }
 

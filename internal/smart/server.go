@@ -59,6 +59,13 @@ type Options struct {
 	KeyRotation     time.Duration // age at which the signing key is replaced; default 30 days
 	KeyRefresh      time.Duration // how often Run reloads the keys; default 1 min
 
+	// Audit records the server's grants, refusals, revocations and
+	// launches (see audit.go); by default Records, when it is a store that
+	// can (store.Store is).
+	Audit AuditLog
+	// Observer names this server in AuditEvent.source; default "emr".
+	Observer string
+
 	Logger *slog.Logger
 	Now    func() time.Time // the clock; tests set it
 }
@@ -99,6 +106,16 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Records == nil || opts.Users == nil {
 		return nil, errors.New("smart: Records and Users are required")
 	}
+	if opts.Audit == nil {
+		a, ok := opts.Records.(AuditLog)
+		if !ok {
+			return nil, errors.New("smart: Audit is required when Records cannot record audit events")
+		}
+		opts.Audit = a
+	}
+	if opts.Observer == "" {
+		opts.Observer = "emr"
+	}
 	fu, err := url.Parse(opts.FHIRBase)
 	if err != nil || !fu.IsAbs() || fu.Host == "" || fu.RawQuery != "" || fu.Fragment != "" {
 		return nil, fmt.Errorf("smart: FHIRBase %q is not an absolute URL", opts.FHIRBase)
@@ -130,7 +147,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, fhirURL: fu, issuer: opts.Issuer, logger: opts.Logger, now: opts.Now}
-	s.clients = &Clients{records: opts.Records, now: opts.Now}
+	s.clients = &Clients{records: opts.Records, audit: opts.Audit, observer: opts.Observer, now: opts.Now}
 	s.keys = &signingKeys{
 		records:     opts.Records,
 		rotateAfter: opts.KeyRotation,

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/auth"
 )
 
@@ -30,6 +31,15 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Patient      string `json:"patient,omitempty"`
 	Encounter    string `json:"encounter,omitempty"`
+	user         string // the user the token acts for, for the audit record
+}
+
+// tokenAudit is what the audit record of a token request says; the
+// request fills it in as it learns.
+type tokenAudit struct {
+	grantType string
+	claimed   string // the client_id the request names, before it authenticates
+	client    string // the authenticated client
 }
 
 // maxFormBytes bounds the body of a token, revocation or introspection
@@ -52,20 +62,46 @@ func postForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.tokenRequest(w, r)
+	var ta tokenAudit
+	resp, err := s.tokenRequest(w, r, &ta)
+	e := audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "token-issued",
+		Agent: audit.Agent{Client: ta.client, Address: callerAddr(r)}}
+	grant := "grant_type " + ta.grantType
 	if err != nil {
+		e.Interaction = "token-refused"
+		e.Outcome, e.Detail = outcomeOf(err)
+		if ta.client == "" && ta.claimed != "" {
+			grant += ", client_id " + ta.claimed + " (not authenticated)"
+		}
+		e.Detail = joinDetail(grant, e.Detail)
+		s.record(r.Context(), e)
+		s.writeOAuthError(w, r, err)
+		return
+	}
+	e.Agent.User, e.Subject, e.Patient = resp.user, resp.user, patientRef(resp.Patient)
+	e.Detail = joinDetail(grant, "scope "+resp.Scope)
+	if resp.RefreshToken != "" {
+		e.Detail += "; with a refresh token"
+	}
+	// A token goes out only once its grant is on record.
+	if err := s.record(r.Context(), e); err != nil {
 		s.writeOAuthError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request) (*tokenResponse, error) {
+func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request, ta *tokenAudit) (*tokenResponse, error) {
 	form, err := postForm(w, r)
 	if err != nil {
 		return nil, err
 	}
+	ta.claimed = form.Get("client_id")
+	if id, _, ok := r.BasicAuth(); ok {
+		ta.claimed = id
+	}
 	gt := form.Get("grant_type")
+	ta.grantType = gt
 	switch gt {
 	case "authorization_code", "refresh_token", "client_credentials":
 	case "":
@@ -77,6 +113,7 @@ func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request) (*tokenRes
 	if err != nil {
 		return nil, err
 	}
+	ta.client = client.ID
 	switch gt {
 	case "authorization_code":
 		return s.exchangeCode(r.Context(), client, form)

@@ -36,11 +36,26 @@ func (db *DB) AppendAudit(ctx context.Context, events ...fhir.Resource) error {
 	if len(events) == 0 {
 		return nil
 	}
+	// Encode the events here, in the caller's goroutine, not in the writer
+	// goroutine that every write and audited read waits for: under
+	// concurrent reads the encoding was a quarter of the writer's time.
+	encoded := make([][]byte, len(events))
+	for i, ev := range events {
+		if ev == nil {
+			return fmt.Errorf("store: audit: %w", fhir.Errorf(fhir.KindInvalid, "no audit event"))
+		}
+		if ev.ID() == "" {
+			ev.SetID(store.NewID())
+		}
+		encoded[i] = ev.JSON()
+	}
 	return db.submitAudit(ctx, func(tx *txn) error {
-		for _, ev := range events {
-			if err := tx.AppendAudit(ev); err != nil {
-				return err
-			}
+		if err := tx.usable(); err != nil {
+			return err
+		}
+		recorded := tx.now.UnixMilli()
+		for _, event := range encoded {
+			tx.db.pending = append(tx.db.pending, pendingAudit{recorded: recorded, event: event})
 		}
 		return nil
 	})

@@ -165,6 +165,11 @@ func (s *Server) serveR5(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// Every answer, whatever produced it (read, search, history,
+	// $everything, batch and transaction responses; the R4 face comes
+	// through here too), leaves with the caller's masked elements hidden:
+	// one place, so that no interaction forgets.
+	resp.resource = s.opt.Gate.Mask(r.Context(), resp.resource)
 	s.writeResponse(w, r, req, resp)
 }
 

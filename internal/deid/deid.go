@@ -143,3 +143,6 @@ func (d *Deidentifier) Resource(res fhir.Resource, patient string) (fhir.Resourc
 	out := w.resource(map[string]any(res), true)
 	return fhir.Resource(out), nil
 }
+
+// KeyID names the Deidentifier's key (see KeyID).
+func (d *Deidentifier) KeyID() string { return KeyID(d.key) }

@@ -151,14 +151,7 @@ func exportDeidentified(ctx context.Context, st store.Store, defs *spec.Definiti
 				continue
 			}
 			seen[key] = true
-			// A resource of no patient's compartment (a practitioner) moves
-			// by the offset of no patient; one of this record, by this
-			// patient's.
-			shiftBy := patient
-			if p := audit.PatientOf(v.Resource); p == "" && v.Type != "Patient" {
-				shiftBy = ""
-			}
-			res, err := d.Resource(v.Resource, shiftBy)
+			res, err := d.Resource(v.Resource, d.ShiftKey(v.Resource, patient))
 			if err != nil {
 				return nil, err
 			}

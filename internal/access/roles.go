@@ -39,6 +39,9 @@ type Role struct {
 	// masks are the elements hidden from the role in what it is answered
 	// (mask.go).
 	masks []*mask
+	// operations are the operations beyond the SMART letters the role may
+	// run ("deidentify"; operations.go).
+	operations map[string]bool
 }
 
 // typeSet is a set of resource types, or every type.
@@ -75,6 +78,8 @@ type fileRole struct {
 	} `json:"permissions"`
 	// Masks are optional: a roles file without them hides nothing.
 	Masks []fileMask `json:"masks,omitempty"`
+	// Operations are optional too: none but what the letters allow.
+	Operations []string `json:"operations,omitempty"`
 }
 
 // DefaultRoles returns the built-in roles.
@@ -169,6 +174,9 @@ func LoadRoles(defs *spec.Definitions, data []byte) (*Roles, error) {
 			return nil, err
 		}
 		role.masks = masks
+		if role.operations, err = checkOperations(fr.Name, fr.Operations); err != nil {
+			return nil, err
+		}
 		out.byName[role.Name] = role
 	}
 	return out, nil

@@ -46,6 +46,8 @@ const MaxShiftDays = 180
 type Deidentifier struct {
 	defs *spec.Definitions
 	key  []byte
+	// inCompartment are the types of the Patient compartment (ShiftKey).
+	inCompartment map[string]bool
 	// Now is the date ages are reckoned at for the living (ages over 89
 	// are aggregated); time.Now when zero.
 	Now time.Time
@@ -57,7 +59,11 @@ func New(defs *spec.Definitions, key []byte) (*Deidentifier, error) {
 	if len(key) < 16 {
 		return nil, errors.New("deid: the key must have at least 16 bytes")
 	}
-	return &Deidentifier{defs: defs, key: key}, nil
+	d := &Deidentifier{defs: defs, key: key, inCompartment: map[string]bool{}}
+	for _, t := range CompartmentTypes(defs) {
+		d.inCompartment[t] = true
+	}
+	return d, nil
 }
 
 // LoadOrCreateKey reads the key file at path, or creates it (mode 0600)

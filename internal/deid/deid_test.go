@@ -46,7 +46,8 @@ func TestPatient(t *testing.T) {
 	   "extension":[{"url":"http://hl7.org/fhir/StructureDefinition/geolocation","extension":[{"url":"latitude","valueDecimal":42.1}]}]},
 	   {"postalCode":"03601","state":"NH"},{"postalCode":"SW1A 1AA","country":"GB"}],
 	 "photo":[{"contentType":"image/png","data":"UEhPVE8="}],
-	 "contact":[{"name":{"family":"Roe"},"telecom":[{"value":"555-000-1111"}],"relationship":[{"text":"mother"}]}],
+	 "contact":[{"name":{"family":"Roe"},"telecom":[{"value":"555-000-1111"}],"relationship":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0131","code":"N"}],"text":"mother"}]}],
+	 "maritalStatus":{"text":"FREE-TEXT-CONCEPT"},
 	 "generalPractitioner":[{"reference":"Practitioner/dr1","display":"Dr Who"}],
 	 "managingOrganization":{"reference":"https://other.example/fhir/Organization/9"},
 	 "unknownElement":"secret"}`
@@ -56,7 +57,7 @@ func TestPatient(t *testing.T) {
 	}
 	got := string(out.JSON())
 	for _, gone := range []string{"Jane", "Roe", "999-12-3456", "555-867-5309", "555-000-1111", "Elm", "Springfield", "Hampden",
-		"01103", "1970-06-15", "UEhPVE8=", "Maiden", "Dr Who", "other.example", "secret", "latitude", "SW1A", `"p1"`, "dr1", "http://src/1", "08:30"} {
+		"01103", "1970-06-15", "FREE-TEXT-CONCEPT", "maritalStatus", "UEhPVE8=", "Maiden", "Dr Who", "other.example", "secret", "latitude", "SW1A", `"p1"`, "dr1", "http://src/1", "08:30"} {
 		if strings.Contains(got, gone) {
 			t.Errorf("%s survives: %s", gone, got)
 		}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
@@ -79,4 +80,15 @@ func PatientRecord(ctx context.Context, defs *spec.Definitions, find SearchFunc,
 		return out[i].Type == "Patient" && out[i].ID == patient && !(out[j].Type == "Patient" && out[j].ID == patient)
 	})
 	return out, nil
+}
+
+// ShiftKey is whose date offset a resource of patient's record takes: the
+// patient's for a type of the Patient compartment, none ("") for the
+// others (a practitioner the record refers to), which so move alike in
+// every record.
+func (d *Deidentifier) ShiftKey(res fhir.Resource, patient string) string {
+	if !d.inCompartment[res.Type()] {
+		return ""
+	}
+	return patient
 }

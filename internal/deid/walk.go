@@ -166,6 +166,17 @@ func (w *walker) value(c spec.Child, v any) any {
 		return w.attachment(obj)
 	case "Age":
 		return capAge(w.object(c.Next, obj))
+	case "CodeableConcept":
+		// Text beside codes labels them; text alone may be anything a
+		// person typed.
+		out := w.object(c.Next, obj)
+		if _, coded := out["coding"]; !coded {
+			delete(out, "text")
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
 	case "Extension":
 		out := w.object(c.Next, obj)
 		if out == nil {
@@ -216,14 +227,11 @@ func (w *walker) object(pos *spec.Position, obj map[string]any) map[string]any {
 }
 
 func (w *walker) complexAt(typ string, v any) any {
-	obj, ok := v.(map[string]any)
+	c, ok := w.d.defs.ChildType("Identifier", "Identifier", map[string]string{"CodeableConcept": "type", "Period": "period"}[typ])
 	if !ok {
 		return nil
 	}
-	if out := w.object(w.d.defs.Position(typ, typ), obj); out != nil {
-		return out
-	}
-	return nil
+	return w.value(c, v)
 }
 
 // address keeps what Safe Harbor allows of a place: state, country and a

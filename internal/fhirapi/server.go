@@ -18,6 +18,7 @@ import (
 
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/audit"
+	"github.com/emr-project/emr/internal/deid"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/search"
@@ -74,8 +75,11 @@ type Options struct {
 	// BreakGlass enables the $break-glass and $break-glass-review
 	// operations; nil leaves them out.
 	BreakGlass *access.BreakGlass
-	Software   string // name in the CapabilityStatement
-	Version    string // software version
+	// Deidentifier enables Patient/[id]/$deidentify (deidentify.go) with
+	// its key; nil leaves the operation out.
+	Deidentifier *deid.Deidentifier
+	Software     string // name in the CapabilityStatement
+	Version      string // software version
 }
 
 // DefaultMaxBodyBytes is large enough for a Synthea patient transaction
@@ -300,6 +304,11 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 			return nil, methodNotAllowed(req, "GET")
 		}
 		return s.everything(ctx, req)
+	case req.op == "$deidentify" && req.typ == "Patient" && req.id != "":
+		if m != http.MethodGet {
+			return nil, methodNotAllowed(req, "GET")
+		}
+		return s.deidentify(ctx, req)
 	case req.op == "$break-glass" && req.typ == "Patient" && req.id != "":
 		return s.breakGlass(ctx, req)
 	case req.op == "$break-glass-review" && req.typ == "" && req.id == "":

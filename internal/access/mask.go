@@ -183,6 +183,12 @@ func (r *Role) maskNested(defs *spec.Definitions, obj map[string]any) (map[strin
 				out = shallowCopy(out)
 			}
 			out[key], nestedChanged = copied, true
+			if key == "contained" && !own {
+				// What a resource contains is part of it: it is redacted
+				// too. (A Bundle the server builds around its answers is
+				// not labelled.)
+				out, own = labelRedacted(out), true
+			}
 		}
 	}
 	return out, own || nestedChanged

@@ -495,3 +495,38 @@ func unlabelRedacted(res map[string]any) map[string]any {
 	}
 	return out
 }
+
+// MaskedPath is an element hidden from a caller: Type "*" for every
+// DomainResource, Path below the type with choices as "value[x]", URLs
+// set when only the extensions with those URLs are hidden.
+type MaskedPath struct {
+	Type, Path string
+	URLs       []string
+}
+
+// MaskedPaths lists what is hidden from the caller of ctx, for the checks
+// that keep searches from matching on it; nil for a caller who sees all.
+func (g *Gate) MaskedPaths(ctx context.Context) []MaskedPath {
+	p, ok := g.policy.(*RolePolicy)
+	if !ok {
+		return nil
+	}
+	pr := PrincipalFrom(ctx)
+	if pr == nil {
+		return nil
+	}
+	role, ok := p.roles.Role(pr.Role)
+	if !ok {
+		return nil
+	}
+	var out []MaskedPath
+	for _, m := range role.masks {
+		mp := MaskedPath{Type: m.typ, Path: strings.Join(m.segs, ".")}
+		for u := range m.urls {
+			mp.URLs = append(mp.URLs, u)
+		}
+		slices.Sort(mp.URLs)
+		out = append(out, mp)
+	}
+	return out
+}

@@ -90,6 +90,26 @@ func TestMaskByRole(t *testing.T) {
 		}
 	}
 
+	// Searches that would match or sort on a masked element are refused:
+	// their matches would tell what it holds.
+	for _, tc := range []struct {
+		caller, path string
+		status       int
+	}{
+		{"billing", "/fhir/Condition?_text=cough", http.StatusForbidden},
+		{"billing", "/fhir/Condition?_content=NOTE", http.StatusForbidden},
+		{"billing", "/fhir/Encounter?subject:Patient._text=x", http.StatusForbidden},
+		{"billing", "/fhir/Condition?code:text=cough", http.StatusOK},
+		{"registrar", "/fhir/Encounter?reason-code=x", http.StatusForbidden},
+		{"registrar", "/fhir/Encounter?_sort=-date&subject=Patient/p1", http.StatusOK},
+		{"registrar", "/fhir/Patient?_text=NARRATIVE", http.StatusOK},
+		{"physician", "/fhir/Condition?_text=cough", http.StatusOK},
+	} {
+		if r := s.do("GET", tc.path, "", "X-Test-Caller: "+tc.caller); r.status != tc.status {
+			t.Errorf("%s %s: %d, want %d: %s", tc.caller, tc.path, r.status, tc.status, r.body)
+		}
+	}
+
 	// Billing may not read DocumentReference at all; a role file giving it
 	// read keeps the note's data masked (the default billing masks).
 	if r := s.do("GET", "/fhir/DocumentReference/d1", "", "X-Test-Caller: billing"); r.status != http.StatusForbidden {

@@ -26,6 +26,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the EMR server (FHIR R5 API at /fhir)", runServe},
 		{"import", "import FHIR Bundles and NDJSON files or directories into the store", runImport},
+		{"export", "write a de-identified NDJSON copy of patients' records (--deidentify)", runExport},
 		{"user", "add, list, disable and enable users; reset passwords and second factors", runUser},
 		{"client", "register, list and remove SMART apps and backend services (OAuth 2.0 clients)", runClient},
 		{"reindex", "rebuild the search index (resumable)", runReindex},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/auth"
+	"github.com/emr-project/emr/internal/deid"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/fhirpatch"
 	"github.com/emr-project/emr/internal/fhir/r4"
@@ -52,6 +53,9 @@ type config struct {
 	// roles that see clinical data sign in without a second factor.
 	rolesFile string
 	relaxMFA  bool
+	// deidKey is the key file of Patient/$deidentify ("" leaves the
+	// operation out).
+	deidKey string
 	// fhirBase is the absolute public URL of the FHIR API: --base-url, or
 	// derived from the listening address. SMART tokens name it as their
 	// audience.
@@ -77,6 +81,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&cfg.invariants, "invariants", true, "check the R5 invariants (FHIRPath constraints) on every write; a violated invariant answers 422")
 	fs.StringVar(&cfg.rolesFile, "roles", "", "roles file replacing or adding to the built-in roles (see emr role list and docs/security.md)")
+	fs.StringVar(&cfg.deidKey, "deid-key", "", "pseudonymisation key file (created 0600 when missing) enabling GET /fhir/Patient/[id]/$deidentify for roles with the deidentify operation; share it with emr export --key for matching pseudonyms (docs/deidentify.md)")
 	fs.BoolVar(&cfg.relaxMFA, "relax-mfa", false, "let roles that see clinical data sign in without a second factor (not for production)")
 	tlsFlags(fs, &cfg)
 	if err := parseFlags(fs, args); err != nil {
@@ -218,7 +223,22 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		st.Close()
 		return nil, err
 	}
+	var deidentifier *deid.Deidentifier
+	if cfg.deidKey != "" {
+		key, created, err := deid.LoadOrCreateKey(cfg.deidKey)
+		if err == nil {
+			deidentifier, err = deid.New(defs, key)
+		}
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		if created {
+			logger.Info("created the pseudonymisation key for $deidentify; keep it secret", "key", cfg.deidKey, "key_id", deid.KeyID(key))
+		}
+	}
 	api := fhirapi.New(fhirapi.Options{
+		Deidentifier: deidentifier,
 		Store:        st,
 		Gate:         gate,
 		BreakGlass:   breakGlass,

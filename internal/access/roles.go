@@ -19,7 +19,8 @@ import (
 // role its permissions as SMART letters (c create, r read, u update, d
 // delete, s search) on types or groups, which patients it reaches (all;
 // own, for the patient role: its own compartment; care: the patients in
-// the care of the user's Practitioner), and whether it needs MFA.
+// the care of the user's Practitioner), whether it needs MFA, and the
+// elements masked from it (mask.go).
 type Roles struct {
 	byName map[string]*Role
 }
@@ -35,6 +36,12 @@ type Role struct {
 	MFA bool
 	// perms maps each letter of "cruds" to the types it is granted on.
 	perms map[byte]typeSet
+	// masks are the elements hidden from the role in what it is answered
+	// (mask.go).
+	masks []*mask
+	// operations are the operations beyond the SMART letters the role may
+	// run ("deidentify"; operations.go).
+	operations map[string]bool
 }
 
 // typeSet is a set of resource types, or every type.
@@ -69,6 +76,10 @@ type fileRole struct {
 		Types []string `json:"types"`
 		Perms string   `json:"perms"`
 	} `json:"permissions"`
+	// Masks are optional: a roles file without them hides nothing.
+	Masks []fileMask `json:"masks,omitempty"`
+	// Operations are optional too: none but what the letters allow.
+	Operations []string `json:"operations,omitempty"`
 }
 
 // DefaultRoles returns the built-in roles.
@@ -157,6 +168,14 @@ func LoadRoles(defs *spec.Definitions, data []byte) (*Roles, error) {
 					role.perms[p.Perms[i]] = set
 				}
 			}
+		}
+		masks, err := compileMasks(defs, fr.Name, fr.Masks)
+		if err != nil {
+			return nil, err
+		}
+		role.masks = masks
+		if role.operations, err = checkOperations(fr.Name, fr.Operations); err != nil {
+			return nil, err
 		}
 		out.byName[role.Name] = role
 	}

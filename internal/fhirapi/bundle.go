@@ -210,6 +210,7 @@ func (s *Server) transaction(ctx context.Context, req *request, entries []*entry
 	})
 	out := make([]any, len(entries))
 	err := s.opt.Gate.Write(ctx, gateRequest(req, "transaction"), func(tx store.Tx) ([]access.Touched, error) {
+		tx = s.restoring(ctx, tx)
 		// Conditional entries and references are resolved against the data
 		// as the transaction sees it, before any entry runs.
 		if err := s.resolveTransaction(tx, req.base, entries); err != nil {

@@ -23,6 +23,9 @@ func (s *Server) search(ctx context.Context, req *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkMaskedSearch(ctx, q); err != nil {
+		return nil, err
+	}
 	interaction := "search-type"
 	switch {
 	case req.compartment != nil:
@@ -44,6 +47,9 @@ func (s *Server) search(ctx context.Context, req *request) (*response, error) {
 func (s *Server) searchIn(ctx context.Context, tx store.Tx, req *request) (*response, error) {
 	q, err := s.parseQuery(req.base, req.typ, req.query, req.header, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkMaskedSearch(ctx, q); err != nil {
 		return nil, err
 	}
 	gr := gateRequest(req, "search-type")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/audit"
+	"github.com/emr-project/emr/internal/deid"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/search"
@@ -77,8 +78,11 @@ type Options struct {
 	// BreakGlass enables the $break-glass and $break-glass-review
 	// operations; nil leaves them out.
 	BreakGlass *access.BreakGlass
-	Software   string // name in the CapabilityStatement
-	Version    string // software version
+	// Deidentifier enables Patient/[id]/$deidentify (deidentify.go) with
+	// its key; nil leaves the operation out.
+	Deidentifier *deid.Deidentifier
+	Software     string // name in the CapabilityStatement
+	Version      string // software version
 }
 
 // DefaultMaxBodyBytes is large enough for a Synthea patient transaction
@@ -168,6 +172,11 @@ func (s *Server) serveR5(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// Every answer, whatever produced it (read, search, history,
+	// $everything, batch and transaction responses; the R4 face comes
+	// through here too), leaves with the caller's masked elements hidden:
+	// one place, so that no interaction forgets.
+	resp.resource = s.opt.Gate.Mask(r.Context(), resp.resource)
 	s.writeResponse(w, r, req, resp)
 }
 
@@ -298,6 +307,11 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 			return nil, methodNotAllowed(req, "GET")
 		}
 		return s.everything(ctx, req)
+	case req.op == "$deidentify" && req.typ == "Patient" && req.id != "":
+		if m != http.MethodGet {
+			return nil, methodNotAllowed(req, "GET")
+		}
+		return s.deidentify(ctx, req)
 	case req.op == "$break-glass" && req.typ == "Patient" && req.id != "":
 		return s.breakGlass(ctx, req)
 	case req.op == "$break-glass-review" && req.typ == "" && req.id == "":

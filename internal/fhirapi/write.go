@@ -67,6 +67,7 @@ func (s *Server) update(ctx context.Context, req *request) (*response, error) {
 	var v *store.Version
 	var created bool
 	err = s.opt.Gate.Write(ctx, gateRequest(req, "update"), func(tx store.Tx) ([]access.Touched, error) {
+		tx = s.restoring(ctx, tx)
 		var err error
 		if req.id == "" {
 			v, created, err = s.conditionalUpdateIn(tx, req.base, req.typ, req.query, res, ifMatch, "")
@@ -140,6 +141,7 @@ func (s *Server) patch(ctx context.Context, req *request) (*response, error) {
 	}
 	var v *store.Version
 	err = s.opt.Gate.Write(ctx, gateRequest(req, "patch"), func(tx store.Tx) ([]access.Touched, error) {
+		tx = s.restoring(ctx, tx)
 		id := req.id
 		if id == "" { // PATCH [type]?criteria: exactly one match
 			var err error

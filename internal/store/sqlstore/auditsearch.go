@@ -19,14 +19,33 @@ const (
 	maxAuditCount     = 1000
 )
 
-// driverOrder ranks the parameters by how few records a value of each
-// usually matches: the first one a query has, with a single value, drives
-// the search (a backward range scan of audit_index in seq order, which
-// stops once the page is full); the others are checked per record by
-// primary key.
-var driverOrder = []string{
-	audit.ParamID, audit.ParamPatient, audit.ParamEntity, audit.ParamAgent, audit.ParamAgentName,
-	audit.ParamPurpose, audit.ParamSecurity, audit.ParamCode, audit.ParamCategory, audit.ParamOutcome, audit.ParamAction,
+// driverRank ranks a term by how few records it usually matches (lower
+// is fewer): a query's best single-valued term drives the search (a
+// backward range scan of audit_index in seq order, which stops once the
+// page is full); the others are checked per record by primary key. A
+// failure outcome and break-glass are rare, a success or an action
+// common; a purpose of use is given to most accesses.
+func driverRank(t audit.Term) int {
+	switch t.Name {
+	case audit.ParamID:
+		return 0
+	case audit.ParamPatient, audit.ParamEntity:
+		return 1
+	case audit.ParamAgent, audit.ParamAgentName:
+		return 2
+	case audit.ParamSecurity:
+		return 3
+	case audit.ParamOutcome:
+		if t.Value != "0" && !strings.HasSuffix(t.Value, "|0") {
+			return 3
+		}
+		return 7
+	case audit.ParamCode, audit.ParamCategory:
+		return 4
+	case audit.ParamPurpose:
+		return 5
+	}
+	return 6 // action
 }
 
 // SearchAudit implements store.AuditSearcher on the reader pool.
@@ -144,15 +163,9 @@ func auditWhere(q store.AuditQuery) auditConds {
 	// The driver: a single-valued term of the most selective kind (a
 	// multi-valued one could match a record twice).
 	pick := -1
-	for _, name := range driverOrder {
-		for i, list := range terms {
-			if len(list) == 1 && list[0].Name == name {
-				pick = i
-				break
-			}
-		}
-		if pick >= 0 {
-			break
+	for i, list := range terms {
+		if len(list) == 1 && (pick < 0 || driverRank(list[0]) < driverRank(terms[pick][0])) {
+			pick = i
 		}
 	}
 	if pick >= 0 {

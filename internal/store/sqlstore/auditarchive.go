@@ -188,3 +188,17 @@ func (db *DB) AuditPurges(ctx context.Context) ([]auditchain.Purge, error) {
 	}
 	return out, nil
 }
+
+// OldestAudit returns when the oldest record in the log was recorded
+// (false for an empty log).
+func (db *DB) OldestAudit(ctx context.Context) (time.Time, bool, error) {
+	var ms int64
+	err := db.readers.QueryRowContext(ctx, "SELECT recorded FROM audit_event ORDER BY seq LIMIT 1").Scan(&ms)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, readErr(ctx, "oldest audit record", err)
+	}
+	return time.UnixMilli(ms), true, nil
+}

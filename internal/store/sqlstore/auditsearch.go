@@ -142,7 +142,11 @@ func (db *DB) SearchAudit(ctx context.Context, q store.AuditQuery) (*store.Audit
 		}
 	}
 	if q.Total {
-		if err := db.readers.QueryRowContext(ctx, "SELECT count(*) FROM "+from+where(conds), args...).Scan(&page.Total); err != nil {
+		countFrom := from
+		if w.driver != nil && len(q.Recorded) == 0 {
+			countFrom = "audit_index d"
+		}
+		if err := db.readers.QueryRowContext(ctx, "SELECT count(*) FROM "+countFrom+where(conds), args...).Scan(&page.Total); err != nil {
 			return nil, readErr(ctx, "audit search: total", err)
 		}
 	}
@@ -159,6 +163,10 @@ type auditConds struct {
 
 func auditWhere(q store.AuditQuery) auditConds {
 	var w auditConds
+	// The probes name the driver's seq, so that a count without a date
+	// needs audit_index alone.
+	key := "e.seq"
+
 	terms := slices.Clone(q.Terms)
 	// The driver: a single-valued term of the most selective kind (a
 	// multi-valued one could match a record twice).
@@ -169,6 +177,7 @@ func auditWhere(q store.AuditQuery) auditConds {
 		}
 	}
 	if pick >= 0 {
+		key = "d.seq"
 		w.driver = &terms[pick][0]
 		terms = slices.Delete(terms, pick, pick+1)
 	}
@@ -176,7 +185,7 @@ func auditWhere(q store.AuditQuery) auditConds {
 		// One primary-key probe per value.
 		var ors []string
 		for _, t := range list {
-			ors = append(ors, "EXISTS (SELECT 1 FROM audit_index x WHERE x.name = ? AND x.value = ? AND x.seq = e.seq)")
+			ors = append(ors, "EXISTS (SELECT 1 FROM audit_index x WHERE x.name = ? AND x.value = ? AND x.seq = "+key+")")
 			w.args = append(w.args, t.Name, t.Value)
 		}
 		w.conds = append(w.conds, "("+strings.Join(ors, " OR ")+")")

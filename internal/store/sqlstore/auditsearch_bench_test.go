@@ -70,6 +70,17 @@ func BenchmarkSearchAudit(b *testing.B) {
 				}
 			}
 			b.Logf("%d audit records written in %s", records, time.Since(start).Round(time.Millisecond))
+			if name == "postgres" {
+				var log, index int64
+				if err := db.readers.QueryRowContext(ctx, "SELECT pg_total_relation_size('audit_event'), pg_total_relation_size('audit_index')").Scan(&log, &index); err == nil {
+					b.Logf("audit_event %d MB, audit_index %d MB", log>>20, index>>20)
+				}
+			} else {
+				var pages, size int64
+				if err := db.readers.QueryRowContext(ctx, "SELECT count(*), sum(pgsize) FROM dbstat WHERE name LIKE 'audit_index%'").Scan(&pages, &size); err == nil {
+					b.Logf("audit_index %d MB", size>>20)
+				}
+			}
 			ms := mid.UnixMilli()
 			term := func(name, value string) []audit.Term { return []audit.Term{{Name: name, Value: value}} }
 			for _, c := range []struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -25,16 +26,19 @@ var errAuditTampered = errors.New("the audit log has been tampered with (see abo
 // runAudit dispatches the audit subcommands.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "Usage: emr audit verify [flags]\n\n  verify  check the audit log's hash chain and signed checkpoints")
+		fmt.Fprintln(stderr, "Usage: emr audit verify|archive [flags]\n\n  verify   check the audit log's hash chain and signed checkpoints (or, with --archive, an archive file)\n  archive  move the records older than the retention period to an archive file and purge them")
 		if len(args) == 0 {
 			return usageError{errors.New("no audit command given")}
 		}
 		return nil
 	}
-	if args[0] != "verify" {
-		return usageError{fmt.Errorf("unknown audit command %q (try verify)", args[0])}
+	switch args[0] {
+	case "verify":
+		return runAuditVerify(ctx, args[1:], stdout, stderr)
+	case "archive":
+		return runAuditArchive(ctx, args[1:], stdout, stderr)
 	}
-	return runAuditVerify(ctx, args[1:], stdout, stderr)
+	return usageError{fmt.Errorf("unknown audit command %q (try verify or archive)", args[0])}
 }
 
 // runAuditVerify walks the whole audit log and reports every sign of
@@ -49,12 +53,16 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	publicKey := fs.String("public-key", "", "PEM file of the trusted public key(s); better than --audit-key: keep a copy away from the database and its server")
 	var known checkpointList
 	fs.Var(&known, "checkpoint", "SEQ:HASH (hex) of a record as an earlier verify printed it (\"last:\"), kept outside the database: the chain must still pass through it (repeatable, or comma-separated)")
+	archive := fs.String("archive", "", "verify this archive file (emr audit archive) on its own, and its continuity with the log when the database is there")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	keys, keyFile, err := trustedKeys(cfg, *publicKey)
 	if err != nil {
 		return err
+	}
+	if *archive != "" {
+		return verifyArchiveFile(ctx, cfg, *archive, keys, keyFile, stdout)
 	}
 	if cfg.dbURL == "" {
 		// A mistyped --data would otherwise be a new, empty and so
@@ -189,6 +197,70 @@ func (l *checkpointList) Set(v string) error {
 			return fmt.Errorf("%q: the hash must be %d hex digits", pair, 2*auditchain.HashSize)
 		}
 		*l = append(*l, auditchain.Checkpoint{Seq: seq, Hash: hash})
+	}
+	return nil
+}
+
+// verifyArchiveFile checks an archive on its own and, when the database
+// is there, that the purge marker in the log names this very file (its
+// SHA-256) and its last record: the archive and the live log then form one
+// chain.
+func verifyArchiveFile(ctx context.Context, cfg config, path string, keys []ed25519.PublicKey, keyFile string, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "verifying the audit archive %s\ntrusting key %s from %s\n", path, keyIDs(keys), keyFile)
+	start := time.Now()
+	report := func(p auditchain.Problem) { fmt.Fprintln(stdout, p) }
+	sum, res, err := hashAndVerifyArchive(path, keys, report)
+	if err != nil {
+		return err
+	}
+	problems := res.Summary.Problems
+	fmt.Fprintf(stdout, "archive:     %d records, seq %d to %d, recorded before %s, sha256 %x\n",
+		res.Header.Records, res.Header.From, res.Header.Through, auditchain.FormatTime(res.Header.Before), sum)
+	hasDB := cfg.dbURL != ""
+	if !hasDB {
+		_, err := os.Stat(filepath.Join(cfg.dataDir, "emr.db"))
+		hasDB = err == nil
+	}
+	if hasDB {
+		cfg.noAuditKey = true
+		st, where, err := openStore(ctx, cfg, spec.R5())
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		purges, err := st.AuditPurges(ctx)
+		if err != nil {
+			return err
+		}
+		var marker *auditchain.Purge
+		for i := range purges {
+			if purges[i].Seq == res.Header.Through {
+				marker = &purges[i]
+			}
+		}
+		switch {
+		case marker == nil:
+			problems++
+			report(auditchain.Problem{Seq: res.Header.Through, Kind: auditchain.Missing, Detail: "no purge marker in " + where + " ends where this archive ends: not this log's archive, or its records are still in the log"})
+		case !bytes.Equal(marker.Hash, res.LastHash):
+			problems++
+			report(auditchain.Problem{Seq: marker.Seq, Recorded: marker.Created, Kind: auditchain.BrokenLink, Detail: "the purge marker's hash is not the archive's last record's: the archive was rewritten"})
+		case !bytes.Equal(marker.ArchiveSHA256, sum):
+			problems++
+			report(auditchain.Problem{Seq: marker.Seq, Recorded: marker.Created, Kind: auditchain.Altered, Detail: fmt.Sprintf("the archive file is not the one purged (its sha256 was %x): it was changed", marker.ArchiveSHA256)})
+		case !marker.VerifiedBy(keys):
+			problems++
+			report(auditchain.Problem{Seq: marker.Seq, Recorded: marker.Created, Kind: auditchain.BadSignature, Detail: "the purge marker is not signed by a trusted key"})
+		default:
+			fmt.Fprintf(stdout, "continuity:  the purge marker of %s (seq %d, made %s) names this file and its last record\n", where, marker.Seq, auditchain.FormatTime(marker.Created))
+		}
+	} else {
+		fmt.Fprintln(stdout, "continuity:  not checked (no database given)")
+	}
+	res.Summary.Problems = problems
+	printAuditSummary(stdout, res.Summary, time.Since(start))
+	if problems > 0 {
+		return errAuditTampered
 	}
 	return nil
 }

@@ -24,8 +24,10 @@ func TestImportRules(t *testing.T) {
 		{"internal/search", func(imp string) bool { return strings.HasPrefix(imp, "internal/fhir") || imp == "internal/sharedtest" },
 			"search plans and extraction depend only on the model"},
 		{"internal/store", func(imp string) bool {
-			return strings.HasPrefix(imp, "internal/fhir") || strings.HasPrefix(imp, "internal/store") || imp == "internal/search" || imp == "internal/sharedtest"
-		}, "the store depends only on the model and the search plan"},
+			return strings.HasPrefix(imp, "internal/fhir") || strings.HasPrefix(imp, "internal/store") || imp == "internal/search" || imp == "internal/audit" || imp == "internal/sharedtest"
+		}, "the store depends only on the model, the search plan and the audit record's search terms"},
+		{"internal/audit", func(imp string) bool { return strings.HasPrefix(imp, "internal/fhir") || imp == "internal/sharedtest" },
+			"audit records depend only on the model (the store indexes them)"},
 		{"internal/importer", func(imp string) bool {
 			return strings.HasPrefix(imp, "internal/fhir") || imp == "internal/store" || imp == "internal/search" || imp == "internal/sharedtest"
 		}, "the importer works on the model and the Store interface; cmd/emr picks the backend"},

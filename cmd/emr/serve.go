@@ -84,8 +84,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.deidKey, "deid-key", "", "pseudonymisation key file (created 0600 when missing) enabling GET /fhir/Patient/[id]/$deidentify for roles with the deidentify operation; share it with emr export --key for matching pseudonyms (docs/deidentify.md)")
 	fs.BoolVar(&cfg.relaxMFA, "relax-mfa", false, "let roles that see clinical data sign in without a second factor (not for production)")
 	tlsFlags(fs, &cfg)
+	retentionFlag := fs.String("audit-retention", defaultAuditRetention, "how long audit records stay in the database (7y, 18m, 90d); the server says at start when older ones await emr audit archive (audit cannot be turned off)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	retention, err := parseAge(*retentionFlag)
+	if err != nil {
+		return usageError{fmt.Errorf("--audit-retention: %w", err)}
 	}
 	if err := checkTLSFlags(cfg); err != nil {
 		return err
@@ -136,6 +141,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
+	// The server never purges the log itself: the archive is a file to
+	// keep safe, so an operator runs emr audit archive.
+	if db, isSQL := a.store.(*sqlstore.DB); isSQL {
+		oldest, ok, err := db.OldestAudit(ctx)
+		if err != nil {
+			return err
+		}
+		if limit := retention.before(time.Now()); ok && oldest.Before(limit) {
+			logger.Warn("audit records older than the retention period are in the database: archive them with emr audit archive (docs/audit.md)",
+				"oldest", oldest.UTC().Format(time.RFC3339), "retention", *retentionFlag)
+		}
+	}
 	if err := firstAdmin(ctx, a.accounts, stdout); err != nil {
 		return err
 	}

@@ -140,6 +140,9 @@ func (s *Server) entryRequest(parent *request, method, rawURL string, rq map[str
 	if sub.id != "" && !fhir.ValidID(sub.id) {
 		return nil, fhir.At(fhir.KindInvalid, "value", "url", "request.url %q has an invalid id", rawURL)
 	}
+	if sub.typ == "AuditEvent" && method != http.MethodGet && method != http.MethodHead {
+		return nil, fhir.At(fhir.KindInvalid, "not-supported", "url", "request.url %q: the audit log is written by the server only", rawURL)
+	}
 	for field, header := range map[string]string{"ifMatch": "If-Match", "ifNoneMatch": "If-None-Match", "ifModifiedSince": "If-Modified-Since", "ifNoneExist": "If-None-Exist"} {
 		if v, ok := rq[field].(string); ok && v != "" {
 			sub.header.Set(header, v)
@@ -516,6 +519,11 @@ func (s *Server) transactionEntry(ctx context.Context, tx store.Tx, parent *requ
 		})
 		return resp, err
 	default: // GET, HEAD
+		if sub.typ == "AuditEvent" {
+			// The audit log is not in the transaction's store: search it
+			// outside (a batch, or GET /AuditEvent).
+			return nil, fhir.Errorf(fhir.KindNotSupported, "inside a transaction, GET entries cannot read the audit log")
+		}
 		if sub.typ != "" && sub.id == "" && sub.op == "" {
 			return s.searchIn(ctx, tx, sub)
 		}

@@ -39,7 +39,21 @@ func (s *Server) buildCapabilities() fhir.Resource {
 			r["searchParam"] = params
 		}
 		if typ == "Patient" {
-			r["operation"] = []any{map[string]any{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}
+			r["operation"] = []any{
+				map[string]any{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+				map[string]any{"name": "access-report", "definition": "https://github.com/emr-project/emr/OperationDefinition/Patient-access-report",
+					"documentation": "the audit records about the patient, newest first: for the patient and auditors (docs/api.md)"},
+			}
+		}
+		if typ == "AuditEvent" {
+			// The hash-chained log: read and searched, written only by
+			// the server (auditevent.go).
+			r = map[string]any{
+				"type":          typ,
+				"interaction":   []any{map[string]any{"code": "read"}, map[string]any{"code": "search-type"}},
+				"documentation": "the server's tamper-evident audit log: searched by auditors, never written by clients",
+				"searchParam":   auditSearchParams(),
+			}
 		}
 		resources = append(resources, r)
 	}
@@ -130,4 +144,31 @@ func nonEmpty(s, fallback string) string {
 		return fallback
 	}
 	return s
+}
+
+// auditSearchParams are the parameters the audit log's search takes.
+func auditSearchParams() []any {
+	r5 := "http://hl7.org/fhir/SearchParameter/"
+	var out []any
+	for _, p := range []struct{ name, def, typ string }{
+		{"_id", r5 + "Resource-id", "token"},
+		{"_security", r5 + "Resource-security", "token"},
+		{"action", r5 + "AuditEvent-action", "token"},
+		{"agent", r5 + "AuditEvent-agent", "reference"},
+		{"agent-name", "", "string"},
+		{"category", r5 + "AuditEvent-category", "token"},
+		{"code", r5 + "clinical-code", "token"},
+		{"date", r5 + "clinical-date", "date"},
+		{"entity", r5 + "AuditEvent-entity", "reference"},
+		{"outcome", r5 + "AuditEvent-outcome", "token"},
+		{"patient", r5 + "clinical-patient", "reference"},
+		{"purpose", r5 + "AuditEvent-purpose", "token"},
+	} {
+		sp := map[string]any{"name": p.name, "type": p.typ}
+		if p.def != "" {
+			sp["definition"] = p.def
+		}
+		out = append(out, sp)
+	}
+	return out
 }

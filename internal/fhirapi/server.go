@@ -262,6 +262,10 @@ func (req *request) route(path string) error {
 // dispatch runs one interaction. It is the single entry point for HTTP
 // requests and Bundle entries processed outside a transaction.
 func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) {
+	if req.compartment != nil && req.typ == "AuditEvent" && req.compartment.Type == "Patient" {
+		// Patient/[id]/AuditEvent: the log's search for that patient.
+		return s.auditCompartment(ctx, req)
+	}
 	if req.compartment != nil {
 		return s.compartmentSearch(ctx, req)
 	}
@@ -276,6 +280,13 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 		m = http.MethodGet
 	}
 	switch {
+	case req.typ == "AuditEvent":
+		return s.auditEvent(ctx, req)
+	case req.op == "$access-report" && req.typ == "Patient" && req.id != "":
+		if m != http.MethodGet {
+			return nil, methodNotAllowed(req, "GET")
+		}
+		return s.accessReport(ctx, req)
 	case req.op == "metadata":
 		if m != http.MethodGet {
 			return nil, methodNotAllowed(req, "GET")

@@ -83,6 +83,7 @@ type Verifier struct {
 	cps      []Checkpoint // validly signed, by seq
 	next     int          // the first of cps the chain has not reached
 	started  bool
+	anchored bool // the log starts after a purge marker
 	lastSeq  int64
 	lastHash []byte
 	sealedAt int64 // Records when the chain last passed a checkpoint
@@ -103,6 +104,10 @@ type Config struct {
 	// LegacyThrough is the last seq written before the log was chained,
 	// up to which seq may have gaps (see Summary.SeqGaps).
 	LegacyThrough int64
+	// Anchor, when set, is the purge marker the log starts after (the
+	// newest purge): the first record must follow it, and checkpoints up
+	// to it cover archived records (verified with the archive file).
+	Anchor *Purge
 	// Report is told of each problem as it is found.
 	Report func(Problem)
 }
@@ -137,6 +142,22 @@ func NewVerifier(c Config) *Verifier {
 		v.cps = append(v.cps, Checkpoint{Seq: k.Seq, Hash: k.Hash, given: true})
 	}
 	slices.SortStableFunc(v.cps, func(a, b Checkpoint) int { return int(a.Seq - b.Seq) })
+	if a := c.Anchor; a != nil {
+		if !a.VerifiedBy(keys) {
+			v.report(Problem{Seq: a.Seq, Recorded: a.Created, Kind: BadSignature,
+				Detail: fmt.Sprintf("the purge marker made %s (key %s) is not signed by a trusted key: forged, or signed by another key", FormatTime(a.Created), a.KeyID)})
+		}
+		// The chain continues from the last record purged.
+		v.started, v.anchored = true, true
+		v.lastSeq, v.lastHash = a.Seq, slices.Clone(a.Hash)
+		for v.next < len(v.cps) && v.cps[v.next].Seq <= a.Seq {
+			if cp := v.cps[v.next]; cp.Seq == a.Seq && !bytes.Equal(cp.Hash, a.Hash) {
+				v.report(Problem{Seq: a.Seq, Recorded: a.Created, Kind: CheckpointMismatch,
+					Detail: fmt.Sprintf("%s says hash %s, the purge marker %s: the log up to here was rewritten", cp.about(), short(cp.Hash), short(a.Hash))})
+			}
+			v.next++
+		}
+	}
 	return v
 }
 
@@ -147,7 +168,7 @@ func (v *Verifier) Add(r Record) {
 			Detail: fmt.Sprintf("follows seq %d", v.lastSeq)})
 		return
 	}
-	if !v.started {
+	if v.sum.Records == 0 {
 		v.sum.FirstSeq = r.Seq
 	}
 	v.sum.Records++
@@ -163,6 +184,9 @@ func (v *Verifier) Add(r Record) {
 		case !v.started:
 			v.report(Problem{Seq: r.Seq, Recorded: r.Recorded, Kind: Missing,
 				Detail: "the first record follows another (its previous hash is not empty): records before it were removed"})
+		case v.anchored && v.sum.Records == 1:
+			v.report(Problem{Seq: r.Seq, Recorded: r.Recorded, Kind: Missing,
+				Detail: fmt.Sprintf("the first record does not follow the last one purged (seq %d): records after the purge were removed or replaced", v.lastSeq)})
 		case gap > 0:
 			v.report(Problem{Seq: r.Seq, Recorded: r.Recorded, Kind: Missing,
 				Detail: fmt.Sprintf("seq %d to %d are gone and the chain is broken: records were removed", v.lastSeq+1, r.Seq-1)})

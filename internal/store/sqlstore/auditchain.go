@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/store/auditchain"
 )
 
@@ -27,6 +28,7 @@ import (
 type pendingAudit struct {
 	recorded int64 // unix milliseconds
 	event    []byte
+	terms    []audit.Term // its search terms, for audit_index
 }
 
 // auditInsertChunk is the most records one INSERT statement appends.
@@ -49,6 +51,7 @@ func (db *DB) sealAudit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	first := seq + 1
 	for rows := db.pending; len(rows) > 0; {
 		n := min(len(rows), auditInsertChunk)
 		stmt, err := db.auditInsert(ctx, n)
@@ -66,6 +69,15 @@ func (db *DB) sealAudit(ctx context.Context) error {
 			return err
 		}
 		rows = rows[n:]
+	}
+	var terms []indexedTerm
+	for i, p := range db.pending {
+		for _, t := range p.terms {
+			terms = append(terms, indexedTerm{t, first + int64(i)})
+		}
+	}
+	if err := db.insertAuditTerms(ctx, terms); err != nil {
+		return err
 	}
 	return db.maybeCheckpoint(ctx, seq, hash, false)
 }

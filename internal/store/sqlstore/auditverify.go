@@ -26,6 +26,14 @@ func (db *DB) VerifyAudit(ctx context.Context, cfg auditchain.Config) (auditchai
 	if err := db.readers.QueryRowContext(ctx, "SELECT legacy_through FROM audit_chain").Scan(&cfg.LegacyThrough); err != nil {
 		return auditchain.Summary{}, readErr(ctx, "verify audit", err)
 	}
+	// After a purge the log starts from the newest purge marker.
+	purges, err := db.AuditPurges(ctx)
+	if err != nil {
+		return auditchain.Summary{}, err
+	}
+	if n := len(purges); n > 0 {
+		cfg.Anchor = &purges[n-1]
+	}
 	v := auditchain.NewVerifier(cfg)
 	rows, err := db.readers.QueryContext(ctx, "SELECT seq, recorded, event, prev_hash, hash FROM audit_event ORDER BY seq")
 	if err != nil {

@@ -155,6 +155,7 @@ type DB struct {
 	ckInterval   time.Duration
 	pending      []pendingAudit    // the running batch's audit events
 	auditInserts map[int]*sql.Stmt // INSERTs of n chained records
+	termInserts  map[int]*sql.Stmt // INSERTs of n audit_index rows
 	ckpt         checkpointState   // the last checkpoint known
 	ckptPending  *checkpointState  // made by the running transaction
 }
@@ -218,6 +219,9 @@ func (db *DB) openWriter(ctx context.Context, check func(context.Context, *sql.C
 	if err := db.openAuditChain(ctx); err != nil {
 		return err
 	}
+	if err := db.backfillAuditIndex(ctx); err != nil {
+		return err
+	}
 	return db.checkIndexVersion(ctx)
 }
 
@@ -248,6 +252,9 @@ func (db *DB) closeConns() error {
 	db.wstmt.close()
 	db.istmt.close()
 	for _, stmt := range db.auditInserts {
+		stmt.Close()
+	}
+	for _, stmt := range db.termInserts {
 		stmt.Close()
 	}
 	if db.wconn != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
@@ -228,6 +229,6 @@ func (tx *txn) AppendAudit(event fhir.Resource) error {
 	if event.ID() == "" {
 		event.SetID(store.NewID())
 	}
-	tx.db.pending = append(tx.db.pending, pendingAudit{recorded: tx.now.UnixMilli(), event: event.JSON()})
+	tx.db.pending = append(tx.db.pending, pendingAudit{recorded: tx.now.UnixMilli(), event: event.JSON(), terms: audit.Index(event)})
 	return nil
 }

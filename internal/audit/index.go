@@ -1,0 +1,121 @@
+package audit
+
+import (
+	"strings"
+
+	"github.com/emr-project/emr/internal/fhir"
+)
+
+// Term is one search term of an AuditEvent: the value a search parameter
+// matches it by. The store keeps them beside the event (audit_index) so
+// that searching the log never parses it.
+type Term struct {
+	Name, Value string
+}
+
+// Parameters the audit log is searched by, as R5 defines them on
+// AuditEvent (SearchParameter AuditEvent-*, clinical-patient, clinical-date,
+// clinical-code), plus agent-name (R4's, kept for clients that use it) and
+// _security (break-glass events carry BTG). Token terms are indexed twice,
+// as "code" and as "system|code", so both forms of a token search are one
+// seek; references as "Type/id" (a versioned reference also without its
+// version).
+const (
+	ParamID        = "_id"
+	ParamPatient   = "patient"    // reference, AuditEvent.patient
+	ParamAgent     = "agent"      // reference, AuditEvent.agent.who: its reference, identifier value or display
+	ParamAgentName = "agent-name" // AuditEvent.agent.who.display, lower case
+	ParamAction    = "action"     // token, AuditEvent.action
+	ParamOutcome   = "outcome"    // token, AuditEvent.outcome.code
+	ParamEntity    = "entity"     // reference, AuditEvent.entity.what
+	ParamCategory  = "category"   // token, AuditEvent.category
+	ParamCode      = "code"       // token, AuditEvent.code
+	ParamPurpose   = "purpose"    // token, AuditEvent.authorization | AuditEvent.agent.authorization
+	ParamSecurity  = "_security"  // token, meta.security
+)
+
+// Index returns the search terms of an AuditEvent, each once.
+func Index(ev fhir.Resource) []Term {
+	var terms []Term
+	seen := map[Term]bool{}
+	add := func(name, value string) {
+		t := Term{name, value}
+		if value != "" && !seen[t] {
+			seen[t] = true
+			terms = append(terms, t)
+		}
+	}
+	addRef := func(name string, ref any) {
+		m, _ := ref.(map[string]any)
+		s, _ := m["reference"].(string)
+		add(name, s)
+		if i := strings.Index(s, "/_history/"); i > 0 {
+			add(name, s[:i])
+		}
+	}
+	addCoding := func(name string, c any) {
+		m, _ := c.(map[string]any)
+		code, _ := m["code"].(string)
+		if code == "" {
+			return
+		}
+		add(name, code)
+		if system, _ := m["system"].(string); system != "" {
+			add(name, system+"|"+code)
+		}
+	}
+	addConcept := func(name string, cc any) {
+		m, _ := cc.(map[string]any)
+		codings, _ := m["coding"].([]any)
+		for _, c := range codings {
+			addCoding(name, c)
+		}
+	}
+	add(ParamID, ev.ID())
+	addRef(ParamPatient, ev["patient"])
+	if action, _ := ev["action"].(string); action != "" {
+		add(ParamAction, action)
+	}
+	if outcome, _ := ev["outcome"].(map[string]any); outcome != nil {
+		addCoding(ParamOutcome, outcome["code"])
+	}
+	categories, _ := ev["category"].([]any)
+	for _, c := range categories {
+		addConcept(ParamCategory, c)
+	}
+	addConcept(ParamCode, ev["code"])
+	auths, _ := ev["authorization"].([]any)
+	for _, a := range auths {
+		addConcept(ParamPurpose, a)
+	}
+	agents, _ := ev["agent"].([]any)
+	for _, a := range agents {
+		agent, _ := a.(map[string]any)
+		who, _ := agent["who"].(map[string]any)
+		addRef(ParamAgent, who)
+		if id, _ := who["identifier"].(map[string]any); id != nil {
+			value, _ := id["value"].(string)
+			add(ParamAgent, value)
+		}
+		if display, _ := who["display"].(string); display != "" {
+			add(ParamAgent, display)
+			add(ParamAgentName, strings.ToLower(display))
+		}
+		auths, _ := agent["authorization"].([]any)
+		for _, a := range auths {
+			addConcept(ParamPurpose, a)
+		}
+	}
+	entities, _ := ev["entity"].([]any)
+	for _, e := range entities {
+		entity, _ := e.(map[string]any)
+		addRef(ParamEntity, entity["what"])
+	}
+	if meta, _ := ev["meta"].(map[string]any); meta != nil {
+		security, _ := meta["security"].([]any)
+		for _, c := range security {
+			addCoding(ParamSecurity, c)
+		}
+	}
+	return terms
+}

@@ -1,0 +1,145 @@
+package auditchain
+
+import (
+	"bufio"
+	"compress/gzip"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// An archive file holds records purged from the log, and what verifying
+// them later needs: gzip-compressed NDJSON, one object a line, each with
+// one key:
+//
+//	{"header": {format, version, created, from, through, records, before, legacyThrough, anchor}}
+//	{"checkpoint": {Seq, Hash, Created, KeyID, Signature}} (those of the records archived)
+//	{"record": {Seq, Recorded, Event, Prev, Hash}}          (in seq order)
+//
+// Bytes are base64; the event is kept as the exact bytes hashed. anchor is
+// the purge marker the archive starts after (none for the log's first
+// records). Checkpoints come before the records so that verification
+// streams the file in constant memory.
+
+// ArchiveFormat names the file format in its header.
+const ArchiveFormat = "emr-audit-archive"
+
+// ArchiveHeader describes an archive.
+type ArchiveHeader struct {
+	Format        string `json:"format"`
+	Version       int    `json:"version"`
+	Created       int64  `json:"created"` // unix milliseconds
+	From          int64  `json:"from"`    // the first seq archived
+	Through       int64  `json:"through"` // the last
+	Records       int64  `json:"records"`
+	Before        int64  `json:"before"` // the cut-off: records recorded before it (unix ms)
+	LegacyThrough int64  `json:"legacyThrough"`
+	Anchor        *Purge `json:"anchor,omitempty"`
+}
+
+type archiveLine struct {
+	Header     *ArchiveHeader `json:"header,omitempty"`
+	Record     *Record        `json:"record,omitempty"`
+	Checkpoint *Checkpoint    `json:"checkpoint,omitempty"`
+}
+
+// ArchiveWriter writes an archive.
+type ArchiveWriter struct {
+	gz  *gzip.Writer
+	enc *json.Encoder
+}
+
+// NewArchiveWriter starts an archive on w with its header.
+func NewArchiveWriter(w io.Writer, h ArchiveHeader) (*ArchiveWriter, error) {
+	h.Format, h.Version = ArchiveFormat, 1
+	gz := gzip.NewWriter(w)
+	a := &ArchiveWriter{gz: gz, enc: json.NewEncoder(gz)}
+	return a, a.enc.Encode(archiveLine{Header: &h})
+}
+
+// Record appends a record.
+func (a *ArchiveWriter) Record(r Record) error { return a.enc.Encode(archiveLine{Record: &r}) }
+
+// Checkpoint appends a checkpoint.
+func (a *ArchiveWriter) Checkpoint(c Checkpoint) error {
+	return a.enc.Encode(archiveLine{Checkpoint: &c})
+}
+
+// Close ends the gzip stream (not w).
+func (a *ArchiveWriter) Close() error { return a.gz.Close() }
+
+// ArchiveResult is what VerifyArchive read.
+type ArchiveResult struct {
+	Header   ArchiveHeader
+	Summary  Summary
+	LastHash []byte // the hash of the last record in the file
+}
+
+// VerifyArchive checks an archive on its own: every record's hash and
+// link, from the anchor (or an empty hash) on, the chain through the
+// checkpoints it holds (signed by keys), and that it holds what its header
+// says. Each problem goes to report. An error means the file could not be
+// read to the end.
+func VerifyArchive(r io.Reader, keys []ed25519.PublicKey, report func(Problem)) (ArchiveResult, error) {
+	var res ArchiveResult
+	if report == nil {
+		report = func(Problem) {}
+	}
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return res, fmt.Errorf("archive: %w", err)
+	}
+	sc := bufio.NewScanner(gz)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	var (
+		cps    []Checkpoint
+		header *ArchiveHeader
+		v      *Verifier
+	)
+	start := func() {
+		if v == nil {
+			v = NewVerifier(Config{Keys: keys, Checkpoints: cps, LegacyThrough: header.LegacyThrough, Anchor: header.Anchor, Report: report})
+		}
+	}
+	first := int64(0)
+	for line := 1; sc.Scan(); line++ {
+		var l archiveLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return res, fmt.Errorf("archive: line %d: %w", line, err)
+		}
+		switch {
+		case line == 1 && (l.Header == nil || l.Header.Format != ArchiveFormat):
+			return res, fmt.Errorf("archive: not an audit archive")
+		case line == 1:
+			header = l.Header
+			res.Header = *header
+		case l.Checkpoint != nil && v == nil:
+			cps = append(cps, *l.Checkpoint)
+		case l.Record != nil:
+			start()
+			if first == 0 {
+				first = l.Record.Seq
+			}
+			v.Add(*l.Record)
+			res.LastHash = l.Record.Hash
+		default:
+			return res, fmt.Errorf("archive: line %d: unexpected", line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return res, fmt.Errorf("archive: %w", err)
+	}
+	if header == nil {
+		return res, fmt.Errorf("archive: empty file")
+	}
+	start()
+	res.Summary = v.Finish()
+	if res.Summary.Records != header.Records || res.Summary.LastSeq != header.Through || first != header.From {
+		report(Problem{Seq: res.Summary.LastSeq, Kind: Missing,
+			Detail: fmt.Sprintf("the archive holds %d records (seq %d to %d), its header says %d (seq %d to %d): records were removed or added",
+				res.Summary.Records, first, res.Summary.LastSeq, header.Records, header.From, header.Through)})
+		res.Summary.Problems++
+	}
+	return res, nil
+}

@@ -82,7 +82,7 @@ func (s *Server) auditEvent(ctx context.Context, req *request) (*response, error
 		s.opt.Gate.RecordFailure(ctx, gr, err)
 		return nil, err
 	}
-	if acc := s.opt.Gate.Limit(ctx, 's', []string{"AuditEvent"}); acc != nil {
+	if acc := s.opt.Gate.Limit(ctx, 's', []string{"AuditEvent"}); !access.Unlimited(acc) {
 		err := access.Denied(fhir.Errorf(fhir.KindForbidden, "searching the audit log needs the auditor role"), "AuditEvent search needs unrestricted AuditEvent access")
 		s.opt.Gate.RecordFailure(ctx, gr, err)
 		return nil, err

@@ -41,6 +41,7 @@ func (db *DB) AppendAudit(ctx context.Context, events ...fhir.Resource) error {
 	// goroutine that every write and audited read waits for: under
 	// concurrent reads the encoding was a quarter of the writer's time.
 	encoded := make([][]byte, len(events))
+	terms := make([][]audit.Term, len(events))
 	for i, ev := range events {
 		if ev == nil {
 			return fmt.Errorf("store: audit: %w", fhir.Errorf(fhir.KindInvalid, "no audit event"))
@@ -49,14 +50,15 @@ func (db *DB) AppendAudit(ctx context.Context, events ...fhir.Resource) error {
 			ev.SetID(store.NewID())
 		}
 		encoded[i] = ev.JSON()
+		terms[i] = audit.Index(ev)
 	}
 	return db.submitAudit(ctx, func(tx *txn) error {
 		if err := tx.usable(); err != nil {
 			return err
 		}
 		recorded := tx.now.UnixMilli()
-		for _, event := range encoded {
-			tx.db.pending = append(tx.db.pending, pendingAudit{recorded: recorded, event: event})
+		for i, event := range encoded {
+			tx.db.pending = append(tx.db.pending, pendingAudit{recorded: recorded, event: event, terms: terms[i]})
 		}
 		return nil
 	})

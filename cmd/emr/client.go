@@ -58,25 +58,6 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, " ") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-// parseWithArgs parses flags and positional arguments in any order, as
-// `emr import` does, and returns the positional ones.
-func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{err}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
-	return positional, parseFlags(fs, nil)
-}
 
 func clientFlagSet(name string, stderr io.Writer, cfg *config) *flag.FlagSet {
 	fs := newFlagSet("client "+name, stderr)

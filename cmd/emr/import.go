@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,21 +34,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// Paths and flags may come in any order (emr import dir --data x):
 	// parse up to each path, set it aside and go on; parseFlags then only
 	// fills the flags not given from the environment.
-	var paths []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError{err}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		paths = append(paths, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
-	if err := parseFlags(fs, nil); err != nil {
+	paths, err := parseWithArgs(fs, args)
+	if err != nil {
 		return err
 	}
 	if len(paths) == 0 {

@@ -62,21 +62,8 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.StringVar(&fhirUser, "fhir-user", "", "the resource the user is: Practitioner/ID or Patient/ID")
 	}
 	// The name and the flags may come in any order (emr user add bob --role nurse).
-	var names []string
-	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError{err}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		names = append(names, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
-	if err := parseFlags(fs, nil); err != nil {
+	names, err := parseWithArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
 	switch {

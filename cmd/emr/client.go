@@ -58,7 +58,6 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, " ") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-
 func clientFlagSet(name string, stderr io.Writer, cfg *config) *flag.FlagSet {
 	fs := newFlagSet("client "+name, stderr)
 	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory holding the SQLite database")

@@ -125,31 +125,7 @@ func (s *Server) searchAudit(ctx context.Context, gr access.Request, q store.Aud
 // auditBundle is the searchset of an audit page: the records exactly as
 // the log keeps them.
 func auditBundle(base, path, raw string, q auditSearch, page *store.AuditPage) (*response, error) {
-	link := func(relation, cursor string) any {
-		u := path
-		r := raw
-		if cursor != "" {
-			if r != "" {
-				r += "&"
-			}
-			r += "_cursor=" + url.QueryEscape(cursor)
-		}
-		if r != "" {
-			u += "?" + r
-		}
-		return map[string]any{"relation": relation, "url": u}
-	}
-	links := []any{link("self", q.Cursor)}
-	if page.Next != "" {
-		links = append(links, link("next", page.Next))
-	}
-	if page.Prev != "" {
-		links = append(links, link("previous", page.Prev))
-	}
-	b := fhir.Resource{"resourceType": "Bundle", "type": "searchset", "link": links}
-	if page.Total >= 0 {
-		b["total"] = page.Total
-	}
+	b := searchsetBundle(path, raw, q.Cursor, page.Next, page.Prev, page.Total)
 	if q.CountOnly {
 		return &response{status: http.StatusOK, resource: b}, nil
 	}

@@ -164,31 +164,7 @@ func (s *Server) searchPath(req *request) string {
 // includes, with total and self/next/previous links built on the store's
 // cursors.
 func (s *Server) searchBundle(req *request, q *search.Query, res *store.SearchResult, path string) (*response, error) {
-	link := func(relation, cursor string) any {
-		u := path
-		raw := q.Raw
-		if cursor != "" {
-			if raw != "" {
-				raw += "&"
-			}
-			raw += "_cursor=" + url.QueryEscape(cursor)
-		}
-		if raw != "" {
-			u += "?" + raw
-		}
-		return map[string]any{"relation": relation, "url": u}
-	}
-	links := []any{link("self", q.Cursor)}
-	if res.Next != "" {
-		links = append(links, link("next", res.Next))
-	}
-	if res.Prev != "" {
-		links = append(links, link("previous", res.Prev))
-	}
-	b := fhir.Resource{"resourceType": "Bundle", "type": "searchset", "link": links}
-	if res.Total >= 0 {
-		b["total"] = res.Total
-	}
+	b := searchsetBundle(path, q.Raw, q.Cursor, res.Next, res.Prev, res.Total)
 	if q.Summary == "count" {
 		return &response{status: http.StatusOK, resource: b}, nil
 	}
@@ -245,4 +221,35 @@ func preferHandling(h http.Header) string {
 		}
 	}
 	return ""
+}
+
+// searchsetBundle starts a searchset Bundle: its self, next and previous
+// links (path and the echoed query raw, with the page's cursor) and its
+// total when counted (total < 0: not counted).
+func searchsetBundle(path, raw, self, next, prev string, total int64) fhir.Resource {
+	link := func(relation, cursor string) any {
+		u, r := path, raw
+		if cursor != "" {
+			if r != "" {
+				r += "&"
+			}
+			r += "_cursor=" + url.QueryEscape(cursor)
+		}
+		if r != "" {
+			u += "?" + r
+		}
+		return map[string]any{"relation": relation, "url": u}
+	}
+	links := []any{link("self", self)}
+	if next != "" {
+		links = append(links, link("next", next))
+	}
+	if prev != "" {
+		links = append(links, link("previous", prev))
+	}
+	b := fhir.Resource{"resourceType": "Bundle", "type": "searchset", "link": links}
+	if total >= 0 {
+		b["total"] = total
+	}
+	return b
 }

@@ -113,6 +113,26 @@ type Records interface {
 	DeleteExpiredRecords(ctx context.Context, now time.Time) (int64, error)
 }
 
+// KeyMatcher finds resources by the codes they share in one token
+// parameter, ranked by how many: the candidate selection of record
+// matching (internal/mpi indexes each Patient's blocking keys as the
+// tokens of a parameter no client can search, and asks for the patients
+// sharing the most keys with a given one), through the index, never a scan.
+type KeyMatcher interface {
+	// MatchKeys returns the current (not deleted) resources of type typ
+	// whose index holds a token of parameter param, without system, equal
+	// to one of codes: at most perCode of them for each code (so a code
+	// that thousands share cannot flood the answer) and at most limit in
+	// all, those sharing the most codes first, then by id.
+	MatchKeys(ctx context.Context, typ, param string, codes []string, perCode, limit int) ([]KeyMatch, error)
+}
+
+// KeyMatch is a resource found by MatchKeys and how many codes it shares.
+type KeyMatch struct {
+	ID     string
+	Shared int
+}
+
 // AnyVersion is the ifVersion of PutRecord that creates or replaces.
 const AnyVersion int64 = -1
 

@@ -13,7 +13,7 @@ import (
 
 // versioned is the real extractor under another version.
 type versioned struct {
-	*search.Extractor
+	store.Extractor
 	version string
 }
 

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Concurrency", slices.Concat(concurrencyTests, isolationTests, loadTests)},
 		{"Audit", auditTests},
 		{"Search", searchTests},
+		{"MatchKeys", matchKeyTests},
 		{"Records", recordTests},
 		{"Access", slices.Concat(accessTests, consentTests)},
 	}

@@ -1,0 +1,288 @@
+package mpi
+
+// compareFields computes the agreement vector of a pair. Names are compared
+// straight and with given and family swapped; swapped wins only when it
+// scores higher under w, and then counts as variant, never exact.
+func compareFields(a, b *Person, w *[NumFields][NumLevels]float64) Comparison {
+	var c Comparison
+	c[FieldGiven] = givenLevel(a, b)
+	c[FieldFamily] = familyLevel(a, b)
+	if c[FieldGiven] != LevelExact || c[FieldFamily] != LevelExact {
+		g, f := swappedLevels(a, b)
+		if w[FieldGiven][g]+w[FieldFamily][f] > w[FieldGiven][c[FieldGiven]]+w[FieldFamily][c[FieldFamily]] {
+			c[FieldGiven], c[FieldFamily] = g, f
+		}
+	}
+	c[FieldBirthDate] = birthLevel(a, b)
+	c[FieldGender] = genderLevel(a.Gender, b.Gender)
+	c[FieldIdentifier] = identifierLevel(a.Identifiers, b.Identifiers)
+	c[FieldPhone] = anyLevel(a.Phones, b.Phones, phonesAgree)
+	c[FieldEmail] = anyLevel(a.Emails, b.Emails, equal)
+	c[FieldPostcode] = anyLevel(a.Postcodes, b.Postcodes, equal)
+	c[FieldAddress] = addressLevel(a.Lines, b.Lines)
+	return c
+}
+
+// tokenLevel compares two folded name tokens with their sound keys.
+func tokenLevel(a, b, soundA, soundB string) Level {
+	switch {
+	case a == b:
+		return LevelExact
+	case nameVariants(a, b):
+		return LevelVariant
+	case len(a) > 1 && len(b) > 1 && soundA == soundB:
+		return LevelPhonetic
+	case len(a) > 1 && len(b) > 1 && (jaroWinkler(a, b) >= 0.92 || (min(len(a), len(b)) >= 4 && osaDistance(a, b) <= 1)):
+		return LevelFuzzy
+	case (len(a) == 1 && b[0] == a[0]) || (len(b) == 1 && a[0] == b[0]):
+		return LevelInitial
+	}
+	return LevelDisagree
+}
+
+// givenLevel aligns the given names. The first names carry the identity;
+// agreement through a middle name counts as fuzzy at best, because twins
+// and siblings often share one. Vietnamese VAN/THI never align alone.
+func givenLevel(a, b *Person) Level {
+	if len(a.Given) == 0 || len(b.Given) == 0 {
+		return LevelMissing
+	}
+	if concat(a.Given) == concat(b.Given) { // MARYANN = MARY ANN
+		return LevelExact
+	}
+	best := LevelDisagree
+	for i, x := range a.Given {
+		if givenParticles[x] && i > 0 {
+			continue
+		}
+		for j, y := range b.Given {
+			if givenParticles[y] && j > 0 {
+				continue
+			}
+			l := tokenLevel(x, y, a.givenSound[i], b.givenSound[j])
+			if l == LevelDisagree && (a.givenAlt[i] == y || b.givenAlt[j] == x || (a.givenAlt[i] != "" && a.givenAlt[i] == b.givenAlt[j])) {
+				l = LevelExact // JUERGEN = JÜRGEN
+			}
+			if (i > 0 || j > 0) && rank(l) < rank(LevelFuzzy) {
+				l = LevelFuzzy
+			}
+			if (i > 0 || j > 0) && l == LevelInitial {
+				l = LevelDisagree
+			}
+			if rank(l) < rank(best) {
+				best = l
+			}
+		}
+	}
+	return best
+}
+
+// familyLevel compares current names, then former names, then parts.
+func familyLevel(a, b *Person) Level {
+	if len(a.Family)+len(a.Former) == 0 || len(b.Family)+len(b.Former) == 0 {
+		return LevelMissing
+	}
+	if intersects(a.Family, b.Family) {
+		return LevelExact
+	}
+	if intersects(a.Former, b.Family) || intersects(a.Family, b.Former) || intersects(a.Former, b.Former) {
+		return LevelFormer
+	}
+	best := LevelDisagree
+	na, nb := len(a.Family), len(b.Family)
+	for i, x := range append(a.Family[:na:na], a.FamilyParts...) {
+		for j, y := range append(b.Family[:nb:nb], b.FamilyParts...) {
+			l := tokenLevel(x, y, a.familySound[i], b.familySound[j])
+			if l == LevelInitial {
+				l = LevelDisagree
+			}
+			if (i >= na || j >= nb) && rank(l) < rank(LevelVariant) {
+				l = LevelVariant // GARCIA of GARCIA-LOPEZ: a partial agreement
+			}
+			if rank(l) < rank(best) {
+				best = l
+			}
+		}
+	}
+	return best
+}
+
+// swappedLevels compares the given names of each with the family names of
+// the other; the result is capped at variant.
+func swappedLevels(a, b *Person) (given, family Level) {
+	cross := func(x, y *Person) Level {
+		if len(x.Given) == 0 || len(y.Family) == 0 {
+			return LevelMissing
+		}
+		best := LevelDisagree
+		for i, g := range x.Given[:1] {
+			for j, f := range y.Family {
+				l := tokenLevel(g, f, x.givenSound[i], y.familySound[j])
+				if rank(l) < rank(best) {
+					best = l
+				}
+			}
+		}
+		switch best {
+		case LevelExact:
+			best = LevelVariant
+		case LevelInitial:
+			best = LevelDisagree
+		}
+		return best
+	}
+	return cross(a, b), cross(b, a)
+}
+
+// birthLevel compares birth dates at the precision both have.
+func birthLevel(a, b *Person) Level {
+	if a.BirthPrecision == 0 || b.BirthPrecision == 0 {
+		return LevelMissing
+	}
+	if a.BirthPrecision < 3 || b.BirthPrecision < 3 {
+		switch {
+		case a.BirthYear != b.BirthYear:
+			return LevelDisagree
+		case a.BirthPrecision >= 2 && b.BirthPrecision >= 2 && a.BirthMonth != b.BirthMonth:
+			return LevelYear
+		case a.BirthPrecision >= 2 && b.BirthPrecision >= 2:
+			return LevelNear
+		}
+		return LevelYear
+	}
+	if a.BirthYear == b.BirthYear && a.BirthMonth == b.BirthMonth && a.BirthDay == b.BirthDay {
+		return LevelExact
+	}
+	if a.BirthYear == b.BirthYear && a.BirthDay == b.BirthMonth && a.BirthMonth == b.BirthDay {
+		return LevelSwapped
+	}
+	ka, kb := a.birthKey(), b.birthKey()
+	diff := 0
+	for i := range len(ka) {
+		if ka[i] != kb[i] {
+			diff++
+		}
+	}
+	if diff == 1 || (a.BirthYear == b.BirthYear && a.BirthMonth == b.BirthMonth && absInt(a.BirthDay-b.BirthDay) == 1) {
+		return LevelNear
+	}
+	if a.BirthYear == b.BirthYear {
+		return LevelYear
+	}
+	return LevelDisagree
+}
+
+// genderLevel treats unknown as missing: it records that nobody asked.
+func genderLevel(a, b string) Level {
+	if a == "" || b == "" || a == "unknown" || b == "unknown" {
+		return LevelMissing
+	}
+	if a == b {
+		return LevelExact
+	}
+	return LevelDisagree
+}
+
+// identifierLevel compares identifiers only within a system: the same value
+// agrees strongly; a different value in the same system disagrees strongly
+// (one person has one number per issuer); identifiers of different systems
+// say nothing. Values without a system agree when equal and are otherwise
+// no evidence.
+func identifierLevel(a, b []string) Level {
+	level := LevelMissing
+	for _, x := range a {
+		sx, vx := splitIdentifier(x)
+		for _, y := range b {
+			sy, vy := splitIdentifier(y)
+			switch {
+			case sx != sy:
+			case vx == vy:
+				return LevelExact
+			case sx != "":
+				level = LevelDisagree
+			}
+		}
+	}
+	return level
+}
+
+func splitIdentifier(s string) (system, value string) {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '|' {
+			return s[:i], s[i+1:]
+		}
+	}
+	return "", s
+}
+
+// anyLevel is exact when any pair of values agrees, disagree when both have
+// values and none agrees.
+func anyLevel(a, b []string, same func(x, y string) bool) Level {
+	if len(a) == 0 || len(b) == 0 {
+		return LevelMissing
+	}
+	for _, x := range a {
+		for _, y := range b {
+			if same(x, y) {
+				return LevelExact
+			}
+		}
+	}
+	return LevelDisagree
+}
+
+// addressLevel allows a near line (a typo, a missing flat number).
+func addressLevel(a, b []string) Level {
+	if len(a) == 0 || len(b) == 0 {
+		return LevelMissing
+	}
+	best := LevelDisagree
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return LevelExact
+			}
+			if jaroWinkler(x, y) >= 0.9 {
+				best = LevelFuzzy
+			}
+		}
+	}
+	return best
+}
+
+func equal(a, b string) bool { return a == b }
+
+func intersects(a, b []string) bool {
+	for _, x := range a {
+		if contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+func concat(xs []string) string {
+	if len(xs) == 1 {
+		return xs[0]
+	}
+	n := 0
+	for _, x := range xs {
+		if !givenParticles[x] {
+			n += len(x)
+		}
+	}
+	b := make([]byte, 0, n)
+	for _, x := range xs {
+		if !givenParticles[x] {
+			b = append(b, x...)
+		}
+	}
+	return string(b)
+}
+
+func absInt(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}

@@ -1,0 +1,106 @@
+package mpi
+
+// FieldResult explains one field's contribution to a score.
+type FieldResult struct {
+	Field  Field
+	Level  Level
+	Weight float64
+}
+
+// Result is the outcome of comparing two persons: the total of the field
+// weights, the grade, the fields, and the rule that capped the grade if one
+// did ("" otherwise). Everything needed to explain the decision is here.
+type Result struct {
+	Score  float64
+	Grade  Grade
+	Fields []FieldResult
+	Rule   string
+}
+
+// The rules that cap a grade at Possible whatever the score; each names a
+// situation where shared evidence is strong but the people differ.
+const (
+	// RuleGivenDisagrees: twins, siblings and parents share family name,
+	// address, phone and often email. When given names disagree (not even a
+	// nickname, sound or typo), that household evidence is not counted
+	// towards the score, and the pair is at most possible.
+	RuleGivenDisagrees = "given names disagree: household evidence does not count"
+	// RuleGenderDisagrees: opposite-sex twins agree on everything else.
+	RuleGenderDisagrees = "genders disagree"
+	// RuleBirthDisagrees: a father and son of the same name share a
+	// household; a birth date that is not even near is decisive unless an
+	// identifier agrees.
+	RuleBirthDisagrees = "birth dates disagree"
+	// RuleIdentifierDisagrees: one issuer gives one person one number.
+	RuleIdentifierDisagrees = "identifiers of the same system disagree"
+)
+
+// householdField reports the fields that people living together share.
+func householdField(f Field) bool {
+	switch f {
+	case FieldFamily, FieldPhone, FieldEmail, FieldPostcode, FieldAddress:
+		return true
+	}
+	return false
+}
+
+// Compare scores a pair. It is symmetric up to floating point rounding.
+func (m *Model) Compare(a, b Person) Result {
+	c := m.Levels(&a, &b)
+	return m.Score(c)
+}
+
+// Levels returns the agreement vector of a pair, the input of Score and of
+// EstimateEM. Persons not built by FromPatient are indexed on the fly.
+func (m *Model) Levels(a, b *Person) Comparison {
+	if !a.indexed() {
+		a.index()
+	}
+	if !b.indexed() {
+		b.index()
+	}
+	return compareFields(a, b, &m.weights)
+}
+
+// Score weighs an agreement vector and applies the capping rules.
+func (m *Model) Score(c Comparison) Result {
+	r := Result{Fields: make([]FieldResult, 0, NumFields)}
+	givenDisagrees := c[FieldGiven] == LevelDisagree
+	for f := range NumFields {
+		w := m.weights[f][c[f]]
+		if givenDisagrees && householdField(f) && w > 0 {
+			w = 0
+		}
+		r.Score += w
+		r.Fields = append(r.Fields, FieldResult{Field: f, Level: c[f], Weight: w})
+	}
+	r.Grade = m.grade(r.Score)
+	switch {
+	case givenDisagrees:
+		r.Rule = RuleGivenDisagrees
+	case c[FieldGender] == LevelDisagree:
+		r.Rule = RuleGenderDisagrees
+	case c[FieldIdentifier] == LevelDisagree:
+		r.Rule = RuleIdentifierDisagrees
+	case c[FieldBirthDate] == LevelDisagree && c[FieldIdentifier] != LevelExact:
+		r.Rule = RuleBirthDisagrees
+	}
+	if r.Rule != "" && r.Grade > Possible {
+		r.Grade = Possible
+	} else if r.Rule != "" && r.Grade < Possible {
+		r.Rule = "" // the rule changed nothing; keep explanations short
+	}
+	return r
+}
+
+func (m *Model) grade(score float64) Grade {
+	switch t := m.Thresholds; {
+	case score >= t.Certain:
+		return Certain
+	case score >= t.Probable:
+		return Probable
+	case score >= t.Possible:
+		return Possible
+	}
+	return None
+}

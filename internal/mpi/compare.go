@@ -32,17 +32,36 @@ func tokenLevel(a, b, soundA, soundB string) Level {
 		return LevelVariant
 	case len(a) > 1 && len(b) > 1 && soundA == soundB:
 		return LevelPhonetic
-	case len(a) > 1 && len(b) > 1 && (jaroWinkler(a, b) >= 0.92 || (min(len(a), len(b)) >= 4 && osaDistance(a, b) <= 1)):
+	case len(a) > 1 && len(b) > 1 && (jaroWinkler(a, b) >= 0.92 || oneTypo(a, b)):
 		return LevelFuzzy
 	case (len(a) == 1 && b[0] == a[0]) || (len(b) == 1 && a[0] == b[0]):
 		return LevelInitial
+	case variantTypo(a, b):
+		return LevelFuzzy
 	}
 	return LevelDisagree
 }
 
+// variantTypo reports a typo in a nickname or variant of the other name
+// (GZREGORZ for GRZEGORZ, a variant of GREGORY): each mistake alone is
+// common, so the two together are too.
+func variantTypo(a, b string) bool {
+	idx := loadNicknames()
+	for _, pair := range [2][2]string{{a, b}, {b, a}} {
+		for _, g := range idx.groups[pair[1]] {
+			for _, v := range idx.members[g] {
+				if v != pair[1] && oneTypo(pair[0], v) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // givenLevel aligns the given names. The first names carry the identity;
-// agreement through a middle name counts as fuzzy at best, because twins
-// and siblings often share one. Vietnamese VAN/THI never align alone.
+// agreement through a middle name alone counts no more than an initial,
+// because twins and siblings often share one. Vietnamese VAN/THI never align alone.
 func givenLevel(a, b *Person) Level {
 	if len(a.Given) == 0 || len(b.Given) == 0 {
 		return LevelMissing
@@ -63,11 +82,8 @@ func givenLevel(a, b *Person) Level {
 			if l == LevelDisagree && (a.givenAlt[i] == y || b.givenAlt[j] == x || (a.givenAlt[i] != "" && a.givenAlt[i] == b.givenAlt[j])) {
 				l = LevelExact // JUERGEN = JÜRGEN
 			}
-			if (i > 0 || j > 0) && rank(l) < rank(LevelFuzzy) {
-				l = LevelFuzzy
-			}
-			if (i > 0 || j > 0) && l == LevelInitial {
-				l = LevelDisagree
+			if (i > 0 || j > 0) && l != LevelDisagree {
+				l = LevelInitial // only a middle name agrees: weak, like an initial
 			}
 			if rank(l) < rank(best) {
 				best = l
@@ -108,14 +124,22 @@ func familyLevel(a, b *Person) Level {
 }
 
 // swappedLevels compares the given names of each with the family names of
-// the other; the result is capped at variant.
+// the other (all tokens, and the given names joined, so that a compound
+// family name written as given names still meets itself). An exact cross
+// agreement is LevelSwapped, a weaker one keeps its level.
 func swappedLevels(a, b *Person) (given, family Level) {
 	cross := func(x, y *Person) Level {
 		if len(x.Given) == 0 || len(y.Family) == 0 {
 			return LevelMissing
 		}
+		if contains(y.Family, concat(x.Given)) {
+			return LevelSwapped
+		}
 		best := LevelDisagree
-		for i, g := range x.Given[:1] {
+		for i, g := range x.Given {
+			if givenParticles[g] {
+				continue
+			}
 			for j, f := range y.Family {
 				l := tokenLevel(g, f, x.givenSound[i], y.familySound[j])
 				if rank(l) < rank(best) {
@@ -125,7 +149,7 @@ func swappedLevels(a, b *Person) (given, family Level) {
 		}
 		switch best {
 		case LevelExact:
-			best = LevelVariant
+			best = LevelSwapped
 		case LevelInitial:
 			best = LevelDisagree
 		}
@@ -163,7 +187,9 @@ func birthLevel(a, b *Person) Level {
 			diff++
 		}
 	}
-	if diff == 1 || (a.BirthYear == b.BirthYear && a.BirthMonth == b.BirthMonth && absInt(a.BirthDay-b.BirthDay) == 1) {
+	sameDay := a.BirthMonth == b.BirthMonth && a.BirthDay == b.BirthDay
+	if diff == 1 || (a.BirthYear == b.BirthYear && a.BirthMonth == b.BirthMonth && absInt(a.BirthDay-b.BirthDay) == 1) ||
+		(sameDay && absInt(a.BirthYear-b.BirthYear) == 1) { // 1969 and 1970 differ in two digits, one keystroke
 		return LevelNear
 	}
 	if a.BirthYear == b.BirthYear {
@@ -285,4 +311,11 @@ func absInt(n int) int {
 		return -n
 	}
 	return n
+}
+
+// oneTypo accepts one edit between names of at least three letters that
+// agree on the first: clerks seldom mistype the first letter, and without
+// that condition short names (MAI, LAI, TAI) would all agree.
+func oneTypo(a, b string) bool {
+	return min(len(a), len(b)) >= 3 && a[0] == b[0] && osaDistance(a, b) <= 1
 }

@@ -42,7 +42,7 @@ const (
 	LevelPhonetic              // names: same sound key
 	LevelFuzzy                 // names: Jaro–Winkler ≥ 0.92 or one edit; address: similar line
 	LevelInitial               // given: an initial agrees with a name
-	LevelSwapped               // birth date: day and month swapped
+	LevelSwapped               // birth date: day and month swapped; names: given and family swapped
 	LevelNear                  // birth date: one digit wrong, or one day apart
 	LevelYear                  // birth date: only the year agrees
 	LevelDisagree              // the field disagrees
@@ -61,8 +61,8 @@ func (l Level) String() string {
 // fieldLevels lists the levels each field can take, missing excepted; the
 // model's parameter table and EM use it.
 var fieldLevels = [NumFields][]Level{
-	FieldGiven:      {LevelExact, LevelVariant, LevelPhonetic, LevelFuzzy, LevelInitial, LevelDisagree},
-	FieldFamily:     {LevelExact, LevelFormer, LevelVariant, LevelPhonetic, LevelFuzzy, LevelDisagree},
+	FieldGiven:      {LevelExact, LevelVariant, LevelPhonetic, LevelFuzzy, LevelInitial, LevelSwapped, LevelDisagree},
+	FieldFamily:     {LevelExact, LevelFormer, LevelVariant, LevelPhonetic, LevelFuzzy, LevelSwapped, LevelDisagree},
 	FieldBirthDate:  {LevelExact, LevelSwapped, LevelNear, LevelYear, LevelDisagree},
 	FieldGender:     {LevelExact, LevelDisagree},
 	FieldIdentifier: {LevelExact, LevelDisagree},

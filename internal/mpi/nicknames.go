@@ -235,6 +235,7 @@ YETUNDE YETTY
 type nicknameIndex struct {
 	groups    map[string][]int32
 	canonical []string
+	members   [][]string
 }
 
 var (
@@ -253,6 +254,7 @@ func loadNicknames() *nicknameIndex {
 			}
 			id := int32(len(nicknames.canonical))
 			nicknames.canonical = append(nicknames.canonical, names[0])
+			nicknames.members = append(nicknames.members, names)
 			for _, n := range names {
 				g := nicknames.groups[n]
 				if len(g) > 0 && g[len(g)-1] == id {

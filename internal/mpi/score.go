@@ -22,8 +22,9 @@ type Result struct {
 const (
 	// RuleGivenDisagrees: twins, siblings and parents share family name,
 	// address, phone and often email. When given names disagree (not even a
-	// nickname, sound or typo), that household evidence is not counted
-	// towards the score, and the pair is at most possible.
+	// nickname, sound or typo) or agree only through an initial or a middle
+	// name, that household evidence is not counted towards the score, and
+	// the pair is at most possible.
 	RuleGivenDisagrees = "given names disagree: household evidence does not count"
 	// RuleGenderDisagrees: opposite-sex twins agree on everything else.
 	RuleGenderDisagrees = "genders disagree"
@@ -65,7 +66,7 @@ func (m *Model) Levels(a, b *Person) Comparison {
 // Score weighs an agreement vector and applies the capping rules.
 func (m *Model) Score(c Comparison) Result {
 	r := Result{Fields: make([]FieldResult, 0, NumFields)}
-	givenDisagrees := c[FieldGiven] == LevelDisagree
+	givenDisagrees := c[FieldGiven] == LevelDisagree || c[FieldGiven] == LevelInitial
 	for f := range NumFields {
 		w := m.weights[f][c[f]]
 		if givenDisagrees && householdField(f) && w > 0 {

@@ -74,10 +74,13 @@ func osaDistance(a, b string) int {
 	if lb == 0 {
 		return la
 	}
-	// Three rolling rows: two back for the transposition.
-	prev2 := make([]int, lb+1)
-	prev := make([]int, lb+1)
-	cur := make([]int, lb+1)
+	// Three rolling rows: two back for the transposition. Names fit in
+	// stack arrays; longer strings allocate.
+	var buf [3][33]int
+	prev2, prev, cur := buf[0][:], buf[1][:], buf[2][:]
+	if lb+1 > len(prev) {
+		prev2, prev, cur = make([]int, lb+1), make([]int, lb+1), make([]int, lb+1)
+	}
 	for j := range prev {
 		prev[j] = j
 	}

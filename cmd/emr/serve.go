@@ -25,6 +25,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/mpi"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/smart"
 	"github.com/emr-project/emr/internal/store"
@@ -67,6 +68,9 @@ type config struct {
 	noAuditKey         bool
 	checkpointEvery    int64
 	checkpointInterval time.Duration
+	// mpiModel is a JSON file of matching weights and thresholds ("" for
+	// the defaults); duplicates the policy of creates (warn, refuse).
+	mpiModel, duplicates string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -84,6 +88,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.deidKey, "deid-key", "", "pseudonymisation key file (created 0600 when missing) enabling GET /fhir/Patient/[id]/$deidentify for roles with the deidentify operation; share it with emr export --key for matching pseudonyms (docs/deidentify.md)")
 	fs.BoolVar(&cfg.relaxMFA, "relax-mfa", false, "let roles that see clinical data sign in without a second factor (not for production)")
 	tlsFlags(fs, &cfg)
+	mpiFlags(fs, &cfg)
+	fs.StringVar(&cfg.duplicates, "duplicates", "warn", "what creating a Patient does about likely duplicates: warn (create, and answer with the candidates) or refuse (409 for a certain match unless the client sends "+fhirapi.ReviewedHeader+": true); docs/mpi.md")
 	retentionFlag := fs.String("audit-retention", defaultAuditRetention, "how long audit records stay in the database (7y, 18m, 90d); the server says at start when older ones await emr audit archive (audit cannot be turned off)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -254,7 +260,17 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 			logger.Info("created the pseudonymisation key for $deidentify; keep it secret", "key", cfg.deidKey, "key_id", deid.KeyID(key))
 		}
 	}
+	duplicates, err := fhirapi.ParseDuplicatePolicy(cfg.duplicates)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--duplicates: %w", err)}
+	}
+	matcher, err := newMatcher(cfg, st, defs)
+	if err != nil {
+		return nil, err
+	}
 	api := fhirapi.New(fhirapi.Options{
+		Matcher:      matcher,
+		Duplicates:   duplicates,
 		Deidentifier: deidentifier,
 		Store:        st,
 		Gate:         gate,
@@ -350,7 +366,7 @@ func openStore(ctx context.Context, cfg config, defs *spec.Definitions) (*sqlsto
 	if cfg.checkpointEvery < 0 || cfg.checkpointInterval < 0 {
 		return nil, "", usageError{errors.New("--audit-checkpoint-every and --audit-checkpoint-interval must not be negative")}
 	}
-	opts := sqlstore.Options{Extractor: search.NewExtractor(defs), ReplicaURL: cfg.replicaURL,
+	opts := sqlstore.Options{Extractor: mpi.WithKeys(search.NewExtractor(defs)), ReplicaURL: cfg.replicaURL,
 		CheckpointEvery: cfg.checkpointEvery, CheckpointInterval: cfg.checkpointInterval}
 	if cfg.dbURL != "" {
 		if scheme, _, ok := strings.Cut(cfg.dbURL, "://"); ok && scheme != "postgres" && scheme != "postgresql" {

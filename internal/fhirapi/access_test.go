@@ -20,16 +20,16 @@ import (
 // newAccessServer is the API under the role policy, the caller of each
 // request named by its X-Test-Caller header among callers (none: no
 // caller), as an authentication layer would put it on the context.
-func newAccessServer(t testing.TB, roles *access.Roles, callers map[string]*access.Principal) *testServer {
+func newAccessServer(t testing.TB, roles *access.Roles, callers map[string]*access.Principal, opts ...func(*fhirapi.Options)) *testServer {
 	t.Helper()
 	defs := spec.R5()
 	if roles == nil {
 		roles = access.DefaultRoles(defs)
 	}
 	var s *testServer
-	s = newTestServer(t, func(o *fhirapi.Options) {
+	s = newTestServer(t, append([]func(*fhirapi.Options){func(o *fhirapi.Options) {
 		o.Gate = access.NewGate(o.Store, access.NewRolePolicy(defs, roles), "test")
-	})
+	}}, opts...)...)
 	inner := s.handler
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := callers[r.Header.Get("X-Test-Caller")]; p != nil {

@@ -187,6 +187,9 @@ func (s *Server) batch(ctx context.Context, req *request, entries []*entry) *res
 			sub.body = e.resource.JSON()
 		}
 		sub.header.Set("Prefer", "return="+nonEmpty(preferReturn(req.header), "minimal"))
+		if r := req.header.Get(ReviewedHeader); r != "" {
+			sub.header.Set(ReviewedHeader, r)
+		}
 		resp, err := s.dispatch(ctx, sub)
 		if err != nil {
 			out[i] = s.errorEntry(err)
@@ -211,6 +214,20 @@ func (s *Server) transaction(ctx context.Context, req *request, entries []*entry
 	sort.SliceStable(order, func(i, j int) bool {
 		return transactionOrder[order[i].sub.method] < transactionOrder[order[j].sub.method]
 	})
+	// Patients the transaction creates are checked for duplicates before
+	// it starts: the matcher reads, and the writer must not wait on reads.
+	dups := map[int]*duplicateCheck{}
+	for _, e := range entries {
+		if e.sub.method != http.MethodPost || e.resource == nil || e.sub.header.Get("If-None-Exist") != "" {
+			continue
+		}
+		at := fmt.Sprintf("Bundle.entry[%d].resource", e.index)
+		check, err := s.checkDuplicates(ctx, e.resource, req.header, at)
+		if err != nil {
+			return nil, err
+		}
+		dups[e.index] = check
+	}
 	out := make([]any, len(entries))
 	err := s.opt.Gate.Write(ctx, gateRequest(req, "transaction"), func(tx store.Tx) ([]access.Touched, error) {
 		tx = s.restoring(ctx, tx)
@@ -223,6 +240,9 @@ func (s *Server) transaction(ctx context.Context, req *request, entries []*entry
 			resp, err := s.transactionEntry(ctx, tx, req, e)
 			if err != nil {
 				return nil, prefixed(err, fmt.Sprintf("Bundle.entry[%d]", e.index))
+			}
+			if resp.status == http.StatusCreated {
+				dups[e.index].report(e.sub, resp, fmt.Sprintf("Bundle.entry[%d].resource", e.index))
 			}
 			out[e.index] = responseEntry(req, e.sub, resp)
 		}
@@ -562,6 +582,9 @@ func responseEntry(parent, sub *request, resp *response) map[string]any {
 		e["resource"] = map[string]any(resp.version.Resource)
 	case preferReturn(parent.header) == "OperationOutcome":
 		r["outcome"] = map[string]any(fhir.OperationOutcome(fhir.Issue{Severity: "information", Code: "informational", Diagnostics: "processed"}))
+	}
+	if resp.outcome != nil {
+		r["outcome"] = map[string]any(resp.outcome)
 	}
 	return e
 }

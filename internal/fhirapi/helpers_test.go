@@ -18,6 +18,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/mpi"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/sqlstore"
@@ -38,10 +39,12 @@ func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 	defs := spec.R5()
 	var st *sqlstore.DB
 	var err error
+	// As cmd/emr opens it: patients' blocking keys indexed for the matcher.
+	extractor := mpi.WithKeys(search.NewExtractor(defs))
 	if onPostgres {
-		st, err = sqlstore.OpenPostgres(context.Background(), postgresDSN(t), sqlstore.Options{Extractor: search.NewExtractor(defs)})
+		st, err = sqlstore.OpenPostgres(context.Background(), postgresDSN(t), sqlstore.Options{Extractor: extractor})
 	} else {
-		st, err = sqlstore.OpenSQLite(context.Background(), dbPath, sqlstore.Options{Extractor: search.NewExtractor(defs)})
+		st, err = sqlstore.OpenSQLite(context.Background(), dbPath, sqlstore.Options{Extractor: extractor})
 	}
 	if err != nil {
 		t.Fatal(err)

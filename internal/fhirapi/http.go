@@ -134,6 +134,9 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, req *requ
 			h.Set("Content-Location", resp.location)
 		}
 	}
+	for k, v := range resp.header {
+		h[k] = v
+	}
 	if resp.notModified {
 		w.WriteHeader(http.StatusNotModified)
 		return

@@ -21,6 +21,7 @@ import (
 	"github.com/emr-project/emr/internal/deid"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/mpi"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 )
@@ -81,6 +82,12 @@ type Options struct {
 	// Deidentifier enables Patient/[id]/$deidentify (deidentify.go) with
 	// its key; nil leaves the operation out.
 	Deidentifier *deid.Deidentifier
+	// Matcher enables Patient/$match and the duplicate check of every
+	// Patient created (Duplicates); nil leaves both out.
+	Matcher *mpi.Matcher
+	// Duplicates is what a create does about the matcher's candidates
+	// (duplicates.go): DuplicatesWarn (the default) or DuplicatesRefuse.
+	Duplicates   DuplicatePolicy
 	Software     string // name in the CapabilityStatement
 	Version      string // software version
 }
@@ -139,6 +146,11 @@ type response struct {
 	version     *store.Version
 	location    string // absolute Location header value
 	notModified bool
+	header      http.Header // further headers
+	// outcome is an OperationOutcome of warnings for a successful write
+	// (a created patient's possible duplicates): the body, or in a Bundle
+	// entry.response.outcome.
+	outcome fhir.Resource
 }
 
 // ServeHTTP serves R5, or R4 when the media types ask for
@@ -325,6 +337,8 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 		return s.deidentify(ctx, req)
 	case req.op == "$break-glass" && req.typ == "Patient" && req.id != "":
 		return s.breakGlass(ctx, req)
+	case req.op == "$match" && req.typ == "Patient" && req.id == "":
+		return s.patientMatch(ctx, req)
 	case req.op == "$break-glass-review" && req.typ == "" && req.id == "":
 		return s.breakGlassReview(ctx, req)
 	case strings.HasPrefix(req.op, "$"):

@@ -19,6 +19,14 @@ func (s *Server) create(ctx context.Context, req *request) (*response, error) {
 		return nil, err
 	}
 	ifNoneExist := req.header.Get("If-None-Exist")
+	// A conditional create stays exact: its criteria, not the matcher,
+	// decide whether the patient exists.
+	var dups *duplicateCheck
+	if ifNoneExist == "" {
+		if dups, err = s.checkDuplicates(ctx, res, req.header, res.Type()); err != nil {
+			return nil, err
+		}
+	}
 	var v *store.Version
 	created := true
 	err = s.opt.Gate.Write(ctx, gateRequest(req, "create"), func(tx store.Tx) ([]access.Touched, error) {
@@ -40,7 +48,9 @@ func (s *Server) create(ctx context.Context, req *request) (*response, error) {
 	if !created {
 		return s.writeResult(req, v, http.StatusOK), nil
 	}
-	return s.writeResult(req, v, http.StatusCreated), nil
+	resp := s.writeResult(req, v, http.StatusCreated)
+	dups.report(req, resp, v.Type)
+	return resp, nil
 }
 
 // createIn validates and stores a new resource with a fresh id.

@@ -87,9 +87,9 @@ type Options struct {
 	Matcher *mpi.Matcher
 	// Duplicates is what a create does about the matcher's candidates
 	// (duplicates.go): DuplicatesWarn (the default) or DuplicatesRefuse.
-	Duplicates   DuplicatePolicy
-	Software     string // name in the CapabilityStatement
-	Version      string // software version
+	Duplicates DuplicatePolicy
+	Software   string // name in the CapabilityStatement
+	Version    string // software version
 }
 
 // DefaultMaxBodyBytes is large enough for a Synthea patient transaction

@@ -9,6 +9,12 @@ func compareFields(a, b *Person, w *[NumFields][NumLevels]float64) Comparison {
 	c[FieldFamily] = familyLevel(a, b)
 	if c[FieldGiven] != LevelExact || c[FieldFamily] != LevelExact {
 		g, f := swappedLevels(a, b)
+		if g == LevelDisagree || f == LevelDisagree {
+			// Only one cross agrees: LOPEZ GUADALUPE and JOSEFINA LOPEZ
+			// share a family name, not a person. Whatever agrees counts as
+			// family; the given names disagree.
+			g, f = LevelDisagree, min(g, f)
+		}
 		if w[FieldGiven][g]+w[FieldFamily][f] > w[FieldGiven][c[FieldGiven]]+w[FieldFamily][c[FieldFamily]] {
 			c[FieldGiven], c[FieldFamily] = g, f
 		}
@@ -132,16 +138,24 @@ func swappedLevels(a, b *Person) (given, family Level) {
 		if len(x.Given) == 0 || len(y.Family) == 0 {
 			return LevelMissing
 		}
-		if contains(y.Family, concat(x.Given)) {
+		joined := concat(x.Given)
+		if contains(y.Family, joined) {
 			return LevelSwapped
 		}
 		best := LevelDisagree
-		for i, g := range x.Given {
-			if givenParticles[g] {
-				continue
+		nf := len(y.Family)
+		for j, f := range append(y.Family[:nf:nf], y.FamilyParts...) {
+			if oneTypo(joined, f) {
+				best = LevelFuzzy
 			}
-			for j, f := range y.Family {
+			for i, g := range x.Given {
+				if givenParticles[g] {
+					continue
+				}
 				l := tokenLevel(g, f, x.givenSound[i], y.familySound[j])
+				if j >= nf && l == LevelExact {
+					l = LevelVariant // a part of a compound family name
+				}
 				if rank(l) < rank(best) {
 					best = l
 				}

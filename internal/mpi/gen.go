@@ -157,7 +157,7 @@ func (g *generator) givenName(c *culture, gender string) string {
 // home gives a household its shared phone and address.
 func (g *generator) home(p *person) {
 	if g.rng.Float64() < 0.85 {
-		p.phone = strconv.Itoa(200+g.rng.IntN(800)) + strconv.Itoa(1_000_000 + g.rng.IntN(9_000_000))
+		p.phone = strconv.Itoa(200+g.rng.IntN(800)) + strconv.Itoa(1_000_000+g.rng.IntN(9_000_000))
 	}
 	if g.rng.Float64() < 0.85 {
 		p.number = 1 + g.rng.IntN(400)
@@ -214,6 +214,9 @@ func (g *generator) household() []*person {
 		kid := g.newPerson(c, "", 0, 20)
 		kid.kind, kid.family, kid.cyrillic = "household", parent.family, parent.cyrillic
 		g.sameHome(kid, parent)
+		for tries := 0; tries < 20 && !distinctName(kid, people); tries++ {
+			kid.given = []string{g.givenName(c, kid.gender)} // parents do not reuse a sibling's name
+		}
 		if parent.gender == kid.gender && g.rng.Float64() < 0.05 {
 			kid.given = append([]string(nil), parent.given...) // a junior
 		}
@@ -248,6 +251,17 @@ func clearlyDifferent(a, b string) bool {
 			if tokenLevel(s, t, phonetic(s), phonetic(t)) != LevelDisagree && !givenParticles[s] {
 				return false
 			}
+		}
+	}
+	return true
+}
+
+// distinctName reports whether p's first name differs clearly from every
+// first name in the household so far.
+func distinctName(p *person, household []*person) bool {
+	for _, o := range household {
+		if !clearlyDifferent(p.given[0], o.given[0]) {
+			return false
 		}
 	}
 	return true

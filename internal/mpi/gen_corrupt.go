@@ -106,8 +106,8 @@ var corruptions = []corruption{
 	}},
 	{"compound-partial", 4, func(g *generator, p *person) bool {
 		first, _, ok := strings.Cut(strings.ReplaceAll(p.family, "-", " "), " ")
-		if !ok {
-			return false
+		if !ok || len(first) < 3 {
+			return false // "Al" of Al-Hassan is a particle, not a part
 		}
 		p.family = first
 		return true

@@ -29,7 +29,9 @@ const (
 	// RuleGenderDisagrees: opposite-sex twins agree on everything else.
 	RuleGenderDisagrees = "genders disagree"
 	// RuleBirthDisagrees: a father and son of the same name share a
-	// household; a birth date that is not even near is decisive unless an
+	// household, and siblings can share a first name with a cousin; a
+	// birth date that differs by more than a typo (disagree, or only the
+	// year agrees when both dates are complete) is decisive unless an
 	// identifier agrees.
 	RuleBirthDisagrees = "birth dates disagree"
 	// RuleIdentifierDisagrees: one issuer gives one person one number.
@@ -48,7 +50,7 @@ func householdField(f Field) bool {
 // Compare scores a pair. It is symmetric up to floating point rounding.
 func (m *Model) Compare(a, b Person) Result {
 	c := m.Levels(&a, &b)
-	return m.Score(c)
+	return m.Score(c, a.BirthPrecision == 3 && b.BirthPrecision == 3)
 }
 
 // Levels returns the agreement vector of a pair, the input of Score and of
@@ -64,7 +66,11 @@ func (m *Model) Levels(a, b *Person) Comparison {
 }
 
 // Score weighs an agreement vector and applies the capping rules.
-func (m *Model) Score(c Comparison) Result {
+//
+// precise says both birth dates were complete, which makes "only the year
+// agrees" a real difference rather than missing detail; Compare sets it,
+// and a caller scoring a stored vector can pass true.
+func (m *Model) Score(c Comparison, precise bool) Result {
 	r := Result{Fields: make([]FieldResult, 0, NumFields)}
 	givenDisagrees := c[FieldGiven] == LevelDisagree || c[FieldGiven] == LevelInitial
 	for f := range NumFields {
@@ -83,7 +89,7 @@ func (m *Model) Score(c Comparison) Result {
 		r.Rule = RuleGenderDisagrees
 	case c[FieldIdentifier] == LevelDisagree:
 		r.Rule = RuleIdentifierDisagrees
-	case c[FieldBirthDate] == LevelDisagree && c[FieldIdentifier] != LevelExact:
+	case birthDiffers(c[FieldBirthDate], precise) && c[FieldIdentifier] != LevelExact:
 		r.Rule = RuleBirthDisagrees
 	}
 	if r.Rule != "" && r.Grade > Possible {
@@ -104,4 +110,8 @@ func (m *Model) grade(score float64) Grade {
 		return Possible
 	}
 	return None
+}
+
+func birthDiffers(l Level, precise bool) bool {
+	return l == LevelDisagree || (precise && l == LevelYear)
 }

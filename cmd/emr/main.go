@@ -29,6 +29,7 @@ func commands() []command {
 		{"export", "write a de-identified NDJSON copy of patients' records (--deidentify)", runExport},
 		{"user", "add, list, disable and enable users; reset passwords and second factors", runUser},
 		{"client", "register, list and remove SMART apps and backend services (OAuth 2.0 clients)", runClient},
+		{"mpi", "find duplicate patients already registered (emr mpi scan) and list the review queue", runMPI},
 		{"reindex", "rebuild the search index (resumable)", runReindex},
 		{"audit", "verify the tamper-evident audit log (emr audit verify)", runAudit},
 		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},

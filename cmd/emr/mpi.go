@@ -1,9 +1,16 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
+	"time"
+
+	"github.com/emr-project/emr/internal/audit"
 
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/mpi"
@@ -28,4 +35,113 @@ func newMatcher(cfg config, st store.KeyMatcher, defs *spec.Definitions) (*mpi.M
 		}
 	}
 	return &mpi.Matcher{Model: model, Keys: st, Definitions: defs}, nil
+}
+
+// runMPI runs the master patient index commands.
+func runMPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, "Usage: emr mpi scan|pairs [flags]\n\n  scan   match every patient and queue the likely duplicate pairs for review (resumable)\n  pairs  list the review queue's pairs")
+		if len(args) == 0 {
+			return usageError{errors.New("no mpi command given")}
+		}
+		return nil
+	}
+	switch args[0] {
+	case "scan":
+		return runMPIScan(ctx, args[1:], stdout, stderr)
+	case "pairs":
+		return runMPIPairs(ctx, args[1:], stdout, stderr)
+	}
+	return usageError{fmt.Errorf("unknown mpi command %q (try scan or pairs)", args[0])}
+}
+
+// runMPIScan finds the duplicates already in the database: every patient
+// is matched as at registration and each pair at --min or above joins the
+// review queue (Patient/$duplicates). Interrupted, it carries on where it
+// stopped when run again; pairs proposed before, and pairs a reviewer
+// called distinct, are never proposed again.
+func runMPIScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("mpi scan", stderr)
+	var cfg config
+	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory holding the SQLite database")
+	dbFlags(fs, &cfg, false)
+	auditFlags(fs, &cfg)
+	mpiFlags(fs, &cfg)
+	minGrade := fs.String("min", "probable", "weakest grade queued: certain, probable or possible")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "patients matched in parallel")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	min, err := mpi.ParseGrade(*minGrade)
+	if err != nil || min == mpi.None {
+		return usageError{fmt.Errorf("--min: want certain, probable or possible, not %q", *minGrade)}
+	}
+	defs := spec.R5()
+	st, where, err := openStore(ctx, cfg, defs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if st.IndexStale() {
+		return fmt.Errorf("the search index of %s was built by another version; run emr reindex first (the scan finds candidates through it)", where)
+	}
+	matcher, err := newMatcher(cfg, st, defs)
+	if err != nil {
+		return err
+	}
+	scanner := &mpi.Scanner{Matcher: matcher, Store: st, Queue: &mpi.Queue{Records: st}, Min: min, Workers: *workers}
+	fmt.Fprintf(stdout, "scanning the patients of %s for duplicates (%s or better)\n", where, min)
+	p := newProgress(stderr, "patients")
+	start := time.Now()
+	stats, err := scanner.Run(ctx, p.update)
+	p.finish()
+	detail := fmt.Sprintf("duplicate scan: %d patients matched, %d pairs queued, %d known before", stats.Patients, stats.Proposed, stats.Known)
+	e := audit.Entry{Interaction: "operation", Query: "mpi-scan?min=" + min.String(), Agent: audit.Agent{User: "cli:" + osUser()},
+		Outcome: audit.Success, Detail: detail, Recorded: time.Now(), Observer: "emr mpi scan"}
+	if err != nil {
+		e.Outcome, e.Detail = audit.SeriousFailure, detail+"; stopped: "+err.Error()
+	}
+	if aerr := st.AppendAudit(context.WithoutCancel(ctx), audit.Event(e)); aerr != nil && err == nil {
+		err = fmt.Errorf("the audit record failed: %w", aerr)
+	}
+	if err != nil {
+		return fmt.Errorf("scan: %w (run it again to continue)", err)
+	}
+	if stats.Resumed {
+		fmt.Fprintln(stdout, "resumed an interrupted scan")
+	}
+	fmt.Fprintf(stdout, "%s in %s\n", detail, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// runMPIPairs prints the review queue.
+func runMPIPairs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("mpi pairs", stderr)
+	var cfg config
+	fs.StringVar(&cfg.dataDir, "data", "./emr-data", "data directory holding the SQLite database")
+	dbFlags(fs, &cfg, false)
+	auditFlags(fs, &cfg)
+	status := fs.String("status", mpi.PairOpen, "pairs of this status: open, merged or distinct")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch *status {
+	case mpi.PairOpen, mpi.PairMerged, mpi.PairDistinct:
+	default:
+		return usageError{fmt.Errorf("--status: want open, merged or distinct, not %q", *status)}
+	}
+	st, _, err := openStore(ctx, cfg, spec.R5())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	pairs, err := (&mpi.Queue{Records: st}).List(ctx, *status, mpi.Possible)
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		fmt.Fprintf(stdout, "Patient/%s\tPatient/%s\t%s\t%.4f\t%s\n", p.A, p.B, p.Grade, mpi.Score(p.Score), p.Found.Format(time.RFC3339))
+	}
+	fmt.Fprintf(stderr, "%d %s pairs\n", len(pairs), *status)
+	return nil
 }

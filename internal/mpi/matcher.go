@@ -79,6 +79,9 @@ func (m *Matcher) Match(ctx context.Context, read store.Store, patient fhir.Reso
 	min := max(q.Min, Possible)
 	var matches []Match
 	for _, v := range candidates {
+		if replaced(v.Resource) {
+			continue // merged into another patient, who is matched in its place
+		}
 		r := m.Model.Compare(person, FromPatient(v.Resource))
 		if r.Grade >= min {
 			matches = append(matches, Match{Version: v, Result: r})

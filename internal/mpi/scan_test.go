@@ -1,0 +1,145 @@
+package mpi_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/mpi"
+	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/store/sqlstore"
+)
+
+// loaded is a store holding a generated population, and who is who.
+type loaded struct {
+	st      *sqlstore.DB
+	matcher *mpi.Matcher
+	person  map[string]int // patient id → the person it is
+}
+
+func loadPopulation(t *testing.T, n int) *loaded {
+	t.Helper()
+	defs := spec.R5()
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"),
+		sqlstore.Options{Extractor: mpi.WithKeys(search.NewExtractor(defs))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	l := &loaded{st: st, person: map[string]int{},
+		matcher: &mpi.Matcher{Model: mpi.DefaultModel(), Keys: st, Definitions: defs}}
+	var batch []mpi.Record
+	flush := func() {
+		err := st.Write(context.Background(), func(tx store.Tx) error {
+			for _, r := range batch {
+				v, err := tx.Create(r.Patient)
+				if err != nil {
+					return err
+				}
+				l.person[v.ID] = r.PersonID
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = batch[:0]
+	}
+	mpi.Generate(7, n).Each(func(r mpi.Record) {
+		if batch = append(batch, r); len(batch) == 200 {
+			flush()
+		}
+	})
+	flush()
+	return l
+}
+
+func TestScanQueuesDuplicates(t *testing.T) {
+	ctx := context.Background()
+	l := loadPopulation(t, 600)
+	queue := &mpi.Queue{Records: l.st}
+	scanner := &mpi.Scanner{Matcher: l.matcher, Store: l.st, Queue: queue, PageSize: 100}
+	stats, err := scanner.Run(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Patients != int64(len(l.person)) || stats.Proposed == 0 {
+		t.Fatalf("scan: %+v, want %d patients matched and pairs proposed", stats, len(l.person))
+	}
+	pairs, err := queue.List(ctx, mpi.PairOpen, mpi.Probable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := 0
+	for _, p := range pairs {
+		if l.person[p.A] == l.person[p.B] {
+			same++
+		} else if p.Grade == mpi.Certain {
+			t.Errorf("certain pair %s is two people (evidence %v)", p.Key(), p.Evidence)
+		}
+	}
+	// Every true duplicate pair the generator made, and how many were found.
+	truth := 0
+	byPerson := map[int][]string{}
+	for id, person := range l.person {
+		byPerson[person] = append(byPerson[person], id)
+	}
+	for _, ids := range byPerson {
+		truth += len(ids) * (len(ids) - 1) / 2
+	}
+	t.Logf("600 patients: %d true duplicate pairs; queued %d pairs (probable or better), %d of them true", truth, len(pairs), same)
+	if truth == 0 || float64(same) < 0.9*float64(truth) {
+		t.Errorf("found %d of %d duplicate pairs", same, truth)
+	}
+	if float64(same) < 0.95*float64(len(pairs)) {
+		t.Errorf("precision %d/%d", same, len(pairs))
+	}
+
+	// A second scan proposes nothing new.
+	again, err := scanner.Run(ctx, nil)
+	if err != nil || again.Proposed != 0 || again.Known == 0 || again.Resumed {
+		t.Errorf("second scan: %+v, %v; want no new pair", again, err)
+	}
+
+	// A pair called distinct is remembered: not proposed again, and not
+	// resolvable twice.
+	p := pairs[0]
+	if _, err := queue.Resolve(ctx, p.A, p.B, mpi.PairDistinct, "registrar1", "different mothers' names", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := queue.Resolve(ctx, p.B, p.A, mpi.PairMerged, "registrar2", "", time.Now()); err == nil {
+		t.Error("a resolved pair was resolved again")
+	}
+	if isNew, err := queue.Propose(ctx, p.B, p.A, mpi.Result{Grade: mpi.Certain}, time.Now()); isNew || err != nil {
+		t.Errorf("re-proposing a distinct pair: new=%v, %v", isNew, err)
+	}
+	if got, _ := queue.Get(ctx, p.A, p.B); got.Status != mpi.PairDistinct || got.ResolvedBy != "registrar1" {
+		t.Errorf("pair after resolution: %+v", got)
+	}
+}
+
+func TestScanResumes(t *testing.T) {
+	l := loadPopulation(t, 300)
+	scanner := &mpi.Scanner{Matcher: l.matcher, Store: l.st, Queue: &mpi.Queue{Records: l.st}, PageSize: 50, Workers: 1}
+	ctx, cancel := context.WithCancel(context.Background())
+	stats, err := scanner.Run(ctx, func(done, total int64) {
+		if done >= 100 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted scan: %+v, %v; want cancelled", stats, err)
+	}
+	first := stats.Patients
+	rest, err := scanner.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rest.Resumed || first+rest.Patients < int64(len(l.person)) || rest.Patients >= int64(len(l.person)) {
+		t.Errorf("resumed scan matched %d after %d of %d (resumed %v)", rest.Patients, first, len(l.person), rest.Resumed)
+	}
+}

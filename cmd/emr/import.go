@@ -13,6 +13,7 @@ import (
 	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/importer"
+	"github.com/emr-project/emr/internal/mpi"
 )
 
 // errImportIncomplete makes `emr import` exit 1 after it has imported what
@@ -31,6 +32,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fhirVersion := fs.String("fhir-version", "auto", "FHIR version of the input: auto (detected per file), 4.0 or 5.0")
 	batch := fs.Int("batch", 500, "resources written per transaction")
 	workers := fs.Int("workers", 0, "parallel parsers and validators; 0 means one per CPU")
+	mpiFlags(fs, &cfg)
 	// Paths and flags may come in any order (emr import dir --data x):
 	// parse up to each path, set it aside and go on; parseFlags then only
 	// fills the flags not given from the environment.
@@ -63,6 +65,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer st.Close()
 	fmt.Fprintf(stdout, "importing into %s\n", dbPath)
 	auditor := importAuditor{agent: audit.Agent{User: "cli:" + osUser()}}
+	matcher, err := newMatcher(cfg, st, defs)
+	if err != nil {
+		return err
+	}
+	dups := &importDuplicates{matcher: matcher, store: st, queue: &mpi.Queue{Records: st}}
 	p := newProgress(stderr, "resources")
 	sum, err := importer.Import(ctx, importer.Options{
 		Store:       st,
@@ -71,6 +78,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ConvertR4:   importer.ConvertR4,
 		Label:       access.DefaultLabeler().Label,
 		Audit:       auditor.batch,
+		Created:     dups.check,
 		Workers:     *workers,
 		BatchSize:   *batch,
 		Progress:    p.update,
@@ -84,6 +92,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	p.finish()
 	if sum != nil {
 		printSummary(stdout, sum)
+		dups.print(stdout)
 	}
 	if aerr := auditor.recordRun(st, paths, sum, err); aerr != nil && err == nil {
 		return fmt.Errorf("recording the import in the audit log: %w", aerr)

@@ -145,3 +145,43 @@ func runMPIPairs(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stderr, "%d %s pairs\n", len(pairs), *status)
 	return nil
 }
+
+// importDuplicates asks the matcher about every Patient an import creates,
+// once its batch has committed (so a duplicate within one import is found
+// too, against the earlier record), and queues each pair at probable or
+// better for review: an import never refuses a patient, it reports.
+type importDuplicates struct {
+	matcher *mpi.Matcher
+	store   store.Store
+	queue   *mpi.Queue
+	found   []string
+}
+
+func (d *importDuplicates) check(ctx context.Context, created []*store.Version) error {
+	for _, v := range created {
+		if v.Type != "Patient" {
+			continue
+		}
+		matches, err := d.matcher.Match(ctx, d.store, v.Resource, mpi.Query{Min: mpi.Probable, Exclude: v.ID})
+		if err != nil {
+			return err
+		}
+		for _, m := range matches {
+			if _, err := d.queue.Propose(ctx, v.ID, m.Version.ID, m.Result, time.Now()); err != nil {
+				return err
+			}
+			d.found = append(d.found, fmt.Sprintf("Patient/%s may be Patient/%s (%s, %.4f)", v.ID, m.Version.ID, m.Grade, mpi.Score(m.Score)))
+		}
+	}
+	return nil
+}
+
+func (d *importDuplicates) print(w io.Writer) {
+	if len(d.found) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d possible duplicate patients, queued for review (emr mpi pairs, Patient/$duplicates):\n", len(d.found))
+	for _, f := range d.found {
+		fmt.Fprintln(w, "  "+f)
+	}
+}

@@ -54,6 +54,11 @@ type Options struct {
 	// written), so that the audit record of what was imported commits
 	// with it, or neither does. cmd/emr records an AuditEvent per patient.
 	Audit func(tx store.Tx, written []*store.Version) error
+	// Created, when set, is called after each committed write with the
+	// resources it created (not those updated or unchanged), from the one
+	// writing goroutine: cmd/emr asks the patient matcher about each new
+	// Patient there. An error stops the import.
+	Created func(ctx context.Context, created []*store.Version) error
 }
 
 // Problem is a file, line, entry or resource that was not imported.

@@ -160,6 +160,19 @@ func (w *writer) write(items []item) ([]outcome, error) {
 		}
 		return nil
 	})
+	if err == nil && w.opts.Created != nil {
+		var fresh []*store.Version
+		for _, v := range written {
+			if v.VersionID == 1 {
+				fresh = append(fresh, v)
+			}
+		}
+		if len(fresh) > 0 {
+			if err := w.opts.Created(w.ctx, fresh); err != nil {
+				return outcomes, fmt.Errorf("after the write: %w", err)
+			}
+		}
+	}
 	return outcomes, err
 }
 

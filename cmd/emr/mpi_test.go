@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMPICommands: an import queues the duplicates it brings in, emr mpi
+// pairs lists them, and emr mpi scan finds those already there without
+// proposing a pair twice.
+func TestMPICommands(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	first := filepath.Join(dir, "first.ndjson")
+	second := filepath.Join(dir, "second.ndjson")
+	os.WriteFile(first, []byte(`{"resourceType":"Patient","id":"a1","name":[{"family":"Nguyễn","given":["Văn","An"]}],"gender":"male","birthDate":"1975-09-02","telecom":[{"system":"phone","value":"+84 90 123 4567"}]}
+{"resourceType":"Patient","id":"b1","name":[{"family":"Schmidt","given":["Hannah"]}],"gender":"female","birthDate":"1990-01-15"}
+`), 0o600)
+	// a2 is a1 registered again elsewhere: no accents, day and month swapped.
+	os.WriteFile(second, []byte(`{"resourceType":"Patient","id":"a2","name":[{"family":"Nguyen","given":["Van","An"]}],"gender":"male","birthDate":"1975-02-09","telecom":[{"system":"phone","value":"0901234567"}]}
+`), 0o600)
+
+	if code, stdout, stderr := emrProcess(t, "import", "--data", data, first); code != 0 || strings.Contains(stdout, "possible duplicate") {
+		t.Fatalf("first import: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr := emrProcess(t, "import", "--data", data, second)
+	if code != 0 || !strings.Contains(stdout, "1 possible duplicate patients") || !strings.Contains(stdout, "Patient/a2 may be Patient/a1") {
+		t.Fatalf("import of a duplicate: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = emrProcess(t, "mpi", "pairs", "--data", data)
+	if code != 0 || !strings.Contains(stdout, "Patient/a1\tPatient/a2\t") || !strings.Contains(stderr, "1 open pairs") {
+		t.Errorf("mpi pairs: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = emrProcess(t, "mpi", "scan", "--data", data)
+	if code != 0 || !strings.Contains(stdout, "3 patients matched, 0 pairs queued, 2 known before") {
+		t.Errorf("mpi scan: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, args := range [][]string{{"mpi"}, {"mpi", "merge"}, {"mpi", "scan", "--min", "maybe", "--data", data}, {"mpi", "pairs", "--status", "closed", "--data", data}} {
+		if code, _, stderr := emrProcess(t, args...); code != 2 {
+			t.Errorf("emr %v: exit %d, want 2: %s", args, code, stderr)
+		}
+	}
+}

@@ -40,7 +40,7 @@ func newMatcher(cfg config, st store.KeyMatcher, defs *spec.Definitions) (*mpi.M
 // runMPI runs the master patient index commands.
 func runMPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "Usage: emr mpi scan|pairs [flags]\n\n  scan   match every patient and queue the likely duplicate pairs for review (resumable)\n  pairs  list the review queue's pairs")
+		fmt.Fprintln(stderr, "Usage: emr mpi scan|pairs|bench [flags]\n\n  scan   match every patient and queue the likely duplicate pairs for review (resumable)\n  pairs  list the review queue's pairs\n  bench  load a generated, hard population and measure $match: latency, precision and recall")
 		if len(args) == 0 {
 			return usageError{errors.New("no mpi command given")}
 		}
@@ -51,6 +51,8 @@ func runMPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return runMPIScan(ctx, args[1:], stdout, stderr)
 	case "pairs":
 		return runMPIPairs(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runMPIBench(ctx, args[1:], stdout, stderr)
 	}
 	return usageError{fmt.Errorf("unknown mpi command %q (try scan or pairs)", args[0])}
 }

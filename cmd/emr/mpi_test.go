@@ -43,3 +43,20 @@ func TestMPICommands(t *testing.T) {
 		}
 	}
 }
+
+// TestMPIBenchCommand runs the matching benchmark on a small population:
+// it loads, resumes without loading again, and reports the figures.
+func TestMPIBenchCommand(t *testing.T) {
+	data := t.TempDir()
+	code, stdout, stderr := emrProcess(t, "mpi", "bench", "--data", data, "--patients", "300", "--queries", "60")
+	if code != 0 || !strings.Contains(stdout, "load: 300 patients") || !strings.Contains(stdout, "certain+probable") || !regexpMatch(`\$match of 60 stored patients: p50 [0-9.]+ ms`, stdout) {
+		t.Fatalf("mpi bench: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = emrProcess(t, "mpi", "bench", "--data", data, "--patients", "300", "--queries", "10")
+	if code != 0 || strings.Contains(stdout, "load:") {
+		t.Errorf("second run loaded again: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := emrProcess(t, "mpi", "bench", "--data", data, "--patients", "400"); code != 2 {
+		t.Errorf("another size on the same data: exit %d, want 2: %s", code, stderr)
+	}
+}

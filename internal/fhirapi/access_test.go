@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/deid"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhirapi"
@@ -20,16 +21,16 @@ import (
 // newAccessServer is the API under the role policy, the caller of each
 // request named by its X-Test-Caller header among callers (none: no
 // caller), as an authentication layer would put it on the context.
-func newAccessServer(t testing.TB, roles *access.Roles, callers map[string]*access.Principal) *testServer {
+func newAccessServer(t testing.TB, roles *access.Roles, callers map[string]*access.Principal, opts ...func(*fhirapi.Options)) *testServer {
 	t.Helper()
 	defs := spec.R5()
 	if roles == nil {
 		roles = access.DefaultRoles(defs)
 	}
 	var s *testServer
-	s = newTestServer(t, func(o *fhirapi.Options) {
+	s = newTestServer(t, append([]func(*fhirapi.Options){func(o *fhirapi.Options) {
 		o.Gate = access.NewGate(o.Store, access.NewRolePolicy(defs, roles), "test")
-	})
+	}}, opts...)...)
 	inner := s.handler
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := callers[r.Header.Get("X-Test-Caller")]; p != nil {
@@ -359,7 +360,11 @@ func TestAuthorizationMatrixThroughAPI(t *testing.T) {
 	for _, name := range roles.Names() {
 		callers[name] = &access.Principal{User: "u-" + name, Role: name, Patient: "p1", FHIRUser: "Practitioner/d1"}
 	}
-	s := newAccessServer(t, roles, callers)
+	d, err := deid.New(defs, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newAccessServer(t, roles, callers, func(o *fhirapi.Options) { o.Deidentifier = d })
 	want, err := os.ReadFile("../access/testdata/matrix.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -391,6 +396,19 @@ func TestAuthorizationMatrixThroughAPI(t *testing.T) {
 			}
 			if letters != "" {
 				fmt.Fprintf(&got, "%s %s %s\n", role, typ, letters)
+			}
+		}
+		// The operations beyond the letters, as "role $operation".
+		for _, op := range []struct{ name, method, path, body string }{
+			{"deidentify", "GET", "/fhir/Patient/m1/$deidentify", ""},
+			{"merge", "POST", "/fhir/Patient/$merge", `{"resourceType":"Parameters"}`},
+		} {
+			switch r := s.do(op.method, op.path, op.body, "X-Test-Caller: "+role); {
+			case r.status == http.StatusForbidden:
+			case r.status >= 500:
+				t.Fatalf("%s %s %s: %d %s", role, op.method, op.path, r.status, r.body)
+			default:
+				fmt.Fprintf(&got, "%s $%s\n", role, op.name)
 			}
 		}
 	}

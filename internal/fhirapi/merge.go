@@ -293,7 +293,13 @@ func (s *Server) mergeIn(ctx context.Context, tx store.Tx, base string, in *merg
 	if err != nil {
 		return nil, err
 	}
-	tv, _, err := tx.Update(newTarget, target.VersionID)
+	// A result-patient is what the caller saw of the target: elements its
+	// role does not see (masks) are carried over, as on any update.
+	targetTx := tx
+	if in.result != nil {
+		targetTx = s.restoring(ctx, tx)
+	}
+	tv, _, err := targetTx.Update(newTarget, target.VersionID)
 	if err != nil {
 		return nil, err
 	}

@@ -384,16 +384,28 @@ func (s *testServer) mustCreateAs(caller, body string) string {
 func TestPatientMergeResultPatient(t *testing.T) {
 	s := newAccessServer(t, nil, mergeCallers)
 	seedMerge(t, s)
+	// The target has an element the registrar does not see (a mask).
+	religion := `{"url":"http://hl7.org/fhir/StructureDefinition/patient-religion","valueCodeableConcept":{"text":"RELIGION-SECRET"}}`
+	if r := s.do("PUT", "/fhir/Patient/pt", `{"resourceType":"Patient","id":"pt","active":true,"extension":[`+religion+`],
+		"identifier":[{"system":"urn:mrn","value":"T-1"}],"name":[{"family":"Dup"}]}`, "X-Test-Caller: admin"); r.status != http.StatusOK {
+		t.Fatalf("target: %d %s", r.status, r.body)
+	}
 	result := `{"name":"result-patient","resource":{"resourceType":"Patient","id":"pt","active":true,"name":[{"family":"Merged"}],
 		"identifier":[{"system":"urn:mrn","value":"T-1"}],"link":[{"other":{"reference":"Patient/pu"},"type":"replaces"}]}}`
 	if r := s.do("POST", "/fhir/Patient/$merge", mergeBody("pu", "pt", strings.Replace(result, `"id":"pt"`, `"id":"ps"`, 1)), "X-Test-Caller: admin"); r.status != http.StatusBadRequest {
 		t.Errorf("result-patient with another id: %d %s", r.status, r.body)
 	}
-	r := s.do("POST", "/fhir/Patient/$merge", mergeBody("pu", "pt", result), "X-Test-Caller: admin")
+	r := s.do("POST", "/fhir/Patient/$merge", mergeBody("pu", "pt", result), "X-Test-Caller: registrar")
 	if r.status != http.StatusOK {
 		t.Fatalf("merge: %d %s", r.status, r.body)
 	}
+	if strings.Contains(string(r.body), "RELIGION-SECRET") {
+		t.Errorf("the registrar's answer shows a masked element: %s", r.body)
+	}
 	tgt := s.readAs(t, "admin", "Patient/pt")
+	if !strings.Contains(string(tgt.JSON()), "RELIGION-SECRET") {
+		t.Errorf("the result-patient erased an element the registrar does not see: %s", tgt.JSON())
+	}
 	if tgt["name"].([]any)[0].(map[string]any)["family"] != "Merged" || !hasLinkTo(tgt, "replaces", "Patient/pu") {
 		t.Errorf("target after merge: %s", tgt.JSON())
 	}

@@ -181,7 +181,9 @@ func (s *Server) unmergeIn(ctx context.Context, tx store.Tx, base, provenanceID,
 	}
 	// Versions once written never change, so the versions before and after
 	// the merge are read from the store, outside the transaction (a Tx has
-	// no vread); only current versions are read, and written, in it.
+	// no vread); only current versions are read, and written, in it. (A
+	// read replica lagging behind a merge written by another server
+	// answers not found: the unmerge then fails whole and can be retried.)
 	vread := func(v versioned, version int64) (fhir.Resource, error) {
 		got, err := s.opt.Store.VRead(ctx, v.typ, v.id, version)
 		if err != nil {

@@ -253,6 +253,17 @@ func TestPatientMerge(t *testing.T) {
 		}
 	}
 
+	// The refused attempts are audited as denied.
+	denied := 0
+	for _, ev := range s.auditEvents(t) {
+		if j := string(ev.JSON()); strings.Contains(j, `"value":"doc"`) && strings.Contains(j, "denied: the physician role may not run $merge") {
+			denied++
+		}
+	}
+	if denied != 2 {
+		t.Errorf("%d denied AuditEvents of the physician, want 2 ($merge, $unmerge)", denied)
+	}
+
 	// Merging the source again is refused, clearly.
 	if r := post("registrar", "$merge", mergeBody("ps", "pu")); r.status != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), "already merged") {
 		t.Errorf("second merge of the source: %d %s", r.status, r.body)
@@ -421,5 +432,48 @@ func TestPatientMergeResultPatient(t *testing.T) {
 	}
 	if src := s.readAs(t, "admin", "Patient/pu"); src["active"] != nil || src["link"] != nil {
 		t.Errorf("source after unmerge: %s", src.JSON())
+	}
+}
+
+// TestUnmergeAfterChanges: a moved reference changed since the merge (to
+// another patient) and a moved resource deleted since are left as they
+// are, each with a warning; the rest moves back.
+func TestUnmergeAfterChanges(t *testing.T) {
+	s := newAccessServer(t, nil, mergeCallers)
+	seedMerge(t, s)
+	if r := s.do("POST", "/fhir/Patient/$merge", mergeBody("ps", "pt"), "X-Test-Caller: admin"); r.status != http.StatusOK {
+		t.Fatalf("merge: %d %s", r.status, r.body)
+	}
+	e1 := s.readAs(t, "admin", "Encounter/e1")
+	e1["subject"] = map[string]any{"reference": "Patient/pu"}
+	if r := s.do("PUT", "/fhir/Encounter/e1", string(e1.JSON()), "X-Test-Caller: admin"); r.status != http.StatusOK {
+		t.Fatalf("edit e1: %d %s", r.status, r.body)
+	}
+	if r := s.do("DELETE", "/fhir/Condition/c1", "", "X-Test-Caller: admin"); r.status != http.StatusNoContent {
+		t.Fatalf("delete c1: %d %s", r.status, r.body)
+	}
+	r := s.do("POST", "/fhir/Patient/$unmerge", mergeBody("ps", "pt"), "X-Test-Caller: registrar")
+	if r.status != http.StatusOK {
+		t.Fatalf("unmerge: %d %s", r.status, r.body)
+	}
+	outcome := string(fhir.Resource(outputOf(t, r.resource(t), "outcome")).JSON())
+	for _, want := range []string{"Encounter/e1: subject.reference was changed", "Condition/c1 was deleted"} {
+		if !strings.Contains(outcome, want) {
+			t.Errorf("outcome lacks %q: %s", want, outcome)
+		}
+	}
+	if got := refsAt(s.readAs(t, "admin", "Encounter/e1"), "subject"); !slices.Equal(got, []string{"Patient/pu"}) {
+		t.Errorf("Encounter/e1 subject = %v, want Patient/pu (changed after the merge)", got)
+	}
+	if r := s.do("GET", "/fhir/Condition/c1", "", "X-Test-Caller: admin"); r.status != http.StatusGone {
+		t.Errorf("Condition/c1: %d, want 410", r.status)
+	}
+	for _, path := range []string{"Observation/o1", "Task/t1", "DiagnosticReport/d1"} {
+		if got := refsAt(s.readAs(t, "admin", path), "subject"); path != "Task/t1" && !slices.Equal(got, []string{"Patient/ps"}) {
+			t.Errorf("%s subject = %v, want Patient/ps", path, got)
+		}
+	}
+	if got := refsAt(s.readAs(t, "admin", "Task/t1"), "owner"); !slices.Equal(got, []string{"Patient/ps"}) {
+		t.Errorf("Task/t1 owner = %v, want Patient/ps", got)
 	}
 }

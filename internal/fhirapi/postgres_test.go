@@ -48,6 +48,7 @@ func TestOnPostgres(t *testing.T) {
 		{"PatientMergeConcurrent", TestPatientMergeConcurrent},
 		{"PatientMergeHiddenPatient", TestPatientMergeHiddenPatient},
 		{"PatientMergeResultPatient", TestPatientMergeResultPatient},
+		{"UnmergeAfterChanges", TestUnmergeAfterChanges},
 		{"OfficialExamplesRoundTrip", TestOfficialExamplesRoundTrip},
 		{"R4CRUD", TestR4CRUD},
 		{"R4SearchNames", TestR4SearchNames},

@@ -29,12 +29,11 @@ const dataOperation = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 
 // mergeRequest is the Parameters of a $merge, read.
 type mergeRequest struct {
-	input                  fhir.Resource // as sent: the output's "input"
-	source, target         string        // "Patient/id" references, or ""
-	sourceIDs, targetIDs   []any         // Identifiers, when given instead
-	result                 fhir.Resource // result-patient, or nil
-	preview                bool
-	sourceName, targetName string // the parameter each came from, for messages
+	input                fhir.Resource // as sent: the output's "input"
+	source, target       string        // "Patient/id" references, or ""
+	sourceIDs, targetIDs []any         // Identifiers, when given instead
+	result               fhir.Resource // result-patient, or nil
+	preview              bool
 }
 
 func (s *Server) merge(ctx context.Context, req *request) (*response, error) {

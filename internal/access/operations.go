@@ -9,18 +9,28 @@ import (
 )
 
 // Operations are rights the SMART letters cannot express, granted by name
-// in a role's "operations" list. One exists:
+// in a role's "operations" list:
 //
 //	deidentify  Patient/[id]/$deidentify: a patient's record, de-identified
 //	            (docs/deidentify.md), whatever the role may read otherwise.
+//	merge       Patient/$merge and Patient/$unmerge: move every reference
+//	            from a duplicate patient to the surviving one (and back),
+//	            whatever types the role may write otherwise.
 //
-// By default only admin has it; a deployment gives it to a research role
-// of its roles file, e.g. {"name": "researcher", "patients": "all", "mfa":
-// true, "permissions": [{"types": ["@knowledge"], "perms": "rs"}],
-// "operations": ["deidentify"]}.
-const OperationDeidentify = "deidentify"
+// By default only admin has deidentify; a deployment gives it to a research
+// role of its roles file, e.g. {"name": "researcher", "patients": "all",
+// "mfa": true, "permissions": [{"types": ["@knowledge"], "perms": "rs"}],
+// "operations": ["deidentify"]}. Admin and registrar have merge: the front
+// desk finds and resolves duplicate registrations in most hospitals.
+const (
+	OperationDeidentify = "deidentify"
+	OperationMerge      = "merge"
+)
 
-var knownOperations = map[string]bool{OperationDeidentify: true}
+var knownOperations = map[string]bool{OperationDeidentify: true, OperationMerge: true}
+
+// Operations lists the known operations, sorted.
+func Operations() []string { return []string{OperationDeidentify, OperationMerge} }
 
 func checkOperations(role string, ops []string) (map[string]bool, error) {
 	if len(ops) == 0 {
@@ -29,7 +39,7 @@ func checkOperations(role string, ops []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, op := range ops {
 		if !knownOperations[op] {
-			return nil, fmt.Errorf("role %s: unknown operation %q (known: deidentify)", role, op)
+			return nil, fmt.Errorf("role %s: unknown operation %q (known: %s)", role, op, strings.Join(Operations(), ", "))
 		}
 		out[op] = true
 	}

@@ -21,7 +21,8 @@ func as(p *Principal) context.Context { return WithPrincipal(context.Background(
 
 // TestAuthorizationMatrix decides every interaction on every resource type
 // for every built-in role and compares the outcome with
-// testdata/matrix.txt, the reviewed table of who may do what: a change to
+// testdata/matrix.txt, the reviewed table of who may do what (and which
+// named operations each role may run): a change to
 // the roles shows there line by line. go test -run Matrix -update rewrites it.
 func TestAuthorizationMatrix(t *testing.T) {
 	defs := spec.R5()
@@ -50,6 +51,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			if letters != "" {
 				fmt.Fprintf(&b, "%s %s %s\n", role, typ, letters)
+			}
+		}
+		// The operations beyond the letters, as "role $operation".
+		for _, op := range Operations() {
+			if pol.MayRun(ctx, op) == nil {
+				fmt.Fprintf(&b, "%s $%s\n", role, op)
 			}
 		}
 	}

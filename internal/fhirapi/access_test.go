@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/deid"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhirapi"
@@ -359,7 +360,11 @@ func TestAuthorizationMatrixThroughAPI(t *testing.T) {
 	for _, name := range roles.Names() {
 		callers[name] = &access.Principal{User: "u-" + name, Role: name, Patient: "p1", FHIRUser: "Practitioner/d1"}
 	}
-	s := newAccessServer(t, roles, callers)
+	d, err := deid.New(defs, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newAccessServer(t, roles, callers, func(o *fhirapi.Options) { o.Deidentifier = d })
 	want, err := os.ReadFile("../access/testdata/matrix.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -391,6 +396,19 @@ func TestAuthorizationMatrixThroughAPI(t *testing.T) {
 			}
 			if letters != "" {
 				fmt.Fprintf(&got, "%s %s %s\n", role, typ, letters)
+			}
+		}
+		// The operations beyond the letters, as "role $operation".
+		for _, op := range []struct{ name, method, path, body string }{
+			{"deidentify", "GET", "/fhir/Patient/m1/$deidentify", ""},
+			{"merge", "POST", "/fhir/Patient/$merge", `{"resourceType":"Parameters"}`},
+		} {
+			switch r := s.do(op.method, op.path, op.body, "X-Test-Caller: "+role); {
+			case r.status == http.StatusForbidden:
+			case r.status >= 500:
+				t.Fatalf("%s %s %s: %d %s", role, op.method, op.path, r.status, r.body)
+			default:
+				fmt.Fprintf(&got, "%s $%s\n", role, op.name)
 			}
 		}
 	}

@@ -43,6 +43,10 @@ func (s *Server) buildCapabilities() fhir.Resource {
 				map[string]any{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
 				map[string]any{"name": "access-report", "definition": "https://github.com/emr-project/emr/OperationDefinition/Patient-access-report",
 					"documentation": "the audit records about the patient, newest first: for the patient and auditors (docs/api.md)"},
+				map[string]any{"name": "merge", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-merge",
+					"documentation": "synchronous: every reference to the source moves to the target in one transaction, recorded by a Provenance; roles with the merge operation (docs/api.md)"},
+				map[string]any{"name": "unmerge", "definition": "https://github.com/emr-project/emr/OperationDefinition/Patient-unmerge",
+					"documentation": "undoes a $merge named by its Provenance, keeping later edits (docs/api.md)"},
 			}
 		}
 		if typ == "AuditEvent" {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/audit"
@@ -101,6 +102,10 @@ type Server struct {
 	opt          Options
 	log          *slog.Logger
 	capabilities []byte
+	// mergeParams are the reference parameters outside the Patient
+	// compartment that $merge looks through (mergerefs.go), made once.
+	mergeParams     []referenceParam
+	mergeParamsOnce sync.Once
 }
 
 // New returns a Server.
@@ -339,6 +344,8 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 		return s.breakGlass(ctx, req)
 	case req.op == "$match" && req.typ == "Patient" && req.id == "":
 		return s.patientMatch(ctx, req)
+	case (req.op == "$merge" || req.op == "$unmerge") && req.typ == "Patient" && req.id == "":
+		return s.merge(ctx, req)
 	case req.op == "$break-glass-review" && req.typ == "" && req.id == "":
 		return s.breakGlassReview(ctx, req)
 	case strings.HasPrefix(req.op, "$"):

@@ -270,6 +270,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	}
 	api := fhirapi.New(fhirapi.Options{
 		Matcher:      matcher,
+		Queue:        &mpi.Queue{Records: st},
 		Duplicates:   duplicates,
 		Deidentifier: deidentifier,
 		Store:        st,

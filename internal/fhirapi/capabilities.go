@@ -48,6 +48,17 @@ func (s *Server) buildCapabilities() fhir.Resource {
 				map[string]any{"name": "unmerge", "definition": "https://github.com/emr-project/emr/OperationDefinition/Patient-unmerge",
 					"documentation": "undoes a $merge named by its Provenance, keeping later edits (docs/api.md)"},
 			}
+			if s.opt.Matcher != nil {
+				r["operation"] = append(r["operation"].([]any), map[string]any{"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match",
+					"documentation": "probabilistic matching over the patients the caller may see, graded certain, probable or possible (docs/mpi.md)"})
+			}
+			if s.opt.Queue != nil {
+				r["operation"] = append(r["operation"].([]any),
+					map[string]any{"name": "duplicates", "definition": "https://github.com/emr-project/emr/OperationDefinition/Patient-duplicates",
+						"documentation": "the review queue of likely duplicate pairs (emr mpi scan, imports): roles with the merge operation (docs/mpi.md)"},
+					map[string]any{"name": "resolve-duplicate", "definition": "https://github.com/emr-project/emr/OperationDefinition/Patient-resolve-duplicate",
+						"documentation": "a reviewer's decision on a queued pair: distinct (never proposed again) or merged (docs/mpi.md)"})
+			}
 		}
 		if typ == "AuditEvent" {
 			// The hash-chained log: read and searched, written only by

@@ -140,15 +140,9 @@ func matchParameters(req *request) (*matchInput, error) {
 // parametersBody parses an operation's Parameters body into its parameter
 // list.
 func parametersBody(req *request) ([]map[string]any, error) {
-	if req.body == nil {
-		return nil, fhir.Errorf(fhir.KindInvalid, "the operation needs a Parameters body")
-	}
-	res, err := parseBody(req.body)
+	res, err := operationBody(req)
 	if err != nil {
 		return nil, err
-	}
-	if res.Type() != "Parameters" {
-		return nil, fhir.At(fhir.KindInvalid, "invalid", res.Type(), "the operation needs a Parameters body, not %s", res.Type())
 	}
 	list, _ := res["parameter"].([]any)
 	out := make([]map[string]any, 0, len(list))

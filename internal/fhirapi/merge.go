@@ -86,6 +86,7 @@ func (s *Server) merge(ctx context.Context, req *request) (*response, error) {
 	}
 	if !in.preview {
 		params = append(params, part("provenance", "valueReference", map[string]any{"reference": "Provenance/" + out.provenance}))
+		s.resolveMergedPair(ctx, out.source, out.target)
 	}
 	return &response{status: http.StatusOK, resource: fhir.Resource{"resourceType": "Parameters", "parameter": params}}, nil
 }

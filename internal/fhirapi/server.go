@@ -86,6 +86,9 @@ type Options struct {
 	// Matcher enables Patient/$match and the duplicate check of every
 	// Patient created (Duplicates); nil leaves both out.
 	Matcher *mpi.Matcher
+	// Queue enables the duplicate review queue (Patient/$duplicates and
+	// $resolve-duplicate, duplicatequeue.go); nil leaves it out.
+	Queue *mpi.Queue
 	// Duplicates is what a create does about the matcher's candidates
 	// (duplicates.go): DuplicatesWarn (the default) or DuplicatesRefuse.
 	Duplicates DuplicatePolicy
@@ -344,6 +347,10 @@ func (s *Server) dispatch(ctx context.Context, req *request) (*response, error) 
 		return s.breakGlass(ctx, req)
 	case req.op == "$match" && req.typ == "Patient" && req.id == "":
 		return s.patientMatch(ctx, req)
+	case req.op == "$duplicates" && req.typ == "Patient" && req.id == "":
+		return s.duplicates(ctx, req)
+	case req.op == "$resolve-duplicate" && req.typ == "Patient" && req.id == "":
+		return s.resolveDuplicate(ctx, req)
 	case (req.op == "$merge" || req.op == "$unmerge") && req.typ == "Patient" && req.id == "":
 		return s.merge(ctx, req)
 	case req.op == "$break-glass-review" && req.typ == "" && req.id == "":

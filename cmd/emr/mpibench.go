@@ -76,6 +76,7 @@ func runMPIBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	batch := fs.Int("batch", 1000, "patients per write transaction while loading")
 	jsonFile := fs.String("json", "", "also write the results as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the $match queries to this file")
+	model := fs.String("mpi-model", "", "JSON file of matching weights and thresholds to measure instead of the defaults (emr mpi estimate writes one)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -90,7 +91,7 @@ func runMPIBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := openApp(ctx, config{dataDir: *dataDir, dbURL: *dbURL, maxBody: fhirapi.DefaultMaxBodyBytes}, logger)
+	a, err := openApp(ctx, config{dataDir: *dataDir, dbURL: *dbURL, maxBody: fhirapi.DefaultMaxBodyBytes, mpiModel: *model}, logger)
 	if err != nil {
 		return err
 	}
@@ -107,7 +108,7 @@ func runMPIBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		// store closes (SQLite checkpoints its WAL and refreshes the
 		// planner's statistics) and opens again.
 		a.close()
-		if a, err = openApp(ctx, config{dataDir: *dataDir, dbURL: *dbURL, maxBody: fhirapi.DefaultMaxBodyBytes}, logger); err != nil {
+		if a, err = openApp(ctx, config{dataDir: *dataDir, dbURL: *dbURL, maxBody: fhirapi.DefaultMaxBodyBytes, mpiModel: *model}, logger); err != nil {
 			return err
 		}
 	}

@@ -143,3 +143,55 @@ func TestScanResumes(t *testing.T) {
 		t.Errorf("resumed scan matched %d after %d of %d (resumed %v)", rest.Patients, first, len(l.person), rest.Resumed)
 	}
 }
+
+// TestEstimateFromStore: weights learnt without labels from a stored
+// population point the right way, and grade as well as the defaults.
+func TestEstimateFromStore(t *testing.T) {
+	l := loadPopulation(t, 1500)
+	scanner := &mpi.Scanner{Matcher: l.matcher, Store: l.st}
+	res, pairs, err := scanner.Estimate(context.Background(), 0, 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Model
+	t.Logf("%d candidate pairs, match share %.3f, %d iterations", pairs, res.Prevalence, res.Iterations)
+	for _, c := range []struct {
+		f     mpi.Field
+		l     mpi.Level
+		agree bool
+	}{
+		{mpi.FieldBirthDate, mpi.LevelExact, true}, {mpi.FieldBirthDate, mpi.LevelDisagree, false},
+		{mpi.FieldGiven, mpi.LevelExact, true}, {mpi.FieldGiven, mpi.LevelDisagree, false},
+		{mpi.FieldFamily, mpi.LevelExact, true}, {mpi.FieldPhone, mpi.LevelExact, true},
+	} {
+		if w := m.Weight(c.f, c.l); (w > 0) != c.agree {
+			t.Errorf("%s %s weighs %.2f", c.f, c.l, w)
+		}
+	}
+	if res.Prevalence <= 0 || res.Prevalence >= 1 {
+		t.Errorf("match share %v", res.Prevalence)
+	}
+	// Grade every candidate pair of the population with the estimate.
+	var certain, wrong int
+	for id, person := range l.person {
+		v, err := l.st.Read(context.Background(), "Patient", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		est := *l.matcher
+		est.Model = m
+		matches, err := est.Match(context.Background(), l.st, v.Resource, mpi.Query{Min: mpi.Certain, Exclude: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range matches {
+			certain++
+			if l.person[x.Version.ID] != person {
+				wrong++
+			}
+		}
+	}
+	if certain == 0 || float64(wrong) > 0.001*float64(certain) {
+		t.Errorf("estimated model: %d of %d certain pairs wrong", wrong, certain)
+	}
+}

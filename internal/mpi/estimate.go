@@ -1,0 +1,258 @@
+package mpi
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Estimate re-estimates the model's weights from the patients in the
+// store, without labels, the way record-linkage practice does (e.g.
+// Splink):
+//
+//   - u, how often a level occurs between two different people, is counted
+//     on random pairs of the sampled patients (almost all are two people);
+//   - m, how often it occurs between two records of one person, is
+//     estimated by expectation–maximisation with u held fixed, once per
+//     kind of blocking key (trainingSessions), over the candidate pairs
+//     sharing a key of that kind, leaving out the fields the key is made
+//     of (such pairs agree on them whether or not they are one person);
+//     each field's m is the average over the sessions that estimate it,
+//     weighted by the matches each found.
+//
+// Estimating m and u together by EM over candidate pairs lets the "match"
+// class drift to "same household": the fields are not independent. It
+// walks up to samples patients (all when samples ≤ 0); progress, when not
+// nil, is told how many are done. The thresholds stay the matcher's. It
+// returns the model and how many candidate pairs it learnt from.
+func (s *Scanner) Estimate(ctx context.Context, samples, maxIter int, progress func(done, total int64)) (EMResult, int, error) {
+	perKey, limit := cmp.Or(s.Matcher.PerKey, 50), cmp.Or(s.Matcher.Candidates, 40)
+	var (
+		sessions = make([][]Comparison, len(trainingSessions))
+		persons  []Person
+		done     int64
+		cursor   string
+		learnt   int
+	)
+	total, err := s.countPatients(ctx)
+	if err != nil {
+		return EMResult{}, 0, err
+	}
+	if samples > 0 {
+		total = min(total, int64(samples))
+	}
+	for done < total {
+		page, next, err := s.page(ctx, cursor)
+		if err != nil {
+			return EMResult{}, 0, err
+		}
+		for _, v := range page {
+			if done >= total {
+				break
+			}
+			a := FromPatient(v.Resource)
+			persons = append(persons, a)
+			keys := a.BlockingKeys()
+			for i, session := range trainingSessions {
+				var own []string
+				for _, k := range keys {
+					if strings.HasPrefix(k, session.prefix) || (session.prefix2 != "" && strings.HasPrefix(k, session.prefix2)) {
+						own = append(own, k)
+					}
+				}
+				if len(own) == 0 {
+					continue
+				}
+				found, err := s.Matcher.Keys.MatchKeys(ctx, "Patient", KeyParam, own, perKey, limit+1)
+				if err != nil {
+					return EMResult{}, 0, fmt.Errorf("mpi: estimate: %w", err)
+				}
+				var ids []string
+				for _, f := range found {
+					// Each pair once: from its smaller id.
+					if f.ID > v.ID && len(ids) < limit {
+						ids = append(ids, f.ID)
+					}
+				}
+				candidates, err := s.Matcher.read(ctx, s.Store, ids)
+				if err != nil {
+					return EMResult{}, 0, err
+				}
+				for _, c := range candidates {
+					b := FromPatient(c.Resource)
+					sessions[i] = append(sessions[i], s.Matcher.Model.Levels(&a, &b))
+					learnt++
+				}
+			}
+			done++
+		}
+		if progress != nil {
+			progress(done, total)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if learnt == 0 {
+		return EMResult{}, 0, fmt.Errorf("mpi: estimate: no candidate pairs among %d patients", done)
+	}
+	u := randomU(s.Matcher.Model, persons)
+	var mSum [NumFields][NumLevels]float64
+	var mWeight [NumFields]float64
+	res := EMResult{Converged: true}
+	var matches, pairs float64
+	for i, session := range trainingSessions {
+		if len(sessions[i]) == 0 {
+			continue
+		}
+		r := estimateM(sessions[i], u, session.fields, s.Matcher.Model, maxIter)
+		res.Iterations = max(res.Iterations, r.iterations)
+		res.Converged = res.Converged && r.converged
+		found := r.p * float64(len(sessions[i]))
+		matches += found
+		pairs += float64(len(sessions[i]))
+		for f := range NumFields {
+			if session.fields[f] {
+				continue
+			}
+			for _, l := range fieldLevels[f] {
+				mSum[f][l] += found * r.m[f][l]
+			}
+			mWeight[f] += found
+		}
+	}
+	out := &Model{Thresholds: s.Matcher.Model.Thresholds, Prevalence: matches / pairs}
+	for f := range NumFields {
+		for _, l := range fieldLevels[f] {
+			m := s.Matcher.Model.Params[f][l].M // a field no session estimated keeps its m
+			if mWeight[f] > 0 {
+				m = mSum[f][l] / mWeight[f]
+			}
+			out.Params[f][l] = MU{M: math.Max(m, 1e-6), U: math.Max(u[f][l], 1e-6)}
+		}
+	}
+	out.computeWeights()
+	res.Model, res.Prevalence = out, out.Prevalence
+	return res, learnt, nil
+}
+
+// trainingSessions are the kinds of blocking key m is estimated under,
+// each with the fields its keys are made of (left out of that session).
+var trainingSessions = []struct {
+	prefix, prefix2 string
+	fields          [NumFields]bool
+}{
+	{"id:", "", fieldSet(FieldIdentifier)},
+	{"ph:", "", fieldSet(FieldPhone)},
+	{"em:", "", fieldSet(FieldEmail)},
+	{"pd:", "", fieldSet(FieldPostcode, FieldAddress, FieldBirthDate)},
+	{"nd:", "fg:", fieldSet(FieldGiven, FieldFamily, FieldBirthDate)},
+	{"ny:", "nm:", fieldSet(FieldGiven, FieldFamily, FieldBirthDate)},
+}
+
+func fieldSet(fields ...Field) [NumFields]bool {
+	var set [NumFields]bool
+	for _, f := range fields {
+		set[f] = true
+	}
+	return set
+}
+
+// randomU counts each field's levels over random pairs of persons: the
+// u probabilities.
+func randomU(model *Model, persons []Person) [NumFields][NumLevels]float64 {
+	var u [NumFields][NumLevels]float64
+	n := len(persons)
+	if n < 2 {
+		return u
+	}
+	// Each person against two others far from it in the sample, in a
+	// fixed order: about 2n pairs, almost all of different people.
+	for i := range persons {
+		for _, step := range []int{n/2 + 1, n/3 + 7} {
+			j := (i + step) % n
+			if j == i {
+				continue
+			}
+			c := model.Levels(&persons[i], &persons[j])
+			for f := range NumFields {
+				if l := c[f]; l != LevelMissing && l < NumLevels {
+					u[f][l]++
+				}
+			}
+		}
+	}
+	for f := range NumFields {
+		normalise(&u[f], fieldLevels[f])
+	}
+	return u
+}
+
+// mEstimate is what one EM session found.
+type mEstimate struct {
+	m          [NumFields][NumLevels]float64
+	p          float64 // the share of matches among the session's pairs
+	iterations int
+	converged  bool
+}
+
+// estimateM is EM over one session's candidate pairs for m and the match
+// share, u held at the given values and the skipped fields left out.
+func estimateM(pairs []Comparison, u [NumFields][NumLevels]float64, skip [NumFields]bool, start *Model, maxIter int) mEstimate {
+	counts := map[Comparison]float64{}
+	for _, c := range pairs {
+		for f := range NumFields {
+			if skip[f] {
+				c[f] = LevelMissing
+			}
+		}
+		counts[c]++
+	}
+	var r mEstimate
+	for f := range NumFields {
+		for _, l := range fieldLevels[f] {
+			r.m[f][l] = start.Params[f][l].M
+		}
+		normalise(&r.m[f], fieldLevels[f])
+	}
+	r.p = 0.05
+	for r.iterations < maxIter {
+		r.iterations++
+		var mSum [NumFields][NumLevels]float64
+		var gTotal, total float64
+		for c, n := range counts {
+			lm, lu := math.Log(r.p), math.Log(1-r.p)
+			for f := range NumFields {
+				if l := c[f]; l != LevelMissing && l < NumLevels {
+					lm += math.Log(math.Max(r.m[f][l], 1e-12))
+					lu += math.Log(math.Max(u[f][l], 1e-12))
+				}
+			}
+			g := 1 / (1 + math.Exp(lu-lm))
+			gTotal += g * n
+			total += n
+			for f := range NumFields {
+				if l := c[f]; l != LevelMissing && l < NumLevels {
+					mSum[f][l] += g * n
+				}
+			}
+		}
+		change := math.Abs(gTotal/total - r.p)
+		r.p = math.Min(math.Max(gTotal/total, 1e-6), 1-1e-6)
+		for f := range NumFields {
+			normalise(&mSum[f], fieldLevels[f])
+			for _, l := range fieldLevels[f] {
+				change = math.Max(change, math.Abs(mSum[f][l]-r.m[f][l]))
+			}
+		}
+		r.m = mSum
+		if change < 1e-6 {
+			r.converged = true
+			break
+		}
+	}
+	return r
+}

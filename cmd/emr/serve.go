@@ -317,10 +317,9 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		}
 		io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "emr %s\nFHIR R5 API: /fhir (CapabilityStatement at /fhir/metadata)\nFHIR R4 API: /fhir/R4 (CapabilityStatement at /fhir/R4/metadata)\n", versionString())
-	})
+	workspace := &web.Workspace{Auth: webAuth, Store: st, Gate: gate, Definitions: defs, Matcher: matcher,
+		BreakGlass: breakGlass, Logger: logger, IdleTimeout: sessions.IdleTimeout()}
+	workspace.Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		body := fhir.OperationOutcome(fhir.Issue{Severity: "error", Code: "not-found",
 			Diagnostics: "no such page; the FHIR API is at /fhir"}).JSON()

@@ -118,6 +118,9 @@ func (s *Sessions) Create(ctx context.Context, acc *Account, addr, userAgent str
 	return token, r.session(rec), nil
 }
 
+// IdleTimeout is how long an unused session lasts.
+func (s *Sessions) IdleTimeout() time.Duration { return s.idle }
+
 // Check returns the session of token, or ErrNoSession. It enforces the
 // idle and absolute timeouts and ends the session of a user who was
 // disabled or whose password changed after it began.

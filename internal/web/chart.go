@@ -9,6 +9,10 @@ import (
 	"github.com/emr-project/emr/internal/store"
 )
 
+func (ws *Workspace) registerChart(page pageFunc) {
+	page("GET /patients/{id}", ws.chart)
+}
+
 // chartData is the chart summary of one patient.
 type chartData struct {
 	Problems    []string

@@ -14,6 +14,10 @@ import (
 	"github.com/emr-project/emr/internal/store"
 )
 
+func (ws *Workspace) registerFinder(page pageFunc) {
+	page("GET /{$}", ws.home)
+}
+
 // finderLimit is how many patients the finder lists; past it the user is
 // asked to type more.
 const finderLimit = 25

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,13 +12,14 @@ import (
 )
 
 // Every word the workspace shows comes from a message catalog
-// (locales/<lang>.json: key → text, with {0}, {1} … for arguments), so a
+// (locales/<lang>/*.json, one file per page group, merged: key → text,
+// with {0}, {1} … for arguments), so a
 // locale changes the words and the digits, never the unambiguous order of
 // a date (09-Mar-1984) or a name (OKAFOR, Chidinma). English is complete;
 // every other catalog falls back to English for a key it lacks, and a test
 // lists what each lacks.
 
-//go:embed locales/*.json
+//go:embed locales
 var localeFS embed.FS
 
 // Locale is one language of the workspace.
@@ -38,13 +40,26 @@ var Locales = mustLoadLocales("en", "bn")
 func mustLoadLocales(tags ...string) []*Locale {
 	var out []*Locale
 	for _, tag := range tags {
-		data, err := localeFS.ReadFile("locales/" + tag + ".json")
-		if err != nil {
-			panic(err)
+		files, err := fs.Glob(localeFS, "locales/"+tag+"/*.json")
+		if err != nil || len(files) == 0 {
+			panic(fmt.Sprintf("no catalog for locale %s", tag))
 		}
 		msgs := map[string]string{}
-		if err := json.Unmarshal(data, &msgs); err != nil {
-			panic(fmt.Sprintf("locales/%s.json: %v", tag, err))
+		for _, name := range files {
+			data, err := localeFS.ReadFile(name)
+			if err != nil {
+				panic(err)
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(data, &part); err != nil {
+				panic(fmt.Sprintf("%s: %v", name, err))
+			}
+			for k, v := range part {
+				if _, dup := msgs[k]; dup {
+					panic(fmt.Sprintf("%s: key %q is also in another file", name, k))
+				}
+				msgs[k] = v
+			}
 		}
 		l := &Locale{Tag: tag, Name: msgs["locale.name"], messages: msgs}
 		for i := range l.months {

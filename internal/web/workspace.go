@@ -64,11 +64,12 @@ type Workspace struct {
 func (ws *Workspace) Register(mux *http.ServeMux) {
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/ws/", http.StripPrefix("/static/ws/", cacheFor(time.Hour, http.FileServerFS(static))))
-	page := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+	var page pageFunc = func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		mux.Handle(pattern, ws.Auth.Require(ws.handle(h)))
 	}
-	page("GET /{$}", ws.home)
-	page("GET /patients/{id}", ws.chart)
+	// Each page group registers its own routes (one file each).
+	ws.registerFinder(page)
+	ws.registerChart(page)
 	mux.HandleFunc("GET /language", setLanguage)
 	// The idle warning's "stay signed in": any signed-in request renews
 	// the session; this one does nothing else.
@@ -90,6 +91,10 @@ func setLanguage(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
+
+// pageFunc registers a page behind sign-in: h's error becomes an error
+// page (handle).
+type pageFunc func(pattern string, h func(http.ResponseWriter, *http.Request) error)
 
 func cacheFor(d time.Duration, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

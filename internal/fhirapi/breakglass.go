@@ -94,20 +94,12 @@ func (s *Server) breakGlassReview(ctx context.Context, req *request) (*response,
 // operationParameters reads a Parameters body's simple values by name:
 // strings as string, integers as int64.
 func operationParameters(req *request) (map[string]any, error) {
-	if req.body == nil {
-		return nil, fhir.Errorf(fhir.KindInvalid, "the operation needs a Parameters body")
-	}
-	res, err := parseBody(req.body)
+	list, err := parametersBody(req)
 	if err != nil {
 		return nil, err
 	}
-	if res.Type() != "Parameters" {
-		return nil, fhir.Errorf(fhir.KindInvalid, "the operation needs a Parameters body, not %s", res.Type())
-	}
 	out := map[string]any{}
-	list, _ := res["parameter"].([]any)
-	for _, p := range list {
-		m, _ := p.(map[string]any)
+	for _, m := range list {
 		name, _ := m["name"].(string)
 		switch {
 		case m["valueString"] != nil:

@@ -308,16 +308,7 @@ func (s *Server) mergeIn(ctx context.Context, tx store.Tx, base string, in *merg
 	// $unmerge reads the version before each from it (one less, as each
 	// was written once here). Versioned references are never moved by a
 	// later merge, so the record keeps saying what this one did.
-	prov := fhir.Resource{
-		"resourceType": "Provenance",
-		"target":       append([]any{versionRef(sv), versionRef(tv)}, movedTargets...),
-		"recorded":     fhir.FormatInstant(tx.Now()),
-		"activity": map[string]any{"coding": []any{map[string]any{"system": dataOperation, "code": "MERGE", "display": "merge"}},
-			"text": "Patient merge"},
-		"patient": map[string]any{"reference": to.relative},
-		"agent":   []any{provenanceAgent(ctx)},
-	}
-	pv, err := s.createIn(tx, prov)
+	pv, err := s.recordMerge(ctx, tx, append([]any{versionRef(sv), versionRef(tv)}, movedTargets...), "MERGE", "merge", "Patient merge", to.relative, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -331,6 +322,25 @@ func (s *Server) mergeIn(ctx context.Context, tx store.Tx, base string, in *merg
 	}
 	out.touched = append(out.touched, movedTouched...)
 	return out, nil
+}
+
+// recordMerge stores the Provenance of a merge or unmerge: its targets
+// (order matters to $unmerge), the v3-DataOperation activity, the patient
+// kept, the user as agent, and the entities it revises.
+func (s *Server) recordMerge(ctx context.Context, tx store.Tx, targets []any, code, display, text, patient string, entity []any) (*store.Version, error) {
+	prov := fhir.Resource{
+		"resourceType": "Provenance",
+		"target":       targets,
+		"recorded":     fhir.FormatInstant(tx.Now()),
+		"activity": map[string]any{"coding": []any{map[string]any{"system": dataOperation, "code": code, "display": display}},
+			"text": text},
+		"patient": map[string]any{"reference": patient},
+		"agent":   []any{provenanceAgent(ctx)},
+	}
+	if entity != nil {
+		prov["entity"] = entity
+	}
+	return s.createIn(tx, prov)
 }
 
 // recorded is the version of a resource the audit record names: the one

@@ -258,17 +258,8 @@ func (s *Server) unmergeIn(ctx context.Context, tx store.Tx, base, provenanceID,
 	if err != nil {
 		return nil, err
 	}
-	prov := fhir.Resource{
-		"resourceType": "Provenance",
-		"target":       append([]any{versionRef(sv), versionRef(tv)}, targets...),
-		"recorded":     fhir.FormatInstant(tx.Now()),
-		"activity": map[string]any{"coding": []any{map[string]any{"system": dataOperation, "code": "UPDATE", "display": "revise"}},
-			"text": unmergeText},
-		"patient": map[string]any{"reference": to.relative},
-		"agent":   []any{provenanceAgent(ctx)},
-		"entity":  []any{map[string]any{"role": "revision", "what": map[string]any{"reference": "Provenance/" + rec.id}}},
-	}
-	pv, err := s.createIn(tx, prov)
+	pv, err := s.recordMerge(ctx, tx, append([]any{versionRef(sv), versionRef(tv)}, targets...), "UPDATE", "revise", unmergeText, to.relative,
+		[]any{map[string]any{"role": "revision", "what": map[string]any{"reference": "Provenance/" + rec.id}}})
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,8 @@ import (
 // mpiFlags adds the matching flags shared by serve, import and mpi.
 func mpiFlags(fs *flag.FlagSet, cfg *config) {
 	fs.StringVar(&cfg.mpiModel, "mpi-model", "", "JSON file of patient-matching weights and grade thresholds, changing the defaults (docs/mpi.md); emr mpi estimate writes one")
+	fs.IntVar(&cfg.mpiPerKey, "mpi-per-key", mpi.DefaultPerKey, "patients taken per blocking key when matching")
+	fs.IntVar(&cfg.mpiCandidates, "mpi-candidates", mpi.DefaultCandidates, "patients scored per match")
 }
 
 // newMatcher builds the matching service on st with the model of cfg.
@@ -34,7 +36,10 @@ func newMatcher(cfg config, st store.KeyMatcher, defs *spec.Definitions) (*mpi.M
 			return nil, usageError{fmt.Errorf("--mpi-model %s: %w", cfg.mpiModel, err)}
 		}
 	}
-	return &mpi.Matcher{Model: model, Keys: st, Definitions: defs}, nil
+	if cfg.mpiPerKey < 0 || cfg.mpiCandidates < 0 {
+		return nil, usageError{errors.New("--mpi-per-key and --mpi-candidates must not be negative")}
+	}
+	return &mpi.Matcher{Model: model, Keys: st, Definitions: defs, PerKey: cfg.mpiPerKey, Candidates: cfg.mpiCandidates}, nil
 }
 
 // runMPI runs the master patient index commands.

@@ -76,7 +76,9 @@ func runMPIBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	batch := fs.Int("batch", 1000, "patients per write transaction while loading")
 	jsonFile := fs.String("json", "", "also write the results as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the $match queries to this file")
-	model := fs.String("mpi-model", "", "JSON file of matching weights and thresholds to measure instead of the defaults (emr mpi estimate writes one)")
+	var mcfg config
+	mpiFlags(fs, &mcfg)
+	explain := fs.Bool("explain", false, "list on stderr each certain or probable pair that is two people, and each true pair missed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func runMPIBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := openApp(ctx, config{dataDir: *dataDir, dbURL: *dbURL, maxBody: fhirapi.DefaultMaxBodyBytes, mpiModel: *model}, logger)
+	a, err := openApp(ctx, config{dataDir: *dataDir, dbURL: *dbURL, maxBody: fhirapi.DefaultMaxBodyBytes, mpiModel: mcfg.mpiModel, mpiPerKey: mcfg.mpiPerKey, mpiCandidates: mcfg.mpiCandidates}, logger)
 	if err != nil {
 		return err
 	}
@@ -108,7 +110,7 @@ func runMPIBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		// store closes (SQLite checkpoints its WAL and refreshes the
 		// planner's statistics) and opens again.
 		a.close()
-		if a, err = openApp(ctx, config{dataDir: *dataDir, dbURL: *dbURL, maxBody: fhirapi.DefaultMaxBodyBytes, mpiModel: *model}, logger); err != nil {
+		if a, err = openApp(ctx, config{dataDir: *dataDir, dbURL: *dbURL, maxBody: fhirapi.DefaultMaxBodyBytes, mpiModel: mcfg.mpiModel, mpiPerKey: mcfg.mpiPerKey, mpiCandidates: mcfg.mpiCandidates}, logger); err != nil {
 			return err
 		}
 	}
@@ -160,6 +162,9 @@ func runMPIBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		p.update(int64(i+1), int64(len(ids)))
 	}
 	p.finish()
+	if *explain {
+		explainMatches(ctx, stderr, a.store, results, truth)
+	}
 	report.Latency = latencyFigures(latencies)
 	report.Grades = gradeFigures(results, truth)
 	printMPIBench(stdout, report)
@@ -413,5 +418,37 @@ func printMPIBench(w io.Writer, r mpiBenchReport) {
 	for _, name := range []string{"certain", "probable", "possible", "certain+probable", "all"} {
 		f := r.Grades[name]
 		fmt.Fprintf(w, "%-17s %8d %8d %9.3f%% %7.2f%%\n", name, f.Pairs, f.True, 100*f.Precision, 100*f.Recall)
+	}
+}
+
+// explainMatches lists the errors of the certain and probable grades: each
+// pair graded so that is two people, and each true pair not graded so,
+// with both patients' names and birth dates, for tuning the model.
+func explainMatches(ctx context.Context, w io.Writer, st store.Store, results []matchResult, truth map[string]int) {
+	describe := func(id string) string {
+		v, err := st.Read(ctx, "Patient", id)
+		if err != nil {
+			return id + " (" + err.Error() + ")"
+		}
+		p := v.Resource
+		return fmt.Sprintf("%s %s %v %v %v", id, p.JSON()[:0], p["name"], p["birthDate"], p["telecom"])
+	}
+	byPerson := map[int][]string{}
+	for id, person := range truth {
+		byPerson[person] = append(byPerson[person], id)
+	}
+	for _, r := range results {
+		found := map[string]string{}
+		for _, m := range r.found {
+			found[m.id] = m.grade
+			if m.id != r.query && (m.grade == "certain" || m.grade == "probable") && truth[m.id] != truth[r.query] {
+				fmt.Fprintf(w, "two people graded %s:\n  %s\n  %s\n", m.grade, describe(r.query), describe(m.id))
+			}
+		}
+		for _, other := range byPerson[truth[r.query]] {
+			if g := found[other]; other != r.query && g != "certain" && g != "probable" {
+				fmt.Fprintf(w, "one person graded %q:\n  %s\n  %s\n", g, describe(r.query), describe(other))
+			}
+		}
 	}
 }

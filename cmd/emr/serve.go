@@ -71,6 +71,7 @@ type config struct {
 	// mpiModel is a JSON file of matching weights and thresholds ("" for
 	// the defaults); duplicates the policy of creates (warn, refuse).
 	mpiModel, duplicates string
+	mpiPerKey, mpiCandidates int
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

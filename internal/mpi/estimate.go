@@ -1,7 +1,6 @@
 package mpi
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -28,7 +27,7 @@ import (
 // nil, is told how many are done. The thresholds stay the matcher's. It
 // returns the model and how many candidate pairs it learnt from.
 func (s *Scanner) Estimate(ctx context.Context, samples, maxIter int, progress func(done, total int64)) (EMResult, int, error) {
-	perKey, limit := cmp.Or(s.Matcher.PerKey, 50), cmp.Or(s.Matcher.Candidates, 40)
+	perKey, limit := s.Matcher.limits()
 	var (
 		sessions = make([][]Comparison, len(trainingSessions))
 		persons  []Person

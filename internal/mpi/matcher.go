@@ -29,9 +29,20 @@ type Matcher struct {
 	// Definitions parse the candidate read (a search by _id).
 	Definitions *spec.Definitions
 	// PerKey bounds the patients taken for one key and Candidates the
-	// patients scored (defaults 50 and 40): a query costs a few index
-	// seeks and at most Candidates comparisons whatever the population.
+	// patients scored (DefaultPerKey, DefaultCandidates when 0): a query
+	// costs a few index seeks and at most Candidates comparisons whatever
+	// the population.
 	PerKey, Candidates int
+}
+
+// Default candidate bounds (Matcher.PerKey, Matcher.Candidates).
+const (
+	DefaultPerKey     = 50
+	DefaultCandidates = 40
+)
+
+func (m *Matcher) limits() (perKey, candidates int) {
+	return cmp.Or(m.PerKey, DefaultPerKey), cmp.Or(m.Candidates, DefaultCandidates)
 }
 
 // Match is a patient found by the Matcher, with the evidence.
@@ -61,7 +72,7 @@ func (m *Matcher) Match(ctx context.Context, read store.Store, patient fhir.Reso
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	perKey, limit := cmp.Or(m.PerKey, 50), cmp.Or(m.Candidates, 40)
+	perKey, limit := m.limits()
 	found, err := m.Keys.MatchKeys(ctx, "Patient", KeyParam, keys, perKey, limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("mpi: candidates: %w", err)

@@ -36,7 +36,25 @@ const (
 	RuleBirthDisagrees = "birth dates disagree"
 	// RuleIdentifierDisagrees: one issuer gives one person one number.
 	RuleIdentifierDisagrees = "identifiers of the same system disagree"
+	// RuleUncorroborated caps a pair at probable, not possible: in a large
+	// population namesakes share a name and a full birth date (two Fatima
+	// Begums born 28-Feb-1980 among a million patients), so name, birth
+	// date and sex alone never make a match certain; an identifier, phone,
+	// e-mail or address line must agree too (a postcode is shared by too
+	// many neighbours to tell namesakes apart).
+	RuleUncorroborated = "only name, birth date and sex agree: not certain without an identifier, phone, e-mail or address"
 )
+
+// corroborated reports whether a pair agrees on something that namesakes
+// do not share: an identifier, a phone, an e-mail or an address line.
+func corroborated(c Comparison) bool {
+	for _, f := range []Field{FieldIdentifier, FieldPhone, FieldEmail, FieldAddress} {
+		if c[f] != LevelMissing && c[f] != LevelDisagree {
+			return true
+		}
+	}
+	return false
+}
 
 // householdField reports the fields that people living together share.
 func householdField(f Field) bool {
@@ -96,6 +114,9 @@ func (m *Model) Score(c Comparison, precise bool) Result {
 		r.Grade = Possible
 	} else if r.Rule != "" && r.Grade < Possible {
 		r.Rule = "" // the rule changed nothing; keep explanations short
+	}
+	if r.Grade == Certain && !corroborated(c) {
+		r.Grade, r.Rule = Probable, RuleUncorroborated
 	}
 	return r
 }

@@ -194,16 +194,10 @@ func birthLevel(a, b *Person) Level {
 	if a.BirthYear == b.BirthYear && a.BirthDay == b.BirthMonth && a.BirthMonth == b.BirthDay {
 		return LevelSwapped
 	}
-	ka, kb := a.birthKey(), b.birthKey()
-	diff := 0
-	for i := range len(ka) {
-		if ka[i] != kb[i] {
-			diff++
-		}
-	}
-	sameDay := a.BirthMonth == b.BirthMonth && a.BirthDay == b.BirthDay
-	if diff == 1 || (a.BirthYear == b.BirthYear && a.BirthMonth == b.BirthMonth && absInt(a.BirthDay-b.BirthDay) == 1) ||
-		(sameDay && absInt(a.BirthYear-b.BirthYear) == 1) { // 1969 and 1970 differ in two digits, one keystroke
+	if nearDate(a.BirthYear, a.BirthMonth, a.BirthDay, b.BirthYear, b.BirthMonth, b.BirthDay) ||
+		nearDate(a.BirthYear, a.BirthDay, a.BirthMonth, b.BirthYear, b.BirthMonth, b.BirthDay) {
+		// The second test is a swap of day and month plus one slip: two
+		// errors, but each common in re-registrations.
 		return LevelNear
 	}
 	if a.BirthYear == b.BirthYear {
@@ -332,4 +326,20 @@ func absInt(n int) int {
 // that condition short names (MAI, LAI, TAI) would all agree.
 func oneTypo(a, b string) bool {
 	return min(len(a), len(b)) >= 3 && a[0] == b[0] && osaDistance(a, b) <= 1
+}
+
+// nearDate reports one wrong digit, one day apart in the same month, or one
+// year apart on the same day (1969 and 1970 differ in two digits but are
+// one slip of the mind).
+func nearDate(y1, m1, d1, y2, m2, d2 int) bool {
+	diff := 0
+	for _, pair := range [][2]int{{y1 / 1000, y2 / 1000}, {y1 / 100 % 10, y2 / 100 % 10}, {y1 / 10 % 10, y2 / 10 % 10},
+		{y1 % 10, y2 % 10}, {m1 / 10, m2 / 10}, {m1 % 10, m2 % 10}, {d1 / 10, d2 / 10}, {d1 % 10, d2 % 10}} {
+		if pair[0] != pair[1] {
+			diff++
+		}
+	}
+	return diff == 1 ||
+		(y1 == y2 && m1 == m2 && absInt(d1-d2) == 1) ||
+		(m1 == m2 && d1 == d2 && absInt(y1-y2) == 1)
 }

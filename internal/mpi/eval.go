@@ -44,6 +44,8 @@ type EvalReport struct {
 	// Unblocked counts true pairs blocking never put together, by the
 	// corruptions of the later record.
 	Unblocked map[string]int
+	// WrongProbable counts false probable pairs by kind.
+	WrongProbable map[string]int
 	// Examples are misclassified pairs, for reading.
 	Examples []string
 }
@@ -63,7 +65,7 @@ func Evaluate(ds *Dataset, opt EvalOptions) EvalReport {
 	start := time.Now()
 	ix := NewIndex()
 	var (
-		rep       = EvalReport{Missed: map[string]int{}, WrongCertain: map[string]int{}, Unblocked: map[string]int{}}
+		rep       = EvalReport{Missed: map[string]int{}, WrongCertain: map[string]int{}, Unblocked: map[string]int{}, WrongProbable: map[string]int{}}
 		pidOf     = map[string]int{}
 		kindOf    = map[string]string{}
 		perPerson = map[int]int{}
@@ -98,6 +100,13 @@ func Evaluate(ds *Dataset, opt EvalOptions) EvalReport {
 				rep.WrongCertain[kind]++
 				if len(rep.Examples) < opt.Explain {
 					rep.Examples = append(rep.Examples, "false certain ("+kind+"): "+describe(p)+" ~ "+describe(c.Person)+" "+explain(res))
+				}
+			}
+			if res.Grade == Probable && !same {
+				kind := pairKind(r.Kind, kindOf[c.ID])
+				rep.WrongProbable[kind]++
+				if len(rep.Examples) < opt.Explain && rep.WrongProbable[kind] <= 3 {
+					rep.Examples = append(rep.Examples, "false probable ("+kind+"): "+describe(p)+" ~ "+describe(c.Person)+" "+explain(res))
 				}
 			}
 			if same && res.Grade < Probable {

@@ -14,6 +14,7 @@ func logReport(t *testing.T, rep EvalReport) {
 	}
 	t.Logf("missed below probable by corruption: %v", rep.Missed)
 	t.Logf("false certain by kind: %v", rep.WrongCertain)
+	t.Logf("false probable by kind: %v", rep.WrongProbable)
 	t.Logf("unblocked true pairs by corruption: %v", rep.Unblocked)
 	for _, e := range rep.Examples {
 		t.Log(e)

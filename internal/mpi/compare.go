@@ -169,7 +169,13 @@ func swappedLevels(a, b *Person) (given, family Level) {
 		}
 		return best
 	}
-	return cross(a, b), cross(b, a)
+	given, family = cross(a, b), cross(b, a)
+	if rank(family) < rank(given) {
+		// The better cross counts as the given name, whichever record was
+		// swapped, so that the comparison stays symmetric.
+		given, family = family, given
+	}
+	return given, family
 }
 
 // birthLevel compares birth dates at the precision both have.

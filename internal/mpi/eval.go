@@ -13,6 +13,9 @@ type EvalOptions struct {
 	Limit int    // candidates compared per record; 50 if 0
 	// Explain keeps up to this many misclassified pairs in the report.
 	Explain int
+	// KeepLevels keeps the agreement vector of every compared pair in
+	// EvalReport.Levels, the input EstimateEM learns from.
+	KeepLevels bool
 }
 
 // GradeFigures are precision and recall of the pairs graded at least Grade.
@@ -46,6 +49,8 @@ type EvalReport struct {
 	Unblocked map[string]int
 	// WrongProbable counts false probable pairs by kind.
 	WrongProbable map[string]int
+	// Levels are the compared pairs' vectors when KeepLevels was set.
+	Levels []Comparison
 	// Examples are misclassified pairs, for reading.
 	Examples []string
 }
@@ -80,7 +85,12 @@ func Evaluate(ds *Dataset, opt EvalOptions) EvalReport {
 		cands := ix.Candidates(p, opt.Limit)
 		blocked := 0
 		for _, c := range cands {
-			res := opt.Model.Compare(p, c.Person)
+			cand := c.Person
+			levels := opt.Model.Levels(&p, &cand)
+			res := opt.Model.Score(levels, p.BirthPrecision == 3 && cand.BirthPrecision == 3)
+			if opt.KeepLevels {
+				rep.Levels = append(rep.Levels, levels)
+			}
 			rep.Compared++
 			same := pidOf[c.ID] == r.PersonID
 			if same {

@@ -13,6 +13,10 @@ type EvalOptions struct {
 	Limit int    // candidates compared per record; 50 if 0
 	// Explain keeps up to this many misclassified pairs in the report.
 	Explain int
+	// Frequencies makes the model weigh common names by their frequency in
+	// the index as it grows (Model.Frequencies); the model is copied, not
+	// changed.
+	Frequencies bool
 	// KeepLevels keeps the agreement vector of every compared pair in
 	// EvalReport.Levels, the input EstimateEM learns from.
 	KeepLevels bool
@@ -69,6 +73,11 @@ func Evaluate(ds *Dataset, opt EvalOptions) EvalReport {
 	}
 	start := time.Now()
 	ix := NewIndex()
+	if opt.Frequencies {
+		copied := *opt.Model
+		copied.Frequencies = ix
+		opt.Model = &copied
+	}
 	var (
 		rep       = EvalReport{Missed: map[string]int{}, WrongCertain: map[string]int{}, Unblocked: map[string]int{}, WrongProbable: map[string]int{}}
 		pidOf     = map[string]int{}
@@ -87,7 +96,7 @@ func Evaluate(ds *Dataset, opt EvalOptions) EvalReport {
 		for _, c := range cands {
 			cand := c.Person
 			levels := opt.Model.Levels(&p, &cand)
-			res := opt.Model.Score(levels, p.BirthPrecision == 3 && cand.BirthPrecision == 3)
+			res := opt.Model.score(levels, p.BirthPrecision == 3 && cand.BirthPrecision == 3, opt.Model.nameWeights(&p, &cand, levels))
 			if opt.KeepLevels {
 				rep.Levels = append(rep.Levels, levels)
 			}

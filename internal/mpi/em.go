@@ -2,6 +2,14 @@ package mpi
 
 import "math"
 
+// EMOptions tunes EstimateEM.
+type EMOptions struct {
+	MaxIter int
+	// FixU keeps the u probabilities of start and learns only m and the
+	// prevalence.
+	FixU bool
+}
+
 // EMResult reports an EM run.
 type EMResult struct {
 	Model      *Model
@@ -19,10 +27,20 @@ type EMResult struct {
 // start supplies the initial parameters (DefaultModel if nil) and the
 // thresholds, which are copied unchanged; starting from sensible values is
 // what keeps EM's "match" class the matches rather than the non-matches.
-// The pairs should be candidate pairs from blocking, where matches are
-// common enough (a few percent) to be estimated. It stops after maxIter
-// iterations or when no parameter moves by more than 1e-6.
-func EstimateEM(pairs []Comparison, start *Model, maxIter int) EMResult {
+// It stops after opt.MaxIter iterations (100 if 0) or when no parameter
+// moves by more than 1e-6.
+//
+// Candidate pairs from blocking contain households, whose members agree on
+// family name, address and phone together: that breaks conditional
+// independence, and unconstrained EM then learns "same household" instead
+// of "same person". Fix u (opt.FixU) at values measured on random pairs
+// (EstimateU), where nearly every pair is a non-match, and let EM learn m
+// and the prevalence; TestEMOnCandidates shows the difference.
+func EstimateEM(pairs []Comparison, start *Model, opt EMOptions) EMResult {
+	maxIter := opt.MaxIter
+	if maxIter == 0 {
+		maxIter = 100
+	}
 	if start == nil {
 		start = DefaultModel()
 	}
@@ -86,6 +104,9 @@ func EstimateEM(pairs []Comparison, start *Model, maxIter int) EMResult {
 				change = math.Max(change, math.Abs(uSum[f][l]-u[f][l]))
 			}
 		}
+		if opt.FixU {
+			uSum = u
+		}
 		m, u = mSum, uSum
 		if change < 1e-6 {
 			res.Converged = true
@@ -119,4 +140,31 @@ func normalise(v *[NumLevels]float64, levels []Level) {
 			v[l] = 1 / float64(len(levels))
 		}
 	}
+}
+
+// EstimateU returns a copy of start whose u probabilities are the level
+// frequencies among random pairs of records, which are almost all pairs of
+// different people. Missing levels are left out; a level never seen keeps
+// a small floor so that its weight stays finite.
+func EstimateU(random []Comparison, start *Model) *Model {
+	if start == nil {
+		start = DefaultModel()
+	}
+	var counts [NumFields][NumLevels]float64
+	for _, c := range random {
+		for f := range NumFields {
+			if l := c[f]; l != LevelMissing && l < NumLevels {
+				counts[f][l]++
+			}
+		}
+	}
+	out := *start
+	for f := range NumFields {
+		normalise(&counts[f], fieldLevels[f])
+		for _, l := range fieldLevels[f] {
+			out.Params[f][l].U = math.Max(counts[f][l], 1e-6)
+		}
+	}
+	out.computeWeights()
+	return &out
 }

@@ -13,6 +13,13 @@ type EvalOptions struct {
 	Limit int    // candidates compared per record; 50 if 0
 	// Explain keeps up to this many misclassified pairs in the report.
 	Explain int
+	// Frequencies makes the model weigh common names by their frequency in
+	// the index as it grows (Model.Frequencies); the model is copied, not
+	// changed.
+	Frequencies bool
+	// KeepLevels keeps the agreement vector of every compared pair in
+	// EvalReport.Levels, the input EstimateEM learns from.
+	KeepLevels bool
 }
 
 // GradeFigures are precision and recall of the pairs graded at least Grade.
@@ -44,6 +51,10 @@ type EvalReport struct {
 	// Unblocked counts true pairs blocking never put together, by the
 	// corruptions of the later record.
 	Unblocked map[string]int
+	// WrongProbable counts false probable pairs by kind.
+	WrongProbable map[string]int
+	// Levels are the compared pairs' vectors when KeepLevels was set.
+	Levels []Comparison
 	// Examples are misclassified pairs, for reading.
 	Examples []string
 }
@@ -62,8 +73,13 @@ func Evaluate(ds *Dataset, opt EvalOptions) EvalReport {
 	}
 	start := time.Now()
 	ix := NewIndex()
+	if opt.Frequencies {
+		copied := *opt.Model
+		copied.Frequencies = ix
+		opt.Model = &copied
+	}
 	var (
-		rep       = EvalReport{Missed: map[string]int{}, WrongCertain: map[string]int{}, Unblocked: map[string]int{}}
+		rep       = EvalReport{Missed: map[string]int{}, WrongCertain: map[string]int{}, Unblocked: map[string]int{}, WrongProbable: map[string]int{}}
 		pidOf     = map[string]int{}
 		kindOf    = map[string]string{}
 		perPerson = map[int]int{}
@@ -78,7 +94,12 @@ func Evaluate(ds *Dataset, opt EvalOptions) EvalReport {
 		cands := ix.Candidates(p, opt.Limit)
 		blocked := 0
 		for _, c := range cands {
-			res := opt.Model.Compare(p, c.Person)
+			cand := c.Person
+			levels := opt.Model.Levels(&p, &cand)
+			res := opt.Model.score(levels, p.BirthPrecision == 3 && cand.BirthPrecision == 3, opt.Model.nameWeights(&p, &cand, levels))
+			if opt.KeepLevels {
+				rep.Levels = append(rep.Levels, levels)
+			}
 			rep.Compared++
 			same := pidOf[c.ID] == r.PersonID
 			if same {
@@ -98,6 +119,13 @@ func Evaluate(ds *Dataset, opt EvalOptions) EvalReport {
 				rep.WrongCertain[kind]++
 				if len(rep.Examples) < opt.Explain {
 					rep.Examples = append(rep.Examples, "false certain ("+kind+"): "+describe(p)+" ~ "+describe(c.Person)+" "+explain(res))
+				}
+			}
+			if res.Grade == Probable && !same {
+				kind := pairKind(r.Kind, kindOf[c.ID])
+				rep.WrongProbable[kind]++
+				if len(rep.Examples) < opt.Explain && rep.WrongProbable[kind] <= 3 {
+					rep.Examples = append(rep.Examples, "false probable ("+kind+"): "+describe(p)+" ~ "+describe(c.Person)+" "+explain(res))
 				}
 			}
 			if same && res.Grade < Probable {

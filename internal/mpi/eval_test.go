@@ -14,6 +14,7 @@ func logReport(t *testing.T, rep EvalReport) {
 	}
 	t.Logf("missed below probable by corruption: %v", rep.Missed)
 	t.Logf("false certain by kind: %v", rep.WrongCertain)
+	t.Logf("false probable by kind: %v", rep.WrongProbable)
 	t.Logf("unblocked true pairs by corruption: %v", rep.Unblocked)
 	for _, e := range rep.Examples {
 		t.Log(e)
@@ -42,5 +43,22 @@ func TestEval20k(t *testing.T) {
 	}
 	if r := rep.BlockingRecall; r < 0.995 {
 		t.Errorf("blocking recall %.4f, want ≥ 0.995", r)
+	}
+}
+
+// TestEvalFrequencies reports the figures with frequency-weighted names;
+// it asserts the same acceptance levels as TestEval20k.
+func TestEvalFrequencies(t *testing.T) {
+	n := 20000
+	if s := os.Getenv("MPI_EVAL_N"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	rep := Evaluate(Generate(1, n), EvalOptions{Frequencies: true})
+	logReport(t, rep)
+	if p := rep.Grades[0].Precision; p < 0.999 {
+		t.Errorf("certain precision %.4f, want ≥ 0.999", p)
+	}
+	if r := rep.Grades[1].Recall; r < 0.98 {
+		t.Errorf("certain+probable recall %.4f, want ≥ 0.98", r)
 	}
 }

@@ -101,7 +101,9 @@ func foldName(s string, german bool) string {
 			}
 		}
 	}
-	return b.String()
+	// Recompose what NFD split and was kept (Bengali ো is ে + া), so
+	// the key equals the NFC text other systems store.
+	return norm.NFC.String(b.String())
 }
 
 // germanSpelling is applied before decomposition, so the precomposed

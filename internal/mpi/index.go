@@ -13,6 +13,9 @@ type Index struct {
 	ids     []string
 	persons []Person
 	byKey   map[string][]int32
+	// given and family count persons by first given name and by family
+	// name, for NameFrequencies.
+	given, family map[string]int
 	// MaxBlock bounds the records read per key: a key shared by thousands
 	// (a care home's phone, a clinic's email) selects nothing and would
 	// make every lookup slow, so beyond this size it is skipped.
@@ -21,7 +24,7 @@ type Index struct {
 
 // NewIndex returns an empty index with MaxBlock 500.
 func NewIndex() *Index {
-	return &Index{byKey: make(map[string][]int32), MaxBlock: 500}
+	return &Index{byKey: make(map[string][]int32), given: map[string]int{}, family: map[string]int{}, MaxBlock: 500}
 }
 
 // Add files a person under id. Adding the same id twice files it twice;
@@ -35,6 +38,29 @@ func (ix *Index) Add(id string, p Person) {
 	for _, k := range p.BlockingKeys() {
 		ix.byKey[k] = append(ix.byKey[k], n)
 	}
+	if g := p.firstGiven(); g != "" {
+		ix.given[g]++
+	}
+	for _, f := range p.Family {
+		ix.family[f]++
+	}
+}
+
+// GivenShare returns the share of persons whose first given name is name.
+// With fewer than 1,000 persons it returns 0: shares of a small register
+// say more about chance than about the population.
+func (ix *Index) GivenShare(name string) float64 { return ix.share(ix.given, name) }
+
+// FamilyShare returns the share of persons with the family name name.
+func (ix *Index) FamilyShare(name string) float64 { return ix.share(ix.family, name) }
+
+func (ix *Index) share(counts map[string]int, name string) float64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if len(ix.ids) < 1000 {
+		return 0
+	}
+	return float64(counts[name]) / float64(len(ix.ids))
 }
 
 // Len returns the number of persons added.

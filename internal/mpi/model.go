@@ -54,6 +54,10 @@ type Model struct {
 	// Prevalence is the share of compared pairs that are matches, as EM
 	// estimated it; informative only, scoring does not use it.
 	Prevalence float64
+	// Frequencies, when set, lowers the weight of an exact agreement on a
+	// common name (Smith, Maria) to what its frequency warrants. It is not
+	// part of the JSON form; the caller wires it (an Index, or the store).
+	Frequencies NameFrequencies
 
 	weights [NumFields][NumLevels]float64
 }

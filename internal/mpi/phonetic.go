@@ -75,12 +75,13 @@ func phonetic(s string) string {
 // digraphs rewrites spellings of one sound before classing. The choices
 // favour collisions that real registrations produce across languages:
 // PH/F, CK/K, KH/K (Khan, Kan), SCH/SH/SZ/S (Schmidt, Szmit), TH/T, DH/D,
-// GH/G, TZ/TS/Z, CZ/CH (Polish and Czech), DJ/DZH/J, OU/U and EE/I.
+// GH/G, TZ/TS/Z, CZ/CH (Polish and Czech), DJ/DZH/J, OU/U, EE/I and X/KS
+// (Alexandr, Aleksandr). CH becomes X, a class of its own.
 var digraphs = strings.NewReplacer(
 	"SCH", "S", "TCH", "CH", "DZH", "J", "SHCH", "S",
 	"PH", "F", "CK", "K", "KH", "K", "SH", "S", "SZ", "S", "TH", "T", "DH", "D",
 	"GH", "G", "TZ", "S", "TS", "S", "CZ", "CH", "DJ", "J", "DZ", "J", "ZH", "J",
-	"QU", "K", "OU", "U", "EE", "I", "OO", "U", "CH", "X",
+	"QU", "K", "OU", "U", "EE", "I", "OO", "U", "CH", "X", "X", "KS",
 )
 
 // consonantSkeleton is the token without vowels and repeated letters; a

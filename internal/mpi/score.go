@@ -1,5 +1,14 @@
 package mpi
 
+import "math"
+
+// NameFrequencies tells how common a folded name is: its share of the
+// register's persons, in [0, 1]. Index implements it.
+type NameFrequencies interface {
+	GivenShare(folded string) float64
+	FamilyShare(folded string) float64
+}
+
 // FieldResult explains one field's contribution to a score.
 type FieldResult struct {
 	Field  Field
@@ -68,7 +77,40 @@ func householdField(f Field) bool {
 // Compare scores a pair. It is symmetric up to floating point rounding.
 func (m *Model) Compare(a, b Person) Result {
 	c := m.Levels(&a, &b)
-	return m.Score(c, a.BirthPrecision == 3 && b.BirthPrecision == 3)
+	return m.score(c, a.BirthPrecision == 3 && b.BirthPrecision == 3, m.nameWeights(&a, &b, c))
+}
+
+// nameWeights returns the exact-agreement weights of the given and family
+// names adjusted for how common the shared name is, or nil without
+// Frequencies. Two random people share a name with probability about its
+// share of the register, so u is raised to that share; it is never lowered,
+// so a rare name gets no more weight than the defaults give.
+func (m *Model) nameWeights(a, b *Person, c Comparison) *[NumFields]float64 {
+	if m.Frequencies == nil {
+		return nil
+	}
+	var w [NumFields]float64
+	for f := range NumFields {
+		w[f] = m.weights[f][c[f]]
+	}
+	adjust := func(f Field, share float64) {
+		p := m.Params[f][LevelExact]
+		if share > p.U && p.M > 0 {
+			w[f] = math.Log2(p.M / share)
+		}
+	}
+	if c[FieldGiven] == LevelExact && len(a.Given) > 0 {
+		adjust(FieldGiven, m.Frequencies.GivenShare(a.firstGiven()))
+	}
+	if c[FieldFamily] == LevelExact {
+		for _, f := range a.Family {
+			if contains(b.Family, f) {
+				adjust(FieldFamily, m.Frequencies.FamilyShare(f))
+				break
+			}
+		}
+	}
+	return &w
 }
 
 // Levels returns the agreement vector of a pair, the input of Score and of
@@ -88,11 +130,17 @@ func (m *Model) Levels(a, b *Person) Comparison {
 // precise says both birth dates were complete, which makes "only the year
 // agrees" a real difference rather than missing detail; Compare sets it,
 // and a caller scoring a stored vector can pass true.
-func (m *Model) Score(c Comparison, precise bool) Result {
+func (m *Model) Score(c Comparison, precise bool) Result { return m.score(c, precise, nil) }
+
+// score weighs c with the model's weights, or with override where given.
+func (m *Model) score(c Comparison, precise bool, override *[NumFields]float64) Result {
 	r := Result{Fields: make([]FieldResult, 0, NumFields)}
 	givenDisagrees := c[FieldGiven] == LevelDisagree || c[FieldGiven] == LevelInitial
 	for f := range NumFields {
 		w := m.weights[f][c[f]]
+		if override != nil {
+			w = override[f]
+		}
 		if givenDisagrees && householdField(f) && w > 0 {
 			w = 0
 		}

@@ -96,6 +96,12 @@ func givenLevel(a, b *Person) Level {
 			}
 		}
 	}
+	// A typo that joins or splits given names (NGOCGANH for NGOC ANH) is
+	// one edit of the whole: fuzzy, on names long enough that sisters
+	// (NGOC ANH, NGOC LAN) stay two edits apart.
+	if ca, cb := concat(a.Given), concat(b.Given); (best == LevelDisagree || best == LevelInitial) && min(len(ca), len(cb)) >= 6 && oneTypo(ca, cb) {
+		best = LevelFuzzy
+	}
 	return best
 }
 

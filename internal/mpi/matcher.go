@@ -38,7 +38,7 @@ type Matcher struct {
 // Default candidate bounds (Matcher.PerKey, Matcher.Candidates).
 const (
 	DefaultPerKey     = 50
-	DefaultCandidates = 40
+	DefaultCandidates = 80
 )
 
 func (m *Matcher) limits() (perKey, candidates int) {

@@ -70,7 +70,7 @@ type config struct {
 	checkpointInterval time.Duration
 	// mpiModel is a JSON file of matching weights and thresholds ("" for
 	// the defaults); duplicates the policy of creates (warn, refuse).
-	mpiModel, duplicates string
+	mpiModel, duplicates     string
 	mpiPerKey, mpiCandidates int
 }
 

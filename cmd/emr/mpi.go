@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/emr-project/emr/internal/audit"
@@ -77,9 +78,17 @@ func runMPIScan(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	auditFlags(fs, &cfg)
 	mpiFlags(fs, &cfg)
 	minGrade := fs.String("min", "probable", "weakest grade queued: certain, probable or possible")
-	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "patients matched in parallel")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "blocks compared in parallel")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the scan to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	min, err := mpi.ParseGrade(*minGrade)
 	if err != nil || min == mpi.None {
@@ -100,11 +109,12 @@ func runMPIScan(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	scanner := &mpi.Scanner{Matcher: matcher, Store: st, Queue: &mpi.Queue{Records: st}, Min: min, Workers: *workers}
 	fmt.Fprintf(stdout, "scanning the patients of %s for duplicates (%s or better)\n", where, min)
-	p := newProgress(stderr, "patients")
+	p := newProgress(stderr, "keys")
 	start := time.Now()
 	stats, err := scanner.Run(ctx, p.update)
 	p.finish()
-	detail := fmt.Sprintf("duplicate scan: %d patients matched, %d pairs queued, %d known before", stats.Patients, stats.Proposed, stats.Known)
+	detail := fmt.Sprintf("duplicate scan: %d keys walked, %d pairs compared, %d pairs queued, %d known before, %d blocks too large to compare",
+		stats.Keys, stats.Pairs, stats.Proposed, stats.Known, stats.Skipped)
 	e := audit.Entry{Interaction: "operation", Query: "mpi-scan?min=" + min.String(), Agent: audit.Agent{User: "cli:" + osUser()},
 		Outcome: audit.Success, Detail: detail, Recorded: time.Now(), Observer: "emr mpi scan"}
 	if err != nil {
@@ -249,4 +259,18 @@ func runMPIEstimate(ctx context.Context, args []string, stdout, stderr io.Writer
 		pairs, where, res.Prevalence, res.Iterations, res.Converged, *out)
 	fmt.Fprintf(stdout, "use it with --mpi-model %s (serve, import, mpi scan)\n", *out)
 	return nil
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

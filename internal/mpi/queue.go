@@ -69,13 +69,7 @@ type Queue struct {
 // the pair was proposed before (whatever became of it). It reports whether
 // the pair is new.
 func (q *Queue) Propose(ctx context.Context, a, b string, r Result, now time.Time) (bool, error) {
-	if b < a {
-		a, b = b, a
-	}
-	p := &Pair{A: a, B: b, Score: r.Score, Grade: r.Grade, Rule: r.Rule, Status: PairOpen, Found: now.UTC(), Evidence: map[string]string{}}
-	for _, f := range r.Fields {
-		p.Evidence[f.Field.String()] = f.Level.String()
-	}
+	p := newPair(a, b, r, now)
 	value, err := json.Marshal(p)
 	if err != nil {
 		return false, err
@@ -88,6 +82,35 @@ func (q *Queue) Propose(ctx context.Context, a, b string, r Result, now time.Tim
 		return false, fmt.Errorf("mpi: propose %s: %w", p.Key(), err)
 	}
 	return true, nil
+}
+
+// proposeIn is Propose inside a write transaction.
+func (q *Queue) proposeIn(tx store.Tx, a, b string, r Result, now time.Time) (bool, error) {
+	p := newPair(a, b, r, now)
+	if _, err := tx.GetRecord(PairKind, p.Key()); err == nil {
+		return false, nil
+	} else if !fhir.IsKind(err, fhir.KindNotFound) {
+		return false, err
+	}
+	value, err := json.Marshal(p)
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.PutRecord(&store.Record{Kind: PairKind, Key: p.Key(), Owner: PairOpen, Value: value}, 0); err != nil {
+		return false, fmt.Errorf("mpi: propose %s: %w", p.Key(), err)
+	}
+	return true, nil
+}
+
+func newPair(a, b string, r Result, now time.Time) *Pair {
+	if b < a {
+		a, b = b, a
+	}
+	p := &Pair{A: a, B: b, Score: r.Score, Grade: r.Grade, Rule: r.Rule, Status: PairOpen, Found: now.UTC(), Evidence: map[string]string{}}
+	for _, f := range r.Fields {
+		p.Evidence[f.Field.String()] = f.Level.String()
+	}
+	return p
 }
 
 // Get returns the pair of patients a and b, or an error of kind

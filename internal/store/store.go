@@ -125,6 +125,14 @@ type KeyMatcher interface {
 	// that thousands share cannot flood the answer) and at most limit in
 	// all, those sharing the most codes first, then by id.
 	MatchKeys(ctx context.Context, typ, param string, codes []string, perCode, limit int) ([]KeyMatch, error)
+	// KeyBlocks calls fn with each code of parameter param of type typ
+	// greater than after, in code order, and the ids of the current
+	// resources holding it: the blocks a duplicate scan
+	// compares within. It stops at fn's first error and returns it.
+	KeyBlocks(ctx context.Context, typ, param, after string, fn func(code string, ids []string) error) error
+	// KeyCount returns how many tokens of parameter param the current
+	// resources of type typ hold: the work of a scan over KeyBlocks.
+	KeyCount(ctx context.Context, typ, param string) (int64, error)
 }
 
 // KeyMatch is a resource found by MatchKeys and how many codes it shares.

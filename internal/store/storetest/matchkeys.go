@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -77,4 +78,65 @@ func keyMatcher(t *testing.T, s store.Store) store.KeyMatcher {
 		t.Skip("the store has no KeyMatcher")
 	}
 	return km
+}
+
+var keyBlockTests = []suiteTest{
+	{"KeyBlocks", func(t *testing.T, s store.Store) {
+		km := keyMatcher(t, s)
+		ids := map[string][]string{}
+		for i, given := range [][]any{{"Ann", "Bea"}, {"Bea"}, {"Ann"}, {"Cy"}, {"Bea"}} {
+			v := create(t, s, fhir.Resource{"resourceType": "Patient", "name": []any{map[string]any{"given": given}}})
+			for _, g := range given {
+				key := strings.ToLower(g.(string))
+				ids[key] = append(ids[key], v.ID)
+			}
+			if i == 4 {
+				del(t, s, "Patient", v.ID)
+				ids["bea"] = ids["bea"][:len(ids["bea"])-1]
+			}
+		}
+		got := map[string][]string{}
+		var order []string
+		err := km.KeyBlocks(ctx, "Patient", MatchKeyParam, "", func(code string, ids []string) error {
+			order = append(order, code)
+			got[code] = append([]string(nil), ids...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"ann", "bea", "cy"}, order); diff != "" {
+			t.Errorf("codes (-want +got):\n%s", diff)
+		}
+		for code, want := range ids {
+			if !sameSet(got[code], want) {
+				t.Errorf("block %s = %v, want %v", code, got[code], want)
+			}
+		}
+		// Resuming after a code.
+		var rest []string
+		km.KeyBlocks(ctx, "Patient", MatchKeyParam, "ann", func(code string, _ []string) error {
+			rest = append(rest, code)
+			return nil
+		})
+		if diff := cmp.Diff([]string{"bea", "cy"}, rest); diff != "" {
+			t.Errorf("after ann (-want +got):\n%s", diff)
+		}
+	}},
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, x := range a {
+		seen[x]++
+	}
+	for _, x := range b {
+		if seen[x]--; seen[x] < 0 {
+			return false
+		}
+	}
+	return true
 }

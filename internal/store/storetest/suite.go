@@ -37,7 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Concurrency", slices.Concat(concurrencyTests, isolationTests, loadTests)},
 		{"Audit", auditTests},
 		{"Search", searchTests},
-		{"MatchKeys", matchKeyTests},
+		{"MatchKeys", slices.Concat(matchKeyTests, keyBlockTests)},
 		{"Records", recordTests},
 		{"Access", slices.Concat(accessTests, consentTests)},
 	}

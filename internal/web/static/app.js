@@ -43,6 +43,9 @@
       if (to !== undefined) { e.preventDefault(); rove(list, to, true); }
     });
   }
+  // A form shown again with errors or a conflict: the summary is read first.
+  var summary = document.getElementById("error-summary") || document.getElementById("conflict");
+  if (summary) { summary.tabIndex = -1; summary.focus(); }
   var idle = Number(document.body.dataset.idleSeconds || 0);
   var box = document.getElementById("idle");
   if (idle > 120 && box) {

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emr-project/emr/internal/store"
 )
 
 func TestFinderPhoneYearKeyboardVisits(t *testing.T) {
@@ -71,6 +74,13 @@ func TestFinderRecentPatients(t *testing.T) {
 	// Reading the list is audited as the patients shown.
 	if n := s.audited("rahim"); n < 2 {
 		t.Errorf("audit records about Rahim: %d, want the chart and the recent list", n)
+	}
+	// A patient the user can no longer see drops out of the list.
+	if err := s.store.Write(context.Background(), func(tx store.Tx) error { _, err := tx.Delete("Patient", "rahim", 0); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if a := b.get("/"); strings.Contains(a.body, "/patients/rahim") || !strings.Contains(a.body, "/patients/jose") {
+		t.Errorf("recent patients after Rahim's record was deleted:\n%.3000s", a.body)
 	}
 }
 

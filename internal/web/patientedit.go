@@ -16,6 +16,9 @@ import (
 // the form carries the version it was read at.
 func (ws *Workspace) editPatient(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	if err := ws.Gate.Decide(r.Context(), access.Request{Interaction: "update", Type: "Patient", ID: id}); err != nil {
+		return err
+	}
 	current, banner, err := ws.readForEdit(r, id)
 	if err != nil {
 		return err

@@ -134,6 +134,10 @@ func seq(n int) []int {
 // newPatient is GET /patients/new: the empty form (a name typed in the
 // finder comes along: ?family=…&given=…).
 func (ws *Workspace) newPatient(w http.ResponseWriter, r *http.Request) error {
+	// A role that may not register is told so before typing anything.
+	if err := ws.Gate.Decide(r.Context(), access.Request{Interaction: "create", Type: "Patient"}); err != nil {
+		return err
+	}
 	f := newPatientForm()
 	f.Values["name-family-0"] = strings.TrimSpace(r.URL.Query().Get("family"))
 	f.Values["name-given-0"] = strings.TrimSpace(r.URL.Query().Get("given"))
@@ -259,11 +263,19 @@ func (ws *Workspace) practitionerName(r *http.Request, id string) string {
 	if id == "" {
 		return ""
 	}
-	v, err := ws.Gate.Guard(r.Context(), ws.Store).Read(r.Context(), "Practitioner", id)
+	name := ""
+	err := ws.read(r, access.Request{Interaction: "read", Type: "Practitioner", ID: id}, func(st store.Store) ([]access.Touched, error) {
+		v, err := st.Read(r.Context(), "Practitioner", id)
+		if err != nil {
+			return nil, err
+		}
+		name = DisplayName(v.Resource)
+		return []access.Touched{access.TouchedVersion(v)}, nil
+	})
 	if err != nil {
-		return ""
+		return "" // the reference is kept without a display; the validator judges it
 	}
-	return DisplayName(v.Resource)
+	return name
 }
 
 // validatePatient labels res and validates it as the FHIR API does before

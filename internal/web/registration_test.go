@@ -138,6 +138,26 @@ func TestRegisterPatient(t *testing.T) {
 	}
 }
 
+func TestRegisterNeedsTheRight(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose)
+	b := s.signedIn("nurse2", "nurse")
+	if a := b.get("/patients/new"); a.status != http.StatusForbidden {
+		t.Errorf("a nurse opening the registration form: %d", a.status)
+	}
+	// Nurses may correct demographics (roles.json), not register.
+	if a := b.get("/patients/jose/edit"); a.status != http.StatusOK {
+		t.Errorf("a nurse opening the demographics form: %d", a.status)
+	}
+	if a := s.signedIn("auditor1", "auditor").get("/patients/jose/edit"); a.status != http.StatusForbidden {
+		t.Errorf("an auditor opening the demographics form: %d", a.status)
+	}
+	form := url.Values{"csrf": {csrfOf(t, b.get("/").body)}, "name-family-0": {"Roy"}, "gender": {"male"}, "birth": {"1990"}}
+	if a := b.post("/patients", form); a.status != http.StatusForbidden {
+		t.Errorf("a nurse registering: %d %.1000s", a.status, a.body)
+	}
+}
+
 func TestRegisterDuplicate(t *testing.T) {
 	s := newWorkspaceSite(t)
 	s.put(jose)

@@ -97,7 +97,12 @@ func (ws *Workspace) find(r *http.Request, l *Locale, q string) ([]finderRow, bo
 	params := url.Values{"_count": {strconv.Itoa(finderLimit + 1)}, "_sort": {"family,given"}, "_total": {"none"}}
 	words := strings.Fields(q)
 	var numbers []string
-	if phoneLike(q) {
+	switch {
+	case parseWrittenDate(q) != "":
+		// "9 March 1984" is one date, not a number and two words.
+		params.Add("birthdate", parseWrittenDate(q))
+		words = nil
+	case phoneLike(q):
 		// "+44 (0)20 7946 0958" is one number, not five words.
 		numbers, words = []string{q}, nil
 	}

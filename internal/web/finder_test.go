@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,8 @@ func TestFinderPhoneYearKeyboardVisits(t *testing.T) {
 	for _, tc := range []struct{ q, want, not string }{
 		{"1980", "/patients/jose", "/patients/rahim"},
 		{"Mar-1980", "/patients/jose", "/patients/rahim"},
+		{"4 March 1980", "/patients/jose", "/patients/rahim"},
+		{"March 1980", "/patients/jose", "/patients/rahim"},
 		{"garcia 1980", "/patients/jose", "/patients/rahim"},
 		{"2025", "/patients/rahim", "/patients/jose"},
 	} {
@@ -106,4 +109,29 @@ func FuzzParseWrittenDate(f *testing.F) {
 			t.Fatalf("parseWrittenDate(%q) = %q, but that reads back as %q", s, d, again)
 		}
 	})
+}
+
+// BenchmarkFinderPage measures a full finder page of 25 rows, each with
+// its last-visit search (3 encounters per patient).
+func BenchmarkFinderPage(b *testing.B) {
+	t := &testing.T{}
+	s := newWorkspaceSite(t)
+	var docs []string
+	for i := range 30 {
+		id := "p" + strconv.Itoa(i)
+		docs = append(docs, `{"resourceType":"Patient","id":"`+id+`","name":[{"family":"Benchley","given":["Ann"]}],"gender":"female","birthDate":"1970-01-01"}`)
+		for j := range 3 {
+			docs = append(docs, `{"resourceType":"Encounter","id":"`+id+`e`+strconv.Itoa(j)+`","status":"completed","class":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"}]}],
+				"subject":{"reference":"Patient/`+id+`"},"actualPeriod":{"start":"202`+strconv.Itoa(j)+`-01-15T09:30:00Z"}}`)
+		}
+	}
+	s.put(docs...)
+	br := s.signedIn("bench", "physician")
+	b.ResetTimer()
+	for b.Loop() {
+		if a := br.get("/?q=benchley"); !strings.Contains(a.body, "15-Jan-2022") {
+			i := strings.Index(a.body, "<tbody>")
+			b.Fatalf("%.1500s", a.body[i:])
+		}
+	}
 }

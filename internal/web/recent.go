@@ -121,7 +121,7 @@ func (ws *Workspace) lastVisits(ctx context.Context, st store.Store, l *Locale, 
 	var touched []access.Touched
 	for i := range rows {
 		sq, err := search.Parse(ws.Definitions, "Encounter", url.Values{"patient": {"Patient/" + rows[i].ID},
-			"_sort": {"-date"}, "_count": {"1"}, "_total": {"none"}}, search.ParseOptions{})
+			"_sort": {"-date-start"}, "_count": {"1"}, "_total": {"none"}}, search.ParseOptions{})
 		if err != nil {
 			return nil, err
 		}

@@ -319,6 +319,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		io.WriteString(w, "ok\n")
 	})
 	workspace := &web.Workspace{Auth: webAuth, Store: st, Gate: gate, Definitions: defs, Matcher: matcher,
+		Validator: newValidator(defs, cfg.invariants), Labeler: access.DefaultLabeler(),
 		BreakGlass: breakGlass, Logger: logger, IdleTimeout: sessions.IdleTimeout()}
 	workspace.Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

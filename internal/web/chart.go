@@ -85,6 +85,7 @@ func (ws *Workspace) chart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ws.rememberRecent(ctx, v.User, id)
 	v.Title = v.Banner.Name
 	v.Data = data
 	ws.render(w, http.StatusOK, "chart", v)

@@ -50,7 +50,15 @@ type Workspace struct {
 	Definitions *spec.Definitions
 	// Matcher finds the patients a registration may duplicate; nil
 	// registers without a check.
-	Matcher    *mpi.Matcher
+	Matcher *mpi.Matcher
+	// Validator checks a Patient before the workspace writes it, and
+	// Labeler adds its sensitivity labels: the FHIR API's own, so a form
+	// writes what the API would accept (defaults: the definitions'
+	// validator with invariants, access.DefaultLabeler).
+	Validator interface {
+		Validate(fhir.Resource) []fhir.Issue
+	}
+	Labeler    interface{ Label(fhir.Resource) }
 	BreakGlass *access.BreakGlass
 	Logger     *slog.Logger
 	// Now is the clock (time.Now when nil), for ages and tests.
@@ -70,6 +78,7 @@ func (ws *Workspace) Register(mux *http.ServeMux) {
 	// Each page group registers its own routes (one file each).
 	ws.registerFinder(page)
 	ws.registerChart(page)
+	ws.registerRegistration(page)
 	mux.HandleFunc("GET /language", setLanguage)
 	// The idle warning's "stay signed in": any signed-in request renews
 	// the session; this one does nothing else.

@@ -1,6 +1,6 @@
 // The workspace's own script, small on purpose: the pages work without
-// it. It makes the finder answer as one types and warns before the
-// session's idle time-out.
+// it. It makes the finder answer as one types, moves through its results
+// with the arrow keys, and warns before the session's idle time-out.
 "use strict";
 (function () {
   var finder = document.getElementById("finder");
@@ -17,11 +17,35 @@
         fetch("/?partial=1&q=" + encodeURIComponent(text), { credentials: "same-origin" })
           .then(function (r) { return r.ok ? r.text() : null; })
           .then(function (html) {
-            if (html !== null && mine === seq) { results.innerHTML = html; }
+            if (html !== null && mine === seq) { results.innerHTML = html; rove(links(), 0, false); }
           });
       }, 250);
     });
+    // The results are a table of links with one tab stop (roving focus):
+    // down from the search box enters it, the arrows, Home and End move
+    // through it, Enter opens the focused patient (the link's own
+    // behaviour), Escape goes back to the search box.
+    var links = function () { return Array.prototype.slice.call(results.querySelectorAll("table[data-roving] a.open")); };
+    var rove = function (list, i, focus) {
+      list.forEach(function (a, j) { a.tabIndex = j === i ? 0 : -1; });
+      if (focus && list[i]) { list[i].focus(); }
+    };
+    rove(links(), 0, false);
+    q.addEventListener("keydown", function (e) {
+      var list = links();
+      if (e.key === "ArrowDown" && list.length) { e.preventDefault(); rove(list, 0, true); }
+    });
+    results.addEventListener("keydown", function (e) {
+      var list = links(), i = list.indexOf(document.activeElement);
+      if (i < 0) { return; }
+      var to = { ArrowDown: Math.min(i + 1, list.length - 1), ArrowUp: i - 1, Home: 0, End: list.length - 1 }[e.key];
+      if (e.key === "Escape" || to === -1) { e.preventDefault(); q.focus(); return; }
+      if (to !== undefined) { e.preventDefault(); rove(list, to, true); }
+    });
   }
+  // A form shown again with errors or a conflict: the summary is read first.
+  var summary = document.getElementById("error-summary") || document.getElementById("conflict");
+  if (summary) { summary.tabIndex = -1; summary.focus(); }
   var idle = Number(document.body.dataset.idleSeconds || 0);
   var box = document.getElementById("idle");
   if (idle > 120 && box) {

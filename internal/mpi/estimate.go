@@ -98,7 +98,7 @@ func (s *Scanner) Estimate(ctx context.Context, samples, maxIter int, progress f
 	if learnt == 0 {
 		return EMResult{}, 0, fmt.Errorf("mpi: estimate: no candidate pairs among %d patients", done)
 	}
-	u := randomU(s.Matcher.Model, persons)
+	withU := EstimateU(randomPairs(s.Matcher.Model, persons), s.Matcher.Model)
 	var mSum [NumFields][NumLevels]float64
 	var mWeight [NumFields]float64
 	res := EMResult{Converged: true}
@@ -107,10 +107,18 @@ func (s *Scanner) Estimate(ctx context.Context, samples, maxIter int, progress f
 		if len(sessions[i]) == 0 {
 			continue
 		}
-		r := estimateM(sessions[i], u, session.fields, s.Matcher.Model, maxIter)
-		res.Iterations = max(res.Iterations, r.iterations)
-		res.Converged = res.Converged && r.converged
-		found := r.p * float64(len(sessions[i]))
+		// The key's own fields are left out of the session, as missing.
+		for j := range sessions[i] {
+			for f := range NumFields {
+				if session.fields[f] {
+					sessions[i][j][f] = LevelMissing
+				}
+			}
+		}
+		r := EstimateEM(sessions[i], withU, EMOptions{MaxIter: maxIter, FixU: true})
+		res.Iterations = max(res.Iterations, r.Iterations)
+		res.Converged = res.Converged && r.Converged
+		found := r.Prevalence * float64(len(sessions[i]))
 		matches += found
 		pairs += float64(len(sessions[i]))
 		for f := range NumFields {
@@ -118,23 +126,22 @@ func (s *Scanner) Estimate(ctx context.Context, samples, maxIter int, progress f
 				continue
 			}
 			for _, l := range fieldLevels[f] {
-				mSum[f][l] += found * r.m[f][l]
+				mSum[f][l] += found * r.Model.Params[f][l].M
 			}
 			mWeight[f] += found
 		}
 	}
-	out := &Model{Thresholds: s.Matcher.Model.Thresholds, Prevalence: matches / pairs}
+	out := *withU
+	out.Prevalence = matches / pairs
 	for f := range NumFields {
 		for _, l := range fieldLevels[f] {
-			m := s.Matcher.Model.Params[f][l].M // a field no session estimated keeps its m
-			if mWeight[f] > 0 {
-				m = mSum[f][l] / mWeight[f]
+			if mWeight[f] > 0 { // a field no session estimated keeps its m
+				out.Params[f][l].M = math.Max(mSum[f][l]/mWeight[f], 1e-6)
 			}
-			out.Params[f][l] = MU{M: math.Max(m, 1e-6), U: math.Max(u[f][l], 1e-6)}
 		}
 	}
 	out.computeWeights()
-	res.Model, res.Prevalence = out, out.Prevalence
+	res.Model, res.Prevalence = &out, out.Prevalence
 	return res, learnt, nil
 }
 
@@ -160,98 +167,18 @@ func fieldSet(fields ...Field) [NumFields]bool {
 	return set
 }
 
-// randomU counts each field's levels over random pairs of persons: the
-// u probabilities.
-func randomU(model *Model, persons []Person) [NumFields][NumLevels]float64 {
-	var u [NumFields][NumLevels]float64
+// randomPairs compares each person with two others far from it in the
+// sample, in a fixed order: about 2n pairs, almost all of two people, the
+// pairs u is counted on.
+func randomPairs(model *Model, persons []Person) []Comparison {
 	n := len(persons)
-	if n < 2 {
-		return u
-	}
-	// Each person against two others far from it in the sample, in a
-	// fixed order: about 2n pairs, almost all of different people.
+	var out []Comparison
 	for i := range persons {
 		for _, step := range []int{n/2 + 1, n/3 + 7} {
-			j := (i + step) % n
-			if j == i {
-				continue
-			}
-			c := model.Levels(&persons[i], &persons[j])
-			for f := range NumFields {
-				if l := c[f]; l != LevelMissing && l < NumLevels {
-					u[f][l]++
-				}
+			if j := (i + step) % n; n > 1 && j != i {
+				out = append(out, model.Levels(&persons[i], &persons[j]))
 			}
 		}
 	}
-	for f := range NumFields {
-		normalise(&u[f], fieldLevels[f])
-	}
-	return u
-}
-
-// mEstimate is what one EM session found.
-type mEstimate struct {
-	m          [NumFields][NumLevels]float64
-	p          float64 // the share of matches among the session's pairs
-	iterations int
-	converged  bool
-}
-
-// estimateM is EM over one session's candidate pairs for m and the match
-// share, u held at the given values and the skipped fields left out.
-func estimateM(pairs []Comparison, u [NumFields][NumLevels]float64, skip [NumFields]bool, start *Model, maxIter int) mEstimate {
-	counts := map[Comparison]float64{}
-	for _, c := range pairs {
-		for f := range NumFields {
-			if skip[f] {
-				c[f] = LevelMissing
-			}
-		}
-		counts[c]++
-	}
-	var r mEstimate
-	for f := range NumFields {
-		for _, l := range fieldLevels[f] {
-			r.m[f][l] = start.Params[f][l].M
-		}
-		normalise(&r.m[f], fieldLevels[f])
-	}
-	r.p = 0.05
-	for r.iterations < maxIter {
-		r.iterations++
-		var mSum [NumFields][NumLevels]float64
-		var gTotal, total float64
-		for c, n := range counts {
-			lm, lu := math.Log(r.p), math.Log(1-r.p)
-			for f := range NumFields {
-				if l := c[f]; l != LevelMissing && l < NumLevels {
-					lm += math.Log(math.Max(r.m[f][l], 1e-12))
-					lu += math.Log(math.Max(u[f][l], 1e-12))
-				}
-			}
-			g := 1 / (1 + math.Exp(lu-lm))
-			gTotal += g * n
-			total += n
-			for f := range NumFields {
-				if l := c[f]; l != LevelMissing && l < NumLevels {
-					mSum[f][l] += g * n
-				}
-			}
-		}
-		change := math.Abs(gTotal/total - r.p)
-		r.p = math.Min(math.Max(gTotal/total, 1e-6), 1-1e-6)
-		for f := range NumFields {
-			normalise(&mSum[f], fieldLevels[f])
-			for _, l := range fieldLevels[f] {
-				change = math.Max(change, math.Abs(mSum[f][l]-r.m[f][l]))
-			}
-		}
-		r.m = mSum
-		if change < 1e-6 {
-			r.converged = true
-			break
-		}
-	}
-	return r
+	return out
 }

@@ -80,6 +80,7 @@ func runMPIScan(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	minGrade := fs.String("min", "probable", "weakest grade queued: certain, probable or possible")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "blocks compared in parallel")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the scan to this file")
+	cache := fs.Int("cache", 2000000, "patients kept in memory between blocks (about 3 KB each; fewer means more reads)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -107,7 +108,10 @@ func runMPIScan(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	scanner := &mpi.Scanner{Matcher: matcher, Store: st, Queue: &mpi.Queue{Records: st}, Min: min, Workers: *workers}
+	if *cache < 1 || *workers < 1 {
+		return usageError{errors.New("--cache and --workers must be at least 1")}
+	}
+	scanner := &mpi.Scanner{Matcher: matcher, Store: st, Queue: &mpi.Queue{Records: st}, Min: min, Workers: *workers, CachePatients: *cache}
 	fmt.Fprintf(stdout, "scanning the patients of %s for duplicates (%s or better)\n", where, min)
 	p := newProgress(stderr, "keys")
 	start := time.Now()

@@ -13,7 +13,7 @@ import (
 
 // rowPattern is one line of the results table: kind, count, errors, q/s,
 // then four latencies.
-var rowPattern = regexp.MustCompile(`(?m)^([a-z-]+)\s+(\d+)\s+(\d+)\s+[\d.]+(\s+\S+){4}$`)
+var rowPattern = regexp.MustCompile(`(?m)^([a-z-]+)\s+(\d+)\s+(\d+)\s+[\d.]+(\s+\S+){4}\s+\d+$`)
 
 // TestBench runs `emr bench` end to end on a tiny population: load, measure
 // every kind in process, then resume the load and measure over HTTP.
@@ -35,7 +35,7 @@ func TestBench(t *testing.T) {
 	for _, m := range rowPattern.FindAllStringSubmatch(out.String(), -1) {
 		rows[m[1]] = m
 	}
-	for _, kind := range []string{"read", "name-birthdate", "identifier", "observations", "conditions", "everything", "create"} {
+	for _, kind := range []string{"read", "name-birthdate", "identifier", "observations", "conditions", "everything", "ui-finder", "ui-chart", "create"} {
 		row, ok := rows[kind]
 		if !ok {
 			t.Errorf("no row for %s in:\n%s", kind, out.String())
@@ -59,7 +59,7 @@ func TestBench(t *testing.T) {
 	if err := json.Unmarshal(data, &report); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, data)
 	}
-	if report.Patients != 50 || len(report.Results) != 7 || report.Load == nil || report.Load.ResourcesPerSecond <= 0 {
+	if report.Patients != 50 || len(report.Results) != 9 || report.Load == nil || report.Load.ResourcesPerSecond <= 0 {
 		t.Errorf("--json output: got %s", data)
 	}
 	if !bytes.Contains(data, []byte(`"p99_ms"`)) {

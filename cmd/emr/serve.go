@@ -209,6 +209,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type app struct {
 	store    store.Store
 	accounts *auth.Accounts
+	sessions *auth.Sessions
 	smart    *smart.Server
 	gate     *access.Gate
 	// api is the FHIR API without authentication in front, for emr
@@ -329,7 +330,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(body)
 	})
-	return &app{store: st, accounts: accounts, smart: smartServer, gate: gate, api: apiMux, handler: mux, dbPath: dbPath,
+	return &app{store: st, accounts: accounts, sessions: sessions, smart: smartServer, gate: gate, api: apiMux, handler: mux, dbPath: dbPath,
 		backend: st.Backend(), auditKeyID: st.AuditKeyID()}, nil
 }
 

@@ -27,6 +27,9 @@ type Query struct {
 type Kind struct {
 	Name        string
 	Description string
+	// Page says the query is a page of the workspace, sent with a
+	// signed-in user's session rather than to the FHIR API.
+	Page bool
 	// Make returns the i-th query of the kind; the same pool and i give the
 	// same query.
 	Make func(p *Pool, i int) Query
@@ -35,13 +38,15 @@ type Kind struct {
 // Kinds are the query kinds, in the order the bench runs them (reads
 // first, creates last so they do not change what the searches find).
 var Kinds = []Kind{
-	{"read", "GET Patient/{id}", readQuery},
-	{"name-birthdate", "GET Patient?name={3-5 letters of family}&birthdate={date}", nameQuery},
-	{"identifier", "GET Patient?identifier={mrn system}|{mrn}", identifierQuery},
-	{"observations", "GET Observation?patient={id}&code=http://loinc.org|{code}&date=ge{date}&_sort=-date", observationQuery},
-	{"conditions", "GET Condition?patient={id}", conditionQuery},
-	{"everything", "GET Patient/{id}/$everything", everythingQuery},
-	{"create", "POST Observation", createQuery},
+	{"read", "GET Patient/{id}", false, readQuery},
+	{"name-birthdate", "GET Patient?name={3-5 letters of family}&birthdate={date}", false, nameQuery},
+	{"identifier", "GET Patient?identifier={mrn system}|{mrn}", false, identifierQuery},
+	{"observations", "GET Observation?patient={id}&code=http://loinc.org|{code}&date=ge{date}&_sort=-date", false, observationQuery},
+	{"conditions", "GET Condition?patient={id}", false, conditionQuery},
+	{"everything", "GET Patient/{id}/$everything", false, everythingQuery},
+	{"ui-finder", "GET /?q={3-5 letters of family} {birth date as 09-Mar-1984} (the workspace's finder page)", true, finderPageQuery},
+	{"ui-chart", "GET /patients/{id} (the workspace's chart page)", true, chartPageQuery},
+	{"create", "POST Observation", false, createQuery},
 }
 
 // KindByName returns the kind called name.
@@ -298,3 +303,36 @@ func statusError(status int, body []byte) error {
 }
 
 func timeMinutes(n int) time.Duration { return time.Duration(n) * time.Minute }
+
+func finderPageQuery(p *Pool, i int) Query {
+	rec := p.record(i)
+	n := 3 + p.rand(i).IntN(3)
+	prefix := []rune(rec.Family)
+	if len(prefix) > n {
+		prefix = prefix[:n]
+	}
+	born, _ := time.Parse("2006-01-02", rec.BirthDate)
+	q := url.Values{"q": {string(prefix) + " " + born.Format("02-Jan-2006")}}
+	return Query{Method: "GET", Path: "/?" + q.Encode(), Check: func(status int, body []byte) error {
+		if status != http.StatusOK {
+			return statusError(status, body)
+		}
+		if !strings.Contains(string(body), "/patients/"+rec.PatientID+`"`) {
+			return fmt.Errorf("finder %q: Patient/%s not listed", q.Get("q"), rec.PatientID)
+		}
+		return nil
+	}}
+}
+
+func chartPageQuery(p *Pool, i int) Query {
+	rec := p.record(i)
+	return Query{Method: "GET", Path: "/patients/" + rec.PatientID, Check: func(status int, body []byte) error {
+		if status != http.StatusOK {
+			return statusError(status, body)
+		}
+		if !strings.Contains(string(body), `class="banner`) {
+			return fmt.Errorf("chart of Patient/%s has no banner", rec.PatientID)
+		}
+		return nil
+	}}
+}

@@ -35,6 +35,8 @@ type Result struct {
 	P99         time.Duration `json:"-"`
 	Max         time.Duration `json:"-"`
 	Elapsed     time.Duration `json:"-"`
+	// Bytes is the mean size of an answer's body.
+	Bytes int `json:"bytes"`
 	// ErrorSamples are the distinct error messages, with how often each
 	// occurred (at most a few).
 	ErrorSamples map[string]int `json:"error_samples,omitempty"`
@@ -75,6 +77,7 @@ func Measure(ctx context.Context, c Client, pool *Pool, kind Kind, opt RunOption
 	deadline := time.Now().Add(opt.Duration)
 	var mu sync.Mutex
 	var all []time.Duration
+	var bytes int64
 	begin := time.Now()
 	var wg sync.WaitGroup
 	for range opt.Concurrency {
@@ -82,6 +85,7 @@ func Measure(ctx context.Context, c Client, pool *Pool, kind Kind, opt RunOption
 		go func() {
 			defer wg.Done()
 			var lat []time.Duration
+			var size int64
 			errs := map[string]int{}
 			nerr := 0
 			for ctx.Err() == nil {
@@ -93,6 +97,7 @@ func Measure(ctx context.Context, c Client, pool *Pool, kind Kind, opt RunOption
 				start := time.Now()
 				status, body, err := c.Do(ctx, q.Method, q.Path, q.Body)
 				lat = append(lat, time.Since(start))
+				size += int64(len(body))
 				if err == nil {
 					err = q.Check(status, body)
 				}
@@ -105,6 +110,7 @@ func Measure(ctx context.Context, c Client, pool *Pool, kind Kind, opt RunOption
 			}
 			mu.Lock()
 			all = append(all, lat...)
+			bytes += size
 			res.Errors += nerr
 			for m, n := range errs {
 				if len(res.ErrorSamples) < maxErrorSamples || res.ErrorSamples[m] > 0 {
@@ -121,6 +127,7 @@ func Measure(ctx context.Context, c Client, pool *Pool, kind Kind, opt RunOption
 		slices.Sort(all)
 		res.P50, res.P90, res.P99, res.Max = percentile(all, 50), percentile(all, 90), percentile(all, 99), all[len(all)-1]
 		res.PerSecond = float64(res.Count) / res.Elapsed.Seconds()
+		res.Bytes = int(bytes / int64(res.Count))
 	}
 	if len(res.ErrorSamples) == 0 {
 		res.ErrorSamples = nil
@@ -136,10 +143,10 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 
 // WriteTable prints results as an aligned table, then the errors.
 func WriteTable(w io.Writer, results []Result) {
-	fmt.Fprintf(w, "%-16s %8s %7s %10s %10s %10s %10s %10s\n", "query", "count", "errors", "q/s", "p50", "p90", "p99", "max")
+	fmt.Fprintf(w, "%-16s %8s %7s %10s %10s %10s %10s %10s %9s\n", "query", "count", "errors", "q/s", "p50", "p90", "p99", "max", "bytes")
 	for _, r := range results {
-		fmt.Fprintf(w, "%-16s %8d %7d %10.1f %10s %10s %10s %10s\n", r.Kind, r.Count, r.Errors, r.PerSecond,
-			fmtLatency(r.P50), fmtLatency(r.P90), fmtLatency(r.P99), fmtLatency(r.Max))
+		fmt.Fprintf(w, "%-16s %8d %7d %10.1f %10s %10s %10s %10s %9d\n", r.Kind, r.Count, r.Errors, r.PerSecond,
+			fmtLatency(r.P50), fmtLatency(r.P90), fmtLatency(r.P99), fmtLatency(r.Max), r.Bytes)
 	}
 	for _, r := range results {
 		if r.Errors == 0 {

@@ -190,18 +190,32 @@ func componentQuantity(o map[string]any, code string) map[string]any {
 	return nil
 }
 
+// immunizationRows lists each vaccine once, newest first, with the
+// date of its latest dose and the earlier ones (imms come newest first).
 func immunizationRows(l *Locale, imms []*store.Version) []datedRow {
-	rows := make([]datedRow, 0, len(imms))
+	var rows []datedRow
+	index := map[string]int{}
 	for _, v := range imms {
 		im := v.Resource
-		if s := str(im, "status"); s == "entered-in-error" {
+		status := str(im, "status")
+		if status == "entered-in-error" {
 			continue
 		}
-		row := datedRow{Text: conceptText(im["vaccineCode"]), When: l.Date(effectiveOf(im))}
-		if str(im, "status") == "not-done" {
-			row.Detail = l.T("immunization.not-done")
+		vaccine := conceptText(im["vaccineCode"])
+		when := l.Date(effectiveOf(im))
+		if status == "not-done" {
+			when += " (" + l.T("immunization.not-done") + ")"
 		}
-		rows = append(rows, row)
+		i, seen := index[vaccine]
+		if !seen {
+			index[vaccine] = len(rows)
+			rows = append(rows, datedRow{Text: vaccine, When: when})
+			continue
+		}
+		if rows[i].Detail != "" {
+			rows[i].Detail += ", "
+		}
+		rows[i].Detail += when
 	}
 	return rows
 }

@@ -184,7 +184,7 @@ func trendTable(series []trendSeriesData) []trendRow {
 // The chart's geometry, in SVG user units (it scales to the page width).
 const (
 	svgW, svgH                           = 640, 260
-	padLeft, padRight, padTop, padBottom = 56, 16, 12, 40
+	padLeft, padRight, padTop, padBottom = 56, 16, 12, 48
 )
 
 // trendSVG draws the series: x to scale in time, y from the values and
@@ -240,7 +240,7 @@ func trendSVG(l *Locale, d *trendData, low, high *float64, unit string) template
 	// at the start, the end and each year (or month) between.
 	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, padLeft, padTop, padLeft, svgH-padBottom)
 	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, padLeft, svgH-padBottom, svgW-padRight, svgH-padBottom)
-	for _, v := range []float64{minV + pad, (minV + maxV) / 2, maxV - pad} {
+	for _, v := range valueTicks(minV+pad, maxV-pad, low, high) {
 		fmt.Fprintf(&b, `<text class="tick" x="%d" y="%.1f" text-anchor="end">%s</text>`, padLeft-6, y(v)+4, esc(l.Decimal(trimFloat(roundTo(v)))))
 	}
 	if unit != "" {
@@ -254,7 +254,14 @@ func trendSVG(l *Locale, d *trendData, low, high *float64, unit string) template
 			label = l.Date(t.Format("2006-01"))
 		}
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%d" x2="%.1f" y2="%d"/>`, x(t), padTop, x(t), svgH-padBottom)
-		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(t), svgH-padBottom+18, esc(label))
+		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(t), svgH-padBottom+16, esc(label))
+	}
+	if len(d.Series) > 1 { // a legend says which line is which, besides colour: solid and dashed
+		for si, s := range d.Series {
+			lx := padLeft + 12 + si*140
+			fmt.Fprintf(&b, `<line class="series s%d" x1="%d" y1="%d" x2="%d" y2="%d"/><text class="legend" x="%d" y="%d">%s</text>`,
+				si, lx, svgH-8, lx+24, svgH-8, lx+30, svgH-4, esc(s.Name))
+		}
 	}
 	for si, s := range d.Series {
 		if len(s.Points) == 0 {
@@ -275,6 +282,29 @@ func trendSVG(l *Locale, d *trendData, low, high *float64, unit string) template
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // every text in it is escaped above
+}
+
+// valueTicks are the values labelled on the y axis: the lowest and
+// highest values and the reference range's limits, leaving out those too
+// close to another to be read.
+func valueTicks(lowest, highest float64, low, high *float64) []float64 {
+	ticks := []float64{lowest, highest}
+	if low != nil {
+		ticks = append(ticks, *low)
+	}
+	if high != nil {
+		ticks = append(ticks, *high)
+	}
+	sort.Float64s(ticks)
+	minGap := (highest - lowest) * 0.08
+	var out []float64
+	for _, t := range ticks {
+		if len(out) > 0 && t-out[len(out)-1] <= minGap {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 func roundTo(v float64) float64 {

@@ -3,14 +3,21 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/auth"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/fhir/validate"
+	"github.com/emr-project/emr/internal/store"
 )
 
 // A patient with a little of everything the summary shows, written as
@@ -222,8 +229,30 @@ func TestDocuments(t *testing.T) {
 	if after := s.audited("jose"); after < before+2 {
 		t.Errorf("viewing the document and its bytes: %d audit records, want at least %d", after, before+2)
 	}
-	// The stored attachment says what FHIR asks: type, size, SHA-1.
+	// The stored attachment says what FHIR asks: type, size, SHA-1, and
+	// both resources are valid R5.
 	wantAll(t, "list", b.get("/patients/jose/documents"), http.StatusOK, "Referral from Dr Sen", "1 kB")
+	docID := strings.TrimPrefix(a.location, "/patients/jose/documents/")
+	doc, err := s.store.Read(context.Background(), "DocumentReference", docID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att := attachmentOf(doc.Resource)
+	sum := sha1.Sum(pdf)
+	if att["contentType"] != "application/pdf" || att["size"] != strconv.Itoa(len(pdf)) || att["hash"] != base64.StdEncoding.EncodeToString(sum[:]) ||
+		audit.PatientOf(doc.Resource) != "Patient/jose" || str(doc.Resource, "date") == "" {
+		t.Errorf("stored DocumentReference: %s", doc.Resource.JSON())
+	}
+	binary, err := s.store.Read(context.Background(), "Binary", strings.TrimPrefix(str(att, "url"), "Binary/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	validator := validate.New(spec.R5())
+	for _, v := range []*store.Version{doc, binary} {
+		if issues := validator.Validate(v.Resource); validate.HasErrors(issues) {
+			t.Errorf("%s is not valid R5: %v", v.Type, issues)
+		}
+	}
 
 	// Refused: an executable renamed .pdf, a file over 10 MB, no file.
 	exe := append([]byte("MZ\x90\x00\x03"), make([]byte, 100)...)

@@ -119,6 +119,9 @@ func (l *Locale) documentRowOf(d *store.Version) documentRow {
 	}
 	row.Author = strings.Join(authors, ", ")
 	if att := attachmentOf(res); att != nil {
+		if c := str(att, "creation"); c != "" {
+			row.Date = l.dateTimeText(c)
+		}
 		row.Title = str(att, "title")
 		row.ContentType = str(att, "contentType")
 		if n, ok := numberOf(att["size"]); ok {
@@ -196,12 +199,15 @@ func (ws *Workspace) uploadDocument(w http.ResponseWriter, r *http.Request) erro
 	if title == "" {
 		title = name
 	}
+	// DocumentReference.date is when the reference was made (an instant);
+	// the date the user gives is the document's own (attachment.creation).
 	date := ws.now().UTC().Format(time.RFC3339)
+	attachment := map[string]any{"contentType": "", "url": "", "size": strconv.Itoa(len(content)), "hash": "", "title": title}
 	if d := r.FormValue("date"); d != "" {
 		if _, err := time.Parse("2006-01-02", d); err != nil {
 			return ws.documentsPage(w, r, http.StatusBadRequest, &uploadRefused{message: l.T("documents.error-date")})
 		}
-		date = d
+		attachment["creation"] = d
 	}
 	pr := access.PrincipalFrom(ctx)
 	author := map[string]any{"display": pr.User}
@@ -218,9 +224,8 @@ func (ws *Workspace) uploadDocument(w http.ResponseWriter, r *http.Request) erro
 		"subject": map[string]any{"reference": "Patient/" + id},
 		"date":    date,
 		"author":  []any{author},
-		"content": []any{map[string]any{"attachment": map[string]any{
-			"contentType": contentType, "url": "Binary/" + binID, "size": strconv.Itoa(len(content)),
-			"hash": base64.StdEncoding.EncodeToString(sum[:]), "title": title, "creation": date}}}}
+		"content": []any{map[string]any{"attachment": attachment}}}
+	attachment["contentType"], attachment["url"], attachment["hash"] = contentType, "Binary/"+binID, base64.StdEncoding.EncodeToString(sum[:])
 	req := access.Request{Interaction: "create", Type: "DocumentReference", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
 	err = ws.Gate.Write(ctx, req, func(tx store.Tx) ([]access.Touched, error) {
 		bv, _, err := tx.Update(binary, 0)

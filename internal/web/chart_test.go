@@ -122,6 +122,12 @@ func TestChartSummary(t *testing.T) {
 	if i, j := strings.Index(a.body, "Penicillin"), strings.Index(a.body, "Peanut"); i < 0 || j < 0 {
 		t.Error("allergies missing")
 	}
+	// In Bengali the words and digits change, never the order.
+	b.get("/language?lang=bn&next=/")
+	wantAll(t, "Bengali summary", b.get("/patients/jose"), http.StatusOK,
+		"সক্রিয় সমস্যা", "০২-মে-২০১৯", "১ capsule by mouth দিনে তিনবার ৭ দিন ধরে", "১৪২/৯১ mmHg", "সর্বশেষ শারীরিক লক্ষণ")
+	b.get("/language?lang=en&next=/")
+
 	// A patient with nothing recorded: each section says so.
 	s.put(`{"resourceType":"Patient","id":"empty","name":[{"family":"Khan","given":["Nadia"]}],"gender":"female","birthDate":"1990-01-01"}`)
 	wantAll(t, "empty summary", b.get("/patients/empty"), http.StatusOK,
@@ -175,11 +181,12 @@ func TestTimeline(t *testing.T) {
 	if i, j, k := strings.Index(a.body, "Diabetes clinic visit"), strings.Index(a.body, "Letter from Dr Sen"), strings.Index(a.body, "General check-up"); !(i < j && j < k) {
 		t.Errorf("timeline not newest first: %d %d %d", i, j, k)
 	}
-	a = b.get("/patients/jose/timeline?kind=encounter&from=2022-01-01")
+	a = b.get("/patients/jose/timeline?kind=encounter&from=01-Jan-2022")
 	wantAll(t, "filtered timeline", a, http.StatusOK, "Diabetes clinic visit")
 	if strings.Contains(a.body, "Letter from Dr Sen") || strings.Contains(a.body, "General check-up") {
 		t.Errorf("the filter let through other kinds or dates:\n%.4000s", a.body)
 	}
+	wantAll(t, "not a date", b.get("/patients/jose/timeline?from=03/13/2022"), http.StatusOK, "This is not a date", `value="03/13/2022"`)
 }
 
 // upload posts a file to the documents form as a browser would.

@@ -203,11 +203,12 @@ func (ws *Workspace) uploadDocument(w http.ResponseWriter, r *http.Request) erro
 	// the date the user gives is the document's own (attachment.creation).
 	date := ws.now().UTC().Format(time.RFC3339)
 	attachment := map[string]any{"contentType": "", "url": "", "size": strconv.Itoa(len(content)), "hash": "", "title": title}
-	if d := r.FormValue("date"); d != "" {
-		if _, err := time.Parse("2006-01-02", d); err != nil {
+	if d := strings.TrimSpace(r.FormValue("date")); d != "" {
+		day := parseWrittenDate(d)
+		if day == "" {
 			return ws.documentsPage(w, r, http.StatusBadRequest, &uploadRefused{message: l.T("documents.error-date")})
 		}
-		attachment["creation"] = d
+		attachment["creation"] = day
 	}
 	pr := access.PrincipalFrom(ctx)
 	author := map[string]any{"display": pr.User}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emr-project/emr/internal/store"
@@ -57,11 +58,12 @@ func (ws *Workspace) timeline(w http.ResponseWriter, r *http.Request) error {
 			if d.value == "" {
 				continue
 			}
-			if _, err := time.Parse("2006-01-02", d.value); err != nil {
+			day := parseWrittenDate(strings.TrimSpace(d.value))
+			if day == "" {
 				data.Error = l.T("timeline.error-date")
 				continue
 			}
-			dates = append(dates, d.prefix+d.value)
+			dates = append(dates, d.prefix+day)
 		}
 		var all []timelineEntry
 		var versions []*store.Version
@@ -118,7 +120,7 @@ func (ws *Workspace) timeline(w http.ResponseWriter, r *http.Request) error {
 func (l *Locale) timelineEntryOf(patient, kind string, v *store.Version) timelineEntry {
 	res := v.Resource
 	at := effectiveOf(res)
-	e := timelineEntry{When: l.dateTimeText(at), at: normalTime(at), Kind: l.T("timeline.kind-" + kind)}
+	e := timelineEntry{When: l.dateTimeText(at), at: normalTime(at), Kind: l.T("timeline.entry-" + kind)}
 	switch kind {
 	case "encounter":
 		types := asList(res["type"])

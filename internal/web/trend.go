@@ -71,7 +71,7 @@ type trendRow struct {
 func (ws *Workspace) trend(w http.ResponseWriter, r *http.Request) error {
 	code := strings.TrimSpace(r.URL.Query().Get("code"))
 	if code == "" {
-		return fhir.Errorf(fhir.KindInvalid, "which result? give code=system|code")
+		return fhir.Errorf(fhir.KindInvalid, "%s", LocaleFor(r).T("trend.error-code"))
 	}
 	specs := trendSeries[code]
 	if specs == nil {

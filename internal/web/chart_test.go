@@ -338,3 +338,24 @@ func TestEveryChartPageAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintStylesheet: printed, a chart page keeps the banner and drops
+// the navigation and the forms.
+func TestPrintStylesheet(t *testing.T) {
+	css, err := staticFS.ReadFile("static/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var print strings.Builder
+	for _, block := range strings.Split(string(css), "@media print {")[1:] {
+		print.WriteString(block[:strings.Index(block, "\n}")])
+	}
+	for _, want := range []string{".pnav", ".pager", ".upload", ".breakglass", ".top"} {
+		if !regexp.MustCompile(`(?m)^\s*[^{]*` + regexp.QuoteMeta(want) + `[^{]*\{[^}]*display: none`).MatchString(print.String()) {
+			t.Errorf("print stylesheet keeps %s", want)
+		}
+	}
+	if strings.Contains(print.String(), ".banner {") && strings.Contains(print.String(), ".banner { display: none") {
+		t.Error("print stylesheet drops the banner")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/store"
 )
 
 // A trend is a server-rendered SVG line chart: time on the x axis to
@@ -82,14 +83,22 @@ func (ws *Workspace) trend(w http.ResponseWriter, r *http.Request) error {
 		data := &trendData{Code: code}
 		var low, high *float64
 		unit := ""
+		// Series from the same observations (blood pressure's two) read
+		// them once.
+		read := map[string][]*store.Version{}
 		for _, sp := range specs {
 			codes := sp.codes
 			if sp.panel != nil {
 				codes = sp.panel
 			}
-			found, err := p.search("Observation", url.Values{"code": {strings.Join(codes, ",")}, "_sort": {"date"}, "_count": {"1000"}})
-			if err != nil {
-				return err
+			key := strings.Join(codes, ",")
+			found, ok := read[key]
+			if !ok {
+				var err error
+				if found, err = p.search("Observation", url.Values{"code": {key}, "_sort": {"date"}, "_count": {"1000"}}); err != nil {
+					return err
+				}
+				read[key] = found
 			}
 			s := trendSeriesData{Name: l.T(sp.key)}
 			for _, o := range found {

@@ -18,9 +18,11 @@ import (
 // page read under it is flagged BTG, and the banner shows until when the
 // access lasts.
 
-// emergencyReasons are the reasons offered, by catalog key; the text the
-// user adds follows the chosen one in the recorded reason.
-var emergencyReasons = []string{"bg.reason-unconscious", "bg.reason-urgent", "bg.reason-covering", "bg.reason-other"}
+// emergencyReasons are the reasons offered (the form's values; their
+// words are bg.reason-<code>); the text the user adds follows the chosen
+// one in the recorded reason. access.BreakGlass takes a reason in words:
+// the code keeps the choice stable whatever the user's language.
+var emergencyReasons = []string{"unconscious", "urgent", "covering", "other"}
 
 type restrictedData struct {
 	Patient string
@@ -41,7 +43,7 @@ func (ws *Workspace) restricted(w http.ResponseWriter, r *http.Request, v *view,
 	data := &restrictedData{Patient: id, MayBreakGlass: ws.mayBreakGlass(r), Error: problem,
 		Chosen: r.PostFormValue("reason"), Note: r.PostFormValue("note")}
 	for _, k := range emergencyReasons {
-		data.Reasons = append(data.Reasons, struct{ Key, Text string }{k, v.T(k)})
+		data.Reasons = append(data.Reasons, struct{ Key, Text string }{k, v.T("bg.reason-" + k)})
 	}
 	v.Data = data
 	status := http.StatusForbidden
@@ -82,7 +84,7 @@ func (ws *Workspace) breakGlass(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The reason is recorded in English, whatever the user's language,
 	// for the reviewers.
-	reason := Locales[0].T(key) + ": " + note
+	reason := Locales[0].T("bg.reason-"+key) + ": " + note
 	_, err := ws.BreakGlass.Declare(r.Context(), id, reason, 0, clientAddr(r))
 	switch {
 	case fhir.IsKind(err, fhir.KindConflict):

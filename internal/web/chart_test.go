@@ -289,7 +289,7 @@ func TestBreakGlassIntoRestrictedChart(t *testing.T) {
 		t.Fatalf("sign in: %d", a.status)
 	}
 	a := b.get("/patients/jose")
-	wantAll(t, "restricted", a, http.StatusForbidden, "Access to this record is restricted", `action="/patients/jose/break-glass"`, "bg.reason-unconscious")
+	wantAll(t, "restricted", a, http.StatusForbidden, "Access to this record is restricted", `action="/patients/jose/break-glass"`, `<option value="unconscious">Patient unconscious`)
 	if strings.Contains(a.body, "GARCÍA") || strings.Contains(a.body, "Penicillin") {
 		t.Errorf("the restricted page shows the patient:\n%.3000s", a.body)
 	}
@@ -300,11 +300,15 @@ func TestBreakGlassIntoRestrictedChart(t *testing.T) {
 	}
 	csrf := csrfOf(t, a.body)
 	// A reason too short is refused, keeping what was typed.
-	wantAll(t, "short reason", b.post("/patients/jose/break-glass", url.Values{"csrf": {csrf}, "reason": {"bg.reason-other"}, "note": {"help"}}),
+	wantAll(t, "short reason", b.post("/patients/jose/break-glass", url.Values{"csrf": {csrf}, "reason": {"other"}, "note": {"help"}}),
 		http.StatusBadRequest, "at least 10 characters", ">help</textarea>")
-	a = b.post("/patients/jose/break-glass", url.Values{"csrf": {csrf}, "reason": {"bg.reason-unconscious"}, "note": {"brought in unconscious after a fall"}})
+	a = b.post("/patients/jose/break-glass", url.Values{"csrf": {csrf}, "reason": {"unconscious"}, "note": {"brought in unconscious after a fall"}})
 	if a.status != http.StatusSeeOther || a.location != "/patients/jose" {
 		t.Fatalf("break-glass: %d %s %.2000s", a.status, a.location, a.body)
+	}
+	recs, err := s.store.ListRecords(context.Background(), "emergency", "dr2")
+	if err != nil || len(recs) != 1 || !strings.Contains(string(recs[0].Value), "Patient unconscious or unable to consent: brought in unconscious after a fall") {
+		t.Errorf("the grant's record: %v %v", err, recs)
 	}
 	wantAll(t, "chart under break-glass", b.get("/patients/jose"), http.StatusOK,
 		"GARCÍA, José Luis (Mr)", "Penicillin", `class="flag emergency"`, "Emergency access (break-glass) until", "Consent limits access")

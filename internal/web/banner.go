@@ -26,6 +26,8 @@ type Banner struct {
 	// anything ("Allergies not recorded").
 	Allergies []string
 	NoKnown   bool
+	// AllergiesHidden: the user's role may not see allergies at all.
+	AllergiesHidden bool
 	// Alerts are the patient's active Flags (what each says).
 	Alerts []string
 	// Restricted: the record carries sensitive labels (Labels, their

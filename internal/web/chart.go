@@ -30,14 +30,23 @@ type chartData struct {
 	Immunizations []datedRow
 	Appointments  []datedRow
 	CareTeam      []datedRow
+	// Hidden are the sections the user's role may not see, by name.
+	Hidden map[string]bool
 }
+
+// chartSections are the summary's sections and the type each shows.
+var chartSections = map[string]string{"problems": "Condition", "allergies": "AllergyIntolerance", "meds": "MedicationRequest",
+	"vitals": "Observation", "results": "Observation", "imms": "Immunization", "appts": "Appointment", "team": "CareTeam"}
 
 // chart is GET /patients/{id}: the banner and the summary, read as one
 // audited interaction. A patient the user may not see shows only that the
 // record is restricted, with break-glass where the user may use it.
 func (ws *Workspace) chart(w http.ResponseWriter, r *http.Request) error {
 	v, shown, err := ws.readPatient(w, r, "chart.title", func(p *patientRead, v *view) error {
-		data := &chartData{}
+		data := &chartData{Hidden: map[string]bool{}}
+		for section, typ := range chartSections {
+			data.Hidden[section] = p.hidden(typ)
+		}
 		v.Data = data
 		v.Title = v.Banner.Name
 		l := v.Locale

@@ -363,3 +363,20 @@ func TestPrintStylesheet(t *testing.T) {
 		t.Error("print stylesheet drops the banner")
 	}
 }
+
+// TestChartForLimitedRoles: a section the role may not see says so; it
+// never reads as "nothing recorded".
+func TestChartForLimitedRoles(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(joseRecord...)
+	b := s.signedIn("reg1", "registrar")
+	a := b.get("/patients/jose")
+	wantAll(t, "registrar's chart", a, http.StatusOK, "GARCÍA, José Luis (Mr)", "Not available to your role", "03-Dec-2026 14:05")
+	for _, wrong := range []string{"Allergies not recorded", "No active problem recorded.", "No active medication recorded.", "Penicillin", "Potassium"} {
+		if strings.Contains(a.body, wrong) {
+			t.Errorf("registrar's chart says %q", wrong)
+		}
+	}
+	wantAll(t, "registrar's results", b.get("/patients/jose/results"), http.StatusOK, "Not available to your role")
+	wantAll(t, "registrar's timeline", b.get("/patients/jose/timeline"), http.StatusOK, "Diabetes clinic visit", "not available to your role: Documents, Notes")
+}

@@ -63,9 +63,10 @@ type documentRow struct {
 }
 
 type documentsData struct {
-	Rows  []documentRow
-	Types []struct{ Code, Name string }
-	Error string
+	Hidden bool // the user's role may not see documents
+	Rows   []documentRow
+	Types  []struct{ Code, Name string }
+	Error  string
 	// Form keeps what the user chose when the upload is refused.
 	Form struct{ Type, Title, Date string }
 }
@@ -80,7 +81,7 @@ func (ws *Workspace) documents(w http.ResponseWriter, r *http.Request) error {
 func (ws *Workspace) documentsPage(w http.ResponseWriter, r *http.Request, status int, problem error) error {
 	v, shown, err := ws.readPatient(w, r, "documents.title", func(p *patientRead, v *view) error {
 		l := v.Locale
-		data := &documentsData{}
+		data := &documentsData{Hidden: p.hidden("DocumentReference")}
 		for _, t := range documentTypes {
 			data.Types = append(data.Types, struct{ Code, Name string }{t.Code, l.T(t.Key)})
 		}

@@ -44,6 +44,15 @@ func (p *patientRead) find(typ string, params url.Values) ([]*store.Version, err
 	return res.Matches, nil
 }
 
+// hidden reports whether the user's role may not search typ at all: the
+// page then says the section is not available to them, never that
+// nothing is recorded (a registrar must not read "No known allergies"
+// into a list they may not see).
+func (p *patientRead) hidden(typ string) bool {
+	acc := p.ws.Gate.Limit(p.ctx, 's', []string{typ})
+	return acc != nil && len(acc.Rules) == 0
+}
+
 // touch lists versions as shown by the page.
 func (p *patientRead) touch(vs ...*store.Version) {
 	for _, v := range vs {
@@ -125,6 +134,7 @@ func (ws *Workspace) banner(p *patientRead, l *Locale) (*Banner, error) {
 	}
 	now := ws.now()
 	b := newBanner(l, p.patient, allergies, now)
+	b.AllergiesHidden = p.hidden("AllergyIntolerance")
 	b.addAlerts(flags, now)
 	b.addConsents(consents)
 	if pr := access.PrincipalFrom(p.ctx); pr != nil {

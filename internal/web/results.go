@@ -154,6 +154,7 @@ type pager struct {
 }
 
 type resultsData struct {
+	Hidden bool // the user's role may not see results
 	Groups []resultGroup
 	Page   int
 	Pager  pager
@@ -229,7 +230,7 @@ func (ws *Workspace) results(w http.ResponseWriter, r *http.Request) error {
 		sort.SliceStable(groups, func(i, j int) bool { return groups[i].sortKey > groups[j].sortKey })
 		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		page = max(page, 1)
-		data := &resultsData{Page: page}
+		data := &resultsData{Page: page, Hidden: p.hidden("Observation")}
 		from := min((page-1)*resultsPerPage, len(groups))
 		to := min(from+resultsPerPage, len(groups))
 		for _, g := range groups[from:to] {

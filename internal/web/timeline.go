@@ -36,9 +36,11 @@ type timelineData struct {
 	}
 	From, To string
 	Error    string
-	Entries  []timelineEntry
-	Page     int
-	Pager    pager
+	// Hidden names the kinds the user's role may not see.
+	Hidden  string
+	Entries []timelineEntry
+	Page    int
+	Pager   pager
 }
 
 // timeline is GET /patients/{id}/timeline?kind=encounter&from=2020-01-01&to=…&page=n.
@@ -74,6 +76,13 @@ func (ws *Workspace) timeline(w http.ResponseWriter, r *http.Request) error {
 				Checked    bool
 			}{k.Kind, l.T("timeline.kind-" + k.Kind), chosen[k.Kind]})
 			if len(chosen) > 0 && !chosen[k.Kind] {
+				continue
+			}
+			if p.hidden(k.Type) {
+				if data.Hidden != "" {
+					data.Hidden += ", "
+				}
+				data.Hidden += l.T("timeline.kind-" + k.Kind)
 				continue
 			}
 			params := url.Values{"_sort": {"-date"}, "_count": {strconv.Itoa(need)}}

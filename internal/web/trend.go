@@ -53,6 +53,7 @@ type trendSeriesData struct {
 }
 
 type trendData struct {
+	Hidden bool // the user's role may not see observations
 	Name   string
 	Code   string
 	Series []trendSeriesData
@@ -80,7 +81,7 @@ func (ws *Workspace) trend(w http.ResponseWriter, r *http.Request) error {
 	}
 	return ws.patientPage(w, r, "trend", "trend.title", func(p *patientRead, v *view) error {
 		l := v.Locale
-		data := &trendData{Code: code}
+		data := &trendData{Code: code, Hidden: p.hidden("Observation")}
 		var low, high *float64
 		unit := ""
 		// Series from the same observations (blood pressure's two) read

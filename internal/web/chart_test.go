@@ -33,6 +33,9 @@ var joseRecord = []string{jose, peanut,
 		"medication":{"concept":{"text":"amoxicillin 500 mg capsule"}},
 		"dosageInstruction":[{"route":{"text":"by mouth"},"timing":{"repeat":{"frequency":3,"period":1,"periodUnit":"d","boundsDuration":{"value":7,"unit":"days","code":"d"}}},
 			"doseAndRate":[{"doseQuantity":{"value":1,"unit":"capsule"}}],"patientInstruction":"Take with food"}]}`,
+	`{"resourceType":"MedicationRequest","id":"alen","status":"active","intent":"order","subject":{"reference":"Patient/jose"},
+		"medication":{"concept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"904419","display":"Alendronic acid 10 MG Oral Tablet"}]}},
+		"dosageInstruction":[{"timing":{"repeat":{"frequency":1,"period":1,"periodUnit":"d"}},"doseAndRate":[{"doseQuantity":{"value":1}}]}]}`,
 	`{"resourceType":"MedicationRequest","id":"hx","status":"active","intent":"order","subject":{"reference":"Patient/jose"},
 		"medication":{"concept":{"text":"hydroxyzine 25 mg tablet"}},"dosageInstruction":[{"text":"one at night if itching"}]}`,
 	`{"resourceType":"Observation","id":"bp1","status":"final","subject":{"reference":"Patient/jose"},"effectiveDateTime":"2026-10-01T09:30:00Z",
@@ -111,6 +114,7 @@ func TestChartSummary(t *testing.T) {
 		"Penicillin", "Hives", "HIGH", // allergies: reaction, criticality in words
 		"amoxicillin 500 mg capsule — 1 capsule by mouth three times a day for 7 days. Take with food", // the medication line's order
 		"hydrOXYzine 25 mg tablet — one at night if itching",                                           // Tall Man; the text when nothing is structured
+		"Alendronic acid 10 mg Oral Tablet — 1 tablet once a day",                                      // RxNorm capitals; a unitless dose counts the form
 		"142/91 mmHg", "37.2 °C", "31.05 kg/m²", // vitals: BP from components, readable units, no noise
 		"Potassium", `class="rflag low" title="low">L`, "3.5–5.1 mmol/L", // recent results with flags and ranges
 		"Influenza, seasonal", "20-Oct-2025",

@@ -71,7 +71,7 @@ func (l *Locale) medicationLine(m map[string]any) string {
 	var parts []string
 	for _, x := range dosages {
 		if d, _ := x.(map[string]any); d != nil {
-			if s := l.dosageText(d); s != "" {
+			if s := l.dosageText(d, drug); s != "" {
 				parts = append(parts, s)
 			}
 		}
@@ -85,7 +85,7 @@ func (l *Locale) medicationLine(m map[string]any) string {
 // dosageText is a Dosage in the fixed order dose, route, frequency,
 // duration, instructions; its text when it has no structured dose or
 // timing.
-func (l *Locale) dosageText(d map[string]any) string {
+func (l *Locale) dosageText(d map[string]any, drug string) string {
 	dose := ""
 	if drs, _ := d["doseAndRate"].([]any); len(drs) > 0 {
 		dr, _ := drs[0].(map[string]any)
@@ -93,6 +93,11 @@ func (l *Locale) dosageText(d map[string]any) string {
 			dose = l.quantityText(q)
 		} else if rg, _ := dr["doseRange"].(map[string]any); rg != nil {
 			dose = l.quantityText(rg["low"]) + "–" + l.quantityText(rg["high"])
+		}
+	}
+	if q, _ := d["doseAndRate"].([]any); dose != "" && len(q) > 0 && !strings.Contains(dose, " ") {
+		if form := formOf(drug); form != "" {
+			dose += " " + form // "1" alone: 1 of what? the drug's form says
 		}
 	}
 	timing, _ := d["timing"].(map[string]any)
@@ -139,6 +144,20 @@ func (l *Locale) dosageText(d map[string]any) string {
 		line += strings.Join(instructions, ". ")
 	}
 	return line
+}
+
+// doseForms are the dose forms a unitless dose counts, as they end a
+// drug's name (RxNorm: "Alendronic acid 10 MG Oral Tablet").
+var doseForms = []string{"tablet", "capsule", "patch", "suppository", "lozenge", "puff"}
+
+func formOf(drug string) string {
+	lower := strings.ToLower(drug)
+	for _, f := range doseForms {
+		if strings.HasSuffix(lower, f) {
+			return f
+		}
+	}
+	return ""
 }
 
 func asList(v any) []any { list, _ := v.([]any); return list }

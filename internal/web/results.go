@@ -52,9 +52,25 @@ func (l *Locale) resultRowOf(v *store.Version) resultRow {
 		}
 	}
 	if c := firstCoding(o["code"]); c != "" {
-		row.Trend = c
+		row.Trend = trendCode(c)
 	}
 	return row
+}
+
+// trendCode is the trend of an analyte: a named series (egfr, hba1c)
+// when the code is one of its codes, so that a change of laboratory
+// method stays on one chart.
+func trendCode(code string) string {
+	for name, specs := range trendSeries {
+		for _, sp := range specs {
+			for _, c := range sp.codes {
+				if c == code {
+					return name
+				}
+			}
+		}
+	}
+	return code
 }
 
 func (l *Locale) rangeNumber(q map[string]any) string {

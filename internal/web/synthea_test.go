@@ -70,6 +70,11 @@ func TestSyntheaChart(t *testing.T) {
 	b := s.signedIn("dr1", "physician")
 	base := "/patients/" + id
 	wantAll(t, "Synthea summary", b.get(base), http.StatusOK, "SAWAYN", "Blood pressure", "mmHg", "kg/m²", "Immunizations")
+	// eGFR, whichever LOINC code the laboratory used, is one trend.
+	wantAll(t, "Synthea results", b.get(base+"/results"), http.StatusOK, "Glomerular filtration rate", "/trend?code=egfr")
+	if a := b.get(base + "/trend?code=egfr"); !strings.Contains(a.body, "<circle") {
+		t.Errorf("eGFR trend without points: %.2000s", a.body)
+	}
 	for _, path := range []string{"/timeline", "/timeline?page=2", "/results", "/results?page=2", "/documents",
 		"/trend?code=bp", "/trend?code=hba1c", "/trend?code=" + url.QueryEscape(loinc+"|39156-5"), "/trend?code=" + url.QueryEscape(loinc+"|29463-7")} {
 		a := b.get(base + path)

@@ -237,6 +237,9 @@ func TestDocuments(t *testing.T) {
 		h.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(h.Get("Content-Security-Policy"), "sandbox") {
 		t.Errorf("binary: %d %v %q", got.status, h, got.body)
 	}
+	if a := b.get(bin + "?download=1"); a.status != http.StatusOK || a.body != string(pdf) {
+		t.Errorf("download: %d", a.status)
+	}
 	if after := s.audited("jose"); after < before+2 {
 		t.Errorf("viewing the document and its bytes: %d audit records, want at least %d", after, before+2)
 	}

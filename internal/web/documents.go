@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -279,6 +280,18 @@ func readUpload(r *http.Request, l *Locale) (content []byte, name string, err er
 	return content, h.Filename, nil
 }
 
+func extensionOf(contentType string) string {
+	switch contentType {
+	case "application/pdf":
+		return ".pdf"
+	case "image/png":
+		return ".png"
+	case "image/jpeg":
+		return ".jpg"
+	}
+	return ""
+}
+
 // limitBody refuses a request body larger than maxBody with a page that
 // says so, before anything reads it; bodies sent without a length are cut
 // at maxBody.
@@ -390,7 +403,13 @@ func (ws *Workspace) binary(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentType)
-	h.Set("Content-Disposition", "inline")
+	// ?download=1 saves the file instead: some browsers' PDF viewers do
+	// not run inside a sandbox, and a saved copy opens in the system's.
+	if r.URL.Query().Get("download") == "1" {
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "document-" + binID + extensionOf(contentType)}))
+	} else {
+		h.Set("Content-Disposition", "inline")
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'")
 	h.Set("Cache-Control", "no-store")

@@ -192,7 +192,7 @@ func (a *Auth) session(next http.Handler, enrolling bool) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := r.ParseForm(); err != nil {
+			if err := parseForm(r); err != nil {
 				http.Error(w, "bad form", http.StatusBadRequest)
 				return
 			}
@@ -238,6 +238,16 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))
 	}), false)
+}
+
+// parseForm reads a posted form, urlencoded or multipart (a file upload,
+// whose CSRF token is one of its parts); a multipart body beyond 1 MB goes
+// to temporary files, and its size is bounded before (limitBody).
+func parseForm(r *http.Request) error {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		return r.ParseMultipartForm(1 << 20)
+	}
+	return r.ParseForm()
 }
 
 // SignedIn returns the session and its CSRF token of a request Require

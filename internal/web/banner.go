@@ -26,9 +26,16 @@ type Banner struct {
 	// anything ("Allergies not recorded").
 	Allergies []string
 	NoKnown   bool
-	// Restricted: the record carries sensitive labels or a consent
-	// restricts it; Emergency: the user sees it by break-glass until then.
+	// AllergiesHidden: the user's role may not see allergies at all.
+	AllergiesHidden bool
+	// Alerts are the patient's active Flags (what each says).
+	Alerts []string
+	// Restricted: the record carries sensitive labels (Labels, their
+	// names) or an active Consent limits who may see it (Consent);
+	// Emergency: the user sees it by break-glass until then.
 	Restricted bool
+	Labels     []string
+	Consent    bool
 	Emergency  string
 }
 
@@ -72,11 +79,54 @@ func newBanner(l *Locale, patient *store.Version, allergies []*store.Version, no
 		b.NoKnown = false
 	}
 	if meta, _ := p["meta"].(map[string]any); meta != nil {
-		if sec, _ := meta["security"].([]any); len(sec) > 0 {
-			b.Restricted = true
+		sec, _ := meta["security"].([]any)
+		for _, x := range sec {
+			c, _ := x.(map[string]any)
+			label := str(c, "display")
+			if label == "" {
+				label = str(c, "code")
+			}
+			if label != "" {
+				b.Labels = append(b.Labels, label)
+			}
 		}
+		b.Restricted = len(b.Labels) > 0
 	}
 	return b
+}
+
+// addAlerts adds the active Flags whose period has not ended.
+func (b *Banner) addAlerts(flags []*store.Version, now time.Time) {
+	for _, v := range flags {
+		f := v.Resource
+		if str(f, "status") != "active" {
+			continue
+		}
+		if period, _ := f["period"].(map[string]any); period != nil {
+			if end, ok := fhirTime(str(period, "end")); ok && end.Before(now) {
+				continue
+			}
+		}
+		if text := conceptText(f["code"]); text != "" {
+			b.Alerts = append(b.Alerts, text)
+		}
+	}
+}
+
+// addConsents marks the record restricted when an active Consent limits
+// it: a decision to deny, or exceptions (provisions) to a decision to
+// permit, which in R5 are what the patient refused.
+func (b *Banner) addConsents(consents []*store.Version) {
+	for _, v := range consents {
+		c := v.Resource
+		if str(c, "status") != "active" {
+			continue
+		}
+		provisions, _ := c["provision"].([]any)
+		if str(c, "decision") == "deny" || len(provisions) > 0 {
+			b.Consent, b.Restricted = true, true
+		}
+	}
 }
 
 // DisplayName writes a patient's name as the clinical screen wants it:

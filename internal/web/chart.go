@@ -3,91 +3,111 @@ package web
 import (
 	"net/http"
 	"net/url"
-
-	"github.com/emr-project/emr/internal/access"
-	"github.com/emr-project/emr/internal/search"
-	"github.com/emr-project/emr/internal/store"
+	"slices"
 )
 
 func (ws *Workspace) registerChart(page pageFunc) {
 	page("GET /patients/{id}", ws.chart)
+	page("GET /patients/{id}/timeline", ws.timeline)
+	page("GET /patients/{id}/results", ws.results)
+	page("GET /patients/{id}/trend", ws.trend)
+	page("GET /patients/{id}/documents", ws.documents)
+	page("POST /patients/{id}/documents", ws.uploadDocument)
+	page("GET /patients/{id}/documents/{doc}", ws.document)
+	page("GET /patients/{id}/binary/{bin}", ws.binary)
+	page("POST /patients/{id}/break-glass", ws.breakGlass)
 }
 
-// chartData is the chart summary of one patient.
+// chartData is the chart summary of one patient: each section empty when
+// nothing is recorded (the page says so).
 type chartData struct {
-	Problems    []string
-	Medications []string
+	Problems      []problemRow
+	Allergies     []allergyRow
+	Medications   []string
+	Vitals        []vitalRow
+	Results       []resultRow
+	ResultTable   resultTable
+	Immunizations []datedRow
+	Appointments  []datedRow
+	CareTeam      []datedRow
+	// Hidden are the sections the user's role may not see, by name.
+	Hidden map[string]bool
 }
+
+// chartSections are the summary's sections and the type each shows.
+var chartSections = map[string]string{"problems": "Condition", "allergies": "AllergyIntolerance", "meds": "MedicationRequest",
+	"vitals": "Observation", "results": "Observation", "imms": "Immunization", "appts": "Appointment", "team": "CareTeam"}
 
 // chart is GET /patients/{id}: the banner and the summary, read as one
 // audited interaction. A patient the user may not see shows only that the
-// record is restricted (restricted.html), with break-glass where the user
-// may use it.
+// record is restricted, with break-glass where the user may use it.
 func (ws *Workspace) chart(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	ctx := r.Context()
-	ok, err := ws.visible(ctx, id)
-	if err != nil {
-		return err
-	}
-	v := ws.view(r, "chart.title")
-	if !ok {
-		if !ws.exists(ctx, id) {
-			return notFound
+	v, shown, err := ws.readPatient(w, r, "chart.title", func(p *patientRead, v *view) error {
+		data := &chartData{Hidden: map[string]bool{}}
+		for section, typ := range chartSections {
+			data.Hidden[section] = p.hidden(typ)
 		}
-		v.Title = v.T("restricted.title")
-		v.Data = id
-		ws.render(w, http.StatusForbidden, "restricted", v)
-		return nil
-	}
-	data := &chartData{}
-	err = ws.read(r, access.Request{Interaction: "read", Type: "Patient", ID: id}, func(st store.Store) ([]access.Touched, error) {
-		patient, err := st.Read(ctx, "Patient", id)
+		v.Data = data
+		v.Title = v.Banner.Name
+		l := v.Locale
+		allergies, err := p.find("AllergyIntolerance", url.Values{"_count": {"100"}})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		touched := []access.Touched{access.TouchedVersion(patient)}
-		compartment := func(typ string, params url.Values) ([]*store.Version, error) {
-			q, err := search.Parse(ws.Definitions, typ, params, search.ParseOptions{Compartment: &search.CompartmentRef{Type: "Patient", ID: id}})
-			if err != nil {
-				return nil, err
-			}
-			res, err := st.Search(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			for _, m := range res.Matches {
-				touched = append(touched, access.TouchedVersion(m))
-			}
-			return res.Matches, nil
-		}
-		allergies, err := compartment("AllergyIntolerance", url.Values{"_count": {"100"}})
+		data.Allergies = allergyRows(l, allergies)
+		problems, err := p.search("Condition", url.Values{"clinical-status": {"active"}, "_count": {"100"}})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		v.Banner = newBanner(v.Locale, patient, allergies, ws.now())
-		problems, err := compartment("Condition", url.Values{"clinical-status": {"active"}, "_count": {"100"}})
+		data.Problems = problemRows(l, problems)
+		meds, err := p.search("MedicationRequest", url.Values{"status": {"active"}, "_count": {"100"}})
 		if err != nil {
-			return nil, err
-		}
-		for _, p := range problems {
-			data.Problems = append(data.Problems, conceptText(p.Resource["code"]))
-		}
-		meds, err := compartment("MedicationRequest", url.Values{"status": {"active"}, "_count": {"100"}})
-		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, m := range meds {
-			data.Medications = append(data.Medications, conceptText(m.Resource["medication"]))
+			data.Medications = append(data.Medications, l.medicationLine(m.Resource))
 		}
-		return touched, nil
+		slices.Sort(data.Medications)
+		vitals, err := p.find("Observation", url.Values{"category": {"vital-signs"}, "_sort": {"-date"}, "_count": {"200"}})
+		if err != nil {
+			return err
+		}
+		var shown []int
+		data.Vitals, shown = vitalRows(l, vitals)
+		for _, i := range shown {
+			p.touch(vitals[i])
+		}
+		labs, err := p.search("Observation", url.Values{"category": {"laboratory"}, "_sort": {"-date"}, "_count": {"10"}})
+		if err != nil {
+			return err
+		}
+		for _, o := range labs {
+			data.Results = append(data.Results, l.resultRowOf(o))
+		}
+		data.ResultTable = resultTable{V: v, Rows: data.Results}
+		imms, err := p.search("Immunization", url.Values{"_sort": {"-date"}, "_count": {"50"}})
+		if err != nil {
+			return err
+		}
+		data.Immunizations = immunizationRows(l, imms)
+		appts, err := p.search("Appointment", url.Values{"date": {"ge" + ws.now().Format("2006-01-02")}, "status": {"proposed,pending,booked,arrived,checked-in,waitlist"},
+			"_sort": {"date"}, "_count": {"20"}})
+		if err != nil {
+			return err
+		}
+		data.Appointments = appointmentRows(l, appts)
+		teams, err := p.search("CareTeam", url.Values{"status": {"active"}, "_count": {"20"}})
+		if err != nil {
+			return err
+		}
+		data.CareTeam = careTeamRows(p, teams)
+		return nil
 	})
-	if err != nil {
+	if err != nil || !shown {
 		return err
 	}
-	ws.rememberRecent(ctx, v.User, id)
-	v.Title = v.Banner.Name
-	v.Data = data
+	// The audited read has shown the patient: remember it.
+	ws.rememberRecent(r.Context(), v.User, r.PathValue("id"))
 	ws.render(w, http.StatusOK, "chart", v)
 	return nil
 }

@@ -73,7 +73,7 @@ func (ws *Workspace) Register(mux *http.ServeMux) {
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/ws/", http.StripPrefix("/static/ws/", cacheFor(time.Hour, http.FileServerFS(static))))
 	var page pageFunc = func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
-		mux.Handle(pattern, ws.Auth.Require(ws.handle(h)))
+		mux.Handle(pattern, ws.limitBody(ws.Auth.Require(ws.handle(h))))
 	}
 	// Each page group registers its own routes (one file each).
 	ws.registerFinder(page)

@@ -42,8 +42,9 @@ func newWorkspaceSite(t *testing.T) *workspaceSite {
 	accounts := auth.NewAccounts(st, roles, auth.AccountOptions{Now: c.Now, RelaxMFA: true})
 	sessions := auth.NewSessions(st, auth.SessionOptions{Now: c.Now})
 	gate := access.NewGate(st, access.NewRolePolicy(defs, roles), "emr")
-	a := &Auth{Accounts: accounts, Sessions: sessions}
-	ws := &Workspace{Auth: a, Store: st, Gate: gate, Definitions: defs, Now: c.Now, IdleTimeout: sessions.IdleTimeout(),
+	bg := &access.BreakGlass{Store: st, Gate: gate}
+	a := &Auth{Accounts: accounts, Sessions: sessions, BreakGlass: bg}
+	ws := &Workspace{Auth: a, Store: st, Gate: gate, Definitions: defs, Now: c.Now, IdleTimeout: sessions.IdleTimeout(), BreakGlass: bg,
 		Matcher: &mpi.Matcher{Model: mpi.DefaultModel(), Keys: st, Definitions: defs}}
 	mux := http.NewServeMux()
 	a.Register(mux)

@@ -460,7 +460,8 @@ func TestBrowserIdleTimeout(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, "EMR_SESSION_IDLE=4s", "EMR_RELAX_MFA=true")
 	b := newBrowser(t, s)
-	b.signIn("nurse", addUser(t, dir, "nurse", "nurse"))
+	password := addUser(t, dir, "nurse", "nurse")
+	b.signIn("nurse", password)
 	start := time.Now()
 	warning := b.see(`//*[@role="alertdialog"]`)
 	if !strings.Contains(warning, "signed out") || time.Since(start) > 4*time.Second {
@@ -475,6 +476,14 @@ func TestBrowserIdleTimeout(t *testing.T) {
 	b.see(`//*[@role="status"][contains(., "Your session has ended")]`)
 	if loc := b.location(); !strings.HasPrefix(loc, "/login?notice=expired") {
 		t.Errorf("after the idle time-out the page is %s", loc)
+	}
+	b.check("idle-signed-out")
+	// Signing in again returns to the page left.
+	b.fill("User name", "nurse")
+	b.fill("Password", password)
+	b.press("Sign in")
+	if loc := b.location(); loc != "/" {
+		t.Errorf("signing in again went to %s, want /", loc)
 	}
 }
 

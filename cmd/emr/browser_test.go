@@ -437,6 +437,9 @@ func TestBrowserWorkspace(t *testing.T) {
 			}
 		}
 		b.check("chart")
+		b.follow("My sessions")
+		b.see(`//table//td[contains(., "this session") or contains(., "This session")]`)
+		b.check("sessions")
 		b.press("Sign out")
 		b.see(`//*[@role="status"][contains(., "You are signed out.")]`)
 		b.check("signed-out")

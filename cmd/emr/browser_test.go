@@ -429,6 +429,14 @@ func TestBrowserWorkspace(t *testing.T) {
 			t.Errorf("typing in the finder went to %s; want the results on the same page", loc)
 		}
 		b.check("finder-results")
+		// In Bengali: the page says which language it is in (screen
+		// readers pick their voice by it), and axe checks it again.
+		b.visit("/language?lang=bn&next=/")
+		if lang := eval[string](b, `document.documentElement.lang`); lang != "bn" {
+			t.Errorf("the Bengali finder has lang %q", lang)
+		}
+		b.check("finder-bn")
+		b.visit("/language?lang=en&next=/?q=kafo")
 		b.follow("OKAFOR, Chidinma (Mrs)")
 		banner := b.see(`//section[starts-with(@aria-label, "Chart")]`)
 		for _, want := range []string{"OKAFOR, Chidinma (Mrs)", "09-Mar-1984", "Female", "MRN-1001", "Allergies not recorded"} {

@@ -385,6 +385,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "", "unknown command"},
 		{[]string{"serve", "--no-such-flag"}, 2, "", "no-such-flag"},
 		{[]string{"serve", "--log-level", "loud"}, 2, "", "log-level"},
+		{[]string{"serve", "--session-idle", "0s"}, 2, "", "--session-idle must be positive"},
 		{[]string{"serve", "--addr", "256.0.0.1:99999", "--data", t.TempDir()}, 1, "", "listen"},
 		{[]string{"reindex", "--data", t.TempDir()}, 0, "reindex complete", ""},
 		{[]string{"reindex", "--data", "/dev/null/x"}, 1, "", "data directory"},

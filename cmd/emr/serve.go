@@ -54,6 +54,9 @@ type config struct {
 	// roles that see clinical data sign in without a second factor.
 	rolesFile string
 	relaxMFA  bool
+	// sessionIdle ends a web session unused this long (0: the default of
+	// auth.SessionOptions).
+	sessionIdle time.Duration
 	// deidKey is the key file of Patient/$deidentify ("" leaves the
 	// operation out).
 	deidKey string
@@ -88,6 +91,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.rolesFile, "roles", "", "roles file replacing or adding to the built-in roles (see emr role list and docs/security.md)")
 	fs.StringVar(&cfg.deidKey, "deid-key", "", "pseudonymisation key file (created 0600 when missing) enabling GET /fhir/Patient/[id]/$deidentify for roles with the deidentify operation; share it with emr export --key for matching pseudonyms (docs/deidentify.md)")
 	fs.BoolVar(&cfg.relaxMFA, "relax-mfa", false, "let roles that see clinical data sign in without a second factor (not for production)")
+	fs.DurationVar(&cfg.sessionIdle, "session-idle", 15*time.Minute, "sign a web user out after this long without a request (the page warns two minutes before)")
 	tlsFlags(fs, &cfg)
 	mpiFlags(fs, &cfg)
 	fs.StringVar(&cfg.duplicates, "duplicates", "warn", "what creating a Patient does about likely duplicates: warn (create, and answer with the candidates) or refuse (409 for a certain match unless the client sends "+fhirapi.ReviewedHeader+": true); docs/mpi.md")
@@ -116,6 +120,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		warnCleartext(cfg.addr, logger, stderr)
 	}
 
+	if cfg.sessionIdle <= 0 {
+		return usageError{errors.New("--session-idle must be positive, e.g. 15m")}
+	}
 	if cfg.relaxMFA {
 		logger.Warn("--relax-mfa: users whose roles see clinical data may sign in with a password alone; do not use this in production")
 	}
@@ -237,7 +244,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	gate := access.NewGate(st, access.NewRolePolicy(defs, roles), "emr")
 	breakGlass := &access.BreakGlass{Store: st, Gate: gate}
 	accounts := auth.NewAccounts(st, roles, auth.AccountOptions{RelaxMFA: cfg.relaxMFA})
-	sessions := auth.NewSessions(st, auth.SessionOptions{})
+	sessions := auth.NewSessions(st, auth.SessionOptions{Idle: cfg.sessionIdle})
 	fhirBase := cfg.fhirBase
 	if fhirBase == "" {
 		fhirBase = "http://localhost/fhir" // commands that do not serve HTTP

@@ -67,17 +67,19 @@ type page struct {
 	Title, Error, Notice, CSRF string
 	Name, Next                 string
 	Secret, OTPAuthURL         string
-	RecoveryCodes              []string
-	User, Current              string
-	Sessions                   []*auth.Session
-	Admin                      bool
+	// QRCode is the otpauth URL drawn as a QR code (a data: URL).
+	QRCode        template.URL
+	RecoveryCodes []string
+	User, Current string
+	Sessions      []*auth.Session
+	Admin         bool
 }
 
 func (a *Auth) render(w http.ResponseWriter, status int, name string, p page) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(status)
 	if err := templates.ExecuteTemplate(w, name, p); err != nil && a.Logger != nil {
 		a.Logger.Warn("rendering a page failed", "page", name, "error", err)
@@ -292,7 +294,7 @@ func (a *Auth) mfaForm(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "try again", http.StatusInternalServerError)
 		return
 	}
-	a.render(w, http.StatusOK, "mfa.html", page{Title: "Set up your authenticator", Secret: secret, OTPAuthURL: otpURL, CSRF: auth.CSRFToken(in.session)})
+	a.render(w, http.StatusOK, "mfa.html", page{Title: "Set up your authenticator", Secret: secret, OTPAuthURL: otpURL, QRCode: qrImage(otpURL), CSRF: auth.CSRFToken(in.session)})
 }
 
 func (a *Auth) mfaConfirm(w http.ResponseWriter, r *http.Request) {
@@ -306,7 +308,7 @@ func (a *Auth) mfaConfirm(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.render(w, http.StatusUnprocessableEntity, "mfa.html", page{Title: "Set up your authenticator",
-			Error: "That code is not valid. Scan the new secret below and try again.", Secret: secret, OTPAuthURL: otpURL, CSRF: auth.CSRFToken(in.session)})
+			Error: "That code is not valid. Scan the new secret below and try again.", Secret: secret, OTPAuthURL: otpURL, QRCode: qrImage(otpURL), CSRF: auth.CSRFToken(in.session)})
 		return
 	}
 	// The session's second-factor state is fixed at sign-in: end it, so

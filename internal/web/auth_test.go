@@ -1,7 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -246,6 +249,12 @@ func TestSecondFactor(t *testing.T) {
 		t.Fatalf("enrolment page: %d %s", enrol.status, enrol.body)
 	}
 	secret := m[1]
+	// The same secret as a QR code, in the page itself.
+	if img := regexp.MustCompile(`<img class="qr" src="data:image/svg(?:\+|&#43;)xml;base64,([^"]+)" alt="[^"]+">`).FindStringSubmatch(enrol.body); img == nil {
+		t.Errorf("no QR code image on the enrolment page: %s", enrol.body)
+	} else if svg, err := base64.StdEncoding.DecodeString(html.UnescapeString(img[1])); err != nil || !bytes.HasPrefix(svg, []byte("<svg ")) {
+		t.Errorf("the QR code is not an SVG image: %v %.40q", err, svg)
+	}
 	if a := b.post("/mfa", url.Values{"csrf": {csrfOf(t, enrol.body)}, "code": {"000000"}}); a.status != http.StatusUnprocessableEntity {
 		t.Errorf("a wrong code: %d", a.status)
 	}

@@ -17,7 +17,11 @@
         fetch("/?partial=1&q=" + encodeURIComponent(text), { credentials: "same-origin" })
           .then(function (r) { return r.ok ? r.text() : null; })
           .then(function (html) {
-            if (html !== null && mine === seq) { results.innerHTML = html; rove(links(), 0, false); }
+            if (html !== null && mine === seq) {
+              results.innerHTML = html;
+              rove(links(), 0, false);
+              results.dispatchEvent(new Event("emr:renewed"));
+            }
           });
       }, 250);
     });
@@ -46,25 +50,37 @@
   // A form shown again with errors or a conflict: the summary is read first.
   var summary = document.getElementById("error-summary") || document.getElementById("conflict");
   if (summary) { summary.tabIndex = -1; summary.focus(); }
+  // The idle warning: two minutes before the session's idle time-out (or
+  // half-way, for a short one), a dialog offers to stay signed in; at the
+  // time-out the page goes to the sign-in form, so that no patient's data
+  // stays on an unattended screen. It only navigates: signing out here
+  // would end the session a user is still using in another tab.
   var idle = Number(document.body.dataset.idleSeconds || 0);
   var box = document.getElementById("idle");
-  if (idle > 120 && box) {
-    var warnAt = (idle - 120) * 1000, warnTimer;
+  if (idle > 0 && box) {
+    var lead = Math.min(120, idle / 2), warnTimer, endTimer;
     var arm = function () {
       clearTimeout(warnTimer);
+      clearTimeout(endTimer);
+      box.hidden = true;
       warnTimer = setTimeout(function () {
         var p = document.getElementById("idle-text");
-        p.textContent = p.dataset.template.replace("{m}", "2");
+        p.textContent = p.dataset.template.replace("{m}", String(Math.max(1, Math.round(lead / 60))));
         box.hidden = false;
         document.getElementById("idle-stay").focus();
-      }, warnAt);
+      }, (idle - lead) * 1000);
+      endTimer = setTimeout(function () {
+        location.replace("/login?notice=expired&next=" + encodeURIComponent(location.pathname + location.search));
+      }, idle * 1000);
     };
     document.getElementById("idle-stay").addEventListener("click", function () {
       fetch("/account/ping", { method: "POST", credentials: "same-origin",
-        headers: { "X-CSRF-Token": document.body.dataset.csrf } }).then(function () {
-        box.hidden = true; arm();
+        headers: { "X-CSRF-Token": document.body.dataset.csrf } }).then(function (r) {
+        if (r.ok) { arm(); }
       });
     });
+    // The finder's requests renew the session too.
+    if (results) { results.addEventListener("emr:renewed", arm); }
     arm();
   }
 })();

@@ -426,7 +426,7 @@ func explainMatches(ctx context.Context, w io.Writer, st store.Store, results []
 			return id + " (" + err.Error() + ")"
 		}
 		p := v.Resource
-		return fmt.Sprintf("%s %s %v %v %v", id, p.JSON()[:0], p["name"], p["birthDate"], p["telecom"])
+		return fmt.Sprintf("%s %v %v %v %v", id, p["name"], p["birthDate"], p["telecom"], p["address"])
 	}
 	byPerson := map[int][]string{}
 	for id, person := range truth {

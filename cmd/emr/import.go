@@ -33,6 +33,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	batch := fs.Int("batch", 500, "resources written per transaction")
 	workers := fs.Int("workers", 0, "parallel parsers and validators; 0 means one per CPU")
 	mpiFlags(fs, &cfg)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the import to this file")
 	// Paths and flags may come in any order (emr import dir --data x):
 	// parse up to each path, set it aside and go on; parseFlags then only
 	// fills the flags not given from the environment.
@@ -56,6 +57,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// batches): collecting garbage less often costs some 150 MB and
 		// gains about a tenth of the time.
 		debug.SetGCPercent(400)
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	defs := spec.R5()
 	st, dbPath, err := openStore(ctx, cfg, defs)

@@ -169,7 +169,7 @@ func Import(ctx context.Context, opts Options, paths ...string) (*Summary, error
 			defer wg.Done()
 			for j := range jobs {
 				select {
-				case results <- process(opts, j):
+				case results <- readied(opts.Store, process(opts, j)):
 				case <-ctx.Done():
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/store"
 )
 
 // result is what a worker makes of a job: units ready to write, and the
@@ -33,6 +34,9 @@ type item struct {
 	res   fhir.Resource
 	where string
 	kept  int // elements kept as cross-version extensions by conversion
+	// ready is res prepared for writing (its index entries extracted),
+	// when the store is a store.Preparer; nil otherwise.
+	ready *store.Prepared
 }
 
 // unknownType counts what failed before its resource type was known.

@@ -144,7 +144,7 @@ func (w *writer) write(items []item) ([]outcome, error) {
 	err := w.opts.Store.Write(w.ctx, func(tx store.Tx) error {
 		outcomes, written = outcomes[:0], written[:0] // a backend may run fn again
 		for _, it := range items {
-			o, v, err := put(tx, it.res)
+			o, v, err := put(tx, it)
 			if err != nil {
 				return fmt.Errorf("%s: %s/%s: %w", it.where, it.res.Type(), it.res.ID(), err)
 			}
@@ -176,9 +176,29 @@ func (w *writer) write(items []item) ([]outcome, error) {
 	return outcomes, err
 }
 
+// readied prepares the resources of r for writing when st can: their
+// index entries are extracted here, in the parallel workers, rather than
+// by the one writer. A resource whose extraction fails is left for the
+// writer, which reports the error where it reports every other.
+func readied(st store.Store, r *result) *result {
+	p, ok := st.(store.Preparer)
+	if !ok {
+		return r
+	}
+	for _, u := range r.units {
+		for i := range u.items {
+			if ready, err := p.Prepare(u.items[i].res); err == nil {
+				u.items[i].ready = ready
+			}
+		}
+	}
+	return r
+}
+
 // put stores res under its own id unless the stored version is the same,
 // and returns the version written (nil when unchanged).
-func put(tx store.Tx, res fhir.Resource) (outcome, *store.Version, error) {
+func put(tx store.Tx, it item) (outcome, *store.Version, error) {
+	res := it.res
 	cur, err := tx.Read(res.Type(), res.ID())
 	switch {
 	case err == nil && sameContent(cur.Resource, res):
@@ -186,7 +206,13 @@ func put(tx store.Tx, res fhir.Resource) (outcome, *store.Version, error) {
 	case err != nil && !fhir.IsKind(err, fhir.KindNotFound) && !fhir.IsKind(err, fhir.KindGone):
 		return 0, nil, err
 	}
-	v, isNew, err := tx.Update(res, 0)
+	var v *store.Version
+	var isNew bool
+	if pu, ok := tx.(store.PreparedUpdater); ok && it.ready != nil {
+		v, isNew, err = pu.UpdatePrepared(it.ready, 0)
+	} else {
+		v, isNew, err = tx.Update(res, 0)
+	}
 	if err != nil {
 		return 0, nil, err
 	}

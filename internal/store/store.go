@@ -204,6 +204,32 @@ type Extractor interface {
 	Version() string
 }
 
+// Prepared is a resource with the part of its write that needs no
+// transaction done ahead: its search index entries, extracted on the
+// caller's goroutine so that the one writer only stores. A Preparer makes
+// it; Tx.UpdatePrepared (where the Tx is a PreparedUpdater) writes it.
+// The resource must not change between the two, apart from the
+// meta.versionId and meta.lastUpdated the store sets (no index entry reads
+// them): the entries would no longer describe it.
+type Prepared struct {
+	Resource fhir.Resource
+	Entries  []search.Entry
+	// Extractor is the extractor version the entries come from; a write
+	// under another version extracts again.
+	Extractor string
+}
+
+// Preparer is a Store that can prepare resources for writing.
+type Preparer interface {
+	Prepare(res fhir.Resource) (*Prepared, error)
+}
+
+// PreparedUpdater is a Tx that can write a Prepared resource: Update with
+// the extraction already done.
+type PreparedUpdater interface {
+	UpdatePrepared(p *Prepared, ifMatch int64) (v *Version, created bool, err error)
+}
+
 // HistoryQuery selects versions for a history interaction.
 type HistoryQuery struct {
 	Type string // "" for system history

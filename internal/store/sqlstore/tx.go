@@ -26,6 +26,22 @@ var _ store.Tx = (*txn)(nil)
 
 var errTxDone = fhir.Errorf(fhir.KindInternal, "store.Tx used after its Write function returned")
 
+// Prepare extracts res's index entries on the caller's goroutine, so that
+// a write of it (Tx.UpdatePrepared) leaves the one writer only storing.
+// Importers prepare in their parallel workers.
+func (db *DB) Prepare(res fhir.Resource) (*store.Prepared, error) {
+	p := &store.Prepared{Resource: res}
+	if db.extractor == nil {
+		return p, nil
+	}
+	entries, err := db.extractor.Extract(res)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s/%s: index: %w", res.Type(), res.ID(), err)
+	}
+	p.Entries, p.Extractor = entries, db.extractor.Version()
+	return p, nil
+}
+
 // Write implements store.Store.
 func (db *DB) Write(ctx context.Context, fn func(tx store.Tx) error) error {
 	return db.submit(ctx, func(tx *txn) error { return fn(tx) })
@@ -114,10 +130,30 @@ func (tx *txn) Create(res fhir.Resource) (*store.Version, error) {
 		return nil, fmt.Errorf("store: create: %w", fhir.Errorf(fhir.KindInvalid, "the resource has no resourceType"))
 	}
 	res.SetID(store.NewID())
-	return tx.insert(typ, res.ID(), 1, res, "", "create")
+	return tx.insert(typ, res.ID(), 1, res, "", "create", nil)
 }
 
 func (tx *txn) Update(res fhir.Resource, ifMatch int64) (*store.Version, bool, error) {
+	return tx.update(res, ifMatch, nil)
+}
+
+// UpdatePrepared is Update with the index entries p carries, when they
+// come from this store's extractor version.
+func (tx *txn) UpdatePrepared(p *store.Prepared, ifMatch int64) (*store.Version, bool, error) {
+	if p == nil {
+		return nil, false, fmt.Errorf("store: update: %w", fhir.Errorf(fhir.KindInvalid, "nothing prepared"))
+	}
+	var entries []search.Entry
+	if tx.db.extractor != nil && p.Extractor == tx.db.extractor.Version() {
+		if entries = p.Entries; entries == nil {
+			entries = []search.Entry{} // extracted, and none: not "extract now"
+		}
+	}
+	return tx.update(p.Resource, ifMatch, entries)
+}
+
+// update is Update with entries as in insert.
+func (tx *txn) update(res fhir.Resource, ifMatch int64, entries []search.Entry) (*store.Version, bool, error) {
 	if err := tx.usable(); err != nil {
 		return nil, false, err
 	}
@@ -130,7 +166,7 @@ func (tx *txn) Update(res fhir.Resource, ifMatch int64) (*store.Version, bool, e
 	if err != nil {
 		return nil, false, err
 	}
-	v, err := tx.insert(typ, id, cur.versionID+1, res, cur.pkey, "update")
+	v, err := tx.insert(typ, id, cur.versionID+1, res, cur.pkey, "update", entries)
 	return v, err == nil && !cur.exists, err
 }
 
@@ -142,7 +178,7 @@ func (tx *txn) Delete(typ, id string, ifMatch int64) (*store.Version, error) {
 	if err != nil || !cur.exists || cur.deleted {
 		return nil, err
 	}
-	return tx.insert(typ, id, cur.versionID+1, nil, cur.pkey, "delete")
+	return tx.insert(typ, id, cur.versionID+1, nil, cur.pkey, "delete", nil)
 }
 
 // currentState is what a write needs to know of a resource's current
@@ -176,13 +212,15 @@ func (tx *txn) current(typ, id string, ifMatch int64, op string) (currentState, 
 // insert writes version versionID of typ/id (a tombstone when res is nil)
 // and makes it current. A tombstone keeps prevKey, the patient key of the
 // version it follows, so that it stays beside the resource's other rows.
-func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKey, op string) (*store.Version, error) {
+//
+// entries are res's index entries when the caller extracted them already
+// (UpdatePrepared); nil has the extractor make them here.
+func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKey, op string, entries []search.Entry) (*store.Version, error) {
 	var body []byte
-	var entries []search.Entry
 	if res != nil {
 		stamp(res, versionID, tx.now)
 		body = res.JSON()
-		if tx.db.extractor != nil {
+		if tx.db.extractor != nil && entries == nil {
 			var err error
 			if entries, err = tx.db.extractor.Extract(res); err != nil {
 				return nil, fmt.Errorf("store: %s %s/%s: index: %w", op, typ, id, err)

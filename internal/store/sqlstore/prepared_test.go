@@ -1,0 +1,88 @@
+package sqlstore
+
+import (
+	"testing"
+
+	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/store"
+)
+
+// A resource prepared ahead (its entries extracted off the writer) is
+// indexed exactly as one written plainly; entries from another extractor
+// version are not trusted but extracted again.
+func TestUpdatePrepared(t *testing.T) {
+	db := openTest(t)
+	defer db.Close()
+
+	plain := benchPatient(1)
+	plain.SetID("plain")
+	ahead := benchPatient(1)
+	ahead.SetID("ahead")
+	ready, err := db.Prepare(ahead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ready.Entries) == 0 || ready.Extractor == "" {
+		t.Fatalf("Prepare: %d entries, extractor %q", len(ready.Entries), ready.Extractor)
+	}
+	stale := benchPatient(2)
+	stale.SetID("stale")
+	// Entries of another resource, as an older extractor might have made:
+	// the write must not use them.
+	other, err := db.Prepare(benchPatient(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Resource, other.Extractor = stale, "some older version"
+
+	err = db.Write(ctx, func(tx store.Tx) error {
+		if _, _, err := tx.Update(plain, 0); err != nil {
+			return err
+		}
+		pu, ok := tx.(store.PreparedUpdater)
+		if !ok {
+			t.Fatal("the SQL store's Tx is not a store.PreparedUpdater")
+		}
+		if _, created, err := pu.UpdatePrepared(ready, 0); err != nil || !created {
+			t.Fatalf("UpdatePrepared: created %v, %v", created, err)
+		}
+		_, _, err := pu.UpdatePrepared(other, 0)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rows := func(id string) int {
+		t.Helper()
+		var n, total int
+		for _, table := range tableOf {
+			if err := db.readers.QueryRowContext(ctx, `SELECT count(*) FROM `+table+
+				` WHERE rid = (SELECT rid FROM resource_key WHERE type = 'Patient' AND id = ?)`, id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			total += n
+		}
+		return total
+	}
+	if p, a := rows("plain"), rows("ahead"); p == 0 || p != a {
+		t.Errorf("index rows: %d written plainly, %d prepared ahead", p, a)
+	}
+	for family, want := range map[string]string{"Family1": "ahead,plain", "Family2": "stale", "Family3": ""} {
+		res, err := db.Search(ctx, &search.Query{Type: "Patient", Filters: []*search.Filter{
+			testFilter("Patient", "family", "exact", search.Value{Exact: family})}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for i, m := range res.Matches {
+			if i > 0 {
+				got += ","
+			}
+			got += m.ID
+		}
+		if got != want && !(want == "ahead,plain" && got == "plain,ahead") {
+			t.Errorf("family=%s: got [%s], want [%s]", family, got, want)
+		}
+	}
+}

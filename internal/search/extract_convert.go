@@ -221,20 +221,31 @@ func (ex *extraction) putCoding(param string, m map[string]any, text string) {
 }
 
 // putConcept indexes one entry per coding. The concept's text goes on a
-// coding without a display, or on its own entry when every coding has one
-// (or there is none), so that :text finds it.
+// coding without a display, or on its own entry when every coding has a
+// display reading otherwise (or there is no coding), so that :text finds
+// it.
 func (ex *extraction) putConcept(param string, m map[string]any) {
 	text := str(m, "text")
 	used := text == ""
+	folded := fold(text)
 	for _, c := range list(m, "coding") {
 		cm, ok := c.(map[string]any)
 		if !ok {
 			continue
 		}
-		if !used && str(cm, "display") == "" {
-			ex.putCoding(param, cm, text)
-			used = true
-			continue
+		if !used {
+			// A coding without a display carries the text; one whose
+			// display reads as the text already finds it (Synthea's
+			// concepts nearly all repeat their display as text: one row
+			// less for each).
+			switch display := str(cm, "display"); {
+			case display == "":
+				ex.putCoding(param, cm, text)
+				used = true
+				continue
+			case fold(display) == folded:
+				used = true
+			}
 		}
 		ex.putCoding(param, cm, "")
 	}

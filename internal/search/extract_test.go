@@ -259,6 +259,26 @@ func TestExtractOthers(t *testing.T) {
 			{"occurrence", []Entry{period("2023-12-30", "2024-01-05")}},
 		})
 	})
+	t.Run("concept text", func(t *testing.T) {
+		// The text goes on the coding whose display reads the same, or
+		// the one without a display, or its own entry.
+		for _, c := range []struct {
+			code string
+			want []Entry
+		}{
+			{`{"coding": [{"system": "http://loinc.org", "code": "8302-2", "display": "Body Height"}], "text": "body  height"}`,
+				[]Entry{{Kind: KindToken, System: "http://loinc.org", Code: "8302-2", Display: "body height"}}},
+			{`{"coding": [{"system": "http://loinc.org", "code": "8302-2", "display": "Body Height"}, {"system": "urn:x", "code": "h"}], "text": "Stature"}`,
+				[]Entry{{Kind: KindToken, System: "http://loinc.org", Code: "8302-2", Display: "body height"},
+					{Kind: KindToken, System: "urn:x", Code: "h", Display: "stature"}}},
+			{`{"coding": [{"system": "http://loinc.org", "code": "8302-2", "display": "Body Height"}], "text": "Stature"}`,
+				[]Entry{{Kind: KindToken, System: "http://loinc.org", Code: "8302-2", Display: "body height"},
+					{Kind: KindToken, Display: "stature"}}},
+		} {
+			res := mustParse(t, `{"resourceType": "Observation", "id": "o9", "status": "final", "code": `+c.code+`}`)
+			runExtractCases(t, res, []extractCase{{"code", c.want}})
+		}
+	})
 	t.Run("absent element", func(t *testing.T) {
 		// The deceased expression is false, not empty, without deceased[x]:
 		// the part must be evaluated although its first element is absent.

@@ -208,7 +208,12 @@ func PatientOf(res fhir.Resource) string {
 		return "Patient/" + res.ID()
 	}
 	for _, key := range []string{"patient", "subject", "beneficiary"} {
+		refs, _ := res[key].([]any) // Composition.subject repeats
 		if ref, ok := res[key].(map[string]any); ok {
+			refs = []any{ref}
+		}
+		for _, r := range refs {
+			ref, _ := r.(map[string]any)
 			if s, ok := ref["reference"].(string); ok && strings.HasPrefix(s, "Patient/") {
 				if i := strings.Index(s, "/_history/"); i > 0 {
 					s = s[:i]

@@ -54,6 +54,7 @@ func TestPatientOf(t *testing.T) {
 		{`{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/p3"}}`, "Patient/p3"},
 		{`{"resourceType":"Observation","subject":{"reference":"Group/g"}}`, ""},
 		{`{"resourceType":"Organization","id":"o"}`, ""},
+		{`{"resourceType":"Composition","subject":[{"reference":"Group/g"},{"reference":"Patient/p4"}]}`, "Patient/p4"},
 	}
 	for _, c := range cases {
 		res, err := fhir.ParseResource([]byte(c.res))

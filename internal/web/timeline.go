@@ -157,7 +157,11 @@ func (l *Locale) timelineEntryOf(patient, kind string, v *store.Version) timelin
 		if e.Title == "" {
 			e.Title = conceptText(res["type"])
 		}
-		e.Detail = str(res, "status")
+		e.Detail = l.T("note.status-" + str(res, "status"))
+		e.Link = notePath(patient, v.ID)
+	}
+	if kind == "encounter" {
+		e.Link = visitPath(patient, v.ID)
 	}
 	if e.Title == "" {
 		e.Title = l.T("value.unknown")

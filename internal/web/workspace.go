@@ -79,6 +79,8 @@ func (ws *Workspace) Register(mux *http.ServeMux) {
 	ws.registerFinder(page)
 	ws.registerChart(page)
 	ws.registerRegistration(page)
+	ws.registerVisits(page)
+	ws.registerNotes(page)
 	mux.HandleFunc("GET /language", setLanguage)
 	// The idle warning's "stay signed in": any signed-in request renews
 	// the session; this one does nothing else.

@@ -73,6 +73,9 @@
         location.replace("/login?notice=expired&next=" + encodeURIComponent(location.pathname + location.search));
       }, idle * 1000);
     };
+    // A page that saves as one types (the note editor) says so: the
+    // server has renewed the session, so the countdown starts again.
+    document.addEventListener("emr:active", arm);
     document.getElementById("idle-stay").addEventListener("click", function () {
       fetch("/account/ping", { method: "POST", credentials: "same-origin",
         headers: { "X-CSRF-Token": document.body.dataset.csrf } }).then(function (r) {

@@ -38,7 +38,7 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type site struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
 	accounts *auth.Accounts
 	clock    *clock
@@ -112,7 +112,7 @@ func (b *browser) post(path string, form url.Values) answer {
 	return read(b.s.t, resp)
 }
 
-func read(t *testing.T, resp *http.Response) answer {
+func read(t testing.TB, resp *http.Response) answer {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -123,7 +123,7 @@ func read(t *testing.T, resp *http.Response) answer {
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-func csrfOf(t *testing.T, body string) string {
+func csrfOf(t testing.TB, body string) string {
 	t.Helper()
 	m := csrfField.FindStringSubmatch(body)
 	if m == nil {

@@ -28,7 +28,7 @@ type workspaceSite struct {
 	store *sqlstore.DB
 }
 
-func newWorkspaceSite(t *testing.T) *workspaceSite {
+func newWorkspaceSite(t testing.TB) *workspaceSite {
 	t.Helper()
 	defs := spec.R5()
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"),

@@ -311,8 +311,10 @@ func (ws *Workspace) notePage(w http.ResponseWriter, r *http.Request, status int
 				data.Appends = strings.TrimPrefix(str(asMap(asMap(rel)["resourceReference"]), "reference"), "Composition/")
 			}
 		}
-		for n := int64(1); n < c.VersionID && str(c.Resource, "status") == "amended"; n++ {
-			data.Versions = append(data.Versions, n)
+		if str(c.Resource, "status") == "amended" {
+			if data.Versions, err = signedVersions(p, noteID, c.VersionID); err != nil {
+				return err
+			}
 		}
 		addenda, err := p.search("Composition", url.Values{"related": {"Composition/" + noteID}, "_sort": {"date"}, "_count": {"50"}})
 		if err != nil {
@@ -341,6 +343,37 @@ func (ws *Workspace) notePage(w http.ResponseWriter, r *http.Request, status int
 	v.Data = data
 	ws.render(w, status, name, v)
 	return nil
+}
+
+// signedVersions lists the versions of a note, older than current, that
+// were signed (final or amended), oldest first: the drafts before the
+// signature are not the note anyone signed. They are the newest versions
+// (a signed note only takes amendments), so the history is read from the
+// newest until a draft.
+func signedVersions(p *patientRead, noteID string, current int64) ([]int64, error) {
+	var out []int64
+	q := store.HistoryQuery{Type: "Composition", ID: noteID, Count: 50}
+	for {
+		page, err := p.st.History(p.ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range page.Versions {
+			switch s := str(v.Resource, "status"); {
+			case v.VersionID >= current:
+			case s == "final" || s == "amended":
+				out = append(out, v.VersionID)
+			default:
+				slices.Reverse(out)
+				return out, nil
+			}
+		}
+		if !page.More || len(page.Versions) == 0 {
+			slices.Reverse(out)
+			return out, nil
+		}
+		q.Before = page.Versions[len(page.Versions)-1].Seq
+	}
 }
 
 // isAuthor reports whether the signed-in user wrote the note.

@@ -11,6 +11,14 @@
   var version = document.getElementById("note-version");
   var csrf = form.querySelector("input[name=csrf]").value;
   var dirty = false, busy = false, pause = null, longest = null, stopped = false;
+  // submitting: the form is being posted (Save draft, Sign), so leaving
+  // the page is expected; then: a submit waiting for a save in flight,
+  // which would otherwise post the version before it.
+  var submitting = false, then = null;
+  var settled = function () {
+    busy = false;
+    if (then) { var f = then; then = null; f(); }
+  };
 
   var say = function (text) { state.textContent = text; };
   var save = function (leaving) {
@@ -27,7 +35,6 @@
       headers: { "X-Autosave": "1", "X-CSRF-Token": csrf } })
       .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, status: r.status, j: j }; }); })
       .then(function (a) {
-        busy = false;
         if (a.ok) {
           version.value = String(a.j.version);
           say(a.j.saved);
@@ -41,12 +48,13 @@
           say(a.j.error || state.dataset.unsaved);
           state.setAttribute("role", "alert");
         }
+        settled();
       })
       .catch(function () {
-        busy = false;
         dirty = true;
         say(state.dataset.offline);
         pause = setTimeout(save, 5000);
+        settled();
       });
   };
   var schedule = function () {
@@ -58,13 +66,25 @@
     dirty = true;
     if (!stopped) { say(state.dataset.unsaved); schedule(); }
   });
-  // Signing or saving by the buttons posts the form itself.
-  form.addEventListener("submit", function () { dirty = false; clearTimeout(pause); clearTimeout(longest); });
+  // Signing or saving by the buttons posts the form itself, once any
+  // save in flight has answered (its version is the one to post on).
+  form.addEventListener("submit", function (e) {
+    if (busy) {
+      e.preventDefault();
+      var by = e.submitter;
+      then = function () { if (by) { form.requestSubmit(by); } else { form.requestSubmit(); } };
+      return;
+    }
+    submitting = true;
+    dirty = false;
+    clearTimeout(pause);
+    clearTimeout(longest);
+  });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "hidden") { save(true); }
   });
   window.addEventListener("beforeunload", function (e) {
-    if (dirty || busy) { save(true); e.preventDefault(); e.returnValue = ""; }
+    if (!submitting && (dirty || busy)) { save(true); e.preventDefault(); e.returnValue = ""; }
   });
 
   // Dictation: only where the browser has speech recognition; the

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserVisitNote documents a visit in a real browser: start it,
+// write a SOAP note that is saved as it is typed, reload the page and find
+// the draft, sign it, amend it with a reason, finish the visit.
+func TestBrowserVisitNote(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and a browser")
+	}
+	if chromiumPath() == "" && os.Getenv("EMR_TEST_BROWSER_REQUIRED") != "1" {
+		t.Skip("Chromium is not installed")
+	}
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	patient := `{"resourceType":"Patient","id":"p1","name":[{"family":"Okafor","given":["Chidinma"]}],"gender":"female","birthDate":"1984-03-09"}`
+	if status, _, _ := call(t, "PUT", s.base+"/Patient/p1", fhirJSON, patient); status != http.StatusCreated {
+		t.Fatalf("PUT Patient/p1: %d", status)
+	}
+	b := newBrowser(t, s)
+	b.signIn("doc", addUser(t, dir, "doc", "physician"))
+
+	b.visit("/patients/p1")
+	b.follow("Visits")
+	b.fill("Reason for the visit", "Tired and thirsty")
+	b.fill("Where", "Room 2")
+	b.press("Start the visit")
+	b.see(`//dd[normalize-space(.)="In progress"]`)
+	b.check("visit")
+
+	b.press("Write a note")
+	b.fill("Subjective", "Tired and thirsty for two weeks.")
+	b.fill("Assessment", "Possible diabetes")
+	// Saved as typed: no button pressed.
+	b.see(`//*[@role="status"][starts-with(normalize-space(.), "Draft saved at")]`)
+	b.check("note-editor")
+	note := b.location()
+	b.visit(note)
+	if got := eval[string](b, `document.getElementById("s0").value`); got != "Tired and thirsty for two weeks." {
+		t.Fatalf("after a reload the Subjective section holds %q", got)
+	}
+	if got := eval[string](b, `document.getElementById("s2").value`); got != "Possible diabetes" {
+		t.Fatalf("after a reload the Assessment section holds %q", got)
+	}
+	b.fill("Plan", "HbA1c, review in a week")
+	b.press("Sign the note")
+	text := b.see(`//article[@class="notetext"]`)
+	for _, want := range []string{"Tired and thirsty for two weeks.", "Possible diabetes", "HbA1c, review in a week"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the signed note lacks %q:\n%s", want, text)
+		}
+	}
+	b.see(`//h2/span[normalize-space(.)="Signed"]`)
+	b.check("note-signed")
+
+	b.follow("Amend the note")
+	b.do("correcting the assessment", clearField("Assessment"))
+	b.fill("Assessment", "Type 2 diabetes")
+	b.fill("Reason for the amendment", "HbA1c came back at 7.4%")
+	b.press("Sign the amendment")
+	b.see(`//p[@class="amended"][contains(., "HbA1c came back at 7.4%")]`)
+	// The earlier signed version; its number depends on how many drafts
+	// the typing saved.
+	b.waitForPage("opening the signed original", chromedp.Click(chromedp.Search(`//a[starts-with(normalize-space(.), "version ")]`), chromedp.NodeVisible))
+	b.see(`//*[@role="note"][contains(., "as it was signed")]`)
+	if text := b.see(`//article[@class="notetext"]`); !strings.Contains(text, "Possible diabetes") {
+		t.Errorf("the signed original is not readable:\n%s", text)
+	}
+	b.check("note-original")
+
+	b.follow("Visit")
+	b.press("Finish the visit")
+	b.see(`//dd[normalize-space(.)="Finished"]`)
+}
+
+// clearField empties the field label names.
+func clearField(label string) chromedp.Action[chromedp.Void] {
+	return chromedp.Clear(chromedp.Search(field(label)))
+}

@@ -85,3 +85,51 @@ func TestBrowserVisitNote(t *testing.T) {
 func clearField(label string) chromedp.Action[chromedp.Void] {
 	return chromedp.Clear(chromedp.Search(field(label)))
 }
+
+// TestBrowserCodedProblem adds a problem by picking a term offered as one
+// types, and an allergy typed in full, and sees both coded.
+func TestBrowserCodedProblem(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and a browser")
+	}
+	if chromiumPath() == "" && os.Getenv("EMR_TEST_BROWSER_REQUIRED") != "1" {
+		t.Skip("Chromium is not installed")
+	}
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	for path, body := range map[string]string{
+		"/Patient/p1": `{"resourceType":"Patient","id":"p1","name":[{"family":"Okafor","given":["Chidinma"]}],"gender":"female","birthDate":"1984-03-09"}`,
+		"/CodeSystem/sct": `{"resourceType":"CodeSystem","id":"sct","url":"http://snomed.info/sct","title":"SNOMED CT","status":"active","content":"fragment",
+			"concept":[{"code":"44054006","display":"Diabetes mellitus type 2"},{"code":"73211009","display":"Diabetes mellitus"}]}`,
+		"/CodeSystem/rx": `{"resourceType":"CodeSystem","id":"rx","url":"http://www.nlm.nih.gov/research/umls/rxnorm","title":"RxNorm","status":"active","content":"fragment",
+			"concept":[{"code":"723","display":"Amoxicillin"}]}`,
+	} {
+		if status, _, _ := call(t, "PUT", s.base+path, fhirJSON, body); status != http.StatusCreated {
+			t.Fatalf("PUT %s: %d", path, status)
+		}
+	}
+	b := newBrowser(t, s)
+	b.signIn("doc", addUser(t, dir, "doc", "physician"))
+	b.visit("/patients/p1")
+	b.follow("Problems")
+	b.fill("Problem or diagnosis", "diab typ")
+	option := `//ul[@aria-label="Matching terms"]//button[starts-with(normalize-space(.), "Diabetes mellitus type 2")]`
+	b.see(option)
+	b.check("problems-options")
+	b.do("picking the term", chromedp.Click(chromedp.Search(option), chromedp.NodeVisible))
+	b.see(`//*[@role="status"][contains(., "Coded as Diabetes mellitus type 2")]`)
+	b.fill("Since when", "2019-05-02")
+	b.press("Add to the problem list")
+	b.see(`//table//td[contains(., "Diabetes mellitus type 2")][contains(., "SNOMED CT 44054006")]`)
+	b.check("problems")
+
+	b.follow("Allergies")
+	b.fill("Substance, drug or food", "Amoxicillin")
+	b.fill("Reaction", "Hives")
+	b.press("Record the allergy")
+	b.see(`//table//td[contains(., "Amoxicillin")][contains(., "RxNorm 723")]`)
+	if banner := b.see(`//section[starts-with(@aria-label, "Chart")]`); !strings.Contains(banner, "Amoxicillin") {
+		t.Errorf("the banner does not name the allergy:\n%s", banner)
+	}
+	b.check("allergies")
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/auditchain"
 	"github.com/emr-project/emr/internal/store/sqlstore"
+	"github.com/emr-project/emr/internal/terminology"
 	"github.com/emr-project/emr/internal/web"
 )
 
@@ -328,7 +329,8 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	})
 	workspace := &web.Workspace{Auth: webAuth, Store: st, Gate: gate, Definitions: defs, Matcher: matcher,
 		Validator: newValidator(defs, cfg.invariants), Labeler: access.DefaultLabeler(),
-		BreakGlass: breakGlass, Logger: logger, IdleTimeout: sessions.IdleTimeout()}
+		BreakGlass: breakGlass, Logger: logger, IdleTimeout: sessions.IdleTimeout(),
+		Terminology: &terminology.Index{Store: st, Definitions: defs}}
 	workspace.Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		body := fhir.OperationOutcome(fhir.Issue{Severity: "error", Code: "not-found",

@@ -19,6 +19,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/mpi"
 	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/terminology"
 )
 
 // The clinician's workspace: server-rendered pages behind sign-in
@@ -40,6 +41,15 @@ var staticFS embed.FS
 // template named "page-<name>" that the layout calls.
 var uiTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"join": strings.Join,
+	"strs": func(s ...string) []string { return s },
+	// listArgs hands a problem or allergy table its rows with the page.
+	"listArgs": func(v *view, rows []listEntry, path string) any {
+		return struct {
+			V    *view
+			Rows []listEntry
+			Path string
+		}{v, rows, path}
+	},
 }).ParseFS(uiFS, "ui/*.html"))
 
 // Workspace serves the clinician's pages.
@@ -60,6 +70,9 @@ type Workspace struct {
 	}
 	Labeler    interface{ Label(fhir.Resource) }
 	BreakGlass *access.BreakGlass
+	// Terminology finds concepts for coded entry (problems, allergies);
+	// nil leaves every entry as text.
+	Terminology *terminology.Index
 	Logger     *slog.Logger
 	// Now is the clock (time.Now when nil), for ages and tests.
 	Now func() time.Time
@@ -81,6 +94,7 @@ func (ws *Workspace) Register(mux *http.ServeMux) {
 	ws.registerRegistration(page)
 	ws.registerVisits(page)
 	ws.registerNotes(page)
+	ws.registerProblems(page)
 	mux.HandleFunc("GET /language", setLanguage)
 	// The idle warning's "stay signed in": any signed-in request renews
 	// the session; this one does nothing else.

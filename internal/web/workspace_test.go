@@ -18,6 +18,7 @@ import (
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/sqlstore"
+	"github.com/emr-project/emr/internal/terminology"
 )
 
 // workspaceSite is the workspace and sign-in on a real SQLite store, with
@@ -45,7 +46,8 @@ func newWorkspaceSite(t testing.TB) *workspaceSite {
 	bg := &access.BreakGlass{Store: st, Gate: gate}
 	a := &Auth{Accounts: accounts, Sessions: sessions, BreakGlass: bg}
 	ws := &Workspace{Auth: a, Store: st, Gate: gate, Definitions: defs, Now: c.Now, IdleTimeout: sessions.IdleTimeout(), BreakGlass: bg,
-		Matcher: &mpi.Matcher{Model: mpi.DefaultModel(), Keys: st, Definitions: defs}}
+		Matcher:     &mpi.Matcher{Model: mpi.DefaultModel(), Keys: st, Definitions: defs},
+		Terminology: &terminology.Index{Store: st, Definitions: defs, Recheck: time.Nanosecond}}
 	mux := http.NewServeMux()
 	a.Register(mux)
 	ws.Register(mux)

@@ -38,7 +38,7 @@ func medRequest(id, status, code, name string) fhir.Resource {
 
 func allergy(id, code, name string, fields map[string]any) fhir.Resource {
 	r := fhir.Resource{"resourceType": "AllergyIntolerance", "id": id, "patient": datatype.Ref("Patient/p1", ""),
-		"code": rx(code, name),
+		"code":           rx(code, name),
 		"clinicalStatus": datatype.Concept("", datatype.Coding{System: "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", Code: "active"}),
 	}
 	for k, v := range fields {

@@ -312,6 +312,7 @@ type visitData struct {
 	Steps   []string
 	History []historyRow
 	Notes   []noteRow
+	Vitals  []vitalRow
 	// Templates are the note templates to start a note from.
 	Templates []noteTemplate
 	Problem   string
@@ -351,6 +352,15 @@ func (ws *Workspace) visitPage(w http.ResponseWriter, r *http.Request, status in
 				row.Detail = v.T("visit.subject-" + c)
 			}
 			data.History = append(data.History, row)
+		}
+		obs, err := p.find("Observation", url.Values{"encounter": {"Encounter/" + encID}, "category": {"vital-signs"}, "_sort": {"-date"}, "_count": {"100"}})
+		if err != nil {
+			return err
+		}
+		var shown []int
+		data.Vitals, shown = vitalRows(v.Locale, obs)
+		for _, i := range shown {
+			p.touch(obs[i])
 		}
 		notes, err := p.search("Composition", url.Values{"encounter": {"Encounter/" + encID}, "_sort": {"date"}, "_count": {"100"}})
 		if err != nil {

@@ -223,3 +223,52 @@ func TestNoteTemplates(t *testing.T) {
 	a := doc.post("/patients/jose/visits", url.Values{"csrf": {csrfOf(t, page.body)}, "step": {"start"}, "reason": {"Leg ulcer"}})
 	wantAll(t, "visit offers both", doc.get(a.location), http.StatusOK, `<option value="soap">Progress note (SOAP)</option>`, `<option value="wound">Wound review</option>`)
 }
+
+// Vitals typed as clinicians write them are converted, checked and stored
+// as vital-signs Observations of the visit; a typo is stopped at its
+// field with what was typed kept.
+func TestVitalsEntry(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose)
+	b := s.signedIn("nurse1", "nurse")
+	page := b.get("/patients/jose/visits")
+	csrf := csrfOf(t, page.body)
+	a := b.post("/patients/jose/visits", url.Values{"csrf": {csrf}, "step": {"check-in"}, "reason": {"Review"}})
+	if a.status != http.StatusSeeOther {
+		t.Fatalf("check in as a nurse: %d %.1000s", a.status, a.body)
+	}
+	vitalsPath := a.location + "/vitals"
+	wantAll(t, "form", b.get(vitalsPath), http.StatusOK, `<label for="weight">Weight</label>`, `<option value="[lb_av]">lb</option>`, "or 98.6 °F")
+	bad := url.Values{"csrf": {csrf}, "bp": {"80/120"}, "weight": {"700"}, "weight-unit": {"kg"}, "pulse": {"72"}}
+	wantAll(t, "typos", b.post(vitalsPath, bad), http.StatusBadRequest, "Some readings need checking",
+		"Weight: not a value that can be right (from", "Blood pressure: write it as systolic/diastolic", `value="700"`, `aria-invalid="true"`)
+	wantAll(t, "empty", b.post(vitalsPath, url.Values{"csrf": {csrf}}), http.StatusBadRequest, "No reading was entered.")
+	good := url.Values{"csrf": {csrf}, "bp": {"128/82"}, "pulse": {"72"}, "temp": {"98.6"}, "temp-unit": {"[degF]"},
+		"weight": {"154 lb"}, "height": {"5 ft 7 in"}, "spo2": {"97"}, "resp": {"16"}, "pain": {"3"}}
+	if a := b.post(vitalsPath, good); a.status != http.StatusSeeOther {
+		t.Fatalf("record: %d %.3000s", a.status, a.body)
+	}
+	visit := b.get(strings.TrimSuffix(vitalsPath, "/vitals"))
+	wantAll(t, "visit vitals", visit, http.StatusOK, "128/82", "69.85 kg", "170.2 cm", "37 °C", "24.1 kg/m²")
+	ctx := context.Background()
+	res, err := s.store.Search(ctx, mustQuery(t, "Observation", url.Values{"category": {"vital-signs"}, "_count": {"50"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]bool{}
+	validator := validate.New(spec.R5())
+	for _, v := range res.Matches {
+		if issues := validator.Validate(v.Resource); validate.HasErrors(issues) {
+			t.Errorf("Observation is not valid R5: %v\n%s", issues, v.Resource.JSON())
+		}
+		codes[codeOf(v.Resource["code"])] = true
+		if str(asMap(v.Resource["encounter"]), "reference") == "" {
+			t.Errorf("a vital sign without its visit: %s", v.Resource.JSON())
+		}
+	}
+	for _, c := range []string{"85354-9", "8867-4", "8310-5", "29463-7", "8302-2", "39156-5", "59408-5", "9279-1", "72514-3"} {
+		if !codes[c] {
+			t.Errorf("no Observation coded %s among %v", c, codes)
+		}
+	}
+}

@@ -55,9 +55,9 @@ var codedKinds = map[string][]string{
 // listEntry is one problem or allergy as the list shows it.
 type listEntry struct {
 	ID, Text, Coding, Status, StatusCode, When, Detail string
-	Version                                          int64
-	Uncoded, High                                    bool
-	Steps                                            []string
+	Version                                            int64
+	Uncoded, High                                      bool
+	Steps                                              []string
 }
 
 type clinicalListData struct {

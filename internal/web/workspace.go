@@ -73,7 +73,7 @@ type Workspace struct {
 	// Terminology finds concepts for coded entry (problems, allergies);
 	// nil leaves every entry as text.
 	Terminology *terminology.Index
-	Logger     *slog.Logger
+	Logger      *slog.Logger
 	// Now is the clock (time.Now when nil), for ages and tests.
 	Now func() time.Time
 	// IdleTimeout is the session's idle time-out, for the warning before it.

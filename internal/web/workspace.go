@@ -96,6 +96,7 @@ func (ws *Workspace) Register(mux *http.ServeMux) {
 	ws.registerNotes(page)
 	ws.registerProblems(page)
 	ws.registerVitals(page)
+	ws.registerPrescribing(page)
 	mux.HandleFunc("GET /language", setLanguage)
 	// The idle warning's "stay signed in": any signed-in request renews
 	// the session; this one does nothing else.

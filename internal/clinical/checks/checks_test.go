@@ -376,7 +376,7 @@ func TestDetectedIssue(t *testing.T) {
 		"no reason":     func(o *Override) { o.Reason = "" },
 		"blank reason":  func(o *Override) { o.Reason = "  \n" },
 		"no patient":    func(o *Override) { o.PatientID = "" },
-		"no author":     func(o *Override) { o.Author = "" },
+		"no author":     func(o *Override) { o.Author, o.AuthorName = "", "" },
 		"no time":       func(o *Override) { o.When = time.Time{} },
 		"no alert rule": func(o *Override) { o.Alert = Alert{} },
 	} {

@@ -46,7 +46,9 @@ func DetectedIssue(o Override) (fhir.Resource, error) {
 		return nil, fhir.Errorf(fhir.KindInvalid, "checks: an override needs a reason")
 	case o.PatientID == "":
 		return nil, fhir.Errorf(fhir.KindInvalid, "checks: an override needs the patient")
-	case o.Author == "":
+	case o.Author == "" && o.AuthorName == "":
+		// A user account that names no Practitioner is still someone:
+		// the author is then their name alone.
 		return nil, fhir.Errorf(fhir.KindInvalid, "checks: an override needs its author")
 	case o.When.IsZero():
 		return nil, fhir.Errorf(fhir.KindInvalid, "checks: an override needs its time")

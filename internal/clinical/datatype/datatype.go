@@ -243,7 +243,10 @@ func (q Quantity) JSON() map[string]any {
 
 // Ref returns a Reference object to typ/id ("" parts omitted).
 func Ref(reference, display string) map[string]any {
-	m := map[string]any{"reference": reference}
+	m := map[string]any{}
+	if reference != "" {
+		m["reference"] = reference
+	}
 	if display != "" {
 		m["display"] = display
 	}

@@ -9,22 +9,22 @@ import (
 	"github.com/emr-project/emr/internal/fhir"
 )
 
+// load parses a shipped form.
 func load(t testing.TB, id string) *Questionnaire {
 	t.Helper()
 	r, err := Form(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := Parse(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q
+	return mustParse(t, r, err)
 }
 
+// parseJSON parses a questionnaire written in the test.
 func parseJSON(t testing.TB, s string) *Questionnaire {
 	t.Helper()
 	r, err := fhir.ParseResource([]byte(s))
+	return mustParse(t, r, err)
+}
+
+func mustParse(t testing.TB, r fhir.Resource, err error) *Questionnaire {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}

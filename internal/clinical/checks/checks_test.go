@@ -321,8 +321,16 @@ func TestRunAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rules []string
+	keys := map[string]bool{}
 	for _, a := range alerts {
 		rules = append(rules, a.Rule)
+		if keys[a.Key()] {
+			t.Errorf("two alerts share the key %s", a.Key())
+		}
+		keys[a.Key()] = true
+	}
+	if want := "allergy:http://www.nlm.nih.gov/research/umls/rxnorm|723:AllergyIntolerance/a1"; !keys[want] {
+		t.Errorf("keys: got %v, want %s among them", keys, want)
 	}
 	if got := strings.Join(rules, ","); got != "allergy,duplicate" {
 		t.Errorf("rules: got %s, want allergy,duplicate", got)

@@ -3,6 +3,7 @@ package questionnaire
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 
 	"github.com/emr-project/emr/internal/clinical/datatype"
@@ -45,14 +46,21 @@ func (r *Result) Complete() bool { return len(r.Issues) == 0 }
 func Evaluate(q *Questionnaire, given Answers) *Result {
 	r := &Result{Enabled: map[string]bool{}, Scores: map[string]float64{}}
 	answers := Answers{}
-	for k, v := range given {
-		if it := q.Item(k); it == nil {
+	links := make([]string, 0, len(given))
+	for k := range given {
+		links = append(links, k)
+	}
+	sort.Strings(links) // issues about unknown linkIds in a stable order
+	for _, k := range links {
+		v := given[k]
+		switch it := q.Item(k); {
+		case it == nil:
 			r.Issues = append(r.Issues, Issue{k, fmt.Sprintf("%q is not an item of this questionnaire", k)})
-			continue
-		} else if it.Calculated != "" {
-			continue // computed here, never taken from the form
+		case it.Calculated != "":
+			// computed here, never taken from the form
+		default:
+			answers[k] = withOptionText(it, v)
 		}
-		answers[k] = v
 	}
 	// enableWhen may depend on a calculated score, and a score on what is
 	// enabled: repeat until nothing changes (each round can only settle
@@ -370,13 +378,21 @@ func sameNumbers(a, b map[string]float64) bool {
 	return true
 }
 
-// withOptionText returns the answers with each one that is an option
-// replaced by the option itself, so a code chosen by value carries the
-// option's display into the response.
+// withOptionText returns the answers as the response must hold them:
+// each one that is an option replaced by the option itself, so a code
+// chosen by value carries the option's display, and a whole number for a
+// decimal item or a partial date for a dateTime item written as the
+// item's type (a response answer has its item's type).
 func withOptionText(it *Item, vs []Value) []Value {
 	out := make([]Value, len(vs))
 	for i, v := range vs {
 		out[i] = v
+		switch {
+		case it.Type == "decimal" && v.Kind == "integer":
+			out[i].Kind = "decimal"
+		case it.Type == "dateTime" && v.Kind == "date":
+			out[i].Kind = "dateTime"
+		}
 		for _, o := range it.Options {
 			if v.Kind == "coding" && equal(o.Value, v) {
 				out[i] = o.Value

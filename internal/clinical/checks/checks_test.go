@@ -254,6 +254,8 @@ func TestInteraction(t *testing.T) {
 	asa := fhir.Resource{"resourceType": "Substance", "id": "asa", "code": map[string]any{"concept": rx(aspirin, "aspirin")}}
 	contraindication := warfarinAspirin()
 	contraindication["type"] = "contraindication"
+	withdrawn := warfarinAspirin()
+	withdrawn["status"] = datatype.Concept("", datatype.Coding{System: "http://hl7.org/fhir/publication-status", Code: "retired"})
 	tests := []struct {
 		name     string
 		proposed fhir.Resource
@@ -272,6 +274,8 @@ func TestInteraction(t *testing.T) {
 			[]fhir.Resource{warfarinAspirin(), medRequest("a", "active", aspirin, "aspirin")}, nil},
 		{"not an interaction", medRequest("", "draft", aspirin, "aspirin"),
 			[]fhir.Resource{contraindication, medRequest("w", "active", warfarin, "warfarin")}, nil},
+		{"retired definition", medRequest("", "draft", aspirin, "aspirin"),
+			[]fhir.Resource{withdrawn, medRequest("w", "active", warfarin, "warfarin")}, nil},
 		{"no data held", medRequest("", "draft", aspirin, "aspirin"),
 			[]fhir.Resource{medRequest("w", "active", warfarin, "warfarin")}, nil},
 	}

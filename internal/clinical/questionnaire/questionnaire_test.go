@@ -315,7 +315,11 @@ func TestEnableCascade(t *testing.T) {
 	if !r.Enabled["c"] || !r.Enabled["both"] || !r.Complete() {
 		t.Errorf("got %v %v", r.Enabled, r.Issues)
 	}
+	q.Resource.SetID("cascade")
 	js := string(Response(q, r, ResponseInfo{}).JSON())
+	if !strings.Contains(js, `"questionnaire":"Questionnaire/cascade"`) {
+		t.Errorf("a questionnaire without url is named by its id:\n%s", js)
+	}
 	if !strings.Contains(js, `{"item":[{"answer":[{"valueString":"y"}],"linkId":"g1"}],"linkId":"g"}`) {
 		t.Errorf("the group must nest its answers:\n%s", js)
 	}

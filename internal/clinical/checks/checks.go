@@ -12,6 +12,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/emr-project/emr/internal/clinical/datatype"
@@ -34,6 +35,10 @@ type Check interface {
 type Context struct {
 	// PatientID is the id of the Patient the order is for.
 	PatientID string
+	// Patient is that Patient resource when the caller has it, else nil.
+	// The rules here do not need it; rules to come (doses by age or
+	// weight, pregnancy) will read it.
+	Patient fhir.Resource
 	// Proposed is the MedicationRequest or ServiceRequest about to be
 	// signed. It may have no id yet.
 	Proposed fhir.Resource
@@ -95,6 +100,13 @@ type Alert struct {
 	Implicated []string
 	// Detail says more in English (an interaction's effect), or "".
 	Detail string
+}
+
+// Key identifies the alert within one run of the checks: the rule and
+// the data that fired it. A form that lists alerts and posts back which
+// ones were overridden, with their reasons, names them by Key.
+func (a Alert) Key() string {
+	return a.Rule + ":" + a.Matched.System + "|" + a.Matched.Code + ":" + strings.Join(a.Implicated, ",")
 }
 
 // Message returns the alert in English.

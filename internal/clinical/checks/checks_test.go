@@ -254,6 +254,8 @@ func TestInteraction(t *testing.T) {
 	asa := fhir.Resource{"resourceType": "Substance", "id": "asa", "code": map[string]any{"concept": rx(aspirin, "aspirin")}}
 	contraindication := warfarinAspirin()
 	contraindication["type"] = "contraindication"
+	withdrawn := warfarinAspirin()
+	withdrawn["status"] = datatype.Concept("", datatype.Coding{System: "http://hl7.org/fhir/publication-status", Code: "retired"})
 	tests := []struct {
 		name     string
 		proposed fhir.Resource
@@ -272,6 +274,8 @@ func TestInteraction(t *testing.T) {
 			[]fhir.Resource{warfarinAspirin(), medRequest("a", "active", aspirin, "aspirin")}, nil},
 		{"not an interaction", medRequest("", "draft", aspirin, "aspirin"),
 			[]fhir.Resource{contraindication, medRequest("w", "active", warfarin, "warfarin")}, nil},
+		{"retired definition", medRequest("", "draft", aspirin, "aspirin"),
+			[]fhir.Resource{withdrawn, medRequest("w", "active", warfarin, "warfarin")}, nil},
 		{"no data held", medRequest("", "draft", aspirin, "aspirin"),
 			[]fhir.Resource{medRequest("w", "active", warfarin, "warfarin")}, nil},
 	}
@@ -321,8 +325,16 @@ func TestRunAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rules []string
+	keys := map[string]bool{}
 	for _, a := range alerts {
 		rules = append(rules, a.Rule)
+		if keys[a.Key()] {
+			t.Errorf("two alerts share the key %s", a.Key())
+		}
+		keys[a.Key()] = true
+	}
+	if want := "allergy:http://www.nlm.nih.gov/research/umls/rxnorm|723:AllergyIntolerance/a1"; !keys[want] {
+		t.Errorf("keys: got %v, want %s among them", keys, want)
 	}
 	if got := strings.Join(rules, ","); got != "allergy,duplicate" {
 		t.Errorf("rules: got %s, want allergy,duplicate", got)

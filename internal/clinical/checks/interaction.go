@@ -16,6 +16,8 @@ import (
 // other drug another. Ingredients count, so an interaction held for a
 // substance fires for every product containing it.
 //
+// A definition whose status is retired is skipped.
+//
 // R5 ClinicalUseDefinition carries no severity, so every interaction alert
 // is Moderate; the effect and management texts go into Detail.
 type Interaction struct{}
@@ -57,7 +59,7 @@ func (Interaction) Run(ctx context.Context, c Context) ([]Alert, error) {
 	}
 	var alerts []Alert
 	for _, def := range defs {
-		if datatype.Str(def, "type") != "interaction" {
+		if datatype.Str(def, "type") != "interaction" || retired(def) {
 			continue
 		}
 		parties, err := interactionParties(ctx, c.Data, def)
@@ -85,6 +87,17 @@ func (Interaction) Run(ctx context.Context, c Context) ([]Alert, error) {
 		}
 	}
 	return alerts, nil
+}
+
+// retired reports whether a definition's status (a CodeableConcept in
+// R5) says it is withdrawn: retired data must not raise alerts.
+func retired(def fhir.Resource) bool {
+	for _, c := range datatype.Codings(def["status"]) {
+		if c.Code == "retired" {
+			return true
+		}
+	}
+	return false
 }
 
 // matchesOtherParty reports whether codes match a party other than skip.

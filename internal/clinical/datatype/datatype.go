@@ -34,15 +34,16 @@ func (c Coding) Same(o Coding) bool {
 
 // JSON returns the coding as a FHIR Coding object.
 func (c Coding) JSON() map[string]any {
-	m := map[string]any{}
-	if c.System != "" {
-		m["system"] = c.System
-	}
-	if c.Code != "" {
-		m["code"] = c.Code
-	}
-	if c.Display != "" {
-		m["display"] = c.Display
+	return withStrings(map[string]any{}, "system", c.System, "code", c.Code, "display", c.Display)
+}
+
+// withStrings sets the key/value pairs of m whose value is not empty:
+// FHIR JSON has no empty strings.
+func withStrings(m map[string]any, pairs ...string) map[string]any {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			m[pairs[i]] = pairs[i+1]
+		}
 	}
 	return m
 }
@@ -225,20 +226,8 @@ func (q Quantity) UnitText() string {
 
 // JSON returns q as a FHIR Quantity object.
 func (q Quantity) JSON() map[string]any {
-	m := map[string]any{"value": Decimal(q.Value)}
-	if q.Unit != "" {
-		m["unit"] = q.Unit
-	}
-	if q.System != "" {
-		m["system"] = q.System
-	}
-	if q.Code != "" {
-		m["code"] = q.Code
-	}
-	if q.Comparator != "" {
-		m["comparator"] = q.Comparator
-	}
-	return m
+	return withStrings(map[string]any{"value": Decimal(q.Value)},
+		"unit", q.Unit, "system", q.System, "code", q.Code, "comparator", q.Comparator)
 }
 
 // Ref returns a Reference object to typ/id ("" parts omitted).

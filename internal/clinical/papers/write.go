@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
 )
@@ -19,10 +20,7 @@ func writePrescription(w io.Writer, rx Prescription, o options) error {
 	if err := need(rx.Patient, rx.Prescriber.Name, len(rx.Medications), "medication"); err != nil {
 		return err
 	}
-	p := newPage("Prescription", rx.Date, o)
-	p.heading("Prescription")
-	p.field("Date", dateText(rx.Date))
-	p.patient(rx.Patient)
+	p := openPaper("Prescription", "Date", rx.Date, rx.Patient, o)
 	if len(rx.Allergies) > 0 {
 		p.field("Allergies", strings.Join(rx.Allergies, "; "))
 	}
@@ -56,10 +54,7 @@ func writeRequisition(w io.Writer, r Requisition, o options) error {
 	if err := need(r.Patient, r.Orderer.Name, len(r.Tests), "test"); err != nil {
 		return err
 	}
-	p := newPage("Order requisition", r.Date, o)
-	p.heading("Order requisition")
-	p.field("Date", dateText(r.Date))
-	p.patient(r.Patient)
+	p := openPaper("Order requisition", "Date", r.Date, r.Patient, o)
 	p.clinician("Ordered by", r.Orderer)
 	p.section("Tests")
 	for i, t := range r.Tests {
@@ -99,10 +94,7 @@ func writeVisitSummary(w io.Writer, v VisitSummary, o options) error {
 	if err := need(v.Patient, v.Clinician.Name, 1, ""); err != nil {
 		return err
 	}
-	p := newPage("Visit summary", v.Date, o)
-	p.heading("Visit summary")
-	p.field("Date of visit", dateText(v.Date))
-	p.patient(v.Patient)
+	p := openPaper("Visit summary", "Date of visit", v.Date, v.Patient, o)
 	p.clinician("Seen by", v.Clinician)
 	if v.Reason != "" {
 		p.section("Reason for the visit")
@@ -143,6 +135,16 @@ func writeVisitSummary(w io.Writer, v VisitSummary, o options) error {
 	}
 	p.signature(v.Clinician.Name, v.Date)
 	return p.finish(w)
+}
+
+// openPaper starts a paper the way every one starts: its title, its
+// date, and the patient.
+func openPaper(title, dateLabel string, date time.Time, pt Patient, o options) *page {
+	p := newPage(title, date, o)
+	p.heading(title)
+	p.field(dateLabel, dateText(date))
+	p.patient(pt)
+	return p
 }
 
 // need checks what every paper must have.

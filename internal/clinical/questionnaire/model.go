@@ -7,6 +7,11 @@
 // records them. It ships PHQ-9, GAD-7 and an intake form as R5
 // Questionnaires (see forms/README.md), with the severity bands of the
 // two scores.
+//
+// Answers are keyed by linkId, so a repeating group is answered once:
+// its instances would need keys of their own, which no form here asks for
+// yet. Answer value sets are read when contained; a value set held
+// elsewhere needs a terminology service and is refused by Parse.
 package questionnaire
 
 import (

@@ -9,22 +9,22 @@ import (
 	"github.com/emr-project/emr/internal/fhir"
 )
 
+// load parses a shipped form.
 func load(t testing.TB, id string) *Questionnaire {
 	t.Helper()
 	r, err := Form(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := Parse(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q
+	return mustParse(t, r, err)
 }
 
+// parseJSON parses a questionnaire written in the test.
 func parseJSON(t testing.TB, s string) *Questionnaire {
 	t.Helper()
 	r, err := fhir.ParseResource([]byte(s))
+	return mustParse(t, r, err)
+}
+
+func mustParse(t testing.TB, r fhir.Resource, err error) *Questionnaire {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +221,11 @@ func TestIntake(t *testing.T) {
 	}
 	r := Evaluate(q, Answers{"weight": {{Kind: "quantity", Quantity: datatype.Quantity{Value: 70, Code: "kg"}}},
 		"has-allergies": {Bool(true)}, "allergies": {String("penicillin")}, "smoking": {Code("http://snomed.info/sct", "8517006")}})
+	r.Answers["last-visit"] = nil
+	r2 := Evaluate(q, Answers{"last-visit": {Date("2026-10")}})
+	if got := r2.Answers["last-visit"][0]; got.Kind != "dateTime" || got.Text != "2026-10" {
+		t.Errorf("a partial date for a dateTime item: got %+v, want it as dateTime", got)
+	}
 	js := string(Response(q, r, ResponseInfo{}).JSON())
 	for _, w := range []string{`"linkId":"vitals"`, `"valueQuantity":{"code":"kg","value":70}`, `"valueBoolean":true`,
 		`"valueString":"penicillin"`, `"valueCoding":{"code":"8517006","display":"Ex-smoker","system":"http://snomed.info/sct"}`} {
@@ -261,6 +266,7 @@ func TestEnableWhenOperators(t *testing.T) {
 		{"integer", ">", `"answerInteger":3`, []Value{Integer(1), Integer(5)}, true},
 		{"decimal", ">", `"answerDecimal":37.5`, []Value{Decimal(38.1)}, true},
 		{"decimal", "=", `"answerDecimal":2`, []Value{Integer(2)}, true},
+		{"dateTime", "=", `"answerDateTime":"2020-01"`, []Value{Date("2020-01")}, true},
 		{"date", ">", `"answerDate":"2020-01-01"`, []Value{Date("2021-03-04")}, true},
 		{"date", "<", `"answerDate":"2020-01-01"`, []Value{Date("2021")}, false},
 		{"dateTime", ">=", `"answerDateTime":"2020-01-01T10:00:00Z"`, []Value{{Kind: "dateTime", Text: "2020-01-01T11:00:00+00:00"}}, true},
@@ -309,7 +315,11 @@ func TestEnableCascade(t *testing.T) {
 	if !r.Enabled["c"] || !r.Enabled["both"] || !r.Complete() {
 		t.Errorf("got %v %v", r.Enabled, r.Issues)
 	}
+	q.Resource.SetID("cascade")
 	js := string(Response(q, r, ResponseInfo{}).JSON())
+	if !strings.Contains(js, `"questionnaire":"Questionnaire/cascade"`) {
+		t.Errorf("a questionnaire without url is named by its id:\n%s", js)
+	}
 	if !strings.Contains(js, `{"item":[{"answer":[{"valueString":"y"}],"linkId":"g1"}],"linkId":"g"}`) {
 		t.Errorf("the group must nest its answers:\n%s", js)
 	}

@@ -17,7 +17,8 @@ type ResponseInfo struct {
 }
 
 // Response returns the R5 QuestionnaireResponse of an evaluation: the
-// questionnaire's canonical URL (with |version), status completed when
+// questionnaire's canonical URL (with |version; "Questionnaire/id" for
+// one without a URL), status completed when
 // there are no issues and in-progress otherwise (a draft keeps every word
 // typed), and the items in the questionnaire's order and nesting, each
 // enabled item that has answers or answered descendants, with its text.
@@ -31,12 +32,17 @@ func buildResponse(q *Questionnaire, r *Result, info ResponseInfo) fhir.Resource
 		status = "in-progress"
 	}
 	resp := fhir.Resource{"resourceType": "QuestionnaireResponse", "status": status}
-	if q.URL != "" {
+	// questionnaire is required (1..1) in R5: the canonical URL, else
+	// the resource's own reference for a questionnaire without one.
+	switch {
+	case q.URL != "":
 		canonical := q.URL
 		if q.Version != "" {
 			canonical += "|" + q.Version
 		}
 		resp["questionnaire"] = canonical
+	case q.Resource.ID() != "":
+		resp["questionnaire"] = "Questionnaire/" + q.Resource.ID()
 	}
 	for key, ref := range map[string]string{"subject": info.Subject, "encounter": info.Encounter, "author": info.Author, "source": info.Source} {
 		if ref != "" {

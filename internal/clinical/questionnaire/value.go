@@ -23,12 +23,22 @@ type Value struct {
 	Quantity datatype.Quantity
 }
 
-// Answer constructors, for callers that have typed values.
-func Bool(b bool) Value       { return Value{Kind: "boolean", Bool: b} }
-func Integer(n int) Value     { return Value{Kind: "integer", Number: float64(n)} }
+// Bool returns a boolean answer.
+func Bool(b bool) Value { return Value{Kind: "boolean", Bool: b} }
+
+// Integer returns an integer answer.
+func Integer(n int) Value { return Value{Kind: "integer", Number: float64(n)} }
+
+// Decimal returns a decimal answer.
 func Decimal(f float64) Value { return Value{Kind: "decimal", Number: f} }
-func String(s string) Value   { return Value{Kind: "string", Text: s} }
-func Date(s string) Value     { return Value{Kind: "date", Text: s} }
+
+// String returns a string answer (for string and text items).
+func String(s string) Value { return Value{Kind: "string", Text: s} }
+
+// Date returns a date answer: YYYY, YYYY-MM or YYYY-MM-DD.
+func Date(s string) Value { return Value{Kind: "date", Text: s} }
+
+// Code returns a Coding answer.
 func Code(system, code string) Value {
 	return Value{Kind: "coding", Coding: datatype.Coding{System: system, Code: code}}
 }

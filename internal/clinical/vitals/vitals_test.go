@@ -282,3 +282,46 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestTransaction(t *testing.T) {
+	e, err := Read(Input{Pulse: "72", Weight: "70 kg", Height: "170 cm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.Transaction(Context{PatientID: "p1", Effective: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := b["entry"].([]any)
+	if b["type"] != "transaction" || len(entries) != 4 {
+		t.Fatalf("got %s", b.JSON())
+	}
+	urls := map[string]string{}
+	seen := map[string]bool{}
+	var bmi map[string]any
+	for _, en := range entries {
+		m := en.(map[string]any)
+		url := m["fullUrl"].(string)
+		if !strings.HasPrefix(url, "urn:uuid:") || len(url) != 45 || seen[url] {
+			t.Errorf("fullUrl %q is not a fresh urn:uuid", url)
+		}
+		seen[url] = true
+		if m["request"].(map[string]any)["method"] != "POST" {
+			t.Errorf("request: got %v", m["request"])
+		}
+		o := fhir.Resource(m["resource"].(map[string]any))
+		code := o["code"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"].(string)
+		urls[code] = url
+		if code == "39156-5" {
+			bmi = o
+		}
+	}
+	got := string(fhir.Resource(bmi).JSON())
+	want := `"derivedFrom":[{"reference":"` + urls["29463-7"] + `"},{"reference":"` + urls["8302-2"] + `"}]`
+	if !strings.Contains(got, want) {
+		t.Errorf("BMI lacks %s:\n%s", want, got)
+	}
+	if _, err := e.Transaction(Context{}); err == nil {
+		t.Error("no patient must be an error")
+	}
+}

@@ -220,7 +220,7 @@ func (ws *Workspace) prescribe(w http.ResponseWriter, r *http.Request) error {
 	}
 	reason := strings.TrimSpace(r.PostFormValue("override-reason"))
 	acked := r.PostForm["ack"]
-	unacknowledged := slices.ContainsFunc(alerts, func(a checks.Alert) bool { return !slices.Contains(acked, alertKey(a)) })
+	unacknowledged := slices.ContainsFunc(alerts, func(a checks.Alert) bool { return !slices.Contains(acked, a.Key()) })
 	if len(alerts) > 0 && (unacknowledged || reason == "") {
 		data := &medsData{Form: form}
 		if !unacknowledged {
@@ -228,7 +228,7 @@ func (ws *Workspace) prescribe(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, a := range alerts {
 			data.Alerts = append(data.Alerts, l.alertViewOf(a))
-			data.Keep = append(data.Keep, [2]string{"ack", alertKey(a)})
+			data.Keep = append(data.Keep, [2]string{"ack", a.Key()})
 		}
 		for _, k := range rxFields {
 			if v := form.Get(k); v != "" {
@@ -317,13 +317,6 @@ func fhirMessage(err error) string {
 		return strings.Join(parts, "; ")
 	}
 	return err.Error()
-}
-
-// alertKey identifies an alert on the override form: the same rule fired
-// by the same data, so an alert that appears only after the page was
-// shown is never overridden unseen.
-func alertKey(a checks.Alert) string {
-	return a.Rule + "|" + a.Matched.System + "|" + a.Matched.Code + "|" + strings.Join(a.Implicated, ",")
 }
 
 func (l *Locale) alertViewOf(a checks.Alert) alertView {

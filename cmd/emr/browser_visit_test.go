@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -132,4 +137,97 @@ func TestBrowserCodedProblem(t *testing.T) {
 		t.Errorf("the banner does not name the allergy:\n%s", banner)
 	}
 	b.check("allergies")
+}
+
+// TestBrowserPrescribeAllergy prescribes, in a visit, a drug the patient
+// is allergic to: the alert names the rule and the allergy, the override
+// needs a reason, and the prescription prints as a PDF whose text
+// (pdftotext) and first page (pdftoppm) are checked.
+func TestBrowserPrescribeAllergy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and a browser")
+	}
+	required := os.Getenv("EMR_TEST_BROWSER_REQUIRED") == "1"
+	if chromiumPath() == "" && !required {
+		t.Skip("Chromium is not installed")
+	}
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	for path, body := range map[string]string{
+		"/Patient/p1": `{"resourceType":"Patient","id":"p1","identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"value":"MRN-1001"}],` +
+			`"name":[{"family":"Okafor","given":["Chidinma"]}],"gender":"female","birthDate":"1984-03-09"}`,
+		"/CodeSystem/rx": `{"resourceType":"CodeSystem","id":"rx","url":"http://www.nlm.nih.gov/research/umls/rxnorm","title":"RxNorm","status":"active","content":"fragment",
+			"concept":[{"code":"723","display":"Amoxicillin"}]}`,
+		"/AllergyIntolerance/a1": `{"resourceType":"AllergyIntolerance","id":"a1","patient":{"reference":"Patient/p1"},"criticality":"high",
+			"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical","code":"active"}]},
+			"code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"723","display":"Amoxicillin"}]}}`,
+	} {
+		if status, _, _ := call(t, "PUT", s.base+path, fhirJSON, body); status != http.StatusCreated {
+			t.Fatalf("PUT %s: %d", path, status)
+		}
+	}
+	b := newBrowser(t, s)
+	b.signIn("doc", addUser(t, dir, "doc", "physician"))
+	b.visit("/patients/p1/visits")
+	b.fill("Reason for the visit", "Sore throat")
+	b.press("Start the visit")
+	b.follow("Prescribe")
+	b.fill("Medicine", "Amoxicillin")
+	b.fill("Dose", "1")
+	b.fill("Dose unit", "capsule")
+	b.do("choosing three times a day", chromedp.SetValue(chromedp.Search(field("How often")), "TID"))
+	b.fill("For how long", "7 days")
+	b.press("Check and sign the prescription")
+	alert := b.see(`//section[@role="alert"]`)
+	for _, want := range []string{"Allergy", "Amoxicillin matches the recorded allergy to Amoxicillin", "AllergyIntolerance/a1"} {
+		if !strings.Contains(alert, want) {
+			t.Errorf("the alert lacks %q:\n%s", want, alert)
+		}
+	}
+	b.check("prescription-alert")
+	b.fill("Reason to prescribe anyway", "Tolerated a full course in 2025 under observation")
+	b.press("Prescribe despite the alert")
+	b.see(`//*[@role="status"][contains(., "Prescription for Amoxicillin signed.")]`)
+	b.check("prescription-signed")
+
+	href := eval[string](b, `document.querySelector('a[href$="prescription.pdf"]').getAttribute("href")`)
+	encoded := eval[string](b, `fetch(`+strconv.Quote(href)+`).then(r => r.arrayBuffer()).then(buf => {
+		let s = ""; new Uint8Array(buf).forEach(c => s += String.fromCharCode(c)); return btoa(s); })`)
+	pdf, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+		t.Fatalf("the prescription is not a PDF (%v): %.40q", err, pdf)
+	}
+	out := filepath.Join(b.artifacts, filepath.FromSlash(t.Name()))
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(out, "prescription.pdf")
+	if err := os.WriteFile(file, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		if required {
+			t.Fatal("pdftotext (poppler-utils) is not installed")
+		}
+		t.Skip("pdftotext is not installed: the PDF's text and rendering are not checked")
+	}
+	text, err := exec.Command("pdftotext", "-layout", file, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	for _, want := range []string{"OKAFOR, Chidinma", "09-Mar-1984", "MRN-1001", "Amoxicillin", "three times a day", "7 days", "21", "doc", "Signature"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the prescription's text lacks %q:\n%s", want, text)
+		}
+	}
+	if err := exec.Command("pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", file, filepath.Join(out, "rx-page")).Run(); err != nil {
+		t.Fatalf("pdftoppm: %v", err)
+	}
+	pages, _ := filepath.Glob(filepath.Join(out, "rx-page*.png"))
+	if len(pages) != 1 {
+		t.Fatalf("pdftoppm rendered %v", pages)
+	}
+	if st, err := os.Stat(pages[0]); err != nil || st.Size() < 2000 {
+		t.Errorf("the rendered page is empty: %v", err)
+	}
 }

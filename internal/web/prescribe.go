@@ -50,7 +50,7 @@ type medRow struct {
 }
 
 type alertView struct {
-	Rule, Severity, Message, Detail, Data string
+	Rule, Severity, SeverityCode, Message, Detail, Data string
 }
 
 type medsData struct {
@@ -60,7 +60,9 @@ type medsData struct {
 	Problem       string
 	Alerts        []alertView
 	// Keep are the form's fields carried through the alert page.
-	Keep     [][2]string
+	Keep [][2]string
+	// Proposed is what the alerts are about: medicine and instructions.
+	Proposed string
 	Done     string // the prescription just signed, for its PDF link
 	DoneName string
 	Routes   []string
@@ -222,7 +224,10 @@ func (ws *Workspace) prescribe(w http.ResponseWriter, r *http.Request) error {
 	acked := r.PostForm["ack"]
 	unacknowledged := slices.ContainsFunc(alerts, func(a checks.Alert) bool { return !slices.Contains(acked, a.Key()) })
 	if len(alerts) > 0 && (unacknowledged || reason == "") {
-		data := &medsData{Form: form}
+		data := &medsData{Form: form, Proposed: medicationName(mr)}
+		if text, err := dosage.Text(dose); err == nil {
+			data.Proposed += ": " + text
+		}
 		if !unacknowledged {
 			data.Problem = l.T("meds.error-reason")
 		}
@@ -235,7 +240,9 @@ func (ws *Workspace) prescribe(w http.ResponseWriter, r *http.Request) error {
 				data.Keep = append(data.Keep, [2]string{k, v})
 			}
 		}
-		return ws.medsPage(w, r, http.StatusConflict, data)
+		// The alerts are the next step of prescribing, not a failure:
+		// 200, as any page asking to confirm.
+		return ws.medsPage(w, r, http.StatusOK, data)
 	}
 
 	pr := access.PrincipalFrom(r.Context())
@@ -328,7 +335,7 @@ func (l *Locale) alertViewOf(a checks.Alert) alertView {
 		}
 		msg = l.T(a.MessageID, args...)
 	}
-	return alertView{Rule: l.T("checks.rule-" + a.Rule), Severity: l.T("checks.severity-" + string(a.Severity)), Message: msg,
+	return alertView{Rule: l.T("checks.rule-" + a.Rule), Severity: l.T("checks.severity-" + string(a.Severity)), SeverityCode: string(a.Severity), Message: msg,
 		Detail: a.Detail, Data: strings.Join(a.Implicated, ", ")}
 }
 

@@ -313,6 +313,8 @@ type visitData struct {
 	History []historyRow
 	Notes   []noteRow
 	Vitals  []vitalRow
+	Forms   []formChoice
+	Filled  []responseView
 	// Templates are the note templates to start a note from.
 	Templates []noteTemplate
 	Problem   string
@@ -334,6 +336,9 @@ func (ws *Workspace) visitPage(w http.ResponseWriter, r *http.Request, status in
 		return err
 	}
 	data.Templates = templates
+	if data.Forms, err = ws.availableForms(r); err != nil {
+		return err
+	}
 	v, shown, err := ws.readPatient(w, r, "visit.title", func(p *patientRead, v *view) error {
 		enc, err := p.patientResource("Encounter", encID)
 		if err != nil {
@@ -361,6 +366,13 @@ func (ws *Workspace) visitPage(w http.ResponseWriter, r *http.Request, status in
 		data.Vitals, shown = vitalRows(v.Locale, obs)
 		for _, i := range shown {
 			p.touch(obs[i])
+		}
+		responses, err := p.search("QuestionnaireResponse", url.Values{"encounter": {"Encounter/" + encID}, "_count": {"50"}})
+		if err != nil {
+			return err
+		}
+		for _, qr := range responses {
+			data.Filled = append(data.Filled, v.responseOf(qr))
 		}
 		notes, err := p.search("Composition", url.Values{"encounter": {"Encounter/" + encID}, "_sort": {"date"}, "_count": {"100"}})
 		if err != nil {

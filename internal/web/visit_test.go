@@ -272,3 +272,44 @@ func TestVitalsEntry(t *testing.T) {
 		}
 	}
 }
+
+// A PHQ-9 filled in on a visit: a missing answer is refused at its
+// question; the score and its band are computed and shown; a self-harm
+// answer is flagged; the response is valid R5 and listed on the visit.
+func TestPHQ9(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose)
+	b := s.signedIn("dr1", "physician")
+	page := b.get("/patients/jose/visits")
+	csrf := csrfOf(t, page.body)
+	a := b.post("/patients/jose/visits", url.Values{"csrf": {csrf}, "step": {"start"}, "reason": {"Low mood"}})
+	visit := a.location
+	wantAll(t, "visit", b.get(visit), http.StatusOK, "Fill in PHQ-9", "Fill in GAD-7", "Fill in Vitals and history intake")
+	form := b.get(visit + "/forms/phq-9")
+	wantAll(t, "form", form, http.StatusOK, "Little interest or pleasure in doing things", `type="radio"`, `name="44250-9"`, "/static/ws/forms.js",
+		`data-enable-when=`)
+	items := []string{"44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8"}
+	answers := url.Values{"csrf": {csrf}}
+	codes := []string{"LA6569-3", "LA6570-1", "LA6571-9", "LA6568-5"} // several days, more than half, nearly every day, not at all
+	for i, it := range items[:8] {
+		answers.Set(it, codes[i%3])
+	}
+	missing := b.post(visit+"/forms/phq-9", answers)
+	wantAll(t, "missing", missing, http.StatusBadRequest, "Some answers need attention", "Thoughts that you would be better off dead")
+	answers.Set("44260-8", "LA6569-3")
+	if a := b.post(visit+"/forms/phq-9", answers); a.status != http.StatusSeeOther {
+		t.Fatalf("submit: %d %.3000s", a.status, a.body)
+	} else {
+		// 1+2+3+1+2+3+1+2 + 1 = 16: moderately severe.
+		wantAll(t, "response", b.get(a.location), http.StatusOK, "PHQ-9", "Score", "<strong class=\"v\">16</strong>", "moderately severe",
+			"thoughts of self-harm", "Several days")
+	}
+	wantAll(t, "visit lists it", b.get(visit), http.StatusOK, "PHQ-9", "<strong>16</strong>", "moderately severe", "Self-harm answer")
+	res, err := s.store.Search(context.Background(), mustQuery(t, "QuestionnaireResponse", url.Values{}))
+	if err != nil || len(res.Matches) != 1 {
+		t.Fatalf("responses: %v %v", res, err)
+	}
+	if issues := validate.New(spec.R5()).Validate(res.Matches[0].Resource); validate.HasErrors(issues) {
+		t.Errorf("QuestionnaireResponse is not valid R5: %v\n%s", issues, res.Matches[0].Resource.JSON())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,14 @@ var staticFS embed.FS
 var uiTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"join": strings.Join,
 	"strs": func(s ...string) []string { return s },
+	"has":  func(list []string, s string) bool { return slices.Contains(list, s) },
+	// formArgs hands a questionnaire's items to the template that nests.
+	"formArgs": func(v *view, items []formItem) any {
+		return struct {
+			V     *view
+			Items []formItem
+		}{v, items}
+	},
 	// listArgs hands a problem or allergy table its rows with the page.
 	"listArgs": func(v *view, rows []listEntry, path string) any {
 		return struct {
@@ -97,6 +106,7 @@ func (ws *Workspace) Register(mux *http.ServeMux) {
 	ws.registerProblems(page)
 	ws.registerVitals(page)
 	ws.registerPrescribing(page)
+	ws.registerForms(page)
 	mux.HandleFunc("GET /language", setLanguage)
 	// The idle warning's "stay signed in": any signed-in request renews
 	// the session; this one does nothing else.

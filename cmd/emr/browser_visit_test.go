@@ -41,6 +41,38 @@ func TestBrowserVisitNote(t *testing.T) {
 	b.see(`//dd[normalize-space(.)="In progress"]`)
 	b.check("visit")
 
+	// Vitals typed in pounds and Fahrenheit, stored converted.
+	b.follow("Record vital signs")
+	b.fill("Blood pressure", "128/82")
+	b.fill("Weight", "154 lb")
+	b.fill("Temperature", "98.6")
+	b.do("choosing Fahrenheit", chromedp.SetValue(chromedp.Search(`//select[@id="temp-unit"]`), "[degF]"))
+	b.check("vitals-form")
+	b.press("Save the vital signs")
+	vitals := b.see(`//section[@aria-labelledby="vitals-h"]`)
+	for _, want := range []string{"128/82", "69.85 kg", "37 °C"} {
+		if !strings.Contains(vitals, want) {
+			t.Errorf("the visit's vitals lack %q:\n%s", want, vitals)
+		}
+	}
+
+	// A PHQ-9: each answer picked by its question, the score shown.
+	b.follow("Fill in PHQ-9")
+	questions := []string{"Little interest", "Feeling down", "Trouble falling", "Feeling tired", "Poor appetite", "Feeling bad about yourself",
+		"Trouble concentrating", "Moving or speaking", "Thoughts that you"}
+	for i, q := range questions {
+		answer := []string{"Several days", "Not at all", "More than half the days"}[i%3]
+		b.do("answering "+q, chromedp.Click(chromedp.Search(`//fieldset[legend[starts-with(normalize-space(.), `+xq(q)+`)]]//label[normalize-space(.)=`+xq(answer)+`]`), chromedp.NodeVisible))
+	}
+	b.check("phq9")
+	b.press("Save the answers")
+	// 1+0+2 three times = 9: mild.
+	if score := b.see(`//p[@class="score"]`); !strings.Contains(score, "9") || !strings.Contains(score, "mild") {
+		t.Errorf("the PHQ-9 score reads %q, want 9, mild", score)
+	}
+	b.check("phq9-score")
+	b.follow("Visit")
+
 	b.press("Write a note")
 	b.fill("Subjective", "Tired and thirsty for two weeks.")
 	b.fill("Assessment", "Possible diabetes")

@@ -266,6 +266,7 @@ func issueText(l *Locale, q *questionnaire.Questionnaire, is questionnaire.Issue
 // responseView is a stored response as the pages show it.
 type responseView struct {
 	ID, Title, When, Score, Severity string
+	Visit                            string // the encounter's id
 	SelfHarm                         bool
 	Answers                          [][2]string // question, answer
 }
@@ -274,7 +275,8 @@ type responseView struct {
 // answers (for the title, score and band), its answers in order.
 func (l *Locale) responseOf(v *store.Version) responseView {
 	qr := v.Resource
-	rv := responseView{ID: v.ID, When: l.dateTimeText(str(qr, "authored")), Title: str(qr, "questionnaire")}
+	rv := responseView{ID: v.ID, When: l.dateTimeText(str(qr, "authored")), Title: str(qr, "questionnaire"),
+		Visit: strings.TrimPrefix(str(asMap(qr["encounter"]), "reference"), "Encounter/")}
 	canonical, _, _ := strings.Cut(str(qr, "questionnaire"), "|")
 	var items func(list []any)
 	var totals = map[string]string{questionnaire.PHQ9URL: questionnaire.PHQ9Total, questionnaire.GAD7URL: questionnaire.GAD7Total}

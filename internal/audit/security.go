@@ -63,10 +63,10 @@ func securityCodes(e Entry) (category, code map[string]any) {
 			dcmCode, dcmDisplay = "110136", "Security Roles Changed"
 		case "client-registered", "client-removed":
 			dcmCode, dcmDisplay = "110129", "Security Configuration"
-		case "launch-created", "note-template-changed":
+		case "launch-created", "note-template-changed", "orderable-changed":
 			// No DICOM code fits a launch context given to an app, or an
-			// administrator's change to the note templates: only the
-			// EMR's own code.
+			// administrator's change to the note templates or the
+			// orderable catalogue: only the EMR's own code.
 		default:
 			dcmCode, dcmDisplay = "110137", "User Security Attributes Changed"
 		}

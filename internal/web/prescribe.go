@@ -453,14 +453,8 @@ func (ws *Workspace) prescriptionPDF(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/pdf")
-	h.Set("Content-Disposition", `inline; filename="prescription.pdf"`)
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox")
-	_, err = w.Write(pdf.Bytes())
-	return err
+	writePDF(w, "prescription.pdf", pdf.Bytes())
+	return nil
 }
 
 // prescriber is the clinician who wrote the prescription: their

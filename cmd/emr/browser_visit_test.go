@@ -222,6 +222,18 @@ func TestBrowserPrescribeAllergy(t *testing.T) {
 	b.see(`//*[@role="status"][contains(., "Prescription for Amoxicillin signed.")]`)
 	b.check("prescription-signed")
 
+	// Order a laboratory test for the same visit.
+	b.follow("Orders")
+	b.do("ticking HbA1c", chromedp.Click(chromedp.Search(`//label[starts-with(normalize-space(.), "Hemoglobin A1c")]`), chromedp.NodeVisible))
+	b.fill("Reason for the tests", "Diabetes review")
+	b.press("Check and sign the order")
+	b.see(`//*[@role="status"][contains(., "Order signed.")]`)
+	if list := b.see(`//table[@class="clinical-list"]`); !strings.Contains(list, "Hemoglobin A1c") || !strings.Contains(list, "No result yet") {
+		t.Errorf("the order list:\n%s", list)
+	}
+	b.check("orders")
+	b.follow("Medicines")
+
 	href := eval[string](b, `document.querySelector('a[href$="prescription.pdf"]').getAttribute("href")`)
 	encoded := eval[string](b, `fetch(`+strconv.Quote(href)+`).then(r => r.arrayBuffer()).then(buf => {
 		let s = ""; new Uint8Array(buf).forEach(c => s += String.fromCharCode(c)); return btoa(s); })`)

@@ -18,7 +18,7 @@ import (
 	"github.com/emr-project/emr/internal/store"
 )
 
-// Progress notes are R5 Compositions (docs/notes.md says why not
+// Progress notes are R5 Compositions (docs/visits.md says why not
 // DocumentReference): one section per heading of the template the note
 // was started from, each section's text its narrative.
 //

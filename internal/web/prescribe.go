@@ -17,6 +17,7 @@ import (
 	"github.com/emr-project/emr/internal/clinical/dosage"
 	"github.com/emr-project/emr/internal/clinical/papers"
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/terminology"
 )
@@ -34,6 +35,7 @@ func (ws *Workspace) registerPrescribing(page pageFunc) {
 	page("GET /patients/{id}/medications", ws.medications)
 	page("POST /patients/{id}/medications", ws.prescribe)
 	page("POST /patients/{id}/medications/{mid}/stop", ws.stopMedication)
+	page("POST /patients/{id}/medications/reconcile", ws.reconcile)
 	page("GET /patients/{id}/medications/{mid}/prescription.pdf", ws.prescriptionPDF)
 }
 
@@ -62,11 +64,12 @@ type medsData struct {
 	// Keep are the form's fields carried through the alert page.
 	Keep [][2]string
 	// Proposed is what the alerts are about: medicine and instructions.
-	Proposed string
-	Done     string // the prescription just signed, for its PDF link
-	DoneName string
-	Routes   []string
-	Freqs    []string
+	Proposed   string
+	Done       string // the prescription just signed, for its PDF link
+	DoneName   string
+	Reconciled bool
+	Routes     []string
+	Freqs      []string
 }
 
 var (
@@ -87,7 +90,7 @@ func (ws *Workspace) medications(w http.ResponseWriter, r *http.Request) error {
 		form.Set("prior-action", q.Get("action"))
 		form.Set("term", q.Get("term"))
 	}
-	data := &medsData{Form: form}
+	data := &medsData{Form: form, Reconciled: q.Get("reconciled") != ""}
 	if done := q.Get("signed"); done != "" {
 		data.Done = done
 	}
@@ -484,4 +487,87 @@ func activeAllergies(ctx context.Context, ws *Workspace, st store.Store, patient
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// reconcile is POST /patients/{id}/medications/reconcile: the medicine
+// list reviewed with the patient at a visit. Each active prescription is
+// either continued or stopped (with the reason given); the review is an
+// R5 List (code "medications", mode snapshot) of the visit naming each
+// prescription with its flag, written with the stops in one audited
+// write, each stop on the version the page showed.
+func (ws *Workspace) reconcile(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := ws.mayWrite(r, id); err != nil {
+		return err
+	}
+	l := LocaleFor(r)
+	r.ParseForm()
+	enc := r.PostFormValue("encounter")
+	now := ws.now().UTC()
+	list := fhir.Resource{"resourceType": "List", "id": store.NewID(), "status": "current", "mode": "snapshot",
+		"title":   l.T("meds.reconciled-title"),
+		"code":    map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/list-example-use-codes", "code": "medications", "display": "Medication List"}}},
+		"subject": []any{map[string]any{"reference": "Patient/" + id}}, "date": now.Format(time.RFC3339), "source": principalActor(r)}
+	if enc != "" {
+		list["encounter"] = map[string]any{"reference": "Encounter/" + enc}
+	}
+	req := access.Request{Interaction: "update", Type: "MedicationRequest", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
+	err := ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
+		q, err := search.Parse(ws.Definitions, "MedicationRequest", url.Values{"subject": {"Patient/" + id}, "status": {"active,on-hold"}, "_count": {"200"}}, search.ParseOptions{})
+		if err != nil {
+			return nil, err
+		}
+		active, err := tx.Search(q)
+		if err != nil {
+			return nil, err
+		}
+		var touched []access.Touched
+		var entries []any
+		for _, m := range active.Matches {
+			decision := r.PostFormValue("rec-" + m.ID)
+			version, _ := strconv.ParseInt(r.PostFormValue("ver-"+m.ID), 10, 64)
+			if decision == "" || version != m.VersionID {
+				// Not on the page the clinician reviewed (prescribed or
+				// changed since): the review cannot speak for it.
+				return nil, fhir.Errorf(fhir.KindPreconditionFailed, "the medicine list changed")
+			}
+			flag := "continued"
+			if decision == "stop" {
+				reason := strings.TrimSpace(r.PostFormValue("why-" + m.ID))
+				if reason == "" {
+					return nil, fhir.Errorf(fhir.KindInvalid, "%s", l.T("meds.error-stop"))
+				}
+				m.Resource["status"] = "stopped"
+				m.Resource["statusReason"] = map[string]any{"text": reason}
+				v, _, err := tx.Update(m.Resource, m.VersionID)
+				if err != nil {
+					return nil, err
+				}
+				touched = append(touched, touchedFor(id, v)...)
+				flag = "stopped"
+			}
+			entries = append(entries, map[string]any{"item": map[string]any{"reference": "MedicationRequest/" + m.ID, "display": medicationName(m.Resource)},
+				"flag": map[string]any{"text": flag}})
+		}
+		if len(entries) == 0 {
+			list["emptyReason"] = map[string]any{"coding": []any{map[string]any{"system": emptyReasonSystem, "code": "nilknown"}}}
+		} else {
+			list["entry"] = entries
+		}
+		lv, _, err := tx.Update(list, 0)
+		if err != nil {
+			return nil, err
+		}
+		return append(touched, touchedFor(id, lv)...), nil
+	})
+	switch {
+	case fhir.IsKind(err, fhir.KindPreconditionFailed):
+		return ws.medsPage(w, r, http.StatusConflict, &medsData{Problem: l.T("meds.error-changed"), Form: url.Values{"encounter": {enc}}})
+	case fhir.IsKind(err, fhir.KindInvalid):
+		return ws.medsPage(w, r, http.StatusBadRequest, &medsData{Problem: l.T("meds.error-stop"), Form: url.Values{"encounter": {enc}}})
+	case err != nil:
+		return err
+	}
+	http.Redirect(w, r, "/patients/"+url.PathEscape(id)+"/medications?reconciled=1&encounter="+url.QueryEscape(enc), http.StatusSeeOther)
+	return nil
 }

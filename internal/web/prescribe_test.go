@@ -151,3 +151,45 @@ func regexpValues(body, name string) []string {
 		out = append(out, html.UnescapeString(rest[:strings.Index(rest, `"`)]))
 	}
 }
+
+// The medicine review at a visit: each active prescription continued or
+// stopped with a reason, recorded as a List of the visit; a list that
+// changed since the page was shown is not reviewed blind.
+func TestMedicineReconciliation(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(joseRecord...)
+	b := s.signedIn("dr1", "physician")
+	page := b.get("/patients/jose/visits")
+	csrf := csrfOf(t, page.body)
+	visit := b.post("/patients/jose/visits", url.Values{"csrf": {csrf}, "step": {"start"}, "reason": {"Review"}}).location
+	enc := visit[strings.LastIndex(visit, "/")+1:]
+	meds := b.get("/patients/jose/medications?encounter=" + enc)
+	wantAll(t, "review", meds, http.StatusOK, "Medicine review at this visit", `name="rec-amox"`, `name="rec-alen"`, `name="rec-hx"`)
+	form := url.Values{"csrf": {csrf}, "encounter": {enc}, "rec-amox": {"stop"}, "why-amox": {"Course finished"}, "rec-alen": {"continue"}, "rec-hx": {"continue"},
+		"ver-amox": {"1"}, "ver-alen": {"1"}, "ver-hx": {"1"}}
+	stale := url.Values{}
+	for k, v := range form {
+		stale[k] = v
+	}
+	stale.Del("rec-hx")
+	wantAll(t, "incomplete", b.post("/patients/jose/medications/reconcile", stale), http.StatusConflict, "changed elsewhere")
+	if a := b.post("/patients/jose/medications/reconcile", form); a.status != http.StatusSeeOther {
+		t.Fatalf("reconcile: %d %.2000s", a.status, a.body)
+	}
+	ctx := context.Background()
+	amox, _ := s.store.Read(ctx, "MedicationRequest", "amox")
+	if str(amox.Resource, "status") != "stopped" {
+		t.Errorf("amoxicillin after the review: %s", amox.Resource.JSON())
+	}
+	lists, err := s.store.Search(ctx, mustQuery(t, "List", url.Values{"encounter": {"Encounter/" + enc}}))
+	if err != nil || len(lists.Matches) != 1 {
+		t.Fatalf("Lists: %v %v", lists, err)
+	}
+	l := lists.Matches[0].Resource
+	if len(listOf(l, "entry")) != 3 || !strings.Contains(string(l.JSON()), `"stopped"`) {
+		t.Errorf("the review: %s", l.JSON())
+	}
+	if is := validate.New(spec.R5()).Validate(l); validate.HasErrors(is) {
+		t.Errorf("List is not valid R5: %v", is)
+	}
+}

@@ -414,6 +414,11 @@ func TestPrintStylesheet(t *testing.T) {
 	if strings.Contains(print.String(), ".banner {") && strings.Contains(print.String(), ".banner { display: none") {
 		t.Error("print stylesheet drops the banner")
 	}
+	// Sticky on screen, the banner must be static in print: Chromium
+	// repeats a fixed element on every printed page, over the content.
+	if !regexp.MustCompile(`(?m)^\s*\.banner \{[^}]*position: static`).MatchString(print.String()) {
+		t.Error("print stylesheet leaves the banner sticky")
+	}
 }
 
 // TestChartForLimitedRoles: a section the role may not see says so; it

@@ -64,8 +64,6 @@
       clearTimeout(endTimer);
       box.hidden = true;
       warnTimer = setTimeout(function () {
-        var p = document.getElementById("idle-text");
-        p.textContent = p.dataset.template.replace("{m}", String(Math.max(1, Math.round(lead / 60))));
         box.hidden = false;
         document.getElementById("idle-stay").focus();
       }, (idle - lead) * 1000);

@@ -467,7 +467,11 @@ func TestBrowserWorkspace(t *testing.T) {
 		}
 		b.check("chart")
 		b.follow("My sessions")
-		b.see(`//table//td[contains(., "this session") or contains(., "This session")]`)
+		b.see(`//table//td[contains(., "This session")]`)
+		// Times as on every other page: 04-Mar-1980 14:05, never ISO.
+		if when := b.see(`//table//td[@data-label="Signed in"]`); !regexp.MustCompile(`^\d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d$`).MatchString(when) {
+			t.Errorf("the sessions page shows the sign-in time as %q; want DD-Mon-YYYY HH:MM", when)
+		}
 		b.check("sessions")
 		b.press("Sign out")
 		b.see(`//*[@role="status"][contains(., "You are signed out.")]`)

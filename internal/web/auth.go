@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/auth"
@@ -73,7 +74,27 @@ type page struct {
 	User, Current string
 	Sessions      []*auth.Session
 	Admin         bool
+	// Locale words the pages moved to the catalogs (the sessions page);
+	// nil is English.
+	Locale *Locale
 }
+
+func (p page) locale() *Locale {
+	if p.Locale == nil {
+		return Locales[0]
+	}
+	return p.Locale
+}
+
+// Lang is the page's language, for <html lang>.
+func (p page) Lang() string { return p.locale().Tag }
+
+// T is the page's message key, as the workspace's pages have it.
+func (p page) T(key string, args ...any) string { return p.locale().T(key, args...) }
+
+// When writes an instant as the other pages do: 04-Mar-1980 14:05, in the
+// server's zone.
+func (p page) When(t time.Time) string { return p.locale().DateTime(t.Local()) }
 
 func (a *Auth) render(w http.ResponseWriter, status int, name string, p page) {
 	h := w.Header()
@@ -324,7 +345,7 @@ func (a *Auth) sessionList(w http.ResponseWriter, r *http.Request) {
 	in := r.Context().Value(sessionKey{}).(*signedIn)
 	notice := ""
 	if r.URL.Query().Get("notice") == "ended" {
-		notice = "Session ended."
+		notice = LocaleFor(r).T("sessions.ended")
 	}
 	a.renderSessions(w, r, in, notice)
 }
@@ -336,8 +357,9 @@ func (a *Auth) renderSessions(w http.ResponseWriter, r *http.Request, in *signed
 		http.Error(w, "try again", http.StatusInternalServerError)
 		return
 	}
-	a.render(w, http.StatusOK, "sessions.html", page{Title: "Your sessions", User: in.account.Name, Sessions: list,
-		Current: in.session.ID, CSRF: auth.CSRFToken(in.session), Admin: in.account.Role == "admin", Notice: notice})
+	l := LocaleFor(r)
+	a.render(w, http.StatusOK, "sessions.html", page{Title: l.T("sessions.title"), User: in.account.Name, Sessions: list,
+		Current: in.session.ID, CSRF: auth.CSRFToken(in.session), Admin: in.account.Role == "admin", Notice: notice, Locale: l})
 }
 
 func (a *Auth) revokeOwn(w http.ResponseWriter, r *http.Request) {
@@ -376,7 +398,7 @@ func (a *Auth) revokeUser(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "try again", http.StatusInternalServerError)
 		return
 	}
-	a.renderSessions(w, r, in, fmt.Sprintf("Ended %d sessions of %s.", n, user))
+	a.renderSessions(w, r, in, LocaleFor(r).Count("sessions.ended-user", n, user))
 }
 
 func (a *Auth) log(msg string, err error) {

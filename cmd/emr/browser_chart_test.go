@@ -138,6 +138,11 @@ func hba1c(id, when, value string) string {
 		`"valueQuantity":{"value":`+value+`,"unit":"%","system":"http://unitsofmeasure.org","code":"%"},"referenceRange":[{"low":{"value":4,"unit":"%"},"high":{"value":5.6,"unit":"%"}}]`)
 }
 
+// okafor is the patient the finder finds and a registration duplicates.
+const okafor = `{"resourceType":"Patient","id":"p1","identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"value":"MRN-1001"}],` +
+	`"name":[{"family":"Okafor","given":["Chidinma"],"prefix":["Mrs"]}],"gender":"female","birthDate":"1984-03-09",` +
+	`"telecom":[{"system":"phone","value":"555-201-3344"}]}`
+
 // adaRecord is a patient with results over years, for the trend.
 var adaRecord = []string{
 	`{"resourceType":"Patient","id":"ada","identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"value":"MRN-2002"}],` +
@@ -156,17 +161,10 @@ var adaRecord = []string{
 // a patient's Consent keeps out sees only that the record is restricted,
 // breaks the glass with a reason and then sees the chart marked so.
 func TestBrowserChart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server and a browser")
-	}
-	if chromiumPath() == "" && os.Getenv("EMR_TEST_BROWSER_REQUIRED") != "1" {
-		t.Skip("Chromium is not installed")
-	}
+	skipWithoutBrowser(t)
 	dir := t.TempDir()
 	s := startServer(t, dir)
-	put(t, s, `{"resourceType":"Patient","id":"p1","identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"value":"MRN-1001"}],`+
-		`"name":[{"family":"Okafor","given":["Chidinma"],"prefix":["Mrs"]}],"gender":"female","birthDate":"1984-03-09",`+
-		`"telecom":[{"system":"phone","value":"555-201-3344"}]}`)
+	put(t, s, okafor)
 	put(t, s, adaRecord...)
 	b := newBrowser(t, s)
 	b.signIn("doc", addUser(t, dir, "doc", "physician"))

@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,6 +80,18 @@ func chromiumPath() string {
 		}
 	}
 	return ""
+}
+
+// skipWithoutBrowser skips a browser test in -short mode, or when
+// Chromium is missing and not required, before it starts a server.
+func skipWithoutBrowser(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a server and a browser")
+	}
+	if chromiumPath() == "" && os.Getenv("EMR_TEST_BROWSER_REQUIRED") != "1" {
+		t.Skip("Chromium is not installed")
+	}
 }
 
 // newBrowser starts headless Chromium for s, or skips the test when it
@@ -399,12 +410,7 @@ func (b *browser) checkQRCode() {
 // lands on the finder; a physician finds a patient by typing part of her
 // name, opens the chart and sees the banner, and signs out.
 func TestBrowserWorkspace(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server and a browser")
-	}
-	if chromiumPath() == "" && os.Getenv("EMR_TEST_BROWSER_REQUIRED") != "1" {
-		t.Skip("Chromium is not installed")
-	}
+	skipWithoutBrowser(t)
 	dir := t.TempDir()
 	s := startServer(t, dir)
 	b := newBrowser(t, s)
@@ -431,16 +437,8 @@ func TestBrowserWorkspace(t *testing.T) {
 
 	t.Run("clinician", func(t *testing.T) {
 		b.t = t
-		for _, p := range []string{
-			`{"resourceType":"Patient","id":"p1","identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"value":"MRN-1001"}],` +
-				`"name":[{"family":"Okafor","given":["Chidinma"],"prefix":["Mrs"]}],"gender":"female","birthDate":"1984-03-09"}`,
-			`{"resourceType":"Patient","id":"p2","name":[{"family":"Oduya","given":["Samuel"]}],"gender":"male","birthDate":"1990-11-02"}`,
-		} {
-			id := regexp.MustCompile(`"id":"(\w+)"`).FindStringSubmatch(p)[1]
-			if status, _, _ := call(t, "PUT", s.base+"/Patient/"+id, fhirJSON, p); status != http.StatusCreated {
-				t.Fatalf("PUT Patient/%s: %d", id, status)
-			}
-		}
+		put(t, s, okafor,
+			`{"resourceType":"Patient","id":"p2","name":[{"family":"Oduya","given":["Samuel"]}],"gender":"male","birthDate":"1990-11-02"}`)
 		password := addUser(t, dir, "doc", "physician")
 		b.signIn("doc", password)
 		b.fill("Name, birth date", "kafo")
@@ -487,12 +485,7 @@ func TestBrowserWorkspace(t *testing.T) {
 // before it, "Stay signed in" renews the session, and at the time-out the
 // page leaves for the sign-in form.
 func TestBrowserIdleTimeout(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server and a browser")
-	}
-	if chromiumPath() == "" && os.Getenv("EMR_TEST_BROWSER_REQUIRED") != "1" {
-		t.Skip("Chromium is not installed")
-	}
+	skipWithoutBrowser(t)
 	dir := t.TempDir()
 	s := startServer(t, dir, "EMR_SESSION_IDLE=4s", "EMR_RELAX_MFA=true")
 	b := newBrowser(t, s)

@@ -222,12 +222,35 @@ func TestSignInTimeoutsAndLockout(t *testing.T) {
 			t.Fatalf("failure %d: %d", i+1, a.status)
 		}
 	}
-	if a := b.signIn("desk", pw, ""); a.status != http.StatusTooManyRequests || !strings.Contains(a.body, "Too many failed sign-ins") {
+	a := b.signIn("desk", pw, "")
+	if a.status != http.StatusTooManyRequests || !regexp.MustCompile(`Too many failed sign-ins. Try again after \d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d\.`).MatchString(a.body) {
 		t.Errorf("locked out: %d %s", a.status, a.body)
 	}
 	s.clock.Add(time.Hour)
 	if a := b.signIn("desk", pw, ""); a.status != http.StatusSeeOther {
 		t.Errorf("after the back-off: %d %s", a.status, a.body)
+	}
+}
+
+// TestSignInInBengali: the sign-in page speaks the browser's language,
+// and says so for screen readers.
+func TestSignInInBengali(t *testing.T) {
+	s := newSite(t)
+	s.add("desk", "registrar", pw)
+	req, _ := http.NewRequest("GET", s.srv.URL+"/login?notice=expired", nil)
+	req.Header.Set("Accept-Language", "bn-BD, en;q=0.5")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := read(t, resp)
+	for _, want := range []string{`<html lang="bn">`, `<label for="name">ব্যবহারকারীর নাম</label>`, "আপনার সেশন শেষ হয়েছে।", ">সাইন ইন করুন</button>"} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the Bengali sign-in page lacks %s:\n%s", want, a.body)
+		}
+	}
+	if strings.Contains(a.body, "User name") || strings.Contains(a.body, "Password") {
+		t.Errorf("the Bengali sign-in page has English words:\n%s", a.body)
 	}
 }
 

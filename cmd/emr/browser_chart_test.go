@@ -295,14 +295,17 @@ func TestBrowserChart(t *testing.T) {
 		pdf := write("referral.pdf", minimalPDF())
 		pic := write("rash.png", smallPNG(t))
 		exe := write("scan.pdf", append([]byte("MZ\x90\x00\x03"), make([]byte, 200)...))
-		big := write("big.pdf", append([]byte("%PDF-1.4\n"), make([]byte, 10<<20)...))
+		big := write("big.pdf", append([]byte("%PDF-1.4\n"), make([]byte, 12<<20)...))
 
-		upload := func(path, kind, title string) {
+		choose := func(path, kind, title string) {
 			b.visit("/patients/ada")
 			b.follow("Documents")
 			b.attach("File", path)
 			b.choose("Kind of document", kind)
 			b.fill("Title", title)
+		}
+		upload := func(path, kind, title string) {
+			choose(path, kind, title)
 			b.press("Add the document")
 		}
 		// A file that is not what it claims, and one too large: refused,
@@ -319,10 +322,21 @@ func TestBrowserChart(t *testing.T) {
 			t.Errorf("the file field is described by %q; want the error, so a screen reader reads it at the field", described)
 		}
 		b.check("document-refused")
-		upload(big, "Referral letter", "Large scan")
-		if msg := b.see(`//*[@role="alert"]`); !strings.Contains(msg, "larger than 10 MB") {
+		// A file too large is told at the field before it is sent (the
+		// server's own refusal is tested in internal/web).
+		choose(big, "Referral letter", "Large scan")
+		eval[chromedp.Void](b, `window.stillHere = true`)
+		b.do("pressing Add the document", chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Add the document"]`), chromedp.NodeVisible))
+		if msg := b.see(`//*[@role="alert"][@id="upload-error"]`); !strings.Contains(msg, "larger than 10 MB") {
 			t.Errorf("a file over 10 MB is refused with %q", msg)
 		}
+		if !eval[bool](b, `window.stillHere === true`) {
+			t.Errorf("a file too large was sent: the page is %s", b.location())
+		}
+		if focused := eval[string](b, `document.activeElement.id + " " + document.activeElement.getAttribute("aria-describedby")`); focused != "file file-hint upload-error" {
+			t.Errorf("after refusing a file too large the focus is on %q; want the file field, described by the error", focused)
+		}
+		b.check("document-too-large")
 
 		// A PDF: shown in a sandboxed frame, with the way to open it alone.
 		upload(pdf, "Referral letter", "Referral from Dr Sen")

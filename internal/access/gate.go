@@ -26,6 +26,10 @@ type Request struct {
 	Query       string
 	Agent       audit.Agent
 	Purpose     string
+	// Patient ("Patient/123") is the patient a refused interaction
+	// concerned, when known, for its audit record; the gate fills it in
+	// for a request about a Patient itself.
+	Patient string
 	// emergency are the patients the caller reaches by break-glass, whose
 	// accesses are flagged.
 	emergency map[string]bool
@@ -285,10 +289,18 @@ func (g *Gate) recordFailure(ctx context.Context, req Request, err error) {
 		detail = err.Error()
 	}
 	var denied *deniedError
-	if errors.As(err, &denied) {
+	refused := errors.As(err, &denied)
+	if refused {
 		detail = "denied: " + denied.reason
 	} else if k := fhir.KindOf(err); k == fhir.KindForbidden || k == fhir.KindUnauthorized {
 		detail = "denied: " + detail
+		refused = true
+	}
+	if refused && req.Type == "Patient" && req.ID != "" && req.Patient == "" {
+		// A refused look at a patient is recorded under that patient, so
+		// that "who tried to see my record" is answered by patient as
+		// "who saw it" is. (A patient not found is no one's record.)
+		req.Patient = "Patient/" + req.ID
 	}
 	// The failure record is best effort only in that the client already gets
 	// an error; a failure to record it is itself logged by the store.
@@ -297,7 +309,7 @@ func (g *Gate) recordFailure(ctx context.Context, req Request, err error) {
 
 func (g *Gate) events(req Request, touched []Touched, outcome audit.Outcome, detail string) []fhir.Resource {
 	base := audit.Entry{
-		Interaction: req.Interaction, Type: req.Type, ID: req.ID, Query: req.Query,
+		Interaction: req.Interaction, Type: req.Type, ID: req.ID, Patient: req.Patient, Query: req.Query,
 		Agent: req.Agent, Purpose: req.Purpose, Outcome: outcome, Detail: detail,
 		Recorded: g.now(), Observer: g.observer,
 	}

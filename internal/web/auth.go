@@ -12,13 +12,13 @@ import (
 	"crypto/subtle"
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/auth"
@@ -73,9 +73,32 @@ type page struct {
 	User, Current string
 	Sessions      []*auth.Session
 	Admin         bool
+	// Locale is the user's language (render sets it from the request
+	// when nil).
+	Locale *Locale
 }
 
-func (a *Auth) render(w http.ResponseWriter, status int, name string, p page) {
+func (p page) locale() *Locale {
+	if p.Locale == nil {
+		return Locales[0]
+	}
+	return p.Locale
+}
+
+// Lang is the page's language, for <html lang>.
+func (p page) Lang() string { return p.locale().Tag }
+
+// T is the page's message key, as the workspace's pages have it.
+func (p page) T(key string, args ...any) string { return p.locale().T(key, args...) }
+
+// When writes an instant as the other pages do: 04-Mar-1980 14:05, in the
+// server's zone.
+func (p page) When(t time.Time) string { return p.locale().DateTime(t.Local()) }
+
+func (a *Auth) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	if p.Locale == nil {
+		p.Locale = LocaleFor(r)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -95,17 +118,18 @@ func (a *Auth) renderLogin(w http.ResponseWriter, r *http.Request, status int, p
 	token := auth.NewToken()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: "/login", HttpOnly: true,
 		Secure: a.Secure, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
-	p.Title, p.CSRF = "Sign in", token
+	l := LocaleFor(r)
+	p.Title, p.CSRF = l.T("login.title"), token
 	switch p.Notice {
 	case "signed-out":
-		p.Notice = "You are signed out."
+		p.Notice = l.T("login.signed-out")
 	case "expired":
-		p.Notice = "Your session has ended. Sign in again."
+		p.Notice = l.T("login.expired")
 	case "":
 	default:
 		p.Notice = ""
 	}
-	a.render(w, status, "login.html", p)
+	a.render(w, r, status, "login.html", p)
 }
 
 func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
@@ -113,10 +137,11 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
+	l := LocaleFor(r)
 	p := page{Name: r.PostFormValue("name"), Next: safeNext(r.PostFormValue("next"))}
 	c, err := r.Cookie(loginCookie)
 	if err != nil || !equal(c.Value, r.PostFormValue("csrf")) {
-		p.Error = "The sign-in form had expired. Try again."
+		p.Error = l.T("login.error-form")
 		a.renderLogin(w, r, http.StatusForbidden, p)
 		return
 	}
@@ -127,20 +152,20 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		status := http.StatusUnauthorized
 		switch {
 		case errors.Is(err, auth.ErrBadCredentials):
-			p.Error = "Wrong user name or password."
+			p.Error = l.T("login.error-credentials")
 		case errors.As(err, &locked):
 			status = http.StatusTooManyRequests
-			p.Error = fmt.Sprintf("Too many failed sign-ins. Try again after %s.", locked.Until.UTC().Format("15:04:05 UTC"))
+			p.Error = l.T("login.error-locked", l.DateTime(locked.Until.Local()))
 		case errors.Is(err, auth.ErrDisabled):
 			status = http.StatusForbidden
-			p.Error = "This account is disabled. Ask an administrator."
+			p.Error = l.T("login.error-disabled")
 		case errors.Is(err, auth.ErrMFARequired):
-			p.Error = "Enter the one-time code from your authenticator app."
+			p.Error = l.T("login.error-code-needed")
 		case errors.Is(err, auth.ErrBadOTP):
-			p.Error = "That one-time code is not valid."
+			p.Error = l.T("login.error-code")
 		default:
 			status = http.StatusInternalServerError
-			p.Error = "Signing in failed. Try again."
+			p.Error = l.T("login.error")
 			a.log("sign-in failed", err)
 		}
 		a.renderLogin(w, r, status, p)
@@ -149,7 +174,7 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 	token, sess, err := a.Sessions.Create(r.Context(), acc, addr, r.UserAgent())
 	if err != nil {
 		a.log("creating a session failed", err)
-		p.Error = "Signing in failed. Try again."
+		p.Error = l.T("login.error")
 		a.renderLogin(w, r, http.StatusInternalServerError, p)
 		return
 	}
@@ -284,21 +309,23 @@ func (a *Auth) clearCookie(w http.ResponseWriter) {
 
 func (a *Auth) mfaForm(w http.ResponseWriter, r *http.Request) {
 	in := r.Context().Value(sessionKey{}).(*signedIn)
+	l := LocaleFor(r)
 	secret, otpURL, err := a.Accounts.BeginMFA(r.Context(), in.account.Name)
 	if err != nil {
 		if errors.Is(err, auth.ErrMFAEnrolled) {
-			a.render(w, http.StatusConflict, "mfa.html", page{Title: "Second factor", Error: "Your account already has an authenticator. An administrator can reset it (emr user mfa-reset)."})
+			a.render(w, r, http.StatusConflict, "mfa.html", page{Title: l.T("mfa.title-enrolled"), Error: l.T("mfa.error-enrolled")})
 			return
 		}
 		a.log("starting enrolment failed", err)
 		http.Error(w, "try again", http.StatusInternalServerError)
 		return
 	}
-	a.render(w, http.StatusOK, "mfa.html", page{Title: "Set up your authenticator", Secret: secret, OTPAuthURL: otpURL, QRCode: qrImage(otpURL), CSRF: auth.CSRFToken(in.session)})
+	a.render(w, r, http.StatusOK, "mfa.html", page{Title: l.T("mfa.title"), Secret: secret, OTPAuthURL: otpURL, QRCode: qrImage(otpURL), CSRF: auth.CSRFToken(in.session)})
 }
 
 func (a *Auth) mfaConfirm(w http.ResponseWriter, r *http.Request) {
 	in := r.Context().Value(sessionKey{}).(*signedIn)
+	l := LocaleFor(r)
 	codes, err := a.Accounts.ConfirmMFA(r.Context(), in.account.Name, strings.TrimSpace(r.PostFormValue("code")))
 	if err != nil {
 		secret, otpURL, berr := a.Accounts.BeginMFA(r.Context(), in.account.Name)
@@ -307,8 +334,8 @@ func (a *Auth) mfaConfirm(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "try again", http.StatusInternalServerError)
 			return
 		}
-		a.render(w, http.StatusUnprocessableEntity, "mfa.html", page{Title: "Set up your authenticator",
-			Error: "That code is not valid. Scan the new secret below and try again.", Secret: secret, OTPAuthURL: otpURL, QRCode: qrImage(otpURL), CSRF: auth.CSRFToken(in.session)})
+		a.render(w, r, http.StatusUnprocessableEntity, "mfa.html", page{Title: l.T("mfa.title"),
+			Error: l.T("mfa.error-code"), Secret: secret, OTPAuthURL: otpURL, QRCode: qrImage(otpURL), CSRF: auth.CSRFToken(in.session)})
 		return
 	}
 	// The session's second-factor state is fixed at sign-in: end it, so
@@ -317,14 +344,14 @@ func (a *Auth) mfaConfirm(w http.ResponseWriter, r *http.Request) {
 		a.log("ending the enrolment session failed", err)
 	}
 	a.clearCookie(w)
-	a.render(w, http.StatusOK, "mfa.html", page{Title: "Authenticator set up", RecoveryCodes: codes})
+	a.render(w, r, http.StatusOK, "mfa.html", page{Title: l.T("mfa.done-title"), RecoveryCodes: codes})
 }
 
 func (a *Auth) sessionList(w http.ResponseWriter, r *http.Request) {
 	in := r.Context().Value(sessionKey{}).(*signedIn)
 	notice := ""
 	if r.URL.Query().Get("notice") == "ended" {
-		notice = "Session ended."
+		notice = LocaleFor(r).T("sessions.ended")
 	}
 	a.renderSessions(w, r, in, notice)
 }
@@ -336,8 +363,9 @@ func (a *Auth) renderSessions(w http.ResponseWriter, r *http.Request, in *signed
 		http.Error(w, "try again", http.StatusInternalServerError)
 		return
 	}
-	a.render(w, http.StatusOK, "sessions.html", page{Title: "Your sessions", User: in.account.Name, Sessions: list,
-		Current: in.session.ID, CSRF: auth.CSRFToken(in.session), Admin: in.account.Role == "admin", Notice: notice})
+	l := LocaleFor(r)
+	a.render(w, r, http.StatusOK, "sessions.html", page{Title: l.T("sessions.title"), User: in.account.Name, Sessions: list,
+		Current: in.session.ID, CSRF: auth.CSRFToken(in.session), Admin: in.account.Role == "admin", Notice: notice, Locale: l})
 }
 
 func (a *Auth) revokeOwn(w http.ResponseWriter, r *http.Request) {
@@ -376,7 +404,7 @@ func (a *Auth) revokeUser(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "try again", http.StatusInternalServerError)
 		return
 	}
-	a.renderSessions(w, r, in, fmt.Sprintf("Ended %d sessions of %s.", n, user))
+	a.renderSessions(w, r, in, LocaleFor(r).Count("sessions.ended-user", n, user))
 }
 
 func (a *Auth) log(msg string, err error) {

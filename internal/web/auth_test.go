@@ -176,7 +176,7 @@ func TestSignInAndOut(t *testing.T) {
 		t.Fatal("no session cookie")
 	}
 	sessions := b.get("/account/sessions")
-	if sessions.status != http.StatusOK || !strings.Contains(sessions.body, "this session") {
+	if sessions.status != http.StatusOK || !strings.Contains(sessions.body, "This session") {
 		t.Fatalf("sessions page: %d %s", sessions.status, sessions.body)
 	}
 	// Sign-out needs the session's CSRF token.
@@ -222,12 +222,35 @@ func TestSignInTimeoutsAndLockout(t *testing.T) {
 			t.Fatalf("failure %d: %d", i+1, a.status)
 		}
 	}
-	if a := b.signIn("desk", pw, ""); a.status != http.StatusTooManyRequests || !strings.Contains(a.body, "Too many failed sign-ins") {
+	a := b.signIn("desk", pw, "")
+	if a.status != http.StatusTooManyRequests || !regexp.MustCompile(`Too many failed sign-ins. Try again after \d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d\.`).MatchString(a.body) {
 		t.Errorf("locked out: %d %s", a.status, a.body)
 	}
 	s.clock.Add(time.Hour)
 	if a := b.signIn("desk", pw, ""); a.status != http.StatusSeeOther {
 		t.Errorf("after the back-off: %d %s", a.status, a.body)
+	}
+}
+
+// TestSignInInBengali: the sign-in page speaks the browser's language,
+// and says so for screen readers.
+func TestSignInInBengali(t *testing.T) {
+	s := newSite(t)
+	s.add("desk", "registrar", pw)
+	req, _ := http.NewRequest("GET", s.srv.URL+"/login?notice=expired", nil)
+	req.Header.Set("Accept-Language", "bn-BD, en;q=0.5")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := read(t, resp)
+	for _, want := range []string{`<html lang="bn">`, `<label for="name">ব্যবহারকারীর নাম</label>`, "আপনার সেশন শেষ হয়েছে।", ">সাইন ইন করুন</button>"} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the Bengali sign-in page lacks %s:\n%s", want, a.body)
+		}
+	}
+	if strings.Contains(a.body, "User name") || strings.Contains(a.body, "Password") {
+		t.Errorf("the Bengali sign-in page has English words:\n%s", a.body)
 	}
 }
 
@@ -319,6 +342,18 @@ func TestSessionsListedAndEnded(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("the laptop sees %d other sessions, want 1: %s", len(ids), page.body)
 	}
+	// Times read as on every other page, never as ISO; in Bengali too.
+	signedIn := s.clock.Now().Local()
+	if want := signedIn.Format("02-Jan-2006 15:04"); !strings.Contains(page.body, ">"+want+"</td>") || strings.Contains(page.body, signedIn.Format("2006-01-02")) {
+		t.Errorf("the sessions page does not show %s as the sign-in time:\n%s", want, page.body)
+	}
+	u, _ := url.Parse(s.srv.URL)
+	laptop.client.Jar.SetCookies(u, []*http.Cookie{{Name: "emr_lang", Value: "bn", Path: "/"}})
+	bn := laptop.get("/account/sessions")
+	if want := localeByTag("bn").DateTime(signedIn); !strings.Contains(bn.body, `<html lang="bn">`) || !strings.Contains(bn.body, want) || !strings.Contains(bn.body, "এই সেশন") {
+		t.Errorf("the Bengali sessions page lacks %s:\n%s", want, bn.body)
+	}
+	laptop.client.Jar.SetCookies(u, []*http.Cookie{{Name: "emr_lang", Value: "en", Path: "/"}})
 	if a := laptop.post("/account/sessions/revoke", url.Values{"csrf": {csrfOf(t, page.body)}, "id": {ids[0][1]}}); a.status != http.StatusSeeOther {
 		t.Fatalf("ending the phone's session: %d %s", a.status, a.body)
 	}
@@ -339,6 +374,11 @@ func TestSessionsListedAndEnded(t *testing.T) {
 	a := admin.post("/admin/sessions/revoke", url.Values{"csrf": {csrfOf(t, adminPage.body)}, "user": {"desk"}})
 	if a.status != http.StatusOK || !strings.Contains(a.body, "Ended 2 sessions of desk") {
 		t.Fatalf("admin ends desk's sessions: %d %s", a.status, a.body)
+	}
+	s.add("kiosk", "registrar", pw)
+	s.browser().signIn("kiosk", pw, "")
+	if a := admin.post("/admin/sessions/revoke", url.Values{"csrf": {csrfOf(t, adminPage.body)}, "user": {"kiosk"}}); !strings.Contains(a.body, "Ended 1 session of kiosk.") {
+		t.Errorf("admin ends kiosk's one session: %d %s", a.status, a.body)
 	}
 	for _, b := range []*browser{laptop, phone} {
 		if a := b.get("/"); a.status != http.StatusSeeOther {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/json"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -334,6 +335,50 @@ func TestBreakGlassIntoRestrictedChart(t *testing.T) {
 	}
 }
 
+// TestRestrictedViewAudited: a chart the user may not see is refused, and
+// the refusal is recorded under the patient, so that "who tried to see my
+// record" finds it as "who saw my record" does.
+func TestRestrictedViewAudited(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose, `{"resourceType":"Consent","id":"optout","status":"active","subject":{"reference":"Patient/jose"},"decision":"deny",
+		"provision":[{"actor":[{"reference":{"reference":"Practitioner/family-doctor"}}]}]}`)
+	if _, err := s.accounts.Add(context.Background(), "dr2", "physician", auth.AddOptions{Password: pw, FHIRUser: "Practitioner/dr2"}); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	b.signIn("dr2", pw, "")
+	for _, path := range []string{"/patients/jose", "/patients/jose/results"} {
+		before := s.audited("jose")
+		if a := b.get(path); a.status != http.StatusForbidden {
+			t.Fatalf("%s: %d, want 403", path, a.status)
+		}
+		page, err := s.store.SearchAudit(context.Background(), store.AuditQuery{Terms: [][]audit.Term{{{Name: audit.ParamPatient, Value: "Patient/jose"}}}, Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after := s.audited("jose"); after != before+1 || len(page.Records) != 1 {
+			t.Fatalf("%s: %d audit records of Patient/jose before, %d after; want one more", path, before, after)
+		}
+		var ev struct {
+			Patient struct{ Reference string }
+			Outcome struct {
+				Code   struct{ Code string }
+				Detail []struct{ Text string }
+			}
+			Entity []struct {
+				What struct{ Reference string }
+			}
+		}
+		if err := json.Unmarshal(page.Records[0].Event, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Patient.Reference != "Patient/jose" || ev.Outcome.Code.Code != "4" || len(ev.Entity) == 0 || ev.Entity[0].What.Reference != "Patient/jose" ||
+			len(ev.Outcome.Detail) == 0 || !strings.HasPrefix(ev.Outcome.Detail[0].Text, "denied") {
+			t.Errorf("%s: the refusal is recorded as %s", path, page.Records[0].Event)
+		}
+	}
+}
+
 func TestEveryChartPageAudited(t *testing.T) {
 	s := newWorkspaceSite(t)
 	s.put(joseRecord...)
@@ -368,6 +413,11 @@ func TestPrintStylesheet(t *testing.T) {
 	}
 	if strings.Contains(print.String(), ".banner {") && strings.Contains(print.String(), ".banner { display: none") {
 		t.Error("print stylesheet drops the banner")
+	}
+	// Sticky on screen, the banner must be static in print: Chromium
+	// repeats a fixed element on every printed page, over the content.
+	if !regexp.MustCompile(`(?m)^\s*\.banner \{[^}]*position: static`).MatchString(print.String()) {
+		t.Error("print stylesheet leaves the banner sticky")
 	}
 }
 

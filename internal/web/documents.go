@@ -68,6 +68,10 @@ type documentsData struct {
 	Rows   []documentRow
 	Types  []struct{ Code, Name string }
 	Error  string
+	// MaxBytes and TooLarge let the page's script refuse a file too large
+	// at its field before sending it (the server refuses it again).
+	MaxBytes int
+	TooLarge string
 	// Form keeps what the user chose when the upload is refused.
 	Form struct{ Type, Title, Date string }
 }
@@ -82,7 +86,7 @@ func (ws *Workspace) documents(w http.ResponseWriter, r *http.Request) error {
 func (ws *Workspace) documentsPage(w http.ResponseWriter, r *http.Request, status int, problem error) error {
 	v, shown, err := ws.readPatient(w, r, "documents.title", func(p *patientRead, v *view) error {
 		l := v.Locale
-		data := &documentsData{Hidden: p.hidden("DocumentReference")}
+		data := &documentsData{Hidden: p.hidden("DocumentReference"), MaxBytes: maxDocument, TooLarge: l.T("documents.error-size", maxDocument>>20)}
 		for _, t := range documentTypes {
 			data.Types = append(data.Types, struct{ Code, Name string }{t.Code, l.T(t.Key)})
 		}

@@ -118,6 +118,12 @@ func (l *Locale) T(key string, args ...any) string {
 	if !ok {
 		return key
 	}
+	return l.format(msg, args)
+}
+
+// format puts args into msg at {0}, {1} …, integers in the locale's
+// digits.
+func (l *Locale) format(msg string, args []any) string {
 	for i, a := range args {
 		var s string
 		switch v := a.(type) {

@@ -175,7 +175,7 @@ func (l *Locale) timingText(t map[string]any) (freq, duration string) {
 	}
 	if b, _ := rep["boundsDuration"].(map[string]any); b != nil {
 		if n, ok := numberText(b["value"]); ok {
-			duration = l.T("med.for", l.Decimal(n)+" "+l.T("unit."+unitKey(b)))
+			duration = l.T("med.for", l.Plural("unit."+unitKey(b), n))
 		}
 	}
 	f, _ := numberOf(rep["frequency"])
@@ -197,13 +197,13 @@ func (l *Locale) timingText(t map[string]any) (freq, duration string) {
 	case unit == "d" && period == 2 && f == 1:
 		freq = l.T("med.every-other-day")
 	case unit == "h" && f == 1:
-		freq = l.T("med.every-hours", l.Decimal(ps))
+		freq = l.Plural("med.every-hours", ps)
 	case unit == "wk" && period == 1 && f == 1:
 		freq = l.T("med.weekly")
 	case f == 1:
-		freq = l.T("med.every", l.Decimal(ps)+" "+l.T("unit."+periodUnitKey(unit)))
+		freq = l.T("med.every", l.Plural("unit."+periodUnitKey(unit), ps))
 	default:
-		freq = l.T("med.times-every", l.Decimal(fs), l.Decimal(ps)+" "+l.T("unit."+periodUnitKey(unit)))
+		freq = l.T("med.times-every", l.Decimal(fs), l.Plural("unit."+periodUnitKey(unit), ps))
 	}
 	return freq, duration
 }

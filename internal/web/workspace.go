@@ -200,6 +200,20 @@ type view struct {
 	Data        any
 }
 
+// idleLead is how long before the idle time-out the warning shows: two
+// minutes, or half of a time-out under four (app.js counts the same).
+func idleLead(idleSeconds int) int { return min(120, idleSeconds/2) }
+
+// IdleWarning is the idle warning's text, "You will be signed out in 2
+// minutes …", in seconds when the warning comes less than a minute ahead.
+func (v *view) IdleWarning() string {
+	lead := idleLead(v.IdleSeconds)
+	if lead < 60 {
+		return v.Count("idle.warning-seconds", max(1, lead))
+	}
+	return v.Count("idle.warning-minutes", (lead+30)/60)
+}
+
 func (ws *Workspace) view(r *http.Request, titleKey string) *view {
 	l := LocaleFor(r)
 	v := &view{Locale: l, Title: l.T(titleKey), Locales: Locales, Path: r.URL.RequestURI(), IdleSeconds: int(ws.IdleTimeout.Seconds())}

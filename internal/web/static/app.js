@@ -1,6 +1,7 @@
 // The workspace's own script, small on purpose: the pages work without
 // it. It makes the finder answer as one types, moves through its results
-// with the arrow keys, and warns before the session's idle time-out.
+// with the arrow keys, tells a document too large before sending it, and
+// warns before the session's idle time-out.
 "use strict";
 (function () {
   var finder = document.getElementById("finder");
@@ -50,6 +51,29 @@
   // A form shown again with errors or a conflict: the summary is read first.
   var summary = document.getElementById("error-summary") || document.getElementById("conflict");
   if (summary) { summary.tabIndex = -1; summary.focus(); }
+  // A document too large is told at its field before it is sent: an
+  // upload of many megabytes over a slow link, only to be refused, costs
+  // minutes. The server checks again.
+  var file = document.getElementById("file");
+  if (file && file.form && file.dataset.maxBytes) {
+    file.form.addEventListener("submit", function (e) {
+      var f = file.files && file.files[0];
+      if (!f || f.size <= Number(file.dataset.maxBytes)) { return; }
+      e.preventDefault();
+      var msg = document.getElementById("upload-error");
+      if (!msg) {
+        msg = document.createElement("p");
+        msg.id = "upload-error";
+        msg.className = "error";
+        msg.setAttribute("role", "alert");
+        file.parentNode.insertBefore(msg, file);
+      }
+      msg.textContent = file.dataset.tooLarge;
+      file.setAttribute("aria-describedby", "file-hint upload-error");
+      file.setAttribute("aria-invalid", "true");
+      file.focus();
+    });
+  }
   // The idle warning: two minutes before the session's idle time-out (or
   // half-way, for a short one), a dialog offers to stay signed in; at the
   // time-out the page goes to the sign-in form, so that no patient's data
@@ -64,8 +88,6 @@
       clearTimeout(endTimer);
       box.hidden = true;
       warnTimer = setTimeout(function () {
-        var p = document.getElementById("idle-text");
-        p.textContent = p.dataset.template.replace("{m}", String(Math.max(1, Math.round(lead / 60))));
         box.hidden = false;
         document.getElementById("idle-stay").focus();
       }, (idle - lead) * 1000);

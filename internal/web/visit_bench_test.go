@@ -105,7 +105,11 @@ func BenchmarkNoteSave(b *testing.B) {
 			b.SetParallelism((clinicians + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				d := desks[next.Add(1)-1]
+				n := next.Add(1) - 1
+				d := desks[n]
+				// Paced clinicians start spread over the first second,
+				// as people do, not all on the same tick.
+				time.Sleep(mode.pace * time.Duration(n) / clinicians)
 				wait := func(took time.Duration) {
 					if mode.pace > took {
 						time.Sleep(mode.pace - took)

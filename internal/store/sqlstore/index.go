@@ -25,10 +25,49 @@ type indexStmts struct {
 	clear     []*sql.Stmt // one per indexTables entry, then idx_fts
 	conn      *sql.Conn
 	insert    map[insertKey]*sql.Stmt // multi-row inserts, prepared on first use
-	compart   *sql.Stmt
+	compart   map[int]*sql.Stmt       // multi-row compartment inserts, by rows
 	fts       *sql.Stmt
 	d         *dialect
+	// buf holds the index rows written in the current write function but
+	// not yet sent (flushIndex): a transaction's rows go in a few large
+	// statements instead of several small ones per resource, which on
+	// PostgreSQL is a round trip each.
+	buf indexBuffer
 }
+
+// indexBuffer is the rows of each kind (and of idx_compartment, kind
+// "") waiting to be inserted: their arguments, row after row.
+type indexBuffer struct {
+	args map[search.Kind][]any
+	rows map[search.Kind]int
+	n    int // rows in all
+}
+
+func (b *indexBuffer) add(kind search.Kind, row []any) {
+	if b.args == nil {
+		b.args, b.rows = map[search.Kind][]any{}, map[search.Kind]int{}
+	}
+	b.args[kind] = append(b.args[kind], row...)
+	b.rows[kind]++
+	b.n++
+}
+
+func (b *indexBuffer) reset() {
+	for k := range b.args {
+		clear(b.args[k])
+		b.args[k] = b.args[k][:0]
+		b.rows[k] = 0
+	}
+	b.n = 0
+}
+
+// flushRows is how many buffered rows make writeIndex flush on its own
+// (a transaction's end flushes the rest).
+const flushRows = 2048
+
+// chunkRows is the most rows one INSERT sends; smaller remainders go as
+// power-of-two chunks, so each kind needs few prepared statements.
+const chunkRows = 128
 
 func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) error {
 	s.d = d
@@ -60,17 +99,17 @@ func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 	s.clear = append(s.clear, st)
 	s.conn = conn
 	s.insert = make(map[insertKey]*sql.Stmt)
-	compCols, compVals := d.pk("comp_type, comp_id, rid", "?, ?, ?")
-	if s.compart, err = prep(d.insertIgnore + ` idx_compartment (` + compCols + `) VALUES (` + compVals + `)` + d.ignoreSuffix); err != nil {
-		return err
-	}
+	s.compart = make(map[int]*sql.Stmt)
 	s.fts, err = prep(d.ftsInsert)
 	return err
 }
 
 func (s *indexStmts) close() {
-	all := append([]*sql.Stmt{s.upsertKey, s.insertKey, s.compart, s.fts}, s.clear...)
+	all := append([]*sql.Stmt{s.upsertKey, s.insertKey, s.fts}, s.clear...)
 	for _, st := range s.insert {
+		all = append(all, st)
+	}
+	for _, st := range s.compart {
 		all = append(all, st)
 	}
 	for _, st := range all {
@@ -91,11 +130,6 @@ var insertColumns = map[search.Kind]string{
 	search.KindQuantity:  "system, code, canonical, low, high",
 	search.KindURI:       "uri",
 }
-
-// maxInsertRows is the most rows one INSERT writes. A resource's entries
-// of a kind go in as few statements as possible: a statement costs about
-// as much as the rows it writes.
-const maxInsertRows = 16
 
 type insertKey struct {
 	kind search.Kind
@@ -122,6 +156,80 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 	}
 	s.insert[key] = st
 	return st, nil
+}
+
+// compartStmt returns the statement inserting rows idx_compartment rows.
+func (s *indexStmts) compartStmt(ctx context.Context, rows int) (*sql.Stmt, error) {
+	if st := s.compart[rows]; st != nil {
+		return st, nil
+	}
+	cols, vals := s.d.pk("comp_type, comp_id, rid", "?, ?, ?")
+	row := "(" + vals + ")"
+	st, err := s.conn.PrepareContext(ctx, s.d.insertIgnore+" idx_compartment ("+cols+") VALUES "+
+		strings.Repeat(row+", ", rows-1)+row+s.d.ignoreSuffix)
+	if err != nil {
+		return nil, err
+	}
+	s.compart[rows] = st
+	return st, nil
+}
+
+// flushIndex sends the buffered index rows. The writer calls it when a
+// write function returns, before a search inside one, and before rows
+// are cleared; a function that fails drops the buffer (dropIndex) with
+// its savepoint.
+func (db *DB) flushIndex(ctx context.Context) error {
+	s := &db.istmt
+	if s.buf.n == 0 {
+		return nil
+	}
+	defer s.buf.reset()
+	for _, kind := range bufferedKinds {
+		rows := s.buf.rows[kind]
+		if rows == 0 {
+			continue
+		}
+		args := s.buf.args[kind]
+		per := len(args) / rows
+		for done := 0; done < rows; {
+			k := chunkRows
+			for k > rows-done {
+				k /= 2
+			}
+			var st *sql.Stmt
+			var err error
+			if kind == compartmentKind {
+				st, err = s.compartStmt(ctx, k)
+			} else {
+				st, err = s.insertStmt(ctx, kind, k)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, args[done*per:(done+k)*per]...); err != nil {
+				return fmt.Errorf("index %s rows: %w", orCompartments(kind), err)
+			}
+			done += k
+		}
+	}
+	return nil
+}
+
+// dropIndex forgets the buffered rows of a write function that failed.
+func (db *DB) dropIndex() { db.istmt.buf.reset() }
+
+// compartmentKind is the buffer's key for idx_compartment rows.
+const compartmentKind search.Kind = ""
+
+// bufferedKinds orders the flush: the kinds' tables, then compartments.
+var bufferedKinds = []search.Kind{search.KindString, search.KindToken, search.KindReference, search.KindDate,
+	search.KindNumber, search.KindQuantity, search.KindURI, compartmentKind}
+
+func orCompartments(kind search.Kind) string {
+	if kind == compartmentKind {
+		return "compartment"
+	}
+	return string(kind)
 }
 
 // index records the version just written in resource_key and replaces the
@@ -158,6 +266,11 @@ func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, 
 }
 
 func (db *DB) clearIndex(ctx context.Context, rid int64) error {
+	// Rows of this resource may still be in the buffer (written earlier
+	// in the same function): send them, so that the delete finds them.
+	if err := db.flushIndex(ctx); err != nil {
+		return err
+	}
 	for _, st := range db.istmt.clear {
 		if _, err := st.ExecContext(ctx, rid); err != nil {
 			return err
@@ -166,25 +279,11 @@ func (db *DB) clearIndex(ctx context.Context, rid int64) error {
 	return nil
 }
 
-// writeIndex inserts the index rows of one resource.
+// writeIndex adds the index rows of one resource to the buffer (its
+// full-text row goes at once), flushing when the buffer is large.
 func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry, pkey string) error {
 	s := &db.istmt
-	byKind := make(map[search.Kind][]any, len(insertColumns))
-	counts := make(map[search.Kind]int, len(insertColumns))
-	flush := func(kind search.Kind) error {
-		if counts[kind] == 0 {
-			return nil
-		}
-		st, err := s.insertStmt(ctx, kind, counts[kind])
-		if err != nil {
-			return err
-		}
-		if _, err := st.ExecContext(ctx, byKind[kind]...); err != nil {
-			return fmt.Errorf("index %s/%s: %w", typ, id, err)
-		}
-		byKind[kind], counts[kind] = byKind[kind][:0], 0
-		return nil
-	}
+	var args []any
 	for n, e := range entries {
 		if insertColumns[e.Kind] == "" {
 			continue // composite and special carry no values of their own
@@ -194,7 +293,7 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 			// resource_key, and an alias from the rows it unites.
 			continue
 		}
-		args := append(byKind[e.Kind], rid, paramID(typ, e.Param), n, e.Group, e.Component)
+		args = append(args[:0], rid, paramID(typ, e.Param), n, e.Group, e.Component)
 		switch e.Kind {
 		// Key columns hold indexKey values; the others lose only NULs.
 		case search.KindString:
@@ -216,29 +315,19 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 			}
 			args = append(args, indexKey(uri))
 		}
-		args = s.d.pkArg(args, pkey)
-		byKind[e.Kind] = args
-		if counts[e.Kind]++; counts[e.Kind] == maxInsertRows {
-			if err := flush(e.Kind); err != nil {
-				return err
-			}
-		}
-	}
-	for kind := range insertColumns {
-		if err := flush(kind); err != nil {
-			return err
-		}
+		s.buf.add(e.Kind, s.d.pkArg(args, pkey))
 	}
 	for _, c := range compartmentsOf(typ, id, entries) {
-		if _, err := s.compart.ExecContext(ctx, s.d.pkArg([]any{c[0], c[1], rid}, pkey)...); err != nil {
-			return err
-		}
+		s.buf.add(compartmentKind, s.d.pkArg([]any{c[0], c[1], rid}, pkey))
 	}
 	narrative, content := fullText(res)
 	if narrative != "" || content != "" {
 		if _, err := s.fts.ExecContext(ctx, s.d.pkArg([]any{rid, ftsWords(narrative), ftsWords(content)}, pkey)...); err != nil {
 			return err
 		}
+	}
+	if s.buf.n >= flushRows {
+		return db.flushIndex(ctx)
 	}
 	return nil
 }

@@ -38,6 +38,11 @@ func (tx *txn) Search(q *search.Query) (*store.SearchResult, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
+	// The search must see this transaction's own writes, index rows
+	// still buffered included.
+	if err := tx.db.flushIndex(tx.ctx); err != nil {
+		return nil, tx.dbErr("index", err)
+	}
 	res, err := runSearch(tx.ctx, tx.db.d, tx.db.wconn, q)
 	if err != nil {
 		if _, ok := err.(dbError); ok {

@@ -250,6 +250,14 @@ func (db *DB) runOne(ctx context.Context, req *writeReq) (fnErr, sqlErr error) {
 	tx := &txn{db: db, ctx: ctx, now: db.nextNow()}
 	audits := len(db.pending)
 	fnErr = runGuarded(req.fn, tx)
+	if fnErr == nil && db.batchErr == nil {
+		// The function's index rows wait in the buffer: they go now,
+		// inside its savepoint, so a failure undoes the function whole.
+		if err := db.flushIndex(ctx); err != nil {
+			fnErr = tx.dbErr("index", err)
+		}
+	}
+	db.dropIndex() // flushed, or the function failed: nothing of it waits
 	tx.done = true
 	if db.batchErr != nil {
 		return nil, db.batchErr

@@ -26,7 +26,7 @@ type indexStmts struct {
 	conn      *sql.Conn
 	insert    map[insertKey]*sql.Stmt // multi-row inserts, prepared on first use
 	compart   map[int]*sql.Stmt       // multi-row compartment inserts, by rows
-	fts       *sql.Stmt
+	fts       map[int]*sql.Stmt       // multi-row full-text inserts, by rows
 	d         *dialect
 	// buf holds the index rows written in the current write function but
 	// not yet sent (flushIndex): a transaction's rows go in a few large
@@ -100,12 +100,15 @@ func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 	s.conn = conn
 	s.insert = make(map[insertKey]*sql.Stmt)
 	s.compart = make(map[int]*sql.Stmt)
-	s.fts, err = prep(d.ftsInsert)
-	return err
+	s.fts = make(map[int]*sql.Stmt)
+	return nil
 }
 
 func (s *indexStmts) close() {
-	all := append([]*sql.Stmt{s.upsertKey, s.insertKey, s.fts}, s.clear...)
+	all := append([]*sql.Stmt{s.upsertKey, s.insertKey}, s.clear...)
+	for _, st := range s.fts {
+		all = append(all, st)
+	}
 	for _, st := range s.insert {
 		all = append(all, st)
 	}
@@ -174,6 +177,24 @@ func (s *indexStmts) compartStmt(ctx context.Context, rows int) (*sql.Stmt, erro
 	return st, nil
 }
 
+// ftsStmt returns the statement inserting rows full-text rows: the
+// dialect's insert with its VALUES tuple repeated.
+func (s *indexStmts) ftsStmt(ctx context.Context, rows int) (*sql.Stmt, error) {
+	if st := s.fts[rows]; st != nil {
+		return st, nil
+	}
+	head, row, ok := strings.Cut(s.d.ftsInsert, "VALUES ")
+	if !ok {
+		return nil, fmt.Errorf("the full-text insert has no VALUES: %s", s.d.ftsInsert)
+	}
+	st, err := s.conn.PrepareContext(ctx, head+"VALUES "+strings.Repeat(row+", ", rows-1)+row)
+	if err != nil {
+		return nil, err
+	}
+	s.fts[rows] = st
+	return st, nil
+}
+
 // flushIndex sends the buffered index rows. The writer calls it when a
 // write function returns, before a search inside one, and before rows
 // are cleared; a function that fails drops the buffer (dropIndex) with
@@ -198,9 +219,12 @@ func (db *DB) flushIndex(ctx context.Context) error {
 			}
 			var st *sql.Stmt
 			var err error
-			if kind == compartmentKind {
+			switch kind {
+			case compartmentKind:
 				st, err = s.compartStmt(ctx, k)
-			} else {
+			case ftsKind:
+				st, err = s.ftsStmt(ctx, k)
+			default:
 				st, err = s.insertStmt(ctx, kind, k)
 			}
 			if err != nil {
@@ -218,12 +242,16 @@ func (db *DB) flushIndex(ctx context.Context) error {
 // dropIndex forgets the buffered rows of a write function that failed.
 func (db *DB) dropIndex() { db.istmt.buf.reset() }
 
-// compartmentKind is the buffer's key for idx_compartment rows.
-const compartmentKind search.Kind = ""
+// compartmentKind and ftsKind are the buffer's keys for idx_compartment
+// and full-text rows.
+const (
+	compartmentKind search.Kind = ""
+	ftsKind         search.Kind = "fts"
+)
 
 // bufferedKinds orders the flush: the kinds' tables, then compartments.
 var bufferedKinds = []search.Kind{search.KindString, search.KindToken, search.KindReference, search.KindDate,
-	search.KindNumber, search.KindQuantity, search.KindURI, compartmentKind}
+	search.KindNumber, search.KindQuantity, search.KindURI, compartmentKind, ftsKind}
 
 func orCompartments(kind search.Kind) string {
 	if kind == compartmentKind {
@@ -279,8 +307,8 @@ func (db *DB) clearIndex(ctx context.Context, rid int64) error {
 	return nil
 }
 
-// writeIndex adds the index rows of one resource to the buffer (its
-// full-text row goes at once), flushing when the buffer is large.
+// writeIndex adds the index rows of one resource to the buffer, its
+// full-text row included, flushing when the buffer is large.
 func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry, pkey string) error {
 	s := &db.istmt
 	var args []any
@@ -322,9 +350,7 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 	}
 	narrative, content := fullText(res)
 	if narrative != "" || content != "" {
-		if _, err := s.fts.ExecContext(ctx, s.d.pkArg([]any{rid, ftsWords(narrative), ftsWords(content)}, pkey)...); err != nil {
-			return err
-		}
+		s.buf.add(ftsKind, s.d.pkArg([]any{rid, ftsWords(narrative), ftsWords(content)}, pkey))
 	}
 	if s.buf.n >= flushRows {
 		return db.flushIndex(ctx)

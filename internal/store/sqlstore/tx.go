@@ -20,6 +20,12 @@ type txn struct {
 	ctx  context.Context // the batch's, not the caller's
 	now  time.Time
 	done bool // fn has returned: the Tx must not be used any more
+	// absent are the "type/id" this function read and found missing, and
+	// has not written since: writing one needs no second look (an
+	// importer reads each resource before writing it, and on PostgreSQL
+	// a look is a round trip). The transaction holds the write lock, so
+	// nothing else creates them meanwhile.
+	absent map[string]bool
 }
 
 var _ store.Tx = (*txn)(nil)
@@ -112,6 +118,10 @@ func (tx *txn) Read(typ, id string) (*store.Version, error) {
 	v, err := scanVersion(tx.db.wstmt.readCurrent.QueryRowContext(tx.ctx, typ, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
+		if tx.absent == nil {
+			tx.absent = map[string]bool{}
+		}
+		tx.absent[typ+"/"+id] = true
 		return nil, fmt.Errorf("store: read %s/%s: %w", typ, id, notFound(typ, id))
 	case err != nil:
 		return nil, tx.dbErr(fmt.Sprintf("read %s/%s", typ, id), err)
@@ -194,7 +204,12 @@ type currentState struct {
 // one it never matches an If-Match.
 func (tx *txn) current(typ, id string, ifMatch int64, op string) (currentState, error) {
 	var c currentState
-	err := tx.db.wstmt.currentState.QueryRowContext(tx.ctx, typ, id).Scan(&c.versionID, &c.deleted, &c.pkey)
+	var err error
+	if tx.absent[typ+"/"+id] {
+		err = sql.ErrNoRows
+	} else {
+		err = tx.db.wstmt.currentState.QueryRowContext(tx.ctx, typ, id).Scan(&c.versionID, &c.deleted, &c.pkey)
+	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
@@ -227,6 +242,7 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKe
 			}
 		}
 	}
+	delete(tx.absent, typ+"/"+id)
 	deleted := res == nil
 	pkey := prevKey
 	if !deleted {

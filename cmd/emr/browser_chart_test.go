@@ -387,6 +387,14 @@ func TestBrowserChart(t *testing.T) {
 		b.press("Sign out")
 		b.signIn("locum", addUser(t, dir, "locum", "physician", "--fhir-user", "Practitioner/locum"))
 		b.visit("/patients/ada")
+		// In Bengali first: the page is in the catalogs too.
+		b.visit("/language?lang=bn&next=/patients/ada")
+		if lang := eval[string](b, `document.documentElement.lang`); lang != "bn" {
+			t.Errorf("the Bengali restricted page has lang %q", lang)
+		}
+		b.see(`//h1[normalize-space(.)="এই রেকর্ডে প্রবেশাধিকার সীমিত"]`)
+		b.check("restricted-bn")
+		b.visit("/language?lang=en&next=/patients/ada")
 		b.see(`//h1[normalize-space(.)="Access to this record is restricted"]`)
 		body := eval[string](b, `document.body.innerText`)
 		for _, secret := range []string{"LOVELACE", "Lovelace", "MRN-2002", "10-Dec-1965", "Hemoglobin"} {
@@ -404,6 +412,12 @@ func TestBrowserChart(t *testing.T) {
 		b.press("Open the record in an emergency")
 		if msg := b.see(`//*[@role="alert"]`); !strings.Contains(msg, "at least 10 characters") {
 			t.Errorf("a short reason is refused with %q", msg)
+		}
+		if described := eval[string](b, `document.getElementById("note").getAttribute("aria-describedby")`); described != "note-hint note-error" {
+			t.Errorf("the note is described by %q; want its hint and the error", described)
+		}
+		if chosen := eval[string](b, `document.getElementById("reason").value`); chosen != "unconscious" {
+			t.Errorf("after the refusal the reason is %q; want the one chosen", chosen)
 		}
 		b.fill("What is happening", " — brought in unconscious after a fall")
 		b.press("Open the record in an emergency")

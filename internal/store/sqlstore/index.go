@@ -260,18 +260,19 @@ func orCompartments(kind search.Kind) string {
 	return string(kind)
 }
 
-// index records the version just written in resource_key and replaces the
-// resource's index rows: none for a tombstone, the extractor's entries
+// index records the version just written in resource_key (unless rid says
+// it is there already) and replaces the resource's index rows: none for a tombstone, the extractor's entries
 // otherwise. fresh says that the resource had no earlier version, so there
 // is nothing to clear.
-func (tx *txn) index(typ, id string, seq, lastUpdated int64, res fhir.Resource, entries []search.Entry, pkey string, fresh bool) error {
+func (tx *txn) index(typ, id string, seq, lastUpdated, rid int64, res fhir.Resource, entries []search.Entry, pkey string, fresh bool) error {
 	s := &tx.db.istmt
-	var rid int64
 	args := tx.db.d.pkArg([]any{typ, id, seq, lastUpdated, b2i(res == nil)}, pkey)
 	var err error
-	if fresh {
+	switch {
+	case rid != 0: // the resource_key row is written already (createNew)
+	case fresh:
 		rid, err = s.d.insertID(tx.ctx, s.insertKey, args...)
-	} else {
+	default:
 		err = s.upsertKey.QueryRowContext(tx.ctx, args...).Scan(&rid)
 	}
 	if err != nil {

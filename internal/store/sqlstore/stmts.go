@@ -23,6 +23,11 @@ type writeStmts struct {
 	setCurrent    *sql.Stmt
 	insertCurrent *sql.Stmt // version 1: a plain insert, which (unlike the upsert) needs no statement journal
 	auditTip      *sql.Stmt // dialect.auditTip, run by every batch that appends audit events
+	// createNew writes version 1 of a resource, its current row and its
+	// resource_key row in one statement (data-modifying CTEs) and returns
+	// seq and rid: one round trip instead of three. PostgreSQL only; nil
+	// on SQLite, which has no such CTEs and no round trips to save.
+	createNew *sql.Stmt
 }
 
 func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) error {
@@ -35,6 +40,22 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 	currentSet := "version_id = excluded.version_id, seq = excluded.seq, deleted = excluded.deleted"
 	if d.patientKey {
 		currentSet += ", pkey = excluded.pkey"
+	}
+	if !d.lastInsertID {
+		pkVal := ""
+		if d.patientKey {
+			pkVal = ", ?"
+		}
+		keyCols, _ := d.pk("type, id, seq, last_updated, deleted", "")
+		q := `WITH v AS (INSERT INTO resource_version (` + versionCols + `) VALUES (` + versionVals + `) RETURNING seq),
+			c AS (INSERT INTO resource_current (` + currentCols + `) SELECT ?, ?, ?, v.seq, ?` + pkVal + ` FROM v),
+			k AS (INSERT INTO resource_key (` + keyCols + `) SELECT ?, ?, v.seq, ?, ?` + pkVal + ` FROM v RETURNING rid)
+			SELECT v.seq, k.rid FROM v, k`
+		stmt, err := conn.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		s.createNew = stmt
 	}
 	for _, p := range []struct {
 		stmt **sql.Stmt
@@ -58,7 +79,7 @@ func (s *writeStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 }
 
 func (s *writeStmts) close() {
-	for _, stmt := range []*sql.Stmt{s.readCurrent, s.currentState, s.insertVersion, s.setCurrent, s.insertCurrent, s.auditTip} {
+	for _, stmt := range []*sql.Stmt{s.readCurrent, s.currentState, s.insertVersion, s.setCurrent, s.insertCurrent, s.auditTip, s.createNew} {
 		if stmt != nil {
 			stmt.Close()
 		}

@@ -250,18 +250,29 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKe
 	}
 	d := tx.db.d
 	ms := tx.now.UnixMilli()
-	seq, err := d.insertID(tx.ctx, tx.db.wstmt.insertVersion, d.pkArg([]any{typ, id, versionID, ms, b2i(deleted), body}, pkey)...)
-	if err != nil {
-		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
+	var seq, rid int64
+	var err error
+	if create := tx.db.wstmt.createNew; create != nil && versionID == 1 {
+		args := d.pkArg([]any{typ, id, versionID, ms, b2i(deleted), body}, pkey)
+		args = append(args, d.pkArg([]any{typ, id, versionID, b2i(deleted)}, pkey)...)
+		args = append(args, d.pkArg([]any{typ, id, ms, b2i(deleted)}, pkey)...)
+		if err := create.QueryRowContext(tx.ctx, args...).Scan(&seq, &rid); err != nil {
+			return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
+		}
+	} else {
+		seq, err = d.insertID(tx.ctx, tx.db.wstmt.insertVersion, d.pkArg([]any{typ, id, versionID, ms, b2i(deleted), body}, pkey)...)
+		if err != nil {
+			return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
+		}
+		setCurrent := tx.db.wstmt.setCurrent
+		if versionID == 1 {
+			setCurrent = tx.db.wstmt.insertCurrent
+		}
+		if _, err := setCurrent.ExecContext(tx.ctx, d.pkArg([]any{typ, id, versionID, seq, b2i(deleted)}, pkey)...); err != nil {
+			return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
+		}
 	}
-	setCurrent := tx.db.wstmt.setCurrent
-	if versionID == 1 {
-		setCurrent = tx.db.wstmt.insertCurrent
-	}
-	if _, err := setCurrent.ExecContext(tx.ctx, d.pkArg([]any{typ, id, versionID, seq, b2i(deleted)}, pkey)...); err != nil {
-		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s", op, typ, id), err)
-	}
-	if err := tx.index(typ, id, seq, ms, res, entries, pkey, versionID == 1); err != nil {
+	if err := tx.index(typ, id, seq, ms, rid, res, entries, pkey, versionID == 1); err != nil {
 		return nil, tx.dbErr(fmt.Sprintf("%s %s/%s: index", op, typ, id), err)
 	}
 	tx.db.batchWrites++

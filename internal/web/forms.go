@@ -239,12 +239,8 @@ func (ws *Workspace) submitForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	req := access.Request{Interaction: "create", Type: "QuestionnaireResponse", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
 	err = ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
-		enc, err := tx.Read("Encounter", encID)
-		if err != nil {
+		if _, err := ownedIn(tx, id, "Encounter", encID); err != nil {
 			return nil, err
-		}
-		if audit.PatientOf(enc.Resource) != "Patient/"+id {
-			return nil, notFound
 		}
 		v, _, err := tx.Update(qr, 0)
 		return touchedFor(id, v), err

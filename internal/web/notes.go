@@ -152,12 +152,8 @@ func (ws *Workspace) newNote(w http.ResponseWriter, r *http.Request) error {
 	texts := make([]string, len(t.Sections))
 	note["section"] = noteSections(t.Sections, texts, false)
 	err = ws.noteWrite(r, "create", func(tx store.Tx) ([]access.Touched, error) {
-		enc, err := tx.Read("Encounter", encID)
-		if err != nil {
+		if _, err := ownedIn(tx, id, "Encounter", encID); err != nil {
 			return nil, err
-		}
-		if audit.PatientOf(enc.Resource) != "Patient/"+id {
-			return nil, notFound
 		}
 		v, _, err := tx.Update(note, 0)
 		return touchedFor(id, v), err
@@ -439,12 +435,9 @@ func (ws *Workspace) changeNote(r *http.Request, interaction string, change note
 	var written *store.Version
 	var typed []string
 	err = ws.noteWrite(r, interaction, func(tx store.Tx) ([]access.Touched, error) {
-		cur, err := tx.Read("Composition", noteID)
+		cur, err := ownedIn(tx, id, "Composition", noteID)
 		if err != nil {
 			return nil, err
-		}
-		if audit.PatientOf(cur.Resource) != "Patient/"+id {
-			return nil, notFound
 		}
 		c := cur.Resource
 		if typed, err = typedSections(r, len(listOf(c, "section"))); err != nil {
@@ -637,12 +630,9 @@ func (ws *Workspace) newAddendum(w http.ResponseWriter, r *http.Request) error {
 	l := LocaleFor(r)
 	var added fhir.Resource
 	err := ws.noteWrite(r, "create", func(tx store.Tx) ([]access.Touched, error) {
-		orig, err := tx.Read("Composition", noteID)
+		orig, err := ownedIn(tx, id, "Composition", noteID)
 		if err != nil {
 			return nil, err
-		}
-		if audit.PatientOf(orig.Resource) != "Patient/"+id {
-			return nil, notFound
 		}
 		if s := str(orig.Resource, "status"); s != "final" && s != "amended" {
 			return nil, fhir.Errorf(fhir.KindConflict, "only a signed note takes an addendum")

@@ -225,26 +225,11 @@ func (ws *Workspace) placeOrder(w http.ResponseWriter, r *http.Request) error {
 		plan = append(plan, p)
 		names = append(names, o.Display)
 	}
-	reason := strings.TrimSpace(r.PostFormValue("override-reason"))
-	acked := r.PostForm["ack"]
-	unacknowledged := slices.ContainsFunc(alerts, func(a checks.Alert) bool { return !slices.Contains(acked, a.Key()) })
-	if len(alerts) > 0 && (unacknowledged || reason == "") {
-		data := &ordersData{Form: form, Proposed: strings.Join(names, "; ")}
-		if !unacknowledged {
-			data.Problem = l.T("meds.error-reason")
-		}
-		for _, a := range alerts {
-			data.Alerts = append(data.Alerts, l.alertViewOf(a))
-			data.Keep = append(data.Keep, [2]string{"ack", a.Key()})
-		}
-		for k, vs := range form {
-			for _, v := range vs {
-				data.Keep = append(data.Keep, [2]string{k, v})
-			}
-		}
-		return ws.ordersPage(w, r, http.StatusOK, data)
+	step := l.alertStepOf(alerts, r, form)
+	if step.Show {
+		return ws.ordersPage(w, r, http.StatusOK, &ordersData{Form: form, Proposed: strings.Join(names, "; "), Problem: step.Problem,
+			Alerts: step.Alerts, Keep: step.Keep})
 	}
-	pr := access.PrincipalFrom(r.Context())
 	req := access.Request{Interaction: "create", Type: "ServiceRequest", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
 	err = ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
 		var touched []access.Touched
@@ -262,27 +247,18 @@ func (ws *Workspace) placeOrder(w http.ResponseWriter, r *http.Request) error {
 				touched = append(touched, touchedFor(id, sv)...)
 			}
 		}
-		for _, a := range alerts {
-			proposed := ""
+		issues, err := recordOverrides(tx, r, alerts, id, form.Get("encounter"), step.Reason, now, func(a checks.Alert) string {
 			for _, p := range plan {
 				if strings.Contains(a.Key(), codeOf(asMap(p.sr["code"])["concept"])) {
-					proposed = "ServiceRequest/" + p.sr.ID()
+					return "ServiceRequest/" + p.sr.ID()
 				}
 			}
-			o := checks.Override{Alert: a, PatientID: id, Proposed: proposed, Author: pr.FHIRUser, AuthorName: pr.User, Reason: reason, When: now}
-			if e := form.Get("encounter"); e != "" {
-				o.Encounter = "Encounter/" + e
-			}
-			issue, err := checks.DetectedIssue(o)
-			if err != nil {
-				return nil, err
-			}
-			dv, err := tx.Create(issue)
-			if err != nil {
-				return nil, err
-			}
-			touched = append(touched, touchedFor(id, dv)...)
+			return ""
+		})
+		if err != nil {
+			return nil, err
 		}
+		touched = append(touched, issues...)
 		return touched, nil
 	})
 	if err != nil {

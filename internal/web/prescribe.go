@@ -223,43 +223,25 @@ func (ws *Workspace) prescribe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	reason := strings.TrimSpace(r.PostFormValue("override-reason"))
-	acked := r.PostForm["ack"]
-	unacknowledged := slices.ContainsFunc(alerts, func(a checks.Alert) bool { return !slices.Contains(acked, a.Key()) })
-	if len(alerts) > 0 && (unacknowledged || reason == "") {
-		data := &medsData{Form: form, Proposed: medicationName(mr)}
+	step := l.alertStepOf(alerts, r, form)
+	if step.Show {
+		data := &medsData{Form: form, Proposed: medicationName(mr), Problem: step.Problem, Alerts: step.Alerts, Keep: step.Keep}
 		if text, err := dosage.Text(dose); err == nil {
 			data.Proposed += ": " + text
-		}
-		if !unacknowledged {
-			data.Problem = l.T("meds.error-reason")
-		}
-		for _, a := range alerts {
-			data.Alerts = append(data.Alerts, l.alertViewOf(a))
-			data.Keep = append(data.Keep, [2]string{"ack", a.Key()})
-		}
-		for _, k := range rxFields {
-			if v := form.Get(k); v != "" {
-				data.Keep = append(data.Keep, [2]string{k, v})
-			}
 		}
 		// The alerts are the next step of prescribing, not a failure:
 		// 200, as any page asking to confirm.
 		return ws.medsPage(w, r, http.StatusOK, data)
 	}
 
-	pr := access.PrincipalFrom(r.Context())
 	req := access.Request{Interaction: "create", Type: "MedicationRequest", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
 	err = ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
 		var touched []access.Touched
 		if p := form.Get("prior"); p != "" {
 			// Change and renew replace the prescription they start from.
-			prior, err := tx.Read("MedicationRequest", p)
+			prior, err := ownedIn(tx, id, "MedicationRequest", p)
 			if err != nil {
 				return nil, err
-			}
-			if audit.PatientOf(prior.Resource) != "Patient/"+id {
-				return nil, notFound
 			}
 			pv, _ := strconv.ParseInt(form.Get("prior-version"), 10, 64)
 			prior.Resource["status"] = "stopped"
@@ -278,22 +260,12 @@ func (ws *Workspace) prescribe(w http.ResponseWriter, r *http.Request) error {
 			return nil, err
 		}
 		touched = append(touched, touchedFor(id, v)...)
-		for _, a := range alerts {
-			o := checks.Override{Alert: a, PatientID: id, Proposed: "MedicationRequest/" + v.ID, Author: pr.FHIRUser, AuthorName: pr.User,
-				Reason: reason, When: now}
-			if e := form.Get("encounter"); e != "" {
-				o.Encounter = "Encounter/" + e
-			}
-			issue, err := checks.DetectedIssue(o)
-			if err != nil {
-				return nil, err
-			}
-			dv, err := tx.Create(issue)
-			if err != nil {
-				return nil, err
-			}
-			touched = append(touched, touchedFor(id, dv)...)
+		issues, err := recordOverrides(tx, r, alerts, id, form.Get("encounter"), step.Reason, now,
+			func(checks.Alert) string { return "MedicationRequest/" + v.ID })
+		if err != nil {
+			return nil, err
 		}
+		touched = append(touched, issues...)
 		return touched, nil
 	})
 	if fhir.IsKind(err, fhir.KindPreconditionFailed) {
@@ -382,12 +354,9 @@ func (ws *Workspace) stopMedication(w http.ResponseWriter, r *http.Request) erro
 	}
 	req := access.Request{Interaction: "update", Type: "MedicationRequest", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
 	err = ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
-		cur, err := tx.Read("MedicationRequest", mid)
+		cur, err := ownedIn(tx, id, "MedicationRequest", mid)
 		if err != nil {
 			return nil, err
-		}
-		if audit.PatientOf(cur.Resource) != "Patient/"+id {
-			return nil, notFound
 		}
 		if s := str(cur.Resource, "status"); s != "active" && s != "on-hold" {
 			return nil, fhir.Errorf(fhir.KindConflict, "not active")

@@ -424,14 +424,11 @@ func (ws *Workspace) changeStatus(w http.ResponseWriter, r *http.Request, kind, 
 	}
 	today := ws.now().UTC().Format("2006-01-02")
 	err = ws.listWrite(r, "update", typ, id, func(tx store.Tx) (*store.Version, error) {
-		cur, err := tx.Read(typ, resID)
+		cur, err := ownedIn(tx, id, typ, resID)
 		if err != nil {
 			return nil, err
 		}
 		res := cur.Resource
-		if audit.PatientOf(res) != "Patient/"+id {
-			return nil, notFound
-		}
 		if !slices.Contains(listSteps(kind, statusOf(res)), to) {
 			return nil, fhir.Errorf(fhir.KindInvalid, "%s", l.T("list.error-status"))
 		}

@@ -391,6 +391,20 @@ func (ws *Workspace) visitPage(w http.ResponseWriter, r *http.Request, status in
 	return nil
 }
 
+// ownedIn reads typ/id in a write transaction and makes sure it is
+// patient's: another patient's resource under this one's address is not
+// found, and is not changed.
+func ownedIn(tx store.Tx, patient, typ, id string) (*store.Version, error) {
+	v, err := tx.Read(typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if audit.PatientOf(v.Resource) != "Patient/"+patient {
+		return nil, notFound
+	}
+	return v, nil
+}
+
 // patientResource reads typ/id through the gate and makes sure it is this
 // patient's: another patient's resource under this one's address is not
 // found.
@@ -420,12 +434,9 @@ func (ws *Workspace) visitStatus(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := ws.now().UTC()
 	err = ws.visitWrite(r, "update", func(tx store.Tx) ([]access.Touched, error) {
-		cur, err := tx.Read("Encounter", encID)
+		cur, err := ownedIn(tx, id, "Encounter", encID)
 		if err != nil {
 			return nil, err
-		}
-		if audit.PatientOf(cur.Resource) != "Patient/"+id {
-			return nil, notFound
 		}
 		v, err := takeStep(tx, cur.Resource, step, version, principalActor(r), now)
 		return touchedFor(id, v), err

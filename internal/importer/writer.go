@@ -143,6 +143,16 @@ func (w *writer) write(items []item) ([]outcome, error) {
 	var written []*store.Version
 	err := w.opts.Store.Write(w.ctx, func(tx store.Tx) error {
 		outcomes, written = outcomes[:0], written[:0] // a backend may run fn again
+		if pf, ok := tx.(store.Prefetcher); ok {
+			// One query for the batch's current versions, not one each.
+			refs := make([]string, len(items))
+			for i, it := range items {
+				refs[i] = it.res.Type() + "/" + it.res.ID()
+			}
+			if err := pf.Prefetch(refs); err != nil {
+				return err
+			}
+		}
 		for _, it := range items {
 			o, v, err := put(tx, it)
 			if err != nil {

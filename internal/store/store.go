@@ -230,6 +230,15 @@ type PreparedUpdater interface {
 	UpdatePrepared(p *Prepared, ifMatch int64) (v *Version, created bool, err error)
 }
 
+// Prefetcher is a Tx that can read the current versions of many resources
+// in one query ahead of writing them (an importer does, for each batch):
+// a later Read of one of them inside the same Write function answers from
+// what was fetched, without asking the database again. refs are
+// "Type/id".
+type Prefetcher interface {
+	Prefetch(refs []string) error
+}
+
 // HistoryQuery selects versions for a history interaction.
 type HistoryQuery struct {
 	Type string // "" for system history

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/emr-project/emr/internal/fhir"
+
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 )
@@ -79,6 +81,70 @@ func TestIndexBuffer(t *testing.T) {
 			}
 			if rows == 0 || rows > 40 {
 				t.Errorf("%d string rows after the failure; want only p1's", rows)
+			}
+		})
+	}
+}
+
+// Prefetch answers the Reads that follow as the database would: a
+// resource as current, a missing one not found, a deleted one gone, and
+// one written since as written.
+func TestPrefetch(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) *DB{"sqlite": openTest, "postgres": openPostgresTest} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			defer db.Close()
+			err := db.Write(ctx, func(tx store.Tx) error {
+				for i, id := range []string{"a", "gone"} {
+					p := benchPatient(i)
+					p.SetID(id)
+					if _, _, err := tx.Update(p, 0); err != nil {
+						return err
+					}
+				}
+				_, err := tx.Delete("Patient", "gone", 0)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.Write(ctx, func(tx store.Tx) error {
+				pf, ok := tx.(store.Prefetcher)
+				if !ok {
+					return errors.New("the SQL store's Tx is not a store.Prefetcher")
+				}
+				if err := pf.Prefetch([]string{"Patient/a", "Patient/gone", "Patient/none"}); err != nil {
+					return err
+				}
+				if v, err := tx.Read("Patient", "a"); err != nil || v.VersionID != 1 || v.Resource == nil {
+					return fmt.Errorf("Patient/a: %v %v", v, err)
+				}
+				if _, err := tx.Read("Patient", "gone"); !fhir.IsKind(err, fhir.KindGone) {
+					return fmt.Errorf("Patient/gone: %v", err)
+				}
+				if _, err := tx.Read("Patient", "none"); !fhir.IsKind(err, fhir.KindNotFound) {
+					return fmt.Errorf("Patient/none: %v", err)
+				}
+				p := benchPatient(5)
+				p.SetID("none")
+				if _, created, err := tx.Update(p, 0); err != nil || !created {
+					return fmt.Errorf("writing Patient/none: %v %v", created, err)
+				}
+				p = benchPatient(6)
+				p.SetID("a")
+				if _, _, err := tx.Update(p, 0); err != nil {
+					return err
+				}
+				if v, err := tx.Read("Patient", "a"); err != nil || v.VersionID != 2 {
+					return fmt.Errorf("Patient/a after its update: %v %v", v, err)
+				}
+				if v, err := tx.Read("Patient", "none"); err != nil || v.VersionID != 1 {
+					return fmt.Errorf("Patient/none after its creation: %v %v", v, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

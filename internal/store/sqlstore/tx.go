@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/emr-project/emr/internal/audit"
@@ -26,6 +27,9 @@ type txn struct {
 	// a look is a round trip). The transaction holds the write lock, so
 	// nothing else creates them meanwhile.
 	absent map[string]bool
+	// fetched are the current versions Prefetch read, by "type/id" (nil
+	// for one that does not exist), until the function writes them.
+	fetched map[string]*store.Version
 }
 
 var _ store.Tx = (*txn)(nil)
@@ -115,6 +119,15 @@ func (tx *txn) Read(typ, id string) (*store.Version, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
+	if v, ok := tx.fetched[typ+"/"+id]; ok {
+		switch {
+		case v == nil:
+			return nil, fmt.Errorf("store: read %s/%s: %w", typ, id, notFound(typ, id))
+		case v.Deleted:
+			return v, fmt.Errorf("store: read %s/%s: %w", typ, id, gone(typ, id, v.VersionID))
+		}
+		return v, nil
+	}
 	v, err := scanVersion(tx.db.wstmt.readCurrent.QueryRowContext(tx.ctx, typ, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -129,6 +142,59 @@ func (tx *txn) Read(typ, id string) (*store.Version, error) {
 		return v, fmt.Errorf("store: read %s/%s: %w", typ, id, gone(typ, id, v.VersionID))
 	}
 	return v, nil
+}
+
+// prefetchChunk is how many resources one Prefetch query asks for.
+const prefetchChunk = 200
+
+// Prefetch reads the current versions of refs ("Type/id") in queries of
+// prefetchChunk each; those missing count as absent for the writes that
+// follow (no second look).
+func (tx *txn) Prefetch(refs []string) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if tx.fetched == nil {
+		tx.fetched = map[string]*store.Version{}
+	}
+	if tx.absent == nil {
+		tx.absent = map[string]bool{}
+	}
+	for len(refs) > 0 {
+		chunk := refs[:min(len(refs), prefetchChunk)]
+		refs = refs[len(chunk):]
+		args := make([]any, 0, 2*len(chunk))
+		for _, ref := range chunk {
+			typ, id, ok := strings.Cut(ref, "/")
+			if !ok {
+				return fmt.Errorf("store: prefetch: %q is not Type/id", ref)
+			}
+			args = append(args, typ, id)
+			tx.fetched[ref] = nil
+			tx.absent[ref] = true
+		}
+		q := `SELECT ` + versionColumns + ` FROM resource_current c JOIN resource_version v ON v.seq = c.seq
+			WHERE (c.type, c.id) IN (` + strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ") + `)`
+		rows, err := tx.db.wconn.QueryContext(tx.ctx, q, args...)
+		if err != nil {
+			return tx.dbErr("prefetch", err)
+		}
+		for rows.Next() {
+			v, err := scanVersion(rows)
+			if err != nil {
+				rows.Close()
+				return tx.dbErr("prefetch", err)
+			}
+			key := v.Type + "/" + v.ID
+			tx.fetched[key] = v
+			delete(tx.absent, key)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return tx.dbErr("prefetch", err)
+		}
+	}
+	return nil
 }
 
 func (tx *txn) Create(res fhir.Resource) (*store.Version, error) {
@@ -243,6 +309,7 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKe
 		}
 	}
 	delete(tx.absent, typ+"/"+id)
+	delete(tx.fetched, typ+"/"+id)
 	deleted := res == nil
 	pkey := prevKey
 	if !deleted {

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
-
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 )

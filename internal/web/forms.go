@@ -13,6 +13,7 @@ import (
 	"github.com/emr-project/emr/internal/clinical/datatype"
 	"github.com/emr-project/emr/internal/clinical/questionnaire"
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 )
 
@@ -43,8 +44,31 @@ func (ws *Workspace) availableForms(r *http.Request) ([]formChoice, error) {
 		return nil, err
 	}
 	var out []formChoice
+	urls := map[string]bool{}
 	for _, q := range shipped {
 		out = append(out, formChoice{q.ID(), str(q, "title")})
+		urls[str(q, "url")] = true
+	}
+	q, err := search.Parse(ws.Definitions, "Questionnaire", url.Values{"status": {"active"}, "_count": {"50"}}, search.ParseOptions{})
+	if err != nil {
+		return nil, err
+	}
+	held, err := ws.Store.Search(r.Context(), q)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range held.Matches {
+		if u := str(v.Resource, "url"); u != "" && urls[u] {
+			continue // a copy of a shipped form
+		}
+		if _, err := questionnaire.Parse(v.Resource); err != nil {
+			continue // one this page cannot show is not offered
+		}
+		title := str(v.Resource, "title")
+		if title == "" {
+			title = str(v.Resource, "name")
+		}
+		out = append(out, formChoice{v.ID, title})
 	}
 	return out, nil
 }
@@ -366,6 +390,19 @@ func (ws *Workspace) responsePage(w http.ResponseWriter, r *http.Request) error 
 		}
 		p.touch(res)
 		rv := v.responseOf(res)
+		if strings.Contains(rv.Title, "://") {
+			// Not a shipped form: its title is the Questionnaire's.
+			canonical, _, _ := strings.Cut(rv.Title, "|")
+			q, err := search.Parse(ws.Definitions, "Questionnaire", url.Values{"url": {canonical}}, search.ParseOptions{})
+			if err != nil {
+				return err
+			}
+			if found, err := p.st.Search(p.ctx, q); err == nil && len(found.Matches) > 0 {
+				if t := str(found.Matches[0].Resource, "title"); t != "" {
+					rv.Title = t
+				}
+			}
+		}
 		v.Data = rv
 		return nil
 	})

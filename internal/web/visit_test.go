@@ -313,3 +313,23 @@ func TestPHQ9(t *testing.T) {
 		t.Errorf("QuestionnaireResponse is not valid R5: %v\n%s", issues, res.Matches[0].Resource.JSON())
 	}
 }
+
+// A Questionnaire the clinic keeps in the store is offered beside the
+// shipped forms and filled in the same way.
+func TestStoredQuestionnaire(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose, `{"resourceType":"Questionnaire","id":"falls","url":"https://clinic.example/Questionnaire/falls","status":"active","title":"Falls risk",
+		"item":[{"linkId":"fell","text":"Have you fallen in the last year?","type":"boolean","required":true},
+			{"linkId":"times","text":"How many times?","type":"integer","enableWhen":[{"question":"fell","operator":"=","answerBoolean":true}]}]}`)
+	b := s.signedIn("dr1", "physician")
+	page := b.get("/patients/jose/visits")
+	csrf := csrfOf(t, page.body)
+	visit := b.post("/patients/jose/visits", url.Values{"csrf": {csrf}, "step": {"start"}, "reason": {"Review"}}).location
+	wantAll(t, "offered", b.get(visit), http.StatusOK, "Fill in Falls risk", "Fill in PHQ-9")
+	wantAll(t, "form", b.get(visit+"/forms/falls"), http.StatusOK, "Have you fallen in the last year?", `data-enable-when=`)
+	a := b.post(visit+"/forms/falls", url.Values{"csrf": {csrf}, "fell": {"true"}, "times": {"2"}})
+	if a.status != http.StatusSeeOther {
+		t.Fatalf("submit: %d %.2000s", a.status, a.body)
+	}
+	wantAll(t, "answers", b.get(a.location), http.StatusOK, "<h2>Falls risk</h2>", "Have you fallen in the last year?", "Yes", "How many times?", "2")
+}

@@ -201,7 +201,7 @@ func noteSections(headers []noteHeader, texts []string, final bool) []any {
 func narrativeOf(text string) string {
 	var b strings.Builder
 	b.WriteString(`<div xmlns="http://www.w3.org/1999/xhtml">`)
-	text = strings.ReplaceAll(text, "\r\n", "\n")
+	text = xmlText(strings.ReplaceAll(text, "\r\n", "\n"))
 	for _, para := range regexp.MustCompile(`\n\s*\n`).Split(text, -1) {
 		if strings.TrimSpace(para) == "" {
 			continue
@@ -217,6 +217,22 @@ func narrativeOf(text string) string {
 	}
 	b.WriteString("</div>")
 	return b.String()
+}
+
+// xmlText drops the control characters other than tab and line breaks
+// (those XML 1.0 does not allow in text, which would make a narrative
+// ill-formed, and the C1 controls it discourages) and U+FFFE and U+FFFF:
+// pasted from elsewhere, they are never meant.
+func xmlText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			return r
+		case r < 0x20, r == 0xFFFE, r == 0xFFFF, r >= 0x7F && r <= 0x84, r >= 0x86 && r <= 0x9F:
+			return -1
+		}
+		return r
+	}, s)
 }
 
 var (

@@ -333,3 +333,32 @@ func TestStoredQuestionnaire(t *testing.T) {
 	}
 	wantAll(t, "answers", b.get(a.location), http.StatusOK, "<h2>Falls risk</h2>", "Have you fallen in the last year?", "Yes", "How many times?", "2")
 }
+
+// Control characters pasted into a form never reach a resource: the note
+// saved is valid R5.
+func TestFormTextCleaned(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose)
+	b := s.signedIn("dr1", "physician")
+	page := b.get("/patients/jose/visits")
+	csrf := csrfOf(t, page.body)
+	visit := b.post("/patients/jose/visits", url.Values{"csrf": {csrf}, "step": {"start"}, "reason": {"Cough\x07 and fever\x1b"}}).location
+	note := b.post(visit+"/notes", url.Values{"csrf": {csrf}, "template": {"soap"}}).location
+	if a := b.post(note+"/sign", url.Values{"csrf": {csrf}, "version": {"1"}, "s0": {"Pasted\x0c text\x10 here"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("sign: %d %.1000s", a.status, a.body)
+	}
+	ctx := context.Background()
+	enc, _ := s.store.Read(ctx, "Encounter", visit[strings.LastIndex(visit, "/")+1:])
+	c, _ := s.store.Read(ctx, "Composition", note[strings.LastIndex(note, "/")+1:])
+	validator := validate.New(spec.R5())
+	reason := Locales[0].visitRowOf(enc).Reason
+	text := textOf(str(asMap(asMap(listOf(c.Resource, "section")[0])["text"]), "div"))
+	if reason != "Cough and fever" || text != "Pasted text here" {
+		t.Errorf("stored: reason %q, note %q", reason, text)
+	}
+	for _, v := range []*store.Version{enc, c} {
+		if is := validator.Validate(v.Resource); validate.HasErrors(is) {
+			t.Errorf("%s is not valid R5: %v", v.Type, is)
+		}
+	}
+}

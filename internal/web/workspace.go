@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,6 +154,20 @@ func (ws *Workspace) now() time.Time {
 // can quote, and shown without details.
 func (ws *Workspace) handle(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			// Control characters pasted into a field would make the
+			// resources written from it invalid (FHIR strings and XHTML
+			// narratives refuse them): the pages never see them.
+			if err := r.ParseForm(); err == nil {
+				for _, vals := range []url.Values{r.PostForm, r.Form} {
+					for _, vs := range vals {
+						for i := range vs {
+							vs[i] = xmlText(vs[i])
+						}
+					}
+				}
+			}
+		}
 		err := h(w, r)
 		if err == nil {
 			return

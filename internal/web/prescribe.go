@@ -172,7 +172,7 @@ func (ws *Workspace) prescribe(w http.ResponseWriter, r *http.Request) error {
 	again := func(status int, problem string) error {
 		return ws.medsPage(w, r, status, &medsData{Form: form, Problem: problem})
 	}
-	medication, err := ws.coded(r.Context(), "medication", withTerm(form))
+	medication, err := ws.coded(r.Context(), "medication", form)
 	if err != nil {
 		return err
 	}
@@ -285,8 +285,6 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// withTerm is the form as coded() reads it.
-func withTerm(form url.Values) url.Values { return form }
 
 // fhirMessage is an error's diagnostics without its kind's prefix.
 func fhirMessage(err error) string {

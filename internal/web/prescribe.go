@@ -285,7 +285,6 @@ func orDefault(s, d string) string {
 	return s
 }
 
-
 // fhirMessage is an error's diagnostics without its kind's prefix.
 func fhirMessage(err error) string {
 	var fe *fhir.Error

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,7 +16,6 @@ import (
 	"github.com/emr-project/emr/internal/clinical/checks"
 	"github.com/emr-project/emr/internal/clinical/papers"
 	"github.com/emr-project/emr/internal/fhir"
-	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 )
 
@@ -269,57 +269,57 @@ func (ws *Workspace) placeOrder(w http.ResponseWriter, r *http.Request) error {
 }
 
 // requisitionPDF is GET …/orders/{oid}/requisition.pdf: the requisition
-// for an order and those signed with it (same author, same time).
+// for an order and those signed with it (same patient, same time).
 func (ws *Workspace) requisitionPDF(w http.ResponseWriter, r *http.Request) error {
-	id, oid := r.PathValue("id"), r.PathValue("oid")
-	if err := ws.mayWrite(r, id); err != nil {
-		return err // the same test as a write: a restricted record is not printed
-	}
-	var pdf bytes.Buffer
-	err := ws.read(r, access.Request{Interaction: "read", Type: "ServiceRequest", ID: oid}, func(st store.Store) ([]access.Touched, error) {
-		ctx := r.Context()
-		sr, err := st.Read(ctx, "ServiceRequest", oid)
+	return ws.paper(w, r, "ServiceRequest", r.PathValue("oid"), "requisition.pdf", func(p *patientRead, sr, patient *store.Version, out io.Writer) error {
+		req := papers.Requisition{Patient: papers.PatientFrom(patient.Resource), Orderer: ws.prescriber(p.ctx, p.st, sr.Resource), Date: ws.now()}
+		together, err := p.search("ServiceRequest", url.Values{"authored": {str(sr.Resource, "authoredOn")}, "_count": {"50"}})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if audit.PatientOf(sr.Resource) != "Patient/"+id {
-			return nil, notFound
-		}
-		patient, err := st.Read(ctx, "Patient", id)
-		if err != nil {
-			return nil, err
-		}
-		req := papers.Requisition{Patient: papers.PatientFrom(patient.Resource), Orderer: ws.prescriber(ctx, st, sr.Resource), Date: ws.now()}
-		touched := []access.Touched{access.TouchedVersion(patient)}
-		// The tests signed together (same authoredOn) go on one paper.
-		q, err := search.Parse(ws.Definitions, "ServiceRequest", url.Values{"subject": {"Patient/" + id}, "authored": {str(sr.Resource, "authoredOn")}, "_count": {"50"}}, search.ParseOptions{})
-		if err != nil {
-			return nil, err
-		}
-		res, err := st.Search(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range res.Matches {
+		for _, m := range together {
 			req.Tests = append(req.Tests, papers.OrderFrom(m.Resource))
-			touched = append(touched, access.TouchedVersion(m))
 		}
 		if len(req.Tests) == 0 {
 			req.Tests = []papers.Order{papers.OrderFrom(sr.Resource)}
-			touched = append(touched, access.TouchedVersion(sr))
 		}
 		if t, ok := fhirTime(str(sr.Resource, "authoredOn")); ok {
 			req.Date = t
 		}
-		if err := papers.WriteRequisition(&pdf, req); err != nil {
+		return papers.WriteRequisition(out, req)
+	})
+}
+
+// paper serves a printable PDF about one of the patient's resources
+// (typ/rid), made by write from it and the patient, as one audited read
+// of all it shows; a restricted record is not printed.
+func (ws *Workspace) paper(w http.ResponseWriter, r *http.Request, typ, rid, name string,
+	write func(p *patientRead, res, patient *store.Version, out io.Writer) error) error {
+	id := r.PathValue("id")
+	if err := ws.mayWrite(r, id); err != nil {
+		return err
+	}
+	var pdf bytes.Buffer
+	err := ws.read(r, access.Request{Interaction: "read", Type: typ, ID: rid}, func(st store.Store) ([]access.Touched, error) {
+		p := &patientRead{ctx: r.Context(), ws: ws, st: st, id: id}
+		res, err := p.patientResource(typ, rid)
+		if err != nil {
 			return nil, err
 		}
-		return touched, nil
+		patient, err := st.Read(p.ctx, "Patient", id)
+		if err != nil {
+			return nil, err
+		}
+		p.touch(res, patient)
+		if err := write(p, res, patient, &pdf); err != nil {
+			return nil, err
+		}
+		return p.touched, nil
 	})
 	if err != nil {
 		return err
 	}
-	writePDF(w, "requisition.pdf", pdf.Bytes())
+	writePDF(w, name, pdf.Bytes())
 	return nil
 }
 
@@ -413,23 +413,8 @@ func (ws *Workspace) saveOrderable(w http.ResponseWriter, r *http.Request) error
 // problems addressed, the medicines prescribed and the tests ordered at
 // the visit, and the plan of its signed notes as instructions.
 func (ws *Workspace) visitSummaryPDF(w http.ResponseWriter, r *http.Request) error {
-	id, encID := r.PathValue("id"), r.PathValue("enc")
-	if err := ws.mayWrite(r, id); err != nil {
-		return err
-	}
-	var pdf bytes.Buffer
-	err := ws.read(r, access.Request{Interaction: "read", Type: "Encounter", ID: encID}, func(st store.Store) ([]access.Touched, error) {
-		ctx := r.Context()
-		p := &patientRead{ctx: ctx, ws: ws, st: st, id: id}
-		enc, err := p.patientResource("Encounter", encID)
-		if err != nil {
-			return nil, err
-		}
-		patient, err := st.Read(ctx, "Patient", id)
-		if err != nil {
-			return nil, err
-		}
-		p.touch(enc, patient)
+	encID := r.PathValue("enc")
+	return ws.paper(w, r, "Encounter", encID, "visit-summary.pdf", func(p *patientRead, enc, patient *store.Version, out io.Writer) error {
 		l := LocaleFor(r)
 		row := l.visitRowOf(enc)
 		sum := papers.VisitSummary{Patient: papers.PatientFrom(patient.Resource), Clinician: papers.Clinician{Name: strings.Join(row.Participants, ", ")},
@@ -440,14 +425,14 @@ func (ws *Workspace) visitSummaryPDF(w http.ResponseWriter, r *http.Request) err
 		at := url.Values{"encounter": {"Encounter/" + encID}, "_count": {"100"}}
 		obs, err := p.search("Observation", url.Values{"encounter": at["encounter"], "category": {"vital-signs"}, "_count": {"100"}})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, o := range obs {
 			sum.Vitals = append(sum.Vitals, papers.ReadingFrom(o.Resource))
 		}
 		meds, err := p.search("MedicationRequest", at)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, m := range meds {
 			if line, err := papers.MedicationFrom(m.Resource); err == nil && str(m.Resource, "status") == "active" {
@@ -456,21 +441,21 @@ func (ws *Workspace) visitSummaryPDF(w http.ResponseWriter, r *http.Request) err
 		}
 		orders, err := p.search("ServiceRequest", at)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, o := range orders {
 			sum.Tests = append(sum.Tests, papers.OrderFrom(o.Resource))
 		}
 		conds, err := p.search("Condition", at)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, c := range conds {
 			sum.Diagnoses = append(sum.Diagnoses, conceptText(c.Resource["code"]))
 		}
 		notes, err := p.search("Composition", url.Values{"encounter": at["encounter"], "status": {"final,amended"}, "_count": {"20"}})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var plans []string
 		for _, n := range notes {
@@ -483,14 +468,6 @@ func (ws *Workspace) visitSummaryPDF(w http.ResponseWriter, r *http.Request) err
 			}
 		}
 		sum.Instructions = strings.Join(plans, "\n\n")
-		if err := papers.WriteVisitSummary(&pdf, sum); err != nil {
-			return nil, err
-		}
-		return p.touched, nil
+		return papers.WriteVisitSummary(out, sum)
 	})
-	if err != nil {
-		return err
-	}
-	writePDF(w, "visit-summary.pdf", pdf.Bytes())
-	return nil
 }

@@ -1,9 +1,9 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -374,56 +374,24 @@ func (ws *Workspace) stopMedication(w http.ResponseWriter, r *http.Request) erro
 }
 
 // prescriptionPDF is GET …/medications/{mid}/prescription.pdf: the
-// prescription to print and sign, read as an audited read.
+// prescription to print and sign, with the patient's allergies for the
+// pharmacist.
 func (ws *Workspace) prescriptionPDF(w http.ResponseWriter, r *http.Request) error {
-	id, mid := r.PathValue("id"), r.PathValue("mid")
-	ok, err := ws.visible(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fhir.Errorf(fhir.KindForbidden, "the record is restricted")
-	}
-	var pdf bytes.Buffer
-	err = ws.read(r, access.Request{Interaction: "read", Type: "MedicationRequest", ID: mid}, func(st store.Store) ([]access.Touched, error) {
-		ctx := r.Context()
-		m, err := st.Read(ctx, "MedicationRequest", mid)
-		if err != nil {
-			return nil, err
-		}
-		if audit.PatientOf(m.Resource) != "Patient/"+id {
-			return nil, notFound
-		}
-		patient, err := st.Read(ctx, "Patient", id)
-		if err != nil {
-			return nil, err
-		}
+	return ws.paper(w, r, "MedicationRequest", r.PathValue("mid"), "prescription.pdf", func(p *patientRead, m, patient *store.Version, out io.Writer) error {
 		line, err := papers.MedicationFrom(m.Resource)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rx := papers.Prescription{Patient: papers.PatientFrom(patient.Resource), Date: ws.now(), Medications: []papers.Medication{line},
-			Prescriber: ws.prescriber(ctx, st, m.Resource)}
-		allergies, err := activeAllergies(ctx, ws, st, id)
-		if err != nil {
-			return nil, err
+			Prescriber: ws.prescriber(p.ctx, p.st, m.Resource)}
+		if rx.Allergies, err = activeAllergies(p.ctx, ws, p.st, p.id); err != nil {
+			return err
 		}
-		rx.Allergies = allergies
-		if a := str(m.Resource, "authoredOn"); a != "" {
-			if t, ok := fhirTime(a); ok {
-				rx.Date = t
-			}
+		if t, ok := fhirTime(str(m.Resource, "authoredOn")); ok {
+			rx.Date = t
 		}
-		if err := papers.WritePrescription(&pdf, rx); err != nil {
-			return nil, err
-		}
-		return []access.Touched{access.TouchedVersion(m), access.TouchedVersion(patient)}, nil
+		return papers.WritePrescription(out, rx)
 	})
-	if err != nil {
-		return err
-	}
-	writePDF(w, "prescription.pdf", pdf.Bytes())
-	return nil
 }
 
 // prescriber is the clinician who wrote the prescription: their

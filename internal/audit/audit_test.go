@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -184,5 +185,39 @@ func TestEventsShareNothingMutable(t *testing.T) {
 	}
 	if second["outcome"].(map[string]any)["detail"] == nil {
 		t.Error("the failure lost its detail")
+	}
+}
+
+// A read's implicit values (action R, outcome 0, category rest, code
+// read) are matched but not stored; a value beside another is stored.
+func TestImplicitTerms(t *testing.T) {
+	read := audit.Event(audit.Entry{Interaction: "read", Type: "Patient", ID: "p1", Patient: "Patient/p1", Agent: audit.Agent{User: "u"}, Outcome: audit.Success, Observer: "emr"})
+	stored := map[string]bool{}
+	for _, tm := range audit.Index(read) {
+		stored[tm.Name] = true
+	}
+	for _, name := range []string{audit.ParamAction, audit.ParamOutcome, audit.ParamCategory, audit.ParamCode} {
+		if stored[name] {
+			t.Errorf("a successful read stores its %s", name)
+		}
+	}
+	if !stored[audit.ParamPatient] || !stored[audit.ParamAgent] {
+		t.Errorf("a read's patient and agent are not stored: %v", audit.Index(read))
+	}
+	matched := audit.Terms(read)
+	for _, want := range []audit.Term{{Name: "action", Value: "R"}, {Name: "outcome", Value: "http://terminology.hl7.org/CodeSystem/audit-event-outcome|0"}} {
+		if !slices.Contains(matched, want) || !audit.Implicit(want) {
+			t.Errorf("%v: matched %v, implicit %v", want, slices.Contains(matched, want), audit.Implicit(want))
+		}
+	}
+	failed := audit.Event(audit.Entry{Interaction: "read", Type: "Patient", ID: "p1", Agent: audit.Agent{User: "u"}, Outcome: audit.MinorFailure, Observer: "emr"})
+	if !slices.ContainsFunc(audit.Index(failed), func(tm audit.Term) bool { return tm.Name == audit.ParamOutcome }) {
+		t.Errorf("a failure's outcome is not stored")
+	}
+	both := []audit.Term{{Name: "category", Value: "rest"}, {Name: "category", Value: "110114"}}
+	ev := fhir.Resource{"resourceType": "AuditEvent", "category": []any{
+		map[string]any{"coding": []any{map[string]any{"code": "rest"}}}, map[string]any{"coding": []any{map[string]any{"code": "110114"}}}}}
+	if got := audit.Index(ev); !slices.Contains(got, both[0]) || !slices.Contains(got, both[1]) {
+		t.Errorf("rest beside another category: stored %v", got)
 	}
 }

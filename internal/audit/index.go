@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/emr-project/emr/internal/fhir"
@@ -34,8 +35,12 @@ const (
 	ParamSecurity  = "_security"  // token, meta.security
 )
 
-// Index returns the search terms of an AuditEvent, each once.
-func Index(ev fhir.Resource) []Term {
+// Index returns the search terms of an AuditEvent to store, each once:
+// Terms without the implicit values (see Implicit).
+func Index(ev fhir.Resource) []Term { return withoutImplicit(Terms(ev)) }
+
+// Terms returns every search term an AuditEvent matches, each once.
+func Terms(ev fhir.Resource) []Term {
 	var terms []Term
 	seen := map[Term]bool{}
 	add := func(name, value string) {
@@ -118,4 +123,45 @@ func Index(ev fhir.Resource) []Term {
 		}
 	}
 	return terms
+}
+
+// implicitValues are the values nearly every event has (a successful read
+// through the REST API: action R, outcome 0, category rest, code read),
+// by parameter: code and system. They are not indexed, which halves the
+// index rows of a read and the audit's cost per read; an event with no
+// term of such a parameter has its implicit value, so a search for that
+// value is "no term of the parameter" (every event the EMR records has an
+// action, an outcome, a category and a code).
+var implicitValues = map[string][2]string{
+	ParamAction:   {"R", ""},
+	ParamOutcome:  {"0", "http://terminology.hl7.org/CodeSystem/audit-event-outcome"},
+	ParamCategory: {"rest", "http://terminology.hl7.org/CodeSystem/audit-event-type"},
+	ParamCode:     {"read", "http://hl7.org/fhir/restful-interaction"},
+}
+
+// Implicit reports whether t is the implicit value of its parameter, in
+// either of its token forms ("code" or "system|code").
+func Implicit(t Term) bool {
+	v, ok := implicitValues[t.Name]
+	if !ok {
+		return false
+	}
+	return t.Value == v[0] || (v[1] != "" && t.Value == v[1]+"|"+v[0])
+}
+
+// withoutImplicit drops a parameter's terms when they all say its
+// implicit value; an event with the implicit value and another keeps both
+// indexed, as "no term" would not describe it.
+func withoutImplicit(terms []Term) []Term {
+	only := map[string]bool{}
+	for _, t := range terms {
+		if _, ok := implicitValues[t.Name]; ok {
+			if seen, was := only[t.Name]; !was {
+				only[t.Name] = Implicit(t)
+			} else {
+				only[t.Name] = seen && Implicit(t)
+			}
+		}
+	}
+	return slices.DeleteFunc(terms, func(t Term) bool { return only[t.Name] })
 }

@@ -172,7 +172,8 @@ func auditWhere(q store.AuditQuery) auditConds {
 	// multi-valued one could match a record twice).
 	pick := -1
 	for i, list := range terms {
-		if len(list) == 1 && (pick < 0 || driverRank(list[0]) < driverRank(terms[pick][0])) {
+		// An implicit value has no rows to drive a search (audit.Implicit).
+		if len(list) == 1 && !audit.Implicit(list[0]) && (pick < 0 || driverRank(list[0]) < driverRank(terms[pick][0])) {
 			pick = i
 		}
 	}
@@ -187,6 +188,12 @@ func auditWhere(q store.AuditQuery) auditConds {
 		for _, t := range list {
 			ors = append(ors, "EXISTS (SELECT 1 FROM audit_index x WHERE x.name = ? AND x.value = ? AND x.seq = "+key+")")
 			w.args = append(w.args, t.Name, t.Value)
+			if audit.Implicit(t) {
+				// Not indexed: the records with no term of the parameter
+				// have it (and records indexed before had it as a row).
+				ors = append(ors, "NOT EXISTS (SELECT 1 FROM audit_index x WHERE x.name = ? AND x.seq = "+key+")")
+				w.args = append(w.args, t.Name)
+			}
 		}
 		w.conds = append(w.conds, "("+strings.Join(ors, " OR ")+")")
 	}

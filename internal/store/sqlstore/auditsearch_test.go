@@ -191,7 +191,7 @@ func filterAudit(all []store.AuditRecord, q store.AuditQuery) []int64 {
 		if err != nil {
 			panic(err)
 		}
-		terms := audit.Index(ev)
+		terms := audit.Terms(ev) // what it matches, implicit values included
 		ok := true
 		for _, list := range q.Terms {
 			ok = ok && slices.ContainsFunc(list, func(t audit.Term) bool { return slices.Contains(terms, t) })

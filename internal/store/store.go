@@ -217,6 +217,9 @@ type Prepared struct {
 	// Extractor is the extractor version the entries come from; a write
 	// under another version extracts again.
 	Extractor string
+	// Backend is what else the backend prepared (sqlstore: the JSON of
+	// the resource's first version, to be stamped with its time).
+	Backend any
 }
 
 // Preparer is a Store that can prepare resources for writing.

@@ -68,6 +68,20 @@ func TestUpdatePrepared(t *testing.T) {
 	if p, a := rows("plain"), rows("ahead"); p == 0 || p != a {
 		t.Errorf("index rows: %d written plainly, %d prepared ahead", p, a)
 	}
+	// The prepared JSON was stored, with the write's time in place of the
+	// placeholder: byte for byte what the resource serialises to.
+	got, err := db.Read(ctx, "Patient", "ahead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []byte
+	if err := db.readers.QueryRowContext(ctx, "SELECT resource FROM resource_version WHERE type = 'Patient' AND id = 'ahead'").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if string(stored) != string(got.Resource.JSON()) || got.Resource.Meta()["lastUpdated"] != formatInstant(got.LastUpdated) ||
+		got.Resource.VersionID() != "1" {
+		t.Errorf("stored %s\nread back %s (lastUpdated %v)", stored, got.Resource.JSON(), got.LastUpdated)
+	}
 	for family, want := range map[string]string{"Family1": "ahead,plain", "Family2": "stale", "Family3": ""} {
 		res, err := db.Search(ctx, &search.Query{Type: "Patient", Filters: []*search.Filter{
 			testFilter("Patient", "family", "exact", search.Value{Exact: family})}})

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +32,8 @@ type txn struct {
 	// fetched are the current versions Prefetch read, by "type/id" (nil
 	// for one that does not exist), until the function writes them.
 	fetched map[string]*store.Version
+	// body is the prepared JSON of the resource UpdatePrepared is writing.
+	body *preparedBody
 }
 
 var _ store.Tx = (*txn)(nil)
@@ -49,7 +53,43 @@ func (db *DB) Prepare(res fhir.Resource) (*store.Prepared, error) {
 		return nil, fmt.Errorf("store: %s/%s: index: %w", res.Type(), res.ID(), err)
 	}
 	p.Entries, p.Extractor = entries, db.extractor.Version()
+	p.Backend = prepareBody(res)
 	return p, nil
+}
+
+// preparedBody is the JSON of a resource's first version made off the
+// writer: stamped with a placeholder time, whose place (at) the writer
+// overwrites with the real one.
+type preparedBody struct {
+	json []byte
+	at   int
+}
+
+// placeholderStamp is the meta.lastUpdated a prepared body carries until
+// it is written: the same width as every instant the store writes.
+var (
+	placeholderTime  = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	placeholderStamp = []byte(`"lastUpdated":"` + formatInstant(placeholderTime) + `"`)
+)
+
+// prepareBody serialises res as version 1, or returns nil when its JSON
+// holds the placeholder elsewhere too (a contained resource stamped so):
+// the writer then serialises it itself.
+func prepareBody(res fhir.Resource) *preparedBody {
+	stamp(res, 1, placeholderTime)
+	body := res.JSON()
+	at := bytes.Index(body, placeholderStamp)
+	if at < 0 || bytes.Index(body[at+1:], placeholderStamp) >= 0 {
+		return nil
+	}
+	return &preparedBody{json: body, at: at + len(`"lastUpdated":"`)}
+}
+
+// stamped returns the prepared JSON with the real time in place.
+func (b *preparedBody) stamped(now time.Time) []byte {
+	out := slices.Clone(b.json)
+	copy(out[b.at:], formatInstant(now))
+	return out
 }
 
 // Write implements store.Store.
@@ -225,6 +265,8 @@ func (tx *txn) UpdatePrepared(p *store.Prepared, ifMatch int64) (*store.Version,
 			entries = []search.Entry{} // extracted, and none: not "extract now"
 		}
 	}
+	tx.body, _ = p.Backend.(*preparedBody)
+	defer func() { tx.body = nil }()
 	return tx.update(p.Resource, ifMatch, entries)
 }
 
@@ -300,7 +342,11 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKe
 	var body []byte
 	if res != nil {
 		stamp(res, versionID, tx.now)
-		body = res.JSON()
+		if tx.body != nil && versionID == 1 {
+			body = tx.body.stamped(tx.now) // the same bytes res.JSON() gives
+		} else {
+			body = res.JSON()
+		}
 		if tx.db.extractor != nil && entries == nil {
 			var err error
 			if entries, err = tx.db.extractor.Extract(res); err != nil {

@@ -291,7 +291,11 @@ func (tx *txn) index(typ, id string, seq, lastUpdated, rid int64, res fhir.Resou
 	if res == nil || tx.db.extractor == nil {
 		return nil
 	}
-	return tx.db.writeIndex(tx.ctx, rid, typ, id, res, entries, pkey)
+	var fts *[2]string
+	if tx.body != nil {
+		fts = &tx.body.fts
+	}
+	return tx.db.writeIndex(tx.ctx, rid, typ, id, res, entries, pkey, fts)
 }
 
 func (db *DB) clearIndex(ctx context.Context, rid int64) error {
@@ -310,7 +314,10 @@ func (db *DB) clearIndex(ctx context.Context, rid int64) error {
 
 // writeIndex adds the index rows of one resource to the buffer, its
 // full-text row included, flushing when the buffer is large.
-func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry, pkey string) error {
+//
+// fts are res's full-text words when they were made already (Prepare);
+// nil has them made here.
+func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry, pkey string, fts *[2]string) error {
 	s := &db.istmt
 	var args []any
 	for n, e := range entries {
@@ -349,9 +356,12 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 	for _, c := range compartmentsOf(typ, id, entries) {
 		s.buf.add(compartmentKind, s.d.pkArg([]any{c[0], c[1], rid}, pkey))
 	}
-	narrative, content := fullText(res)
-	if narrative != "" || content != "" {
-		s.buf.add(ftsKind, s.d.pkArg([]any{rid, ftsWords(narrative), ftsWords(content)}, pkey))
+	if fts == nil {
+		narrative, content := fullText(res)
+		fts = &[2]string{ftsWords(narrative), ftsWords(content)}
+	}
+	if fts[0] != "" || fts[1] != "" {
+		s.buf.add(ftsKind, s.d.pkArg([]any{rid, fts[0], fts[1]}, pkey))
 	}
 	if s.buf.n >= flushRows {
 		return db.flushIndex(ctx)

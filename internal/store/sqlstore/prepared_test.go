@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/emr-project/emr/internal/search"
@@ -81,6 +82,20 @@ func TestUpdatePrepared(t *testing.T) {
 	if string(stored) != string(got.Resource.JSON()) || got.Resource.Meta()["lastUpdated"] != formatInstant(got.LastUpdated) ||
 		got.Resource.VersionID() != "1" {
 		t.Errorf("stored %s\nread back %s (lastUpdated %v)", stored, got.Resource.JSON(), got.LastUpdated)
+	}
+	// Its full-text row, made in Prepare, finds it like the plain one.
+	text, err := db.Search(ctx, &search.Query{Type: "Patient", Filters: []*search.Filter{
+		{Name: "_content", Kind: search.KindSpecial, Special: "_content", Values: []search.Value{{Raw: "Springfield"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, m := range text.Matches {
+		found = append(found, m.ID)
+	}
+	slices.Sort(found)
+	if !slices.Contains(found, "ahead") || !slices.Contains(found, "plain") {
+		t.Errorf("_content=Springfield finds %v, want ahead and plain among them", found)
 	}
 	for family, want := range map[string]string{"Family1": "ahead,plain", "Family2": "stale", "Family3": ""} {
 		res, err := db.Search(ctx, &search.Query{Type: "Patient", Filters: []*search.Filter{

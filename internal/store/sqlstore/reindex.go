@@ -170,7 +170,7 @@ func (tx *txn) reindexBatch(after int64, version string, done int64) (n int, las
 		if err := db.clearIndex(tx.ctx, it.rid); err != nil {
 			return 0, 0, tx.dbErr("reindex", err)
 		}
-		if err := db.writeIndex(tx.ctx, it.rid, it.typ, it.id, res, entries, patientKey(it.typ, it.id, entries)); err != nil {
+		if err := db.writeIndex(tx.ctx, it.rid, it.typ, it.id, res, entries, patientKey(it.typ, it.id, entries), nil); err != nil {
 			return 0, 0, tx.dbErr("reindex", err)
 		}
 		last = it.rid

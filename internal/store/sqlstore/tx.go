@@ -61,8 +61,11 @@ func (db *DB) Prepare(res fhir.Resource) (*store.Prepared, error) {
 // writer: stamped with a placeholder time, whose place (at) the writer
 // overwrites with the real one.
 type preparedBody struct {
-	json []byte
+	json []byte // nil when the writer must serialise (see prepareBody)
 	at   int
+	// fts are the resource's full-text words, folded as ftsWords does
+	// (narrative, content), for its idx_fts row.
+	fts [2]string
 }
 
 // placeholderStamp is the meta.lastUpdated a prepared body carries until
@@ -72,17 +75,18 @@ var (
 	placeholderStamp = []byte(`"lastUpdated":"` + formatInstant(placeholderTime) + `"`)
 )
 
-// prepareBody serialises res as version 1, or returns nil when its JSON
-// holds the placeholder elsewhere too (a contained resource stamped so):
-// the writer then serialises it itself.
+// prepareBody makes res's full-text words and serialises it as version 1;
+// the JSON is left out when it holds the placeholder elsewhere too (a
+// contained resource stamped so): the writer then serialises it itself.
 func prepareBody(res fhir.Resource) *preparedBody {
+	narrative, content := fullText(res)
+	p := &preparedBody{fts: [2]string{ftsWords(narrative), ftsWords(content)}}
 	stamp(res, 1, placeholderTime)
 	body := res.JSON()
-	at := bytes.Index(body, placeholderStamp)
-	if at < 0 || bytes.Index(body[at+1:], placeholderStamp) >= 0 {
-		return nil
+	if at := bytes.Index(body, placeholderStamp); at >= 0 && bytes.Index(body[at+1:], placeholderStamp) < 0 {
+		p.json, p.at = body, at+len(`"lastUpdated":"`)
 	}
-	return &preparedBody{json: body, at: at + len(`"lastUpdated":"`)}
+	return p
 }
 
 // stamped returns the prepared JSON with the real time in place.
@@ -342,7 +346,7 @@ func (tx *txn) insert(typ, id string, versionID int64, res fhir.Resource, prevKe
 	var body []byte
 	if res != nil {
 		stamp(res, versionID, tx.now)
-		if tx.body != nil && versionID == 1 {
+		if tx.body != nil && tx.body.json != nil && versionID == 1 {
 			body = tx.body.stamped(tx.now) // the same bytes res.JSON() gives
 		} else {
 			body = res.JSON()

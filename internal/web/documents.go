@@ -233,8 +233,7 @@ func (ws *Workspace) uploadDocument(w http.ResponseWriter, r *http.Request) erro
 		"author":  []any{author},
 		"content": []any{map[string]any{"attachment": attachment}}}
 	attachment["contentType"], attachment["url"], attachment["hash"] = contentType, "Binary/"+binID, base64.StdEncoding.EncodeToString(sum[:])
-	req := access.Request{Interaction: "create", Type: "DocumentReference", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
-	err = ws.Gate.Write(ctx, req, func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.write(r, "create", "DocumentReference", func(tx store.Tx) ([]access.Touched, error) {
 		bv, _, err := tx.Update(binary, 0)
 		if err != nil {
 			return nil, err

@@ -7,9 +7,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/emr-project/emr/internal/access"
-	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/clinical/datatype"
 	"github.com/emr-project/emr/internal/clinical/questionnaire"
 	"github.com/emr-project/emr/internal/fhir"
@@ -39,7 +39,7 @@ type formChoice struct{ ID, Title string }
 // availableForms are the shipped Questionnaires and the active ones in
 // the store, by id.
 func (ws *Workspace) availableForms(r *http.Request) ([]formChoice, error) {
-	shipped, err := questionnaire.Forms()
+	shipped, err := shippedForms()
 	if err != nil {
 		return nil, err
 	}
@@ -261,8 +261,7 @@ func (ws *Workspace) submitForm(w http.ResponseWriter, r *http.Request) error {
 	if author == "" {
 		qr["author"] = map[string]any{"display": pr.User}
 	}
-	req := access.Request{Interaction: "create", Type: "QuestionnaireResponse", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
-	err = ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.write(r, "create", "QuestionnaireResponse", func(tx store.Tx) ([]access.Touched, error) {
 		if _, err := ownedIn(tx, id, "Encounter", encID); err != nil {
 			return nil, err
 		}
@@ -326,7 +325,8 @@ func (l *Locale) responseOf(v *store.Version) responseView {
 		}
 	}
 	items(listOf(qr, "item"))
-	for _, f := range mustForms() {
+	forms, _ := shippedForms()
+	for _, f := range forms {
 		if str(f, "url") == canonical {
 			rv.Title = str(f, "title")
 		}
@@ -372,13 +372,9 @@ func (l *Locale) answerText(a map[string]any) string {
 	return ""
 }
 
-func mustForms() []fhir.Resource {
-	forms, err := questionnaire.Forms()
-	if err != nil {
-		return nil
-	}
-	return forms
-}
+// shippedForms are the Questionnaires the EMR ships, parsed once: pages
+// only read them.
+var shippedForms = sync.OnceValues(questionnaire.Forms)
 
 // responsePage is GET /patients/{id}/responses/{rid}: a filled-in form,
 // its score and band, and a self-harm answer marked for attention.

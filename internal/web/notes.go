@@ -151,7 +151,7 @@ func (ws *Workspace) newNote(w http.ResponseWriter, r *http.Request) error {
 		"title":     t.Name}
 	texts := make([]string, len(t.Sections))
 	note["section"] = noteSections(t.Sections, texts, false)
-	err = ws.noteWrite(r, "create", func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.write(r, "create", "Composition", func(tx store.Tx) ([]access.Touched, error) {
 		if _, err := ownedIn(tx, id, "Encounter", encID); err != nil {
 			return nil, err
 		}
@@ -450,7 +450,7 @@ func (ws *Workspace) changeNote(r *http.Request, interaction string, change note
 	}
 	var written *store.Version
 	var typed []string
-	err = ws.noteWrite(r, interaction, func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.write(r, interaction, "Composition", func(tx store.Tx) ([]access.Touched, error) {
 		cur, err := ownedIn(tx, id, "Composition", noteID)
 		if err != nil {
 			return nil, err
@@ -466,11 +466,6 @@ func (ws *Workspace) changeNote(r *http.Request, interaction string, change note
 		return touchedFor(id, written), err
 	})
 	return written, typed, err
-}
-
-func (ws *Workspace) noteWrite(r *http.Request, interaction string, fn func(tx store.Tx) ([]access.Touched, error)) error {
-	req := access.Request{Interaction: interaction, Type: "Composition", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
-	return ws.Gate.Write(r.Context(), req, fn)
 }
 
 // draftChange keeps the draft's text: only its author, only while it is
@@ -645,7 +640,7 @@ func (ws *Workspace) newAddendum(w http.ResponseWriter, r *http.Request) error {
 	}
 	l := LocaleFor(r)
 	var added fhir.Resource
-	err := ws.noteWrite(r, "create", func(tx store.Tx) ([]access.Touched, error) {
+	err := ws.write(r, "create", "Composition", func(tx store.Tx) ([]access.Touched, error) {
 		orig, err := ownedIn(tx, id, "Composition", noteID)
 		if err != nil {
 			return nil, err

@@ -230,8 +230,7 @@ func (ws *Workspace) placeOrder(w http.ResponseWriter, r *http.Request) error {
 		return ws.ordersPage(w, r, http.StatusOK, &ordersData{Form: form, Proposed: strings.Join(names, "; "), Problem: step.Problem,
 			Alerts: step.Alerts, Keep: step.Keep})
 	}
-	req := access.Request{Interaction: "create", Type: "ServiceRequest", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
-	err = ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.write(r, "create", "ServiceRequest", func(tx store.Tx) ([]access.Touched, error) {
 		var touched []access.Touched
 		for _, p := range plan {
 			v, _, err := tx.Update(p.sr, 0)

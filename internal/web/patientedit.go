@@ -102,7 +102,7 @@ func (ws *Workspace) updatePatient(w http.ResponseWriter, r *http.Request) error
 	if d.Errors = ws.validatePatient(l, res, at); len(d.Errors) > 0 {
 		return ws.renderRegistration(w, r, http.StatusUnprocessableEntity, d, banner)
 	}
-	err = ws.Gate.Write(ctx, ws.writeRequest(r, "update", id), func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.Gate.Write(ctx, ws.writeRequest(r, "update", "Patient", id), func(tx store.Tx) ([]access.Touched, error) {
 		stored, err := tx.Read("Patient", id)
 		if err != nil {
 			return nil, err

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
-	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/clinical/checks"
 	"github.com/emr-project/emr/internal/clinical/dosage"
 	"github.com/emr-project/emr/internal/clinical/papers"
@@ -234,8 +233,7 @@ func (ws *Workspace) prescribe(w http.ResponseWriter, r *http.Request) error {
 		return ws.medsPage(w, r, http.StatusOK, data)
 	}
 
-	req := access.Request{Interaction: "create", Type: "MedicationRequest", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
-	err = ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.write(r, "create", "MedicationRequest", func(tx store.Tx) ([]access.Touched, error) {
 		var touched []access.Touched
 		if p := form.Get("prior"); p != "" {
 			// Change and renew replace the prescription they start from.
@@ -349,8 +347,7 @@ func (ws *Workspace) stopMedication(w http.ResponseWriter, r *http.Request) erro
 	if err != nil || version < 1 || reason == "" {
 		return ws.medsPage(w, r, http.StatusBadRequest, &medsData{Problem: l.T("meds.error-stop")})
 	}
-	req := access.Request{Interaction: "update", Type: "MedicationRequest", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
-	err = ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.write(r, "update", "MedicationRequest", func(tx store.Tx) ([]access.Touched, error) {
 		cur, err := ownedIn(tx, id, "MedicationRequest", mid)
 		if err != nil {
 			return nil, err
@@ -445,8 +442,7 @@ func (ws *Workspace) reconcile(w http.ResponseWriter, r *http.Request) error {
 	if enc != "" {
 		list["encounter"] = map[string]any{"reference": "Encounter/" + enc}
 	}
-	req := access.Request{Interaction: "update", Type: "MedicationRequest", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
-	err := ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
+	err := ws.write(r, "update", "MedicationRequest", func(tx store.Tx) ([]access.Touched, error) {
 		q, err := search.Parse(ws.Definitions, "MedicationRequest", url.Values{"subject": {"Patient/" + id}, "status": {"active,on-hold"}, "_count": {"200"}}, search.ParseOptions{})
 		if err != nil {
 			return nil, err

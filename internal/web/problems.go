@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
-	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
@@ -394,8 +393,7 @@ func (ws *Workspace) allergyQuery(patient string) *search.Query {
 
 // listWrite is the audited write of one problem or allergy of patient.
 func (ws *Workspace) listWrite(r *http.Request, interaction, typ, patient string, fn func(tx store.Tx) (*store.Version, error)) error {
-	req := access.Request{Interaction: interaction, Type: typ, Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
-	return ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
+	return ws.write(r, interaction, typ, func(tx store.Tx) ([]access.Touched, error) {
 		v, err := fn(tx)
 		return touchedFor(patient, v), err
 	})

@@ -235,7 +235,7 @@ func (ws *Workspace) createPatient(w http.ResponseWriter, r *http.Request) error
 		return ws.renderRegistration(w, r, http.StatusConflict, d, nil)
 	}
 	var created *store.Version
-	err = ws.Gate.Write(ctx, ws.writeRequest(r, "create", ""), func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.Gate.Write(ctx, ws.writeRequest(r, "create", "Patient", ""), func(tx store.Tx) ([]access.Touched, error) {
 		res.SetID(store.NewID())
 		v, _, err := tx.Update(res, 0)
 		if err != nil {
@@ -251,10 +251,11 @@ func (ws *Workspace) createPatient(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// writeRequest is the gate's request for a write of the form, audited as
-// the FHIR interaction it is, naming the page.
-func (ws *Workspace) writeRequest(r *http.Request, interaction, id string) access.Request {
-	return access.Request{Interaction: interaction, Type: "Patient", ID: id, Query: "ui:" + r.URL.Path,
+// writeRequest is the gate's request for a write of a page's form (of
+// typ/id; id "" for a new resource), audited as the FHIR interaction it
+// is, naming the page.
+func (ws *Workspace) writeRequest(r *http.Request, interaction, typ, id string) access.Request {
+	return access.Request{Interaction: interaction, Type: typ, ID: id, Query: "ui:" + r.URL.Path,
 		Agent: audit.Agent{Address: clientAddr(r)}}
 }
 

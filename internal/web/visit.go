@@ -173,7 +173,7 @@ func (ws *Workspace) newVisit(w http.ResponseWriter, r *http.Request) error {
 		enc["location"] = []any{map[string]any{"location": map[string]any{"display": data.Place}}}
 	}
 	var written *store.Version
-	err := ws.visitWrite(r, "create", func(tx store.Tx) ([]access.Touched, error) {
+	err := ws.write(r, "create", "Encounter", func(tx store.Tx) ([]access.Touched, error) {
 		var err error
 		written, err = takeStep(tx, enc, step, 0, principalActor(r), now)
 		return touchedFor(id, written), err
@@ -298,12 +298,6 @@ func (ws *Workspace) mayWrite(r *http.Request, patient string) error {
 		return fhir.Errorf(fhir.KindForbidden, "the record is restricted")
 	}
 	return nil
-}
-
-// visitWrite runs fn as the user's audited write of a visit.
-func (ws *Workspace) visitWrite(r *http.Request, interaction string, fn func(tx store.Tx) ([]access.Touched, error)) error {
-	req := access.Request{Interaction: interaction, Type: "Encounter", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
-	return ws.Gate.Write(r.Context(), req, fn)
 }
 
 type visitData struct {
@@ -433,7 +427,7 @@ func (ws *Workspace) visitStatus(w http.ResponseWriter, r *http.Request) error {
 		return ws.visitPage(w, r, http.StatusBadRequest, l.T("visit.error-step"))
 	}
 	now := ws.now().UTC()
-	err = ws.visitWrite(r, "update", func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.write(r, "update", "Encounter", func(tx store.Tx) ([]access.Touched, error) {
 		cur, err := ownedIn(tx, id, "Encounter", encID)
 		if err != nil {
 			return nil, err

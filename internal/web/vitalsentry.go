@@ -6,7 +6,6 @@ import (
 	"net/url"
 
 	"github.com/emr-project/emr/internal/access"
-	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/clinical/datatype"
 	"github.com/emr-project/emr/internal/clinical/vitals"
 	"github.com/emr-project/emr/internal/fhir"
@@ -154,8 +153,7 @@ func (ws *Workspace) recordVitals(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	req := access.Request{Interaction: "create", Type: "Observation", Query: "ui:" + r.URL.Path, Agent: audit.Agent{Address: clientAddr(r)}}
-	err = ws.Gate.Write(r.Context(), req, func(tx store.Tx) ([]access.Touched, error) {
+	err = ws.write(r, "create", "Observation", func(tx store.Tx) ([]access.Touched, error) {
 		if _, err := ownedIn(tx, id, "Encounter", encID); err != nil {
 			return nil, err
 		}

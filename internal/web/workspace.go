@@ -273,6 +273,13 @@ func (ws *Workspace) read(r *http.Request, req access.Request, fn func(st store.
 	})
 }
 
+// write runs fn as the audited write interaction (of a resource type typ)
+// of the signed-in user: the resources fn writes and their AuditEvent
+// commit together, through the same gate as the FHIR API.
+func (ws *Workspace) write(r *http.Request, interaction, typ string, fn func(tx store.Tx) ([]access.Touched, error)) error {
+	return ws.Gate.Write(r.Context(), ws.writeRequest(r, interaction, typ, ""), fn)
+}
+
 // visible reports whether the user may see the patient, without reading
 // it (so nothing is audited as shown): false means restricted.
 func (ws *Workspace) visible(ctx context.Context, id string) (bool, error) {

@@ -389,28 +389,27 @@ func (ws *Workspace) visitPage(w http.ResponseWriter, r *http.Request, status in
 // patient's: another patient's resource under this one's address is not
 // found, and is not changed.
 func ownedIn(tx store.Tx, patient, typ, id string) (*store.Version, error) {
-	v, err := tx.Read(typ, id)
-	if err != nil {
-		return nil, err
+	return owned(patient)(tx.Read(typ, id))
+}
+
+// owned checks that a version read is patient's (not found otherwise).
+func owned(patient string) func(*store.Version, error) (*store.Version, error) {
+	return func(v *store.Version, err error) (*store.Version, error) {
+		if err != nil {
+			return nil, err
+		}
+		if audit.PatientOf(v.Resource) != "Patient/"+patient {
+			return nil, notFound
+		}
+		return v, nil
 	}
-	if audit.PatientOf(v.Resource) != "Patient/"+patient {
-		return nil, notFound
-	}
-	return v, nil
 }
 
 // patientResource reads typ/id through the gate and makes sure it is this
 // patient's: another patient's resource under this one's address is not
 // found.
 func (p *patientRead) patientResource(typ, id string) (*store.Version, error) {
-	v, err := p.st.Read(p.ctx, typ, id)
-	if err != nil {
-		return nil, err
-	}
-	if audit.PatientOf(v.Resource) != "Patient/"+p.id {
-		return nil, notFound
-	}
-	return v, nil
+	return owned(p.id)(p.st.Read(p.ctx, typ, id))
 }
 
 // visitStatus is POST /patients/{id}/visits/{enc}/status: take a step

@@ -44,14 +44,13 @@ type checkpointState struct {
 // checkpoint when one is due. It runs at the end of the batch's
 // transaction.
 func (db *DB) sealAudit(ctx context.Context) error {
-	if len(db.pending) == 0 {
+	if len(db.pending) == 0 && !db.aidx.wanted {
 		return nil
 	}
 	seq, hash, err := db.lockAuditTip(ctx)
 	if err != nil {
 		return err
 	}
-	first := seq + 1
 	for rows := db.pending; len(rows) > 0; {
 		n := min(len(rows), auditInsertChunk)
 		stmt, err := db.auditInsert(ctx, n)
@@ -64,20 +63,17 @@ func (db *DB) sealAudit(ctx context.Context) error {
 			h := auditchain.Hash(hash, seq, p.recorded, p.event)
 			args = append(args, seq, p.recorded, p.event, nonNil(hash), h)
 			hash = h
+			db.aidx.sealed = append(db.aidx.sealed, sealedTerms{seq, p.terms})
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return err
 		}
 		rows = rows[n:]
 	}
-	var terms []indexedTerm
-	for i, p := range db.pending {
-		for _, t := range p.terms {
-			terms = append(terms, indexedTerm{t, first + int64(i)})
+	if db.aidx.due(seq) {
+		if _, err := db.indexAudit(ctx, seq, 0); err != nil {
+			return err
 		}
-	}
-	if err := db.insertAuditTerms(ctx, terms); err != nil {
-		return err
 	}
 	return db.maybeCheckpoint(ctx, seq, hash, false)
 }
@@ -185,7 +181,7 @@ func (db *DB) auditInsert(ctx context.Context, n int) (*sql.Stmt, error) {
 // due: CheckpointEvery records or CheckpointInterval after the last one,
 // or always when force is set and the tip is not signed yet. The caller
 // holds the audit lock; the checkpoint counts once the transaction commits
-// (commitCheckpoint).
+// (commitAudit).
 func (db *DB) maybeCheckpoint(ctx context.Context, seq int64, hash []byte, force bool) error {
 	if db.auditKey == nil || seq == 0 {
 		return nil
@@ -236,8 +232,10 @@ func (db *DB) loadCheckpointState(ctx context.Context) error {
 	return nil
 }
 
-// commitCheckpoint records, after a commit, the checkpoint it made.
-func (db *DB) commitCheckpoint() {
+// commitAudit records, after a commit, the checkpoint it made and what it
+// appended and indexed.
+func (db *DB) commitAudit() {
+	db.aidx.commit()
 	if db.ckptPending != nil {
 		db.ckpt = *db.ckptPending
 		db.ckptPending = nil
@@ -250,6 +248,7 @@ func (db *DB) commitCheckpoint() {
 // With tip false fn is given 0 and nil: the tip is not read (nor the
 // records before it chained, all in this one transaction).
 func (db *DB) auditTx(ctx context.Context, tip bool, fn func(seq int64, hash []byte) error) (err error) {
+	db.aidx.begin()
 	for _, stmt := range db.d.beginAudit {
 		if _, err := db.wconn.ExecContext(ctx, stmt); err != nil {
 			return err
@@ -259,6 +258,7 @@ func (db *DB) auditTx(ctx context.Context, tip bool, fn func(seq int64, hash []b
 		if err != nil {
 			_, _ = db.wconn.ExecContext(ctx, "ROLLBACK")
 			db.ckptPending = nil
+			db.aidx.begin()
 		}
 	}()
 	var (
@@ -283,7 +283,7 @@ func (db *DB) auditTx(ctx context.Context, tip bool, fn func(seq int64, hash []b
 	if _, err := db.wconn.ExecContext(ctx, "COMMIT"); err != nil {
 		return err
 	}
-	db.commitCheckpoint()
+	db.commitAudit()
 	return nil
 }
 

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/emr-project/emr/internal/audit"
@@ -12,8 +14,36 @@ import (
 )
 
 // audit_index (migration 0006) keeps each audit record's search terms
-// (audit.Index), written by sealAudit in the transaction that appends the
-// record, so a search never sees a record without its terms.
+// (audit.Index). It is written in bulk (migration 0007): a record appended
+// by sealAudit is chained and durable at once, and its terms wait, in the
+// memory of the process that appended it, until the writer indexes the
+// records after audit_indexed.through, sorted by term, every
+// auditIndexEvery records and before any audit search (indexAuditNow). Per
+// record, the index rows were most of an audited read's cost: each one a
+// B-tree insert at a random place (a patient's range), and each page so
+// touched one more page to write at every commit. In bulk, a page takes
+// every new row of its range at once.
+//
+// A record whose terms are not in memory (appended by another process, or
+// before a crash or restart) is indexed from its JSON in the log, so a crash
+// loses nothing searchable. The rows are inserted ignoring conflicts, so
+// indexing a record twice (two processes racing is prevented by the audit
+// lock, but a migrated log may have been indexed already) is harmless.
+
+// auditIndexEvery is how many records may wait to be indexed before the
+// writer indexes them in the batch that appends the last.
+const auditIndexEvery = 2048
+
+// auditIndexOpenChunk is the most records indexed per transaction when the
+// store opens and catches up (other processes' appends are held up by the
+// audit lock meanwhile).
+const auditIndexOpenChunk = 10000
+
+// sealedTerms are the search terms of the record seq, waiting to be indexed.
+type sealedTerms struct {
+	seq   int64
+	terms []audit.Term
+}
 
 // indexedTerm is a search term of the record seq.
 type indexedTerm struct {
@@ -24,20 +54,147 @@ type indexedTerm struct {
 // termInsertChunk is the most audit_index rows one INSERT appends.
 const termInsertChunk = 64
 
-// insertAuditTerms appends terms to audit_index on the writer connection.
+// auditIndexState is the writer's view of the index, writer goroutine only.
+type auditIndexState struct {
+	through   int64         // audit_indexed.through when last read or set
+	sealed    []sealedTerms // appended by the running transaction
+	unindexed []sealedTerms // committed by this process after through, in seq order
+	wanted    bool          // a search asked for the index to be up to date
+	moved     int64         // through as the running transaction sets it; 0 when it does not
+}
+
+// begin forgets what a previous, failed transaction left.
+func (s *auditIndexState) begin() {
+	clear(s.sealed)
+	s.sealed = s.sealed[:0]
+	s.wanted = false
+	s.moved = 0
+}
+
+// commit takes in what the committed transaction appended and indexed.
+func (s *auditIndexState) commit() {
+	s.unindexed = append(s.unindexed, s.sealed...)
+	clear(s.sealed)
+	s.sealed = s.sealed[:0]
+	if s.moved > 0 {
+		s.through = s.moved
+		i, _ := slices.BinarySearchFunc(s.unindexed, s.through+1, func(e sealedTerms, seq int64) int { return cmp.Compare(e.seq, seq) })
+		s.unindexed = slices.Delete(s.unindexed, 0, i)
+	}
+	s.wanted = false
+	s.moved = 0
+}
+
+// due reports whether the records up to tip should be indexed now.
+func (s *auditIndexState) due(tip int64) bool {
+	return s.wanted || tip-s.through >= auditIndexEvery
+}
+
+// indexAudit indexes the records after audit_indexed.through up to tip (at
+// most limit of them when limit > 0) and moves through on, in the running
+// transaction, which holds the audit lock. It returns the new through.
+func (db *DB) indexAudit(ctx context.Context, tip int64, limit int64) (int64, error) {
+	var through int64
+	if err := db.wconn.QueryRowContext(ctx, "SELECT through FROM audit_indexed").Scan(&through); err != nil {
+		return 0, err
+	}
+	if through >= tip {
+		db.aidx.moved = through
+		return through, nil
+	}
+	end := tip
+	if limit > 0 {
+		end = min(tip, through+limit)
+	}
+	var terms []indexedTerm
+	// The terms in memory, and the records between them read from the log.
+	next := through + 1
+	gap := func(upTo int64) error {
+		if next > upTo {
+			return nil
+		}
+		found, err := db.logTerms(ctx, next, upTo)
+		terms = append(terms, found...)
+		return err
+	}
+	for _, list := range [][]sealedTerms{db.aidx.unindexed, db.aidx.sealed} {
+		for _, e := range list {
+			if e.seq <= through || e.seq > end {
+				continue
+			}
+			if err := gap(e.seq - 1); err != nil {
+				return 0, err
+			}
+			for _, t := range e.terms {
+				terms = append(terms, indexedTerm{t, e.seq})
+			}
+			next = e.seq + 1
+		}
+	}
+	if err := gap(end); err != nil {
+		return 0, err
+	}
+	// In index order: each page of audit_index is touched once.
+	slices.SortFunc(terms, func(a, b indexedTerm) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Value, b.Value), cmp.Compare(a.seq, b.seq))
+	})
+	if err := db.insertAuditTerms(ctx, terms); err != nil {
+		return 0, err
+	}
+	if _, err := db.wconn.ExecContext(ctx, "UPDATE audit_indexed SET through = ?", end); err != nil {
+		return 0, err
+	}
+	db.aidx.moved = end
+	return end, nil
+}
+
+// logTerms reads the records from..to of the log and returns their terms.
+// A record that does not parse was tampered with (the server wrote JSON):
+// verify reports it; it is left out of search rather than keeping the
+// server from starting or the log from growing.
+func (db *DB) logTerms(ctx context.Context, from, to int64) ([]indexedTerm, error) {
+	rows, err := db.wconn.QueryContext(ctx, "SELECT seq, event FROM audit_event WHERE seq >= ? AND seq <= ? ORDER BY seq", from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var terms []indexedTerm
+	for rows.Next() {
+		var (
+			seq  int64
+			body []byte
+		)
+		if err := rows.Scan(&seq, &body); err != nil {
+			return nil, err
+		}
+		ev, err := fhir.ParseResource(body)
+		if err != nil {
+			slog.Warn(db.d.name+": audit record does not parse; not indexed", "seq", seq, "error", err)
+			continue
+		}
+		for _, t := range audit.Index(ev) {
+			terms = append(terms, indexedTerm{t, seq})
+		}
+	}
+	return terms, rows.Err()
+}
+
+// insertAuditTerms appends terms to audit_index on the writer connection,
+// ignoring any already there.
 func (db *DB) insertAuditTerms(ctx context.Context, terms []indexedTerm) error {
 	for len(terms) > 0 {
 		n := min(len(terms), termInsertChunk)
 		stmt := db.termInserts[n]
 		if stmt == nil {
 			var b strings.Builder
-			b.WriteString("INSERT INTO audit_index (name, value, seq) VALUES ")
+			b.WriteString(db.d.insertIgnore + " audit_index (name, value, seq) VALUES ")
 			for i := range n {
 				if i > 0 {
 					b.WriteString(", ")
 				}
 				b.WriteString("(?, ?, ?)")
 			}
+			b.WriteString(db.d.ignoreSuffix)
 			var err error
 			if stmt, err = db.wconn.PrepareContext(ctx, b.String()); err != nil {
 				return err
@@ -59,72 +216,48 @@ func (db *DB) insertAuditTerms(ctx context.Context, terms []indexedTerm) error {
 	return nil
 }
 
-// backfillAuditIndex indexes the records written before migration 0006,
-// 10,000 per transaction under the audit lock, resuming where an earlier
-// opening stopped (audit_index_backfill.done).
-func (db *DB) backfillAuditIndex(ctx context.Context) error {
-	indexed := 0
+// catchUpAuditIndex indexes every record waiting, a transaction per
+// auditIndexOpenChunk records: when the store opens, those left unindexed
+// (by a crash, by a process that stopped, by a migration); when it closes,
+// its own. It returns how many records it indexed.
+func (db *DB) catchUpAuditIndex(ctx context.Context) (int64, error) {
+	indexed := int64(0)
 	for {
-		n := 0
-		err := db.auditTx(ctx, false, func(int64, []byte) error {
-			var done, through int64
-			if err := db.wconn.QueryRowContext(ctx, "SELECT done, through FROM audit_index_backfill").Scan(&done, &through); err != nil {
+		var from, to int64
+		err := db.auditTx(ctx, true, func(tip int64, _ []byte) (err error) {
+			if err := db.wconn.QueryRowContext(ctx, "SELECT through FROM audit_indexed").Scan(&from); err != nil {
 				return err
 			}
-			if done >= through {
-				return nil
-			}
-			rows, err := db.wconn.QueryContext(ctx, "SELECT seq, event FROM audit_event WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 10000", done, through)
-			if err != nil {
-				return err
-			}
-			var terms []indexedTerm
-			last := through
-			for rows.Next() {
-				var (
-					seq  int64
-					body []byte
-				)
-				if err := rows.Scan(&seq, &body); err != nil {
-					rows.Close()
-					return err
-				}
-				// A record that does not parse was tampered with (the
-				// server wrote JSON): verify reports it; it is left out
-				// of search rather than keeping the server from starting.
-				if ev, err := fhir.ParseResource(body); err == nil {
-					for _, t := range audit.Index(ev) {
-						terms = append(terms, indexedTerm{t, seq})
-					}
-				} else {
-					slog.Warn(db.d.name+": audit record does not parse; not indexed", "seq", seq, "error", err)
-				}
-				n++
-				last = seq
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if n < 10000 {
-				last = through
-			}
-			if err := db.insertAuditTerms(ctx, terms); err != nil {
-				return err
-			}
-			_, err = db.wconn.ExecContext(ctx, "UPDATE audit_index_backfill SET done = ?", last)
+			to, err = db.indexAudit(ctx, tip, auditIndexOpenChunk)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("audit index: %w", err)
+			return indexed, fmt.Errorf("audit index: %w", err)
 		}
-		if n == 0 {
-			break
+		if to <= from {
+			return indexed, nil
 		}
-		indexed += n
+		indexed += to - from
 	}
-	if indexed > 0 {
-		slog.Info(db.d.name+": audit log indexed for search", "database", db.where, "records", indexed)
+}
+
+// indexAuditNow brings audit_index up to the log's tip, so that a search
+// sees every record committed before it started. It asks the writer only
+// when records wait.
+func (db *DB) indexAuditNow(ctx context.Context) error {
+	var waiting bool
+	err := db.readers.QueryRowContext(ctx, `SELECT coalesce((SELECT max(seq) FROM audit_event), 0) > (SELECT through FROM audit_indexed)`).Scan(&waiting)
+	if err != nil {
+		return readErr(ctx, "audit search: index", err)
 	}
-	return nil
+	if !waiting {
+		return nil
+	}
+	return db.submitAudit(ctx, func(tx *txn) error {
+		if err := tx.usable(); err != nil {
+			return err
+		}
+		tx.db.aidx.wanted = true
+		return nil
+	})
 }

@@ -50,6 +50,9 @@ func driverRank(t audit.Term) int {
 
 // SearchAudit implements store.AuditSearcher on the reader pool.
 func (db *DB) SearchAudit(ctx context.Context, q store.AuditQuery) (*store.AuditPage, error) {
+	if err := db.indexAuditNow(ctx); err != nil {
+		return nil, err
+	}
 	count := q.Count
 	if count <= 0 {
 		count = defaultAuditCount

@@ -222,7 +222,10 @@ func seqsOf(rs []store.AuditRecord) []int64 {
 // TestAuditIndexBackfill checks that records written before migration
 // 0006 (here: their terms removed and the backfill reset, as 0006 leaves
 // an older database) are searchable once the store has opened it.
-func TestAuditIndexBackfill(t *testing.T) {
+// TestAuditIndexFromLog checks that the search index is rebuilt from the
+// log: rows lost (as a crash loses the terms waiting in memory) are indexed
+// again from the records' JSON when the store opens.
+func TestAuditIndexFromLog(t *testing.T) {
 	for _, b := range chainBackends {
 		t.Run(b.name, func(t *testing.T) {
 			where := b.new(t)
@@ -252,7 +255,7 @@ func TestAuditIndexBackfill(t *testing.T) {
 			}
 			mustExec(t, raw, drop)
 			mustExec(t, raw, "DELETE FROM audit_index")
-			mustExec(t, raw, "UPDATE audit_index_backfill SET done = 0, through = 60")
+			mustExec(t, raw, "UPDATE audit_indexed SET through = 0")
 			raw.Close()
 
 			db, err = b.open(where, Options{ReadConns: 2})
@@ -261,6 +264,113 @@ func TestAuditIndexBackfill(t *testing.T) {
 			}
 			defer db.Close()
 			checkPaging(t, db, store.AuditQuery{Terms: [][]audit.Term{{{Name: "agent", Value: "bob"}}}, Ascending: true, Count: 5, Total: true}, want)
+		})
+	}
+}
+
+// TestAuditIndexAcrossProcesses checks that a search sees every record
+// committed before it, whichever process appended it: records another
+// store on the same database appended wait, unindexed, in that store's
+// memory (fewer than auditIndexEvery), and this store's search indexes
+// them from the log. A crash that loses such terms is the same case.
+func TestAuditIndexAcrossProcesses(t *testing.T) {
+	for _, b := range chainBackends {
+		t.Run(b.name, func(t *testing.T) {
+			where := b.new(t)
+			one, err := b.open(where, Options{ReadConns: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer one.Close()
+			two, err := b.open(where, Options{ReadConns: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer two.Close()
+			r := rand.New(rand.NewPCG(5, 6))
+			var all []fhir.Resource
+			for i := range 90 {
+				ev := auditSearchEvent(r, i)
+				all = append(all, ev)
+				// Interleaved: each store's memory has gaps the other filled.
+				if err := []*DB{one, two}[i/10%2].AppendAudit(ctx, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var waiting int64
+			if err := one.readers.QueryRowContext(ctx, "SELECT count(*) FROM audit_event WHERE seq > (SELECT through FROM audit_indexed)").Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting != 90 {
+				t.Fatalf("%d records wait to be indexed, want all 90 (auditIndexEvery %d)", waiting, auditIndexEvery)
+			}
+			q := store.AuditQuery{Terms: [][]audit.Term{{{Name: "patient", Value: "Patient/p2"}}}, Ascending: true, Count: 1000, Total: true}
+			page, err := two.SearchAudit(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, ev := range all {
+				if p, _ := ev["patient"].(map[string]any); p != nil && p["reference"] == "Patient/p2" {
+					want = append(want, ev.ID())
+				}
+			}
+			var got []string
+			for _, rec := range page.Records {
+				ev, err := fhir.ParseResource(rec.Event)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, ev.ID())
+			}
+			if !slices.Equal(got, want) || page.Total != int64(len(want)) {
+				t.Fatalf("patient p2: got %v (total %d), want %v", got, page.Total, want)
+			}
+			if err := one.readers.QueryRowContext(ctx, "SELECT count(*) FROM audit_event WHERE seq > (SELECT through FROM audit_indexed)").Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting != 0 {
+				t.Fatalf("%d records still wait after a search", waiting)
+			}
+			// The other store's memory is behind the database now; its
+			// next indexing (auditIndexEvery appends bring it) must take
+			// what is new, and the index must hold every term once.
+			for i := range auditIndexEvery {
+				ev := auditSearchEvent(r, 100+i)
+				all = append(all, ev)
+				if err := one.AppendAudit(ctx, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var log []store.AuditRecord
+			rows, err := one.readers.QueryContext(ctx, "SELECT seq, recorded, event FROM audit_event ORDER BY seq")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var (
+					rec      store.AuditRecord
+					recorded int64
+				)
+				if err := rows.Scan(&rec.Seq, &recorded, &rec.Event); err != nil {
+					t.Fatal(err)
+				}
+				rec.Recorded = time.UnixMilli(recorded)
+				log = append(log, rec)
+			}
+			rows.Close()
+			carol := store.AuditQuery{Terms: [][]audit.Term{{{Name: "agent", Value: "carol"}}}, Ascending: true, Count: 50, Total: true}
+			checkPaging(t, one, carol, filterAudit(log, carol))
+			var indexed, wantRows int64
+			for _, ev := range all {
+				wantRows += int64(len(audit.Index(ev)))
+			}
+			if err := one.readers.QueryRowContext(ctx, "SELECT count(*) FROM audit_index").Scan(&indexed); err != nil {
+				t.Fatal(err)
+			}
+			if indexed != wantRows {
+				t.Fatalf("audit_index has %d rows, want %d", indexed, wantRows)
+			}
 		})
 	}
 }

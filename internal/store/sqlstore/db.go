@@ -43,6 +43,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -156,6 +157,7 @@ type DB struct {
 	pending      []pendingAudit    // the running batch's audit events
 	auditInserts map[int]*sql.Stmt // INSERTs of n chained records
 	termInserts  map[int]*sql.Stmt // INSERTs of n audit_index rows
+	aidx         auditIndexState   // what waits to be indexed (auditindex.go)
 	ckpt         checkpointState   // the last checkpoint known
 	ckptPending  *checkpointState  // made by the running transaction
 }
@@ -219,8 +221,10 @@ func (db *DB) openWriter(ctx context.Context, check func(context.Context, *sql.C
 	if err := db.openAuditChain(ctx); err != nil {
 		return err
 	}
-	if err := db.backfillAuditIndex(ctx); err != nil {
+	if n, err := db.catchUpAuditIndex(ctx); err != nil {
 		return err
+	} else if n > 0 {
+		slog.Info(db.d.name+": audit log indexed for search", "database", db.where, "records", n)
 	}
 	return db.checkIndexVersion(ctx)
 }

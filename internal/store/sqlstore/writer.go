@@ -100,8 +100,11 @@ func (db *DB) writeLoop() {
 					batch = append(batch, <-db.queue)
 				}
 				if len(batch) == 0 {
-					// Seal what this process appended since the last
-					// checkpoint.
+					// Index and seal what this process appended since
+					// the last checkpoint.
+					if _, err := db.catchUpAuditIndex(context.Background()); err != nil {
+						slog.Warn(db.d.name+": indexing the audit log at close failed", "database", db.where, "error", err)
+					}
 					db.logCheckpointErr(db.checkpointNow(context.Background(), true))
 					return
 				}
@@ -164,6 +167,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 	clear(db.pending) // drop references to the last batch's events
 	db.pending = db.pending[:0]
 	db.ckptPending = nil
+	db.aidx.begin()
 	committed := false
 	defer func() {
 		if !committed {
@@ -200,7 +204,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 		return
 	}
 	committed = true
-	db.commitCheckpoint()
+	db.commitAudit()
 	if db.afterCommit != nil {
 		db.afterCommit(ctx, db.wconn)
 	}

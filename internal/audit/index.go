@@ -41,12 +41,12 @@ func Index(ev fhir.Resource) []Term { return withoutImplicit(Terms(ev)) }
 
 // Terms returns every search term an AuditEvent matches, each once.
 func Terms(ev fhir.Resource) []Term {
-	var terms []Term
-	seen := map[Term]bool{}
+	// An event has a dozen or so terms: a scan finds a repeat faster than
+	// a map, and allocates nothing.
+	terms := make([]Term, 0, 24)
 	add := func(name, value string) {
 		t := Term{name, value}
-		if value != "" && !seen[t] {
-			seen[t] = true
+		if value != "" && !slices.Contains(terms, t) {
 			terms = append(terms, t)
 		}
 	}
@@ -153,15 +153,23 @@ func Implicit(t Term) bool {
 // implicit value; an event with the implicit value and another keeps both
 // indexed, as "no term" would not describe it.
 func withoutImplicit(terms []Term) []Term {
-	only := map[string]bool{}
+	// Per parameter with an implicit value: whether every term says it.
+	var names [4]string
+	var only [4]bool
+	n := 0
 	for _, t := range terms {
-		if _, ok := implicitValues[t.Name]; ok {
-			if seen, was := only[t.Name]; !was {
-				only[t.Name] = Implicit(t)
-			} else {
-				only[t.Name] = seen && Implicit(t)
-			}
+		if _, ok := implicitValues[t.Name]; !ok {
+			continue
 		}
+		i := slices.Index(names[:n], t.Name)
+		if i < 0 {
+			i, n = n, n+1
+			names[i], only[i] = t.Name, true
+		}
+		only[i] = only[i] && Implicit(t)
 	}
-	return slices.DeleteFunc(terms, func(t Term) bool { return only[t.Name] })
+	return slices.DeleteFunc(terms, func(t Term) bool {
+		i := slices.Index(names[:n], t.Name)
+		return i >= 0 && only[i]
+	})
 }

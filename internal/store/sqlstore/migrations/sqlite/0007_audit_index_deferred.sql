@@ -1,7 +1,7 @@
 -- 0007: audit_index is written in bulk (docs/audit.md: "Searching the
 -- log"). The writer no longer indexes each record in the transaction that
 -- appends it: every auditIndexEvery records, and before any audit search,
--- it indexes the records after audit_indexed.through, sorted by term, and
+-- it indexes the records after audit_indexed.through, and
 -- moves through on in the same transaction. A record after through is in
 -- the log, chained and durable, but not yet searchable until then; a crash
 -- loses nothing, as the next indexing reads such records from the log.

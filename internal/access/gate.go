@@ -119,11 +119,7 @@ func (g *Gate) Read(ctx context.Context, req Request, fn func() ([]Touched, erro
 	if g.unaudited {
 		return nil
 	}
-	events := g.events(req, touched, audit.Success, "")
-	if aerr := g.store.AppendAudit(ctx, events...); aerr != nil {
-		return aerr
-	}
-	return nil
+	return g.appendEvents(ctx, req, touched, audit.Success, "")
 }
 
 // Write runs a writing interaction: decide, then run fn inside one store
@@ -304,21 +300,51 @@ func (g *Gate) recordFailure(ctx context.Context, req Request, err error) {
 	}
 	// The failure record is best effort only in that the client already gets
 	// an error; a failure to record it is itself logged by the store.
-	_ = g.store.AppendAudit(context.WithoutCancel(ctx), g.events(req, nil, outcome, detail)...)
+	_ = g.appendEvents(context.WithoutCancel(ctx), req, nil, outcome, detail)
 }
 
 func (g *Gate) events(req Request, touched []Touched, outcome audit.Outcome, detail string) []fhir.Resource {
+	groups := g.entries(req, touched, outcome, detail)
+	events := make([]fhir.Resource, 0, len(groups))
+	for _, grp := range groups {
+		ev := audit.Event(grp.entry)
+		for _, more := range grp.more {
+			ents, _ := ev["entity"].([]any)
+			extra, _ := audit.Event(more)["entity"].([]any)
+			if len(extra) > 0 {
+				ev["entity"] = append(ents, extra[0])
+			}
+		}
+		if grp.brokeGlass {
+			flagBreakGlass(ev)
+		}
+		events = append(events, ev)
+	}
+	return events
+}
+
+// eventGroup is one AuditEvent to record: its entry, the entries whose
+// entity it also names (more of the same patient's resources), and
+// whether it was an access under break-glass.
+type eventGroup struct {
+	entry      audit.Entry
+	more       []audit.Entry
+	brokeGlass bool
+}
+
+// entries groups what an interaction touched into the AuditEvents to
+// record. One event per patient touched keeps "who saw my record"
+// answerable by patient; resources without a patient share one event.
+func (g *Gate) entries(req Request, touched []Touched, outcome audit.Outcome, detail string) []eventGroup {
 	base := audit.Entry{
 		Interaction: req.Interaction, Type: req.Type, ID: req.ID, Patient: req.Patient, Query: req.Query,
 		Agent: req.Agent, Purpose: req.Purpose, Outcome: outcome, Detail: detail,
 		Recorded: g.now(), Observer: g.observer,
 	}
 	if len(touched) == 0 {
-		return []fhir.Resource{audit.Event(base)}
+		return []eventGroup{{entry: base}}
 	}
-	// One event per patient touched keeps "who saw my record" answerable by
-	// patient; resources without a patient share one event.
-	events := make([]fhir.Resource, 0, 1)
+	groups := make([]eventGroup, 0, 1)
 	byPatient := map[string]int{}
 	for _, t := range touched {
 		e := base
@@ -327,25 +353,42 @@ func (g *Gate) events(req Request, touched []Touched, outcome audit.Outcome, det
 		}
 		e.Patient = t.Patient
 		if i, ok := byPatient[t.Patient]; ok && len(touched) > 1 {
-			ents, _ := events[i]["entity"].([]any)
-			extra, _ := audit.Event(e)["entity"].([]any)
-			if len(extra) > 0 {
-				events[i]["entity"] = append(ents, extra[0])
-			}
+			groups[i].more = append(groups[i].more, e)
 			continue
 		}
-		byPatient[t.Patient] = len(events)
+		byPatient[t.Patient] = len(groups)
 		brokeGlass := req.emergency[strings.TrimPrefix(t.Patient, "Patient/")]
 		if brokeGlass {
 			e.Purpose = PurposeEmergency
 		}
-		ev := audit.Event(e)
-		if brokeGlass {
-			flagBreakGlass(ev)
-		}
-		events = append(events, ev)
+		groups = append(groups, eventGroup{entry: e, brokeGlass: brokeGlass})
 	}
-	return events
+	return groups
+}
+
+// appendEvents durably records an interaction's events outside a write.
+// When the store takes encoded events and each is a plain one (one
+// resource, no break-glass), they are encoded without building resources
+// (audit.Encode): the path of nearly every read and search.
+func (g *Gate) appendEvents(ctx context.Context, req Request, touched []Touched, outcome audit.Outcome, detail string) error {
+	if enc, ok := g.store.(store.EncodedAuditAppender); ok {
+		groups := g.entries(req, touched, outcome, detail)
+		encoded := make([]audit.Encoded, 0, len(groups))
+		for _, grp := range groups {
+			if len(grp.more) > 0 || grp.brokeGlass {
+				break
+			}
+			ev, ok := audit.Encode(grp.entry, store.NewID())
+			if !ok {
+				break
+			}
+			encoded = append(encoded, ev)
+		}
+		if len(encoded) == len(groups) {
+			return enc.AppendEncodedAudit(ctx, encoded...)
+		}
+	}
+	return g.store.AppendAudit(ctx, g.events(req, touched, outcome, detail)...)
 }
 
 // flagBreakGlass labels an audit event of an access under break-glass, so

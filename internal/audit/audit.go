@@ -122,20 +122,12 @@ func Event(e Entry) fhir.Resource {
 	ev := fhir.Resource{
 		"resourceType": "AuditEvent",
 		"category":     restCategory,
-		"code":         cached(&interactionCodes, e.Interaction, func() any { return codeableConcept("http://hl7.org/fhir/restful-interaction", e.Interaction, "") }),
+		"code":         interactionCode(e.Interaction),
 		"action":       action,
 		"recorded":     e.Recorded.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		"outcome":      map[string]any{"code": outcomeCodings[e.Outcome]},
+		"outcome":      outcomeOf(e),
 		"agent":        agents,
-		"source": cached(&sources, nonEmpty(e.Observer, "emr"), func() any {
-			return map[string]any{
-				"observer": map[string]any{"display": nonEmpty(e.Observer, "emr")},
-				"type":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")},
-			}
-		}),
-	}
-	if ev["outcome"].(map[string]any)["code"] == nil {
-		ev["outcome"] = map[string]any{"code": coding("http://terminology.hl7.org/CodeSystem/audit-event-outcome", outcomeCode(e.Outcome), "")}
+		"source":       sourceOf(nonEmpty(e.Observer, "emr")),
 	}
 	if e.Category != "" {
 		category, code := securityCodes(e)
@@ -146,24 +138,69 @@ func Event(e Entry) fhir.Resource {
 			ev["action"] = "C"
 		}
 	}
-	if e.Detail != "" {
-		ev["outcome"].(map[string]any)["detail"] = []any{map[string]any{"text": e.Detail}}
-	}
 	if e.Patient != "" {
 		ev["patient"] = map[string]any{"reference": e.Patient}
 	}
+	if entities := entitiesOf(e); len(entities) > 0 {
+		ev["entity"] = entities
+	}
+	return ev
+}
+
+// interactionCode is the AuditEvent.code of a FHIR interaction, shared
+// between events.
+func interactionCode(interaction string) any {
+	return cached(&interactionCodes, interaction, func() any {
+		return codeableConcept(interactionSystem, interaction, "")
+	})
+}
+
+// sourceOf is the AuditEvent.source of an observer, shared between events.
+func sourceOf(observer string) any {
+	return cached(&sources, observer, func() any {
+		return map[string]any{
+			"observer": map[string]any{"display": observer},
+			"type":     []any{codeableConcept("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")},
+		}
+	})
+}
+
+// outcomeOf is the AuditEvent.outcome of e.
+func outcomeOf(e Entry) map[string]any {
+	code := outcomeCodings[e.Outcome]
+	if code == nil {
+		code = outcomeCoding(outcomeCode(e.Outcome)).(map[string]any)
+	}
+	out := map[string]any{"code": code}
+	if e.Detail != "" {
+		out["detail"] = []any{map[string]any{"text": e.Detail}}
+	}
+	return out
+}
+
+// outcomeCoding is the coding of an outcome code.
+func outcomeCoding(code string) any {
+	return coding("http://terminology.hl7.org/CodeSystem/audit-event-outcome", code, "")
+}
+
+// entityRef is the reference to what e acted on, versioned when it names
+// a version.
+func entityRef(e Entry) string {
+	what := e.Type + "/" + e.ID
+	if e.VersionID > 0 {
+		what += "/_history/" + itoa(e.VersionID)
+	}
+	return what
+}
+
+// entitiesOf is the AuditEvent.entity of e: what it acted on, the query,
+// the account or client acted on, the files read.
+func entitiesOf(e Entry) []any {
 	var entities []any
 	if e.Type != "" {
-		what := e.Type
-		if e.ID != "" {
-			what += "/" + e.ID
-			if e.VersionID > 0 {
-				what += "/_history/" + itoa(e.VersionID)
-			}
-		}
-		ent := map[string]any{"what": map[string]any{"reference": what}}
+		ent := map[string]any{"what": map[string]any{"reference": entityRef(e)}}
 		if e.ID == "" {
-			ent["what"] = map[string]any{"display": what}
+			ent["what"] = map[string]any{"display": e.Type}
 		}
 		entities = append(entities, ent)
 	}
@@ -192,10 +229,7 @@ func Event(e Entry) fhir.Resource {
 	for _, f := range e.Files {
 		entities = append(entities, map[string]any{"what": map[string]any{"display": "file " + f}})
 	}
-	if len(entities) > 0 {
-		ev["entity"] = entities
-	}
-	return ev
+	return entities
 }
 
 // PatientOf returns the "Patient/id" reference a resource belongs to, read
@@ -224,6 +258,12 @@ func PatientOf(res fhir.Resource) string {
 	}
 	return ""
 }
+
+// The code systems of purposes of use and of FHIR interactions.
+const (
+	purposeSystem     = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+	interactionSystem = "http://hl7.org/fhir/restful-interaction"
+)
 
 // The shared, never changed, parts of events (see Event).
 var (
@@ -255,7 +295,7 @@ func cached(m *sync.Map, key string, build func() any) any {
 // authorization is the agent.authorization of a purpose of use.
 func authorization(purpose string) any {
 	return cached(&purposes, purpose, func() any {
-		return []any{codeableConcept("http://terminology.hl7.org/CodeSystem/v3-ActReason", purpose, "")}
+		return []any{codeableConcept(purposeSystem, purpose, "")}
 	})
 }
 

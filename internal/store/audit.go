@@ -17,6 +17,13 @@ type AuditSearcher interface {
 	SearchAudit(ctx context.Context, q AuditQuery) (*AuditPage, error)
 }
 
+// EncodedAuditAppender is AppendAudit for events already encoded with
+// audit.Encode, the fast path of the events of reads and searches. A Store
+// implements it when it keeps events as audit.Encode makes them.
+type EncodedAuditAppender interface {
+	AppendEncodedAudit(ctx context.Context, events ...audit.Encoded) error
+}
+
 // AuditQuery selects audit records. Every list of Terms must match (a
 // search parameter repeated is AND) and within one list any term may (a
 // comma-separated value is OR); so must Recorded, likewise.

@@ -110,8 +110,7 @@ func (db *DB) AppendAudit(ctx context.Context, events ...fhir.Resource) error {
 	// Encode the events here, in the caller's goroutine, not in the writer
 	// goroutine that every write and audited read waits for: under
 	// concurrent reads the encoding was a quarter of the writer's time.
-	encoded := make([][]byte, len(events))
-	terms := make([][]audit.Term, len(events))
+	encoded := make([]audit.Encoded, len(events))
 	for i, ev := range events {
 		if ev == nil {
 			return fmt.Errorf("store: audit: %w", fhir.Errorf(fhir.KindInvalid, "no audit event"))
@@ -119,17 +118,24 @@ func (db *DB) AppendAudit(ctx context.Context, events ...fhir.Resource) error {
 		if ev.ID() == "" {
 			ev.SetID(store.NewID())
 		}
-		// A read's event is about 1,050 bytes: room for it at once.
-		encoded[i] = fhir.AppendJSON(make([]byte, 0, 1536), map[string]any(ev))
-		terms[i] = audit.Index(ev)
+		encoded[i] = audit.Encoded{JSON: ev.JSON(), Terms: audit.Index(ev)}
+	}
+	return db.AppendEncodedAudit(ctx, encoded...)
+}
+
+// AppendEncodedAudit implements store.EncodedAuditAppender: AppendAudit
+// for events audit.Encode made.
+func (db *DB) AppendEncodedAudit(ctx context.Context, events ...audit.Encoded) error {
+	if len(events) == 0 {
+		return nil
 	}
 	return db.submitAudit(ctx, func(tx *txn) error {
 		if err := tx.usable(); err != nil {
 			return err
 		}
 		recorded := tx.now.UnixMilli()
-		for i, event := range encoded {
-			tx.db.pending = append(tx.db.pending, pendingAudit{recorded: recorded, event: event, terms: terms[i]})
+		for _, ev := range events {
+			tx.db.pending = append(tx.db.pending, pendingAudit{recorded: recorded, event: ev.JSON, terms: ev.Terms})
 		}
 		return nil
 	})

@@ -114,10 +114,7 @@ var actions = map[string]string{
 // type) are built once and shared between events: change only an event's
 // top-level elements, never what they hold.
 func Event(e Entry) fhir.Resource {
-	action := actions[e.Interaction]
-	if action == "" {
-		action = "E"
-	}
+	action := actionOf(e)
 	agents := agentsOf(e)
 	ev := fhir.Resource{
 		"resourceType": "AuditEvent",
@@ -145,6 +142,14 @@ func Event(e Entry) fhir.Resource {
 		ev["entity"] = entities
 	}
 	return ev
+}
+
+// actionOf is the AuditEvent.action of a FHIR interaction.
+func actionOf(e Entry) string {
+	if action := actions[e.Interaction]; action != "" {
+		return action
+	}
+	return "E"
 }
 
 // interactionCode is the AuditEvent.code of a FHIR interaction, shared

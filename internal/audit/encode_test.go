@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/audit"
+	"github.com/emr-project/emr/internal/fhir"
 )
 
 // checkEncode holds Encode to Event and Index for e.
@@ -21,13 +22,24 @@ func checkEncode(t *testing.T, e audit.Entry, id string) {
 	}
 	ev := audit.Event(e)
 	ev.SetID(id)
-	if want := ev.JSON(); !bytes.Equal(enc.JSON, want) {
-		t.Fatalf("entry %+v:\nEncode %s\nEvent  %s", e, enc.JSON, want)
+	json, err := audit.Render(enc.Stored)
+	if err != nil {
+		t.Fatalf("entry %+v: Render: %v", e, err)
+	}
+	if want := ev.JSON(); !bytes.Equal(json, want) {
+		t.Fatalf("entry %+v:\nRender %s\nEvent  %s", e, json, want)
 	}
 	order := func(a, b audit.Term) int { return strings.Compare(a.Name+"\x00"+a.Value, b.Name+"\x00"+b.Value) }
-	got, want := slices.SortedFunc(slices.Values(enc.Terms), order), slices.SortedFunc(slices.Values(audit.Index(ev)), order)
-	if !slices.Equal(got, want) {
+	want := slices.SortedFunc(slices.Values(audit.Index(ev)), order)
+	if got := slices.SortedFunc(slices.Values(enc.Terms), order); !slices.Equal(got, want) {
 		t.Fatalf("entry %+v:\nEncode terms %v\nIndex terms  %v", e, got, want)
+	}
+	stored, err := audit.StoredTerms(enc.Stored)
+	if err != nil {
+		t.Fatalf("entry %+v: StoredTerms: %v", e, err)
+	}
+	if got := slices.SortedFunc(slices.Values(stored), order); !slices.Equal(got, want) {
+		t.Fatalf("entry %+v:\nStoredTerms %v\nIndex terms %v", e, got, want)
 	}
 }
 
@@ -80,5 +92,43 @@ func FuzzEncode(f *testing.F) {
 			Agent: audit.Agent{User: user, Client: client, Address: addr}, Outcome: audit.MinorFailure,
 			Recorded: time.Unix(1700000000, 0), Observer: observer}
 		checkEncode(t, e, "0194a3b2-7c1d-7e5f-8a9b-0c1d2e3f4a5b")
+	})
+}
+
+// TestRenderJSON checks that an event stored as JSON is served as it is,
+// and its terms are Index's.
+func TestRenderJSON(t *testing.T) {
+	ev := audit.Event(audit.Entry{Category: audit.CategoryUserAuthentication, Interaction: "login", Agent: audit.Agent{User: "bob"}, Recorded: time.Now()})
+	ev.SetID("x1")
+	stored := ev.JSON()
+	if got, err := audit.Render(stored); err != nil || !bytes.Equal(got, stored) {
+		t.Fatalf("Render = %s, %v", got, err)
+	}
+	if terms, err := audit.StoredTerms(stored); err != nil || !slices.Equal(terms, audit.Index(ev)) {
+		t.Fatalf("StoredTerms = %v, %v; want %v", terms, err, audit.Index(ev))
+	}
+}
+
+// FuzzRender feeds arbitrary stored bytes (a tampered log) to Render and
+// StoredTerms: an error, never a panic, and a compact form that decodes
+// renders to JSON that parses.
+func FuzzRender(f *testing.F) {
+	enc, _ := audit.Encode(audit.Entry{Interaction: "read", Type: "Patient", ID: "p1", Patient: "Patient/p1", Agent: audit.Agent{User: "u"}, Recorded: time.Unix(1700000000, 0)}, "id1")
+	f.Add(enc.Stored)
+	f.Add([]byte{1})
+	f.Add([]byte(`{"resourceType":"AuditEvent"}`))
+	f.Fuzz(func(t *testing.T, stored []byte) {
+		json, err := audit.Render(stored)
+		_, terr := audit.StoredTerms(stored)
+		if len(stored) > 0 && stored[0] == 1 {
+			if (err == nil) != (terr == nil) {
+				t.Fatalf("Render error %v, StoredTerms error %v", err, terr)
+			}
+			if err == nil {
+				if _, perr := fhir.ParseResource(json); perr != nil {
+					t.Fatalf("rendered %q does not parse: %v", json, perr)
+				}
+			}
+		}
 	})
 }

@@ -56,7 +56,8 @@ type AuditPage struct {
 	Next, Prev string
 }
 
-// AuditRecord is an audit record: the AuditEvent JSON exactly as chained.
+// AuditRecord is an audit record: the AuditEvent JSON, as chained or, for
+// a record kept in compact form, as rendered from it (audit.Render).
 type AuditRecord struct {
 	Seq      int64
 	Recorded time.Time

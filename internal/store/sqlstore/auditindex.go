@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/emr-project/emr/internal/audit"
-	"github.com/emr-project/emr/internal/fhir"
 )
 
 // audit_index (migration 0006) keeps each audit record's search terms
@@ -166,12 +165,12 @@ func (db *DB) logTerms(ctx context.Context, from, to int64) ([]indexedTerm, erro
 		if err := rows.Scan(&seq, &body); err != nil {
 			return nil, err
 		}
-		ev, err := fhir.ParseResource(body)
+		found, err := audit.StoredTerms(body)
 		if err != nil {
 			slog.Warn(db.d.name+": audit record does not parse; not indexed", "seq", seq, "error", err)
 			continue
 		}
-		for _, t := range audit.Index(ev) {
+		for _, t := range found {
 			terms = append(terms, indexedTerm{t, seq})
 		}
 	}

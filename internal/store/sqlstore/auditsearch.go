@@ -116,6 +116,12 @@ func (db *DB) SearchAudit(ctx context.Context, q store.AuditQuery) (*store.Audit
 		if err := rows.Scan(&r.Seq, &recorded, &r.Event); err != nil {
 			return nil, readErr(ctx, "audit search", err)
 		}
+		// A record that does not render was tampered with: it is
+		// returned as stored, which does not parse either (verify says
+		// where).
+		if json, err := audit.Render(r.Event); err == nil {
+			r.Event = json
+		}
 		r.Recorded = time.UnixMilli(recorded).UTC()
 		page.Records = append(page.Records, r)
 	}

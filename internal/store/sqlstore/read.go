@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/emr-project/emr/internal/audit"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store"
@@ -70,7 +71,11 @@ func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, fn func(seq int64, 
 		if err := rows.Scan(&seq, &body); err != nil {
 			return readErr(ctx, "scan audit", err)
 		}
-		ev, err := fhir.ParseResource(body)
+		json, err := audit.Render(body)
+		if err != nil {
+			return internalErr(fmt.Sprintf("scan audit: event %d", seq), err)
+		}
+		ev, err := fhir.ParseResource(json)
 		if err != nil {
 			return internalErr(fmt.Sprintf("scan audit: event %d", seq), err)
 		}

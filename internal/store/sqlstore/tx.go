@@ -118,7 +118,7 @@ func (db *DB) AppendAudit(ctx context.Context, events ...fhir.Resource) error {
 		if ev.ID() == "" {
 			ev.SetID(store.NewID())
 		}
-		encoded[i] = audit.Encoded{JSON: ev.JSON(), Terms: audit.Index(ev)}
+		encoded[i] = audit.Encoded{Stored: ev.JSON(), Terms: audit.Index(ev)}
 	}
 	return db.AppendEncodedAudit(ctx, encoded...)
 }
@@ -135,7 +135,7 @@ func (db *DB) AppendEncodedAudit(ctx context.Context, events ...audit.Encoded) e
 		}
 		recorded := tx.now.UnixMilli()
 		for _, ev := range events {
-			tx.db.pending = append(tx.db.pending, pendingAudit{recorded: recorded, event: ev.JSON, terms: ev.Terms})
+			tx.db.pending = append(tx.db.pending, pendingAudit{recorded: recorded, event: ev.Stored, terms: ev.Terms})
 		}
 		return nil
 	})

@@ -105,7 +105,13 @@ func (db *DB) indexAudit(ctx context.Context, tip int64, limit int64) (int64, er
 	if limit > 0 {
 		end = min(tip, through+limit)
 	}
-	var terms []indexedTerm
+	n := 0
+	for _, list := range [][]sealedTerms{db.aidx.unindexed, db.aidx.sealed} {
+		for _, e := range list {
+			n += len(e.terms)
+		}
+	}
+	terms := make([]indexedTerm, 0, n)
 	// The terms in memory, and the records between them read from the log.
 	next := through + 1
 	gap := func(upTo int64) error {
@@ -202,11 +208,14 @@ func (db *DB) insertAuditTerms(ctx context.Context, terms []indexedTerm) error {
 			}
 			db.termInserts[n] = stmt
 		}
-		args := make([]any, 0, 3*n)
+		args := db.termArgs[:0]
 		for _, t := range terms[:n] {
 			args = append(args, t.Name, t.Value, t.seq)
 		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+		_, err := stmt.ExecContext(ctx, args...)
+		clear(args)
+		db.termArgs = args
+		if err != nil {
 			return err
 		}
 		terms = terms[n:]

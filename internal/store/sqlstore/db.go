@@ -157,6 +157,7 @@ type DB struct {
 	pending      []pendingAudit    // the running batch's audit events
 	auditInserts map[int]*sql.Stmt // INSERTs of n chained records
 	termInserts  map[int]*sql.Stmt // INSERTs of n audit_index rows
+	termArgs     []any             // their arguments, reused
 	aidx         auditIndexState   // what waits to be indexed (auditindex.go)
 	ckpt         checkpointState   // the last checkpoint known
 	ckptPending  *checkpointState  // made by the running transaction

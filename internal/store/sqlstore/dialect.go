@@ -64,6 +64,12 @@ type dialect struct {
 	// help).
 	versionIndexHint string
 
+	// indexDefs lists the name and the CREATE statement of each index of
+	// the table bound to it, but not its primary key: what a bulk load
+	// drops is chosen among them (bulk.go). "" when the database does
+	// not load in bulk.
+	indexDefs string
+
 	// historyTx are the options of the read transaction of a history page:
 	// both of its queries must see one snapshot.
 	historyTx *sql.TxOptions

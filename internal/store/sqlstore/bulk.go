@@ -12,30 +12,35 @@ import (
 	"github.com/emr-project/emr/internal/store"
 )
 
-// Bulk loads (store.BulkLoader), on SQLite.
+// Bulk loads (store.BulkLoader).
 //
 // Into an empty store an import inserts about fifteen index rows per
 // resource, and keeping the secondary indexes of the index tables
 // (idx_token_code, idx_reference_target, …: keyed by value, so every
-// insert lands somewhere else in the B-tree) up to date is half of the
-// writer's time. A bulk load drops them and builds each once at the end,
-// from rows already in order: a third of the cost.
+// insert lands somewhere else in the B-tree) up to date is a third of the
+// writer's time on SQLite. A bulk load drops them and builds each once at
+// the end, from the finished tables, for a fraction of that.
 //
 // What stays: every table's primary key and every UNIQUE index (writes
-// rely on them), and bulkKept. What is dropped is read from the schema
-// itself (sqlite_master) when the load begins and kept, statement by
-// statement, in search_meta until they are built again: the migrations
-// stay the one definition, and the rows are the durable record that a load
-// has not finished. Searches meanwhile scan where they would seek, and so
-// stay correct.
+// rely on them), and bulkKept. What is dropped is read from the database's
+// own catalogue when the load begins (dialect.indexDefs) and kept,
+// statement by statement, in search_meta until built again: the
+// migrations stay the one definition, and the rows are the durable record
+// that a load has not finished. Searches meanwhile scan where they would
+// seek, and so stay correct.
 //
-// A load in progress holds an flock on the database's path + "-bulk"
-// (lockBulk). The kernel drops it when the process dies, however it dies,
-// so an Open that finds the rows can tell a load still running in another
-// process (the lock is held: leave it be) from an abandoned one (build the
+// A running load holds a lock that its process's death releases, however
+// it dies (dialect.bulkLock: an flock on SQLite, a session advisory lock
+// on PostgreSQL), so an Open that finds the rows can tell a load still
+// running in another process (leave it) from an abandoned one (build the
 // indexes before serving).
 
 var _ store.BulkLoader = (*DB)(nil)
+
+// bulkTables are the tables whose secondary indexes a bulk load may drop:
+// the index tables, and full text (PostgreSQL's GIN indexes; SQLite's is
+// a virtual table, with none).
+var bulkTables = append(slices.Clip(indexTables), "idx_fts")
 
 // bulkKept are secondary indexes of the index tables that a bulk load
 // keeps because writes, not only searches, use them: idx_compartment_rid
@@ -55,53 +60,63 @@ var bulkKeys = []any{metaBulkIndex, metaBulkIndex[:len(metaBulkIndex)-1] + "!"}
 
 // bulkState is the bulk load this DB began.
 type bulkState struct {
-	mu   sync.Mutex
-	lock *os.File // the flock, while a load runs
+	mu      sync.Mutex
+	running bool
+	file    *os.File // SQLite: the flock, while this DB holds it
 }
 
-// BeginBulk implements store.BulkLoader. It begins a load only on SQLite
-// (see docs/scaling.md for PostgreSQL) and where lockBulk can tell a
-// running load from an abandoned one.
+// bulkLock takes and releases the lock a running bulk load holds, on the
+// writer connection or beside it; the caller owns the connection (the
+// writer goroutine, or Open and Close around it).
+type bulkLock struct {
+	// try takes the lock without waiting: false while another holds it.
+	try func(ctx context.Context, db *DB) (bool, error)
+	// release lets it go.
+	release func(ctx context.Context, db *DB)
+}
+
+// BeginBulk implements store.BulkLoader.
 func (db *DB) BeginBulk(ctx context.Context) (bool, error) {
-	if db.d.indexDefs == "" || !bulkLocks {
+	if db.d.indexDefs == "" || db.d.bulkLock == nil {
 		return false, nil
 	}
 	db.bulk.mu.Lock()
 	defer db.bulk.mu.Unlock()
-	if db.bulk.lock != nil {
+	if db.bulk.running {
 		return false, nil
-	}
-	lock, ok, err := lockBulk(db.where)
-	if err != nil {
-		return false, fmt.Errorf("%s: begin bulk load: %w", db.d.name, err)
-	}
-	if !ok {
-		return false, nil // another process is loading in bulk
 	}
 	var begun bool
-	err = db.submit(ctx, func(tx *txn) error {
-		var err error
+	err := db.submit(ctx, func(tx *txn) error {
+		if err := tx.usable(); err != nil {
+			return err
+		}
+		held, err := db.d.bulkLock.try(tx.ctx, db)
+		if err != nil {
+			return tx.dbErr("begin bulk load", err)
+		}
+		if !held {
+			return nil // another process is loading in bulk
+		}
 		begun, err = tx.dropForBulk()
+		if err != nil || !begun {
+			db.d.bulkLock.release(tx.ctx, db)
+		}
 		return err
 	})
-	if err != nil || !begun {
-		lock.Close()
-		if err != nil {
-			return false, fmt.Errorf("store: begin bulk load: %w", err)
-		}
-		return false, nil
+	if err != nil {
+		return false, fmt.Errorf("store: begin bulk load: %w", err)
 	}
-	db.bulk.lock = lock
-	return true, nil
+	db.bulk.running = begun
+	return begun, nil
 }
 
 // EndBulk implements store.BulkLoader: the indexes are built in one write
 // transaction, which other writes wait for (about 0.1 s for 12,000
-// Synthea resources).
+// Synthea resources on SQLite).
 func (db *DB) EndBulk(ctx context.Context) error {
 	db.bulk.mu.Lock()
 	defer db.bulk.mu.Unlock()
-	if db.bulk.lock == nil {
+	if !db.bulk.running {
 		return nil
 	}
 	err := db.submit(ctx, func(tx *txn) error {
@@ -111,13 +126,16 @@ func (db *DB) EndBulk(ctx context.Context) error {
 		if _, err := tx.db.buildBulkIndexes(tx.ctx); err != nil {
 			return tx.dbErr("end bulk load", err)
 		}
+		// Released before the commit: another process that finds the
+		// records meanwhile waits for the write lock to build them, and
+		// then finds none.
+		db.d.bulkLock.release(tx.ctx, db)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: end bulk load: %w", err)
 	}
-	db.bulk.lock.Close()
-	db.bulk.lock = nil
+	db.bulk.running = false
 	return nil
 }
 
@@ -125,7 +143,7 @@ func (db *DB) EndBulk(ctx context.Context) error {
 func (db *DB) BulkLoading() bool {
 	db.bulk.mu.Lock()
 	defer db.bulk.mu.Unlock()
-	return db.bulk.lock != nil
+	return db.bulk.running
 }
 
 // dropForBulk drops the droppable indexes, recording each, if the store
@@ -168,7 +186,7 @@ type indexDef struct{ name, sql string }
 // a bulk load may drop: neither UNIQUE nor in bulkKept.
 func (db *DB) droppableIndexes(ctx context.Context) ([]indexDef, error) {
 	var defs []indexDef
-	for _, table := range indexTables {
+	for _, table := range bulkTables {
 		rows, err := db.wconn.QueryContext(ctx, db.d.indexDefs, table)
 		if err != nil {
 			return nil, err
@@ -235,38 +253,33 @@ func (db *DB) finishBulk(ctx context.Context) error {
 	}
 	db.bulk.mu.Lock()
 	defer db.bulk.mu.Unlock()
+	own := db.bulk.running
 	var pending int
 	if err := db.wconn.QueryRowContext(ctx, "SELECT count(*) FROM search_meta WHERE key >= ? AND key < ?", bulkKeys...).Scan(&pending); err != nil {
 		return err
 	}
-	if pending == 0 {
-		if db.bulk.lock != nil {
-			db.bulk.lock.Close()
-			db.bulk.lock = nil
-		}
+	if pending == 0 && !own {
 		return nil
 	}
-	own := db.bulk.lock != nil
-	if !own {
-		lock, ok, err := lockBulk(db.where)
+	if !own && db.d.bulkLock != nil {
+		held, err := db.d.bulkLock.try(ctx, db)
 		if err != nil {
 			return fmt.Errorf("bulk load lock: %w", err)
 		}
-		if !ok {
+		if !held {
 			slog.Warn("store: another process is loading the database in bulk; searches are slower until it ends",
 				"database", db.where)
 			return nil
 		}
-		db.bulk.lock = lock
 	}
-	defer func() {
-		db.bulk.lock.Close()
-		db.bulk.lock = nil
-	}()
+	if db.d.bulkLock != nil {
+		defer db.d.bulkLock.release(ctx, db)
+	}
 	built, err := db.inTx(ctx, db.buildBulkIndexes)
 	if err != nil {
 		return fmt.Errorf("bulk load: %w", err)
 	}
+	db.bulk.running = false
 	if !own {
 		slog.Warn("store: a bulk load did not finish (the process ended during an import); built the search indexes it had dropped",
 			"database", db.where, "indexes", built)

@@ -155,11 +155,11 @@ func (tx *txn) dropForBulk() (bool, error) {
 		return false, err
 	}
 	ctx, conn := tx.ctx, tx.db.wconn
-	var any int
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM resource_key LIMIT 1) AS t").Scan(&any); err != nil {
+	var resources int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM resource_key LIMIT 1) AS t").Scan(&resources); err != nil {
 		return false, tx.dbErr("begin bulk load", err)
 	}
-	if any > 0 {
+	if resources > 0 {
 		if _, err := tx.db.buildBulkIndexes(ctx); err != nil {
 			return false, tx.dbErr("begin bulk load", err)
 		}

@@ -97,6 +97,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintln(stderr, pr)
 		},
 	}, paths...)
+	if ctx.Err() == nil {
+		// The patients created in a bulk load, now that the indexes are
+		// built; before the last progress line, whose rate counts them.
+		if derr := dups.checkDeferred(ctx); derr != nil && err == nil {
+			err = fmt.Errorf("import: duplicate check: %w", derr)
+		}
+	}
 	p.finish()
 	if sum != nil {
 		printSummary(stdout, sum)

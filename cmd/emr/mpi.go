@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/audit"
-
+	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/mpi"
 	"github.com/emr-project/emr/internal/store"
@@ -173,28 +173,73 @@ func runMPIPairs(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // once its batch has committed (so a duplicate within one import is found
 // too, against the earlier record), and queues each pair at probable or
 // better for review: an import never refuses a patient, it reports.
+//
+// During a bulk load the store's search indexes are built only at its end,
+// and a match would scan the whole token table for every patient: the
+// patients created meanwhile are matched by checkDeferred, once the import
+// has returned, against all the others.
 type importDuplicates struct {
-	matcher *mpi.Matcher
-	store   store.Store
-	queue   *mpi.Queue
-	found   []string
+	matcher  *mpi.Matcher
+	store    store.Store
+	queue    *mpi.Queue
+	found    []string
+	deferred []string // ids of Patients created during a bulk load
 }
 
 func (d *importDuplicates) check(ctx context.Context, created []*store.Version) error {
+	bl, ok := d.store.(store.BulkLoader)
+	bulk := ok && bl.BulkLoading()
 	for _, v := range created {
 		if v.Type != "Patient" {
 			continue
 		}
-		matches, err := d.matcher.Match(ctx, d.store, v.Resource, mpi.Query{Min: mpi.Probable, Exclude: v.ID})
+		if bulk {
+			d.deferred = append(d.deferred, v.ID)
+			continue
+		}
+		if err := d.match(ctx, v, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkDeferred matches the Patients created during a bulk load.
+func (d *importDuplicates) checkDeferred(ctx context.Context) error {
+	for _, id := range d.deferred {
+		v, err := d.store.Read(ctx, "Patient", id)
+		switch {
+		case fhir.IsKind(err, fhir.KindNotFound) || fhir.IsKind(err, fhir.KindGone):
+			continue
+		case err != nil:
+			return err
+		}
+		// Both patients of a pair were created by this import, and each
+		// finds the other: report the pair once.
+		if err := d.match(ctx, v, true); err != nil {
+			return err
+		}
+	}
+	d.deferred = nil
+	return nil
+}
+
+// match queues the pairs of v and the patients it matches; onlyNew leaves
+// out of the report the pairs already queued.
+func (d *importDuplicates) match(ctx context.Context, v *store.Version, onlyNew bool) error {
+	matches, err := d.matcher.Match(ctx, d.store, v.Resource, mpi.Query{Min: mpi.Probable, Exclude: v.ID})
+	if err != nil {
+		return err
+	}
+	for _, m := range matches {
+		isNew, err := d.queue.Propose(ctx, v.ID, m.Version.ID, m.Result, time.Now())
 		if err != nil {
 			return err
 		}
-		for _, m := range matches {
-			if _, err := d.queue.Propose(ctx, v.ID, m.Version.ID, m.Result, time.Now()); err != nil {
-				return err
-			}
-			d.found = append(d.found, fmt.Sprintf("Patient/%s may be Patient/%s (%s, %.4f)", v.ID, m.Version.ID, m.Grade, mpi.Score(m.Score)))
+		if onlyNew && !isNew {
+			continue
 		}
+		d.found = append(d.found, fmt.Sprintf("Patient/%s may be Patient/%s (%s, %.4f)", v.ID, m.Version.ID, m.Grade, mpi.Score(m.Score)))
 	}
 	return nil
 }

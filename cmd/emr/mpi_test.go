@@ -60,3 +60,25 @@ func TestMPIBenchCommand(t *testing.T) {
 		t.Errorf("another size on the same data: exit %d, want 2: %s", code, stderr)
 	}
 }
+
+// TestImportDuplicatesInBulk: an import into a new store loads in bulk and
+// matches its patients only once the indexes are built, and still reports
+// a duplicate within the import, once.
+func TestImportDuplicatesInBulk(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	file := filepath.Join(dir, "patients.ndjson")
+	os.WriteFile(file, []byte(`{"resourceType":"Patient","id":"a1","name":[{"family":"Nguyễn","given":["Văn","An"]}],"gender":"male","birthDate":"1975-09-02","telecom":[{"system":"phone","value":"+84 90 123 4567"}]}
+{"resourceType":"Patient","id":"b1","name":[{"family":"Schmidt","given":["Hannah"]}],"gender":"female","birthDate":"1990-01-15"}
+{"resourceType":"Patient","id":"a2","name":[{"family":"Nguyen","given":["Van","An"]}],"gender":"male","birthDate":"1975-02-09","telecom":[{"system":"phone","value":"0901234567"}]}
+`), 0o600)
+	code, stdout, stderr := emrProcess(t, "import", "--data", data, file)
+	if code != 0 || !strings.Contains(stdout, "1 possible duplicate patients") ||
+		!(strings.Contains(stdout, "Patient/a2 may be Patient/a1") || strings.Contains(stdout, "Patient/a1 may be Patient/a2")) {
+		t.Fatalf("import: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = emrProcess(t, "mpi", "pairs", "--data", data)
+	if code != 0 || !strings.Contains(stdout, "Patient/a1\tPatient/a2\t") || !strings.Contains(stderr, "1 open pairs") {
+		t.Errorf("mpi pairs: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}

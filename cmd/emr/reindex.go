@@ -95,7 +95,9 @@ func (p *progress) print() {
 }
 
 func (p *progress) finish() {
-	if p.shown != p.done {
+	// Again when the work went on after the last line (an import's index
+	// build and duplicate check): the last line gives the whole's rate.
+	if p.shown != p.done || time.Since(p.last) >= 100*time.Millisecond {
 		p.print()
 	}
 	if p.tty {

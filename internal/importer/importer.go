@@ -57,7 +57,10 @@ type Options struct {
 	// Created, when set, is called after each committed write with the
 	// resources it created (not those updated or unchanged), from the one
 	// writing goroutine: cmd/emr asks the patient matcher about each new
-	// Patient there. An error stops the import.
+	// Patient there. An error stops the import. During a bulk load (see
+	// Import) searches scan whole tables: a Created that searches should
+	// ask store.BulkLoader.BulkLoading and leave its searches until Import
+	// has returned.
 	Created func(ctx context.Context, created []*store.Version) error
 }
 
@@ -138,7 +141,12 @@ func (s *Summary) OK() bool { return len(s.Problems) == 0 }
 // reported in the Summary and skipped; the error is for what stops the
 // whole import: a path that cannot be read, a store that fails, or ctx
 // being cancelled. Whatever was committed before an error stays.
-func Import(ctx context.Context, opts Options, paths ...string) (*Summary, error) {
+//
+// Into a store that holds no resources, Import loads in bulk when the
+// store can (store.BulkLoader): the store builds most of its search
+// indexes once, when the import ends (however it ends), instead of row by
+// row.
+func Import(ctx context.Context, opts Options, paths ...string) (sum *Summary, err error) {
 	if opts.Store == nil || opts.Validator == nil {
 		return nil, fmt.Errorf("import: Store and Validator are required")
 	}
@@ -151,6 +159,21 @@ func Import(ctx context.Context, opts Options, paths ...string) (*Summary, error
 	files, totalBytes, err := listFiles(paths)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
+	}
+	if bl, ok := opts.Store.(store.BulkLoader); ok {
+		bulk, err := bl.BeginBulk(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("import: %w", err)
+		}
+		if bulk {
+			defer func() {
+				// Even when cancelled: the indexes are built now rather
+				// than at the store's next Open.
+				if eerr := bl.EndBulk(context.WithoutCancel(ctx)); eerr != nil && err == nil {
+					err = fmt.Errorf("import: %w", eerr)
+				}
+			}()
+		}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -185,7 +208,7 @@ func Import(ctx context.Context, opts Options, paths ...string) (*Summary, error
 		for range results { // let the workers and the reader finish
 		}
 	}
-	sum := w.summary
+	sum = w.summary
 	sortProblems(sum.Problems)
 	sortProblems(sum.Skipped)
 	switch {

@@ -242,6 +242,30 @@ type Prefetcher interface {
 	Prefetch(refs []string) error
 }
 
+// BulkLoader is a Store that can load an empty database faster: during a
+// bulk load it leaves out the search indexes that only speed searches up,
+// and builds each once at the end, which costs less than keeping it up to
+// date row by row (an importer loading a new store does).
+//
+// During a bulk load every write and search stays correct and durable;
+// searches may be slow, since they scan where an index would seek. A
+// process that dies during one leaves the indexes to the next Open, which
+// builds them before it returns.
+type BulkLoader interface {
+	// BeginBulk begins a bulk load if the store holds no resources and no
+	// other bulk load runs (in any process), and reports whether it did.
+	// It returns an error only for a failing database.
+	BeginBulk(ctx context.Context) (bool, error)
+	// EndBulk ends the bulk load this store began, building the indexes it
+	// left out; without one running it does nothing. On error the load
+	// stays open and EndBulk (or Close, or the next Open) may be tried again.
+	EndBulk(ctx context.Context) error
+	// BulkLoading reports whether a bulk load this store began is running:
+	// a caller that would search on every write (a duplicate check) may
+	// wait for EndBulk instead.
+	BulkLoading() bool
+}
+
 // HistoryQuery selects versions for a history interaction.
 type HistoryQuery struct {
 	Type string // "" for system history

@@ -130,6 +130,8 @@ type DB struct {
 	// stale is set while the index was built by another extractor version
 	// than extractor's (see IndexStale).
 	stale atomic.Bool
+	// bulk is the bulk load this DB began (bulk.go).
+	bulk bulkState
 
 	maxBatch int
 	queue    chan *writeReq
@@ -227,7 +229,10 @@ func (db *DB) openWriter(ctx context.Context, check func(context.Context, *sql.C
 	} else if n > 0 {
 		slog.Info(db.d.name+": audit log indexed for search", "database", db.where, "records", n)
 	}
-	return db.checkIndexVersion(ctx)
+	if err := db.checkIndexVersion(ctx); err != nil {
+		return err
+	}
+	return db.finishBulk(ctx)
 }
 
 // Close waits for queued writes to finish, refuses new ones and releases the
@@ -242,6 +247,12 @@ func (db *DB) Close() error {
 	db.mu.Unlock()
 	close(db.stop)
 	<-db.stopped
+	if db.BulkLoading() {
+		// Failing here loses nothing: the next Open builds them.
+		if err := db.finishBulk(context.Background()); err != nil {
+			slog.Warn("store: building the indexes of a bulk load at close failed", "database", db.where, "error", err)
+		}
+	}
 	if db.onClose != nil {
 		db.onClose(context.Background(), db.wconn)
 	}

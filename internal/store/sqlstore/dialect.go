@@ -64,6 +64,15 @@ type dialect struct {
 	// help).
 	versionIndexHint string
 
+	// indexDefs lists the name and the CREATE statement of each index of
+	// the table bound to it, but not its primary key: what a bulk load
+	// drops is chosen among them (bulk.go). "" when the database does
+	// not load in bulk.
+	indexDefs string
+	// bulkLock is the lock of a running bulk load (bulk.go); nil when
+	// none can be had, and then no load begins.
+	bulkLock *bulkLock
+
 	// historyTx are the options of the read transaction of a history page:
 	// both of its queries must see one snapshot.
 	historyTx *sql.TxOptions

@@ -22,6 +22,7 @@ const (
 	pgWriteLock     = 0x656d725f77726974 // "emr_writ"
 	pgMigrationLock = 0x656d725f6d696772 // "emr_migr"
 	pgAuditLock     = 0x656d725f61756469 // "emr_audi"
+	pgBulkLock      = 0x656d725f62756c6b // "emr_bulk"
 )
 
 // postgresDialect is PostgreSQL 15 or later. Writers from every process
@@ -42,6 +43,24 @@ var postgresDialect = &dialect{
 	},
 	maxText:   "(chr(1114111) || chr(1114111))",
 	historyTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
+	// Not the indexes of constraints (primary keys).
+	indexDefs: `SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+		WHERE t.relname = ? AND t.relnamespace = CAST(current_schema() AS regnamespace)
+			AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+		ORDER BY c.relname`,
+	// A session advisory lock on the writer connection: the session ends
+	// with the process, however it ends.
+	bulkLock: &bulkLock{
+		try: func(ctx context.Context, db *DB) (bool, error) {
+			var held bool
+			err := db.wconn.QueryRowContext(ctx, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", int64(pgBulkLock))).Scan(&held)
+			return held, err
+		},
+		release: func(ctx context.Context, db *DB) {
+			_, _ = db.wconn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", int64(pgBulkLock)))
+		},
+	},
 	ftsClear:  "DELETE FROM idx_fts WHERE rid = ?",
 	ftsInsert: "INSERT INTO idx_fts (rid, narrative, content, pkey) VALUES (?, to_tsvector('simple', ?), to_tsvector('simple', ?), ?)",
 	ftsMatch: func(b *sqlBuilder, k, column string, groups [][]string) string {

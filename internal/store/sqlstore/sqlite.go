@@ -26,6 +26,9 @@ var sqliteDialect = &dialect{
 	ridSet:           func(arg string) string { return "SELECT value FROM json_each(" + arg + ")" },
 	maxText:          "char(1114111, 1114111)",
 	versionIndexHint: " INDEXED BY resource_version_instance",
+	// A primary key's index (an autoindex) has no sql.
+	indexDefs: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
+	bulkLock:  sqliteBulkLock,
 	// SQLite's read transaction is one snapshot whatever its level.
 	historyTx: &sql.TxOptions{ReadOnly: true},
 	ftsClear:  "DELETE FROM idx_fts WHERE rowid = ?",

@@ -186,6 +186,17 @@ func (db *DB) logTerms(ctx context.Context, from, to int64) ([]indexedTerm, erro
 // insertAuditTerms appends terms to audit_index on the writer connection,
 // ignoring any already there.
 func (db *DB) insertAuditTerms(ctx context.Context, terms []indexedTerm) error {
+	if db.d == postgresDialect && len(terms) > 0 {
+		// One statement, three arrays: one round trip for the lot, where
+		// rows of 64 took one each.
+		names, values, seqs := make([]string, len(terms)), make([]string, len(terms)), make([]int64, len(terms))
+		for i, t := range terms {
+			names[i], values[i], seqs[i] = t.Name, t.Value, t.seq
+		}
+		_, err := db.wconn.ExecContext(ctx, `INSERT INTO audit_index (name, value, seq)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING`, names, values, seqs)
+		return err
+	}
 	for len(terms) > 0 {
 		n := min(len(terms), termInsertChunk)
 		stmt := db.termInserts[n]

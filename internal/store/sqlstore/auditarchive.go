@@ -148,6 +148,15 @@ func (db *DB) PurgeAudit(ctx context.Context, h auditchain.ArchiveHeader, lastHa
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.Seq, p.Hash, p.Created, p.Records, p.Archive, p.ArchiveSHA256, p.KeyID, p.Signature); err != nil {
 			return err
 		}
+		// The records to purge are indexed first (they may still wait in
+		// memory, auditindex.go), so that no index row outlives its record.
+		tip, _, err := db.lockAuditTip(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := db.indexAudit(ctx, tip, 0); err != nil {
+			return err
+		}
 		for _, table := range []string{"audit_index", "audit_event"} {
 			if _, err := conn.ExecContext(ctx, "DELETE FROM "+table+" WHERE seq <= ?", h.Through); err != nil {
 				return fmt.Errorf("purge %s: %w", table, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/auditchain"
 )
 
@@ -88,6 +89,17 @@ func TestAuditArchivePurge(t *testing.T) {
 			wg.Wait()
 			if h.From != 1 || h.Through != 45 || h.Records != 45 || h.Anchor != nil {
 				t.Errorf("archive header %+v", h)
+			}
+			// No index row outlives its record, and a count says so.
+			if _, err := db.SearchAudit(ctx, store.AuditQuery{Count: 1}); err != nil {
+				t.Fatal(err)
+			}
+			var orphans int
+			if err := db.readers.QueryRowContext(ctx, "SELECT count(*) FROM audit_index d WHERE NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.seq = d.seq)").Scan(&orphans); err != nil {
+				t.Fatal(err)
+			}
+			if orphans != 0 {
+				t.Errorf("%d index rows of purged records", orphans)
 			}
 
 			problems, sum := verify(t, b, where, key)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -120,10 +121,38 @@ func (db *DB) writeLoop() {
 				break collect
 			}
 		}
+		batch = db.linger(batch)
 		db.runBatch(batch)
 		clear(batch) // drop references to answered requests
 	}
 }
+
+// linger lets a batch grow while requests keep arriving: each yield of
+// the writer's goroutine lets the requests being served reach the queue,
+// and one commit (and its fsync, whose CPU is the kernel's share of a
+// commit) then answers them all.
+func (db *DB) linger(batch []*writeReq) []*writeReq {
+	for range lingerYields {
+		n := len(batch)
+		runtime.Gosched()
+	more:
+		for len(batch) < db.maxBatch {
+			select {
+			case req := <-db.queue:
+				batch = append(batch, req)
+			default:
+				break more
+			}
+		}
+		if len(batch) == n {
+			break
+		}
+	}
+	return batch
+}
+
+// lingerYields bounds how often linger yields.
+const lingerYields = 4
 
 // runBatch runs each request inside its own savepoint of one transaction and
 // answers every caller after the commit.

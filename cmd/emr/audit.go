@@ -26,7 +26,7 @@ var errAuditTampered = errors.New("the audit log has been tampered with (see abo
 // runAudit dispatches the audit subcommands.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "Usage: emr audit verify|archive [flags]\n\n  verify   check the audit log's hash chain and signed checkpoints (or, with --archive, an archive file)\n  archive  move the records older than the retention period to an archive file and purge them")
+		fmt.Fprintln(stderr, "Usage: emr audit verify|archive|show [flags]\n\n  verify   check the audit log's hash chain and signed checkpoints (or, with --archive, an archive file)\n  archive  move the records older than the retention period to an archive file and purge them\n  show     print the AuditEvents of an archive file as NDJSON")
 		if len(args) == 0 {
 			return usageError{errors.New("no audit command given")}
 		}
@@ -37,8 +37,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAuditVerify(ctx, args[1:], stdout, stderr)
 	case "archive":
 		return runAuditArchive(ctx, args[1:], stdout, stderr)
+	case "show":
+		return runAuditShow(args[1:], stdout, stderr)
 	}
-	return usageError{fmt.Errorf("unknown audit command %q (try verify or archive)", args[0])}
+	return usageError{fmt.Errorf("unknown audit command %q (try verify, archive or show)", args[0])}
 }
 
 // runAuditVerify walks the whole audit log and reports every sign of

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store/auditchain"
 	"github.com/emr-project/emr/internal/store/pgtest"
 )
@@ -53,6 +54,29 @@ func TestAuditArchiveCommand(t *testing.T) {
 			code, stdout, _ = runEmr(append([]string{"audit", "verify", "--archive", out}, args()...)...)
 			if code != 0 || !strings.Contains(stdout, "continuity:  the purge marker") || !strings.Contains(stdout, "result:      intact") {
 				t.Fatalf("verify --archive: exit %d:\n%s", code, stdout)
+			}
+
+			// Its AuditEvents, compact ones rendered.
+			code, stdout, stderr = runEmr("audit", "show", "--archive", out)
+			lines := strings.Split(strings.TrimSpace(stdout), "\n")
+			if code != 0 || len(lines) != 24 {
+				t.Fatalf("show: exit %d, %d lines:\n%s\n%s", code, len(lines), stdout, stderr)
+			}
+			reads := 0
+			for _, l := range lines {
+				ev, err := fhir.ParseResource([]byte(l))
+				if err != nil || ev.Type() != "AuditEvent" {
+					t.Fatalf("show printed %q (%v)", l, err)
+				}
+				if strings.Contains(l, `"patient":{"reference":"Patient/p`) {
+					reads++
+				}
+			}
+			if reads != 12 {
+				t.Errorf("show printed %d compact reads, want 12:\n%s", reads, stdout)
+			}
+			if code, _, stderr := runEmr("audit", "show"); code != 2 || !strings.Contains(stderr, "--archive is required") {
+				t.Errorf("show without --archive: exit %d: %s", code, stderr)
 			}
 
 			// A record dropped from the archive.

@@ -143,3 +143,39 @@ func VerifyArchive(r io.Reader, keys []ed25519.PublicKey, report func(Problem)) 
 	}
 	return res, nil
 }
+
+// ArchiveRecords calls fn with each record of an archive, in order, after
+// reading its header, which it returns; it verifies nothing (VerifyArchive
+// does). An error from fn stops it and is returned.
+func ArchiveRecords(r io.Reader, fn func(Record) error) (ArchiveHeader, error) {
+	var header ArchiveHeader
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return header, fmt.Errorf("archive: %w", err)
+	}
+	sc := bufio.NewScanner(gz)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	for line := 1; sc.Scan(); line++ {
+		var l archiveLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return header, fmt.Errorf("archive: line %d: %w", line, err)
+		}
+		switch {
+		case line == 1 && (l.Header == nil || l.Header.Format != ArchiveFormat):
+			return header, fmt.Errorf("archive: not an audit archive")
+		case line == 1:
+			header = *l.Header
+		case l.Record != nil:
+			if err := fn(*l.Record); err != nil {
+				return header, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return header, fmt.Errorf("archive: %w", err)
+	}
+	if header.Format == "" {
+		return header, fmt.Errorf("archive: empty file")
+	}
+	return header, nil
+}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -86,52 +87,33 @@ func VerifyArchive(r io.Reader, keys []ed25519.PublicKey, report func(Problem)) 
 	if report == nil {
 		report = func(Problem) {}
 	}
-	gz, err := gzip.NewReader(r)
-	if err != nil {
-		return res, fmt.Errorf("archive: %w", err)
-	}
-	sc := bufio.NewScanner(gz)
-	sc.Buffer(make([]byte, 1<<20), 1<<30)
 	var (
-		cps    []Checkpoint
-		header *ArchiveHeader
-		v      *Verifier
+		cps   []Checkpoint
+		v     *Verifier
+		first int64
 	)
 	start := func() {
 		if v == nil {
-			v = NewVerifier(Config{Keys: keys, Checkpoints: cps, LegacyThrough: header.LegacyThrough, Anchor: header.Anchor, Report: report})
+			v = NewVerifier(Config{Keys: keys, Checkpoints: cps, LegacyThrough: res.Header.LegacyThrough, Anchor: res.Header.Anchor, Report: report})
 		}
 	}
-	first := int64(0)
-	for line := 1; sc.Scan(); line++ {
-		var l archiveLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return res, fmt.Errorf("archive: line %d: %w", line, err)
+	header, err := readArchive(r, func(c Checkpoint) error {
+		if v != nil {
+			return errors.New("unexpected") // a checkpoint after the records
 		}
-		switch {
-		case line == 1 && (l.Header == nil || l.Header.Format != ArchiveFormat):
-			return res, fmt.Errorf("archive: not an audit archive")
-		case line == 1:
-			header = l.Header
-			res.Header = *header
-		case l.Checkpoint != nil && v == nil:
-			cps = append(cps, *l.Checkpoint)
-		case l.Record != nil:
-			start()
-			if first == 0 {
-				first = l.Record.Seq
-			}
-			v.Add(*l.Record)
-			res.LastHash = l.Record.Hash
-		default:
-			return res, fmt.Errorf("archive: line %d: unexpected", line)
+		cps = append(cps, c)
+		return nil
+	}, func(rec Record) error {
+		start()
+		if first == 0 {
+			first = rec.Seq
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return res, fmt.Errorf("archive: %w", err)
-	}
-	if header == nil {
-		return res, fmt.Errorf("archive: empty file")
+		v.Add(rec)
+		res.LastHash = rec.Hash
+		return nil
+	}, &res.Header)
+	if err != nil {
+		return res, err
 	}
 	start()
 	res.Summary = v.Finish()
@@ -149,33 +131,46 @@ func VerifyArchive(r io.Reader, keys []ed25519.PublicKey, report func(Problem)) 
 // does). An error from fn stops it and is returned.
 func ArchiveRecords(r io.Reader, fn func(Record) error) (ArchiveHeader, error) {
 	var header ArchiveHeader
+	return readArchive(r, func(Checkpoint) error { return nil }, fn, &header)
+}
+
+// readArchive reads an archive: its header into *header (as soon as it is
+// read, for the callbacks to use), then each checkpoint and record in
+// the file's order. An error from a callback stops it and is returned.
+func readArchive(r io.Reader, checkpoint func(Checkpoint) error, record func(Record) error, header *ArchiveHeader) (ArchiveHeader, error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return header, fmt.Errorf("archive: %w", err)
+		return *header, fmt.Errorf("archive: %w", err)
 	}
 	sc := bufio.NewScanner(gz)
 	sc.Buffer(make([]byte, 1<<20), 1<<30)
 	for line := 1; sc.Scan(); line++ {
 		var l archiveLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return header, fmt.Errorf("archive: line %d: %w", line, err)
+			return *header, fmt.Errorf("archive: line %d: %w", line, err)
 		}
 		switch {
 		case line == 1 && (l.Header == nil || l.Header.Format != ArchiveFormat):
-			return header, fmt.Errorf("archive: not an audit archive")
+			return *header, fmt.Errorf("archive: not an audit archive")
 		case line == 1:
-			header = *l.Header
-		case l.Record != nil:
-			if err := fn(*l.Record); err != nil {
-				return header, err
+			*header = *l.Header
+		case l.Checkpoint != nil:
+			if err := checkpoint(*l.Checkpoint); err != nil {
+				return *header, fmt.Errorf("archive: line %d: %w", line, err)
 			}
+		case l.Record != nil:
+			if err := record(*l.Record); err != nil {
+				return *header, err
+			}
+		default:
+			return *header, fmt.Errorf("archive: line %d: unexpected", line)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return header, fmt.Errorf("archive: %w", err)
+		return *header, fmt.Errorf("archive: %w", err)
 	}
 	if header.Format == "" {
-		return header, fmt.Errorf("archive: empty file")
+		return *header, fmt.Errorf("archive: empty file")
 	}
-	return header, nil
+	return *header, nil
 }

@@ -112,16 +112,7 @@ func (db *DB) writeLoop() {
 				db.runBatch(batch)
 			}
 		}
-	collect:
-		for len(batch) < db.maxBatch {
-			select {
-			case req := <-db.queue:
-				batch = append(batch, req)
-			default:
-				break collect
-			}
-		}
-		batch = db.linger(batch)
+		batch = db.linger(db.collect(batch))
 		db.runBatch(batch)
 		clear(batch) // drop references to answered requests
 	}
@@ -135,17 +126,21 @@ func (db *DB) linger(batch []*writeReq) []*writeReq {
 	for range lingerYields {
 		n := len(batch)
 		runtime.Gosched()
-	more:
-		for len(batch) < db.maxBatch {
-			select {
-			case req := <-db.queue:
-				batch = append(batch, req)
-			default:
-				break more
-			}
-		}
-		if len(batch) == n {
+		if batch = db.collect(batch); len(batch) == n {
 			break
+		}
+	}
+	return batch
+}
+
+// collect adds to batch what is queued, up to maxBatch, without waiting.
+func (db *DB) collect(batch []*writeReq) []*writeReq {
+	for len(batch) < db.maxBatch {
+		select {
+		case req := <-db.queue:
+			batch = append(batch, req)
+		default:
+			return batch
 		}
 	}
 	return batch

@@ -153,12 +153,22 @@ func (w *writer) write(items []item) ([]outcome, error) {
 				return err
 			}
 		}
-		for _, it := range items {
+		outcomes = append(outcomes, make([]outcome, len(items))...)
+		done, fresh, err := createNew(tx, items)
+		if err != nil {
+			return err
+		}
+		written = append(written, fresh...)
+		for i, it := range items {
+			if done[i] {
+				outcomes[i] = created
+				continue
+			}
 			o, v, err := put(tx, it)
 			if err != nil {
 				return fmt.Errorf("%s: %s/%s: %w", it.where, it.res.Type(), it.res.ID(), err)
 			}
-			outcomes = append(outcomes, o)
+			outcomes[i] = o
 			if v != nil {
 				written = append(written, v)
 			}
@@ -203,6 +213,45 @@ func readied(st store.Store, r *result) *result {
 		}
 	}
 	return r
+}
+
+// createNew writes, where tx is a store.BatchCreator, the items that are
+// new (prepared, not stored, once in the batch) in one go, and returns
+// which it wrote and their versions; put writes the others.
+func createNew(tx store.Tx, items []item) (map[int]bool, []*store.Version, error) {
+	bc, ok := tx.(store.BatchCreator)
+	if !ok {
+		return nil, nil, nil
+	}
+	count := map[string]int{}
+	for _, it := range items {
+		count[it.res.Type()+"/"+it.res.ID()]++
+	}
+	var (
+		at []int
+		ps []*store.Prepared
+	)
+	for i, it := range items {
+		if it.ready == nil || count[it.res.Type()+"/"+it.res.ID()] > 1 {
+			continue
+		}
+		if _, err := tx.Read(it.res.Type(), it.res.ID()); !fhir.IsKind(err, fhir.KindNotFound) {
+			continue // stored (or deleted, or unreadable): put decides
+		}
+		at, ps = append(at, i), append(ps, it.ready)
+	}
+	if len(ps) == 0 {
+		return nil, nil, nil
+	}
+	vs, err := bc.CreatePrepared(ps)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%d new resources: %w", len(ps), err)
+	}
+	done := make(map[int]bool, len(at))
+	for _, i := range at {
+		done[i] = true
+	}
+	return done, vs, nil
 }
 
 // put stores res under its own id unless the stored version is the same,

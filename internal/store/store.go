@@ -233,6 +233,15 @@ type PreparedUpdater interface {
 	UpdatePrepared(p *Prepared, ifMatch int64) (v *Version, created bool, err error)
 }
 
+// BatchCreator is a Tx that can write many Prepared resources, each the
+// first version of a resource that does not exist yet, in one go: fewer
+// round trips where the database is across a network (an importer's
+// batch). The versions come back in the order of ps; a resource that
+// turns out to exist is updated, as UpdatePrepared would.
+type BatchCreator interface {
+	CreatePrepared(ps []*Prepared) ([]*Version, error)
+}
+
 // Prefetcher is a Tx that can read the current versions of many resources
 // in one query ahead of writing them (an importer does, for each batch):
 // a later Read of one of them inside the same Write function answers from

@@ -160,6 +160,7 @@ type DB struct {
 	auditInserts map[int]*sql.Stmt // INSERTs of n chained records
 	termInserts  map[int]*sql.Stmt // INSERTs of n audit_index rows
 	termArgs     []any             // their arguments, reused
+	createBatch  *sql.Stmt         // PostgreSQL: createBatch's statement (batchcreate.go)
 	aidx         auditIndexState   // what waits to be indexed (auditindex.go)
 	ckpt         checkpointState   // the last checkpoint known
 	ckptPending  *checkpointState  // made by the running transaction
@@ -272,6 +273,9 @@ func (db *DB) closeConns() error {
 	}
 	for _, stmt := range db.termInserts {
 		stmt.Close()
+	}
+	if db.createBatch != nil {
+		db.createBatch.Close()
 	}
 	if db.wconn != nil {
 		errs = append(errs, db.wconn.Close())

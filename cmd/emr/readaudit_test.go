@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/pgtest"
 )
 
@@ -141,6 +144,23 @@ func readsSurviveKill9(t *testing.T, s *server, db config) {
 			t.Errorf("Patient/%s: %d reads answered 200 before the kill, %d audited after it", id, n, audited[id])
 		}
 	}
+	// The search index answers for them too: what waited in memory to be
+	// indexed at the kill is indexed from the log when the store opens.
+	st, _, err := openStore(context.Background(), db, spec.R5())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, n := range reads {
+		page, err := st.SearchAudit(context.Background(), store.AuditQuery{
+			Terms: [][]audit.Term{{{Name: audit.ParamPatient, Value: "Patient/" + id}}}, Count: 1, Total: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Total < int64(n) {
+			t.Errorf("Patient/%s: %d reads answered before the kill, an audit search finds %d", id, n, page.Total)
+		}
+	}
+	st.Close()
 	lost := 0
 	for family := range searches {
 		if !auditedSearch[family] {

@@ -156,7 +156,7 @@ func actionOf(e Entry) string {
 // between events.
 func interactionCode(interaction string) any {
 	return cached(&interactionCodes, interaction, func() any {
-		return codeableConcept(interactionSystem, interaction, "")
+		return codeableConcept(restInteractionSystem, interaction, "")
 	})
 }
 
@@ -266,8 +266,8 @@ func PatientOf(res fhir.Resource) string {
 
 // The code systems of purposes of use and of FHIR interactions.
 const (
-	purposeSystem     = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
-	interactionSystem = "http://hl7.org/fhir/restful-interaction"
+	purposeSystem         = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+	restInteractionSystem = "http://hl7.org/fhir/restful-interaction"
 )
 
 // The shared, never changed, parts of events (see Event).

@@ -198,7 +198,7 @@ func entryTerms(e Entry, id string) []Term {
 	// The category is always rest, the implicit value.
 	if e.Interaction != implicitValues[ParamCode][0] {
 		add(ParamCode, e.Interaction)
-		add(ParamCode, interactionSystem+"|"+e.Interaction)
+		add(ParamCode, restInteractionSystem+"|"+e.Interaction)
 	}
 	if code := outcomeCode(e.Outcome); code != implicitValues[ParamOutcome][0] {
 		add(ParamOutcome, code)

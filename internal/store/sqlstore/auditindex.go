@@ -16,18 +16,19 @@ import (
 // (audit.Index). It is written in bulk (migration 0007): a record appended
 // by sealAudit is chained and durable at once, and its terms wait, in the
 // memory of the process that appended it, until the writer indexes the
-// records after audit_indexed.through every
-// auditIndexEvery records and before any audit search (indexAuditNow). Per
-// record, the index rows were most of an audited read's cost: each one a
-// B-tree insert at a random place (a patient's range), and each page so
-// touched one more page to write at every commit. In bulk, a page takes
-// every new row of its range at once.
+// records after audit_indexed.through, every auditIndexEvery records and
+// before any audit search (indexAuditNow). Per record, the index rows were
+// most of an audited read's cost: each one a B-tree insert at a random
+// place (a patient's range), and each page so touched one more page to
+// write at every commit. In bulk, a page takes all of its new rows in one
+// transaction.
 //
 // A record whose terms are not in memory (appended by another process, or
-// before a crash or restart) is indexed from its JSON in the log, so a crash
-// loses nothing searchable. The rows are inserted ignoring conflicts, so
-// indexing a record twice (two processes racing is prevented by the audit
-// lock, but a migrated log may have been indexed already) is harmless.
+// before a crash or restart) is indexed from its stored form in the log,
+// so a crash loses nothing searchable. The rows are inserted ignoring
+// conflicts, so indexing a record twice (two processes racing is prevented
+// by the audit lock, but a migrated log may have been indexed already) is
+// harmless.
 
 // auditIndexEvery is how many records may wait to be indexed before the
 // writer indexes them in the batch that appends the last.

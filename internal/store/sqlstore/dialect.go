@@ -81,7 +81,10 @@ type dialect struct {
 	// (ftsInsert is given the texts as ftsWords folds them), and the
 	// condition that k matches words folded the same way (textQuery).
 	ftsClear, ftsInsert string
-	ftsMatch            func(b *sqlBuilder, k, column string, groups [][]string) string
+	// ftsVectors: ftsInsert takes, for each text, its vector or NULL and
+	// the words for to_tsvector (tsvector.go).
+	ftsVectors bool
+	ftsMatch   func(b *sqlBuilder, k, column string, groups [][]string) string
 
 	// patientKey says that every row of a resource's versions and index
 	// carries its patient-compartment key (column pkey; see patientKey),

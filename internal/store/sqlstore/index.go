@@ -291,7 +291,7 @@ func (tx *txn) index(typ, id string, seq, lastUpdated, rid int64, res fhir.Resou
 	if res == nil || tx.db.extractor == nil {
 		return nil
 	}
-	var fts *[2]string
+	var fts *ftsText
 	if tx.body != nil {
 		fts = &tx.body.fts
 	}
@@ -317,7 +317,7 @@ func (db *DB) clearIndex(ctx context.Context, rid int64) error {
 //
 // fts are res's full-text words when they were made already (Prepare);
 // nil has them made here.
-func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry, pkey string, fts *[2]string) error {
+func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhir.Resource, entries []search.Entry, pkey string, fts *ftsText) error {
 	s := &db.istmt
 	var args []any
 	for n, e := range entries {
@@ -357,11 +357,10 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 		s.buf.add(compartmentKind, s.d.pkArg([]any{c[0], c[1], rid}, pkey))
 	}
 	if fts == nil {
-		narrative, content := fullText(res)
-		fts = &[2]string{ftsWords(narrative), ftsWords(content)}
+		fts = db.d.fullText(res)
 	}
-	if fts[0] != "" || fts[1] != "" {
-		s.buf.add(ftsKind, s.d.pkArg([]any{rid, fts[0], fts[1]}, pkey))
+	if fts.words[0] != "" || fts.words[1] != "" {
+		s.buf.add(ftsKind, s.d.pkArg(fts.args(rid), pkey))
 	}
 	if s.buf.n >= flushRows {
 		return db.flushIndex(ctx)

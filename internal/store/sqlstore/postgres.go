@@ -61,8 +61,9 @@ var postgresDialect = &dialect{
 			_, _ = db.wconn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", int64(pgBulkLock)))
 		},
 	},
-	ftsClear:  "DELETE FROM idx_fts WHERE rid = ?",
-	ftsInsert: "INSERT INTO idx_fts (rid, narrative, content, pkey) VALUES (?, to_tsvector('simple', ?), to_tsvector('simple', ?), ?)",
+	ftsClear:   "DELETE FROM idx_fts WHERE rid = ?",
+	ftsInsert:  "INSERT INTO idx_fts (rid, narrative, content, pkey) VALUES (?, coalesce(?::tsvector, to_tsvector('simple', ?)), coalesce(?::tsvector, to_tsvector('simple', ?)), ?)",
+	ftsVectors: true,
 	ftsMatch: func(b *sqlBuilder, k, column string, groups [][]string) string {
 		// Every word is a bound phrase query, so nothing in it is tsquery
 		// syntax ("loinc.org" is the phrase loinc org, as in SQLite); words

@@ -53,7 +53,7 @@ func (db *DB) Prepare(res fhir.Resource) (*store.Prepared, error) {
 		return nil, fmt.Errorf("store: %s/%s: index: %w", res.Type(), res.ID(), err)
 	}
 	p.Entries, p.Extractor = entries, db.extractor.Version()
-	p.Backend = prepareBody(res)
+	p.Backend = db.d.prepareBody(res)
 	return p, nil
 }
 
@@ -63,9 +63,8 @@ func (db *DB) Prepare(res fhir.Resource) (*store.Prepared, error) {
 type preparedBody struct {
 	json []byte // nil when the writer must serialise (see prepareBody)
 	at   int
-	// fts are the resource's full-text words, folded as ftsWords does
-	// (narrative, content), for its idx_fts row.
-	fts [2]string
+	// fts is the resource's full text, for its idx_fts row.
+	fts ftsText
 }
 
 // placeholderStamp is the meta.lastUpdated a prepared body carries until
@@ -78,9 +77,8 @@ var (
 // prepareBody makes res's full-text words and serialises it as version 1;
 // the JSON is left out when it holds the placeholder elsewhere too (a
 // contained resource stamped so): the writer then serialises it itself.
-func prepareBody(res fhir.Resource) *preparedBody {
-	narrative, content := fullText(res)
-	p := &preparedBody{fts: [2]string{ftsWords(narrative), ftsWords(content)}}
+func (d *dialect) prepareBody(res fhir.Resource) *preparedBody {
+	p := &preparedBody{fts: *d.fullText(res)}
 	stamp(res, 1, placeholderTime)
 	body := res.JSON()
 	if at := bytes.Index(body, placeholderStamp); at >= 0 && bytes.Index(body[at+1:], placeholderStamp) < 0 {

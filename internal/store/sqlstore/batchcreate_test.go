@@ -70,18 +70,7 @@ func TestCreatePrepared(t *testing.T) {
 		if len(vs) != len(wants) {
 			t.Fatalf("%d versions for %d resources", len(vs), len(wants))
 		}
-		rows := func(id string) int {
-			t.Helper()
-			var n, total int
-			for _, table := range tableOf {
-				if err := db.readers.QueryRowContext(ctx, `SELECT count(*) FROM `+table+
-					` WHERE rid = (SELECT rid FROM resource_key WHERE type = 'Patient' AND id = ?)`, id).Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				total += n
-			}
-			return total
-		}
+		rows := func(id string) int { return indexRows(t, db, "Patient", id) }
 		perPatient := rows("plain")
 		if perPatient == 0 {
 			t.Fatal("no index rows for the plain patient")

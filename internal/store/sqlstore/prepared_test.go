@@ -54,18 +54,7 @@ func TestUpdatePrepared(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rows := func(id string) int {
-		t.Helper()
-		var n, total int
-		for _, table := range tableOf {
-			if err := db.readers.QueryRowContext(ctx, `SELECT count(*) FROM `+table+
-				` WHERE rid = (SELECT rid FROM resource_key WHERE type = 'Patient' AND id = ?)`, id).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			total += n
-		}
-		return total
-	}
+	rows := func(id string) int { return indexRows(t, db, "Patient", id) }
 	if p, a := rows("plain"), rows("ahead"); p == 0 || p != a {
 		t.Errorf("index rows: %d written plainly, %d prepared ahead", p, a)
 	}
@@ -114,4 +103,18 @@ func TestUpdatePrepared(t *testing.T) {
 			t.Errorf("family=%s: got [%s], want [%s]", family, got, want)
 		}
 	}
+}
+
+// indexRows counts the rows of typ/id in the index tables.
+func indexRows(t *testing.T, db *DB, typ, id string) int {
+	t.Helper()
+	var n, total int
+	for _, table := range tableOf {
+		if err := db.readers.QueryRowContext(ctx, `SELECT count(*) FROM `+table+
+			` WHERE rid = (SELECT rid FROM resource_key WHERE type = ? AND id = ?)`, typ, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	return total
 }

@@ -18,12 +18,7 @@ import (
 // write a SOAP note that is saved as it is typed, reload the page and find
 // the draft, sign it, amend it with a reason, finish the visit.
 func TestBrowserVisitNote(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server and a browser")
-	}
-	if chromiumPath() == "" && os.Getenv("EMR_TEST_BROWSER_REQUIRED") != "1" {
-		t.Skip("Chromium is not installed")
-	}
+	skipWithoutBrowser(t)
 	dir := t.TempDir()
 	s := startServer(t, dir)
 	patient := `{"resourceType":"Patient","id":"p1","name":[{"family":"Okafor","given":["Chidinma"]}],"gender":"female","birthDate":"1984-03-09"}`
@@ -126,12 +121,7 @@ func clearField(label string) chromedp.Action[chromedp.Void] {
 // TestBrowserCodedProblem adds a problem by picking a term offered as one
 // types, and an allergy typed in full, and sees both coded.
 func TestBrowserCodedProblem(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server and a browser")
-	}
-	if chromiumPath() == "" && os.Getenv("EMR_TEST_BROWSER_REQUIRED") != "1" {
-		t.Skip("Chromium is not installed")
-	}
+	skipWithoutBrowser(t)
 	dir := t.TempDir()
 	s := startServer(t, dir)
 	for path, body := range map[string]string{
@@ -176,13 +166,8 @@ func TestBrowserCodedProblem(t *testing.T) {
 // needs a reason, and the prescription prints as a PDF whose text
 // (pdftotext) and first page (pdftoppm) are checked.
 func TestBrowserPrescribeAllergy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server and a browser")
-	}
+	skipWithoutBrowser(t)
 	required := os.Getenv("EMR_TEST_BROWSER_REQUIRED") == "1"
-	if chromiumPath() == "" && !required {
-		t.Skip("Chromium is not installed")
-	}
 	dir := t.TempDir()
 	s := startServer(t, dir)
 	for path, body := range map[string]string{

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emr-project/emr/internal/clinical/datatype"
 	"github.com/emr-project/emr/internal/fhir/spec"
 )
 
@@ -344,26 +345,11 @@ func capAge(obj map[string]any) any {
 	if code != "a" && !strings.HasPrefix(strings.ToLower(unit), "year") {
 		return obj
 	}
-	if n, ok := number(obj["value"]); ok && n > 89 {
+	if n, ok := datatype.Number(obj["value"]); ok && n > 89 {
 		obj["value"] = json.Number("90")
 		obj["comparator"] = ">="
 	}
 	return obj
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	case float64:
-		return n, true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	}
-	return 0, false
 }
 
 // birthDate keeps the year of a birth date, or, for someone over 89 (at

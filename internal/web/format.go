@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/emr-project/emr/internal/clinical/datatype"
 )
 
 // How the chart writes clinical values: numbers with a leading zero and
@@ -92,17 +94,11 @@ func numberText(v any) (string, bool) {
 }
 
 func numberOf(v any) (float64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	case float64:
-		return n, true
-	case string: // integer64 and decimals written as strings
+	if n, ok := v.(string); ok { // integer64 and decimals written as strings
 		f, err := strconv.ParseFloat(n, 64)
 		return f, err == nil
 	}
-	return 0, false
+	return datatype.Number(v)
 }
 
 // quantityText is "5.4 mmol/L", in the locale's digits; "" when q has no

@@ -303,14 +303,7 @@ func (ws *Workspace) notePage(w http.ResponseWriter, r *http.Request, status int
 		data.Row, data.Version = v.noteRowOf(c), c.VersionID
 		data.Visit = strings.TrimPrefix(str(asMap(c.Resource["encounter"]), "reference"), "Encounter/")
 		data.Editable = data.Current && str(c.Resource, "status") == "preliminary" && isAuthor(c.Resource, r)
-		for i, s := range listOf(c.Resource, "section") {
-			sec := asMap(s)
-			ns := noteSection{Field: "s" + strconv.Itoa(i), Title: str(sec, "title"), Text: textOf(str(asMap(sec["text"]), "div"))}
-			if i < len(typed) {
-				ns.Text = typed[i]
-			}
-			data.Sections = append(data.Sections, ns)
-		}
+		data.Sections = shownSections(c.Resource, typed)
 		for _, a := range listOf(c.Resource, "attester") {
 			am := asMap(a)
 			data.Signed = append(data.Signed, str(asMap(am["party"]), "display")+" · "+v.dateTimeText(str(am, "time")))
@@ -570,14 +563,7 @@ func (ws *Workspace) amendPage(w http.ResponseWriter, r *http.Request, status in
 			return fhir.Errorf(fhir.KindInvalid, "%s", v.T("note.error-not-signed"))
 		}
 		data.Row, data.Version, data.Current = v.noteRowOf(c), c.VersionID, true
-		for i, s := range listOf(c.Resource, "section") {
-			sec := asMap(s)
-			ns := noteSection{Field: "s" + strconv.Itoa(i), Title: str(sec, "title"), Text: textOf(str(asMap(sec["text"]), "div"))}
-			if i < len(typed) {
-				ns.Text = typed[i]
-			}
-			data.Sections = append(data.Sections, ns)
-		}
+		data.Sections = shownSections(c.Resource, typed)
 		data.Notes = []string{reason}
 		return nil
 	})
@@ -761,4 +747,20 @@ func (ws *Workspace) saveTemplate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	return ws.renderTemplates(w, r, http.StatusOK, "", l.T("note.template-saved", t.Name))
+}
+
+// shownSections are a note's sections as the form shows them: each one's
+// text from the Composition, or what the clinician typed in its place
+// (typed, by section, when a save was refused and the form comes back).
+func shownSections(c fhir.Resource, typed []string) []noteSection {
+	var out []noteSection
+	for i, s := range listOf(c, "section") {
+		sec := asMap(s)
+		ns := noteSection{Field: "s" + strconv.Itoa(i), Title: str(sec, "title"), Text: textOf(str(asMap(sec["text"]), "div"))}
+		if i < len(typed) {
+			ns.Text = typed[i]
+		}
+		out = append(out, ns)
+	}
+	return out
 }

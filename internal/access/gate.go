@@ -304,7 +304,11 @@ func (g *Gate) recordFailure(ctx context.Context, req Request, err error) {
 }
 
 func (g *Gate) events(req Request, touched []Touched, outcome audit.Outcome, detail string) []fhir.Resource {
-	groups := g.entries(req, touched, outcome, detail)
+	return eventsOf(g.entries(req, touched, outcome, detail))
+}
+
+// eventsOf builds the AuditEvents of groups.
+func eventsOf(groups []eventGroup) []fhir.Resource {
 	events := make([]fhir.Resource, 0, len(groups))
 	for _, grp := range groups {
 		ev := audit.Event(grp.entry)
@@ -371,8 +375,8 @@ func (g *Gate) entries(req Request, touched []Touched, outcome audit.Outcome, de
 // resource, no break-glass), they are encoded without building resources
 // (audit.Encode): the path of nearly every read and search.
 func (g *Gate) appendEvents(ctx context.Context, req Request, touched []Touched, outcome audit.Outcome, detail string) error {
+	groups := g.entries(req, touched, outcome, detail)
 	if enc, ok := g.store.(store.EncodedAuditAppender); ok {
-		groups := g.entries(req, touched, outcome, detail)
 		encoded := make([]audit.Encoded, 0, len(groups))
 		for _, grp := range groups {
 			if len(grp.more) > 0 || grp.brokeGlass {
@@ -388,7 +392,7 @@ func (g *Gate) appendEvents(ctx context.Context, req Request, touched []Touched,
 			return enc.AppendEncodedAudit(ctx, encoded...)
 		}
 	}
-	return g.store.AppendAudit(ctx, g.events(req, touched, outcome, detail)...)
+	return g.store.AppendAudit(ctx, eventsOf(groups)...)
 }
 
 // flagBreakGlass labels an audit event of an access under break-glass, so

@@ -4,6 +4,7 @@ import (
 	encb64 "encoding/base64"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,8 +188,8 @@ func appendEventJSON(b []byte, e Entry, id string) []byte {
 func entryTerms(e Entry, id string) []Term {
 	terms := make([]Term, 0, 12)
 	add := func(name, value string) {
-		if value != "" {
-			terms = append(terms, Term{name, value})
+		if t := (Term{name, value}); value != "" && !slices.Contains(terms, t) {
+			terms = append(terms, t)
 		}
 	}
 	add(ParamID, id)
@@ -224,7 +225,7 @@ func entryTerms(e Entry, id string) []Term {
 	if e.Type != "" && e.ID != "" {
 		addRef(add, ParamEntity, entityRef(e))
 	}
-	return dedupe(terms)
+	return terms
 }
 
 // appendAgents appends the JSON of agentsOf(e) for an entry Encode takes.
@@ -293,24 +294,6 @@ func addRef(add func(name, value string), name, ref string) {
 	if i := strings.Index(ref, "/_history/"); i > 0 {
 		add(name, ref[:i])
 	}
-}
-
-// dedupe drops repeated terms, keeping the first of each.
-func dedupe(terms []Term) []Term {
-	out := terms[:0]
-	for _, t := range terms {
-		seen := false
-		for _, o := range out {
-			if o == t {
-				seen = true
-				break
-			}
-		}
-		if !seen {
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 // The JSON of the parts of events that never change: per interaction,

@@ -45,16 +45,10 @@ func (tx *txn) CreatePrepared(ps []*store.Prepared) ([]*store.Version, error) {
 		if err := tx.createBatch(ps, batch, out); err != nil {
 			return nil, err
 		}
-	} else {
-		batch = nil
-	}
-	done := map[int]bool{}
-	for _, i := range batch {
-		done[i] = true
 	}
 	for i, p := range ps {
-		if done[i] {
-			continue
+		if out[i] != nil {
+			continue // created in the batch
 		}
 		v, _, err := tx.UpdatePrepared(p, 0)
 		if err != nil {

@@ -122,8 +122,8 @@ func (s *Server) searchAudit(ctx context.Context, gr access.Request, q store.Aud
 	return page, err
 }
 
-// auditBundle is the searchset of an audit page: the records exactly as
-// the log keeps them.
+// auditBundle is the searchset of an audit page: the records as the log
+// keeps them (a compact one rendered to its JSON by the store).
 func auditBundle(base, path, raw string, q auditSearch, page *store.AuditPage) (*response, error) {
 	b := searchsetBundle(path, raw, q.Cursor, page.Next, page.Prev, page.Total)
 	if q.CountOnly {

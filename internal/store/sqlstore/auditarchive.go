@@ -157,10 +157,11 @@ func (db *DB) PurgeAudit(ctx context.Context, h auditchain.ArchiveHeader, lastHa
 		if _, err := db.indexAudit(ctx, tip, 0); err != nil {
 			return err
 		}
-		for _, table := range []string{"audit_index", "audit_event"} {
-			if _, err := conn.ExecContext(ctx, "DELETE FROM "+table+" WHERE seq <= ?", h.Through); err != nil {
-				return fmt.Errorf("purge %s: %w", table, err)
-			}
+		if err := db.purgePostings(ctx, h.Through); err != nil {
+			return fmt.Errorf("purge audit_posting: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, "DELETE FROM audit_event WHERE seq <= ?", h.Through); err != nil {
+			return fmt.Errorf("purge audit_event: %w", err)
 		}
 		ev := audit.Event(audit.Entry{
 			Interaction: "operation", Type: "AuditEvent",

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -50,9 +51,6 @@ type indexedTerm struct {
 	audit.Term
 	seq int64
 }
-
-// termInsertChunk is the most audit_index rows one INSERT appends.
-const termInsertChunk = 64
 
 // auditIndexState is the writer's view of the index, writer goroutine only.
 type auditIndexState struct {
@@ -140,10 +138,9 @@ func (db *DB) indexAudit(ctx context.Context, tip int64, limit int64) (int64, er
 	if err := gap(end); err != nil {
 		return 0, err
 	}
-	// Not sorted first: the pages a transaction touches are written once
-	// at its commit whatever the order, and sorting cost more CPU than
-	// it saved in B-tree seeks.
-	if err := db.insertAuditTerms(ctx, terms); err != nil {
+	// In seq order, as buildPostings needs: the gaps and the records in
+	// memory were taken in turn.
+	if err := db.insertPostings(ctx, buildPostings(terms)); err != nil {
 		return 0, err
 	}
 	if _, err := db.wconn.ExecContext(ctx, "UPDATE audit_indexed SET through = ?", end); err != nil {
@@ -184,55 +181,174 @@ func (db *DB) logTerms(ctx context.Context, from, to int64) ([]indexedTerm, erro
 	return terms, rows.Err()
 }
 
-// insertAuditTerms appends terms to audit_index on the writer connection,
-// ignoring any already there.
-func (db *DB) insertAuditTerms(ctx context.Context, terms []indexedTerm) error {
-	if db.d == postgresDialect && len(terms) > 0 {
-		// One statement, three arrays: one round trip for the lot, where
-		// rows of 64 took one each.
-		names, values, seqs := make([]string, len(terms)), make([]string, len(terms)), make([]int64, len(terms))
-		for i, t := range terms {
-			names[i], values[i], seqs[i] = t.Name, t.Value, t.seq
+// A posting is one audit_posting row: the records of one indexing pass
+// with the search term (name, key), in seq order.
+type posting struct {
+	name, key   string
+	first, last int64
+	seqs        []byte // the records after first: uvarint differences from the one before
+}
+
+// postingKey is the key a term is listed under: its value, except for a
+// UUIDv7 _id, listed under its creation millisecond (the first 13
+// characters, "xxxxxxxx-xxxx"), so that the records created in one
+// millisecond share a row where each would have its own. A search checks
+// the candidates' own terms, so the coarser key finds the same records.
+func postingKey(t audit.Term) string {
+	if t.Name == audit.ParamID && uuidV7(t.Value) {
+		return t.Value[:13]
+	}
+	return t.Value
+}
+
+// uuidV7 reports whether id has the form store.NewID gives.
+func uuidV7(id string) bool {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[14] != '7' || id[18] != '-' || id[23] != '-' {
+		return false
+	}
+	for i := range len(id) {
+		switch c := id[i]; {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
+		default:
+			return false
 		}
-		_, err := db.wconn.ExecContext(ctx, `INSERT INTO audit_index (name, value, seq)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING`, names, values, seqs)
+	}
+	return true
+}
+
+// buildPostings groups terms, given in seq order, into one posting per
+// (name, key). A pass of reads has a few distinct terms per record (its
+// patient and entity) where it had six rows: the agent is nearly always
+// the same, and a patient's chart is read many times over.
+func buildPostings(terms []indexedTerm) []posting {
+	at := make(map[[2]string]int, len(terms)/4)
+	out := make([]posting, 0, len(terms)/4)
+	for _, t := range terms {
+		k := [2]string{t.Name, postingKey(t.Term)}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, posting{name: k[0], key: k[1], first: t.seq, last: t.seq, seqs: []byte{}})
+			continue
+		}
+		p := &out[i]
+		if t.seq <= p.last { // the record is listed already
+			continue
+		}
+		p.seqs = binary.AppendUvarint(p.seqs, uint64(t.seq-p.last))
+		p.last = t.seq
+	}
+	return out
+}
+
+// postingSeqs appends the records a posting lists to seqs, in seq order.
+// A malformed list (only tampering makes one) yields what it can.
+func postingSeqs(seqs []int64, first int64, list []byte) []int64 {
+	seqs = append(seqs, first)
+	for s := first; len(list) > 0; {
+		d, n := binary.Uvarint(list)
+		if n <= 0 || d == 0 {
+			break
+		}
+		s += int64(d)
+		seqs = append(seqs, s)
+		list = list[n:]
+	}
+	return seqs
+}
+
+// postingInsertChunk is the most audit_posting rows one INSERT appends.
+const postingInsertChunk = 64
+
+// insertPostings appends the postings to audit_posting on the writer
+// connection. A row that is there already (the same term's records up to
+// the same seq) is left as it is: only indexing one record twice makes
+// one, and the audit lock keeps two processes from doing that.
+func (db *DB) insertPostings(ctx context.Context, postings []posting) error {
+	if db.d == postgresDialect && len(postings) > 0 {
+		// One statement, five arrays: one round trip for the lot.
+		n := len(postings)
+		names, keys, lasts, firsts, seqs := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n), make([][]byte, n)
+		for i, p := range postings {
+			names[i], keys[i], lasts[i], firsts[i], seqs[i] = p.name, p.key, p.last, p.first, p.seqs
+		}
+		_, err := db.wconn.ExecContext(ctx, `INSERT INTO audit_posting (name, key, last, first, seqs)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[]) ON CONFLICT DO NOTHING`, names, keys, lasts, firsts, seqs)
 		return err
 	}
-	for len(terms) > 0 {
-		n := min(len(terms), termInsertChunk)
-		stmt := db.termInserts[n]
+	for len(postings) > 0 {
+		n := min(len(postings), postingInsertChunk)
+		stmt := db.postingInserts[n]
 		if stmt == nil {
 			var b strings.Builder
-			b.WriteString(db.d.insertIgnore + " audit_index (name, value, seq) VALUES ")
+			b.WriteString(db.d.insertIgnore + " audit_posting (name, key, last, first, seqs) VALUES ")
 			for i := range n {
 				if i > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString("(?, ?, ?)")
+				b.WriteString("(?, ?, ?, ?, ?)")
 			}
 			b.WriteString(db.d.ignoreSuffix)
 			var err error
 			if stmt, err = db.wconn.PrepareContext(ctx, b.String()); err != nil {
 				return err
 			}
-			if db.termInserts == nil {
-				db.termInserts = map[int]*sql.Stmt{}
+			if db.postingInserts == nil {
+				db.postingInserts = map[int]*sql.Stmt{}
 			}
-			db.termInserts[n] = stmt
+			db.postingInserts[n] = stmt
 		}
-		args := db.termArgs[:0]
-		for _, t := range terms[:n] {
-			args = append(args, t.Name, t.Value, t.seq)
+		args := db.postingArgs[:0]
+		for _, p := range postings[:n] {
+			args = append(args, p.name, p.key, p.last, p.first, p.seqs)
 		}
 		_, err := stmt.ExecContext(ctx, args...)
 		clear(args)
-		db.termArgs = args
+		db.postingArgs = args
 		if err != nil {
 			return err
 		}
-		terms = terms[n:]
+		postings = postings[n:]
 	}
 	return nil
+}
+
+// purgePostings takes the records up to through out of audit_posting, in
+// the purge's transaction: rows listing only such records go, and a row
+// listing records on both sides is written again with the later ones.
+func (db *DB) purgePostings(ctx context.Context, through int64) error {
+	rows, err := db.wconn.QueryContext(ctx, "SELECT name, key, last, first, seqs FROM audit_posting WHERE first <= ? AND last > ?", through, through)
+	if err != nil {
+		return err
+	}
+	var kept []posting
+	for rows.Next() {
+		var (
+			p    posting
+			list []byte
+		)
+		if err := rows.Scan(&p.name, &p.key, &p.last, &p.first, &list); err != nil {
+			rows.Close()
+			return err
+		}
+		seqs := postingSeqs(nil, p.first, list)
+		i, _ := slices.BinarySearch(seqs, through+1)
+		seqs = seqs[i:]
+		p.first, p.last, p.seqs = seqs[0], seqs[len(seqs)-1], []byte{}
+		for i := 1; i < len(seqs); i++ {
+			p.seqs = binary.AppendUvarint(p.seqs, uint64(seqs[i]-seqs[i-1]))
+		}
+		kept = append(kept, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if _, err := db.wconn.ExecContext(ctx, "DELETE FROM audit_posting WHERE first <= ?", through); err != nil {
+		return err
+	}
+	return db.insertPostings(ctx, kept)
 }
 
 // catchUpAuditIndex indexes every record waiting, a transaction per

@@ -153,17 +153,17 @@ type DB struct {
 	batchErr    error     // the first database error in the current batch
 
 	// The audit chain (auditchain.go); writer goroutine only.
-	auditKey     ed25519.PrivateKey
-	ckEvery      int64
-	ckInterval   time.Duration
-	pending      []pendingAudit    // the running batch's audit events
-	auditInserts map[int]*sql.Stmt // INSERTs of n chained records
-	termInserts  map[int]*sql.Stmt // INSERTs of n audit_index rows
-	termArgs     []any             // their arguments, reused
-	createBatch  *sql.Stmt         // PostgreSQL: createBatch's statement (batchcreate.go)
-	aidx         auditIndexState   // what waits to be indexed (auditindex.go)
-	ckpt         checkpointState   // the last checkpoint known
-	ckptPending  *checkpointState  // made by the running transaction
+	auditKey       ed25519.PrivateKey
+	ckEvery        int64
+	ckInterval     time.Duration
+	pending        []pendingAudit    // the running batch's audit events
+	auditInserts   map[int]*sql.Stmt // INSERTs of n chained records
+	postingInserts map[int]*sql.Stmt // INSERTs of n audit_posting rows
+	postingArgs    []any             // their arguments, reused
+	createBatch    *sql.Stmt         // PostgreSQL: createBatch's statement (batchcreate.go)
+	aidx           auditIndexState   // what waits to be indexed (auditindex.go)
+	ckpt           checkpointState   // the last checkpoint known
+	ckptPending    *checkpointState  // made by the running transaction
 }
 
 var _ store.Store = (*DB)(nil)
@@ -271,7 +271,7 @@ func (db *DB) closeConns() error {
 	for _, stmt := range db.auditInserts {
 		stmt.Close()
 	}
-	for _, stmt := range db.termInserts {
+	for _, stmt := range db.postingInserts {
 		stmt.Close()
 	}
 	if db.createBatch != nil {

@@ -101,6 +101,7 @@ func TestSearchAudit(t *testing.T) {
 				{"agent client id", store.AuditQuery{Terms: [][]audit.Term{term("agent", "app-1")}}},
 				{"agent-name", store.AuditQuery{Terms: [][]audit.Term{term("agent-name", "carol")}}},
 				{"action", store.AuditQuery{Terms: [][]audit.Term{term("action", "R")}}},
+				{"implicit values only", store.AuditQuery{Terms: [][]audit.Term{term("action", "R"), term("outcome", "http://terminology.hl7.org/CodeSystem/audit-event-outcome|0"), term("code", "read")}}},
 				{"outcome code", store.AuditQuery{Terms: [][]audit.Term{term("outcome", "4")}}},
 				{"outcome system|code", store.AuditQuery{Terms: [][]audit.Term{term("outcome", "http://terminology.hl7.org/CodeSystem/audit-event-outcome|8")}}},
 				{"entity", store.AuditQuery{Terms: [][]audit.Term{term("entity", "Observation/obs3")}}},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store"
@@ -121,6 +122,39 @@ func BenchmarkRead(b *testing.B) {
 				}
 			}
 		})
+		reportOps(b)
+	})
+	// The same while another goroutine commits about every millisecond,
+	// as audited reads make the writer do: each commit makes every reader
+	// connection drop its page cache at its next transaction (SQLite's
+	// pager does so whenever the WAL changed), and reads cost about a
+	// third more (docs/audit.md, "What bounds it now").
+	b.Run("ParallelWhileCommitting", func(b *testing.B) {
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Millisecond):
+				}
+				if err := db.AppendAudit(ctx, benchAudit()); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := db.Read(ctx, "Patient", ids[rand.IntN(n)]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		close(stop)
+		<-done
 		reportOps(b)
 	})
 }

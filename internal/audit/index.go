@@ -8,8 +8,8 @@ import (
 )
 
 // Term is one search term of an AuditEvent: the value a search parameter
-// matches it by. The store keeps them beside the event (audit_index) so
-// that searching the log never parses it.
+// matches it by. The store lists records by them (audit_posting), so that
+// a search finds its candidates without reading the log.
 type Term struct {
 	Name, Value string
 }

@@ -28,7 +28,7 @@ import (
 type pendingAudit struct {
 	recorded int64 // unix milliseconds
 	event    []byte
-	terms    []audit.Term // its search terms, for audit_index
+	terms    []audit.Term // its search terms, for audit_posting
 }
 
 // auditInsertChunk is the most records one INSERT statement appends.

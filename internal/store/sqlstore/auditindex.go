@@ -13,23 +13,23 @@ import (
 	"github.com/emr-project/emr/internal/audit"
 )
 
-// audit_index (migration 0006) keeps each audit record's search terms
-// (audit.Index). It is written in bulk (migration 0007): a record appended
-// by sealAudit is chained and durable at once, and its terms wait, in the
-// memory of the process that appended it, until the writer indexes the
-// records after audit_indexed.through, every auditIndexEvery records and
-// before any audit search (indexAuditNow). Per record, the index rows were
-// most of an audited read's cost: each one a B-tree insert at a random
-// place (a patient's range), and each page so touched one more page to
-// write at every commit. In bulk, a page takes all of its new rows in one
-// transaction.
+// The audit index keeps each audit record's search terms (audit.Index) as
+// posting lists (audit_posting, migration 0008): a row per term and
+// indexing pass, listing the pass's records with the term. It is written
+// in bulk (migration 0007): a record appended by sealAudit is chained and
+// durable at once, and its terms wait, in the memory of the process that
+// appended it, until the writer indexes the records after
+// audit_indexed.through, every auditIndexEvery records and before any
+// audit search (indexAuditNow). Per record, index rows were most of an
+// audited read's cost; a pass writes one row for each distinct term it
+// saw, where a row per term and record was six rows a read.
 //
 // A record whose terms are not in memory (appended by another process, or
 // before a crash or restart) is indexed from its stored form in the log,
-// so a crash loses nothing searchable. The rows are inserted ignoring
-// conflicts, so indexing a record twice (two processes racing is prevented
-// by the audit lock, but a migrated log may have been indexed already) is
-// harmless.
+// so a crash loses nothing searchable. Passes cover contiguous, ascending
+// ranges of seq (the audit lock keeps two processes from indexing at
+// once), so a term's rows cover disjoint ranges, which the search relies
+// on.
 
 // auditIndexEvery is how many records may wait to be indexed before the
 // writer indexes them in the batch that appends the last.
@@ -381,7 +381,7 @@ func (db *DB) catchUpAuditIndex(ctx context.Context) (int64, error) {
 	}
 }
 
-// indexAuditNow brings audit_index up to the log's tip, so that a search
+// indexAuditNow brings the audit index up to the log's tip, so that a search
 // sees every record committed before it started. It asks the writer only
 // when records wait.
 func (db *DB) indexAuditNow(ctx context.Context) error {

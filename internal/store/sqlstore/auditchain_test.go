@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
@@ -8,11 +9,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/auditchain"
@@ -497,5 +500,75 @@ func TestAuditCheckpointOnTimer(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if m, _ := checkpoints(); m != n {
 		t.Errorf("%d checkpoints, then %d with nothing appended", n, m)
+	}
+}
+
+// TestAuditAppendAtOnce checks PostgreSQL's one-statement append
+// (audit_append): the hashes it computes in SQL are auditchain.Hash's,
+// for batches of every size from an empty log on, and a tip that lost its
+// hash still stops the log from growing.
+func TestAuditAppendAtOnce(t *testing.T) {
+	b := chainBackends[1]
+	where := b.new(t)
+	db, err := b.open(where, Options{ReadConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n := 0
+	for _, size := range []int{1, 2, 33, 300} {
+		var evs []fhir.Resource
+		for range size {
+			evs = append(evs, chainEvent(n))
+			n++
+		}
+		if err := db.AppendAudit(ctx, evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := audit.Entry{Interaction: "read", Type: "Patient", ID: "p1", Patient: "Patient/p1", Agent: audit.Agent{User: "ann"}, Recorded: time.Now()}
+	enc, _ := audit.Encode(e, store.NewID())
+	if err := db.AppendEncodedAudit(ctx, enc); err != nil {
+		t.Fatal(err)
+	}
+	n++
+	rows, err := db.readers.QueryContext(ctx, "SELECT seq, recorded, event, prev_hash, hash FROM audit_event ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev []byte
+	count := 0
+	for rows.Next() {
+		var (
+			seq, recorded     int64
+			event, ph, stored []byte
+		)
+		if err := rows.Scan(&seq, &recorded, &event, &ph, &stored); err != nil {
+			t.Fatal(err)
+		}
+		count++
+		if want := auditchain.Hash(prev, seq, recorded, event); seq != int64(count) || !bytes.Equal(ph, nonNil(prev)) || !bytes.Equal(stored, want) {
+			t.Fatalf("record %d (seq %d): prev %x hash %x, want prev %x hash %x", count, seq, ph, stored, prev, want)
+		}
+		prev = stored
+	}
+	rows.Close()
+	if count != n {
+		t.Fatalf("%d records, want %d", count, n)
+	}
+
+	raw, err := b.raw(where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	mustExec(t, raw, "DROP TRIGGER audit_event_seal ON audit_event")
+	mustExec(t, raw, "UPDATE audit_event SET hash = NULL WHERE seq = $1", n)
+	if err := db.AppendAudit(ctx, chainEvent(n)); err == nil || !strings.Contains(err.Error(), "lost its hash") {
+		t.Fatalf("append after the tip lost its hash: %v, want a refusal", err)
+	}
+	var last int64
+	if err := raw.QueryRow("SELECT max(seq) FROM audit_event").Scan(&last); err != nil || last != int64(n) {
+		t.Fatalf("the log ends at %d (%v), want %d", last, err, n)
 	}
 }

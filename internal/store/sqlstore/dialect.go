@@ -33,6 +33,11 @@ type dialect struct {
 	// one already) and returns the last audit record's seq and hash, in
 	// one statement; see auditchain.go.
 	auditTip string
+	// auditAppend, where the database has it, appends a batch's audit
+	// events in one statement: lock, tip, chain and insert (arguments:
+	// the events' recorded times and stored forms; results: the first and
+	// last seq and the last hash). See appendAuditAtOnce.
+	auditAppend string
 
 	// lastInsertID says that the driver reports the key of an inserted
 	// row (SQLite's rowid) without RETURNING, which costs SQLite a third of

@@ -34,6 +34,7 @@ var postgresDialect = &dialect{
 	begin:        []string{"BEGIN", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(pgWriteLock))},
 	beginAudit:   []string{"BEGIN"},
 	auditTip:     fmt.Sprintf("SELECT seq, hash FROM audit_lock_tip(%d)", int64(pgAuditLock)),
+	auditAppend:  fmt.Sprintf("SELECT first_seq, last_seq, last_hash FROM audit_append(%d, ?, ?)", int64(pgAuditLock)),
 	insertIgnore: "INSERT INTO",
 	ignoreSuffix: " ON CONFLICT DO NOTHING",
 	like:         "ILIKE",

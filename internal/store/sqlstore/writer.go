@@ -202,9 +202,15 @@ func (db *DB) runBatch(batch []*writeReq) {
 	for i, req := range batch {
 		auditOnly = auditOnly && (!run[i] || req.audit)
 	}
-	if err := db.beginBatch(ctx, auditOnly); err != nil {
-		failAll(internalErr("write: begin", err))
-		return
+	// A batch of audit appends only runs no SQL until it seals: where the
+	// database can append in one statement, the transaction begins only
+	// if that cannot be done (appendAuditAtOnce).
+	atOnce := auditOnly && db.d.auditAppend != ""
+	if !atOnce {
+		if err := db.beginBatch(ctx, auditOnly); err != nil {
+			failAll(internalErr("write: begin", err))
+			return
+		}
 	}
 	for i, req := range batch {
 		if !run[i] {
@@ -218,6 +224,27 @@ func (db *DB) runBatch(batch []*writeReq) {
 			return
 		}
 		results[i] = fnErr
+	}
+	if atOnce {
+		last, ok, err := db.appendAuditAtOnce(ctx)
+		if err != nil {
+			failAll(internalErr("write: audit", err))
+			return
+		}
+		if ok {
+			committed = true // the statement was its own transaction
+			db.commitAudit()
+			if db.afterCommit != nil {
+				db.afterCommit(ctx, db.wconn)
+			}
+			db.catchUpAfterAppend(ctx, last)
+			reply()
+			return
+		}
+		if err := db.beginBatch(ctx, true); err != nil {
+			failAll(internalErr("write: begin", err))
+			return
+		}
 	}
 	if err := db.sealAudit(ctx); err != nil {
 		failAll(internalErr("write: audit", err))

@@ -1,12 +1,10 @@
 package sqlstore
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -341,38 +339,19 @@ func TestBulkLoadKill(t *testing.T) {
 		before := schemaOf(t, db)
 		db.Close()
 
-		cmd := exec.Command(os.Args[0], "-test.run=^TestBulkLoadKill$", "-test.count=1")
-		cmd.Env = append(os.Environ(), bulkChildEnv+"="+where)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
+		lines, killed := killChild(t, "TestBulkLoadKill", bulkChildEnv, where, func(lines []string) bool {
+			return lines[len(lines)-1] == "written"
+		})
+		if !killed {
+			t.Fatalf("the child ended before writing: %q", lines)
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := bufio.NewScanner(out)
-		var last string
-		for lines.Scan() {
-			if last = lines.Text(); last == "written" {
-				break
-			}
-		}
-		if last != "written" {
-			cmd.Wait()
-			t.Fatalf("the child ended before writing: %q", last)
-		}
-		if err := cmd.Process.Kill(); err != nil { // SIGKILL
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
 
 		var logged bytes.Buffer
 		defer slog.SetDefault(slog.Default())
 		slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
 		// PostgreSQL notices the dead client, ending its session and lock,
 		// when it next reads from the socket: at once, on a local one.
-		db, err = reopenAfterKill(where)
+		db, err := reopenAfterKill(where)
 		if err != nil {
 			t.Fatalf("reopen after SIGKILL: %v", err)
 		}

@@ -33,30 +33,10 @@ func TestDurabilityKill(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	path := filepath.Join(t.TempDir(), "emr.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDurabilityKill$", "-test.count=1")
-	cmd.Env = append(os.Environ(), durabilityChildEnv+"="+path)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var acked []string
-	lines := bufio.NewScanner(out)
-	killed := false
 	deadline := time.Now().Add(30 * time.Second)
-	for lines.Scan() {
-		acked = append(acked, lines.Text())
-		if !killed && (len(acked) >= 500 || time.Now().After(deadline)) {
-			if err := cmd.Process.Kill(); err != nil { // SIGKILL
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	_ = cmd.Wait()
+	acked, killed := killChild(t, "TestDurabilityKill", durabilityChildEnv, path, func(lines []string) bool {
+		return len(lines) >= 500 || time.Now().After(deadline)
+	})
 	if !killed {
 		t.Fatalf("child exited by itself after %d writes", len(acked))
 	}
@@ -108,4 +88,35 @@ func durabilityChild(path string) {
 		})
 	}
 	wg.Wait()
+}
+
+// killChild runs this test binary again as a child running test, with env
+// set to value, reads the lines the child prints and kills it (SIGKILL)
+// once kill, given the lines so far, says so. It returns every line the
+// child printed, and whether it was killed rather than ending by itself.
+func killChild(t *testing.T, test, env, value string, kill func(lines []string) bool) ([]string, bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+value)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	killed := false
+	for scan := bufio.NewScanner(out); scan.Scan(); {
+		lines = append(lines, scan.Text())
+		if !killed && kill(lines) {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+		}
+	}
+	_ = cmd.Wait()
+	return lines, killed
 }

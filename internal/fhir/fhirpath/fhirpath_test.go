@@ -96,6 +96,18 @@ func TestPrimitiveWithOnlyExtension(t *testing.T) {
 	}
 }
 
+// TestOnlyTheExtension covers an element whose object holds the "_key"
+// companion and nothing else: the primitive exists, without a value.
+func TestOnlyTheExtension(t *testing.T) {
+	obs := mustResource(t, `{"resourceType":"Observation","subject":{"_reference":{"extension":[{"url":"http://x/why","valueString":"withheld"}]}}}`)
+	if got := describeBools(eval(t, nil, "Observation.subject.reference.exists()", obs)); got != "true" {
+		t.Errorf("reference.exists(): got %s, want true", got)
+	}
+	if got := describeBools(eval(t, nil, "Observation.subject.reference.hasValue()", obs)); got != "false" {
+		t.Errorf("reference.hasValue(): got %s, want false", got)
+	}
+}
+
 func describeBools(c []Node) string {
 	s := ""
 	for i, n := range c {

@@ -161,11 +161,12 @@ func (e *env) choiceKey(parentType, name string) bool {
 // appendChild appends the nodes held at obj[key] (an array's items in
 // order), pairing each primitive with its "_key" companion.
 func appendChild(out []Node, obj map[string]any, key, typ string) []Node {
-	v := obj[key]
+	v, has := obj[key]
 	var ext any
-	if len(obj) > 1 {
-		// Only look up the "_key" companion when the object could hold one:
-		// building the key costs an allocation on the hot path.
+	if len(obj) > 1 || !has {
+		// Only look up the "_key" companion when the object could hold one
+		// (beside the value, or alone): building the key costs an
+		// allocation on the hot path.
 		var buf [64]byte
 		if len(key) < len(buf) {
 			buf[0] = '_'

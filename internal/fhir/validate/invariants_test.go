@@ -34,6 +34,14 @@ func TestInvariants(t *testing.T) {
 	if issues := withInvariants.Validate(parse(t, patientJSON)); len(issues) > 0 {
 		t.Errorf("example patient: %v", issues)
 	}
+	// A Bundle entry's resource is the root (%rootResource) of what it
+	// contains: its local references resolve there, without a warning.
+	entry := `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"performer":[{"reference":"#p"}],"contained":[{"resourceType":"Practitioner","id":"p"}]}}]}`
+	for _, is := range withInvariants.Validate(parse(t, entry)) {
+		if strings.HasPrefix(is.Diagnostics, "ref-1:") || strings.HasPrefix(is.Diagnostics, "dom-3:") || strings.Contains(is.Diagnostics, "could not be evaluated") {
+			t.Errorf("local reference in a Bundle entry: %v", is)
+		}
+	}
 }
 
 func BenchmarkValidatePatientInvariants(b *testing.B) {

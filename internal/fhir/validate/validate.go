@@ -22,7 +22,7 @@ type InvariantChecker interface {
 
 // InvariantSite is where constraints are evaluated.
 type InvariantSite struct {
-	Root     fhir.Resource  // the resource being validated (%rootResource)
+	Root     fhir.Resource  // the nearest resource that is not contained (%rootResource): the one validated, or a Bundle entry's
 	Resource map[string]any // the nearest enclosing resource, e.g. a Bundle entry's (%resource)
 	Node     map[string]any // the element or resource the constraints are on
 	// TypeName is the node's type: a type name ("HumanName", "Patient") or,
@@ -60,7 +60,7 @@ func New(defs *spec.Definitions, opts ...Option) *Validator {
 // when there are none. The caller decides: any issue of severity error
 // makes the resource unacceptable.
 func (v *Validator) Validate(res fhir.Resource) []fhir.Issue {
-	w := walker{v: v, defs: v.defs, root: res}
+	w := walker{v: v, defs: v.defs}
 	rt, _ := res["resourceType"].(string)
 	w.push(rt)
 	w.resource(map[string]any(res), "", false)
@@ -87,12 +87,15 @@ func HasErrors(issues []fhir.Issue) bool {
 type walker struct {
 	v      *Validator
 	defs   *spec.Definitions
-	root   fhir.Resource
 	buf    []byte
 	issues []fhir.Issue
 	// pending invariant checks, run after the structural walk
 	checks  []invariantCheck
 	current map[string]any // the nearest enclosing resource
+	// container is the nearest enclosing resource that is not contained
+	// (FHIRPath's %rootResource): the validated resource, or a Bundle
+	// entry's.
+	container map[string]any
 }
 
 type invariantCheck struct {
@@ -162,15 +165,18 @@ func (w *walker) resource(obj map[string]any, allowed string, contained bool) {
 		}
 	}
 	outer := len(w.issues)
+	outerResource, outerContainer := w.current, w.container
+	w.current = obj
+	if !contained {
+		w.container = obj
+	}
 	if w.v.invariants != nil {
 		if root := t.Elements[0]; len(root.Constraints) > 0 {
 			w.addCheck(obj, obj, rt, root.Constraints)
 		}
 	}
-	outerResource := w.current
-	w.current = obj
 	w.object(w.defs.Position(rt, rt), obj, nil, true)
-	w.current = outerResource
+	w.current, w.container = outerResource, outerContainer
 	if w.v.invariants != nil && allowed == "" && len(w.issues) == outer {
 		w.runInvariants()
 	}
@@ -436,7 +442,7 @@ func jsonKind(v any) string {
 
 func (w *walker) addCheck(resource, node map[string]any, typeName string, constraints []spec.Constraint) {
 	w.checks = append(w.checks, invariantCheck{
-		site:        InvariantSite{Root: w.root, Resource: resource, Node: node, TypeName: typeName, Expression: string(w.buf)},
+		site:        InvariantSite{Root: fhir.Resource(w.container), Resource: resource, Node: node, TypeName: typeName, Expression: string(w.buf)},
 		constraints: constraints})
 }
 

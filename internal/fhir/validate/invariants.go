@@ -12,10 +12,14 @@ import (
 // FHIRPathInvariants evaluates constraints with package fhirpath over the
 // definitions' model. Expressions are compiled once and cached. ele-1
 // ("a value or children") is skipped: the walker checks it natively on
-// every element, which is far cheaper.
+// every element, which is far cheaper, and the few in nativeInvariants
+// are evaluated in Go.
 type FHIRPathInvariants struct {
 	model    *spec.Model
 	compiled sync.Map // expression → *fhirpath.Expression or error
+	// noNative evaluates every constraint through FHIRPath (tests compare
+	// the native ones with it).
+	noNative bool
 }
 
 // NewFHIRPathInvariants returns a checker over defs.
@@ -32,6 +36,14 @@ func (c *FHIRPathInvariants) Check(at InvariantSite, constraints []spec.Constrai
 	for _, con := range constraints {
 		if con.Key == "ele-1" || con.Expression == "" {
 			continue
+		}
+		if n, ok := nativeInvariants[con.Key]; ok && n.expression == con.Expression && !c.noNative {
+			if holds, decided := n.eval(at); decided {
+				if !holds {
+					failed = append(failed, con)
+				}
+				continue
+			}
 		}
 		x, err := c.compile(con.Expression)
 		if err != nil {

@@ -110,6 +110,27 @@ func (c *callNode) argFor(e *env, i int, item Node, index int, total []Node) ([]
 	return c.args[i].eval(&sub, sub.this)
 }
 
+// iterating returns the environment an argument evaluated once per item
+// of focus runs in. FHIRPath's static checking gives a collection of
+// several types (descendants(), children()) their union as its type, in
+// which a name is valid when any of them declares it; the check of each
+// item on its own, which sees one type at a time, would refuse dom-3's
+// descendants().where(reference = '#'). It is left out for such a
+// collection.
+func iterating(e *env, focus []Node) *env {
+	if !e.strict || len(focus) < 2 {
+		return e
+	}
+	for _, n := range focus[1:] {
+		if n.Type != focus[0].Type {
+			lenient := *e
+			lenient.strict = false
+			return &lenient
+		}
+	}
+	return e
+}
+
 // single returns the only item of focus; ok is false when it is empty.
 func single(focus []Node, fn string) (Node, bool, error) {
 	focus = withValues(focus)

@@ -23,6 +23,7 @@ func builtinFunctions() map[string]*funcDef {
 // where evaluates criteria on each item and keeps those where it is true.
 func where(e *env, c *callNode, focus []Node) ([]Node, error) {
 	var out []Node
+	e = iterating(e, focus)
 	for i, n := range focus {
 		r, err := c.argFor(e, 0, n, i, nil)
 		if err != nil {
@@ -54,6 +55,7 @@ func addCollectionFunctions(m fnMap) {
 		return boolResult(len(focus) > 0)
 	})
 	m.add("all", 1, 1, func(e *env, c *callNode, focus, in []Node) ([]Node, error) {
+		e = iterating(e, focus)
 		for i, n := range focus {
 			r, err := c.argFor(e, 0, n, i, nil)
 			if err != nil {
@@ -124,6 +126,7 @@ func addCollectionFunctions(m fnMap) {
 	})
 	m.add("select", 1, 1, func(e *env, c *callNode, focus, in []Node) ([]Node, error) {
 		var out []Node
+		e = iterating(e, focus)
 		for i, n := range focus {
 			r, err := c.argFor(e, 0, n, i, nil)
 			if err != nil {
@@ -138,8 +141,9 @@ func addCollectionFunctions(m fnMap) {
 		queue := focus
 		for len(queue) > 0 {
 			var next []Node
+			qe := iterating(e, queue)
 			for i, n := range queue {
-				r, err := c.argFor(e, 0, n, i, nil)
+				r, err := c.argFor(qe, 0, n, i, nil)
 				if err != nil {
 					return nil, err
 				}
@@ -364,8 +368,9 @@ func addCollectionFunctions(m fnMap) {
 		shown := focus
 		if len(c.args) == 2 {
 			shown = nil
+			ie := iterating(e, focus)
 			for i, n := range focus {
-				r, err := c.argFor(e, 1, n, i, nil)
+				r, err := c.argFor(ie, 1, n, i, nil)
 				if err != nil {
 					return nil, err
 				}
@@ -382,8 +387,9 @@ func addCollectionFunctions(m fnMap) {
 		if err != nil {
 			return nil, err
 		}
+		ie := iterating(e, focus)
 		for i, n := range focus {
-			if total, err = c.argFor(e, 0, n, i, total); err != nil {
+			if total, err = c.argFor(ie, 0, n, i, total); err != nil {
 				return nil, err
 			}
 		}

@@ -16,6 +16,8 @@ func TestInvariants(t *testing.T) {
 	}{
 		{"per-1 period order", `{"resourceType":"Patient","name":[{"family":"x","period":{"start":"2020-01-05","end":"2020-01-01"}}]}`, "per-1", "Patient.name[0].period"},
 		{"dom-3 unreferenced contained", `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1","name":"x"}]}`, "dom-3", "Patient"},
+		// Its descendants have types with and without a reference element.
+		{"dom-3 unreferenced contained with backbone elements", `{"resourceType":"Patient","contained":[{"resourceType":"Provenance","id":"v1","target":[{"reference":"Patient/x"}],"recorded":"2020-01-01T00:00:00Z","agent":[{"who":{"reference":"Practitioner/y"}}]}]}`, "dom-3", "Patient"},
 		{"obs-6 dataAbsentReason with value", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueString":"a","dataAbsentReason":{"text":"x"}}`, "obs-6", "Observation"},
 		{"ext-1 extension with both", `{"resourceType":"Patient","extension":[{"url":"http://x.org","valueString":"a","extension":[{"url":"b","valueString":"c"}]}]}`, "ext-1", "Patient.extension[0]"},
 		{"in a bundle entry", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueString":"a","dataAbsentReason":{"text":"x"}}}]}`, "obs-6", "Bundle.entry[0].resource"},

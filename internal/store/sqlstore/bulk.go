@@ -21,6 +21,10 @@ import (
 // writer's time on SQLite. A bulk load drops them and builds each once at
 // the end, from the finished tables, for a fraction of that.
 //
+// On SQLite the full-text index also stops merging its segments until
+// the end, when it is merged whole (dialect.bulkFTS); that statement is
+// kept with the dropped indexes.
+//
 // What stays: every table's primary key and every UNIQUE index (writes
 // rely on them), and bulkKept. What is dropped is read from the database's
 // own catalogue when the load begins (dialect.indexDefs) and kept,
@@ -169,6 +173,15 @@ func (tx *txn) dropForBulk() (bool, error) {
 	if err != nil {
 		return false, tx.dbErr("begin bulk load", err)
 	}
+	if fts := tx.db.d.bulkFTS; fts[0] != "" {
+		if _, err := conn.ExecContext(ctx, fts[0]); err != nil {
+			return false, tx.dbErr("begin bulk load", err)
+		}
+		// Sorted after the index names: the merge runs last.
+		if _, err := conn.ExecContext(ctx, sqlSetMeta, metaBulkIndex+bulkFTSName, fts[1]); err != nil {
+			return false, tx.dbErr("begin bulk load", err)
+		}
+	}
 	for _, def := range defs {
 		if _, err := conn.ExecContext(ctx, sqlSetMeta, metaBulkIndex+def.name, def.sql); err != nil {
 			return false, tx.dbErr("begin bulk load", err)
@@ -181,6 +194,10 @@ func (tx *txn) dropForBulk() (bool, error) {
 }
 
 type indexDef struct{ name, sql string }
+
+// bulkFTSName is the name the end of a load's full-text statements are
+// recorded under, with the dropped indexes.
+const bulkFTSName = "~full text"
 
 // droppableIndexes lists the secondary indexes of the index tables that
 // a bulk load may drop: neither UNIQUE nor in bulkKept.
@@ -210,9 +227,10 @@ func (db *DB) droppableIndexes(ctx context.Context) ([]indexDef, error) {
 	return defs, nil
 }
 
-// buildBulkIndexes creates the indexes a bulk load dropped and forgets
-// their records, inside the caller's transaction on the writer
-// connection, and returns how many it built.
+// buildBulkIndexes creates the indexes a bulk load dropped (and merges
+// the full text) and forgets their records, inside the caller's
+// transaction on the writer connection, and returns how many indexes it
+// built.
 func (db *DB) buildBulkIndexes(ctx context.Context) (int, error) {
 	rows, err := db.wconn.QueryContext(ctx, "SELECT key, value FROM search_meta WHERE key >= ? AND key < ? ORDER BY key", bulkKeys...)
 	if err != nil {
@@ -232,15 +250,19 @@ func (db *DB) buildBulkIndexes(ctx context.Context) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
+	built := 0
 	for _, def := range defs {
 		if _, err := db.wconn.ExecContext(ctx, def.sql); err != nil {
 			return 0, fmt.Errorf("build %s: %w", def.name, err)
+		}
+		if def.name != bulkFTSName {
+			built++
 		}
 	}
 	if _, err := db.wconn.ExecContext(ctx, "DELETE FROM search_meta WHERE key >= ? AND key < ?", bulkKeys...); err != nil {
 		return 0, err
 	}
-	return len(defs), nil
+	return built, nil
 }
 
 // finishBulk builds, outside the writer goroutine (at Open, or at Close

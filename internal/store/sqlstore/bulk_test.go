@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"bytes"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -78,7 +80,22 @@ func bulkQueries() map[string]*search.Query {
 		"Condition?patient": {Type: "Condition", Filters: []*search.Filter{
 			testFilter("Condition", "patient", "", search.Value{RefID: "pt9"})}},
 		"Patient/pt3/$everything": {Compartment: pt3},
+		// Full text, whose merging a load holds back (dialect.bulkFTS).
+		"Observation?_content": {Type: "Observation", Filters: []*search.Filter{
+			{Name: "_content", Kind: search.KindSpecial, Special: "_content", Values: []search.Value{{Raw: "Test 7"}}}}},
 	}
+}
+
+// ftsAutomerge is the automerge setting of SQLite's full-text index
+// (FTS5 stores it only when set: 4 when absent).
+func ftsAutomerge(t testing.TB, db *DB) int {
+	t.Helper()
+	v := 4
+	err := db.readers.QueryRowContext(ctx, "SELECT v FROM idx_fts_config WHERE k = 'automerge'").Scan(&v)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func testDateFilter(typ, code, prefix, date string) *search.Filter {
@@ -228,6 +245,9 @@ func TestBulkLoad(t *testing.T) {
 			}
 		}
 
+		if db.d == sqliteDialect && ftsAutomerge(t, db) != 0 {
+			t.Error("full text merges its segments during the load")
+		}
 		writeBulkData(t, db, 0, bulkPatients/2)
 		// A write that replaces index rows (clearIndex) during the load.
 		writeBulkData(t, db, 0, 1)
@@ -253,6 +273,15 @@ func TestBulkLoad(t *testing.T) {
 		}
 		if db.d == sqliteDialect && !planUses(t, db, "Patient?identifier", "idx_token_code") {
 			t.Error("a search after the load does not use idx_token_code")
+		}
+		if db.d == sqliteDialect {
+			if am := ftsAutomerge(t, db); am != 4 {
+				t.Errorf("full text automerge %d after the load, want 4", am)
+			}
+			var segments int
+			if err := db.readers.QueryRowContext(ctx, "SELECT count(DISTINCT segid) FROM idx_fts_idx").Scan(&segments); err != nil || segments > 1 {
+				t.Errorf("full text has %d segments after the load (%v), want it merged", segments, err)
+			}
 		}
 		var left int
 		if err := db.readers.QueryRowContext(ctx, "SELECT count(*) FROM search_meta WHERE key >= ? AND key < ?", bulkKeys...).Scan(&left); err != nil || left != 0 {
@@ -370,6 +399,9 @@ func TestBulkLoadKill(t *testing.T) {
 				if !planUses(t, db, name, index) {
 					t.Errorf("%s does not use %s after the reopen", name, index)
 				}
+			}
+			if am := ftsAutomerge(t, db); am != 4 {
+				t.Errorf("full text automerge %d after the reopen, want 4", am)
 			}
 			var integrity string
 			if err := db.readers.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&integrity); err != nil || integrity != "ok" {

@@ -77,6 +77,11 @@ type dialect struct {
 	// bulkLock is the lock of a running bulk load (bulk.go); nil when
 	// none can be had, and then no load begins.
 	bulkLock *bulkLock
+	// bulkFTS are statements a bulk load runs when it begins ([0]) and
+	// when it ends ([1], recorded with the dropped indexes): SQLite's
+	// full-text index stops merging its segments during the load, and
+	// merges them once at the end.
+	bulkFTS [2]string
 
 	// historyTx are the options of the read transaction of a history page:
 	// both of its queries must see one snapshot.

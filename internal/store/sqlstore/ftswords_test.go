@@ -1,9 +1,12 @@
 package sqlstore
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/emr-project/emr/internal/fhir"
 )
 
 // slowWords is ftsWords without its fast path: the rule itself.
@@ -42,4 +45,26 @@ func FuzzFTSWords(f *testing.F) {
 			t.Errorf("ftsWords(%q) = %q, want %q", in, got, want)
 		}
 	})
+}
+
+// TestFullTextOnce: content holds each string of the resource once, the
+// narrative and bookkeeping not at all.
+func TestFullTextOnce(t *testing.T) {
+	res, err := fhir.ParseResource([]byte(`{"resourceType":"Observation","id":"o1","meta":{"versionId":"2"},
+		"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Glucose <b>high</b></div>"},
+		"code":{"coding":[{"system":"http://loinc.org","code":"2345-7","display":"Glucose"},{"system":"http://loinc.org","code":"2339-0","display":"Glucose"}],"text":"Glucose"},
+		"status":"final"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrative, content := fullText(res)
+	if narrative != "Glucose high" {
+		t.Errorf("narrative %q", narrative)
+	}
+	words := strings.Fields(content)
+	slices.Sort(words)
+	want := []string{"2339-0", "2345-7", "Glucose", "final", "generated", "http://loinc.org"}
+	if !slices.Equal(words, want) {
+		t.Errorf("content words %q, want %q", words, want)
+	}
 }

@@ -142,6 +142,9 @@ type DB struct {
 
 	// onClose runs on the writer connection after the last write.
 	onClose func(ctx context.Context, conn *sql.Conn)
+	// walCkpt checkpoints SQLite's write-ahead log off the writer
+	// (walcheckpoint.go); nil on PostgreSQL.
+	walCkpt *walCheckpointer
 	// afterCommit runs on the writer connection after each commit.
 	afterCommit func(ctx context.Context, conn *sql.Conn)
 
@@ -168,13 +171,17 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-// open finishes opening a DB on its two pools: it takes the writer
+// open finishes opening a DB on its pools: it takes the writer
 // connection, brings the schema up to date, prepares statements and starts
 // the writer goroutine. check, when not nil, runs first on the writer
-// connection. On failure it closes both pools.
-func open(ctx context.Context, d *dialect, where string, writer, readers *sql.DB, opts Options, check func(context.Context, *sql.Conn) error) (*DB, error) {
+// connection. walPool, when not nil, is SQLite's checkpointer's
+// (walcheckpoint.go). On failure it closes every pool.
+func open(ctx context.Context, d *dialect, where string, writer, readers, walPool *sql.DB, opts Options, check func(context.Context, *sql.Conn) error) (*DB, error) {
 	db := &DB{d: d, where: where, writer: writer, readers: readers, maxBatch: opts.MaxBatch, extractor: opts.Extractor,
 		auditKey: opts.AuditKey, ckEvery: opts.CheckpointEvery, ckInterval: opts.CheckpointInterval}
+	if walPool != nil {
+		db.startWALCheckpointer(walPool)
+	}
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
@@ -254,6 +261,7 @@ func (db *DB) Close() error {
 			slog.Warn("store: building the indexes of a bulk load at close failed", "database", db.where, "error", err)
 		}
 	}
+	db.stopWALCheckpointer()
 	if db.onClose != nil {
 		db.onClose(context.Background(), db.wconn)
 	}
@@ -262,6 +270,7 @@ func (db *DB) Close() error {
 
 func (db *DB) closeConns() error {
 	var errs []error
+	errs = append(errs, db.stopWALCheckpointer())
 	if db.replica != nil {
 		errs = append(errs, db.replica.side.close())
 	}

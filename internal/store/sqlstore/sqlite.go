@@ -90,7 +90,13 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	db, err := open(ctx, sqliteDialect, path, writer, readers, opts, checkWAL)
+	ckpt, err := sql.Open("sqlite", sqliteDSN(path, opts, false))
+	if err != nil {
+		writer.Close()
+		readers.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db, err := open(ctx, sqliteDialect, path, writer, readers, ckpt, opts, checkWAL)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +139,9 @@ func sqliteDSN(path string, opts Options, readOnly bool) string {
 		// FULL: the WAL is fsync'd at every commit, so an acknowledged write
 		// survives power loss, not only a crash of the process.
 		q.Add("_pragma", "synchronous(FULL)")
+		// Checkpoints run off the writer (walcheckpoint.go); the
+		// writer's own only bound the log.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages))
 		// The one writer never needs a read lock it must later upgrade
 		// (migrate's transactions; the writer's own say BEGIN IMMEDIATE).
 		q.Set("_txlock", "immediate")

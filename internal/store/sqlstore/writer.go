@@ -259,6 +259,9 @@ func (db *DB) runBatch(batch []*writeReq) {
 	if db.afterCommit != nil {
 		db.afterCommit(ctx, db.wconn)
 	}
+	if db.walCkpt != nil {
+		db.walCkpt.kicked()
+	}
 	db.written += db.batchWrites
 	db.maybeAnalyze()
 	reply()

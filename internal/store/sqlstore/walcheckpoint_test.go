@@ -27,7 +27,7 @@ func TestWALCheckpointer(t *testing.T) {
 	}
 	start := fileSize()
 	note := strings.Repeat("a long note ", 800) // about 10 KB
-	const patients = 400                       // about 4 MB of log
+	const patients = 400                        // about 4 MB of log
 	for i := 0; i < patients; i += 50 {
 		err := db.Write(ctx, func(tx store.Tx) error {
 			for j := i; j < i+50; j++ {

@@ -53,16 +53,17 @@ func defaultRoles() *access.Roles {
 // PostgreSQL, each with a fresh store.
 func onBackends(t *testing.T, opts AccountOptions, test func(t *testing.T, e *env)) {
 	useCheapArgon2(t)
-	open := map[string]func(t *testing.T) *sqlstore.DB{
-		"sqlite": func(t *testing.T) *sqlstore.DB {
-			db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{})
+	// The store expires records (sessions) by the same settable clock.
+	open := map[string]func(t *testing.T, c *clock) *sqlstore.DB{
+		"sqlite": func(t *testing.T, c *clock) *sqlstore.DB {
+			db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Now: c.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return db
 		},
-		"postgres": func(t *testing.T) *sqlstore.DB {
-			db, err := sqlstore.OpenPostgres(context.Background(), pgtest.DSN(t), sqlstore.Options{ReadConns: 4})
+		"postgres": func(t *testing.T, c *clock) *sqlstore.DB {
+			db, err := sqlstore.OpenPostgres(context.Background(), pgtest.DSN(t), sqlstore.Options{ReadConns: 4, Now: c.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,9 +72,9 @@ func onBackends(t *testing.T, opts AccountOptions, test func(t *testing.T, e *en
 	}
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
-			db := open[backend](t)
-			t.Cleanup(func() { db.Close() })
 			c := &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+			db := open[backend](t, c)
+			t.Cleanup(func() { db.Close() })
 			o := opts
 			o.Now = c.Now
 			test(t, &env{db: db, clock: c, accounts: NewAccounts(db, defaultRoles(), o),

@@ -32,13 +32,14 @@ type workspaceSite struct {
 func newWorkspaceSite(t testing.TB) *workspaceSite {
 	t.Helper()
 	defs := spec.R5()
+	c := &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	// The store expires sessions by the same settable clock.
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"),
-		sqlstore.Options{Extractor: mpi.WithKeys(search.NewExtractor(defs))})
+		sqlstore.Options{Extractor: mpi.WithKeys(search.NewExtractor(defs)), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	c := &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	roles := access.DefaultRoles(defs)
 	accounts := auth.NewAccounts(st, roles, auth.AccountOptions{Now: c.Now, RelaxMFA: true})
 	sessions := auth.NewSessions(st, auth.SessionOptions{Now: c.Now})

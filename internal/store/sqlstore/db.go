@@ -91,9 +91,16 @@ type Options struct {
 	// replica has replayed this process's last commit, so a client always
 	// reads its own writes (see replica.go).
 	ReplicaURL string
+	// Now is the clock records (store.Records: sessions, tokens) expire
+	// by; default time.Now. Tests that run the application on a settable
+	// clock give the store the same one.
+	Now func() time.Time
 }
 
 func (o *Options) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.ReadConns <= 0 {
 		o.ReadConns = 2 * runtime.GOMAXPROCS(0)
 	}
@@ -142,6 +149,8 @@ type DB struct {
 
 	// onClose runs on the writer connection after the last write.
 	onClose func(ctx context.Context, conn *sql.Conn)
+	// recordNow is Options.Now.
+	recordNow func() time.Time
 	// walCkpt checkpoints SQLite's write-ahead log off the writer
 	// (walcheckpoint.go); nil on PostgreSQL.
 	walCkpt *walCheckpointer
@@ -178,7 +187,7 @@ var _ store.Store = (*DB)(nil)
 // (walcheckpoint.go). On failure it closes every pool.
 func open(ctx context.Context, d *dialect, where string, writer, readers, walPool *sql.DB, opts Options, check func(context.Context, *sql.Conn) error) (*DB, error) {
 	db := &DB{d: d, where: where, writer: writer, readers: readers, maxBatch: opts.MaxBatch, extractor: opts.Extractor,
-		auditKey: opts.AuditKey, ckEvery: opts.CheckpointEvery, ckInterval: opts.CheckpointInterval}
+		auditKey: opts.AuditKey, ckEvery: opts.CheckpointEvery, ckInterval: opts.CheckpointInterval, recordNow: opts.Now}
 	if walPool != nil {
 		db.startWALCheckpointer(walPool)
 	}

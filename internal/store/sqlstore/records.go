@@ -38,7 +38,7 @@ func recordNotFound(kind, key string) error {
 func (db *DB) GetRecord(ctx context.Context, kind, key string) (*store.Record, error) {
 	r, err := scanRecord(db.readers.QueryRowContext(ctx,
 		`SELECT `+recordColumns+` FROM record WHERE kind = ? AND key = ? AND (expires = 0 OR expires > ?)`,
-		kind, key, time.Now().UnixMilli()))
+		kind, key, db.recordNow().UnixMilli()))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("store: record: %w", recordNotFound(kind, key))
@@ -51,7 +51,7 @@ func (db *DB) GetRecord(ctx context.Context, kind, key string) (*store.Record, e
 // ListRecords implements store.Records.
 func (db *DB) ListRecords(ctx context.Context, kind, owner string) ([]*store.Record, error) {
 	q := `SELECT ` + recordColumns + ` FROM record WHERE kind = ? AND (expires = 0 OR expires > ?)`
-	args := []any{kind, time.Now().UnixMilli()}
+	args := []any{kind, db.recordNow().UnixMilli()}
 	if owner != "" {
 		q += ` AND owner = ?`
 		args = append(args, owner)
@@ -117,7 +117,7 @@ func (tx *txn) GetRecord(kind, key string) (*store.Record, error) {
 	}
 	r, err := scanRecord(tx.db.wconn.QueryRowContext(tx.ctx,
 		`SELECT `+recordColumns+` FROM record WHERE kind = ? AND key = ? AND (expires = 0 OR expires > ?)`,
-		kind, key, time.Now().UnixMilli()))
+		kind, key, tx.db.recordNow().UnixMilli()))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("store: record: %w", recordNotFound(kind, key))
@@ -147,7 +147,7 @@ func (tx *txn) PutRecord(r *store.Record, ifVersion int64) (int64, error) {
 	case err != nil:
 		return 0, tx.dbErr("record "+r.Kind, err)
 	}
-	live := stored && (expires == 0 || expires > time.Now().UnixMilli())
+	live := stored && (expires == 0 || expires > tx.db.recordNow().UnixMilli())
 	switch {
 	case ifVersion == 0 && live:
 		return 0, fmt.Errorf("store: record: %w", fhir.Errorf(fhir.KindConflict, "%s %q exists", r.Kind, r.Key))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/pgtest"
 	"github.com/emr-project/emr/internal/store/storetest"
@@ -36,4 +38,29 @@ func openPostgresTest(t testing.TB) *DB {
 
 func TestConformancePostgres(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openPostgresTest(t) })
+}
+
+// TestRecordClock: records expire by Options.Now, the clock the
+// application runs on, not the machine's.
+func TestRecordClock(t *testing.T) {
+	now := time.Date(2001, 2, 3, 4, 5, 0, 0, time.UTC)
+	db, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "emr.db"), Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r := &store.Record{Kind: "session", Key: "k", Owner: "u", Expires: now.Add(time.Hour), Value: []byte(`{}`)}
+	if _, err := db.PutRecord(ctx, r, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.GetRecord(ctx, "session", "k"); err != nil {
+		t.Errorf("a record an hour from expiry by the store's clock: %v", err)
+	}
+	if rs, err := db.ListRecords(ctx, "session", "u"); err != nil || len(rs) != 1 {
+		t.Errorf("ListRecords: %d, %v; want 1", len(rs), err)
+	}
+	now = now.Add(2 * time.Hour)
+	if _, err := db.GetRecord(ctx, "session", "k"); !fhir.IsKind(err, fhir.KindNotFound) {
+		t.Errorf("an expired record: %v", err)
+	}
 }

@@ -2,6 +2,7 @@ package fhirpath
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
@@ -105,6 +106,27 @@ func TestOnlyTheExtension(t *testing.T) {
 	}
 	if got := describeBools(eval(t, nil, "Observation.subject.reference.hasValue()", obs)); got != "false" {
 		t.Errorf("reference.hasValue(): got %s, want false", got)
+	}
+}
+
+// TestSeveralChoiceValues: an invalid element holding two values of a
+// choice gives both, in the order of their keys, every time; it gave
+// whichever the map's iteration met first, so the same expression on the
+// same resource answered differently from one evaluation to the next.
+func TestSeveralChoiceValues(t *testing.T) {
+	obs := mustResource(t, `{"resourceType":"Observation","valueString":"high","valueQuantity":{"value":7},"_valueBoolean":{"id":"b"}}`)
+	for range 20 {
+		out := eval(t, nil, "Observation.value", obs)
+		var keys []string
+		for _, n := range out {
+			keys = append(keys, n.Key)
+		}
+		if got := strings.Join(keys, " "); got != "valueBoolean valueQuantity valueString" {
+			t.Fatalf("Observation.value: got %q, want valueBoolean valueQuantity valueString", got)
+		}
+		if got := eval(t, nil, "Observation.value.ofType(Quantity).value", obs); len(got) != 1 || describeBools(got) != "7" {
+			t.Fatalf("value.ofType(Quantity).value: got %v", got)
+		}
 	}
 }
 

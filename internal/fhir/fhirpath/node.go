@@ -131,16 +131,27 @@ func (e *env) children(n Node, name string, out []Node) (_ []Node, undeclared bo
 			return out, undeclared
 		}
 	}
-	// A choice element: the key is name followed by a type suffix.
+	// A choice element: the key is name followed by a type suffix. A
+	// valid resource has one; an invalid one with several (valueQuantity
+	// beside valueString) gives them all, in the order of their keys, not
+	// whichever the map's iteration meets first.
+	var found [1]string
+	keys := found[:0]
 	for k := range obj {
-		if len(k) > len(name) && strings.HasPrefix(k, name) && k[len(name)] >= 'A' && k[len(name)] <= 'Z' {
-			return appendChild(out, obj, k, choiceType(k[len(name):])), undeclared
-		}
-		if len(k) > len(name)+1 && k[0] == '_' && strings.HasPrefix(k[1:], name) && k[len(name)+1] >= 'A' && k[len(name)+1] <= 'Z' {
+		switch {
+		case len(k) > len(name) && strings.HasPrefix(k, name) && k[len(name)] >= 'A' && k[len(name)] <= 'Z':
+			keys = append(keys, k)
+		case len(k) > len(name)+1 && k[0] == '_' && strings.HasPrefix(k[1:], name) && k[len(name)+1] >= 'A' && k[len(name)+1] <= 'Z':
 			if _, has := obj[k[1:]]; !has {
-				return appendChild(out, obj, k[1:], choiceType(k[len(name)+1:])), undeclared
+				keys = append(keys, k[1:])
 			}
 		}
+	}
+	if len(keys) > 1 {
+		slices.Sort(keys)
+	}
+	for _, k := range keys {
+		out = appendChild(out, obj, k, choiceType(k[len(name):]))
 	}
 	return out, undeclared
 }

@@ -118,8 +118,7 @@ func benchAuditCost(b *testing.B, st store.Store) {
 			// Rounds alternate the two gates (and which goes first), so that
 			// drift in the machine and the database falls on both; the cost
 			// reported is the median of the rounds'.
-			var costs, cpuCosts []float64
-			var audited, unaudited, cpuAudited, cpuUnaudited []time.Duration
+			var clock, cpu costRounds
 			for round := range auditCostRounds(b) {
 				perOp, cpuPerOp := map[string]time.Duration{}, map[string]time.Duration{}
 				order := stacks
@@ -129,7 +128,7 @@ func benchAuditCost(b *testing.B, st store.Store) {
 				for _, stack := range order {
 					b.Run(kind.name+"/"+mode.name+"/"+stack.name, func(b *testing.B) {
 						h := stack.handler
-						cpu := processCPU()
+						cpu0 := processCPU()
 						if mode.parallelism == 0 {
 							for i := 0; b.Loop(); i++ {
 								if rec := serve(h, "GET", kind.path(i), ""); rec.Code != http.StatusOK {
@@ -149,39 +148,44 @@ func benchAuditCost(b *testing.B, st store.Store) {
 						}
 						perOp[stack.name] = b.Elapsed() / time.Duration(max(b.N, 1))
 						b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-						if cpu > 0 {
-							cpuPerOp[stack.name] = (processCPU() - cpu) / time.Duration(max(b.N, 1))
+						if cpu0 > 0 {
+							cpuPerOp[stack.name] = (processCPU() - cpu0) / time.Duration(max(b.N, 1))
 							b.ReportMetric(float64(cpuPerOp[stack.name].Nanoseconds()), "cpu-ns/op")
 						}
 					})
 				}
-				if a, n := perOp["Audited"], perOp["NotAudited"]; a > 0 && n > 0 {
-					costs = append(costs, 100*(1-float64(n)/float64(a)))
-					audited, unaudited = append(audited, a), append(unaudited, n)
-				}
-				if a, n := cpuPerOp["Audited"], cpuPerOp["NotAudited"]; a > 0 && n > 0 {
-					cpuCosts = append(cpuCosts, 100*(1-float64(n)/float64(a)))
-					cpuAudited, cpuUnaudited = append(cpuAudited, a), append(cpuUnaudited, n)
-				}
+				clock.add(perOp["Audited"], perOp["NotAudited"])
+				cpu.add(cpuPerOp["Audited"], cpuPerOp["NotAudited"])
 			}
-			if len(costs) > 0 {
-				rounds := slices.Clone(costs)
-				slices.Sort(costs)
-				slices.Sort(audited)
-				slices.Sort(unaudited)
-				b.Logf("%s %s: audit costs %.1f%% of the unaudited throughput (median of %d rounds %.1f; audited median %v/op, not audited %v/op)",
-					kind.name, mode.name, costs[len(costs)/2], len(costs), rounds, audited[len(audited)/2], unaudited[len(unaudited)/2])
-			}
-			if len(cpuCosts) > 0 {
-				rounds := slices.Clone(cpuCosts)
-				slices.Sort(cpuCosts)
-				slices.Sort(cpuAudited)
-				slices.Sort(cpuUnaudited)
-				b.Logf("%s %s: audit costs %.1f%% of this process's CPU per request (median of %d rounds %.1f; audited median %v/op, not audited %v/op)",
-					kind.name, mode.name, cpuCosts[len(cpuCosts)/2], len(cpuCosts), rounds, cpuAudited[len(cpuAudited)/2], cpuUnaudited[len(cpuUnaudited)/2])
-			}
+			clock.log(b, kind.name+" "+mode.name, "the unaudited throughput")
+			cpu.log(b, kind.name+" "+mode.name, "this process's CPU per request")
 		}
 	}
+}
+
+// costRounds collects, round by round, the time per request of each
+// gate and audit's cost: 1 - unaudited / audited.
+type costRounds struct {
+	costs              []float64
+	audited, unaudited []time.Duration
+}
+
+func (c *costRounds) add(audited, unaudited time.Duration) {
+	if audited > 0 && unaudited > 0 {
+		c.costs = append(c.costs, 100*(1-float64(unaudited)/float64(audited)))
+		c.audited, c.unaudited = append(c.audited, audited), append(c.unaudited, unaudited)
+	}
+}
+
+// log reports the median cost, each round's, and the median times.
+func (c *costRounds) log(b *testing.B, what, of string) {
+	if len(c.costs) == 0 {
+		return
+	}
+	rounds := slices.Clone(c.costs)
+	costs, audited, unaudited := slices.Sorted(slices.Values(c.costs)), slices.Sorted(slices.Values(c.audited)), slices.Sorted(slices.Values(c.unaudited))
+	b.Logf("%s: audit costs %.1f%% of %s (median of %d rounds %.1f; audited median %v/op, not audited %v/op)",
+		what, costs[len(costs)/2], of, len(costs), rounds, audited[len(audited)/2], unaudited[len(unaudited)/2])
 }
 
 func serve(h http.Handler, method, path, body string) *httptest.ResponseRecorder {

@@ -20,6 +20,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
 	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/sharedtest"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/pgtest"
 	"github.com/emr-project/emr/internal/store/sqlstore"
@@ -128,7 +129,7 @@ func benchAuditCost(b *testing.B, st store.Store) {
 				for _, stack := range order {
 					b.Run(kind.name+"/"+mode.name+"/"+stack.name, func(b *testing.B) {
 						h := stack.handler
-						cpu0 := processCPU()
+						cpu0 := sharedtest.ProcessCPU()
 						if mode.parallelism == 0 {
 							for i := 0; b.Loop(); i++ {
 								if rec := serve(h, "GET", kind.path(i), ""); rec.Code != http.StatusOK {
@@ -149,7 +150,7 @@ func benchAuditCost(b *testing.B, st store.Store) {
 						perOp[stack.name] = b.Elapsed() / time.Duration(max(b.N, 1))
 						b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 						if cpu0 > 0 {
-							cpuPerOp[stack.name] = (processCPU() - cpu0) / time.Duration(max(b.N, 1))
+							cpuPerOp[stack.name] = (sharedtest.ProcessCPU() - cpu0) / time.Duration(max(b.N, 1))
 							b.ReportMetric(float64(cpuPerOp[stack.name].Nanoseconds()), "cpu-ns/op")
 						}
 					})

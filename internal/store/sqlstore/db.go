@@ -270,11 +270,13 @@ func (db *DB) Close() error {
 			slog.Warn("store: building the indexes of a bulk load at close failed", "database", db.where, "error", err)
 		}
 	}
-	db.stopWALCheckpointer()
+	// The checkpointer stops before onClose, which may checkpoint the
+	// log itself; closeConns then finds it stopped.
+	ckptErr := db.stopWALCheckpointer()
 	if db.onClose != nil {
 		db.onClose(context.Background(), db.wconn)
 	}
-	return db.closeConns()
+	return errors.Join(ckptErr, db.closeConns())
 }
 
 func (db *DB) closeConns() error {

@@ -21,6 +21,7 @@ import (
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/auditchain"
 	"github.com/emr-project/emr/internal/store/pgtest"
+	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
 // auditLog writes n audit records through the store cfg opens, the way
@@ -101,7 +102,8 @@ func TestAuditVerifyCommand(t *testing.T) {
 		t.Errorf("verify with another key: exit %d, want 1 with bad signatures:\n%s", code, stdout)
 	}
 
-	raw, err := sql.Open("sqlite", filepath.Join(data, "emr.db"))
+	// The log is in its own file (sqlstore.AuditPath).
+	raw, err := sql.Open("sqlite", sqlstore.AuditPath(filepath.Join(data, "emr.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store/auditchain"
 	"github.com/emr-project/emr/internal/store/pgtest"
+	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
 // TestAuditArchiveCommand runs `emr audit archive` and then `emr audit
@@ -27,7 +28,7 @@ func TestAuditArchiveCommand(t *testing.T) {
 			dir := t.TempDir()
 			cfg := config{dataDir: filepath.Join(dir, "data")}
 			where := []string{"--data", cfg.dataDir}
-			rawDriver, rawDSN := "sqlite", filepath.Join(cfg.dataDir, "emr.db")
+			rawDriver, rawDSN := "sqlite", sqlstore.AuditPath(filepath.Join(cfg.dataDir, "emr.db")) // the log's own file
 			if backend == "postgres" {
 				cfg.dbURL = pgtest.DSN(t)
 				cfg.auditKey = filepath.Join(dir, "audit-key")

@@ -118,7 +118,7 @@ func (db *DB) PurgeAudit(ctx context.Context, h auditchain.ArchiveHeader, lastHa
 		return auditchain.Purge{}, fhir.Errorf(fhir.KindInvalid, "purging the audit log needs the audit signing key (--audit-key)")
 	}
 	var p auditchain.Purge
-	err := db.submit(ctx, func(tx *txn) error {
+	err := db.submitAuditFile(ctx, func(tx *txn) error {
 		if err := tx.usable(); err != nil {
 			return err
 		}

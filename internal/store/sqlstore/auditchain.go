@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,6 +31,10 @@ type pendingAudit struct {
 	recorded int64 // unix milliseconds
 	event    []byte
 	terms    []audit.Term // its search terms, for audit_posting
+	// direct: appended by a function that changes only the audit log's
+	// tables, so that with the log in a file of its own the record goes
+	// there, not to the outbox (sealApart).
+	direct bool
 }
 
 // auditInsertChunk is the most records one INSERT statement appends.
@@ -56,7 +59,7 @@ func (db *DB) sealAudit(ctx context.Context) error {
 	}
 	for rows := db.pending; len(rows) > 0; {
 		n := min(len(rows), auditInsertChunk)
-		stmt, err := db.auditInsert(ctx, n)
+		stmt, err := db.rowsStmt(ctx, &db.auditInserts, "INSERT INTO audit_event (seq, recorded, event, prev_hash, hash)", 5, n, "")
 		if err != nil {
 			return err
 		}
@@ -66,7 +69,10 @@ func (db *DB) sealAudit(ctx context.Context) error {
 			h := auditchain.Hash(hash, seq, p.recorded, p.event)
 			args = append(args, seq, p.recorded, p.event, nonNil(hash), h)
 			hash = h
-			db.aidx.sealed = append(db.aidx.sealed, sealedTerms{seq, p.terms})
+			if p.terms != nil {
+				// Without them the indexer reads the record from the log.
+				db.aidx.sealed = append(db.aidx.sealed, sealedTerms{seq, p.terms})
+			}
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return err
@@ -209,31 +215,6 @@ func (db *DB) chainUnhashed(ctx context.Context, limit int) (int, error) {
 		prev = h
 	}
 	return len(todo), nil
-}
-
-// auditInsert returns the statement inserting n chained records, prepared
-// on the writer connection the first time.
-func (db *DB) auditInsert(ctx context.Context, n int) (*sql.Stmt, error) {
-	if stmt := db.auditInserts[n]; stmt != nil {
-		return stmt, nil
-	}
-	var b strings.Builder
-	b.WriteString("INSERT INTO audit_event (seq, recorded, event, prev_hash, hash) VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?, ?)")
-	}
-	stmt, err := db.wconn.PrepareContext(ctx, b.String())
-	if err != nil {
-		return nil, err
-	}
-	if db.auditInserts == nil {
-		db.auditInserts = map[int]*sql.Stmt{}
-	}
-	db.auditInserts[n] = stmt
-	return stmt, nil
 }
 
 // maybeCheckpoint signs the chain's tip (seq, hash) when a checkpoint is

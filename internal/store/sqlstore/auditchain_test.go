@@ -34,12 +34,21 @@ type chainBackend struct {
 	dropTriggers []string
 }
 
+// rawSQLite connects to the SQLite database at path as an attacker with
+// file access could: the audit file attached, as the store has it, so
+// that statements naming audit tables find them wherever they live.
+func rawSQLite(path string) (*sql.DB, error) {
+	var opts Options
+	opts.defaults()
+	return openAttached(path, opts, false)
+}
+
 var chainBackends = []chainBackend{
 	{
 		name: "sqlite",
 		new:  func(t *testing.T) string { return filepath.Join(t.TempDir(), "emr.db") },
 		open: func(path string, opts Options) (*DB, error) { return OpenSQLite(ctx, path, opts) },
-		raw:  func(path string) (*sql.DB, error) { return sql.Open("sqlite", path) },
+		raw:  rawSQLite,
 		dropTriggers: []string{
 			"DROP TRIGGER audit_event_seal", "DROP TRIGGER audit_event_no_delete",
 			"DROP TRIGGER audit_checkpoint_no_update", "DROP TRIGGER audit_checkpoint_no_delete",

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -284,31 +283,15 @@ func (db *DB) insertPostings(ctx context.Context, postings []posting) error {
 	}
 	for len(postings) > 0 {
 		n := min(len(postings), postingInsertChunk)
-		stmt := db.postingInserts[n]
-		if stmt == nil {
-			var b strings.Builder
-			b.WriteString(db.d.insertIgnore + " audit_posting (name, key, last, first, seqs) VALUES ")
-			for i := range n {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("(?, ?, ?, ?, ?)")
-			}
-			b.WriteString(db.d.ignoreSuffix)
-			var err error
-			if stmt, err = db.wconn.PrepareContext(ctx, b.String()); err != nil {
-				return err
-			}
-			if db.postingInserts == nil {
-				db.postingInserts = map[int]*sql.Stmt{}
-			}
-			db.postingInserts[n] = stmt
+		stmt, err := db.rowsStmt(ctx, &db.postingInserts, db.d.insertIgnore+" audit_posting (name, key, last, first, seqs)", 5, n, db.d.ignoreSuffix)
+		if err != nil {
+			return err
 		}
 		args := db.postingArgs[:0]
 		for _, p := range postings[:n] {
 			args = append(args, p.name, p.key, p.last, p.first, p.seqs)
 		}
-		_, err := stmt.ExecContext(ctx, args...)
+		_, err = stmt.ExecContext(ctx, args...)
 		clear(args)
 		db.postingArgs = args
 		if err != nil {

@@ -147,6 +147,11 @@ type DB struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 
+	// auditPath is SQLite's audit file (auditfile.go), auditDSN the
+	// connection string that opens it as a database of its own; "" on
+	// PostgreSQL, whose log stays in the database.
+	auditPath, auditDSN string
+
 	// onClose runs on the writer connection after the last write.
 	onClose func(ctx context.Context, conn *sql.Conn)
 	// recordNow is Options.Now.
@@ -173,6 +178,8 @@ type DB struct {
 	postingInserts map[int]*sql.Stmt // INSERTs of n audit_posting rows
 	postingArgs    []any             // their arguments, reused
 	createBatch    *sql.Stmt         // PostgreSQL: createBatch's statement (batchcreate.go)
+	outboxInserts  map[int]*sql.Stmt // INSERTs of n audit_outbox rows (auditfile.go)
+	outboxMoved    bool              // moveOutbox moved rows that no write has deleted yet
 	aidx           auditIndexState   // what waits to be indexed (auditindex.go)
 	ckpt           checkpointState   // the last checkpoint known
 	ckptPending    *checkpointState  // made by the running transaction
@@ -184,10 +191,14 @@ var _ store.Store = (*DB)(nil)
 // connection, brings the schema up to date, prepares statements and starts
 // the writer goroutine. check, when not nil, runs first on the writer
 // connection. walPool, when not nil, is SQLite's checkpointer's
-// (walcheckpoint.go). On failure it closes every pool.
-func open(ctx context.Context, d *dialect, where string, writer, readers, walPool *sql.DB, opts Options, check func(context.Context, *sql.Conn) error) (*DB, error) {
+// (walcheckpoint.go), and auditPath, when not "", SQLite's audit file
+// (auditfile.go). On failure it closes every pool.
+func open(ctx context.Context, d *dialect, where string, writer, readers, walPool *sql.DB, auditPath string, opts Options, check func(context.Context, *sql.Conn) error) (*DB, error) {
 	db := &DB{d: d, where: where, writer: writer, readers: readers, maxBatch: opts.MaxBatch, extractor: opts.Extractor,
 		auditKey: opts.AuditKey, ckEvery: opts.CheckpointEvery, ckInterval: opts.CheckpointInterval, recordNow: opts.Now}
+	if auditPath != "" {
+		db.auditPath, db.auditDSN = auditPath, sqliteDSN(auditPath, opts, false)
+	}
 	if walPool != nil {
 		db.startWALCheckpointer(walPool)
 	}
@@ -229,8 +240,17 @@ func (db *DB) openWriter(ctx context.Context, check func(context.Context, *sql.C
 			return err
 		}
 	}
-	if err := migrate(ctx, conn, db.d); err != nil {
+	var before func(context.Context, int) error
+	if db.auditPath != "" {
+		before = db.beforeMigration
+	}
+	if err := migrate(ctx, conn, db.d, before); err != nil {
 		return err
+	}
+	if db.auditPath != "" {
+		if err := db.checkAuditFile(ctx); err != nil {
+			return err
+		}
 	}
 	if err := db.wstmt.prepare(ctx, conn, db.d); err != nil {
 		return err
@@ -240,6 +260,14 @@ func (db *DB) openWriter(ctx context.Context, check func(context.Context, *sql.C
 	}
 	if err := db.openAuditChain(ctx); err != nil {
 		return err
+	}
+	if db.auditPath != "" {
+		if n, err := db.moveOutbox(ctx); err != nil {
+			return fmt.Errorf("audit log: chaining the records of writes: %w", err)
+		} else if n > 0 {
+			slog.Info("sqlite: audit records of writes chained after a restart", "database", db.where, "records", n)
+		}
+		db.outboxMoved = true // the last run may have left moved rows: the first write deletes them
 	}
 	if n, err := db.catchUpAuditIndex(ctx); err != nil {
 		return err
@@ -288,11 +316,10 @@ func (db *DB) closeConns() error {
 	errs = append(errs, db.rd.close())
 	db.wstmt.close()
 	db.istmt.close()
-	for _, stmt := range db.auditInserts {
-		stmt.Close()
-	}
-	for _, stmt := range db.postingInserts {
-		stmt.Close()
+	for _, cache := range []map[int]*sql.Stmt{db.auditInserts, db.postingInserts, db.outboxInserts} {
+		for _, stmt := range cache {
+			stmt.Close()
+		}
 	}
 	if db.createBatch != nil {
 		db.createBatch.Close()

@@ -17,7 +17,7 @@ import (
 // a change is a new file (in both directories, so that the databases keep
 // one logical schema).
 //
-//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+//go:embed migrations/sqlite/*.sql migrations/sqlite-audit/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 type migration struct {
@@ -56,8 +56,10 @@ func loadMigrations(dir string) ([]migration, error) {
 
 // migrate applies the migrations the database lacks, each in its own
 // transaction together with its schema_migrations row, under the dialect's
-// migration lock.
-func migrate(ctx context.Context, conn *sql.Conn, d *dialect) (err error) {
+// migration lock. before, when not nil, runs ahead of each migration's
+// transaction with the version it is about to apply; it must be safe to
+// run twice (another process may apply that version meanwhile).
+func migrate(ctx context.Context, conn *sql.Conn, d *dialect, before func(ctx context.Context, version int) error) (err error) {
 	list, err := loadMigrations(d.migrationsDir)
 	if err != nil {
 		return err
@@ -78,6 +80,17 @@ func migrate(ctx context.Context, conn *sql.Conn, d *dialect) (err error) {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	for {
+		if before != nil {
+			var current int
+			if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			if current < len(list) {
+				if err := before(ctx, current+1); err != nil {
+					return fmt.Errorf("migrate %s: %w", list[current].name, err)
+				}
+			}
+		}
 		done, err := migrateStep(ctx, conn, list)
 		if err != nil || done {
 			return err

@@ -74,6 +74,8 @@ func TestPragmas(t *testing.T) {
 	for _, tc := range []struct{ pragma, want string }{
 		{"journal_mode", "wal"},
 		{"synchronous", "2"}, // FULL
+		{"audit.journal_mode", "wal"},
+		{"audit.synchronous", "2"},
 		{"foreign_keys", "1"},
 		{"busy_timeout", "5000"},
 	} {

@@ -120,7 +120,7 @@ func OpenPostgres(ctx context.Context, dbURL string, opts Options) (*DB, error) 
 		readers.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where, pgConnectErr(err))
 	}
-	db, err := open(ctx, postgresDialect, where, writer, readers, nil, opts, checkPostgres)
+	db, err := open(ctx, postgresDialect, where, writer, readers, nil, "", opts, checkPostgres)
 	if err != nil {
 		return nil, err
 	}

@@ -79,24 +79,24 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	// busy_timeout comes first so that the journal_mode change cannot fail
 	// with SQLITE_BUSY while another process holds the file.
-	writer, err := sql.Open("sqlite", sqliteDSN(path, opts, false))
+	writer, err := openAttached(path, opts, false)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	// Readers are opened lazily by the pool, after migrations, so that they
 	// see the WAL file and the schema.
-	readers, err := sql.Open("sqlite", sqliteDSN(path, opts, true))
+	readers, err := openAttached(path, opts, true)
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	ckpt, err := sql.Open("sqlite", sqliteDSN(path, opts, false))
+	ckpt, err := openAttached(path, opts, false)
 	if err != nil {
 		writer.Close()
 		readers.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	db, err := open(ctx, sqliteDialect, path, writer, readers, ckpt, opts, checkWAL)
+	db, err := open(ctx, sqliteDialect, path, writer, readers, ckpt, AuditPath(path), opts, checkWAL)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,9 @@ type txn struct {
 	ctx  context.Context // the batch's, not the caller's
 	now  time.Time
 	done bool // fn has returned: the Tx must not be used any more
+	// auditFile says that fn changes only the audit log's own tables
+	// (writeReq.auditFile).
+	auditFile bool
 	// absent are the "type/id" this function read and found missing, and
 	// has not written since: writing one needs no second look (an
 	// importer reads each resource before writing it, and on PostgreSQL
@@ -418,6 +421,6 @@ func (tx *txn) AppendAudit(event fhir.Resource) error {
 	if event.ID() == "" {
 		event.SetID(store.NewID())
 	}
-	tx.db.pending = append(tx.db.pending, pendingAudit{recorded: tx.now.UnixMilli(), event: event.JSON(), terms: audit.Index(event)})
+	tx.db.pending = append(tx.db.pending, pendingAudit{recorded: tx.now.UnixMilli(), event: event.JSON(), terms: audit.Index(event), direct: tx.auditFile})
 	return nil
 }

@@ -19,6 +19,9 @@ type writeReq struct {
 	ctx   context.Context
 	fn    func(*txn) error
 	audit bool         // fn only appends audit events
+	// auditFile: fn changes the audit log's own tables and no others
+	// (a purge); it runs in a savepoint like any write.
+	auditFile bool
 	state atomic.Int32 // reqQueued, then reqTaken by the writer or reqAbandoned by the caller
 	done  chan error   // buffered: the writer never blocks on an answer
 }
@@ -38,6 +41,12 @@ var errClosed = fhir.Errorf(fhir.KindInternal, "the store is closed")
 // nothing of fn was kept.
 func (db *DB) submit(ctx context.Context, fn func(*txn) error) error {
 	return db.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// submitAuditFile is submit for a fn that changes only the audit log's own
+// tables, besides appending events.
+func (db *DB) submitAuditFile(ctx context.Context, fn func(*txn) error) error {
+	return db.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, auditFile: true, done: make(chan error, 1)})
 }
 
 // submitAudit is submit for a fn that only appends audit events.
@@ -246,7 +255,14 @@ func (db *DB) runBatch(batch []*writeReq) {
 			return
 		}
 	}
-	if err := db.sealAudit(ctx); err != nil {
+	// With the audit log in a file of its own, a batch that writes keeps
+	// its records in the outbox of the file it writes (auditfile.go).
+	outbox := db.auditPath != "" && !auditOnly
+	seal := db.sealAudit
+	if outbox {
+		seal = db.sealApart
+	}
+	if err := seal(ctx); err != nil {
 		failAll(internalErr("write: audit", err))
 		return
 	}
@@ -255,7 +271,19 @@ func (db *DB) runBatch(batch []*writeReq) {
 		return
 	}
 	committed = true
-	db.commitAudit()
+	if outbox {
+		wanted := db.aidx.wanted
+		db.commitAudit() // what sealApart chained
+		db.aidx.wanted = wanted
+		db.outboxMoved = false
+		// The records are durable in the outbox: a failure to chain them
+		// now is only logged, and the next write or open does it.
+		if _, err := db.moveOutbox(ctx); err != nil {
+			slog.Warn("sqlite: chaining the audit records of a write failed; done later", "database", db.where, "error", err)
+		}
+	} else {
+		db.commitAudit()
+	}
 	if db.afterCommit != nil {
 		db.afterCommit(ctx, db.wconn)
 	}
@@ -305,7 +333,7 @@ func (db *DB) runOne(ctx context.Context, req *writeReq) (fnErr, sqlErr error) {
 			return nil, err
 		}
 	}
-	tx := &txn{db: db, ctx: ctx, now: db.nextNow()}
+	tx := &txn{db: db, ctx: ctx, now: db.nextNow(), auditFile: req.auditFile}
 	audits := len(db.pending)
 	fnErr = runGuarded(req.fn, tx)
 	if fnErr == nil && db.batchErr == nil {

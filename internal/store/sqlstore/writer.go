@@ -18,12 +18,12 @@ import (
 type writeReq struct {
 	ctx   context.Context
 	fn    func(*txn) error
-	audit bool         // fn only appends audit events
+	audit bool // fn only appends audit events
 	// auditFile: fn changes the audit log's own tables and no others
 	// (a purge); it runs in a savepoint like any write.
 	auditFile bool
-	state atomic.Int32 // reqQueued, then reqTaken by the writer or reqAbandoned by the caller
-	done  chan error   // buffered: the writer never blocks on an answer
+	state     atomic.Int32 // reqQueued, then reqTaken by the writer or reqAbandoned by the caller
+	done      chan error   // buffered: the writer never blocks on an answer
 }
 
 const (

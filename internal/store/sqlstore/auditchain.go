@@ -327,6 +327,9 @@ func (db *DB) auditTx(ctx context.Context, tip bool, fn func(seq int64, hash []b
 		return err
 	}
 	db.commitAudit()
+	if db.walCkpt != nil {
+		db.walCkpt.kicked() // which syncs SQLite's audit file
+	}
 	return nil
 }
 

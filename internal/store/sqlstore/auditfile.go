@@ -116,10 +116,14 @@ func openAttached(path string, opts Options, readOnly bool) (*sql.DB, error) {
 		}
 		c.attach = u.String()
 	} else {
-		// As the database file: WAL, every commit synced.
+		// WAL. A commit is written to the log before it returns, so it
+		// survives the process being killed at once; the log is synced
+		// by the checkpointer (walcheckpoint.go), so a commit survives
+		// the loss of power or of the machine within about
+		// walCheckpointEvery. moveOutbox syncs its own commits.
 		c.pragmas = []string{
 			"PRAGMA audit.journal_mode = WAL",
-			"PRAGMA audit.synchronous = FULL",
+			"PRAGMA audit.synchronous = NORMAL",
 			fmt.Sprintf("PRAGMA audit.cache_size = -%d", opts.CacheSizeKiB/4),
 		}
 	}
@@ -303,6 +307,16 @@ func (db *DB) moveOutbox(ctx context.Context) (moved int, err error) {
 	clear(db.pending)
 	db.pending = db.pending[:0]
 	db.ckptPending = nil
+	// This commit is synced: a later write deletes the outbox rows it
+	// moves, and they must not be lost with an unsynced log.
+	if _, err := db.wconn.ExecContext(ctx, "PRAGMA audit.synchronous = FULL"); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if _, serr := db.wconn.ExecContext(ctx, "PRAGMA audit.synchronous = NORMAL"); serr != nil && err == nil {
+			err = serr
+		}
+	}()
 	for _, stmt := range db.d.beginAudit {
 		if _, err := db.wconn.ExecContext(ctx, stmt); err != nil {
 			return 0, err

@@ -147,6 +147,24 @@ func TestAuditFileApart(t *testing.T) {
 	}
 }
 
+// TestAuditLogSynced: the audit file's commits are not synced one by one,
+// so the checkpointer must sync its log soon after them.
+func TestAuditLogSynced(t *testing.T) {
+	db := openTest(t)
+	defer db.Close()
+	before := db.walCkpt.syncs.Load()
+	if err := db.AppendAudit(ctx, chainEvent(1)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for db.walCkpt.syncs.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the audit file's log was not synced within 10 s of a commit")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func countMentions(events []string, ref string) int {
 	n := 0
 	for _, ev := range events {

@@ -199,7 +199,9 @@ func open(ctx context.Context, d *dialect, where string, writer, readers, walPoo
 	if auditPath != "" {
 		db.auditPath, db.auditDSN = auditPath, sqliteDSN(auditPath, opts, false)
 	}
-	if walPool != nil {
+	if walPool != nil && auditPath != "" {
+		db.startWALCheckpointer(walPool, auditPath+"-wal")
+	} else if walPool != nil {
 		db.startWALCheckpointer(walPool)
 	}
 	writer.SetMaxOpenConns(1)

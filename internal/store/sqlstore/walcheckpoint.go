@@ -3,7 +3,12 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +24,11 @@ import (
 // walCheckpointEvery. The writer's automatic checkpoint stays as a bound
 // on the log, at walSafetyPages, should this one fall behind. Checkpoints
 // change nothing durable: a commit is durable once its log is synced.
+//
+// The audit file's commits are not synced one by one (auditfile.go): the
+// checkpointer syncs its log after each checkpoint, so a record reaches
+// the disk at most walCheckpointEvery (and the checkpoint's own time)
+// after its commit, whether or not the checkpoint could copy anything.
 
 const (
 	walCheckpointEvery = 100 * time.Millisecond
@@ -28,18 +38,21 @@ const (
 // walCheckpointer runs the checkpoints of one DB.
 type walCheckpointer struct {
 	pool    *sql.DB       // one writable connection
+	sync    []string      // logs to sync after each checkpoint
+	syncs   atomic.Int64  // how many times they were synced (tests)
 	kick    chan struct{} // a commit happened; capacity 1
 	stop    chan struct{}
 	stopped chan struct{}
 }
 
 // startWALCheckpointer starts db's checkpointer on pool (a writable pool
-// of its own) and has the writer kick it after each commit.
-func (db *DB) startWALCheckpointer(pool *sql.DB) {
+// of its own) and has the writer kick it after each commit. It syncs the
+// files sync after each checkpoint.
+func (db *DB) startWALCheckpointer(pool *sql.DB, sync ...string) {
 	pool.SetMaxOpenConns(1)
 	pool.SetMaxIdleConns(1)
 	pool.SetConnMaxIdleTime(0)
-	c := &walCheckpointer{pool: pool, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	c := &walCheckpointer{pool: pool, sync: sync, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	db.walCkpt = c
 	go c.run(db.where)
 }
@@ -62,6 +75,9 @@ func (c *walCheckpointer) run(where string) {
 		case <-c.kick:
 		}
 		_, err := c.pool.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		if serr := c.syncLogs(); serr != nil {
+			err = errors.Join(err, serr)
+		}
 		switch {
 		case err != nil && !failing:
 			slog.Warn("sqlite: checkpointing the write-ahead log failed; the writer's own checkpoints bound it", "database", where, "error", err)
@@ -76,6 +92,28 @@ func (c *walCheckpointer) run(where string) {
 		case <-time.After(walCheckpointEvery):
 		}
 	}
+}
+
+// syncLogs syncs the logs c.sync names that exist.
+func (c *walCheckpointer) syncLogs() error {
+	for _, path := range c.sync {
+		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // no log yet, or none left by a checkpoint: nothing to sync
+		}
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", path, err)
+		}
+	}
+	if len(c.sync) > 0 {
+		c.syncs.Add(1)
+	}
+	return nil
 }
 
 // stopWALCheckpointer stops db's checkpointer, if it runs, and closes

@@ -390,6 +390,20 @@ func TestAuditChainConcurrent(t *testing.T) {
 
 var errRollback = errors.New("roll back")
 
+// oldSchema readies conn, on a new database, for migrations applied one
+// at a time with migrateStep, as an older emr left them, and returns a
+// function that runs a statement on conn or fails the test.
+func oldSchema(t *testing.T, conn *sql.Conn) func(q string, args ...any) {
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+	return exec
+}
+
 // TestAuditChainOfOlderDatabase opens a database whose audit records were
 // written before the chain existed (schema version 3): the store chains
 // them on opening and seals them with a checkpoint, and the log verifies,
@@ -415,13 +429,7 @@ func TestAuditChainOfOlderDatabase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustExecConn := func(q string, args ...any) {
-				t.Helper()
-				if _, err := conn.ExecContext(ctx, q, args...); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			mustExecConn(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+			mustExecConn := oldSchema(t, conn)
 			for {
 				done, err := migrateStep(ctx, conn, list[:3])
 				if err != nil {

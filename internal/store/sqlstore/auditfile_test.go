@@ -277,13 +277,7 @@ func TestAuditFileCopyResumes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustExecConn := func(q string, args ...any) {
-				t.Helper()
-				if _, err := conn.ExecContext(ctx, q, args...); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			mustExecConn(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+			mustExecConn := oldSchema(t, conn)
 			insert := func(seq int) {
 				mustExecConn("INSERT INTO main.audit_event (seq, recorded, event) VALUES (?, ?, ?)", seq, 1700000000000+seq,
 					fmt.Sprintf(`{"resourceType":"AuditEvent","id":"old-%d"}`, seq))

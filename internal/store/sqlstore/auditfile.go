@@ -118,7 +118,7 @@ func openAttached(path string, opts Options, readOnly bool) (*sql.DB, error) {
 	} else {
 		// WAL. A commit is written to the log before it returns, so it
 		// survives the process being killed at once; the log is synced
-		// by the checkpointer (walcheckpoint.go), so a commit survives
+		// beside the checkpointer (walcheckpoint.go), so a commit survives
 		// the loss of power or of the machine within about
 		// walCheckpointEvery. moveOutbox syncs its own commits.
 		c.pragmas = []string{

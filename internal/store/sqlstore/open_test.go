@@ -75,7 +75,7 @@ func TestPragmas(t *testing.T) {
 		{"journal_mode", "wal"},
 		{"synchronous", "2"}, // FULL
 		{"audit.journal_mode", "wal"},
-		{"audit.synchronous", "1"}, // NORMAL: the checkpointer syncs (walcheckpoint.go)
+		{"audit.synchronous", "1"}, // NORMAL: synced every 100 ms at most (walcheckpoint.go)
 		{"foreign_keys", "1"},
 		{"busy_timeout", "5000"},
 	} {

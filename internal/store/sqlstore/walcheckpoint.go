@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -25,10 +26,11 @@ import (
 // on the log, at walSafetyPages, should this one fall behind. Checkpoints
 // change nothing durable: a commit is durable once its log is synced.
 //
-// The audit file's commits are not synced one by one (auditfile.go): the
-// checkpointer syncs its log after each checkpoint, so a record reaches
-// the disk at most walCheckpointEvery (and the checkpoint's own time)
-// after its commit, whether or not the checkpoint could copy anything.
+// The audit file's commits are not synced one by one (auditfile.go): a
+// second goroutine beside the checkpointer's syncs its log after commits,
+// at most every walCheckpointEvery, so a record reaches the disk within
+// walCheckpointEvery and a sync of its commit. It does not wait for
+// checkpoints, which may take longer after a large write.
 
 const (
 	walCheckpointEvery = 100 * time.Millisecond
@@ -37,36 +39,69 @@ const (
 
 // walCheckpointer runs the checkpoints of one DB.
 type walCheckpointer struct {
-	pool    *sql.DB       // one writable connection
-	sync    []string      // logs to sync after each checkpoint
-	syncs   atomic.Int64  // how many times they were synced (tests)
-	kick    chan struct{} // a commit happened; capacity 1
-	stop    chan struct{}
-	stopped chan struct{}
+	pool     *sql.DB       // one writable connection
+	kick     chan struct{} // a commit happened; capacity 1
+	logs     []string      // logs the syncer syncs
+	syncKick chan struct{} // a commit happened, for the syncer; capacity 1
+	syncs    atomic.Int64  // how many times the syncer synced them (tests)
+	stop     chan struct{}
+	stopped  sync.WaitGroup
 }
 
 // startWALCheckpointer starts db's checkpointer on pool (a writable pool
-// of its own) and has the writer kick it after each commit. It syncs the
-// files sync after each checkpoint.
-func (db *DB) startWALCheckpointer(pool *sql.DB, sync ...string) {
+// of its own) and has the writer kick it after each commit; and, when
+// logs are given, the syncer that syncs them.
+func (db *DB) startWALCheckpointer(pool *sql.DB, logs ...string) {
 	pool.SetMaxOpenConns(1)
 	pool.SetMaxIdleConns(1)
 	pool.SetConnMaxIdleTime(0)
-	c := &walCheckpointer{pool: pool, sync: sync, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	c := &walCheckpointer{pool: pool, kick: make(chan struct{}, 1), logs: logs, syncKick: make(chan struct{}, 1), stop: make(chan struct{})}
 	db.walCkpt = c
-	go c.run(db.where)
+	c.stopped.Go(func() { c.run(db.where) })
+	if len(logs) > 0 {
+		c.stopped.Go(func() { c.runSyncer(db.where) })
+	}
 }
 
-// kicked tells the checkpointer a commit happened, without waiting.
+// kicked tells the checkpointer and the syncer a commit happened, without
+// waiting.
 func (c *walCheckpointer) kicked() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
+	for _, kick := range []chan struct{}{c.kick, c.syncKick} {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// runSyncer syncs the logs c.logs names after commits, at most every
+// walCheckpointEvery.
+func (c *walCheckpointer) runSyncer(where string) {
+	failing := false
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.syncKick:
+		}
+		err := c.syncLogs()
+		switch {
+		case err != nil && !failing:
+			slog.Error("sqlite: syncing the audit log to disk failed; its records since the last sync would not survive a power loss", "database", where, "error", err)
+			failing = true
+		case err == nil && failing:
+			slog.Info("sqlite: syncing the audit log works again", "database", where)
+			failing = false
+		}
+		select {
+		case <-c.stop:
+			return
+		case <-time.After(walCheckpointEvery):
+		}
 	}
 }
 
 func (c *walCheckpointer) run(where string) {
-	defer close(c.stopped)
 	failing := false
 	for {
 		select {
@@ -75,9 +110,6 @@ func (c *walCheckpointer) run(where string) {
 		case <-c.kick:
 		}
 		_, err := c.pool.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
-		if serr := c.syncLogs(); serr != nil {
-			err = errors.Join(err, serr)
-		}
 		switch {
 		case err != nil && !failing:
 			slog.Warn("sqlite: checkpointing the write-ahead log failed; the writer's own checkpoints bound it", "database", where, "error", err)
@@ -94,9 +126,9 @@ func (c *walCheckpointer) run(where string) {
 	}
 }
 
-// syncLogs syncs the logs c.sync names that exist.
+// syncLogs syncs the logs c.logs names that exist.
 func (c *walCheckpointer) syncLogs() error {
-	for _, path := range c.sync {
+	for _, path := range c.logs {
 		f, err := os.Open(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // no log yet, or none left by a checkpoint: nothing to sync
@@ -110,9 +142,7 @@ func (c *walCheckpointer) syncLogs() error {
 			return fmt.Errorf("sync %s: %w", path, err)
 		}
 	}
-	if len(c.sync) > 0 {
-		c.syncs.Add(1)
-	}
+	c.syncs.Add(1)
 	return nil
 }
 
@@ -125,6 +155,6 @@ func (db *DB) stopWALCheckpointer() error {
 	}
 	db.walCkpt = nil
 	close(c.stop)
-	<-c.stopped
+	c.stopped.Wait()
 	return c.pool.Close()
 }

@@ -35,8 +35,10 @@ import (
 // file (moveOutbox). A crash between the two leaves the records in the
 // outbox, which the next open (or any process's next write) moves; an
 // outbox row is never chained twice, since the mark moves with the chain,
-// and the moved rows are deleted by a later write. Answered callers so
-// never lose a record, and a write is never without its record.
+// and the moved rows are deleted by a later write, once the audit file's
+// log has been synced since the move (its commits are not synced one by
+// one). Answered callers so never lose a record, and a write is never
+// without its record.
 //
 // The two files belong together: each keeps the same random id
 // (audit_file), and the store refuses to open a pair whose ids differ
@@ -120,7 +122,8 @@ func openAttached(path string, opts Options, readOnly bool) (*sql.DB, error) {
 		// survives the process being killed at once; the log is synced
 		// beside the checkpointer (walcheckpoint.go), so a commit survives
 		// the loss of power or of the machine within about
-		// walCheckpointEvery. moveOutbox syncs its own commits.
+		// walCheckpointEvery. The outbox rows a commit moves are deleted
+		// only once a sync has covered it (outboxState).
 		c.pragmas = []string{
 			"PRAGMA audit.journal_mode = WAL",
 			"PRAGMA audit.synchronous = NORMAL",
@@ -269,11 +272,39 @@ func (db *DB) sealApart(ctx context.Context) error {
 	return db.stashAudit(ctx)
 }
 
+// outboxState is what the writer knows of the outbox's moved rows.
+type outboxState struct {
+	moves   []outboxMove // moves whose commit may not be synced yet
+	safe    int64        // rows up to this id are chained and synced: they may go
+	deleted int64        // rows up to this id were deleted by a committed write
+	delete  int64        // what the running write batch deletes up to
+	stashed bool         // the running write batch put rows in the outbox
+	unmoved bool         // committed rows may wait in the outbox (a move failed)
+}
+
+// outboxMove is a moveOutbox commit: the outbox rows up to through, and the
+// first sync of the audit file's log that started after it (gen).
+type outboxMove struct{ through, gen int64 }
+
+// safeThrough moves safe on by the moves that a sync has covered since,
+// and returns it.
+func (s *outboxState) safeThrough(synced int64) int64 {
+	i := 0
+	for ; i < len(s.moves) && s.moves[i].gen <= synced; i++ {
+		s.safe = max(s.safe, s.moves[i].through)
+	}
+	s.moves = s.moves[i:]
+	return s.safe
+}
+
 // stashAudit puts the running write batch's audit events into
-// audit_outbox, in its transaction, and deletes the rows moved before.
+// audit_outbox, in its transaction, and deletes the rows moved before whose
+// move is synced: until then an unsynced log holds their only other copy.
 func (db *DB) stashAudit(ctx context.Context) error {
-	if db.outboxMoved {
-		if _, err := db.wconn.ExecContext(ctx, "DELETE FROM audit_outbox WHERE id <= (SELECT through FROM audit_outbox_moved)"); err != nil {
+	db.outbox.stashed = len(db.pending) > 0
+	db.outbox.delete = db.outbox.safeThrough(db.walCkpt.syncDone.Load())
+	if db.outbox.delete > db.outbox.deleted {
+		if _, err := db.wconn.ExecContext(ctx, "DELETE FROM audit_outbox WHERE id <= ?", db.outbox.delete); err != nil {
 			return err
 		}
 	}
@@ -307,16 +338,6 @@ func (db *DB) moveOutbox(ctx context.Context) (moved int, err error) {
 	clear(db.pending)
 	db.pending = db.pending[:0]
 	db.ckptPending = nil
-	// This commit is synced: a later write deletes the outbox rows it
-	// moves, and they must not be lost with an unsynced log.
-	if _, err := db.wconn.ExecContext(ctx, "PRAGMA audit.synchronous = FULL"); err != nil {
-		return 0, err
-	}
-	defer func() {
-		if _, serr := db.wconn.ExecContext(ctx, "PRAGMA audit.synchronous = NORMAL"); serr != nil && err == nil {
-			err = serr
-		}
-	}()
 	for _, stmt := range db.d.beginAudit {
 		if _, err := db.wconn.ExecContext(ctx, stmt); err != nil {
 			return 0, err
@@ -362,9 +383,26 @@ func (db *DB) moveOutbox(ctx context.Context) (moved int, err error) {
 	}
 	db.commitAudit()
 	if last > 0 {
-		db.outboxMoved = true
+		// Not synced by this commit (the audit file's are not): the rows
+		// may go once a sync that started after it has ended.
+		db.outbox.moves = append(db.outbox.moves, outboxMove{through: last, gen: db.walCkpt.syncStarted.Load() + 1})
+		db.walCkpt.kicked()
 	}
 	return len(db.pending), nil
+}
+
+// openOutbox runs at open, after moveOutbox: it syncs the audit file's
+// log, so that every row a run before moved may be deleted.
+func (db *DB) openOutbox(ctx context.Context) error {
+	if err := db.walCkpt.syncLogs(); err != nil {
+		return err
+	}
+	var through int64
+	if err := db.wconn.QueryRowContext(ctx, "SELECT through FROM audit_outbox_moved").Scan(&through); err != nil {
+		return err
+	}
+	db.outbox.safe = max(db.outbox.safe, through)
+	return nil
 }
 
 // rowsStmt returns the statement head VALUES (?, …), … of n rows of cols

@@ -152,12 +152,12 @@ func TestAuditFileApart(t *testing.T) {
 func TestAuditLogSynced(t *testing.T) {
 	db := openTest(t)
 	defer db.Close()
-	before := db.walCkpt.syncs.Load()
+	before := db.walCkpt.syncDone.Load()
 	if err := db.AppendAudit(ctx, chainEvent(1)); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for db.walCkpt.syncs.Load() == before {
+	for db.walCkpt.syncDone.Load() == before {
 		if time.Now().After(deadline) {
 			t.Fatal("the audit file's log was not synced within 10 s of a commit")
 		}
@@ -410,4 +410,19 @@ func auditKillChild(path string) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestOutboxDeletedAfterSync: moved outbox rows may go only once a sync
+// that began after their move has ended.
+func TestOutboxDeletedAfterSync(t *testing.T) {
+	var s outboxState
+	s.moves = []outboxMove{{through: 5, gen: 3}, {through: 9, gen: 4}}
+	for _, tc := range []struct{ synced, want int64 }{{0, 0}, {2, 0}, {3, 5}, {3, 5}, {4, 9}, {10, 9}} {
+		if got := s.safeThrough(tc.synced); got != tc.want {
+			t.Errorf("synced through sync %d: rows up to %d may go, want %d", tc.synced, got, tc.want)
+		}
+	}
+	if len(s.moves) != 0 {
+		t.Errorf("%d moves left, want none", len(s.moves))
+	}
 }

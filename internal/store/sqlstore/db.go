@@ -179,7 +179,7 @@ type DB struct {
 	postingArgs    []any             // their arguments, reused
 	createBatch    *sql.Stmt         // PostgreSQL: createBatch's statement (batchcreate.go)
 	outboxInserts  map[int]*sql.Stmt // INSERTs of n audit_outbox rows (auditfile.go)
-	outboxMoved    bool              // moveOutbox moved rows that no write has deleted yet
+	outbox         outboxState       // its rows moved into the audit file (auditfile.go)
 	aidx           auditIndexState   // what waits to be indexed (auditindex.go)
 	ckpt           checkpointState   // the last checkpoint known
 	ckptPending    *checkpointState  // made by the running transaction
@@ -269,7 +269,9 @@ func (db *DB) openWriter(ctx context.Context, check func(context.Context, *sql.C
 		} else if n > 0 {
 			slog.Info("sqlite: audit records of writes chained after a restart", "database", db.where, "records", n)
 		}
-		db.outboxMoved = true // the last run may have left moved rows: the first write deletes them
+		if err := db.openOutbox(ctx); err != nil {
+			return fmt.Errorf("audit log: %w", err)
+		}
 	}
 	if n, err := db.catchUpAuditIndex(ctx); err != nil {
 		return err

@@ -43,9 +43,11 @@ type walCheckpointer struct {
 	kick     chan struct{} // a commit happened; capacity 1
 	logs     []string      // logs the syncer syncs
 	syncKick chan struct{} // a commit happened, for the syncer; capacity 1
-	syncs    atomic.Int64  // how many times the syncer synced them (tests)
-	stop     chan struct{}
-	stopped  sync.WaitGroup
+	// Syncs are numbered as they start; syncDone is the last one that
+	// ended well (the writer deletes what a sync has made safe).
+	syncStarted, syncDone atomic.Int64
+	stop                  chan struct{}
+	stopped               sync.WaitGroup
 }
 
 // startWALCheckpointer starts db's checkpointer on pool (a writable pool
@@ -126,8 +128,10 @@ func (c *walCheckpointer) run(where string) {
 	}
 }
 
-// syncLogs syncs the logs c.logs names that exist.
+// syncLogs syncs the logs c.logs names that exist: the syncer, and the
+// writer at open. syncDone only grows, whichever of two ends first.
 func (c *walCheckpointer) syncLogs() error {
+	gen := c.syncStarted.Add(1)
 	for _, path := range c.logs {
 		f, err := os.Open(path)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -142,7 +146,8 @@ func (c *walCheckpointer) syncLogs() error {
 			return fmt.Errorf("sync %s: %w", path, err)
 		}
 	}
-	c.syncs.Add(1)
+	for done := c.syncDone.Load(); gen > done && !c.syncDone.CompareAndSwap(done, gen); done = c.syncDone.Load() {
+	}
 	return nil
 }
 

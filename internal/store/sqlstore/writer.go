@@ -275,11 +275,16 @@ func (db *DB) runBatch(batch []*writeReq) {
 		wanted := db.aidx.wanted
 		db.commitAudit() // what sealApart chained
 		db.aidx.wanted = wanted
-		db.outboxMoved = false
+		db.outbox.deleted = max(db.outbox.deleted, db.outbox.delete)
+		db.outbox.unmoved = db.outbox.unmoved || db.outbox.stashed
 		// The records are durable in the outbox: a failure to chain them
 		// now is only logged, and the next write or open does it.
-		if _, err := db.moveOutbox(ctx); err != nil {
-			slog.Warn("sqlite: chaining the audit records of a write failed; done later", "database", db.where, "error", err)
+		if db.outbox.unmoved || wanted {
+			if _, err := db.moveOutbox(ctx); err != nil {
+				slog.Warn("sqlite: chaining the audit records of a write failed; done later", "database", db.where, "error", err)
+			} else {
+				db.outbox.unmoved = false
+			}
 		}
 	} else {
 		db.commitAudit()

@@ -79,45 +79,42 @@ func (c *walCheckpointer) kicked() {
 // runSyncer syncs the logs c.logs names after commits, at most every
 // walCheckpointEvery.
 func (c *walCheckpointer) runSyncer(where string) {
-	failing := false
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-c.syncKick:
-		}
-		err := c.syncLogs()
-		switch {
-		case err != nil && !failing:
-			slog.Error("sqlite: syncing the audit log to disk failed; its records since the last sync would not survive a power loss", "database", where, "error", err)
-			failing = true
-		case err == nil && failing:
-			slog.Info("sqlite: syncing the audit log works again", "database", where)
-			failing = false
-		}
-		select {
-		case <-c.stop:
-			return
-		case <-time.After(walCheckpointEvery):
-		}
-	}
+	c.every(c.syncKick, c.syncLogs, func(err error) {
+		slog.Error("sqlite: syncing the audit log to disk failed; its records since the last sync would not survive a power loss", "database", where, "error", err)
+	}, func() {
+		slog.Info("sqlite: syncing the audit log works again", "database", where)
+	})
 }
 
 func (c *walCheckpointer) run(where string) {
+	c.every(c.kick, func() error {
+		_, err := c.pool.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		return err
+	}, func(err error) {
+		slog.Warn("sqlite: checkpointing the write-ahead log failed; the writer's own checkpoints bound it", "database", where, "error", err)
+	}, func() {
+		slog.Info("sqlite: checkpointing the write-ahead log works again", "database", where)
+	})
+}
+
+// every runs work after each kick, at most every walCheckpointEvery, until
+// c stops. It reports the first failure of a run of them (failed) and the
+// first success after (recovered).
+func (c *walCheckpointer) every(kick <-chan struct{}, work func() error, failed func(error), recovered func()) {
 	failing := false
 	for {
 		select {
 		case <-c.stop:
 			return
-		case <-c.kick:
+		case <-kick:
 		}
-		_, err := c.pool.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		err := work()
 		switch {
 		case err != nil && !failing:
-			slog.Warn("sqlite: checkpointing the write-ahead log failed; the writer's own checkpoints bound it", "database", where, "error", err)
+			failed(err)
 			failing = true
 		case err == nil && failing:
-			slog.Info("sqlite: checkpointing the write-ahead log works again", "database", where)
+			recovered()
 			failing = false
 		}
 		select {

@@ -57,14 +57,9 @@ func (db *DB) sealAudit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for rows := db.pending; len(rows) > 0; {
-		n := min(len(rows), auditInsertChunk)
-		stmt, err := db.rowsStmt(ctx, &db.auditInserts, "INSERT INTO audit_event (seq, recorded, event, prev_hash, hash)", 5, n, "")
-		if err != nil {
-			return err
-		}
-		args := make([]any, 0, 5*n)
-		for _, p := range rows[:n] {
+	err = db.insertRows(ctx, &db.auditInserts, "INSERT INTO audit_event (seq, recorded, event, prev_hash, hash)", "", 5, auditInsertChunk, len(db.pending),
+		func(args []any, i int) []any {
+			p := db.pending[i]
 			seq++
 			h := auditchain.Hash(hash, seq, p.recorded, p.event)
 			args = append(args, seq, p.recorded, p.event, nonNil(hash), h)
@@ -73,11 +68,10 @@ func (db *DB) sealAudit(ctx context.Context) error {
 				// Without them the indexer reads the record from the log.
 				db.aidx.sealed = append(db.aidx.sealed, sealedTerms{seq, p.terms})
 			}
-		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return err
-		}
-		rows = rows[n:]
+			return args
+		})
+	if err != nil {
+		return err
 	}
 	if db.aidx.due(seq) {
 		if _, err := db.indexAudit(ctx, seq, 0); err != nil {

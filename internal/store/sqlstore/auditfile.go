@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -112,11 +111,7 @@ func openAttached(path string, opts Options, readOnly bool) (*sql.DB, error) {
 	if readOnly {
 		// mode=ro needs a URI; the database's DSN is one, so ATTACH
 		// takes URIs on its connections.
-		u := url.URL{Scheme: "file", Path: AuditPath(path), RawQuery: "mode=ro"}
-		if !filepath.IsAbs(path) {
-			u = url.URL{Scheme: "file", Opaque: AuditPath(path), RawQuery: "mode=ro"}
-		}
-		c.attach = u.String()
+		c.attach = fileURI(AuditPath(path), "mode=ro")
 	} else {
 		// WAL. A commit is written to the log before it returns, so it
 		// survives the process being killed at once; the log is synced
@@ -308,22 +303,8 @@ func (db *DB) stashAudit(ctx context.Context) error {
 			return err
 		}
 	}
-	for rows := db.pending; len(rows) > 0; {
-		n := min(len(rows), auditInsertChunk)
-		stmt, err := db.rowsStmt(ctx, &db.outboxInserts, "INSERT INTO audit_outbox (recorded, event)", 2, n, "")
-		if err != nil {
-			return err
-		}
-		args := make([]any, 0, 2*n)
-		for _, p := range rows[:n] {
-			args = append(args, p.recorded, p.event)
-		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return err
-		}
-		rows = rows[n:]
-	}
-	return nil
+	return db.insertRows(ctx, &db.outboxInserts, "INSERT INTO audit_outbox (recorded, event)", "", 2, auditInsertChunk, len(db.pending),
+		func(args []any, i int) []any { return append(args, db.pending[i].recorded, db.pending[i].event) })
 }
 
 // moveOutbox chains the outbox's records that are not in the log yet
@@ -333,55 +314,42 @@ func (db *DB) stashAudit(ctx context.Context) error {
 // ran before.
 func (db *DB) moveOutbox(ctx context.Context) (moved int, err error) {
 	wanted := db.aidx.wanted
-	db.aidx.begin()
-	db.aidx.wanted = wanted
-	clear(db.pending)
-	db.pending = db.pending[:0]
-	db.ckptPending = nil
-	for _, stmt := range db.d.beginAudit {
-		if _, err := db.wconn.ExecContext(ctx, stmt); err != nil {
-			return 0, err
-		}
-	}
-	defer func() {
+	var last int64
+	err = db.auditTx(ctx, false, func(int64, []byte) error {
+		db.aidx.wanted = wanted
+		clear(db.pending)
+		db.pending = db.pending[:0]
+		rows, err := db.wconn.QueryContext(ctx, "SELECT id, recorded, event FROM audit_outbox WHERE id > (SELECT through FROM audit_outbox_moved) ORDER BY id")
 		if err != nil {
-			_, _ = db.wconn.ExecContext(ctx, "ROLLBACK")
-			db.ckptPending = nil
-			db.aidx.begin()
+			return err
 		}
-	}()
-	rows, err := db.wconn.QueryContext(ctx, "SELECT id, recorded, event FROM audit_outbox WHERE id > (SELECT through FROM audit_outbox_moved) ORDER BY id")
+		for rows.Next() {
+			var p pendingAudit
+			if err := rows.Scan(&last, &p.recorded, &p.event); err != nil {
+				rows.Close()
+				return err
+			}
+			// Terms that do not parse stay nil: the indexer reads the
+			// record from the log and reports it (logTerms).
+			p.terms, _ = audit.StoredTerms(p.event)
+			db.pending = append(db.pending, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := db.sealAudit(ctx); err != nil {
+			return err
+		}
+		if last == 0 {
+			return nil
+		}
+		_, err = db.wconn.ExecContext(ctx, "UPDATE audit_outbox_moved SET through = ?", last)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
-	var last int64
-	for rows.Next() {
-		var p pendingAudit
-		if err := rows.Scan(&last, &p.recorded, &p.event); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		// Terms that do not parse stay nil: the indexer reads the record
-		// from the log and reports it (logTerms).
-		p.terms, _ = audit.StoredTerms(p.event)
-		db.pending = append(db.pending, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	if err := db.sealAudit(ctx); err != nil {
-		return 0, err
-	}
-	if last > 0 {
-		if _, err := db.wconn.ExecContext(ctx, "UPDATE audit_outbox_moved SET through = ?", last); err != nil {
-			return 0, err
-		}
-	}
-	if _, err := db.wconn.ExecContext(ctx, "COMMIT"); err != nil {
-		return 0, err
-	}
-	db.commitAudit()
 	if last > 0 {
 		// Not synced by this commit (the audit file's are not): the rows
 		// may go once a sync that started after it has ended.
@@ -402,6 +370,32 @@ func (db *DB) openOutbox(ctx context.Context) error {
 		return err
 	}
 	db.outbox.safe = max(db.outbox.safe, through)
+	return nil
+}
+
+// insertRows inserts n rows of cols values each, on the writer
+// connection, with statements head VALUES (?, …), … tail of at most chunk
+// rows, prepared once per size and kept in *cache. row appends row i's
+// values to args, in order.
+func (db *DB) insertRows(ctx context.Context, cache *map[int]*sql.Stmt, head, tail string, cols, chunk, n int, row func(args []any, i int) []any) error {
+	for from := 0; from < n; {
+		k := min(n-from, chunk)
+		stmt, err := db.rowsStmt(ctx, cache, head, cols, k, tail)
+		if err != nil {
+			return err
+		}
+		args := db.rowArgs[:0]
+		for i := from; i < from+k; i++ {
+			args = row(args, i)
+		}
+		_, err = stmt.ExecContext(ctx, args...)
+		clear(args) // drop references to the rows' values
+		db.rowArgs = args
+		if err != nil {
+			return err
+		}
+		from += k
+	}
 	return nil
 }
 

@@ -281,25 +281,11 @@ func (db *DB) insertPostings(ctx context.Context, postings []posting) error {
 			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[]) ON CONFLICT DO NOTHING`, names, keys, lasts, firsts, seqs)
 		return err
 	}
-	for len(postings) > 0 {
-		n := min(len(postings), postingInsertChunk)
-		stmt, err := db.rowsStmt(ctx, &db.postingInserts, db.d.insertIgnore+" audit_posting (name, key, last, first, seqs)", 5, n, db.d.ignoreSuffix)
-		if err != nil {
-			return err
-		}
-		args := db.postingArgs[:0]
-		for _, p := range postings[:n] {
-			args = append(args, p.name, p.key, p.last, p.first, p.seqs)
-		}
-		_, err = stmt.ExecContext(ctx, args...)
-		clear(args)
-		db.postingArgs = args
-		if err != nil {
-			return err
-		}
-		postings = postings[n:]
-	}
-	return nil
+	return db.insertRows(ctx, &db.postingInserts, db.d.insertIgnore+" audit_posting (name, key, last, first, seqs)", db.d.ignoreSuffix, 5, postingInsertChunk, len(postings),
+		func(args []any, i int) []any {
+			p := postings[i]
+			return append(args, p.name, p.key, p.last, p.first, p.seqs)
+		})
 }
 
 // purgePostings takes the records up to through out of audit_posting, in

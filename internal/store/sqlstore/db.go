@@ -176,7 +176,7 @@ type DB struct {
 	pending        []pendingAudit    // the running batch's audit events
 	auditInserts   map[int]*sql.Stmt // INSERTs of n chained records
 	postingInserts map[int]*sql.Stmt // INSERTs of n audit_posting rows
-	postingArgs    []any             // their arguments, reused
+	rowArgs        []any             // insertRows' arguments, reused
 	createBatch    *sql.Stmt         // PostgreSQL: createBatch's statement (batchcreate.go)
 	outboxInserts  map[int]*sql.Stmt // INSERTs of n audit_outbox rows (auditfile.go)
 	outbox         outboxState       // its rows moved into the audit file (auditfile.go)
@@ -199,10 +199,12 @@ func open(ctx context.Context, d *dialect, where string, writer, readers, walPoo
 	if auditPath != "" {
 		db.auditPath, db.auditDSN = auditPath, sqliteDSN(auditPath, opts, false)
 	}
-	if walPool != nil && auditPath != "" {
-		db.startWALCheckpointer(walPool, auditPath+"-wal")
-	} else if walPool != nil {
-		db.startWALCheckpointer(walPool)
+	if walPool != nil {
+		var logs []string // synced by the checkpointer's syncer
+		if auditPath != "" {
+			logs = append(logs, auditPath+"-wal")
+		}
+		db.startWALCheckpointer(walPool, logs...)
 	}
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)

@@ -146,9 +146,14 @@ func sqliteDSN(path string, opts Options, readOnly bool) string {
 		// (migrate's transactions; the writer's own say BEGIN IMMEDIATE).
 		q.Set("_txlock", "immediate")
 	}
-	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
+	return fileURI(path, q.Encode())
+}
+
+// fileURI is the SQLite URI of the file at path with the query.
+func fileURI(path, query string) string {
+	u := url.URL{Scheme: "file", Path: path, RawQuery: query}
 	if !filepath.IsAbs(path) {
-		u = url.URL{Scheme: "file", Opaque: path, RawQuery: q.Encode()}
+		u = url.URL{Scheme: "file", Opaque: path, RawQuery: query}
 	}
 	return u.String()
 }

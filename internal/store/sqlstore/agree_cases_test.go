@@ -241,7 +241,8 @@ func agreeCases() []agreeCase {
 		{"ValueSet", "url:missing=false&name=agree", agSome, ""},
 		{"Patient", "_source=http://example.org/source%23ag", agSome, ""},
 
-		// full text: _text (the narrative) and _content (every string)
+		// full text: _text (the narrative) and _content (the strings a
+		// person would search: no references, URIs or dates)
 		{"Patient", "_text=diabetic", agSome, ""},
 		{"Patient", "_text=ZÜRICH", agSome, ""},
 		{"Patient", "_text=zurich", agSome, ""},
@@ -276,7 +277,8 @@ func agreeCases() []agreeCase {
 		{"", "_content=agree", agSome, ""},
 		{"Observation", "_content=glucose or cholesterol", agSome, ""},
 		{"", "_content=müller&_type=Patient,Practitioner", agSome, ""},
-		{"Observation", "_content=http://loinc.org", agSome, ""},
+		{"Observation", "_content=http://loinc.org", agNone, ""},
+		{"Observation", "_content=loinc", agNone, ""},
 		{"Patient", "_text=\"diabetic\"", agSome, ""},
 		{"Patient", "_text=or diabetic", agNone, ""}, // a leading "or" is a word
 		{"Patient", "_text=5", agSome, ""},

@@ -47,13 +47,16 @@ func FuzzFTSWords(f *testing.F) {
 	})
 }
 
-// TestFullTextOnce: content holds each string of the resource once, the
-// narrative and bookkeeping not at all.
+// TestFullTextOnce: content holds each string of the resource once; the
+// narrative, bookkeeping, references, URIs and dates not at all.
 func TestFullTextOnce(t *testing.T) {
 	res, err := fhir.ParseResource([]byte(`{"resourceType":"Observation","id":"o1","meta":{"versionId":"2"},
 		"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Glucose <b>high</b></div>"},
 		"code":{"coding":[{"system":"http://loinc.org","code":"2345-7","display":"Glucose"},{"system":"http://loinc.org","code":"2339-0","display":"Glucose"}],"text":"Glucose"},
-		"status":"final"}`))
+		"status":"final","subject":{"reference":"Patient/6b0f1a2e-0d4c-4b8a-9d2e-1f2a3b4c5d6e","display":"Ann Lee"},
+		"effectiveDateTime":"2019-02-13T08:14:34+00:00","issued":"2019-02-13T08:14:34.245Z",
+		"note":[{"text":"seen 2019, recheck in 2019-03"}],"valueString":"2019",
+		"extension":[{"url":"http://example.org/ext","valueUri":"urn:oid:1.2.3"},{"url":"x","valueTime":"08:15:00"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +66,7 @@ func TestFullTextOnce(t *testing.T) {
 	}
 	words := strings.Fields(content)
 	slices.Sort(words)
-	want := []string{"2339-0", "2345-7", "Glucose", "final", "generated", "http://loinc.org"}
+	want := []string{"2019", "2019,", "2019-03", "2339-0", "2345-7", "Ann", "Glucose", "Lee", "final", "generated", "in", "recheck", "seen", "x"}
 	if !slices.Equal(words, want) {
 		t.Errorf("content words %q, want %q", words, want)
 	}

@@ -448,11 +448,15 @@ func compartmentsOf(typ, id string, entries []search.Entry) [][2]string {
 }
 
 // fullText returns what _text searches (the narrative's text, tags
-// stripped) and what _content searches (every string of the resource).
-// A string the resource holds more than once (a code system's URL, a
-// display repeated in each Coding) is in content once: its words match
-// the same, and in the Synthea sample a fifth of the text, which full
-// text spends most of a write's time on, goes.
+// stripped) and what _content searches: the strings of the resource a
+// person would look for, each once. Left out are what other parameters
+// search and no one types as words: bookkeeping (id, meta), references
+// (Reference.reference), URIs (code systems, canonicals, extension urls,
+// attachment urls) and dates and times. A UUID in a reference alone is
+// five words no search wants, and in the Synthea sample these strings were
+// two thirds of the words full text spent a write's time on. A string the
+// resource holds more than once (a display repeated in each Coding) is in
+// content once: its words match the same.
 func fullText(res fhir.Resource) (narrative, content string) {
 	if text, ok := res["text"].(map[string]any); ok {
 		if div, ok := text["div"].(string); ok {
@@ -465,7 +469,11 @@ func fullText(res fhir.Resource) (narrative, content string) {
 	walk = func(key string, v any) {
 		switch v := v.(type) {
 		case string:
-			if key == "div" || key == "resourceType" || key == "id" || key == "versionId" || key == "lastUpdated" {
+			switch key {
+			case "div", "resourceType", "id", "versionId", "lastUpdated", "reference":
+				return
+			}
+			if isURI(v) || isDateTime(v) {
 				return
 			}
 			if _, dup := seen[v]; dup {
@@ -488,6 +496,66 @@ func fullText(res fhir.Resource) (narrative, content string) {
 	}
 	walk("", map[string]any(res))
 	return narrative, b.String()
+}
+
+// isURI reports whether s is an absolute URI of the kinds FHIR names
+// things by: http(s), urn (oid, uuid) and other schemes followed by "//".
+func isURI(s string) bool {
+	if strings.HasPrefix(s, "urn:") {
+		return true
+	}
+	i := strings.Index(s, "://")
+	if i <= 0 {
+		return false
+	}
+	for j := 0; j < i; j++ {
+		c := s[j]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || j > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return !strings.ContainsAny(s, " \t\n")
+}
+
+// isDateTime reports whether s is a FHIR date (to the month at least),
+// dateTime, instant or time: YYYY-MM, YYYY-MM-DD, with a time after T, or
+// hh:mm:ss alone. A year alone ("2019") stays: it is also a code.
+func isDateTime(s string) bool {
+	digits := func(s string, n int) bool {
+		if len(s) < n {
+			return false
+		}
+		for i := range n {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	if len(s) == 8 && digits(s, 2) && s[2] == ':' && digits(s[3:], 2) && s[5] == ':' && digits(s[6:], 2) {
+		return true
+	}
+	if len(s) < 7 || !digits(s, 4) || s[4] != '-' || !digits(s[5:], 2) {
+		return false
+	}
+	if len(s) == 7 {
+		return true
+	}
+	if s[7] != '-' || !digits(s[8:], 2) {
+		return false
+	}
+	if len(s) == 10 {
+		return true
+	}
+	if s[10] != 'T' {
+		return false
+	}
+	for _, c := range []byte(s[11:]) {
+		if !('0' <= c && c <= '9' || c == ':' || c == '.' || c == '+' || c == '-' || c == 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // stripTags turns XHTML into its text: tags become spaces, entities are

@@ -26,8 +26,9 @@ const sqlSetMeta = `INSERT INTO search_meta (key, value) VALUES (?, ?)
 // extractor's entries. Together with the extractor's version it is the
 // index's version: a change of either marks existing indexes stale.
 // index/2: values cut at maxKeyBytes, full text folded by search.Normalize
-// and cut into words by ftsWords.
-const indexFormat = "index/2"
+// and cut into words by ftsWords. index/3: _content without references,
+// URIs, dates and times (fullText).
+const indexFormat = "index/3"
 
 // indexVersion is the version of the index this store writes.
 func (db *DB) indexVersion() string { return db.extractor.Version() + " " + indexFormat }

@@ -83,6 +83,10 @@ type converter struct {
 	defaults map[string]func(out map[string]any) // by target object path: fills elements the target requires
 	report   *Report
 	depth    int
+	// under says whether the object being converted has a property
+	// starting with "_" (a primitive's id or extensions): most have none,
+	// and then nothing looks for one.
+	under bool
 }
 
 // rule converts the element e of src (JSON name key, choice type ty) into out.
@@ -101,16 +105,19 @@ func (c *converter) resource(src map[string]any) (map[string]any, error) {
 
 func (c *converter) object(src map[string]any, from, to string) (map[string]any, error) {
 	c.depth++
-	defer func() { c.depth-- }()
+	under := c.under
+	defer func() { c.depth--; c.under = under }()
 	if c.depth > maxDepth {
 		return nil, fhir.Errorf(fhir.KindInvalid, "resource nested too deeply")
 	}
 	out := make(map[string]any, len(src))
-	keys := make([]string, 0, len(src))
+	var buf [16]string
+	keys := buf[:0]
+	c.under = false
 	for k := range src {
 		if k == "" || k[0] != '_' {
 			keys = append(keys, k)
-		} else if _, ok := src[k[1:]]; !ok {
+		} else if c.under = true; !hasKey(src, k[1:]) {
 			keys = append(keys, k[1:]) // an extension without a value
 		}
 	}
@@ -129,7 +136,7 @@ func (c *converter) object(src map[string]any, from, to string) (map[string]any,
 	// The extensions come first: elements kept as extensions are appended.
 	for _, k := range []string{"resourceType", "id", "extension", "modifierExtension"} {
 		if special(k) {
-			copyKey(out, src, k, k)
+			c.copyKey(out, src, k)
 		}
 	}
 	for _, k := range keys {
@@ -140,7 +147,7 @@ func (c *converter) object(src map[string]any, from, to string) (map[string]any,
 		if !ok {
 			// Not an element of the source version: not ours to judge,
 			// the validator will. Copy it.
-			copyKey(out, src, k, k)
+			c.copyKey(out, src, k)
 			continue
 		}
 		var err error
@@ -162,13 +169,21 @@ func (c *converter) object(src map[string]any, from, to string) (map[string]any,
 	return out, nil
 }
 
-func copyKey(out, src map[string]any, from, to string) {
-	if v, ok := src[from]; ok {
-		out[to] = fhir.CloneValue(v)
+func (c *converter) copyKey(out, src map[string]any, key string) {
+	if v, ok := src[key]; ok {
+		out[key] = fhir.CloneValue(v)
 	}
-	if v, ok := src["_"+from]; ok {
-		out["_"+to] = fhir.CloneValue(v)
+	if !c.under {
+		return
 	}
+	if v, ok := src["_"+key]; ok {
+		out["_"+key] = fhir.CloneValue(v)
+	}
+}
+
+func hasKey(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // element converts src[key] to out[toKey] when the target has toKey below
@@ -185,7 +200,11 @@ func (c *converter) element(out, src map[string]any, key, toKey string, e *elem,
 			return err
 		}
 	}
-	pext, hasExt := src["_"+key]
+	var pext any
+	hasExt := false
+	if c.under {
+		pext, hasExt = src["_"+key]
+	}
 	list, isList := v.([]any)
 	switch {
 	case e.list == te.list:

@@ -34,6 +34,15 @@ type table struct {
 	byPath   map[string]*elem
 	extValue map[string]bool // types allowed as Extension.value[x]
 	root     map[string]bool // the types the table describes
+	// kids resolves a JSON property name below an object's path without
+	// building strings: choice elements under each of their typed names.
+	kids map[string]map[string]kid
+}
+
+// kid is what child returns for one property name.
+type kid struct {
+	e  *elem
+	ty string
 }
 
 func (t *table) add(e *elem) {
@@ -51,24 +60,44 @@ func (t *table) add(e *elem) {
 // child resolves a JSON property name below the object at path, returning
 // the element and, for a choice, the type its suffix names.
 func (t *table) child(path, key string) (*elem, string, bool) {
-	if e, ok := t.byPath[path+"."+key]; ok && !e.choice {
-		return e, e.typ(), true
+	k, ok := t.kids[path][key]
+	return k.e, k.ty, ok
+}
+
+// index fills kids once every element is added: a property is the
+// element of that name unless it is a choice; a choice element name[x]
+// of type ty is the property name + ty with its first letter upper case
+// (valueQuantity, effectiveDateTime), the shortest such name winning
+// where two could be read so.
+func (t *table) index() {
+	t.kids = map[string]map[string]kid{}
+	put := func(parent, key string, k kid) {
+		m := t.kids[parent]
+		if m == nil {
+			m = map[string]kid{}
+			t.kids[parent] = m
+		}
+		if old, ok := m[key]; ok && k.e.choice && (!old.e.choice || len(old.e.name) <= len(k.e.name)) {
+			return
+		}
+		m[key] = k
 	}
-	for i := 1; i < len(key); i++ {
-		if key[i] < 'A' || key[i] > 'Z' {
+	for _, e := range t.byPath {
+		i := strings.LastIndexByte(e.path, '.')
+		if i < 0 {
 			continue
 		}
-		e, ok := t.byPath[path+"."+key[:i]+"[x]"]
-		if !ok {
+		parent := e.path[:i]
+		if !e.choice {
+			put(parent, e.name, kid{e, e.typ()})
 			continue
 		}
 		for _, ty := range e.types {
-			if strings.EqualFold(ty[:1], key[i:i+1]) && ty[1:] == key[i+1:] {
-				return e, ty, true
+			if ty != "" {
+				put(parent, e.name+strings.ToUpper(ty[:1])+ty[1:], kid{e, ty})
 			}
 		}
 	}
-	return nil, "", false
 }
 
 // lookup finds an element by path, with or without its [x].
@@ -135,6 +164,7 @@ func r4Model() *table {
 				t.extValue[ty] = true
 			}
 		}
+		t.index()
 		r4Table = t
 	})
 	return r4Table
@@ -169,6 +199,7 @@ func r5Model() *table {
 				}
 			}
 		}
+		t.index()
 		r5Table = t
 	})
 	return r5Table

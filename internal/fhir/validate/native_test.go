@@ -28,7 +28,7 @@ func (x *crossCheck) Check(at InvariantSite, constraints []spec.Constraint) ([]s
 		failed, err := x.fhirpath.Check(at, []spec.Constraint{con})
 		holds, decided := n.eval(at)
 		if err != nil {
-			x.diffs = append(x.diffs, fmt.Sprintf("%s at %s: FHIRPath: %v", con.Key, at.Expression, err))
+			x.diffs = append(x.diffs, fmt.Sprintf("%s at %s: FHIRPath: %v", con.Key, siteName(at), err))
 			continue
 		}
 		x.evaluated[con.Key]++
@@ -37,7 +37,7 @@ func (x *crossCheck) Check(at InvariantSite, constraints []spec.Constraint) ([]s
 		}
 		x.decided[con.Key]++
 		if holds != (len(failed) == 0) {
-			x.diffs = append(x.diffs, fmt.Sprintf("%s at %s: native says holds=%v, FHIRPath the opposite", con.Key, at.Expression, holds))
+			x.diffs = append(x.diffs, fmt.Sprintf("%s at %s: native says holds=%v, FHIRPath the opposite", con.Key, siteName(at), holds))
 		}
 	}
 	return nil, nil
@@ -121,4 +121,9 @@ var nativeEdgeCases = []string{
 	`{"resourceType":"Observation","status":"final","code":{"text":"x"},"instantiatesCanonical":"#q","contained":[{"resourceType":"Questionnaire","id":"q","status":"draft"}]}`,
 	// In a Bundle: the entries are not the root.
 	`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"performer":[{"reference":"#p"}],"contained":[{"resourceType":"Practitioner","id":"p"}]}}]}`,
+}
+
+// siteName names a site in a failure: the resource and the node's type.
+func siteName(at InvariantSite) string {
+	return fmt.Sprintf("%v/%v (a %s)", at.Resource["resourceType"], at.Resource["id"], at.TypeName)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
@@ -28,8 +29,7 @@ type InvariantSite struct {
 	// TypeName is the node's type: a type name ("HumanName", "Patient") or,
 	// for a backbone element, its element path ("Patient.contact"), as
 	// spec.Model names types.
-	TypeName   string
-	Expression string // FHIRPath of the node, as in issues
+	TypeName string
 }
 
 // Option configures a Validator.
@@ -60,7 +60,9 @@ func New(defs *spec.Definitions, opts ...Option) *Validator {
 // when there are none. The caller decides: any issue of severity error
 // makes the resource unacceptable.
 func (v *Validator) Validate(res fhir.Resource) []fhir.Issue {
-	w := walker{v: v, defs: v.defs}
+	w := walkers.Get().(*walker)
+	w.v, w.defs = v, v.defs
+	defer w.release()
 	rt, _ := res["resourceType"].(string)
 	w.push(rt)
 	w.resource(map[string]any(res), "", false)
@@ -70,6 +72,18 @@ func (v *Validator) Validate(res fhir.Resource) []fhir.Issue {
 		return strings.Compare(a.Expression[0], b.Expression[0])
 	})
 	return w.issues
+}
+
+// walkers keeps walkers for reuse: their buffers grow to what a
+// resource needs once, not on every validation.
+var walkers = sync.Pool{New: func() any { return new(walker) }}
+
+// release returns w to walkers, keeping no reference to what it walked
+// or reported.
+func (w *walker) release() {
+	clear(w.checks)
+	*w = walker{buf: w.buf[:0], checks: w.checks[:0], paths: w.paths[:0]}
+	walkers.Put(w)
 }
 
 // HasErrors reports whether any issue has severity error or fatal.
@@ -89,8 +103,10 @@ type walker struct {
 	defs   *spec.Definitions
 	buf    []byte
 	issues []fhir.Issue
-	// pending invariant checks, run after the structural walk
+	// pending invariant checks, run after the structural walk; paths
+	// holds their nodes' expressions, one after the other
 	checks  []invariantCheck
+	paths   []byte
 	current map[string]any // the nearest enclosing resource
 	// container is the nearest enclosing resource that is not contained
 	// (FHIRPath's %rootResource): the validated resource, or a Bundle
@@ -100,6 +116,7 @@ type walker struct {
 
 type invariantCheck struct {
 	site        InvariantSite
+	from, to    int // the node's expression in walker.paths
 	constraints []spec.Constraint
 }
 
@@ -441,17 +458,21 @@ func jsonKind(v any) string {
 }
 
 func (w *walker) addCheck(resource, node map[string]any, typeName string, constraints []spec.Constraint) {
+	from := len(w.paths)
+	w.paths = append(w.paths, w.buf...)
 	w.checks = append(w.checks, invariantCheck{
-		site:        InvariantSite{Root: fhir.Resource(w.container), Resource: resource, Node: node, TypeName: typeName, Expression: string(w.buf)},
+		site: InvariantSite{Root: fhir.Resource(w.container), Resource: resource, Node: node, TypeName: typeName},
+		from: from, to: len(w.paths),
 		constraints: constraints})
 }
 
 func (w *walker) runInvariants() {
 	for _, chk := range w.checks {
 		failed, err := w.v.invariants.Check(chk.site, chk.constraints)
+		expr := func() []string { return []string{string(w.paths[chk.from:chk.to])} }
 		if err != nil {
 			w.issues = append(w.issues, fhir.Issue{Severity: "warning", Code: "invariant",
-				Diagnostics: "an invariant could not be evaluated: " + err.Error(), Expression: []string{chk.site.Expression}})
+				Diagnostics: "an invariant could not be evaluated: " + err.Error(), Expression: expr()})
 		}
 		for _, f := range failed {
 			sev := f.Severity
@@ -459,10 +480,11 @@ func (w *walker) runInvariants() {
 				sev = "error"
 			}
 			w.issues = append(w.issues, fhir.Issue{Severity: sev, Code: "invariant",
-				Diagnostics: f.Key + ": " + f.Human, Expression: []string{chk.site.Expression}})
+				Diagnostics: f.Key + ": " + f.Human, Expression: expr()})
 		}
 	}
-	w.checks = nil
+	clear(w.checks)
+	w.checks, w.paths = w.checks[:0], w.paths[:0]
 }
 
 // elementPosition is Element's position, where the "_name" parts of

@@ -73,15 +73,18 @@ func appendObject(dst []byte, obj map[string]any) []byte {
 		dst = append(dst, ':')
 		dst = AppendJSON(dst, v)
 	}
-	keys := make([]string, 0, len(obj))
+	var buf [24]string // most objects: no allocation for their keys
+	keys := buf[:0]
 	for k := range obj {
 		if k != "resourceType" && k != "id" && k != "meta" {
 			keys = append(keys, k)
 		}
 	}
-	for _, k := range leadingKeys {
-		if v, ok := obj[k]; ok {
-			put(k, v)
+	if len(keys) < len(obj) {
+		for _, k := range leadingKeys {
+			if v, ok := obj[k]; ok {
+				put(k, v)
+			}
 		}
 	}
 	slices.Sort(keys)

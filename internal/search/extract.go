@@ -202,6 +202,29 @@ type extraction struct {
 	ctx     fhirpath.Context
 	out     []Entry
 	groups  int
+	// choices are the names a choice element of res could have, each
+	// key's text before one of its capitals ("value" and "valueCodeable"
+	// for valueCodeableConcept), made on first use: part.absent asks for
+	// them on most parameters.
+	choices     []string
+	choicesMade bool
+	choiceBuf   [24]string
+}
+
+// hasChoice reports whether res has an element name[x] under any type.
+func (ex *extraction) hasChoice(name string) bool {
+	if !ex.choicesMade {
+		ex.choicesMade = true
+		ex.choices = ex.choiceBuf[:0]
+		for k := range ex.res {
+			for i := 1; i < len(k); i++ {
+				if 'A' <= k[i] && k[i] <= 'Z' {
+					ex.choices = append(ex.choices, k[:i])
+				}
+			}
+		}
+	}
+	return slices.Contains(ex.choices, name)
 }
 
 // dedup removes the entries from start on that repeat an earlier one (the
@@ -240,7 +263,7 @@ func (ex *extraction) eval(p *plan) []fhirpath.Node {
 	nodes := ex.scratch[:0]
 	for i := range p.parts {
 		pt := &p.parts[i]
-		if !ex.x.plain && pt.absent(ex.res) {
+		if !ex.x.plain && pt.absent(ex) {
 			continue
 		}
 		before := len(nodes)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/fhirpath"
 	"github.com/emr-project/emr/internal/fhir/spec"
 )
@@ -48,25 +47,18 @@ type part struct {
 	resolveIs string
 }
 
-// absent reports whether res lacks the part's first element.
-func (pt *part) absent(res fhir.Resource) bool {
+// absent reports whether the resource lacks the part's first element.
+func (pt *part) absent(ex *extraction) bool {
 	if pt.key == "" {
 		return false
 	}
-	if _, ok := res[pt.key]; ok {
+	if _, ok := ex.res[pt.key]; ok {
 		return false
 	}
-	if _, ok := res[pt.extKey]; ok {
+	if _, ok := ex.res[pt.extKey]; ok {
 		return false
 	}
-	if pt.choice {
-		for k := range res {
-			if len(k) > len(pt.key) && k[:len(pt.key)] == pt.key && 'A' <= k[len(pt.key)] && k[len(pt.key)] <= 'Z' {
-				return false
-			}
-		}
-	}
-	return true
+	return !pt.choice || !ex.hasChoice(pt.key)
 }
 
 type component struct {

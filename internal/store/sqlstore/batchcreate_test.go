@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store"
 )
 
@@ -90,6 +91,50 @@ func TestCreatePrepared(t *testing.T) {
 			if n := rows(w.id); n != perPatient {
 				t.Errorf("%s: %d index rows, want %d as written plainly", w.id, n, perPatient)
 			}
+		}
+	})
+}
+
+// TestCreatePreparedRefusesStored: on PostgreSQL, where the resources
+// the transaction takes for absent go in one statement, one wrongly taken
+// so is not overwritten nor half-written: the batch fails and nothing of
+// it stays. (SQLite writes each resource as an update would.)
+func TestCreatePreparedRefusesStored(t *testing.T) {
+	onBulkBackends(t, func(t *testing.T, fresh func() string) {
+		db := openBulkTest(t, fresh())
+		if db.wstmt.createNew == nil {
+			t.Skip("SQLite writes each resource apart")
+		}
+		stored := benchPatient(1)
+		stored.SetID("stored")
+		if err := db.Write(ctx, func(tx store.Tx) error { _, _, err := tx.Update(stored, 0); return err }); err != nil {
+			t.Fatal(err)
+		}
+		var ps []*store.Prepared
+		for _, id := range []string{"a", "stored", "b"} {
+			res := benchPatient(2)
+			res.SetID(id)
+			p, err := db.Prepare(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+		err := db.Write(ctx, func(tx store.Tx) error {
+			tx.(*txn).absent = map[string]bool{"Patient/a": true, "Patient/stored": true, "Patient/b": true}
+			_, err := tx.(store.BatchCreator).CreatePrepared(ps)
+			return err
+		})
+		if err == nil {
+			t.Fatal("a batch creating a stored resource again succeeded")
+		}
+		for _, id := range []string{"a", "b"} {
+			if _, err := db.Read(ctx, "Patient", id); !fhir.IsKind(err, fhir.KindNotFound) {
+				t.Errorf("Patient/%s after the failed batch: %v, want not found", id, err)
+			}
+		}
+		if v, err := db.Read(ctx, "Patient", "stored"); err != nil || v.VersionID != 1 {
+			t.Errorf("Patient/stored after the failed batch: %+v %v, want version 1", v, err)
 		}
 	})
 }

@@ -234,7 +234,8 @@ func TestBulkLoad(t *testing.T) {
 		has := func(schema []string, index string) bool {
 			return slices.ContainsFunc(schema, func(s string) bool { return strings.HasPrefix(s, index+":") })
 		}
-		for _, gone := range []string{"idx_token_code", "idx_reference_target", "idx_string_text", "idx_date_low", "idx_quantity_code"} {
+		for _, gone := range []string{"idx_token_code", "idx_reference_target", "idx_string_text", "idx_date_low", "idx_quantity_code",
+			"resource_version_type", "resource_key_live", "resource_key_updated"} {
 			if has(during, gone) {
 				t.Errorf("%s is still there during the load", gone)
 			}

@@ -2,22 +2,92 @@ package fhir
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"time"
 )
 
-// dateTimePattern is the FHIR dateTime grammar: a year, optionally month,
-// day, and a time with seconds, fraction and zone.
-var dateTimePattern = regexp.MustCompile(`^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$`)
+// dateTimeParts splits s by the FHIR dateTime grammar: a year, optionally
+// month, day, and a time (hours and minutes, optionally seconds with a
+// fraction) with an optional zone. m holds, as a regular expression's
+// submatches would, the whole, the year, month, day, hour, minute,
+// second, the fraction with its dot and the zone ("" where absent).
+// (The test keeps the grammar as that regular expression and compares.)
+func dateTimeParts(s string) (m [9]string, ok bool) {
+	digits := func(at, n int) bool {
+		if len(s) < at+n {
+			return false
+		}
+		for i := at; i < at+n; i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	m[0] = s
+	if !digits(0, 4) {
+		return m, false
+	}
+	m[1] = s[:4]
+	at := 4
+	if at == len(s) {
+		return m, true
+	}
+	if s[at] != '-' || !digits(at+1, 2) {
+		return m, false
+	}
+	m[2], at = s[at+1:at+3], at+3
+	if at == len(s) {
+		return m, true
+	}
+	if s[at] != '-' || !digits(at+1, 2) {
+		return m, false
+	}
+	m[3], at = s[at+1:at+3], at+3
+	if at == len(s) {
+		return m, true
+	}
+	if s[at] != 'T' || !digits(at+1, 2) || len(s) < at+4 || s[at+3] != ':' || !digits(at+4, 2) {
+		return m, false
+	}
+	m[4], m[5], at = s[at+1:at+3], s[at+4:at+6], at+6
+	if at < len(s) && s[at] == ':' {
+		if !digits(at+1, 2) {
+			return m, false
+		}
+		m[6], at = s[at+1:at+3], at+3
+		if at < len(s) && s[at] == '.' {
+			end := at + 1
+			for end < len(s) && end-at <= 9 && '0' <= s[end] && s[end] <= '9' {
+				end++
+			}
+			if end == at+1 {
+				return m, false
+			}
+			m[7], at = s[at:end], end
+		}
+	}
+	if at == len(s) {
+		return m, true
+	}
+	switch {
+	case s[at] == 'Z' && at+1 == len(s):
+		m[8] = "Z"
+		return m, true
+	case (s[at] == '+' || s[at] == '-') && len(s) == at+6 && digits(at+1, 2) && s[at+3] == ':' && digits(at+4, 2):
+		m[8] = s[at:]
+		return m, true
+	}
+	return m, false
+}
 
 // ParseDateRange reads a FHIR date, dateTime or instant and returns the range
 // its precision implies, [start, end): "2013" is the whole year, "2013-01-02"
 // the whole day, "2013-01-02T10:00:00.123Z" one millisecond. A time without a
 // zone is taken as UTC.
 func ParseDateRange(s string) (start, end time.Time, err error) {
-	m := dateTimePattern.FindStringSubmatch(s)
-	if m == nil {
+	m, ok := dateTimeParts(s)
+	if !ok {
 		return time.Time{}, time.Time{}, fmt.Errorf("%q is not a FHIR date or dateTime", s)
 	}
 	num := func(i, def int) int {

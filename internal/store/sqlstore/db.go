@@ -178,6 +178,7 @@ type DB struct {
 	postingInserts map[int]*sql.Stmt // INSERTs of n audit_posting rows
 	rowArgs        []any             // insertRows' arguments, reused
 	createBatch    *sql.Stmt         // PostgreSQL: createBatch's statement (batchcreate.go)
+	prefetches     map[int]*sql.Stmt // Prefetch's queries for n resources
 	outboxInserts  map[int]*sql.Stmt // INSERTs of n audit_outbox rows (auditfile.go)
 	outbox         outboxState       // its rows moved into the audit file (auditfile.go)
 	aidx           auditIndexState   // what waits to be indexed (auditindex.go)
@@ -322,7 +323,7 @@ func (db *DB) closeConns() error {
 	errs = append(errs, db.rd.close())
 	db.wstmt.close()
 	db.istmt.close()
-	for _, cache := range []map[int]*sql.Stmt{db.auditInserts, db.postingInserts, db.outboxInserts} {
+	for _, cache := range []map[int]*sql.Stmt{db.auditInserts, db.postingInserts, db.outboxInserts, db.prefetches} {
 		for _, stmt := range cache {
 			stmt.Close()
 		}

@@ -196,8 +196,9 @@ func (tx *txn) Read(typ, id string) (*store.Version, error) {
 	return v, nil
 }
 
-// prefetchChunk is how many resources one Prefetch query asks for.
-const prefetchChunk = 200
+// prefetchChunk is the most resources one Prefetch query asks for; fewer
+// go by halves, so that each size is prepared once (prefetchStmt).
+const prefetchChunk = 256
 
 // Prefetch reads the current versions of refs ("Type/id") in queries of
 // prefetchChunk each; those missing count as absent for the writes that
@@ -213,7 +214,11 @@ func (tx *txn) Prefetch(refs []string) error {
 		tx.absent = map[string]bool{}
 	}
 	for len(refs) > 0 {
-		chunk := refs[:min(len(refs), prefetchChunk)]
+		k := prefetchChunk
+		for k > len(refs) {
+			k /= 2
+		}
+		chunk := refs[:k]
 		refs = refs[len(chunk):]
 		args := make([]any, 0, 2*len(chunk))
 		for _, ref := range chunk {
@@ -225,9 +230,11 @@ func (tx *txn) Prefetch(refs []string) error {
 			tx.fetched[ref] = nil
 			tx.absent[ref] = true
 		}
-		q := `SELECT ` + versionColumns + ` FROM resource_current c JOIN resource_version v ON v.seq = c.seq
-			WHERE (c.type, c.id) IN (` + strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ") + `)`
-		rows, err := tx.db.wconn.QueryContext(tx.ctx, q, args...)
+		stmt, err := tx.db.prefetchStmt(tx.ctx, len(chunk))
+		if err != nil {
+			return tx.dbErr("prefetch", err)
+		}
+		rows, err := stmt.QueryContext(tx.ctx, args...)
 		if err != nil {
 			return tx.dbErr("prefetch", err)
 		}
@@ -247,6 +254,24 @@ func (tx *txn) Prefetch(refs []string) error {
 		}
 	}
 	return nil
+}
+
+// prefetchStmt returns Prefetch's query for n resources, prepared on the
+// writer connection the first time.
+func (db *DB) prefetchStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	if stmt := db.prefetches[n]; stmt != nil {
+		return stmt, nil
+	}
+	stmt, err := db.wconn.PrepareContext(ctx, `SELECT `+versionColumns+` FROM resource_current c JOIN resource_version v ON v.seq = c.seq
+		WHERE (c.type, c.id) IN (`+strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")+`)`)
+	if err != nil {
+		return nil, err
+	}
+	if db.prefetches == nil {
+		db.prefetches = map[int]*sql.Stmt{}
+	}
+	db.prefetches[n] = stmt
+	return stmt, nil
 }
 
 func (tx *txn) Create(res fhir.Resource) (*store.Version, error) {

@@ -14,8 +14,8 @@ import (
 // implemented constraint both ways and records where they differ.
 type crossCheck struct {
 	fhirpath  *FHIRPathInvariants // noNative
-	evaluated map[string]int      // sites per key where both ran
-	decided   map[string]int      // of those, where the native code decided
+	evaluated map[string]int      // sites per key where the native code ran
+	decided   map[string]int      // of those, where it decided (and FHIRPath ran too)
 	diffs     []string
 }
 
@@ -25,14 +25,14 @@ func (x *crossCheck) Check(at InvariantSite, constraints []spec.Constraint) ([]s
 		if !ok || n.expression != con.Expression {
 			continue
 		}
-		failed, err := x.fhirpath.Check(at, []spec.Constraint{con})
 		holds, decided := n.eval(at)
-		if err != nil {
-			x.diffs = append(x.diffs, fmt.Sprintf("%s at %s: FHIRPath: %v", con.Key, siteName(at), err))
-			continue
-		}
 		x.evaluated[con.Key]++
 		if !decided {
+			continue // FHIRPath decides, as without the native code
+		}
+		failed, err := x.fhirpath.Check(at, []spec.Constraint{con})
+		if err != nil {
+			x.diffs = append(x.diffs, fmt.Sprintf("%s at %s: FHIRPath: %v", con.Key, siteName(at), err))
 			continue
 		}
 		x.decided[con.Key]++
@@ -102,7 +102,7 @@ func TestNativeInvariants(t *testing.T) {
 			t.Errorf("%s: never decided natively (%d sites)", key, x.evaluated[key])
 		}
 	}
-	t.Logf("sites evaluated both ways: %v; decided natively: %v", x.evaluated, x.decided)
+	t.Logf("sites evaluated natively: %v; decided there (and compared with FHIRPath): %v", x.evaluated, x.decided)
 }
 
 // nativeEdgeCases hold what the corpus has little of: failures, local
@@ -119,6 +119,19 @@ var nativeEdgeCases = []string{
 	`{"resourceType":"Observation","status":"final","code":{"text":"x"},"performer":[{"reference":"#a"}],
 	  "contained":[{"resourceType":"Practitioner","id":"a"},{"resourceType":"Organization","id":"b","partOf":{"reference":"#c"}},{"resourceType":"Organization","id":"c"},{"resourceType":"Organization","id":"d"}]}`,
 	`{"resourceType":"Observation","status":"final","code":{"text":"x"},"instantiatesCanonical":"#q","contained":[{"resourceType":"Questionnaire","id":"q","status":"draft"}]}`,
+	// per-1: in order, the same second, the end a second early, across
+	// zones, to the day (FHIRPath decides), an end known by extension
+	// only; dom-6: no narrative; ext-1: neither or both of value and
+	// extensions; qty-3: a code without a system; ident-1: no value;
+	// obs-6 and obs-8: both of each pair.
+	`{"resourceType":"Encounter","status":"planned","class":[{"coding":[{"system":"http://x.org","code":"a"}]}],
+	  "actualPeriod":{"start":"2020-01-01T10:00:00Z","end":"2020-01-01T10:00:00Z"},
+	  "extension":[{"url":"http://x.org/a"},{"url":"http://x.org/b","valueString":"v","extension":[{"url":"c","valueString":"w"}]}],
+	  "identifier":[{"system":"http://x.org"}],
+	  "participant":[{"period":{"start":"2020-01-01T10:00:01Z","end":"2020-01-01T10:00:00Z"}},{"period":{"start":"2020-01-01T10:00:00+01:00","end":"2020-01-01T09:30:00Z"}},
+	    {"period":{"start":"2020-01-02","end":"2020-01-01"}},{"period":{"start":"2020-01-02T00:00:00Z","_end":{"extension":[{"url":"http://x.org","valueString":"a"}]}}}]}`,
+	`{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":1,"code":"mg"},"dataAbsentReason":{"text":"x"},
+	  "bodySite":{"text":"arm"},"bodyStructure":{"concept":{"text":"arm"}},"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}}`,
 	// In a Bundle: the entries are not the root.
 	`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"performer":[{"reference":"#p"}],"contained":[{"resourceType":"Practitioner","id":"p"}]}}]}`,
 }

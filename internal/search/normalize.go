@@ -26,6 +26,14 @@ func Normalize(s string) string {
 			break
 		}
 	}
+	if ascii {
+		return normalizeASCII(s)
+	}
+	return normalizeUnicode(s)
+}
+
+// normalizeUnicode is Normalize's rule in full.
+func normalizeUnicode(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -40,16 +48,6 @@ func Normalize(s string) string {
 		}
 		b.WriteRune(r)
 	}
-	if ascii {
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			put(rune(c))
-		}
-		return b.String()
-	}
 	for _, r := range norm.NFKD.String(s) {
 		if unicode.Is(unicode.Mn, r) {
 			continue
@@ -63,6 +61,44 @@ func Normalize(s string) string {
 		put(unicode.ToLower(unicode.ToUpper(r)))
 	}
 	return b.String()
+}
+
+// normalizeASCII is Normalize for ASCII text: lower case, and each run of
+// white space (the ASCII characters unicode.IsSpace names) one space
+// between words. The text comes back as it is when that changes nothing.
+func normalizeASCII(s string) string {
+	isSpace := func(c byte) bool { return c == ' ' || '\t' <= c && c <= '\r' }
+	same := true
+	for i := 0; i < len(s) && same; i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			same = false
+		case isSpace(c):
+			same = c == ' ' && i > 0 && i < len(s)-1 && !isSpace(s[i+1])
+		}
+	}
+	if same {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isSpace(c) {
+			space = len(b) > 0
+			continue
+		}
+		if space {
+			b = append(b, ' ')
+			space = false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // unfoldable spells out letters that Unicode does not decompose into a base

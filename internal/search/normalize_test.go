@@ -40,3 +40,20 @@ func TestNumberRange(t *testing.T) {
 }
 
 func near(a, b float64) bool { d := a - b; return d < 1e-9 && d > -1e-9 }
+
+// FuzzNormalizeASCII: the ASCII fast path gives what the full rule gives.
+func FuzzNormalizeASCII(f *testing.F) {
+	for _, s := range []string{"", " ", "Body Height", "a  b", " a", "a ", "A\tB\r\nC", "x\v\fy", "already lower"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				t.Skip("not ASCII")
+			}
+		}
+		if got, want := normalizeASCII(s), normalizeUnicode(s); got != want {
+			t.Errorf("normalizeASCII(%q) = %q, the full rule %q", s, got, want)
+		}
+	})
+}

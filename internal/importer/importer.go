@@ -186,13 +186,17 @@ func Import(ctx context.Context, opts Options, paths ...string) (sum *Summary, e
 		readErr = readFiles(ctx, opts, files, jobs)
 	}()
 	var wg sync.WaitGroup
+	gate := newCores(opts.Workers)
 	for range opts.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				gate.enter()
+				r := readied(opts.Store, process(opts, j))
+				gate.leave()
 				select {
-				case results <- readied(opts.Store, process(opts, j)):
+				case results <- r:
 				case <-ctx.Done():
 				}
 			}
@@ -201,6 +205,7 @@ func Import(ctx context.Context, opts Options, paths ...string) (sum *Summary, e
 	go func() { wg.Wait(); close(results) }()
 
 	w := newWriter(ctx, opts, totalBytes)
+	w.gate, w.waiting = gate, func() int { return len(results) }
 	w.summary.Files = len(files)
 	werr := w.run(results)
 	if werr != nil {

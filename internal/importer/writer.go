@@ -20,6 +20,10 @@ type writer struct {
 	done       int64
 	batch      []*unit
 	batchSize  int
+	// gate is the workers' share of the cores (nil: no limit); waiting
+	// says how many results wait to be written.
+	gate    *cores
+	waiting func() int
 }
 
 func newWriter(ctx context.Context, opts Options, totalBytes int64) *writer {
@@ -141,6 +145,12 @@ func (w *writer) flush() error {
 func (w *writer) write(items []item) ([]outcome, error) {
 	var outcomes []outcome
 	var written []*store.Version
+	if w.gate != nil {
+		// Results for about a batch wait (each is a file or a chunk of
+		// lines): the writer will not run short while it keeps its core.
+		w.gate.writing(w.waiting() >= 2)
+		defer w.gate.writing(false)
+	}
 	err := w.opts.Store.Write(w.ctx, func(tx store.Tx) error {
 		outcomes, written = outcomes[:0], written[:0] // a backend may run fn again
 		if pf, ok := tx.(store.Prefetcher); ok {

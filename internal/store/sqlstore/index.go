@@ -329,7 +329,9 @@ func (db *DB) writeIndex(ctx context.Context, rid int64, typ, id string, res fhi
 			// resource_key, and an alias from the rows it unites.
 			continue
 		}
-		args = append(args[:0], rid, paramID(typ, e.Param), n, e.Group, e.Component)
+		// int64, which database/sql passes on as it is (an int it
+		// converts by reflection).
+		args = append(args[:0], rid, paramID(typ, e.Param), int64(n), int64(e.Group), int64(e.Component))
 		switch e.Kind {
 		// Key columns hold indexKey values; the others lose only NULs.
 		case search.KindString:

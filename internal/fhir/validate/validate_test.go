@@ -178,17 +178,34 @@ func FuzzValidate(f *testing.F) {
 	})
 }
 
+// TestConcurrent validates at once from several goroutines, which share
+// the pooled walkers: each gets the issues a lone validation gives, paths
+// of failed invariants included.
 func TestConcurrent(t *testing.T) {
 	v := New(spec.R5(), WithInvariants(NewFHIRPathInvariants(spec.R5())))
+	inputs := []string{patientJSON,
+		`{"resourceType":"Encounter","status":"planned","class":[{"coding":[{"display":"x"}]}],
+		  "actualPeriod":{"start":"2020-01-02T00:00:00Z","end":"2020-01-01T00:00:00Z"},"identifier":[{"system":"http://x.org"}]}`,
+		`{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":1,"code":"mg"},"dataAbsentReason":{"text":"x"}}`,
+	}
+	want := make([]string, len(inputs))
+	for i, in := range inputs {
+		want[i] = fmt.Sprint(v.Validate(parse(t, in)))
+	}
+	if want[1] == "[]" || want[2] == "[]" {
+		t.Fatalf("the invalid inputs gave no issues: %v", want)
+	}
 	done := make(chan bool)
-	for range 4 {
+	for g := range 4 {
 		go func() {
-			for range 20 {
-				if issues := v.Validate(parse(t, patientJSON)); len(issues) > 0 {
-					t.Error(issues)
+			defer func() { done <- true }()
+			for k := range 30 {
+				i := (g + k) % len(inputs)
+				if got := fmt.Sprint(v.Validate(parse(t, inputs[i]))); got != want[i] {
+					t.Errorf("input %d: %s, alone %s", i, got, want[i])
+					return
 				}
 			}
-			done <- true
 		}()
 	}
 	for range 4 {

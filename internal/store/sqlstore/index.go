@@ -147,12 +147,8 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 	}
 	cols, _ := s.d.pk(insertColumns[kind], "")
 	row := "(" + strings.Repeat("?, ", 5+strings.Count(cols, ",")) + "?)"
-	// OR IGNORE: no row can conflict (rid, param, n are unique and no
-	// value is NULL), and a statement that cannot abort needs no statement
-	// journal, which SQLite would otherwise truncate after every statement
-	// at a cost growing with the savepoint (half of the write time).
-	q := s.d.insertIgnore + " " + tableOf[kind] + " (rid, pid, n, grp, comp, " + cols + ") VALUES " +
-		strings.Repeat(row+", ", rows-1) + row + s.d.ignoreSuffix
+	q := s.d.insertRows + " " + tableOf[kind] + " (rid, pid, n, grp, comp, " + cols + ") VALUES " +
+		strings.Repeat(row+", ", rows-1) + row
 	st, err := s.conn.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
@@ -168,8 +164,8 @@ func (s *indexStmts) compartStmt(ctx context.Context, rows int) (*sql.Stmt, erro
 	}
 	cols, vals := s.d.pk("comp_type, comp_id, rid", "?, ?, ?")
 	row := "(" + vals + ")"
-	st, err := s.conn.PrepareContext(ctx, s.d.insertIgnore+" idx_compartment ("+cols+") VALUES "+
-		strings.Repeat(row+", ", rows-1)+row+s.d.ignoreSuffix)
+	st, err := s.conn.PrepareContext(ctx, s.d.insertRows+" idx_compartment ("+cols+") VALUES "+
+		strings.Repeat(row+", ", rows-1)+row)
 	if err != nil {
 		return nil, err
 	}

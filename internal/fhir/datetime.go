@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-// dateTimeParts splits s by the FHIR dateTime grammar: a year, optionally
+// DateTimeParts splits s by the FHIR dateTime grammar: a year, optionally
 // month, day, and a time (hours and minutes, optionally seconds with a
 // fraction) with an optional zone. m holds, as a regular expression's
 // submatches would, the whole, the year, month, day, hour, minute,
 // second, the fraction with its dot and the zone ("" where absent).
 // (The test keeps the grammar as that regular expression and compares.)
-func dateTimeParts(s string) (m [9]string, ok bool) {
+func DateTimeParts(s string) (m [9]string, ok bool) {
 	digits := func(at, n int) bool {
 		if len(s) < at+n {
 			return false
@@ -86,7 +86,7 @@ func dateTimeParts(s string) (m [9]string, ok bool) {
 // the whole day, "2013-01-02T10:00:00.123Z" one millisecond. A time without a
 // zone is taken as UTC.
 func ParseDateRange(s string) (start, end time.Time, err error) {
-	m, ok := dateTimeParts(s)
+	m, ok := DateTimeParts(s)
 	if !ok {
 		return time.Time{}, time.Time{}, fmt.Errorf("%q is not a FHIR date or dateTime", s)
 	}

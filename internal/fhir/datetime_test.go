@@ -5,22 +5,22 @@ import (
 	"testing"
 )
 
-// dateTimePattern is the FHIR dateTime grammar dateTimeParts follows.
+// dateTimePattern is the FHIR dateTime grammar DateTimeParts follows.
 var dateTimePattern = regexp.MustCompile(`^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$`)
 
 func sameAsPattern(t *testing.T, s string) {
 	t.Helper()
-	m, ok := dateTimeParts(s)
+	m, ok := DateTimeParts(s)
 	want := dateTimePattern.FindStringSubmatch(s)
 	if ok != (want != nil) {
-		t.Fatalf("dateTimeParts(%q) ok=%v, the grammar says %v", s, ok, want != nil)
+		t.Fatalf("DateTimeParts(%q) ok=%v, the grammar says %v", s, ok, want != nil)
 	}
 	if !ok {
 		return
 	}
 	for i := range want {
 		if m[i] != want[i] {
-			t.Fatalf("dateTimeParts(%q)[%d] = %q, the grammar says %q", s, i, m[i], want[i])
+			t.Fatalf("DateTimeParts(%q)[%d] = %q, the grammar says %q", s, i, m[i], want[i])
 		}
 	}
 }

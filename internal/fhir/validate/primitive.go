@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/emr-project/emr/internal/fhir"
 )
 
 // maxString is the FHIR limit on string and markdown values (1 MiB of characters).
@@ -181,60 +183,33 @@ func isSpace(r rune) bool {
 }
 
 // realDate rejects dates the regexes let through, such as 2023-02-30.
-// commonDateTime recognises, without a regular expression, the shapes
-// nearly every date and time has: YYYY-MM-DD, and YYYY-MM-DDThh:mm:ss
-// with an optional fraction and a zone (Z or ±hh:mm), each field within
-// the range dateTimeRE allows (timed: the second shape, an instant too).
-// It only ever accepts what the expressions accept
+// commonDateTime recognises, by fhir.DateTimeParts rather than a regular
+// expression, the shapes nearly every date and time has: YYYY-MM-DD, and
+// YYYY-MM-DDThh:mm:ss with an optional fraction and a zone, each field
+// within the range dateTimeRE allows (timed: the second shape, an
+// instant too). It only ever accepts what the expressions accept
 // (FuzzCommonDateTime); anything else is left to them.
 func commonDateTime(s string) (ok, timed bool) {
-	num := func(at, n int) int {
-		v := 0
-		for i := at; i < at+n; i++ {
-			c := s[i]
-			if c < '0' || c > '9' {
-				return -1
-			}
-			v = v*10 + int(c-'0')
-		}
-		return v
-	}
-	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+	m, ok := fhir.DateTimeParts(s)
+	if !ok || m[3] == "" || m[4] != "" && (m[6] == "" || m[8] == "") {
 		return false, false
 	}
-	if y, m, d := num(0, 4), num(5, 2), num(8, 2); y < 1 || m < 1 || m > 12 || d < 1 || d > 31 {
+	num := func(v string) int { n, _ := strconv.Atoi(v); return n }
+	if y, mo, d := num(m[1]), num(m[2]), num(m[3]); y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 {
 		return false, false
 	}
-	if len(s) == 10 {
+	if m[4] == "" {
 		return true, false
 	}
-	if len(s) < 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+	if num(m[4]) > 23 || num(m[5]) > 59 || num(m[6]) > 60 {
 		return false, false
 	}
-	if h, mi, sec := num(11, 2), num(14, 2), num(17, 2); h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60 {
-		return false, false
-	}
-	at := 19
-	if s[at] == '.' {
-		end := at + 1
-		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
-			end++
-		}
-		if end == at+1 || end-at-1 > 9 {
+	if z := m[8]; z != "Z" {
+		if h, mi := num(z[1:3]), num(z[4:6]); !(h <= 13 && mi <= 59 || h == 14 && mi == 0) {
 			return false, false
 		}
-		at = end
 	}
-	switch zone := s[at:]; {
-	case zone == "Z":
-		return true, true
-	case len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':':
-		h, m := num(at+1, 2), num(at+4, 2)
-		if h >= 0 && h <= 13 && m >= 0 && m <= 59 || h == 14 && m == 0 {
-			return true, true
-		}
-	}
-	return false, false
+	return true, true
 }
 
 func realDate(s string) bool {

@@ -48,14 +48,14 @@ type dialect struct {
 	// ignoreSuffix ends it.
 	insertIgnore, ignoreSuffix string
 
-	// insertRows starts the INSERTs of index rows, which never conflict
+	// indexInsert starts the INSERTs of index rows, which never conflict
 	// (rid, pid and n are unique, no value is NULL): on SQLite with OR
 	// IGNORE, as a statement that cannot abort needs no statement journal,
 	// which SQLite would otherwise truncate after every statement at a
 	// cost growing with the savepoint (half of the write time); on
 	// PostgreSQL plainly, where ON CONFLICT makes every row a speculative
 	// insertion (a third more of the server's time for index rows).
-	insertRows string
+	indexInsert string
 
 	// like is the LIKE operator that folds ASCII case only (SQLite's LIKE;
 	// PostgreSQL's ILIKE on the C collation the schema uses).

@@ -147,7 +147,7 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 	}
 	cols, _ := s.d.pk(insertColumns[kind], "")
 	row := "(" + strings.Repeat("?, ", 5+strings.Count(cols, ",")) + "?)"
-	q := s.d.insertRows + " " + tableOf[kind] + " (rid, pid, n, grp, comp, " + cols + ") VALUES " +
+	q := s.d.indexInsert + " " + tableOf[kind] + " (rid, pid, n, grp, comp, " + cols + ") VALUES " +
 		strings.Repeat(row+", ", rows-1) + row
 	st, err := s.conn.PrepareContext(ctx, q)
 	if err != nil {
@@ -164,7 +164,7 @@ func (s *indexStmts) compartStmt(ctx context.Context, rows int) (*sql.Stmt, erro
 	}
 	cols, vals := s.d.pk("comp_type, comp_id, rid", "?, ?, ?")
 	row := "(" + vals + ")"
-	st, err := s.conn.PrepareContext(ctx, s.d.insertRows+" idx_compartment ("+cols+") VALUES "+
+	st, err := s.conn.PrepareContext(ctx, s.d.indexInsert+" idx_compartment ("+cols+") VALUES "+
 		strings.Repeat(row+", ", rows-1)+row)
 	if err != nil {
 		return nil, err

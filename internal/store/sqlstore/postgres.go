@@ -37,7 +37,7 @@ var postgresDialect = &dialect{
 	auditAppend:  fmt.Sprintf("SELECT first_seq, last_seq, last_hash FROM audit_append(%d, ?, ?)", int64(pgAuditLock)),
 	insertIgnore: "INSERT INTO",
 	ignoreSuffix: " ON CONFLICT DO NOTHING",
-	insertRows:   "INSERT INTO",
+	indexInsert:  "INSERT INTO",
 	like:         "ILIKE",
 	crossJoin:    "JOIN",
 	ridSet: func(arg string) string {

@@ -21,7 +21,7 @@ var sqliteDialect = &dialect{
 	auditTip:         "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1",
 	lastInsertID:     true,
 	insertIgnore:     "INSERT OR IGNORE INTO",
-	insertRows:       "INSERT OR IGNORE INTO",
+	indexInsert:      "INSERT OR IGNORE INTO",
 	like:             "LIKE",
 	crossJoin:        "CROSS JOIN",
 	ridSet:           func(arg string) string { return "SELECT value FROM json_each(" + arg + ")" },

@@ -516,40 +516,17 @@ func isURI(s string) bool {
 }
 
 // isDateTime reports whether s is a FHIR date (to the month at least),
-// dateTime, instant or time: YYYY-MM, YYYY-MM-DD, with a time after T, or
-// hh:mm:ss alone. A year alone ("2019") stays: it is also a code.
+// dateTime or instant (fhir.DateTimeParts), or a time hh:mm:ss. A year
+// alone ("2019") stays: it is also a code.
 func isDateTime(s string) bool {
-	digits := func(s string, n int) bool {
-		if len(s) < n {
-			return false
-		}
-		for i := range n {
-			if s[i] < '0' || s[i] > '9' {
-				return false
-			}
-		}
-		return true
+	if m, ok := fhir.DateTimeParts(s); ok {
+		return m[2] != ""
 	}
-	if len(s) == 8 && digits(s, 2) && s[2] == ':' && digits(s[3:], 2) && s[5] == ':' && digits(s[6:], 2) {
-		return true
-	}
-	if len(s) < 7 || !digits(s, 4) || s[4] != '-' || !digits(s[5:], 2) {
+	if len(s) != 8 || s[2] != ':' || s[5] != ':' {
 		return false
 	}
-	if len(s) == 7 {
-		return true
-	}
-	if s[7] != '-' || !digits(s[8:], 2) {
-		return false
-	}
-	if len(s) == 10 {
-		return true
-	}
-	if s[10] != 'T' {
-		return false
-	}
-	for _, c := range []byte(s[11:]) {
-		if !('0' <= c && c <= '9' || c == ':' || c == '.' || c == '+' || c == '-' || c == 'Z') {
+	for _, i := range []int{0, 1, 3, 4, 6, 7} {
+		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
 	}

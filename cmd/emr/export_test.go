@@ -15,6 +15,7 @@ import (
 	"github.com/emr-project/emr/internal/deid/deidtest"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/mpi"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/sharedtest"
 	"github.com/emr-project/emr/internal/store/sqlstore"
@@ -151,7 +152,7 @@ func TestExportDeidentified(t *testing.T) {
 	}
 	defs := spec.R5()
 	d, _ := deid.New(defs, keyBytes)
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(data, "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(data, "emr.db"), sqlstore.Options{Extractor: mpi.WithKeys(search.NewExtractor(defs))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,8 @@ func envName(flagName string) string {
 }
 
 // parseWithArgs parses flags and positional arguments in any order, as
-// `emr import` does, and returns the positional ones.
+// `emr import` does, and returns the positional ones. Everything after
+// "--" is positional, so an argument that begins with "-" can be given.
 func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for rest := args; ; {
@@ -71,6 +72,10 @@ func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 			return nil, usageError{err}
 		}
 		if fs.NArg() == 0 {
+			break
+		}
+		if used := len(rest) - fs.NArg(); used > 0 && rest[used-1] == "--" {
+			positional = append(positional, fs.Args()...)
 			break
 		}
 		positional = append(positional, fs.Arg(0))

@@ -421,3 +421,34 @@ func TestEnvironmentConfiguresFlags(t *testing.T) {
 		t.Errorf("addr %q level %q", *addr, *level)
 	}
 }
+
+// TestPositionalAfterDoubleDash checks that flags and positional arguments
+// mix in any order and that everything after "--" is positional, so an id
+// that begins with "-" can be named.
+func TestPositionalAfterDoubleDash(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		data string
+		want []string
+	}{
+		{[]string{"a", "--data", "d", "b"}, "d", []string{"a", "b"}},
+		{[]string{"--data", "d", "--", "-x", "--data", "y"}, "d", []string{"-x", "--data", "y"}},
+		{[]string{"a", "--", "-b"}, "", []string{"a", "-b"}},
+		{[]string{"--"}, "", nil},
+	} {
+		fs := newFlagSet("x", io.Discard)
+		data := fs.String("data", "", "")
+		got, err := parseWithArgs(fs, c.args)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if *data != c.data || strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%q: data %q args %q, want %q %q", c.args, *data, got, c.data, c.want)
+		}
+	}
+	fs := newFlagSet("x", io.Discard)
+	if _, err := parseWithArgs(fs, []string{"-RTO7taNDpiUG5iay1TyzA"}); err == nil {
+		t.Error("an unknown flag before -- was accepted")
+	}
+}

@@ -169,10 +169,16 @@ func (cs *Clients) Remove(ctx context.Context, id string) error {
 	return cs.writeWithAudit(ctx, &store.Record{Kind: KindClient, Key: id}, true, ev)
 }
 
+// randomID returns 128 random bits in base64url whose first character is
+// a letter or digit, so that an id never reads as a command-line flag.
 func randomID() string {
 	b := make([]byte, 16)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	for {
+		rand.Read(b)
+		if b[0]>>2 < 62 { // 62 and 63 encode as '-' and '_'
+			return base64.RawURLEncoding.EncodeToString(b)
+		}
+	}
 }
 
 func validateClient(c *Client, roles *access.Roles) error {

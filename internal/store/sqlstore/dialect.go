@@ -20,6 +20,10 @@ import (
 type dialect struct {
 	name string // "sqlite" or "postgres": error prefixes and logs
 
+	// copyRows, when set, sends rows index rows (args, row after row) to
+	// table's cols in one bulk copy on conn, inside its transaction.
+	copyRows func(ctx context.Context, conn *sql.Conn, table string, cols []string, rows int, args []any) error
+
 	// begin starts the writer's transaction. It must take whatever lock
 	// serialises writers across every process using the database, so that
 	// seq order is commit order (history and cursors rely on it).

@@ -62,11 +62,13 @@ func (b *indexBuffer) reset() {
 }
 
 // flushRows is how many buffered rows make writeIndex flush on its own
-// (a transaction's end flushes the rest).
-const flushRows = 2048
+// (a transaction's end flushes the rest). A variable for tests only.
+var flushRows = 2048
 
 // chunkRows is the most rows one INSERT sends; smaller remainders go as
-// power-of-two chunks, so each kind needs few prepared statements.
+// power-of-two chunks, so each kind needs few prepared statements. More
+// rows of a kind than this go in one bulk copy where the dialect has one
+// (PostgreSQL: a COPY is two round trips, an INSERT one).
 const chunkRows = 128
 
 func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) error {
@@ -157,6 +159,25 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 	return st, nil
 }
 
+// table and columns name where rows of kind go, in their arguments' order.
+func (s *indexStmts) table(kind search.Kind) string {
+	if kind == compartmentKind {
+		return "idx_compartment"
+	}
+	return tableOf[kind]
+}
+
+func (s *indexStmts) columns(kind search.Kind) []string {
+	var cols string
+	if kind == compartmentKind {
+		cols, _ = s.d.pk("comp_type, comp_id, rid", "")
+	} else {
+		cols, _ = s.d.pk(insertColumns[kind], "")
+		cols = "rid, pid, n, grp, comp, " + cols
+	}
+	return strings.Split(cols, ", ")
+}
+
 // compartStmt returns the statement inserting rows idx_compartment rows.
 func (s *indexStmts) compartStmt(ctx context.Context, rows int) (*sql.Stmt, error) {
 	if st := s.compart[rows]; st != nil {
@@ -208,6 +229,12 @@ func (db *DB) flushIndex(ctx context.Context) error {
 		}
 		args := s.buf.args[kind]
 		per := len(args) / rows
+		if s.d.copyRows != nil && kind != ftsKind && rows > chunkRows {
+			if err := s.d.copyRows(ctx, s.conn, s.table(kind), s.columns(kind), rows, args); err != nil {
+				return fmt.Errorf("index %s rows: %w", orCompartments(kind), err)
+			}
+			continue
+		}
 		for done := 0; done < rows; {
 			k := chunkRows
 			for k > rows-done {

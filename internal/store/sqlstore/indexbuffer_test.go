@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
@@ -147,4 +150,110 @@ func TestPrefetch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Index rows sent in bulk (on PostgreSQL a COPY, for more than chunkRows
+// rows of a kind) are the rows a write of one resource inserts, column
+// for column. On both databases.
+func TestIndexRowsInBulk(t *testing.T) {
+	// One flush for the whole bulk write, so that every kind has more
+	// than chunkRows rows in it.
+	defer func(rows int) { flushRows = rows }(flushRows)
+	flushRows = 1 << 20
+	for name, open := range map[string]func(testing.TB) *DB{"sqlite": openTest, "postgres": openPostgresTest} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			defer db.Close()
+			const n = 100
+			resources := func(prefix string, i int) []fhir.Resource {
+				p := benchPatient(i)
+				p.SetID(fmt.Sprintf("%s%d", prefix, i))
+				o := benchObservation(i, 1)
+				o.SetID(fmt.Sprintf("%s%d", prefix, i))
+				o["subject"] = map[string]any{"reference": "Patient/" + p.ID()}
+				return []fhir.Resource{p, o}
+			}
+			err := db.Write(ctx, func(tx store.Tx) error {
+				for i := range n {
+					for _, r := range resources("bulk", i) {
+						if _, _, err := tx.Update(r, 0); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				err := db.Write(ctx, func(tx store.Tx) error {
+					for _, r := range resources("single", i) {
+						if _, _, err := tx.Update(r, 0); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			tables := append(slices.Collect(maps.Values(tableOf)), "idx_compartment")
+			slices.Sort(tables)
+			tables = slices.Compact(tables)
+			for _, table := range tables {
+				bulk, single := tableRows(t, db, table, "bulk"), tableRows(t, db, table, "single")
+				if len(bulk) < 2*n && table != "idx_number" && table != "idx_uri" {
+					t.Errorf("%s: %d rows of the bulk write", table, len(bulk))
+				}
+				if !slices.Equal(bulk, single) {
+					t.Errorf("%s: %d rows written in bulk, %d singly; they differ:\n%q\n%q",
+						table, len(bulk), len(single), bulk[:min(5, len(bulk))], single[:min(5, len(single))])
+				}
+			}
+		})
+	}
+}
+
+// tableRows lists table's rows of the resources whose ids begin with
+// prefix, every column but rid, with the prefix taken out, sorted.
+func tableRows(t *testing.T, db *DB, table, prefix string) []string {
+	t.Helper()
+	rows, err := db.readers.QueryContext(ctx, "SELECT x.*, k.id FROM "+table+" x JOIN resource_key k ON k.rid = x.rid WHERE k.id LIKE ?", prefix+"%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for i, c := range cols {
+			if c != "rid" {
+				v := vals[i]
+				if s, ok := v.([]byte); ok {
+					v = string(s)
+				}
+				fmt.Fprintf(&b, "%s=%v ", c, v)
+			}
+		}
+		out = append(out, strings.ReplaceAll(b.String(), prefix, ""))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
 }

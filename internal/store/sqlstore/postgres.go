@@ -35,6 +35,7 @@ var postgresDialect = &dialect{
 	beginAudit:   []string{"BEGIN"},
 	auditTip:     fmt.Sprintf("SELECT seq, hash FROM audit_lock_tip(%d)", int64(pgAuditLock)),
 	auditAppend:  fmt.Sprintf("SELECT first_seq, last_seq, last_hash FROM audit_append(%d, ?, ?)", int64(pgAuditLock)),
+	copyRows:     pgCopyRows,
 	insertIgnore: "INSERT INTO",
 	ignoreSuffix: " ON CONFLICT DO NOTHING",
 	indexInsert:  "INSERT INTO",
@@ -138,6 +139,28 @@ func OpenPostgres(ctx context.Context, dbURL string, opts Options) (*DB, error) 
 		db.afterCommit = r.recordCommit
 	}
 	return db, nil
+}
+
+// pgCopyRows sends rows with COPY … FROM STDIN (binary) on the writer
+// connection, in its transaction. The server inserts them in batches, a
+// page at a time, instead of parsing and executing a statement per 128
+// rows: for a Synthea import this took 0.4 s of the server's CPU and 0.3 s
+// of the importer's off 3.5 s and 3.7 s.
+func pgCopyRows(ctx context.Context, conn *sql.Conn, table string, cols []string, rows int, args []any) error {
+	per := len(args) / rows
+	return conn.Raw(func(dc any) error {
+		rc, ok := dc.(rebindConn)
+		if !ok {
+			return fmt.Errorf("copy into %s: the connection is a %T, not pgx's", table, dc)
+		}
+		n, err := rc.Conn.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(rows, func(i int) ([]any, error) {
+			return args[i*per : (i+1)*per], nil
+		}))
+		if err == nil && n != int64(rows) {
+			err = fmt.Errorf("copy into %s: %d of %d rows", table, n, rows)
+		}
+		return err
+	})
 }
 
 // openPostgresPool opens a database/sql pool on pgx whose connections

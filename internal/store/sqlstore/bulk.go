@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emr-project/emr/internal/store"
 )
@@ -72,6 +73,10 @@ type bulkState struct {
 	mu      sync.Mutex
 	running bool
 	file    *os.File // SQLite: the flock, while this DB holds it
+	// loading is set from the load's start until its indexes are built:
+	// planner statistics gathered meanwhile would be stale at once, so
+	// maybeAnalyze waits for the load's last commit.
+	loading atomic.Bool
 }
 
 // bulkLock takes and releases the lock a running bulk load holds, on the
@@ -116,6 +121,7 @@ func (db *DB) BeginBulk(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("store: begin bulk load: %w", err)
 	}
 	db.bulk.running = begun
+	db.bulk.loading.Store(begun)
 	return begun, nil
 }
 
@@ -135,6 +141,8 @@ func (db *DB) EndBulk(ctx context.Context) error {
 		if _, err := tx.db.buildBulkIndexes(tx.ctx); err != nil {
 			return tx.dbErr("end bulk load", err)
 		}
+		// This transaction's commit refreshes the statistics (maybeAnalyze).
+		db.bulk.loading.Store(false)
 		// Released before the commit: another process that finds the
 		// records meanwhile waits for the write lock to build them, and
 		// then finds none.

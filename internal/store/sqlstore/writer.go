@@ -416,9 +416,10 @@ func internalErr(op string, err error) error {
 // but only a minute or so after a large load, and until then the planner,
 // knowing nothing of the index tables, can choose plans thousands of times
 // slower — a chained search took 34 s on a freshly loaded database, under
-// 1 ms once analysed).
+// 1 ms once analysed). During a bulk load it waits for the commit that
+// builds the load's indexes, and then analyses once what the load wrote.
 func (db *DB) maybeAnalyze() {
-	if db.d.analyze == "" {
+	if db.d.analyze == "" || db.bulk.loading.Load() {
 		return
 	}
 	if db.nextAnalyze == 0 {

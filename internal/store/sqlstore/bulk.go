@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,7 +21,8 @@ import (
 // (idx_token_code, idx_reference_target, …: keyed by value, so every
 // insert lands somewhere else in the B-tree) up to date is a third of the
 // writer's time on SQLite. A bulk load drops them and builds each once at
-// the end, from the finished tables, for a fraction of that.
+// the end, from the finished tables, for a fraction of that. PostgreSQL
+// builds several at once, on connections beside the writer's (buildAside).
 //
 // On SQLite the full-text index also stops merging its segments until
 // the end, when it is merged whole (dialect.bulkFTS); that statement is
@@ -134,6 +136,7 @@ func (db *DB) EndBulk(ctx context.Context) error {
 	if !db.bulk.running {
 		return nil
 	}
+	db.buildAside(ctx)
 	err := db.submit(ctx, func(tx *txn) error {
 		if err := tx.usable(); err != nil {
 			return err
@@ -245,22 +248,8 @@ func (db *DB) droppableIndexes(ctx context.Context) ([]indexDef, error) {
 // transaction on the writer connection, and returns how many indexes it
 // built.
 func (db *DB) buildBulkIndexes(ctx context.Context) (int, error) {
-	rows, err := db.wconn.QueryContext(ctx, "SELECT key, value FROM search_meta WHERE key >= ? AND key < ? ORDER BY key", bulkKeys...)
+	defs, err := bulkIndexes(ctx, db.wconn)
 	if err != nil {
-		return 0, err
-	}
-	var defs []indexDef
-	for rows.Next() {
-		var def indexDef
-		if err := rows.Scan(&def.name, &def.sql); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		def.name = strings.TrimPrefix(def.name, metaBulkIndex)
-		defs = append(defs, def)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	built := 0
@@ -276,6 +265,79 @@ func (db *DB) buildBulkIndexes(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return built, nil
+}
+
+// bulkIndexes lists what a bulk load has yet to build, from its records
+// in search_meta, in their order. An index is created only if it does not
+// exist (buildAside may have built it).
+func bulkIndexes(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) ([]indexDef, error) {
+	rows, err := q.QueryContext(ctx, "SELECT key, value FROM search_meta WHERE key >= ? AND key < ? ORDER BY key", bulkKeys...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var defs []indexDef
+	for rows.Next() {
+		var def indexDef
+		if err := rows.Scan(&def.name, &def.sql); err != nil {
+			return nil, err
+		}
+		def.name = strings.TrimPrefix(def.name, metaBulkIndex)
+		if def.name != bulkFTSName {
+			def.sql = ifNotExists(def.sql)
+		}
+		defs = append(defs, def)
+	}
+	return defs, rows.Err()
+}
+
+// ifNotExists makes a CREATE [UNIQUE] INDEX statement, as both databases'
+// catalogues give it, do nothing when the index exists.
+func ifNotExists(stmt string) string {
+	for _, head := range []string{"CREATE INDEX ", "CREATE UNIQUE INDEX "} {
+		if rest, ok := strings.CutPrefix(stmt, head); ok && !strings.HasPrefix(rest, "IF NOT EXISTS ") {
+			return head + "IF NOT EXISTS " + rest
+		}
+	}
+	return stmt
+}
+
+// buildAside builds the indexes a bulk load dropped, dialect.buildsAside
+// at a time, each CREATE INDEX on a reader connection in a transaction of
+// its own, before the writer's transaction finds them built and deletes
+// their records. The writer is idle meanwhile: the load has ended. One
+// that fails here is only logged: the writer's transaction builds what is
+// missing, and reports its failure. A process that dies part way leaves
+// the records, and the next Open builds what is missing.
+func (db *DB) buildAside(ctx context.Context) {
+	if db.d.buildsAside == 0 {
+		return
+	}
+	defs, err := bulkIndexes(ctx, db.readers)
+	if err != nil {
+		slog.Warn("store: listing the indexes a bulk load dropped failed; built one by one", "database", db.where, "error", err)
+		return
+	}
+	next := make(chan indexDef)
+	var wg sync.WaitGroup
+	for range min(db.d.buildsAside, len(defs)) {
+		wg.Go(func() {
+			for def := range next {
+				if _, err := db.readers.ExecContext(ctx, def.sql); err != nil {
+					slog.Warn("store: building an index beside the writer failed; built in its transaction", "database", db.where, "index", def.name, "error", err)
+				}
+			}
+		})
+	}
+	for _, def := range defs {
+		if def.name != bulkFTSName {
+			next <- def
+		}
+	}
+	close(next)
+	wg.Wait()
 }
 
 // finishBulk builds, outside the writer goroutine (at Open, or at Close

@@ -451,3 +451,52 @@ func bulkChild(where string) {
 	fmt.Println("written")
 	time.Sleep(time.Hour)
 }
+
+// A load whose indexes were partly built before its records of them were
+// deleted (buildAside built some, then the process died; or it failed on
+// one) ends as if none had been: each is built once, the others are left.
+func TestBulkLoadPartlyBuilt(t *testing.T) {
+	onBulkBackends(t, func(t *testing.T, fresh func() string) {
+		db := openBulkTest(t, fresh())
+		before := schemaOf(t, db)
+		if begun, err := db.BeginBulk(ctx); err != nil || !begun {
+			t.Fatalf("BeginBulk: %v, %v", begun, err)
+		}
+		writeBulkData(t, db, 0, 5)
+		defs, err := bulkIndexes(ctx, db.readers)
+		if err != nil || len(defs) < 2 {
+			t.Fatalf("the load's records: %v, %v", defs, err)
+		}
+		for _, def := range defs[:2] {
+			if !strings.Contains(def.sql, " IF NOT EXISTS ") {
+				t.Errorf("%s is built by %q", def.name, def.sql)
+			}
+			err := db.Write(ctx, func(tx store.Tx) error {
+				_, err := tx.(*txn).db.wconn.ExecContext(ctx, def.sql)
+				return err
+			})
+			if err != nil {
+				t.Fatalf("building %s ahead: %v", def.name, err)
+			}
+		}
+		if err := db.EndBulk(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if after := schemaOf(t, db); !slices.Equal(after, before) {
+			t.Errorf("indexes after the load:\n%s\nwant\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+		}
+	})
+}
+
+func TestIfNotExists(t *testing.T) {
+	for in, want := range map[string]string{
+		"CREATE INDEX a ON t (x)":                         "CREATE INDEX IF NOT EXISTS a ON t (x)",
+		"CREATE UNIQUE INDEX a ON public.t USING btree":   "CREATE UNIQUE INDEX IF NOT EXISTS a ON public.t USING btree",
+		"CREATE INDEX IF NOT EXISTS a ON t (x)":           "CREATE INDEX IF NOT EXISTS a ON t (x)",
+		"INSERT INTO idx_fts(idx_fts) VALUES('optimize')": "INSERT INTO idx_fts(idx_fts) VALUES('optimize')",
+	} {
+		if got := ifNotExists(in); got != want {
+			t.Errorf("ifNotExists(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

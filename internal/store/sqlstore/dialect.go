@@ -95,6 +95,10 @@ type dialect struct {
 	// full-text index stops merging its segments during the load, and
 	// merges them once at the end.
 	bulkFTS [2]string
+	// buildsAside is how many of a bulk load's indexes are built at once
+	// on connections beside the writer's before its transaction records
+	// them built (buildAside); 0 builds them all in that transaction.
+	buildsAside int
 
 	// historyTx are the options of the read transaction of a history page:
 	// both of its queries must see one snapshot.

@@ -82,6 +82,9 @@ var postgresDialect = &dialect{
 		return k + ".rid IN (SELECT rid FROM idx_fts WHERE " + column + " @@ (" + strings.Join(ors, " || ") + "))"
 	},
 	patientKey:    true,
+	// The server builds indexes of different tables side by side; its own
+	// parallel workers help only with tables far larger than a clinic's.
+	buildsAside:   4,
 	analyze:       "ANALYZE",
 	migrationsDir: "migrations/postgres",
 	lockMigrations: func(ctx context.Context, conn *sql.Conn) error {

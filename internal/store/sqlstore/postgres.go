@@ -81,7 +81,7 @@ var postgresDialect = &dialect{
 		}
 		return k + ".rid IN (SELECT rid FROM idx_fts WHERE " + column + " @@ (" + strings.Join(ors, " || ") + "))"
 	},
-	patientKey:    true,
+	patientKey: true,
 	// The server builds indexes of different tables side by side; its own
 	// parallel workers help only with tables far larger than a clinic's.
 	buildsAside:   4,

@@ -114,6 +114,14 @@ func (e *env) children(n Node, name string, out []Node) (_ []Node, undeclared bo
 	if e.model != nil && n.Type != "" {
 		typ, isChoice, known = e.model.ChildType(n.Type, name)
 		undeclared = !known && e.model.BaseType(n.Type) != "" && !e.choiceKey(n.Type, name)
+		if undeclared && obj["resourceType"] == n.Type {
+			// Contained resources and entries are typed Resource, so an
+			// expression may ask them for a DomainResource's elements
+			// (dom-2: contained.contained.empty()); one that is not a
+			// DomainResource (Parameters, Binary, Bundle) has none.
+			_, _, domain := e.model.ChildType("DomainResource", name)
+			undeclared = !domain
+		}
 	}
 	if !isChoice {
 		_, has := obj[name]

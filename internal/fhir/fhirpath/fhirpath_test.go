@@ -211,6 +211,61 @@ func TestModelTypes(t *testing.T) {
 	if _, err := MustCompile("Patient.nme").Evaluate(&Context{Model: model}, patient); err == nil {
 		t.Errorf("misspelt element: want an error with a model")
 	}
+
+	// A contained resource is typed Resource: asking it for a
+	// DomainResource's element is no error (dom-2 on a Parameters or a
+	// Binary), but a name no DomainResource has still is one.
+	container := mustResource(t, `{"resourceType":"GuidanceResponse","contained":[
+		{"resourceType":"Parameters","id":"p","parameter":[{"name":"a","valueString":"b"}]},
+		{"resourceType":"Observation","id":"o","status":"final","contained":[{"resourceType":"Binary","id":"b"}]}]}`)
+	for expr, want := range map[string]int{
+		"contained.contained":           1,
+		"contained.contained.empty()":   1, // false, from the Observation
+		"contained.text":                0,
+		"contained.contained.contained": 0,
+	} {
+		out, err := MustCompile(expr).Evaluate(&Context{Model: model}, container)
+		if err != nil || len(out) != want {
+			t.Errorf("%s: %v, %v; want %d items", expr, out, err, want)
+		}
+	}
+	if _, err := MustCompile("contained.nme").Evaluate(&Context{Model: model}, container); err == nil {
+		t.Errorf("contained.nme: want an error with a model")
+	}
+
+	// repeat() reaches answers from items: asking an answer for its
+	// answers too is no error (qrs-2), but repeating over one type keeps
+	// the check.
+	qr := mustResource(t, `{"resourceType":"QuestionnaireResponse","status":"completed","item":[
+		{"linkId":"1","answer":[{"valueString":"a"}]},
+		{"linkId":"2","item":[{"linkId":"2.1","answer":[{"valueString":"b","item":[{"linkId":"2.1.1"}]}]}]}]}`)
+	out, err := MustCompile("item.repeat(answer | item).count()").Evaluate(&Context{Model: model}, qr)
+	if err != nil || len(out) != 1 || out[0].Value != int64(4) {
+		t.Errorf("item.repeat(answer | item).count(): %v, %v; want 4", out, err)
+	}
+	if _, err := MustCompile("item.repeat(item.nme)").Evaluate(&Context{Model: model}, qr); err == nil {
+		t.Errorf("item.repeat(item.nme): want an error with a model")
+	}
+}
+
+// TestDoubleQuotedStrings: the specification's own invariants (eld-11)
+// quote some strings with ", which FHIRPath's grammar does not; they are
+// read as strings, escapes included.
+func TestDoubleQuotedStrings(t *testing.T) {
+	for expr, want := range map[string]bool{
+		`"a:b" = 'a:b'`:             true,
+		`'x:y'.contains(":")`:       true,
+		`"it's" = 'it\'s'`:          true,
+		`"say \"hi\"".length() = 8`: true,
+	} {
+		out, err := MustCompile(expr).Evaluate(nil, mustResource(t, patientJSON))
+		if err != nil || len(out) != 1 || out[0].Value != want {
+			t.Errorf("%s: %v, %v; want %v", expr, out, err, want)
+		}
+	}
+	if _, err := Compile(`"unterminated`); err == nil {
+		t.Error(`"unterminated: want a syntax error`)
+	}
 }
 
 func BenchmarkPatientNameGiven(b *testing.B) {

@@ -139,9 +139,19 @@ func addCollectionFunctions(m fnMap) {
 	m.add("repeat", 1, 1, func(e *env, c *callNode, focus, in []Node) ([]Node, error) {
 		var out []Node
 		queue := focus
+		// The projection's input is, statically, every type the repeat
+		// reaches: qrs-2's repeat(answer | item) asks an answer for its
+		// answer too. Once a second type is reached, a name any of them
+		// declares is no error.
+		mixed := false
 		for len(queue) > 0 {
 			var next []Node
 			qe := iterating(e, queue)
+			if mixed && qe.strict {
+				lenient := *e
+				lenient.strict = false
+				qe = &lenient
+			}
 			for i, n := range queue {
 				r, err := c.argFor(qe, 0, n, i, nil)
 				if err != nil {
@@ -151,6 +161,7 @@ func addCollectionFunctions(m fnMap) {
 					if !containsItem(out, x) {
 						out = append(out, x)
 						next = append(next, x)
+						mixed = mixed || len(focus) > 0 && x.Type != focus[0].Type
 					}
 				}
 			}

@@ -62,7 +62,11 @@ func lex(src string) ([]token, error) {
 			}
 			toks = append(toks, token{tIdent, src[i:j], i})
 			i = j
-		case c == '`' || c == '\'':
+		case c == '`' || c == '\'' || c == '"':
+			// FHIRPath quotes strings with ' only, but invariants of the
+			// specification itself use " (eld-11: type.code.contains(":")),
+			// as do published profiles; the reference validator reads them
+			// as strings, and so does this lexer.
 			s, n, err := unquote(src[i:], c)
 			if err != nil {
 				return nil, &SyntaxError{i, err.Error()}

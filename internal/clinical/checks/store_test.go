@@ -8,8 +8,8 @@ import (
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/search"
-	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/sqlstore"
+	"github.com/emr-project/emr/internal/store/storetest"
 )
 
 // TestStoreSource runs the default checks on data held in a real store.
@@ -29,17 +29,7 @@ func TestStoreSource(t *testing.T) {
 		medRequest("x", "stopped", aspirin, "aspirin"),
 		warfarinAspirin(),
 	}
-	err = st.Write(ctx, func(tx store.Tx) error {
-		for _, r := range seed {
-			if _, _, err := tx.Update(r, 0); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storetest.Put(t, st, seed...)
 	src := &StoreSource{Store: st, Definitions: defs}
 
 	tests := []struct {

@@ -15,12 +15,18 @@ import (
 // than leaving the index tables unknown to the planner until autovacuum
 // comes round.
 func TestPostgresAnalyzesAfterLoad(t *testing.T) {
-	ctx := context.Background()
 	db := openPostgresTest(t)
 	defer db.Close()
-	for range 11 {
-		err := db.Write(ctx, func(tx store.Tx) error {
-			for range 100 {
+	createPatients(t, db, 11, 100)
+	waitAnalysed(t, db)
+}
+
+// createPatients creates batches×size patients, a batch per write.
+func createPatients(t *testing.T, db *DB, batches, size int) {
+	t.Helper()
+	for range batches {
+		err := db.Write(context.Background(), func(tx store.Tx) error {
+			for range size {
 				if _, err := tx.Create(fhir.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "Analysed"}}}); err != nil {
 					return err
 				}
@@ -31,19 +37,26 @@ func TestPostgresAnalyzesAfterLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// waitAnalysed waits until idx_string has been analysed, and returns how
+// many times it was.
+func waitAnalysed(t *testing.T, db *DB) int64 {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute) // a bound on waiting, not a speed assertion
 	for {
 		var analysed sql.NullTime
-		err := db.readers.QueryRowContext(ctx,
-			"SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'idx_string'").Scan(&analysed)
+		var count int64
+		err := db.readers.QueryRowContext(context.Background(),
+			"SELECT last_analyze, analyze_count FROM pg_stat_user_tables WHERE relname = 'idx_string'").Scan(&analysed, &count)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if analysed.Valid {
-			return
+			return count
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("idx_string was not analysed after 1,100 versions")
+			t.Fatal("idx_string was not analysed")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -61,19 +74,7 @@ func TestPostgresAnalyzesAfterBulkLoad(t *testing.T) {
 	if err != nil || !begun {
 		t.Fatalf("BeginBulk: %v %v", begun, err)
 	}
-	for range 11 {
-		err := db.Write(ctx, func(tx store.Tx) error {
-			for range 100 {
-				if _, err := tx.Create(fhir.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "Loaded"}}}); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	createPatients(t, db, 11, 100)
 	// Write has returned, so the writer's maybeAnalyze has run: it must
 	// have left its threshold (1,000) behind the versions written, which
 	// it moves past them when it starts an ANALYZE.
@@ -83,24 +84,7 @@ func TestPostgresAnalyzesAfterBulkLoad(t *testing.T) {
 	if err := db.EndBulk(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute) // a bound on waiting, not a speed assertion
-	for {
-		var analysed sql.NullTime
-		var count int64
-		err := db.readers.QueryRowContext(ctx,
-			"SELECT last_analyze, analyze_count FROM pg_stat_user_tables WHERE relname = 'idx_string'").Scan(&analysed, &count)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if analysed.Valid {
-			if count != 1 {
-				t.Errorf("idx_string analysed %d times", count)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("idx_string was not analysed after the bulk load of 1,100 versions")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if n := waitAnalysed(t, db); n != 1 {
+		t.Errorf("idx_string analysed %d times", n)
 	}
 }

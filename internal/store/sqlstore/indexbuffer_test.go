@@ -11,6 +11,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/store/storetest"
 )
 
 // Index rows wait in a buffer until the write function returns: a search
@@ -173,31 +174,13 @@ func TestIndexRowsInBulk(t *testing.T) {
 				o["subject"] = map[string]any{"reference": "Patient/" + p.ID()}
 				return []fhir.Resource{p, o}
 			}
-			err := db.Write(ctx, func(tx store.Tx) error {
-				for i := range n {
-					for _, r := range resources("bulk", i) {
-						if _, _, err := tx.Update(r, 0); err != nil {
-							return err
-						}
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			var all []fhir.Resource
 			for i := range n {
-				err := db.Write(ctx, func(tx store.Tx) error {
-					for _, r := range resources("single", i) {
-						if _, _, err := tx.Update(r, 0); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				all = append(all, resources("bulk", i)...)
+			}
+			storetest.Put(t, db, all...)
+			for i := range n {
+				storetest.Put(t, db, resources("single", i)...)
 			}
 			tables := append(slices.Collect(maps.Values(tableOf)), "idx_compartment")
 			slices.Sort(tables)

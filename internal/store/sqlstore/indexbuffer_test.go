@@ -155,7 +155,9 @@ func TestPrefetch(t *testing.T) {
 
 // Index rows sent in bulk (on PostgreSQL a COPY, for more than chunkRows
 // rows of a kind) are the rows a write of one resource inserts, column
-// for column. On both databases.
+// for column, when the resources are created and again when they are all
+// updated in one function (the old rows cleared, the new ones copied).
+// On both databases.
 func TestIndexRowsInBulk(t *testing.T) {
 	// One flush for the whole bulk write, so that every kind has more
 	// than chunkRows rows in it.
@@ -166,33 +168,35 @@ func TestIndexRowsInBulk(t *testing.T) {
 			db := open(t)
 			defer db.Close()
 			const n = 100
-			resources := func(prefix string, i int) []fhir.Resource {
-				p := benchPatient(i)
+			resources := func(prefix string, i, version int) []fhir.Resource {
+				p := benchPatient(i + version*1000)
 				p.SetID(fmt.Sprintf("%s%d", prefix, i))
-				o := benchObservation(i, 1)
+				o := benchObservation(i+version*7, 1)
 				o.SetID(fmt.Sprintf("%s%d", prefix, i))
 				o["subject"] = map[string]any{"reference": "Patient/" + p.ID()}
 				return []fhir.Resource{p, o}
 			}
-			var all []fhir.Resource
-			for i := range n {
-				all = append(all, resources("bulk", i)...)
-			}
-			storetest.Put(t, db, all...)
-			for i := range n {
-				storetest.Put(t, db, resources("single", i)...)
-			}
 			tables := append(slices.Collect(maps.Values(tableOf)), "idx_compartment")
 			slices.Sort(tables)
 			tables = slices.Compact(tables)
-			for _, table := range tables {
-				bulk, single := tableRows(t, db, table, "bulk"), tableRows(t, db, table, "single")
-				if len(bulk) < 2*n && table != "idx_number" && table != "idx_uri" {
-					t.Errorf("%s: %d rows of the bulk write", table, len(bulk))
+			for version := range 2 {
+				var all []fhir.Resource
+				for i := range n {
+					all = append(all, resources("bulk", i, version)...)
 				}
-				if !slices.Equal(bulk, single) {
-					t.Errorf("%s: %d rows written in bulk, %d singly; they differ:\n%q\n%q",
-						table, len(bulk), len(single), bulk[:min(5, len(bulk))], single[:min(5, len(single))])
+				storetest.Put(t, db, all...)
+				for i := range n {
+					storetest.Put(t, db, resources("single", i, version)...)
+				}
+				for _, table := range tables {
+					bulk, single := tableRows(t, db, table, "bulk"), tableRows(t, db, table, "single")
+					if len(bulk) < 2*n && table != "idx_number" && table != "idx_uri" {
+						t.Errorf("version %d, %s: %d rows of the bulk write", version+1, table, len(bulk))
+					}
+					if !slices.Equal(bulk, single) {
+						t.Errorf("version %d, %s: %d rows written in bulk, %d singly; they differ:\n%q\n%q",
+							version+1, table, len(bulk), len(single), bulk[:min(5, len(bulk))], single[:min(5, len(single))])
+					}
 				}
 			}
 		})

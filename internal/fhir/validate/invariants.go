@@ -22,6 +22,22 @@ type FHIRPathInvariants struct {
 	noNative bool
 }
 
+// correctedInvariants are constraints of the specification whose
+// expression fails to evaluate on valid data, each with the expression
+// evaluated in its place, while the definition's is exactly the one
+// corrected (another version of the definitions is taken as it is).
+var correctedInvariants = map[string]struct{ expression, corrected string }{
+	// eld-11 applies contains(), a string function, to type.code: on an
+	// element of several types that is several strings, an error in
+	// FHIRPath, so every choice element with a binding warned that it
+	// could not be evaluated. Any type code with a ':' is what it means
+	// (Firely corrects it the same way; FirelyTeam/firely-net-sdk#2508).
+	"eld-11": {
+		expression: `binding.empty() or type.code.empty() or type.code.contains(":") or type.select((code = 'code') or (code = 'Coding') or (code='CodeableConcept') or (code = 'Quantity') or (code = 'string') or (code = 'uri') or (code = 'Duration')).exists()`,
+		corrected:  `binding.empty() or type.code.empty() or type.code.where($this.contains(':')).exists() or type.select((code = 'code') or (code = 'Coding') or (code='CodeableConcept') or (code = 'Quantity') or (code = 'string') or (code = 'uri') or (code = 'Duration')).exists()`,
+	},
+}
+
 // NewFHIRPathInvariants returns a checker over defs.
 func NewFHIRPathInvariants(defs *spec.Definitions) *FHIRPathInvariants {
 	return &FHIRPathInvariants{model: defs.FHIRPathModel()}
@@ -45,7 +61,11 @@ func (c *FHIRPathInvariants) Check(at InvariantSite, constraints []spec.Constrai
 				continue
 			}
 		}
-		x, err := c.compile(con.Expression)
+		expr := con.Expression
+		if fix, ok := correctedInvariants[con.Key]; ok && fix.expression == expr {
+			expr = fix.corrected
+		}
+		x, err := c.compile(expr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", con.Key, err))
 			continue

@@ -30,8 +30,9 @@ var correctedInvariants = map[string]struct{ expression, corrected string }{
 	// eld-11 applies contains(), a string function, to type.code: on an
 	// element of several types that is several strings, an error in
 	// FHIRPath, so every choice element with a binding warned that it
-	// could not be evaluated. Any type code with a ':' is what it means
-	// (Firely corrects it the same way; FirelyTeam/firely-net-sdk#2508).
+	// could not be evaluated. Any type code with a ':' is what it means.
+	// (Its double quotes, which the lexer accepts, Firely corrected too:
+	// FirelyTeam/firely-net-sdk#2508.)
 	"eld-11": {
 		expression: `binding.empty() or type.code.empty() or type.code.contains(":") or type.select((code = 'code') or (code = 'Coding') or (code='CodeableConcept') or (code = 'Quantity') or (code = 'string') or (code = 'uri') or (code = 'Duration')).exists()`,
 		corrected:  `binding.empty() or type.code.empty() or type.code.where($this.contains(':')).exists() or type.select((code = 'code') or (code = 'Coding') or (code='CodeableConcept') or (code = 'Quantity') or (code = 'string') or (code = 'uri') or (code = 'Duration')).exists()`,

@@ -24,8 +24,7 @@ type indexStmts struct {
 	insertKey *sql.Stmt   // a new resource: a plain insert is cheaper than the upsert
 	clear     []*sql.Stmt // one per indexTables entry, then idx_fts
 	conn      *sql.Conn
-	insert    map[insertKey]*sql.Stmt // multi-row inserts, prepared on first use
-	compart   map[int]*sql.Stmt       // multi-row compartment inserts, by rows
+	insert    map[insertKey]*sql.Stmt // multi-row inserts (compartments too), prepared on first use
 	fts       map[int]*sql.Stmt       // multi-row full-text inserts, by rows
 	d         *dialect
 	// buf holds the index rows written in the current write function but
@@ -101,7 +100,6 @@ func (s *indexStmts) prepare(ctx context.Context, conn *sql.Conn, d *dialect) er
 	s.clear = append(s.clear, st)
 	s.conn = conn
 	s.insert = make(map[insertKey]*sql.Stmt)
-	s.compart = make(map[int]*sql.Stmt)
 	s.fts = make(map[int]*sql.Stmt)
 	return nil
 }
@@ -112,9 +110,6 @@ func (s *indexStmts) close() {
 		all = append(all, st)
 	}
 	for _, st := range s.insert {
-		all = append(all, st)
-	}
-	for _, st := range s.compart {
 		all = append(all, st)
 	}
 	for _, st := range all {
@@ -141,15 +136,16 @@ type insertKey struct {
 	rows int
 }
 
-// insertStmt returns the statement inserting rows entries of kind.
+// insertStmt returns the statement inserting rows entries of kind (of
+// idx_compartment for compartmentKind).
 func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int) (*sql.Stmt, error) {
 	key := insertKey{kind, rows}
 	if st := s.insert[key]; st != nil {
 		return st, nil
 	}
-	cols, _ := s.d.pk(insertColumns[kind], "")
-	row := "(" + strings.Repeat("?, ", 5+strings.Count(cols, ",")) + "?)"
-	q := s.d.indexInsert + " " + tableOf[kind] + " (rid, pid, n, grp, comp, " + cols + ") VALUES " +
+	cols := s.columns(kind)
+	row := "(" + strings.Repeat("?, ", len(cols)-1) + "?)"
+	q := s.d.indexInsert + " " + s.table(kind) + " (" + strings.Join(cols, ", ") + ") VALUES " +
 		strings.Repeat(row+", ", rows-1) + row
 	st, err := s.conn.PrepareContext(ctx, q)
 	if err != nil {
@@ -159,7 +155,8 @@ func (s *indexStmts) insertStmt(ctx context.Context, kind search.Kind, rows int)
 	return st, nil
 }
 
-// table and columns name where rows of kind go, in their arguments' order.
+// table and columns name where rows of kind go, in their arguments'
+// order: for the INSERTs and for a dialect's bulk copy alike.
 func (s *indexStmts) table(kind search.Kind) string {
 	if kind == compartmentKind {
 		return "idx_compartment"
@@ -176,22 +173,6 @@ func (s *indexStmts) columns(kind search.Kind) []string {
 		cols = "rid, pid, n, grp, comp, " + cols
 	}
 	return strings.Split(cols, ", ")
-}
-
-// compartStmt returns the statement inserting rows idx_compartment rows.
-func (s *indexStmts) compartStmt(ctx context.Context, rows int) (*sql.Stmt, error) {
-	if st := s.compart[rows]; st != nil {
-		return st, nil
-	}
-	cols, vals := s.d.pk("comp_type, comp_id, rid", "?, ?, ?")
-	row := "(" + vals + ")"
-	st, err := s.conn.PrepareContext(ctx, s.d.indexInsert+" idx_compartment ("+cols+") VALUES "+
-		strings.Repeat(row+", ", rows-1)+row)
-	if err != nil {
-		return nil, err
-	}
-	s.compart[rows] = st
-	return st, nil
 }
 
 // ftsStmt returns the statement inserting rows full-text rows: the
@@ -243,8 +224,6 @@ func (db *DB) flushIndex(ctx context.Context) error {
 			var st *sql.Stmt
 			var err error
 			switch kind {
-			case compartmentKind:
-				st, err = s.compartStmt(ctx, k)
 			case ftsKind:
 				st, err = s.ftsStmt(ctx, k)
 			default:

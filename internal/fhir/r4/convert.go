@@ -52,7 +52,7 @@ func (r *Report) String() string {
 // ToR5 converts an R4 resource to R5. The input is not modified. A resource
 // type without conversion gives a *fhir.Error of kind KindNotSupported.
 func ToR5(res fhir.Resource) (fhir.Resource, *Report, error) {
-	c := &converter{from: r4Model(), to: r5Model(), rules: rulesToR5, defaults: defaultsR5, report: &Report{Kept: map[string]int{}}}
+	c := &converter{from: r4Model(), to: r5Model(), defaults: defaultsR5, report: &Report{Kept: map[string]int{}}}
 	out, err := c.resource(map[string]any(res))
 	if err != nil {
 		return nil, nil, err
@@ -63,7 +63,7 @@ func ToR5(res fhir.Resource) (fhir.Resource, *Report, error) {
 // ToR4 converts an R5 resource to R4. The input is not modified. A resource
 // type without conversion gives a *fhir.Error of kind KindNotSupported.
 func ToR4(res fhir.Resource) (fhir.Resource, *Report, error) {
-	c := &converter{from: r5Model(), to: r4Model(), rules: rulesToR4, report: &Report{Kept: map[string]int{}}}
+	c := &converter{from: r5Model(), to: r4Model(), report: &Report{Kept: map[string]int{}}}
 	out, err := c.resource(map[string]any(res))
 	if err != nil {
 		return nil, nil, err
@@ -79,7 +79,6 @@ func ToR4(res fhir.Resource) (fhir.Resource, *Report, error) {
 // target's version found in the source are turned back into elements.
 type converter struct {
 	from, to *table
-	rules    map[string]rule
 	defaults map[string]func(out map[string]any) // by target object path: fills elements the target requires
 	report   *Report
 	depth    int
@@ -87,6 +86,11 @@ type converter struct {
 	// starting with "_" (a primitive's id or extensions): most have none,
 	// and then nothing looks for one.
 	under bool
+	// at and atKids are the target path of the object being converted
+	// and its children there: element looks a property up in them
+	// without hashing the path again.
+	at     string
+	atKids map[string]kid
 }
 
 // rule converts the element e of src (JSON name key, choice type ty) into out.
@@ -105,8 +109,8 @@ func (c *converter) resource(src map[string]any) (map[string]any, error) {
 
 func (c *converter) object(src map[string]any, from, to string) (map[string]any, error) {
 	c.depth++
-	under := c.under
-	defer func() { c.depth--; c.under = under }()
+	under, at, atKids := c.under, c.at, c.atKids
+	defer func() { c.depth--; c.under, c.at, c.atKids = under, at, atKids }()
 	if c.depth > maxDepth {
 		return nil, fhir.Errorf(fhir.KindInvalid, "resource nested too deeply")
 	}
@@ -122,8 +126,10 @@ func (c *converter) object(src map[string]any, from, to string) (map[string]any,
 		}
 	}
 	slices.Sort(keys)
+	kids := c.from.kids[from]
+	c.at, c.atKids = to, c.to.kids[to]
 	// Consent.provision.resourceType is an element, not a resource's type.
-	_, _, resourceTypeIsElement := c.from.child(from, "resourceType")
+	_, resourceTypeIsElement := kids["resourceType"]
 	special := func(k string) bool {
 		switch k {
 		case "id", "extension", "modifierExtension":
@@ -143,7 +149,8 @@ func (c *converter) object(src map[string]any, from, to string) (map[string]any,
 		if special(k) {
 			continue
 		}
-		e, ty, ok := c.from.child(from, k)
+		kid, ok := kids[k]
+		e, ty := kid.e, kid.ty
 		if !ok {
 			// Not an element of the source version: not ours to judge,
 			// the validator will. Copy it.
@@ -151,7 +158,7 @@ func (c *converter) object(src map[string]any, from, to string) (map[string]any,
 			continue
 		}
 		var err error
-		if r := c.rules[e.path]; r != nil {
+		if r := e.rule; r != nil {
 			err = r(c, out, src, k, e, ty, to)
 		} else {
 			err = c.element(out, src, k, k, e, ty, to)
@@ -189,7 +196,16 @@ func hasKey(m map[string]any, k string) bool {
 // element converts src[key] to out[toKey] when the target has toKey below
 // at with a compatible type, and keeps it as an extension otherwise.
 func (c *converter) element(out, src map[string]any, key, toKey string, e *elem, ty, at string) error {
-	te, tty, ok := c.to.child(at, toKey)
+	var te *elem
+	var tty string
+	var ok bool
+	if at == c.at {
+		var k kid
+		k, ok = c.atKids[toKey]
+		te, tty = k.e, k.ty
+	} else {
+		te, tty, ok = c.to.child(at, toKey)
+	}
 	if !ok || !compatible(ty, tty) {
 		return c.keep(out, src, key, e, ty)
 	}

@@ -26,6 +26,11 @@ type elem struct {
 	required   bool     // min is above 0
 	types      []string // type codes; empty with contentRef
 	contentRef string   // path whose children this element reuses
+	// rule converts the element to the other version where the
+	// element-by-element copy does not (rulesToR5 on R4 elements,
+	// rulesToR4 on R5 ones): set with the table, read without hashing
+	// the path once per property.
+	rule rule
 }
 
 // table is the element tree of one FHIR version.
@@ -62,6 +67,15 @@ func (t *table) add(e *elem) {
 func (t *table) child(path, key string) (*elem, string, bool) {
 	k, ok := t.kids[path][key]
 	return k.e, k.ty, ok
+}
+
+// setRules gives each element of t its rule from rules (keyed by path).
+func (t *table) setRules(rules map[string]rule) {
+	for path, r := range rules {
+		if e, ok := t.byPath[path]; ok {
+			e.rule = r
+		}
+	}
 }
 
 // index fills kids once every element is added: a property is the
@@ -165,6 +179,7 @@ func r4Model() *table {
 			}
 		}
 		t.index()
+		t.setRules(rulesToR5)
 		r4Table = t
 	})
 	return r4Table
@@ -200,6 +215,7 @@ func r5Model() *table {
 			}
 		}
 		t.index()
+		t.setRules(rulesToR4)
 		r5Table = t
 	})
 	return r5Table

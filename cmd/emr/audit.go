@@ -17,6 +17,7 @@ import (
 
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/store/auditchain"
+	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
 // errAuditTampered makes `emr audit verify` exit 1: the problems are
@@ -80,12 +81,17 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer st.Close()
+	return verifyLog(ctx, st, where, keys, keyFile, known, stdout)
+}
+
+// verifyLog walks the audit log of st (at where), printing each problem
+// and then the summary; errAuditTampered when it is not intact.
+func verifyLog(ctx context.Context, st *sqlstore.DB, where string, keys []ed25519.PublicKey, keyFile string, known []auditchain.Checkpoint, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "verifying the audit log of %s\ntrusting key %s from %s\n", where, keyIDs(keys), keyFile)
 	start := time.Now()
 	sum, err := st.VerifyAudit(ctx, auditchain.Config{Keys: keys, Known: known,
 		Report: func(p auditchain.Problem) { fmt.Fprintln(stdout, p) }})
-	elapsed := time.Since(start)
-	printAuditSummary(stdout, sum, elapsed)
+	printAuditSummary(stdout, sum, time.Since(start))
 	if err != nil {
 		return err
 	}

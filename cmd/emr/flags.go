@@ -27,6 +27,15 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// describe has fs's usage print text, then the flags.
+func describe(fs *flag.FlagSet, stderr io.Writer, text string) {
+	flags := fs.Usage
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\n", text)
+		flags()
+	}
+}
+
 // parseFlags parses args, then fills every flag not given on the command
 // line from its EMR_* environment variable. Flags win over the environment.
 func parseFlags(fs *flag.FlagSet, args []string) error {

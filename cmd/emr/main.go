@@ -31,6 +31,8 @@ func commands() []command {
 		{"client", "register, list and remove SMART apps and backend services (OAuth 2.0 clients)", runClient},
 		{"mpi", "find duplicate patients already registered (emr mpi scan) and list the review queue", runMPI},
 		{"reindex", "rebuild the search index (resumable)", runReindex},
+		{"backup", "copy the SQLite database, its audit file and keys, while the server runs", runBackup},
+		{"restore", "make a new data directory of a backup, checked and its audit log verified", runRestore},
 		{"audit", "verify the tamper-evident audit log (emr audit verify)", runAudit},
 		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},
 		{"role", "list the roles and what each may read and write", runRole},

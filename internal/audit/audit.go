@@ -87,7 +87,8 @@ type Entry struct {
 	// SubjectClient is the OAuth client acted on ("" when none): the one
 	// registered or removed.
 	SubjectClient string
-	// Files are what a command read (emr import), each an entity.
+	// Files are what a command read or wrote (emr import, emr backup),
+	// each an entity.
 	Files []string
 }
 
@@ -130,9 +131,13 @@ func Event(e Entry) fhir.Resource {
 		category, code := securityCodes(e)
 		ev["category"] = []any{category}
 		ev["code"] = code
-		ev["action"] = "E"
-		if e.Category == CategoryImport {
+		switch e.Category {
+		case CategoryImport:
 			ev["action"] = "C"
+		case CategoryExport:
+			ev["action"] = "R"
+		default:
+			ev["action"] = "E"
 		}
 	}
 	if e.Patient != "" {

@@ -34,6 +34,7 @@ func TestEventsAreValidR5(t *testing.T) {
 		{Category: audit.CategorySecurityAlert, Interaction: "launch-created", Patient: "Patient/p1", Agent: audit.Agent{User: "dr.who", Client: "app-1"}, Recorded: now},
 		{Category: audit.CategorySecurityAlert, Interaction: "client-registered", SubjectClient: "app-1", Agent: audit.Agent{User: "cli:root"}, Recorded: now},
 		{Category: audit.CategoryImport, Interaction: "import", Files: []string{"a.json", "b.ndjson"}, Agent: audit.Agent{User: "cli:root"}, Detail: "2 files", Recorded: now},
+		{Category: audit.CategoryExport, Interaction: "backup", Files: []string{"/backup/emr.db"}, Agent: audit.Agent{User: "cli:root"}, Detail: "2 databases", Recorded: now},
 	}
 	for _, e := range entries {
 		ev := audit.Event(e)

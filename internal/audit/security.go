@@ -30,6 +30,9 @@ const (
 	// CategoryImport is data loaded from outside (emr import): DICOM 110107
 	// "Import", action C, Interaction "import".
 	CategoryImport = "import"
+	// CategoryExport is data copied out of the EMR whole (emr backup):
+	// DICOM 110106 "Export", action R, Interaction "backup".
+	CategoryExport = "export"
 )
 
 const (
@@ -56,6 +59,8 @@ func securityCodes(e Entry) (category, code map[string]any) {
 		}
 	case CategoryImport:
 		category = codeableConcept(dicomSystem, "110107", "Import")
+	case CategoryExport:
+		category = codeableConcept(dicomSystem, "110106", "Export")
 	default:
 		category = codeableConcept(dicomSystem, "110113", "Security Alert")
 		switch e.Interaction {

@@ -15,8 +15,9 @@ import (
 
 // Converter turns an R4 resource into its R5 form. It returns an error
 // (any error; its message is reported with the resource's location) for a
-// resource it cannot convert. The R4→R5 converter of internal/fhir/r4 is
-// plugged in here by cmd/emr.
+// resource it cannot convert. The import no longer uses the R4 resource
+// it gives: the result may share parts of it. The R4→R5 converter of
+// internal/fhir/r4 is plugged in here by cmd/emr.
 type Converter func(fhir.Resource) (res fhir.Resource, kept int, err error)
 
 // Validator checks a resource before it is stored; a result with an issue
@@ -251,9 +252,10 @@ func positionOf(where string) int {
 
 // ConvertR4 is the R4→R5 conversion of internal/fhir/r4 as a Converter:
 // kept counts the elements with no R5 home, kept as cross-version
-// extensions.
+// extensions. The result shares what R4 and R5 define alike with res
+// (r4.ToR5Owned), which the import drops once converted.
 func ConvertR4(res fhir.Resource) (fhir.Resource, int, error) {
-	out, rep, err := r4.ToR5(res)
+	out, rep, err := r4.ToR5Owned(res)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
@@ -60,6 +61,20 @@ func ToR5(res fhir.Resource) (fhir.Resource, *Report, error) {
 	return fhir.Resource(out), c.report, nil
 }
 
+// ToR5Owned is ToR5 for a resource its caller gives up (an import that
+// read it only to convert it): what R4 and R5 define alike, a Coding, a
+// Reference, a Quantity or a whole Observation.component, goes into the
+// result as it is instead of being copied, so res is not to be used
+// afterwards. The result equals ToR5's (TestToR5OwnedEqualsToR5).
+func ToR5Owned(res fhir.Resource) (fhir.Resource, *Report, error) {
+	c := &converter{from: r4Model(), to: r5Model(), defaults: defaultsR5, report: &Report{Kept: map[string]int{}}, share: true}
+	out, err := c.resource(map[string]any(res))
+	if err != nil {
+		return nil, nil, err
+	}
+	return fhir.Resource(out), c.report, nil
+}
+
 // ToR4 converts an R5 resource to R4. The input is not modified. A resource
 // type without conversion gives a *fhir.Error of kind KindNotSupported.
 func ToR4(res fhir.Resource) (fhir.Resource, *Report, error) {
@@ -91,6 +106,9 @@ type converter struct {
 	// without hashing the path again.
 	at     string
 	atKids map[string]kid
+	// share has values that need no conversion taken as they are
+	// (ToR5Owned).
+	share bool
 }
 
 // rule converts the element e of src (JSON name key, choice type ty) into out.
@@ -265,7 +283,11 @@ func (c *converter) value(v any, e *elem, ty string, te *elem, tty string) (any,
 		if isResource(ty) {
 			return c.resource(v)
 		}
-		return c.object(v, e.next(ty), te.next(tty))
+		from, to := e.next(ty), te.next(tty)
+		if c.share && c.alike(from, to) && plain(v) {
+			return v, nil
+		}
+		return c.object(v, from, to)
 	default:
 		return fhir.CloneValue(v), nil
 	}
@@ -527,3 +549,92 @@ func upperFirst(s string) string {
 // Supported reports whether resourceType has a conversion; ToR5 and ToR4
 // refuse every other type.
 func Supported(resourceType string) bool { return supported[resourceType] }
+
+// alike reports whether an object at path from of the source version
+// converts to itself at path to of the target: every element below has
+// the same name there, a compatible type and the same cardinality, no
+// rule, no resource inside, and the target fills in no defaults. Such an
+// object, if plain, is shared (ToR5Owned) rather than walked.
+func (c *converter) alike(from, to string) bool {
+	if v, ok := alikeCache.Load(alikeKey{c.from, c.to, from, to}); ok {
+		return v.(bool)
+	}
+	visited := map[alikeKey]bool{}
+	v := c.compare(from, to, visited)
+	if !v {
+		alikeCache.Store(alikeKey{c.from, c.to, from, to}, false)
+		return false
+	}
+	// Every pair compared on the way passed too.
+	for k := range visited {
+		alikeCache.Store(k, true)
+	}
+	return true
+}
+
+type alikeKey struct {
+	from, to         *table
+	fromPath, toPath string
+}
+
+var alikeCache sync.Map // alikeKey → bool: results proven, never assumed
+
+// compare is alike for one pair of paths. A type that holds itself
+// (Identifier.assigner.identifier) is alike if nothing else differs: a
+// pair met again while it is being compared is taken as alike, and only
+// the outermost result decides what alike records.
+func (c *converter) compare(from, to string, visited map[alikeKey]bool) bool {
+	key := alikeKey{c.from, c.to, from, to}
+	if visited[key] {
+		return true
+	}
+	visited[key] = true
+	if v, ok := alikeCache.Load(key); ok {
+		return v.(bool)
+	}
+	if c.defaults[to] != nil {
+		return false
+	}
+	targets := c.to.kids[to]
+	for name, k := range c.from.kids[from] {
+		switch name {
+		case "id", "extension", "modifierExtension":
+			continue // copied as they are; plain rules out extensions
+		}
+		t, ok := targets[name]
+		if !ok || k.e.rule != nil || k.e.list != t.e.list || !compatible(k.ty, t.ty) || isResource(k.ty) {
+			return false
+		}
+		if !isPrimitive(k.ty) && !c.compare(k.e.next(k.ty), t.e.next(t.ty), visited) {
+			return false
+		}
+	}
+	return true
+}
+
+// plain reports whether v holds no extensions: restore might turn a
+// target version's cross-version extension back into an element, so an
+// object with extensions is converted, not shared.
+func plain(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		if _, ok := v["extension"]; ok {
+			return false
+		}
+		if _, ok := v["modifierExtension"]; ok {
+			return false
+		}
+		for _, x := range v {
+			if !plain(x) {
+				return false
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if !plain(x) {
+				return false
+			}
+		}
+	}
+	return true
+}

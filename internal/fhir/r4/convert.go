@@ -618,14 +618,8 @@ func (c *converter) compare(from, to string, visited map[alikeKey]bool) bool {
 func plain(v any) bool {
 	switch v := v.(type) {
 	case map[string]any:
-		if _, ok := v["extension"]; ok {
-			return false
-		}
-		if _, ok := v["modifierExtension"]; ok {
-			return false
-		}
-		for _, x := range v {
-			if !plain(x) {
+		for k, x := range v {
+			if k == "extension" || k == "modifierExtension" || !plain(x) {
 				return false
 			}
 		}

@@ -1,13 +1,15 @@
 package r4
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir"
 )
 
 // FuzzConvert feeds arbitrary JSON resources through both directions: no
-// panic, and either an error or a resource.
+// panic, and either an error or a resource; and ToR5Owned gives what ToR5
+// gives.
 func FuzzConvert(f *testing.F) {
 	for _, tt := range mappingTests {
 		f.Add([]byte(tt.r4))
@@ -28,6 +30,14 @@ func FuzzConvert(f *testing.F) {
 			if err == nil {
 				_ = out.JSON()
 			}
+		}
+		want, _, wantErr := ToR5(res)
+		got, _, gotErr := ToR5Owned(res.Clone())
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Fatalf("ToR5: %v, ToR5Owned: %v, for %s", wantErr, gotErr, data)
+		}
+		if wantErr == nil && !bytes.Equal(want.JSON(), got.JSON()) {
+			t.Fatalf("ToR5Owned differs from ToR5 for %s:\n%s\n%s", data, want.JSON(), got.JSON())
 		}
 	})
 }

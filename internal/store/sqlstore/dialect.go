@@ -216,7 +216,17 @@ func ftsWords(text string) string {
 		w := text[start:end]
 		if ascii {
 			if len(w) <= maxWordBytes {
-				put(strings.ToLower(w))
+				// put, lower-cased as it is written.
+				if b.Len() > 0 {
+					b.WriteByte(' ')
+				}
+				for i := range len(w) {
+					c := w[i]
+					if 'A' <= c && c <= 'Z' {
+						c += 'a' - 'A'
+					}
+					b.WriteByte(c)
+				}
 			}
 		} else {
 			for _, f := range foldWords(w) {

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/sharedtest"
 )
 
 // slowWords is ftsWords without its fast path: the rule itself.
@@ -70,4 +71,28 @@ func TestFullTextOnce(t *testing.T) {
 	if !slices.Equal(words, want) {
 		t.Errorf("content words %q, want %q", words, want)
 	}
+}
+
+// BenchmarkFullText makes the full text of every Synthea resource, as a
+// write does (fullText, then ftsWords of each part); the figure is per
+// resource.
+func BenchmarkFullText(b *testing.B) {
+	var rs []fhir.Resource
+	for _, ex := range sharedtest.SyntheaR4(b) {
+		r, err := fhir.ParseResource(ex.Body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for _, r := range rs {
+			narrative, content := fullText(r)
+			_, _ = ftsWords(narrative), ftsWords(content)
+			n++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/resource")
 }

@@ -467,39 +467,45 @@ func fullText(res fhir.Resource) (narrative, content string) {
 			narrative = stripTags(div)
 		}
 	}
-	var b strings.Builder
-	seen := make(map[string]struct{}, 32)
-	var walk func(key string, v any)
-	walk = func(key string, v any) {
-		switch v := v.(type) {
-		case string:
-			switch key {
-			case "div", "resourceType", "id", "versionId", "lastUpdated", "reference":
-				return
-			}
-			if isURI(v) || isDateTime(v) {
-				return
-			}
-			if _, dup := seen[v]; dup {
-				return
-			}
-			seen[v] = struct{}{}
-			if b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(v)
-		case map[string]any:
-			for k, x := range v {
-				walk(k, x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(key, x)
-			}
+	w := contentWalk{seen: make(map[string]struct{}, 32)}
+	w.b.Grow(512)
+	w.walk("", map[string]any(res))
+	return narrative, w.b.String()
+}
+
+// contentWalk gathers a resource's content (fullText).
+type contentWalk struct {
+	b    strings.Builder
+	seen map[string]struct{}
+}
+
+func (w *contentWalk) walk(key string, v any) {
+	switch v := v.(type) {
+	case string:
+		switch key {
+		case "div", "resourceType", "id", "versionId", "lastUpdated", "reference":
+			return
+		}
+		if isURI(v) || isDateTime(v) {
+			return
+		}
+		if _, dup := w.seen[v]; dup {
+			return
+		}
+		w.seen[v] = struct{}{}
+		if w.b.Len() > 0 {
+			w.b.WriteByte(' ')
+		}
+		w.b.WriteString(v)
+	case map[string]any:
+		for k, x := range v {
+			w.walk(k, x)
+		}
+	case []any:
+		for _, x := range v {
+			w.walk(key, x)
 		}
 	}
-	walk("", map[string]any(res))
-	return narrative, b.String()
 }
 
 // isURI reports whether s is an absolute URI of the kinds FHIR names
@@ -525,13 +531,20 @@ func isURI(s string) bool {
 // dateTime or instant (fhir.DateTimeParts), or a time hh:mm:ss. A year
 // alone ("2019") stays: it is also a code.
 func isDateTime(s string) bool {
-	if m, ok := fhir.DateTimeParts(s); ok {
-		return m[2] != ""
+	// A date starts with four digits and a dash: most strings end here.
+	if len(s) >= 7 && s[4] == '-' && isDigits(s[:4]) {
+		if m, ok := fhir.DateTimeParts(s); ok {
+			return m[2] != ""
+		}
 	}
 	if len(s) != 8 || s[2] != ':' || s[5] != ':' {
 		return false
 	}
-	for _, i := range []int{0, 1, 3, 4, 6, 7} {
+	return isDigits(s[:2]) && isDigits(s[3:5]) && isDigits(s[6:])
+}
+
+func isDigits(s string) bool {
+	for i := range len(s) {
 		if s[i] < '0' || s[i] > '9' {
 			return false
 		}

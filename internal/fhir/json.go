@@ -27,12 +27,8 @@ func (e *SyntaxError) Error() string {
 // []any, numbers json.Number (text kept as written), strings string, booleans
 // bool and null nil. A duplicate key in an object, trailing data, invalid
 // UTF-8 and nesting deeper than MaxDepth are errors.
-//
-// The strings of the result (keys, values, numbers) are substrings of one
-// copy of data, made once: most need no unescaping, and a string apiece
-// was the parser's largest cost.
 func ParseJSON(data []byte) (any, error) {
-	p := parser{data: data, text: string(data)}
+	p := parser{data: data}
 	p.skipSpace()
 	v, err := p.value(0)
 	if err != nil {
@@ -47,7 +43,6 @@ func ParseJSON(data []byte) (any, error) {
 
 type parser struct {
 	data []byte
-	text string // data as a string, whose substrings the strings are
 	pos  int
 }
 
@@ -215,7 +210,7 @@ func (p *parser) number() (any, error) {
 			return nil, p.fail("invalid number: no digits in exponent")
 		}
 	}
-	return json.Number(p.text[start:p.pos]), nil
+	return json.Number(p.data[start:p.pos]), nil
 }
 
 func (p *parser) string() (string, error) {
@@ -225,12 +220,12 @@ func (p *parser) string() (string, error) {
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
 		if c == '"' {
-			s := p.text[start:p.pos]
+			s := p.data[start:p.pos]
 			p.pos++
-			if !utf8.ValidString(s) {
+			if !utf8.Valid(s) {
 				return "", &SyntaxError{Offset: start, Msg: "invalid UTF-8 in string"}
 			}
-			return s, nil
+			return string(s), nil
 		}
 		if c == '\\' {
 			break

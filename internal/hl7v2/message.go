@@ -12,7 +12,9 @@
 // Values are kept as written, escapes included, so that a message encodes
 // back to the bytes it was parsed from; Value and Get unescape (\F\ \S\ \T\
 // \R\ \E\, \Xhh…\ and the formatting commands of formatted text). Segments
-// the EMR does not know, Z-segments included, are kept.
+// the EMR does not know, Z-segments included, are kept. Values share the
+// memory of the message they were parsed from: one kept longer than the
+// message keeps the whole message, so strings.Clone what is kept.
 package hl7v2
 
 import (

@@ -3,6 +3,8 @@ package validate
 import (
 	"strings"
 	"time"
+
+	"github.com/emr-project/emr/internal/fhir"
 )
 
 // Natively evaluated invariants. A handful of constraints sit on elements
@@ -85,6 +87,38 @@ var nativeInvariants = map[string]nativeInvariant{
 		expression: `dataAbsentReason.empty() or value.empty()`,
 		eval: func(at InvariantSite) (bool, bool) {
 			return !has(at.Node, "dataAbsentReason") || !hasChoice(at.Node, "value"), true
+		},
+	},
+	// Holds when the Observation has no value or no component, which is
+	// nearly always; otherwise FHIRPath compares the codings.
+	"obs-7": {
+		expression: `value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()`,
+		eval: func(at InvariantSite) (bool, bool) {
+			return true, !hasChoice(at.Node, "value") || !has(at.Node, "component")
+		},
+	},
+	"enc-1": {
+		expression: `actor.exists() or type.exists()`,
+		eval: func(at InvariantSite) (bool, bool) {
+			return has(at.Node, "actor") || has(at.Node, "type"), true
+		},
+	},
+	// Holds without a type or an actor, or with an actor that a relative
+	// reference names as neither a Patient nor a Group (a practitioner,
+	// nearly always); otherwise FHIRPath resolves the actor.
+	"enc-2": {
+		expression: `actor.exists(resolve() is Patient or resolve() is Group) implies type.exists().not()`,
+		eval: func(at InvariantSite) (bool, bool) {
+			if !has(at.Node, "type") || !has(at.Node, "actor") {
+				return true, true
+			}
+			actor, _ := at.Node["actor"].(map[string]any)
+			ref, _ := actor["reference"].(string)
+			typ, id, ok := strings.Cut(ref, "/")
+			if !ok || typ == "Patient" || typ == "Group" || !isTypeName(typ) || !fhir.ValidID(id) {
+				return false, false
+			}
+			return true, true
 		},
 	},
 	"obs-8": {
@@ -250,4 +284,18 @@ func localReferences(v any, out []string) []string {
 		}
 	}
 	return out
+}
+
+// isTypeName reports whether s could name a resource type: an upper-case
+// letter, then letters.
+func isTypeName(s string) bool {
+	if s == "" || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }

@@ -199,14 +199,26 @@ func ftsWords(text string) string {
 	// with anything else in it is folded by the full rule (foldWords).
 	var b strings.Builder
 	b.Grow(len(text))
-	put := func(w string) {
+	// put writes a word; an ASCII one lower-cased as it goes, which
+	// strings.ToLower would have copied first.
+	put := func(w string, ascii bool) {
 		if len(w) == 0 || len(w) > maxWordBytes {
 			return
 		}
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(w)
+		if !ascii {
+			b.WriteString(w)
+			return
+		}
+		for i := range len(w) {
+			c := w[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b.WriteByte(c)
+		}
 	}
 	start, ascii := -1, true
 	flush := func(end int) {
@@ -215,22 +227,10 @@ func ftsWords(text string) string {
 		}
 		w := text[start:end]
 		if ascii {
-			if len(w) <= maxWordBytes {
-				// put, lower-cased as it is written.
-				if b.Len() > 0 {
-					b.WriteByte(' ')
-				}
-				for i := range len(w) {
-					c := w[i]
-					if 'A' <= c && c <= 'Z' {
-						c += 'a' - 'A'
-					}
-					b.WriteByte(c)
-				}
-			}
+			put(w, true)
 		} else {
 			for _, f := range foldWords(w) {
-				put(f)
+				put(f, false)
 			}
 		}
 		start, ascii = -1, true

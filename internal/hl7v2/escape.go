@@ -134,8 +134,3 @@ func (d Delimiters) EscapeText(text string) string {
 	}
 	return b.String()
 }
-
-// Value is the unescaped text of a value read with Raw.
-func (s *Segment) Value(d Delimiters, field, rep, comp, sub int) string {
-	return d.Unescape(s.Raw(field, rep, comp, sub))
-}

@@ -10,7 +10,7 @@
 // separators (and, from v2.7, the truncation character).
 //
 // Values are kept as written, escapes included, so that a message encodes
-// back to the bytes it was parsed from; Value and Get unescape (\F\ \S\ \T\
+// back to the bytes it was parsed from; Get and Delimiters.Unescape unescape (\F\ \S\ \T\
 // \R\ \E\, \Xhh…\ and the formatting commands of formatted text). Segments
 // the EMR does not know, Z-segments included, are kept. Values share the
 // memory of the message they were parsed from: one kept longer than the

@@ -235,8 +235,8 @@ func TestShutdownFinishesMessages(t *testing.T) {
 	for {
 		s.mu.Lock()
 		n := 0
-		for _, st := range s.conns {
-			if st.busy {
+		for _, handling := range s.conns {
+			if handling {
 				n++
 			}
 		}

@@ -38,16 +38,14 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]bool
-	conns     map[net.Conn]*connState
+	conns     map[net.Conn]bool // true while handling a message
 	closing   bool
 	active    sync.WaitGroup
 }
 
-type connState struct{ busy bool }
-
 func (s *Server) init() {
 	if s.listeners == nil {
-		s.listeners, s.conns = map[net.Listener]bool{}, map[net.Conn]*connState{}
+		s.listeners, s.conns = map[net.Listener]bool{}, map[net.Conn]bool{}
 	}
 }
 
@@ -113,7 +111,7 @@ func (s *Server) track(conn net.Conn) bool {
 	if s.closing {
 		return false
 	}
-	s.conns[conn] = &connState{}
+	s.conns[conn] = false
 	s.active.Add(1)
 	return true
 }
@@ -125,7 +123,7 @@ func (s *Server) track(conn net.Conn) bool {
 func (s *Server) waitForMessage(conn net.Conn, idle time.Duration) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conns[conn].busy = false
+	s.conns[conn] = false
 	if s.closing {
 		return false
 	}
@@ -138,7 +136,7 @@ func (s *Server) waitForMessage(conn net.Conn, idle time.Duration) bool {
 func (s *Server) handling(conn net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conns[conn].busy = true
+	s.conns[conn] = true
 }
 
 func (s *Server) serveConn(conn net.Conn) {
@@ -196,8 +194,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for l := range s.listeners {
 		l.Close()
 	}
-	for c, st := range s.conns {
-		if !st.busy {
+	for c, busy := range s.conns {
+		if !busy {
 			// Ends the wait; a message read just before is still
 			// handled and acknowledged (the write has its own deadline).
 			c.SetReadDeadline(time.Now())

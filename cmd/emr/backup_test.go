@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -178,5 +179,45 @@ func TestBackupRefuses(t *testing.T) {
 	}
 	if _, err := os.Stat(target); err == nil {
 		t.Error("a refused restore made the data directory")
+	}
+
+	// A backup whose audit log was rewritten (its append-only triggers
+	// dropped, a record changed) is copied, fails verification, and is
+	// removed again.
+	tampered := filepath.Join(dir, "tampered")
+	if code, stdout, stderr := runEmr("backup", "--data", data, tampered); code != 0 {
+		t.Fatalf("backup: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(tampered, "emr-audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var triggers []string
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		triggers = append(triggers, name)
+	}
+	rows.Close()
+	for _, name := range triggers {
+		if _, err := db.Exec("DROP TRIGGER " + name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := db.Exec("UPDATE audit_event SET event = CAST(replace(CAST(event AS TEXT), 'read', 'reed') AS BLOB) WHERE seq = (SELECT min(seq) FROM audit_event)"); err != nil {
+		t.Fatal(err)
+	} else if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("changed %d audit records", n)
+	}
+	db.Close()
+	if code, stdout, stderr := runEmr("restore", "--data", target, tampered); code != 1 || !strings.Contains(stderr, "tampered") || !strings.Contains(stdout, "TAMPERED") {
+		t.Errorf("restore of a tampered backup: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Error("a restore that failed verification left the data directory")
 	}
 }

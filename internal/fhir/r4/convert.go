@@ -52,22 +52,17 @@ func (r *Report) String() string {
 
 // ToR5 converts an R4 resource to R5. The input is not modified. A resource
 // type without conversion gives a *fhir.Error of kind KindNotSupported.
-func ToR5(res fhir.Resource) (fhir.Resource, *Report, error) {
-	c := &converter{from: r4Model(), to: r5Model(), defaults: defaultsR5, report: &Report{Kept: map[string]int{}}}
-	out, err := c.resource(map[string]any(res))
-	if err != nil {
-		return nil, nil, err
-	}
-	return fhir.Resource(out), c.report, nil
-}
+func ToR5(res fhir.Resource) (fhir.Resource, *Report, error) { return toR5(res, false) }
 
 // ToR5Owned is ToR5 for a resource its caller gives up (an import that
 // read it only to convert it): what R4 and R5 define alike, a Coding, a
 // Reference, a Quantity or a whole Observation.component, goes into the
 // result as it is instead of being copied, so res is not to be used
 // afterwards. The result equals ToR5's (TestToR5OwnedEqualsToR5).
-func ToR5Owned(res fhir.Resource) (fhir.Resource, *Report, error) {
-	c := &converter{from: r4Model(), to: r5Model(), defaults: defaultsR5, report: &Report{Kept: map[string]int{}}, share: true}
+func ToR5Owned(res fhir.Resource) (fhir.Resource, *Report, error) { return toR5(res, true) }
+
+func toR5(res fhir.Resource, share bool) (fhir.Resource, *Report, error) {
+	c := &converter{from: r4Model(), to: r5Model(), defaults: defaultsR5, report: &Report{Kept: map[string]int{}}, share: share}
 	out, err := c.resource(map[string]any(res))
 	if err != nil {
 		return nil, nil, err

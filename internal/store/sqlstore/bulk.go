@@ -25,8 +25,11 @@ import (
 // builds several at once, on connections beside the writer's (buildAside).
 //
 // On SQLite the full-text index also stops merging its segments until
-// the end, when it is merged whole (dialect.bulkFTS); that statement is
-// kept with the dropped indexes.
+// the end, when it is merged whole (dialect.bulkFTS); on PostgreSQL the
+// foreign keys go too, and are added again at the end
+// (dialect.foreignKeyDefs), which checks every row in one join. Those
+// statements are kept with the dropped indexes, under names beginning
+// with "~" (bulkStep), and run in the writer's transaction.
 //
 // What stays: every table's primary key and every UNIQUE index (writes
 // rely on them), and bulkKept. What is dropped is read from the database's
@@ -61,6 +64,9 @@ var bulkTables = append(slices.Clip(indexTables), "idx_fts", "resource_version",
 //   - resource_version_time gives each write transaction the latest
 //     last_updated (beginBatch), one seek instead of a scan.
 var bulkKept = []string{"idx_compartment_rid", "resource_version_time"}
+
+// bulkFKTables are the tables whose foreign keys a bulk load may drop.
+var bulkFKTables = append(slices.Clip(bulkTables), "resource_current")
 
 // metaBulkIndex prefixes the search_meta keys that name an index a bulk
 // load dropped; the value is the statement that creates it.
@@ -198,22 +204,37 @@ func (tx *txn) dropForBulk() (bool, error) {
 			return false, tx.dbErr("begin bulk load", err)
 		}
 	}
-	for _, def := range defs {
+	fks, err := tx.db.droppableForeignKeys(ctx)
+	if err != nil {
+		return false, tx.dbErr("begin bulk load", err)
+	}
+	for _, def := range append(defs, fks...) {
 		if _, err := conn.ExecContext(ctx, sqlSetMeta, metaBulkIndex+def.name, def.sql); err != nil {
 			return false, tx.dbErr("begin bulk load", err)
 		}
-		if _, err := conn.ExecContext(ctx, "DROP INDEX "+def.name); err != nil {
+		if _, err := conn.ExecContext(ctx, def.drop); err != nil {
 			return false, tx.dbErr("begin bulk load", err)
 		}
 	}
 	return true, nil
 }
 
-type indexDef struct{ name, sql string }
+// indexDef is what a bulk load drops: its name, the statement that
+// creates it again, and the one that drops it.
+type indexDef struct{ name, sql, drop string }
 
 // bulkFTSName is the name the end of a load's full-text statements are
 // recorded under, with the dropped indexes.
 const bulkFTSName = "~full text"
+
+// bulkFKPrefix begins the names a dropped foreign key's ADD statement is
+// recorded under.
+const bulkFKPrefix = "~foreign key "
+
+// bulkStep tells a recorded statement that is not an index's (the full
+// text's end, a foreign key) by its name: it runs only in the writer's
+// transaction, after the indexes (the names sort after theirs).
+func bulkStep(name string) bool { return strings.HasPrefix(name, "~") }
 
 // droppableIndexes lists the secondary indexes of bulkTables that a bulk
 // load may drop: neither UNIQUE nor in bulkKept.
@@ -232,6 +253,7 @@ func (db *DB) droppableIndexes(ctx context.Context) ([]indexDef, error) {
 			}
 			unique := strings.HasPrefix(strings.ToUpper(def.sql), "CREATE UNIQUE")
 			if !unique && !slices.Contains(bulkKept, def.name) {
+				def.drop = "DROP INDEX " + def.name
 				defs = append(defs, def)
 			}
 		}
@@ -243,10 +265,39 @@ func (db *DB) droppableIndexes(ctx context.Context) ([]indexDef, error) {
 	return defs, nil
 }
 
+// droppableForeignKeys lists the foreign keys of bulkFKTables, when the
+// database drops them for a load.
+func (db *DB) droppableForeignKeys(ctx context.Context) ([]indexDef, error) {
+	if db.d.foreignKeyDefs == "" {
+		return nil, nil
+	}
+	var defs []indexDef
+	for _, table := range bulkFKTables {
+		rows, err := db.wconn.QueryContext(ctx, db.d.foreignKeyDefs, table)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var def indexDef
+			if err := rows.Scan(&def.name, &def.drop, &def.sql); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			def.name = bulkFKPrefix + def.name
+			defs = append(defs, def)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return defs, nil
+}
+
 // buildBulkIndexes creates the indexes a bulk load dropped (and merges
-// the full text) and forgets their records, inside the caller's
-// transaction on the writer connection, and returns how many indexes it
-// built.
+// the full text, and adds its foreign keys again) and forgets their
+// records, inside the caller's transaction on the writer connection, and
+// returns how many indexes it built.
 func (db *DB) buildBulkIndexes(ctx context.Context) (int, error) {
 	defs, err := bulkIndexes(ctx, db.wconn)
 	if err != nil {
@@ -257,7 +308,7 @@ func (db *DB) buildBulkIndexes(ctx context.Context) (int, error) {
 		if _, err := db.wconn.ExecContext(ctx, def.sql); err != nil {
 			return 0, fmt.Errorf("build %s: %w", def.name, err)
 		}
-		if def.name != bulkFTSName {
+		if !bulkStep(def.name) {
 			built++
 		}
 	}
@@ -285,7 +336,7 @@ func bulkIndexes(ctx context.Context, q interface {
 			return nil, err
 		}
 		def.name = strings.TrimPrefix(def.name, metaBulkIndex)
-		if def.name != bulkFTSName {
+		if !bulkStep(def.name) {
 			def.sql = ifNotExists(def.sql)
 		}
 		defs = append(defs, def)
@@ -332,7 +383,7 @@ func (db *DB) buildAside(ctx context.Context) {
 		})
 	}
 	for _, def := range defs {
-		if def.name != bulkFTSName {
+		if !bulkStep(def.name) {
 			next <- def
 		}
 	}

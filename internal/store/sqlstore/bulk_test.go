@@ -122,12 +122,15 @@ func bulkSearches(t testing.TB, st store.Store) map[string][]string {
 	return got
 }
 
-// schemaOf lists the indexes of the database, with their statements.
+// schemaOf lists the indexes of the database, with their statements, and
+// on PostgreSQL its foreign keys (SQLite's are part of their tables).
 func schemaOf(t testing.TB, db *DB) []string {
 	t.Helper()
 	q := "SELECT name || ': ' || sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
 	if db.d == postgresDialect {
-		q = "SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname"
+		q = `SELECT s FROM (SELECT indexname || ': ' || indexdef AS s FROM pg_indexes WHERE schemaname = current_schema()
+			UNION ALL SELECT conname || ': ' || pg_get_constraintdef(oid) FROM pg_constraint
+				WHERE contype = 'f' AND connamespace = CAST(current_schema() AS regnamespace)) AS t ORDER BY s`
 	}
 	rows, err := db.readers.QueryContext(ctx, q)
 	if err != nil {
@@ -244,6 +247,9 @@ func TestBulkLoad(t *testing.T) {
 			if !has(during, kept) {
 				t.Errorf("%s was dropped", kept)
 			}
+		}
+		if fk := "resource_current_seq_fkey"; db.d == postgresDialect && (!has(before, fk) || has(during, fk)) {
+			t.Errorf("%s: before the load %v, during it %v; want true, false", fk, has(before, fk), has(during, fk))
 		}
 
 		if db.d == sqliteDialect && ftsAutomerge(t, db) != 0 {
@@ -498,5 +504,46 @@ func TestIfNotExists(t *testing.T) {
 		if got := ifNotExists(in); got != want {
 			t.Errorf("ifNotExists(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// On PostgreSQL a bulk load drops the foreign keys and adds them again at
+// its end, which checks every row written meanwhile: a row that breaks
+// one fails the end, whose transaction then builds nothing, and the load
+// can end once it is mended.
+func TestBulkLoadChecksForeignKeys(t *testing.T) {
+	db := openBulkTest(t, pgtest.DSN(t))
+	before := schemaOf(t, db)
+	if begun, err := db.BeginBulk(ctx); err != nil || !begun {
+		t.Fatalf("BeginBulk: %v, %v", begun, err)
+	}
+	writeBulkData(t, db, 0, 5)
+	onWriter := func(stmt string) {
+		t.Helper()
+		err := db.Write(ctx, func(tx store.Tx) error {
+			_, err := tx.(*txn).db.wconn.ExecContext(ctx, stmt)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	onWriter("UPDATE resource_current SET seq = -1 WHERE id = 'pt3'")
+	err := db.EndBulk(ctx)
+	if err == nil || !strings.Contains(err.Error(), "resource_current_seq_fkey") {
+		t.Fatalf("EndBulk with a row breaking the foreign key: %v; want its error", err)
+	}
+	if !db.BulkLoading() {
+		t.Error("the load ended although its end failed")
+	}
+	if slices.Equal(schemaOf(t, db), before) {
+		t.Error("the failed end built the indexes")
+	}
+	onWriter("UPDATE resource_current SET seq = (SELECT max(seq) FROM resource_version WHERE id = 'pt3') WHERE id = 'pt3'")
+	if err := db.EndBulk(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := schemaOf(t, db); !slices.Equal(after, before) {
+		t.Errorf("indexes and foreign keys after the load:\n%s\nwant\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
 	}
 }

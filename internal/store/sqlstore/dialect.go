@@ -87,6 +87,12 @@ type dialect struct {
 	// drops is chosen among them (bulk.go). "" when the database does
 	// not load in bulk.
 	indexDefs string
+	// foreignKeyDefs lists the name, the DROP and the ADD statement of
+	// each foreign key of the table bound to it, which a bulk load drops
+	// and adds again at its end, checking every row once instead of one
+	// at a time ("" when it keeps them: on SQLite a foreign key is a
+	// rowid seek, and cannot be dropped).
+	foreignKeyDefs string
 	// bulkLock is the lock of a running bulk load (bulk.go); nil when
 	// none can be had, and then no load begins.
 	bulkLock *bulkLock

@@ -52,6 +52,15 @@ var postgresDialect = &dialect{
 		WHERE t.relname = ? AND t.relnamespace = CAST(current_schema() AS regnamespace)
 			AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
 		ORDER BY c.relname`,
+	// resource_current's reference to its version: a trigger per row,
+	// 0.07–0.09 s of the server's time for the Synthea sample, where
+	// adding it again at the end checks them all in one join.
+	foreignKeyDefs: `SELECT k.conname,
+			'ALTER TABLE ' || quote_ident(t.relname) || ' DROP CONSTRAINT ' || quote_ident(k.conname),
+			'ALTER TABLE ' || quote_ident(t.relname) || ' ADD CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid)
+		FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
+		WHERE k.contype = 'f' AND t.relname = ? AND t.relnamespace = CAST(current_schema() AS regnamespace)
+		ORDER BY k.conname`,
 	// A session advisory lock on the writer connection: the session ends
 	// with the process, however it ends.
 	bulkLock: &bulkLock{

@@ -1,0 +1,437 @@
+package tofhir
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/fhir/validate"
+	"github.com/emr-project/emr/internal/hl7v2"
+	"github.com/emr-project/emr/internal/sharedtest"
+)
+
+var validator = validate.New(spec.R5(), validate.WithInvariants(validate.NewFHIRPathInvariants(spec.R5())))
+
+func parse(t testing.TB, lines ...string) *hl7v2.Message {
+	t.Helper()
+	m, err := hl7v2.Parse([]byte(strings.Join(lines, "\r")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// entries returns the Bundle's entries by resource type, checking that
+// each resource is valid R5.
+func entries(t *testing.T, b fhir.Resource) map[string][]map[string]any {
+	t.Helper()
+	if b["type"] != "transaction" {
+		t.Fatalf("bundle type %v", b["type"])
+	}
+	out := map[string][]map[string]any{}
+	for _, e := range b["entry"].([]any) {
+		e := e.(map[string]any)
+		res := fhir.Resource(e["resource"].(map[string]any))
+		if issues := validator.Validate(res.Clone()); validate.HasErrors(issues) {
+			t.Errorf("%s is not valid: %v\n%s", res.Type(), issues, res.JSON())
+		}
+		out[res.Type()] = append(out[res.Type()], e)
+	}
+	return out
+}
+
+// seg writes a segment from its fields by number.
+func seg(name string, fields map[int]string) string {
+	n := 0
+	for i := range fields {
+		n = max(n, i)
+	}
+	out := make([]string, n+1)
+	out[0] = name
+	for i, f := range fields {
+		out[i] = f
+	}
+	return strings.Join(out, "|")
+}
+
+func resource(e map[string]any) map[string]any { return e["resource"].(map[string]any) }
+
+func asJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+const adtA01 = "MSH|^~\\&|ADT1|GOOD HEALTH HOSPITAL|EMR|CLINIC|20261124083000+0100||ADT^A01^ADT_A01|MSG00001|P|2.5.1"
+
+func TestADT(t *testing.T) {
+	m := parse(t, adtA01,
+		"EVN|A01|20261124083000",
+		"PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR~123-45-6789^^^USSSA^SS||EVERYMAN^ADAM^A^III^DR^^L~ADAM^^^^^^N||19610615|M|||2222 HOME STREET^^GREENSBORO^NC^27401-1020^USA^H||^PRN^PH^^1^555^5552004~^NET^Internet^adam@example.org|^WPN^PH^^1^555^5553000||||||||||||||||N",
+		seg("PV1", map[int]string{1: "1", 2: "I", 3: "2000^2012^01^GHH", 7: "004777^ATTEND^AARON^A^^^DR", 10: "SUR", 17: "0048^ADMIT^ALICE",
+			19: "V1001^^^GHH&2.16.840.1.113883.19.5&ISO^VN", 44: "20261124080000"}))
+	b, err := Bundle(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := entries(t, b)
+	if len(got["Patient"]) != 1 || len(got["Encounter"]) != 1 || len(got) != 2 {
+		t.Fatalf("entries %v", asJSON(b))
+	}
+	pe, ee := got["Patient"][0], got["Encounter"][0]
+	if want := map[string]any{"method": "PUT", "url": "Patient?identifier=urn%3Aoid%3A2.16.840.1.113883.19.5%7CPATID1234"}; !cmp.Equal(pe["request"], want) {
+		t.Errorf("patient request %v, want %v", pe["request"], want)
+	}
+	p := resource(pe)
+	for path, want := range map[string]string{
+		"identifier": `[{"system":"urn:oid:2.16.840.1.113883.19.5","type":{"coding":[{"code":"MR","system":"http://terminology.hl7.org/CodeSystem/v2-0203"}]},"value":"PATID1234"},` +
+			`{"system":"urn:emr:hl7v2:authority:USSSA","type":{"coding":[{"code":"SS","system":"http://terminology.hl7.org/CodeSystem/v2-0203"}]},"value":"123-45-6789"}]`,
+		"name":      `[{"family":"EVERYMAN","given":["ADAM","A"],"prefix":["DR"],"suffix":["III"],"use":"official"},{"family":"ADAM","use":"nickname"}]`,
+		"birthDate": `"1961-06-15"`,
+		"gender":    `"male"`,
+		"address":   `[{"city":"GREENSBORO","country":"USA","line":["2222 HOME STREET"],"postalCode":"27401-1020","state":"NC","use":"home"}]`,
+		"telecom":   `[{"system":"phone","use":"home","value":"5555552004"},{"system":"email","use":"home","value":"adam@example.org"},{"system":"phone","use":"work","value":"5555553000"}]`,
+	} {
+		if g := asJSON(p[path]); g != want {
+			t.Errorf("Patient.%s = %s\nwant %s", path, g, want)
+		}
+	}
+	e := resource(ee)
+	if e["subject"].(map[string]any)["reference"] != pe["fullUrl"] {
+		t.Errorf("Encounter.subject %v, want the Patient's fullUrl %v", e["subject"], pe["fullUrl"])
+	}
+	for path, want := range map[string]string{
+		"status":       `"in-progress"`,
+		"class":        `[{"coding":[{"code":"IMP","display":"inpatient encounter","system":"http://terminology.hl7.org/CodeSystem/v3-ActCode"}]}]`,
+		"actualPeriod": `{"start":"2026-11-24T08:00:00+01:00"}`,
+		"identifier":   `[{"system":"urn:oid:2.16.840.1.113883.19.5","type":{"coding":[{"code":"VN","system":"http://terminology.hl7.org/CodeSystem/v2-0203"}]},"value":"V1001"}]`,
+		"location":     `[{"location":{"display":"GHH, 2000, 2012, 01"}}]`,
+	} {
+		if g := asJSON(e[path]); g != want {
+			t.Errorf("Encounter.%s = %s\nwant %s", path, g, want)
+		}
+	}
+	if g := asJSON(e["participant"]); !strings.Contains(g, `"actor":{"display":"AARON A ATTEND","identifier":{"system":"urn:emr:hl7v2:authority:GOOD%20HEALTH%20HOSPITAL","value":"004777"},"type":"Practitioner"}`) ||
+		!strings.Contains(g, `"code":"ATND"`) || !strings.Contains(g, `"code":"ADM"`) {
+		t.Errorf("Encounter.participant = %s", g)
+	}
+
+	// A discharge completes the encounter; an A08 without a visit is the
+	// patient alone; an A01 without one is refused.
+	disch := parse(t, strings.Replace(adtA01, "ADT^A01^ADT_A01", "ADT^A03^ADT_A03", 1),
+		"PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR||EVERYMAN^ADAM",
+		seg("PV1", map[int]string{1: "1", 2: "I", 19: "V1001^^^GHH&2.16.840.1.113883.19.5&ISO^VN", 44: "20261124080000", 45: "20261126103000"}))
+	b, err = Bundle(disch, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc := resource(entries(t, b)["Encounter"][0]); enc["status"] != "completed" || asJSON(enc["actualPeriod"]) != `{"end":"2026-11-26T10:30:00+01:00","start":"2026-11-24T08:00:00+01:00"}` {
+		t.Errorf("discharged encounter %s", asJSON(enc))
+	}
+	upd := parse(t, strings.Replace(adtA01, "ADT^A01^ADT_A01", "ADT^A08^ADT_A08", 1), "PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR||EVERYMAN^ADAM")
+	if b, err = Bundle(upd, Options{}); err != nil || len(b["entry"].([]any)) != 1 {
+		t.Errorf("A08 without PV1: %v, %v", asJSON(b), err)
+	}
+	noVisit := parse(t, adtA01, "PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR||EVERYMAN^ADAM", "PV1|1|I")
+	expectError(t, noVisit, hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "PV1", Sequence: 1, Field: 19})
+}
+
+const oruR01 = "MSH|^~\\&|LAB|CITY LAB^2.16.840.1.113883.19.4^ISO|EMR|CLINIC|20261124093000-0500||ORU^R01^ORU_R01|CNTRL-3456|P|2.5.1"
+
+func TestORU(t *testing.T) {
+	m := parse(t, oruR01,
+		"PID|1||555-44-4444^^^CITY LAB^MR||EVERYWOMAN^EVE^E||19620320|F",
+		"ORC|RE|845439^EMR|1045813^CITY LAB",
+		seg("OBR", map[int]string{1: "1", 2: "845439^EMR", 3: "1045813^CITY LAB", 4: "24323-8^Comprehensive metabolic panel^LN", 7: "202611240730",
+			22: "202611240900", 24: "CH", 25: "F"}),
+		"OBX|1|NM|2345-7^Glucose^LN||182|mg/dL^milligram per deciliter^UCUM|70-105|H|||F|||202611240730",
+		"NTE|1|L|Patient had eaten.",
+		"OBX|2|SN|2160-0^Creatinine^LN||<^0.5|mg/dL^^UCUM|0.6 to 1.2|L|||F",
+		"OBX|3|NM|2951-2^Sodium^LN||140|mmol/L^^UCUM|>=135|N|||C",
+		"OBX|4|CWE|5778-6^Color of Urine^LN||YEL^Yellow^L|||N|||P",
+		"OBX|5|ST|8251-1^Service comment^LN||First line~Second line||||||F",
+		"OBX|6|NM|2823-3^Potassium^LN||||||||I",
+		"OBX|7|SN|5048-4^ANA titer^LN||^1^:^128|||A|||F")
+	b, err := Bundle(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := entries(t, b)
+	if len(got["Patient"]) != 1 || len(got["DiagnosticReport"]) != 1 || len(got["Observation"]) != 7 {
+		t.Fatalf("entries %v", asJSON(b))
+	}
+	pe := got["Patient"][0]
+	if want := map[string]any{"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn%3Aemr%3Ahl7v2%3Aauthority%3ACITY%2520LAB%7C555-44-4444"}; !cmp.Equal(pe["request"], want) {
+		t.Errorf("an ORU's patient request %v, want %v", pe["request"], want)
+	}
+	dr := got["DiagnosticReport"][0]
+	if want := map[string]any{"method": "PUT", "url": "DiagnosticReport?identifier=urn%3Aemr%3Ahl7v2%3Aauthority%3ACITY%2520LAB%7C1045813"}; !cmp.Equal(dr["request"], want) {
+		t.Errorf("report request %v, want %v", dr["request"], want)
+	}
+	r := resource(dr)
+	for path, want := range map[string]string{
+		"status":            `"final"`,
+		"effectiveDateTime": `"2026-11-24T07:30:00-05:00"`,
+		"issued":            `"2026-11-24T09:00:00-05:00"`,
+		"category":          `[{"coding":[{"code":"CH","system":"http://terminology.hl7.org/CodeSystem/v2-0074"}]}]`,
+		"code":              `{"coding":[{"code":"24323-8","display":"Comprehensive metabolic panel","system":"http://loinc.org"}],"text":"Comprehensive metabolic panel"}`,
+	} {
+		if g := asJSON(r[path]); g != want {
+			t.Errorf("DiagnosticReport.%s = %s\nwant %s", path, g, want)
+		}
+	}
+	results := r["result"].([]any)
+	if len(results) != 7 {
+		t.Fatalf("DiagnosticReport.result %v", results)
+	}
+	for i, o := range got["Observation"] {
+		if results[i].(map[string]any)["reference"] != o["fullUrl"] {
+			t.Errorf("result %d is %v, not the Observation's fullUrl %v", i, results[i], o["fullUrl"])
+		}
+		if resource(o)["subject"].(map[string]any)["reference"] != pe["fullUrl"] {
+			t.Errorf("Observation %d's subject is not the Patient", i)
+		}
+	}
+	want := []map[string]string{
+		{"valueQuantity": `{"code":"mg/dL","system":"http://unitsofmeasure.org","unit":"milligram per deciliter","value":182}`,
+			"referenceRange": `[{"high":{"code":"mg/dL","system":"http://unitsofmeasure.org","unit":"milligram per deciliter","value":105},"low":{"code":"mg/dL","system":"http://unitsofmeasure.org","unit":"milligram per deciliter","value":70}}]`,
+			"interpretation": `[{"coding":[{"code":"H","system":"http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"}]}]`,
+			"status":         `"final"`, "effectiveDateTime": `"2026-11-24T07:30:00-05:00"`,
+			"note":       `[{"text":"Patient had eaten."}]`,
+			"identifier": `[{"system":"urn:emr:hl7v2:authority:CITY%20LAB","value":"1045813/2345-7"}]`,
+			"category":   `[{"coding":[{"code":"laboratory","system":"http://terminology.hl7.org/CodeSystem/observation-category"}]}]`},
+		{"valueQuantity": `{"code":"mg/dL","comparator":"\u003c","system":"http://unitsofmeasure.org","unit":"mg/dL","value":0.5}`,
+			"referenceRange": `[{"high":{"code":"mg/dL","system":"http://unitsofmeasure.org","unit":"mg/dL","value":1.2},"low":{"code":"mg/dL","system":"http://unitsofmeasure.org","unit":"mg/dL","value":0.6}}]`},
+		{"status": `"corrected"`, "referenceRange": `[{"low":{"code":"mmol/L","system":"http://unitsofmeasure.org","unit":"mmol/L","value":135},"text":"\u003e=135"}]`},
+		{"valueCodeableConcept": `{"coding":[{"code":"YEL","display":"Yellow"}],"text":"Yellow"}`, "status": `"preliminary"`},
+		{"valueString": `"First line\nSecond line"`},
+		{"status": `"registered"`, "valueQuantity": `null`},
+		{"valueRatio": `{"denominator":{"value":128},"numerator":{"value":1}}`},
+	}
+	for i, w := range want {
+		o := resource(got["Observation"][i])
+		for path, v := range w {
+			if g := asJSON(o[path]); g != v {
+				t.Errorf("Observation %d .%s = %s\nwant %s", i+1, path, g, v)
+			}
+		}
+	}
+}
+
+// expectError checks that m is refused with code and problem.
+func expectError(t *testing.T, m *hl7v2.Message, code string, want hl7v2.Problem) {
+	t.Helper()
+	b, err := Bundle(m, Options{})
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("Bundle = %v, %v; want an *Error", asJSON(b), err)
+	}
+	got := e.Problem
+	got.Text = ""
+	if e.Code != code || got != want {
+		t.Errorf("error %s %+v (%v), want %s %+v", e.Code, e.Problem, err, code, want)
+	}
+	if e.Problem.Text == "" {
+		t.Error("the problem has no text")
+	}
+}
+
+func TestRefused(t *testing.T) {
+	pid := "PID|1||555^^^LAB^MR||DOE^JANE"
+	obr := "OBR|1||1045813|24323-8^CMP^LN|||202611240730"
+	for name, c := range map[string]struct {
+		msg  *hl7v2.Message
+		code string
+		want hl7v2.Problem
+	}{
+		"unsupported event": {parse(t, strings.Replace(oruR01, "ORU^R01^ORU_R01", "ADT^A40^ADT_A39", 1), pid), hl7v2.AR,
+			hl7v2.Problem{Code: hl7v2.ErrUnsupportedEvent, Segment: "MSH", Sequence: 1, Field: 9}},
+		"unsupported type": {parse(t, strings.Replace(oruR01, "ORU^R01^ORU_R01", "SIU^S12^SIU_S12", 1), pid), hl7v2.AR,
+			hl7v2.Problem{Code: hl7v2.ErrUnsupportedType, Segment: "MSH", Sequence: 1, Field: 9}},
+		"no sender": {parse(t, "MSH|^~\\&|||EMR|CLINIC|20261124093000||ORU^R01|1|P|2.5.1", pid, obr), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "MSH", Sequence: 1, Field: 4}},
+		"no PID": {parse(t, oruR01, obr), hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrSegmentSequence, Segment: "PID", Sequence: 1}},
+		"no patient identifier": {parse(t, oruR01, "PID|1||^^^LAB||DOE^JANE", obr), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "PID", Sequence: 1, Field: 3}},
+		"bad birth date": {parse(t, oruR01, "PID|1||555^^^LAB^MR||DOE^JANE||19620230", obr), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "PID", Sequence: 1, Field: 7}},
+		"bad sex": {parse(t, oruR01, "PID|1||555^^^LAB^MR||DOE^JANE||19620220|Q", obr), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrTableValue, Segment: "PID", Sequence: 1, Field: 8}},
+		"no OBR": {parse(t, oruR01, pid), hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrSegmentSequence, Segment: "OBR", Sequence: 1}},
+		"OBX before OBR": {parse(t, oruR01, pid, "OBX|1|NM|2345-7^Glucose^LN||182", obr), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrSegmentSequence, Segment: "OBX", Sequence: 1}},
+		"no order number": {parse(t, oruR01, pid, "OBR|1|||24323-8^CMP^LN"), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "OBR", Sequence: 1, Field: 3}},
+		"no report code": {parse(t, oruR01, pid, "OBR|1||1045813"), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "OBR", Sequence: 1, Field: 4}},
+		"not a number": {parse(t, oruR01, pid, obr, "OBX|1|NM|2345-7^Glucose^LN||182|mg/dL", "OBX|2|NM|2345-7^Glucose^LN|2|high"), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 2, Field: 5}},
+		"repeated number": {parse(t, oruR01, pid, obr, "OBX|1|NM|2345-7^Glucose^LN||60~120"), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 5}},
+		"unsupported value type": {parse(t, oruR01, pid, obr, "OBX|1|ED|PDF^Report^L||^AP^PDF^Base64^JVBERi0="), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 2}},
+		"bad time": {parse(t, oruR01, pid, obr, seg("OBX", map[int]string{1: "1", 2: "NM", 3: "2345-7^Glucose^LN", 5: "182", 11: "F", 14: "20261324"})), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 14}},
+		"not-equal comparator": {parse(t, oruR01, pid, obr, "OBX|1|SN|2345-7^Glucose^LN||<>^5"), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 5}},
+		"the same result twice": {parse(t, oruR01, pid, obr, seg("OBX", map[int]string{1: "1", 2: "NM", 3: "2345-7^Glucose^LN", 5: "1", 11: "F", 21: "EI1"}),
+			seg("OBX", map[int]string{1: "2", 2: "NM", 3: "2345-7^Glucose^LN", 5: "2", 11: "F", 21: "EI1"})), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrDuplicateKey, Segment: "OBX", Sequence: 2, Field: 1}},
+	} {
+		t.Run(name, func(t *testing.T) { expectError(t, c.msg, c.code, c.want) })
+	}
+}
+
+// Two results of one code in one report (no sub-id) are told apart by
+// their set ids; the same message mapped twice asks for the same
+// resources.
+func TestIdentifiersStable(t *testing.T) {
+	m := parse(t, oruR01, "PID|1||555^^^LAB^MR||DOE^JANE", "OBR|1||1045813|24323-8^CMP^LN",
+		"OBX|1|TX|8251-1^Comment^LN||one", "OBX|2|TX|8251-1^Comment^LN||two", "OBX|3|NM|2345-7^Glucose^LN|1|5")
+	urls := func() []string {
+		b, err := Bundle(m, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range b["entry"].([]any) {
+			rq := e.(map[string]any)["request"].(map[string]any)
+			out = append(out, rq["url"].(string)+" "+asJSON(rq["ifNoneExist"]))
+		}
+		return out
+	}
+	first := urls()
+	want := []string{
+		`Patient "identifier=urn%3Aemr%3Ahl7v2%3Aauthority%3ALAB%7C555"`,
+		`Observation?identifier=urn%3Aoid%3A2.16.840.1.113883.19.4%7C1045813%2F8251-1 null`,
+		`Observation?identifier=urn%3Aoid%3A2.16.840.1.113883.19.4%7C1045813%2F8251-1%2F2 null`,
+		`Observation?identifier=urn%3Aoid%3A2.16.840.1.113883.19.4%7C1045813%2F2345-7%2F1 null`,
+		`DiagnosticReport?identifier=urn%3Aoid%3A2.16.840.1.113883.19.4%7C1045813 null`,
+	}
+	if !cmp.Equal(first, want) {
+		t.Errorf("requests\n%s\nwant\n%s", strings.Join(first, "\n"), strings.Join(want, "\n"))
+	}
+	if again := urls(); !cmp.Equal(again, first) {
+		t.Errorf("the same message maps to other resources:\n%s", cmp.Diff(first, again))
+	}
+}
+
+func TestAuthorities(t *testing.T) {
+	m := parse(t, adtA01, "PID|1||42^^^MRN^MR", seg("PV1", map[int]string{1: "1", 2: "O", 19: "7^^^VISITS"}))
+	b, err := Bundle(m, Options{Authorities: map[string]string{"MRN": "https://hospital.example.org/mrn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := entries(t, b)
+	if g := asJSON(resource(got["Patient"][0])["identifier"]); !strings.Contains(g, `"system":"https://hospital.example.org/mrn"`) {
+		t.Errorf("Patient.identifier %s", g)
+	}
+	if g := asJSON(resource(got["Encounter"][0])["identifier"]); !strings.Contains(g, `"system":"urn:emr:hl7v2:authority:VISITS"`) {
+		t.Errorf("Encounter.identifier %s", g)
+	}
+}
+
+func TestDTM(t *testing.T) {
+	plus2 := time.FixedZone("", 2*3600)
+	for in, want := range map[string][2]string{
+		"2026":                   {"2026", "2026"},
+		"202611":                 {"2026-11", "2026-11"},
+		"20261124":               {"2026-11-24", "2026-11-24"},
+		"2026112409":             {"2026-11-24", "2026-11-24T09:00:00+02:00"},
+		"202611240930":           {"2026-11-24", "2026-11-24T09:30:00+02:00"},
+		"20261124093015":         {"2026-11-24", "2026-11-24T09:30:15+02:00"},
+		"20261124093015.25":      {"2026-11-24", "2026-11-24T09:30:15.25+02:00"},
+		"20261124093015.1234-05": {"", ""},
+		"20261124093015-0500":    {"2026-11-24", "2026-11-24T09:30:15-05:00"},
+		"202611240930+0000":      {"2026-11-24", "2026-11-24T09:30:00Z"},
+		"20260230":               {"", ""},
+		"20261324":               {"", ""},
+		"2026112425":             {"", ""},
+		"20261124093":            {"", ""},
+		"2026.5":                 {"", ""},
+		"20261124+1500":          {"", ""},
+		"2026112409301x":         {"", ""},
+		"":                       {"", ""},
+	} {
+		d, err := parseDTM(in, plus2)
+		if want[0] == "" {
+			if err == nil {
+				t.Errorf("parseDTM(%q) = %v, want an error", in, d)
+			}
+			continue
+		}
+		if err != nil || d.date() != want[0] || d.dateTime() != want[1] {
+			t.Errorf("parseDTM(%q) = %q %q (%v), want %q", in, d.date(), d.dateTime(), err, want)
+		}
+	}
+}
+
+func TestNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"182": "182", "+007.50": "7.50", "-0.5": "-0.5", ".5": "0.5", "5.": "5", "-0": "0", " 12 ": "12",
+		"1e5": "", "abc": "", "": "", "-": "", ".": "", "1.2.3": "", "1,5": "", "NaN": "",
+	} {
+		n, ok := number(in)
+		if string(n) != want || ok != (want != "") {
+			t.Errorf("number(%q) = %q, %v; want %q", in, n, ok, want)
+		}
+	}
+}
+
+// Every ADT and ORU message of the shared corpus maps to valid R5
+// resources, or is refused with a reason for a value the mapping does not
+// take.
+func TestCorpus(t *testing.T) {
+	var files []string
+	for _, dir := range [][]string{{"microsoft-fhir-converter", "messages"}, {"python-hl7"}} {
+		fs, err := filepath.Glob(filepath.Join(sharedtest.Path(t, append([]string{"testdata", "hl7v2"}, dir...)...), "*.hl7"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, fs...)
+	}
+	mapped, refused := 0, map[string]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := hl7v2.ParseBatch(data)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, m := range msgs {
+			code, event, _ := m.Type()
+			b, err := Bundle(m, Options{})
+			var e *Error
+			switch {
+			case errors.As(err, &e) && e.Code == hl7v2.AR:
+				if strings.Contains(strings.Join(Events, " "), code+"^"+event) {
+					t.Errorf("%s: %s^%s refused: %v", filepath.Base(f), code, event, err)
+				}
+			case errors.As(err, &e):
+				refused[filepath.Base(f)] = err.Error()
+			case err != nil:
+				t.Errorf("%s: %v", filepath.Base(f), err)
+			default:
+				t.Run(filepath.Base(f), func(t *testing.T) { entries(t, b) })
+				mapped++
+			}
+		}
+	}
+	for f, why := range refused {
+		t.Logf("%s refused: %s", f, why)
+	}
+	if mapped < 16 { // of 25 ADT A01/A03/A04/A08 and ORU^R01 messages
+
+		t.Errorf("only %d messages mapped", mapped)
+	}
+	t.Logf("%d messages mapped, %d refused with AE", mapped, len(refused))
+}

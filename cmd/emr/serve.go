@@ -25,6 +25,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/hl7v2/mllp"
 	"github.com/emr-project/emr/internal/mpi"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/smart"
@@ -76,6 +77,10 @@ type config struct {
 	// the defaults); duplicates the policy of creates (warn, refuse).
 	mpiModel, duplicates     string
 	mpiPerKey, mpiCandidates int
+	// mllpAddr is where the HL7 v2 interface listens ("" for none);
+	// mllpClientCA the CAs of its senders' certificates; mllpAuthorities
+	// its NAMESPACE=URI identifier systems.
+	mllpAddr, mllpClientCA, mllpAuthorities string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -94,6 +99,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.relaxMFA, "relax-mfa", false, "let roles that see clinical data sign in without a second factor (not for production)")
 	fs.DurationVar(&cfg.sessionIdle, "session-idle", 15*time.Minute, "sign a web user out after this long without a request (the page warns two minutes before)")
 	tlsFlags(fs, &cfg)
+	mllpFlags(fs, &cfg)
 	mpiFlags(fs, &cfg)
 	fs.StringVar(&cfg.duplicates, "duplicates", "warn", "what creating a Patient does about likely duplicates: warn (create, and answer with the candidates) or refuse (409 for a certain match unless the client sends "+fhirapi.ReviewedHeader+": true); docs/mpi.md")
 	retentionFlag := fs.String("audit-retention", defaultAuditRetention, "how long audit records stay in the database (7y, 18m, 90d); the server says at start when older ones await emr audit archive (audit cannot be turned off)")
@@ -119,6 +125,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if https == nil && !isLoopback(cfg.addr) {
 		warnCleartext(cfg.addr, logger, stderr)
+	}
+	authorities, err := parseAuthorities(cfg.mllpAuthorities)
+	if err != nil {
+		return err
+	}
+	mllpLn, mllpAbout, err := mllpListener(cfg, https)
+	if err != nil {
+		return err
+	}
+	if mllpLn != nil {
+		defer mllpLn.Close()
 	}
 
 	if cfg.sessionIdle <= 0 {
@@ -184,13 +201,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		srv.TLSConfig = https.config
 		tlsLine = "  TLS:         " + https.about + "\n"
 	}
+	if mllpAbout != "" {
+		tlsLine += "  HL7 v2:      " + mllpAbout + "\n"
+	}
 	auditLine := "  audit log:   hash-chained; checkpoints NOT signed (no --audit-key)\n"
 	if a.auditKeyID != "" {
 		auditLine = fmt.Sprintf("  audit log:   hash-chained, checkpoints signed by key %s (%s)\n", a.auditKeyID, auditKeyPath(cfg))
 	}
 	fmt.Fprintf(stdout, "emr %s is running\n  FHIR R5 API: %s/fhir (try %s/fhir/metadata)\n  FHIR R4 API: %s/fhir/R4\n  sign in:     %s/login\n  SMART:       %s/.well-known/smart-configuration (apps: emr client add)\n  data:        %s\n%s%sPress Ctrl+C to stop.\n",
 		versionString(), origin, origin, origin, origin, cfg.fhirBase, a.dbPath, auditLine, tlsLine)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	var hl7 *mllp.Server
+	if mllpLn != nil {
+		hl7 = newMLLPServer(a, authorities, logger)
+		go func() { errc <- hl7.Serve(mllpLn) }()
+	}
 	go func() {
 		if https != nil {
 			// The certificate is in srv.TLSConfig; ServeTLS adds HTTP/2.
@@ -207,6 +232,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if hl7 != nil {
+		// Before the store closes: a message in hand is written and
+		// acknowledged.
+		if err := hl7.Shutdown(shutdownCtx); err != nil {
+			logger.Warn("HL7 v2 interface: shutdown", "error", err)
+		}
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

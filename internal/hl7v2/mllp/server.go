@@ -17,6 +17,15 @@ import (
 // handler answers nil only when it cannot say anything, not even AR).
 type Handler func(ctx context.Context, msg []byte, from net.Addr) (ack []byte)
 
+type connKey struct{}
+
+// Conn returns the connection a message handed to a Handler came on (a
+// *tls.Conn when the listener is TLS's, its handshake done), or nil.
+func Conn(ctx context.Context) net.Conn {
+	c, _ := ctx.Value(connKey{}).(net.Conn)
+	return c
+}
+
 // ErrServerClosed is what Serve returns after Shutdown.
 var ErrServerClosed = errors.New("mllp: server closed")
 
@@ -154,7 +163,7 @@ func (s *Server) serveConn(conn net.Conn) {
 	if write <= 0 {
 		write = 30 * time.Second
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), connKey{}, conn))
 	defer cancel()
 	r := NewReader(conn, s.MaxMessage)
 	from := conn.RemoteAddr()

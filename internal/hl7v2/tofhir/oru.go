@@ -13,10 +13,9 @@ type report struct {
 	system  string // of its identifier, which its Observations' share
 	id      string
 	results []any
-	keys    map[string]bool // its Observations' identifier values
-	last    fhir.Resource   // the resource an NTE annotates
-	effect  string          // OBR-7, for Observations without OBX-14
-	lab     bool            // a laboratory section (OBR-24), not imaging
+	last    fhir.Resource // the resource an NTE annotates
+	effect  string        // OBR-7, for Observations without OBX-14
+	lab     bool          // a laboratory section (OBR-24), not imaging
 }
 
 // oru maps an ORU^R01: a DiagnosticReport per OBR, an Observation per OBX.
@@ -74,7 +73,7 @@ func (mp *mapper) oru() error {
 
 // report maps OBR (the sequence-th) to a DiagnosticReport.
 func (mp *mapper) report(obr *hl7v2.Segment, sequence int, orc *hl7v2.Segment, patient string) (*report, error) {
-	r := &report{keys: map[string]bool{}}
+	r := &report{}
 	// The filler's number identifies the report; else the placer's.
 	var typ string
 	for _, src := range []struct {
@@ -93,6 +92,11 @@ func (mp *mapper) report(obr *hl7v2.Segment, sequence int, orc *hl7v2.Segment, p
 	}
 	if r.system == "" {
 		r.system = mp.sender
+	}
+	if key := "DiagnosticReport " + r.system + "|" + r.id; mp.keys[key] {
+		return nil, wrong(hl7v2.ErrDuplicateKey, "OBR", sequence, 3, "a second report with identifier %s in one message", r.id)
+	} else {
+		mp.keys[key] = true
 	}
 	code := mp.concept(obr, 4, 1)
 	if code == nil {
@@ -208,14 +212,15 @@ func (mp *mapper) observation(obx *hl7v2.Segment, sequence int, r *report, patie
 		if sub := mp.val(obx, 4, 1, 1, 1); sub != "" {
 			id += "/" + sub
 		}
-		if r.keys[id] {
+		if mp.keys["Observation "+system+"|"+id] {
 			id += "/" + mp.val(obx, 1, 1, 1, 1)
 		}
 	}
-	if r.keys[id] {
-		return nil, wrong(hl7v2.ErrDuplicateKey, "OBX", sequence, 1, "a second result with identifier %s in one report", id)
+	key := "Observation " + system + "|" + id
+	if mp.keys[key] {
+		return nil, wrong(hl7v2.ErrDuplicateKey, "OBX", sequence, 1, "a second result with identifier %s in one message", id)
 	}
-	r.keys[id] = true
+	mp.keys[key] = true
 	obs["identifier"] = []any{map[string]any{"system": system, "value": id}}
 
 	value, err := mp.value(obx, sequence)

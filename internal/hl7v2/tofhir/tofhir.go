@@ -85,7 +85,7 @@ func Bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
 		}
 		return nil, unsupported(hl7v2.ErrUnsupportedEvent, "event %s^%s is not taken (%s are)", code, event, strings.Join(Events, ", "))
 	}
-	mp := &mapper{m: m, d: m.Delims, opts: opts, count: map[string]int{}}
+	mp := &mapper{m: m, d: m.Delims, opts: opts, count: map[string]int{}, keys: map[string]bool{}}
 	if err := mp.init(); err != nil {
 		return nil, err
 	}
@@ -106,8 +106,9 @@ type mapper struct {
 	zone    *time.Location // of times without an offset
 	sender  string         // the sending facility's identifier system
 	entries []any
-	count   map[string]int // segments seen, by name, for error locations
-	bad     *Error         // the first value FHIR cannot hold
+	count   map[string]int  // segments seen, by name, for error locations
+	keys    map[string]bool // "Type system|value" of the resources mapped
+	bad     *Error          // the first value FHIR cannot hold
 }
 
 func (mp *mapper) init() error {

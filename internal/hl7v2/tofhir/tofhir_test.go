@@ -281,6 +281,8 @@ func TestRefused(t *testing.T) {
 			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 14}},
 		"not-equal comparator": {parse(t, oruR01, pid, obr, "OBX|1|SN|2345-7^Glucose^LN||<>^5"), hl7v2.AE,
 			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 5}},
+		"the same report twice": {parse(t, oruR01, pid, obr, obr), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrDuplicateKey, Segment: "OBR", Sequence: 2, Field: 3}},
 		"the same result twice": {parse(t, oruR01, pid, obr, seg("OBX", map[int]string{1: "1", 2: "NM", 3: "2345-7^Glucose^LN", 5: "1", 11: "F", 21: "EI1"}),
 			seg("OBX", map[int]string{1: "2", 2: "NM", 3: "2345-7^Glucose^LN", 5: "2", 11: "F", 21: "EI1"})), hl7v2.AE,
 			hl7v2.Problem{Code: hl7v2.ErrDuplicateKey, Segment: "OBX", Sequence: 2, Field: 1}},

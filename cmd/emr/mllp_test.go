@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emr-project/emr/internal/hl7v2"
+	"github.com/emr-project/emr/internal/hl7v2/mllp"
+)
+
+var mllpPattern = regexp.MustCompile(`HL7 v2:\s+mllp://(\S+)`)
+
+// TestServeHL7v2 runs `emr serve --mllp-addr`, sends it an admission and
+// results over MLLP on TCP, finds them through the FHIR API, and finds
+// every acknowledged result again after kill -9.
+func TestServeHL7v2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dir := t.TempDir()
+	args := "EMR_TEST_ARGS=serve --addr 127.0.0.1:0 --mllp-addr 127.0.0.1:0 --mllp-authorities CITY_LAB=https://lab.example.org/mrn"
+	s := startServer(t, dir, args)
+	m := mllpPattern.FindStringSubmatch(s.banner)
+	if m == nil {
+		t.Fatalf("the start-up message has no HL7 v2 line:\n%s", s.banner)
+	}
+	c, err := mllp.Dial(context.Background(), m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	const msh = "MSH|^~\\&|LAB|CITY_LAB|EMR|CLINIC|20261124093000+0100||"
+	const pid = "PID|1||555-44-4444^^^CITY_LAB^MR||EVERYWOMAN^EVE||19620320|F"
+	send := func(lines ...string) string {
+		t.Helper()
+		ack, err := c.Send(context.Background(), []byte(strings.Join(lines, "\r")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := hl7v2.Parse(ack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, text := a.Code()
+		if a.Get("MSA-2") != strings.Split(lines[0], "|")[9] {
+			t.Errorf("MSA-2 %q does not echo the control id", a.Get("MSA-2"))
+		}
+		return code + " " + text
+	}
+	if got := send(msh+"ADT^A04^ADT_A04|A1|P|2.5.1", pid, "PV1|1|O|||||||||||||||||V77^^^CITY_LAB^VN"); got != "AA " {
+		t.Fatalf("ADT^A04: %s", got)
+	}
+	var acked []string
+	for i := range 20 {
+		id := "R" + string(rune('A'+i))
+		got := send(msh+"ORU^R01^ORU_R01|O"+id+"|P|2.5.1", pid,
+			"OBR|1||"+id+"^CITY_LAB|2345-7^Glucose^LN|||202611240730",
+			"OBX|1|NM|2345-7^Glucose^LN||"+string(rune('1'+i%9))+"0|mg/dL^^UCUM|70-105||||F")
+		if got != "AA " {
+			t.Fatalf("ORU^R01 %s: %s", id, got)
+		}
+		acked = append(acked, id)
+	}
+	if got := send(msh+"ORU^R01|X|T|2.5.1", pid); !strings.HasPrefix(got, "AR ") {
+		t.Errorf("a training message: %s, want AR", got)
+	}
+	c.Close()
+
+	count := func(base, query string) int {
+		t.Helper()
+		status, _, body := call(t, "GET", base+"/"+query+"&_summary=count", "", "")
+		if status != 200 {
+			t.Fatalf("GET %s: %d %v", query, status, body)
+		}
+		return int(body["total"].(float64))
+	}
+	ident := "identifier=" + url.QueryEscape("https://lab.example.org/mrn|555-44-4444")
+	if n := count(s.base, "Patient?"+ident); n != 1 {
+		t.Fatalf("%d patients with the identifier, want 1", n)
+	}
+	if n := count(s.base, "Observation?patient.identifier="+url.QueryEscape("https://lab.example.org/mrn|555-44-4444")); n != len(acked) {
+		t.Errorf("%d observations, want %d", n, len(acked))
+	}
+
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+	s2 := startServer(t, dir, args)
+	if n := count(s2.base, "DiagnosticReport?patient.identifier="+url.QueryEscape("https://lab.example.org/mrn|555-44-4444")); n != len(acked) {
+		t.Errorf("after kill -9, %d reports of the %d acknowledged", n, len(acked))
+	}
+	if n := count(s2.base, "Encounter?identifier="+url.QueryEscape("https://lab.example.org/mrn|V77")); n != 1 {
+		t.Errorf("%d encounters, want 1", n)
+	}
+}
+
+// The interface refuses to listen where anyone could write through it.
+func TestMLLPFlags(t *testing.T) {
+	for _, c := range []struct {
+		args     []string
+		inStderr string
+	}{
+		{[]string{"--mllp-addr", "0.0.0.0:2575"}, "MLLP has no authentication of its own"},
+		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-client-ca", "ca.pem"}, "--mllp-client-ca needs TLS"},
+		{[]string{"--mllp-client-ca", "ca.pem"}, "need --mllp-addr"},
+		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-authorities", "MRN"}, "not NAMESPACE=URI"},
+		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-authorities", "MRN=relative/uri"}, "not NAMESPACE=URI"},
+	} {
+		var out, errOut bytes.Buffer
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, c.args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		code := run(ctx, args, &out, &errOut)
+		cancel()
+		if code != 2 || !strings.Contains(errOut.String(), c.inStderr) {
+			t.Errorf("emr %v: code %d, stderr %q; want 2 with %q", args, code, errOut.String(), c.inStderr)
+		}
+	}
+}
+
+// With TLS the interface listens on every address, and answers senders
+// whose certificates --mllp-client-ca issued, and no others.
+func TestServeHL7v2TLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process")
+	}
+	dir := t.TempDir()
+	caKey, ca := newTestCA(t)
+	leaf := func(name string, usage x509.ExtKeyUsage) tls.Certificate {
+		key := newTestKey(t)
+		der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+			SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		}, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	}
+	server := leaf("emr.test", x509.ExtKeyUsageServerAuth)
+	certFile, keyFile, caFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
+	writePEM(t, certFile, "CERTIFICATE", server.Certificate[0])
+	writePEM(t, keyFile, "PRIVATE KEY", marshalKey(t, server.PrivateKey.(*ecdsa.PrivateKey)))
+	writePEM(t, caFile, "CERTIFICATE", ca.Raw)
+	s := startServer(t, t.TempDir(), "EMR_TLS_CERT="+certFile, "EMR_TLS_KEY="+keyFile,
+		"EMR_TEST_ARGS=serve --addr 127.0.0.1:0 --mllp-addr 0.0.0.0:0 --mllp-client-ca "+caFile)
+	m := mllpPattern.FindStringSubmatch(s.banner)
+	if m == nil || !strings.Contains(s.banner, "TLS, senders' certificates from "+caFile) {
+		t.Fatalf("start-up message:\n%s", s.banner)
+	}
+	_, port, _ := net.SplitHostPort(m[1])
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	msg := []byte("MSH|^~\\&|LAB|CITY_LAB|EMR|CLINIC|20261124093000+0100||ADT^A08^ADT_A08|T1|P|2.5.1\rPID|1||42^^^CITY_LAB^MR||DOE^JANE")
+	exchange := func(certs []tls.Certificate) ([]byte, error) {
+		conn, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{RootCAs: pool, Certificates: certs})
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := mllp.WriteMessage(conn, msg); err != nil {
+			return nil, err
+		}
+		return mllp.NewReader(conn, 0).ReadMessage()
+	}
+	ack, err := exchange([]tls.Certificate{leaf("city-lab", x509.ExtKeyUsageClientAuth)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := hl7v2.Parse(ack); err != nil || a.Get("MSA-1") != hl7v2.AA {
+		t.Fatalf("acknowledgment %q (%v)", ack, err)
+	}
+	if ack, err := exchange(nil); err == nil {
+		t.Errorf("a sender without a certificate was answered: %q", ack)
+	}
+}

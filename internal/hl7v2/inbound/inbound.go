@@ -1,0 +1,215 @@
+// Package inbound is the EMR's HL7 v2 interface: it answers the messages
+// an MLLP server receives by writing what they say through the FHIR API,
+// so that the same validation, access control and audit apply to them as
+// to any other write.
+//
+// A message is parsed, mapped to a FHIR transaction Bundle (package
+// tofhir) and posted to the API in process, as the interface's principal:
+// a backend service (role service) whose grants are the resource types
+// the mapping writes, named after the sender (its TLS client
+// certificate's subject, or its address on a loopback listener). The
+// acknowledgment says what came of it:
+//
+//   - AA: the transaction was committed, durably, before the AA is sent;
+//   - AR: a message the interface does not take (type, event, processing
+//     id) or cannot parse;
+//   - AE: a message of a kind it takes that it cannot write (a required
+//     field missing, a value not of its type, a resource the API refuses:
+//     the ERR segment says where and why); sending it again unchanged
+//     fails again.
+//
+// When the store fails (the API answers 5xx) there is no acknowledgment:
+// the connection closes and the sender sends the message again, so
+// nothing it was told is accepted is lost.
+package inbound
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/hl7v2"
+	"github.com/emr-project/emr/internal/hl7v2/mllp"
+	"github.com/emr-project/emr/internal/hl7v2/tofhir"
+)
+
+// Interface answers HL7 v2 messages.
+type Interface struct {
+	// API is the FHIR API's handler, without authentication: the
+	// interface puts its own principal in each request's context.
+	API http.Handler
+	// Path is where API serves the R5 base ("/fhir").
+	Path string
+	// Mapping configures tofhir (assigning authorities' URIs).
+	Mapping tofhir.Options
+	// Log receives a line per message not accepted (slog.Default when nil).
+	Log *slog.Logger
+	// Now is the clock of acknowledgments (time.Now when nil).
+	Now func() time.Time
+}
+
+// Grants are what the interface's principal may do: create, read, update
+// and search the resources the mapping writes (a conditional update
+// searches first).
+var Grants = []access.Grant{
+	{Context: "system", Type: "Patient", Perms: "crus"},
+	{Context: "system", Type: "Encounter", Perms: "crus"},
+	{Context: "system", Type: "Observation", Perms: "crus"},
+	{Context: "system", Type: "DiagnosticReport", Perms: "crus"},
+}
+
+// Handle is an mllp.Handler.
+func (in *Interface) Handle(ctx context.Context, data []byte, from net.Addr) []byte {
+	now := time.Now()
+	if in.Now != nil {
+		now = in.Now()
+	}
+	controlID := "E" + strconv.FormatInt(now.UnixNano(), 36)
+	m, err := hl7v2.Parse(data)
+	if err != nil {
+		p := hl7v2.Problem{Code: hl7v2.ErrSegmentSequence, Text: err.Error()}
+		if se, ok := err.(*hl7v2.SyntaxError); ok && se.Segment > 0 {
+			p.Sequence = se.Segment
+		}
+		in.log().Warn("hl7v2: a message that does not parse was rejected", "from", from, "error", err)
+		return hl7v2.Reject(data, controlID, now, p).Encode()
+	}
+	answer := func(code string, p *hl7v2.Problem) []byte {
+		if p == nil {
+			return hl7v2.Ack(m, code, controlID, now).Encode()
+		}
+		typ, event, _ := m.Type()
+		in.log().Warn("hl7v2: a message was not accepted", "from", from, "type", typ+"^"+event, "control_id", m.ControlID(), "ack", code, "problem", p.String())
+		return hl7v2.Ack(m, code, controlID, now, *p).Encode()
+	}
+	if pid := m.Get("MSH-11"); pid != "P" {
+		return answer(hl7v2.AR, &hl7v2.Problem{Code: hl7v2.ErrUnsupportedProcess, Segment: "MSH", Sequence: 1, Field: 11,
+			Text: fmt.Sprintf("processing id %q: this interface takes production messages (P) only", pid)})
+	}
+	bundle, err := tofhir.Bundle(m, in.Mapping)
+	if err != nil {
+		if e, ok := err.(*tofhir.Error); ok {
+			return answer(e.Code, &e.Problem)
+		}
+		return answer(hl7v2.AE, &hl7v2.Problem{Code: hl7v2.ErrApplicationInternal, Text: err.Error()})
+	}
+	status, outcome := in.post(ctx, bundle.JSON(), from)
+	switch {
+	case status == http.StatusOK:
+		return answer(hl7v2.AA, nil)
+	case status >= 500:
+		in.log().Error("hl7v2: the store failed; the message is not acknowledged, for the sender to send again",
+			"from", from, "control_id", m.ControlID(), "status", status, "error", outcome)
+		return nil
+	}
+	code := hl7v2.ErrApplicationInternal
+	if status == http.StatusPreconditionFailed || status == http.StatusConflict {
+		code = hl7v2.ErrDuplicateKey // more than one resource has the identifier
+	}
+	return answer(hl7v2.AE, &hl7v2.Problem{Code: code, Text: outcome})
+}
+
+// Principal is the interface's principal for a message that came on conn
+// from addr: a TLS client certificate's subject names the sender, else
+// its address.
+func Principal(conn net.Conn, from net.Addr) *access.Principal {
+	name := "unknown"
+	if from != nil {
+		name = from.String()
+	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+			name = certs[0].Subject.String()
+		}
+	}
+	return &access.Principal{Client: "hl7v2:" + name, Role: "service", Grants: Grants}
+}
+
+// post runs the transaction through the API as the sender, and returns
+// the status and, for an error, what the OperationOutcome says.
+func (in *Interface) post(ctx context.Context, body []byte, from net.Addr) (int, string) {
+	ctx = access.WithPrincipal(ctx, Principal(mllp.Conn(ctx), from))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.Path, bytes.NewReader(body))
+	if err != nil {
+		return http.StatusInternalServerError, err.Error()
+	}
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Accept", "application/fhir+json")
+	req.Header.Set("Prefer", "return=minimal")
+	if from != nil {
+		req.RemoteAddr = from.String()
+	}
+	w := &response{header: http.Header{}}
+	in.API.ServeHTTP(w, req)
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.status == http.StatusOK {
+		return w.status, ""
+	}
+	return w.status, outcomeText(w.body.Bytes())
+}
+
+// outcomeText is what an OperationOutcome's issues say, with where.
+func outcomeText(body []byte) string {
+	var oo struct {
+		Issue []struct {
+			Diagnostics string   `json:"diagnostics"`
+			Expression  []string `json:"expression"`
+			Details     struct {
+				Text string `json:"text"`
+			} `json:"details"`
+		} `json:"issue"`
+	}
+	if err := json.Unmarshal(body, &oo); err != nil || len(oo.Issue) == 0 {
+		return strings.TrimSpace(string(body))
+	}
+	var parts []string
+	for _, is := range oo.Issue {
+		text := is.Diagnostics
+		if text == "" {
+			text = is.Details.Text
+		}
+		if len(is.Expression) > 0 {
+			text += " (at " + strings.Join(is.Expression, ", ") + ")"
+		}
+		parts = append(parts, text)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (in *Interface) log() *slog.Logger {
+	if in.Log != nil {
+		return in.Log
+	}
+	return slog.Default()
+}
+
+// response is an in-process http.ResponseWriter.
+type response struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+func (w *response) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(p)
+}

@@ -1,0 +1,335 @@
+package inbound
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/fhir/validate"
+	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/hl7v2"
+	"github.com/emr-project/emr/internal/hl7v2/mllp"
+	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/store/sqlstore"
+)
+
+// rig is an EMR (SQLite on disk, the FHIR API with its gate) and an MLLP
+// server answering with the interface, on loopback TCP.
+type rig struct {
+	api  http.Handler
+	addr string
+}
+
+func newRig(t *testing.T, wrap func(net.Listener) net.Listener) *rig {
+	t.Helper()
+	defs := spec.R5()
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	gate := access.NewGate(st, access.NewRolePolicy(defs, access.DefaultRoles(defs)), "emr")
+	api := fhirapi.New(fhirapi.Options{
+		Store: st, Gate: gate, Validator: validate.New(defs, validate.WithInvariants(validate.NewFHIRPathInvariants(defs))),
+		Model: defs.APIModel(), Definitions: defs, BaseURL: "http://emr.test/fhir",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}).Mount("/fhir")
+	in := &Interface{API: api, Path: "/fhir", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	srv := &mllp.Server{Handler: in.Handle, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return &rig{api: api, addr: ln.Addr().String()}
+}
+
+// send sends the message (lines joined by CR) and returns the
+// acknowledgment's code and text.
+func send(t *testing.T, c *mllp.Client, lines ...string) (code, text string) {
+	t.Helper()
+	ack, err := c.Send(context.Background(), []byte(strings.Join(lines, "\r")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := hl7v2.Parse(ack)
+	if err != nil {
+		t.Fatalf("acknowledgment %q: %v", ack, err)
+	}
+	return m.Code()
+}
+
+// get reads the API as an administrator and returns the JSON answer.
+func (r *rig) get(t *testing.T, path string) map[string]any {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req = req.WithContext(access.WithPrincipal(req.Context(), &access.Principal{User: "admin", Role: "admin"}))
+	rec := httptest.NewRecorder()
+	r.api.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// search returns the resources a search finds.
+func (r *rig) search(t *testing.T, query string) []map[string]any {
+	t.Helper()
+	b := r.get(t, "/fhir/"+query)
+	var out []map[string]any
+	entries, _ := b["entry"].([]any)
+	for _, e := range entries {
+		e := e.(map[string]any)
+		if mode, _ := e["search"].(map[string]any)["mode"].(string); mode == "match" {
+			out = append(out, e["resource"].(map[string]any))
+		}
+	}
+	return out
+}
+
+const (
+	msh = "MSH|^~\\&|LAB|CITY LAB^2.16.840.1.113883.19.4^ISO|EMR|CLINIC|20261124093000-0500||"
+	pid = "PID|1||555-44-4444^^^CITY LAB^MR||EVERYWOMAN^EVE^E||19620320|F"
+	obr = "OBR|1|845439^EMR|1045813^CITY LAB|24323-8^Comprehensive metabolic panel^LN|||202611240730"
+)
+
+func TestInterface(t *testing.T) {
+	r := newRig(t, nil)
+	c, err := mllp.Dial(context.Background(), r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	// Registration and admission, then results for the same patient.
+	if code, text := send(t, c, msh+"ADT^A01^ADT_A01|ADT1|P|2.5.1", pid,
+		"PV1|1|I|||||||||||||||||V1001^^^CITY LAB^VN"); code != hl7v2.AA {
+		t.Fatalf("ADT^A01: %s %s", code, text)
+	}
+	oru := []string{msh + "ORU^R01^ORU_R01|ORU1|P|2.5.1", pid, obr,
+		"OBX|1|NM|2345-7^Glucose^LN||182|mg/dL^^UCUM|70-105|H|||F",
+		"OBX|2|NM|2160-0^Creatinine^LN||0.9|mg/dL^^UCUM|0.6-1.2|N|||F"}
+	if code, text := send(t, c, oru...); code != hl7v2.AA {
+		t.Fatalf("ORU^R01: %s %s", code, text)
+	}
+	patients := r.search(t, "Patient?identifier=555-44-4444")
+	if len(patients) != 1 {
+		t.Fatalf("%d patients with the identifier, want 1", len(patients))
+	}
+	pat := "Patient/" + patients[0]["id"].(string)
+	if encs := r.search(t, "Encounter?subject="+pat); len(encs) != 1 || encs[0]["status"] != "in-progress" {
+		t.Errorf("encounters %v", encs)
+	}
+	obs := r.search(t, "Observation?subject="+pat+"&_sort=code")
+	reports := r.search(t, "DiagnosticReport?subject="+pat)
+	if len(obs) != 2 || len(reports) != 1 {
+		t.Fatalf("%d observations, %d reports; want 2, 1", len(obs), len(reports))
+	}
+	results := map[string]bool{}
+	for _, res := range reports[0]["result"].([]any) {
+		results[res.(map[string]any)["reference"].(string)] = true
+	}
+	for _, o := range obs {
+		if !results["Observation/"+o["id"].(string)] {
+			t.Errorf("the report's results %v do not name Observation/%s", results, o["id"])
+		}
+	}
+	// The abnormal flag is kept.
+	if b, _ := json.Marshal(r.search(t, "Observation?subject="+pat+"&code=2345-7")); !strings.Contains(string(b), `"interpretation":[{"coding":[{"code":"H"`) {
+		t.Errorf("the high glucose lost its flag: %s", b)
+	}
+
+	// The same message again, and then a correction, make nothing twice.
+	if code, text := send(t, c, oru...); code != hl7v2.AA {
+		t.Fatalf("ORU^R01 sent again: %s %s", code, text)
+	}
+	corrected := append([]string{}, oru...)
+	corrected[3] = "OBX|1|NM|2345-7^Glucose^LN||128|mg/dL^^UCUM|70-105|H|||C"
+	if code, text := send(t, c, corrected...); code != hl7v2.AA {
+		t.Fatalf("the correction: %s %s", code, text)
+	}
+	again := r.search(t, "Observation?subject="+pat+"&code=2345-7")
+	if len(again) != 1 || len(r.search(t, "Observation?subject="+pat)) != 2 || len(r.search(t, "DiagnosticReport?subject="+pat)) != 1 ||
+		len(r.search(t, "Patient?identifier=555-44-4444")) != 1 {
+		t.Fatalf("resending and correcting made resources twice")
+	}
+	if v := again[0]["valueQuantity"].(map[string]any)["value"]; v != 128.0 || again[0]["status"] != "corrected" {
+		t.Errorf("the corrected glucose: %v %v", v, again[0]["status"])
+	}
+	if history, _ := r.get(t, "/fhir/Observation/"+again[0]["id"].(string)+"/_history")["entry"].([]any); len(history) != 3 {
+		t.Errorf("the glucose has %d versions, want 3", len(history))
+	}
+	// Discharge.
+	if code, text := send(t, c, msh+"ADT^A03^ADT_A03|ADT2|P|2.5.1", pid,
+		"PV1|1|I|||||||||||||||||V1001^^^CITY LAB^VN|||||||||||||||||||||||||20261124080000|20261125080000"); code != hl7v2.AA {
+		t.Fatalf("ADT^A03: %s %s", code, text)
+	}
+	if encs := r.search(t, "Encounter?subject="+pat); len(encs) != 1 || encs[0]["status"] != "completed" {
+		t.Errorf("after the discharge, encounters %v", encs)
+	}
+
+	// Each write is audited as the interface's.
+	events := r.search(t, "AuditEvent?patient="+pat+"&_count=100")
+	var byInterface int
+	for _, e := range events {
+		if b, _ := json.Marshal(e["agent"]); strings.Contains(string(b), "hl7v2:127.0.0.1") {
+			byInterface++
+		}
+	}
+	if byInterface < 5 {
+		t.Errorf("%d AuditEvents of the patient name the interface, want one per message (5)", byInterface)
+	}
+
+	// What is not taken.
+	for name, c2 := range map[string]struct {
+		lines []string
+		code  string
+		text  string
+	}{
+		"training":    {[]string{msh + "ORU^R01|T1|T|2.5.1", pid, obr}, hl7v2.AR, "production messages (P) only"},
+		"unsupported": {[]string{msh + "SIU^S12|S1|P|2.5.1", pid}, hl7v2.AR, "not taken"},
+		"bad value":   {[]string{msh + "ORU^R01|B1|P|2.5.1", pid, obr, "OBX|1|NM|2345-7^Glucose^LN||high"}, hl7v2.AE, `"high" is not a number`},
+		"garbage":     {[]string{"this is not HL7"}, hl7v2.AR, "starts with MSH"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, text := send(t, c, c2.lines...)
+			if code != c2.code || !strings.Contains(text, c2.text) {
+				t.Errorf("%s: %s %q, want %s with %q", name, code, text, c2.code, c2.text)
+			}
+		})
+	}
+	if n := len(r.search(t, "Observation?subject="+pat)); n != 2 {
+		t.Errorf("refused messages wrote: %d observations, want 2", n)
+	}
+
+	// What the FHIR API refuses: an identifier two Patients have.
+	for range 2 {
+		r.do(t, http.MethodPost, "/fhir/Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:emr:hl7v2:authority:CITY%20LAB","value":"777"}]}`)
+	}
+	code, text := send(t, c, msh+"ADT^A08^ADT_A08|D1|P|2.5.1", "PID|1||777^^^CITY LAB^MR||TWIN^ONE")
+	if code != hl7v2.AE || !strings.Contains(text, "more than one") {
+		t.Errorf("an ADT for an identifier two patients have: %s %q", code, text)
+	}
+}
+
+// do sends a request to the API as an administrator and checks it succeeded.
+func (r *rig) do(t *testing.T, method, path, body string) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req = req.WithContext(access.WithPrincipal(req.Context(), &access.Principal{User: "admin", Role: "admin"}))
+	rec := httptest.NewRecorder()
+	r.api.ServeHTTP(rec, req)
+	if rec.Code >= 300 {
+		t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+	}
+}
+
+// Over TLS the sender's certificate names the interface's principal.
+func TestInterfaceTLS(t *testing.T) {
+	ca, caKey := newCert(t, "Test CA", nil, nil)
+	server, serverKey := newCert(t, "127.0.0.1", ca, caKey)
+	client, clientKey := newCert(t, "city-lab", ca, caKey)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	r := newRig(t, func(ln net.Listener) net.Listener {
+		return tls.NewListener(ln, &tls.Config{
+			Certificates: []tls.Certificate{{Certificate: [][]byte{server.Raw}, PrivateKey: serverKey}},
+			ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12,
+		})
+	})
+	conn, err := tls.Dial("tcp", r.addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1",
+		Certificates: []tls.Certificate{{Certificate: [][]byte{client.Raw}, PrivateKey: clientKey}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msg := strings.Join([]string{msh + "ADT^A08^ADT_A08|T1|P|2.5.1", pid}, "\r")
+	if err := mllp.WriteMessage(conn, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := mllp.NewReader(conn, 0).ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := hl7v2.Parse(ack); err != nil || m.Get("MSA-1") != hl7v2.AA {
+		t.Fatalf("acknowledgment %q, %v", ack, err)
+	}
+	pat := r.search(t, "Patient?identifier=555-44-4444")
+	if len(pat) != 1 {
+		t.Fatal("the patient was not written")
+	}
+	events := r.search(t, "AuditEvent?patient=Patient/"+pat[0]["id"].(string))
+	if b, _ := json.Marshal(events); !strings.Contains(string(b), "hl7v2:CN=city-lab") {
+		t.Errorf("no AuditEvent names the sender's certificate: %s", b)
+	}
+
+	// Without a client certificate nothing is answered.
+	bare, err := tls.Dial("tcp", r.addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	if err == nil {
+		defer bare.Close()
+		bare.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := mllp.WriteMessage(bare, []byte(msg)); err == nil {
+			if _, err := mllp.NewReader(bare, 0).ReadMessage(); err == nil {
+				t.Error("a sender without a certificate was answered")
+			}
+		}
+	}
+}
+
+// newCert makes a certificate for name signed by parent (self-signed when
+// nil).
+func newCert(t *testing.T, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	if ip := net.ParseIP(name); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	}
+	if parent == nil {
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}

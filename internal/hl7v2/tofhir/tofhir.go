@@ -123,7 +123,7 @@ func (mp *mapper) init() error {
 	// The sending facility, else the sending application, scopes what the
 	// message identifies without an assigning authority.
 	for _, field := range []int{4, 3} {
-		if sys := mp.hd(msh, field, 1, 1); sys != "" {
+		if sys := mp.hd(msh, field, 1, 0); sys != "" {
 			mp.sender = sys
 			return nil
 		}
@@ -177,20 +177,16 @@ func (mp *mapper) code(s *hl7v2.Segment, field, rep, comp, sub int) string {
 
 func isControl(r rune) bool { return r < 0x20 && r != '\t' && r != '\r' && r != '\n' || r == 0x7f }
 
-// hd is the identifier system of the hierarchic designator in field's
-// repetition rep at component comp (HD-1 namespace, HD-2 universal id,
-// HD-3 its type as subcomponents when comp > 0 is a component of a larger
-// type, else components): urn:oid: for an ISO OID, the namespace's URI
-// in Options.Authorities, else one made of the namespace.
+// hd is the identifier system of the hierarchic designator (HD-1
+// namespace, HD-2 universal id, HD-3 its type) that is component comp of
+// field's repetition rep, its parts as subcomponents; comp 0 when the HD
+// is the whole field (MSH-3, MSH-4), its parts as components.
 func (mp *mapper) hd(s *hl7v2.Segment, field, rep, comp int) string {
-	var ns, uid, typ string
-	if s != nil && s.Name == "MSH" || comp == 0 {
-		// The whole field is the HD (MSH-3, MSH-4).
-		ns, uid, typ = mp.val(s, field, rep, 1, 1), mp.val(s, field, rep, 2, 1), mp.val(s, field, rep, 3, 1)
-	} else {
-		ns, uid, typ = mp.val(s, field, rep, comp, 1), mp.val(s, field, rep, comp, 2), mp.val(s, field, rep, comp, 3)
+	part := func(i int) string { return mp.val(s, field, rep, comp, i) }
+	if comp == 0 {
+		part = func(i int) string { return mp.val(s, field, rep, i, 1) }
 	}
-	return mp.authority(ns, uid, typ)
+	return mp.authority(part(1), part(2), part(3))
 }
 
 // authority is the identifier system of namespace ns, universal id uid of

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/emr-project/emr/internal/inproc"
 )
 
 // Client sends one request to the EMR and returns the status and body.
@@ -30,32 +32,8 @@ func (c handlerClient) Do(ctx context.Context, method, path string, body []byte)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}
-	w := &recorder{header: http.Header{}}
-	c.h.ServeHTTP(w, req)
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.status, w.body.Bytes(), nil
-}
-
-// recorder is the least ResponseWriter that keeps status and body.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-}
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.body.Write(b)
+	w := inproc.Serve(c.h, req)
+	return w.Status, w.Body.Bytes(), nil
 }
 
 // OverHTTP sends requests to base (e.g. http://127.0.0.1:8080) with hc:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/inproc"
 )
 
 // The R4 face serves the same API and store in FHIR R4 (4.0.1), below its
@@ -70,7 +71,7 @@ func (s *Server) serveR4(w http.ResponseWriter, r *http.Request) {
 	if head {
 		inner.Method = http.MethodGet
 	}
-	answer := &bufferedResponse{header: http.Header{}}
+	answer := inproc.NewResponse()
 	s.serveR5(answer, inner)
 	if head {
 		inner.Method = http.MethodHead
@@ -249,13 +250,13 @@ func renameEntryQueries(defs *spec.Definitions, bundle fhir.Resource, header htt
 
 // relayR4 writes the R5 answer in R4: the body converted, the status and
 // headers as they are but for the media type and length.
-func (s *Server) relayR4(w http.ResponseWriter, inner *http.Request, answer *bufferedResponse) {
-	status := answer.status
+func (s *Server) relayR4(w http.ResponseWriter, inner *http.Request, answer *inproc.Response) {
+	status := answer.Status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	body := answer.body.Bytes()
-	mt, _, _ := mime.ParseMediaType(answer.header.Get("Content-Type"))
+	body := answer.Body.Bytes()
+	mt, _, _ := mime.ParseMediaType(answer.Header().Get("Content-Type"))
 	isFHIR := len(body) > 0 && (mt == mediaFHIRJSON || mt == mediaJSON)
 	if isFHIR {
 		conv, err := s.answerBodyToR4(inner, status, body)
@@ -271,7 +272,7 @@ func (s *Server) relayR4(w http.ResponseWriter, inner *http.Request, answer *buf
 		}
 	}
 	h := w.Header()
-	for k, v := range answer.header {
+	for k, v := range answer.Header() {
 		h[k] = v
 	}
 	if isFHIR {
@@ -311,29 +312,7 @@ func (s *Server) answerBodyToR4(inner *http.Request, status int, body []byte) ([
 // writeR4Error answers err with an OperationOutcome, as writeError does,
 // in the R4 media type.
 func (s *Server) writeR4Error(w http.ResponseWriter, r *http.Request, err error) {
-	answer := &bufferedResponse{header: http.Header{}}
+	answer := inproc.NewResponse()
 	s.writeError(answer, r, err)
 	s.relayR4(w, r, answer)
-}
-
-// bufferedResponse holds an answer of the R5 path for conversion.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-
-func (b *bufferedResponse) WriteHeader(status int) {
-	if b.status == 0 {
-		b.status = status
-	}
-}
-
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	return b.body.Write(p)
 }

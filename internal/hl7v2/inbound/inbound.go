@@ -40,6 +40,7 @@ import (
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
 	"github.com/emr-project/emr/internal/hl7v2/tofhir"
+	"github.com/emr-project/emr/internal/inproc"
 )
 
 // Interface answers HL7 v2 messages.
@@ -148,15 +149,11 @@ func (in *Interface) post(ctx context.Context, body []byte, from net.Addr) (int,
 	if from != nil {
 		req.RemoteAddr = from.String()
 	}
-	w := &response{header: http.Header{}}
-	in.API.ServeHTTP(w, req)
-	if w.status == 0 {
-		w.status = http.StatusOK
+	w := inproc.Serve(in.API, req)
+	if w.Status == http.StatusOK {
+		return w.Status, ""
 	}
-	if w.status == http.StatusOK {
-		return w.status, ""
-	}
-	return w.status, outcomeText(w.body.Bytes())
+	return w.Status, outcomeText(w.Body.Bytes())
 }
 
 // outcomeText is what an OperationOutcome's issues say, with where.
@@ -192,24 +189,4 @@ func (in *Interface) log() *slog.Logger {
 		return in.Log
 	}
 	return slog.Default()
-}
-
-// response is an in-process http.ResponseWriter.
-type response struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *response) Header() http.Header { return w.header }
-
-func (w *response) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-}
-
-func (w *response) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(p)
 }

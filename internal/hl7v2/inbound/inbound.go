@@ -66,6 +66,7 @@ var Grants = []access.Grant{
 	{Context: "system", Type: "Encounter", Perms: "crus"},
 	{Context: "system", Type: "Observation", Perms: "crus"},
 	{Context: "system", Type: "DiagnosticReport", Perms: "crus"},
+	{Context: "system", Type: "Immunization", Perms: "crus"},
 }
 
 // Handle is an mllp.Handler.

@@ -184,6 +184,18 @@ func TestInterface(t *testing.T) {
 	if history, _ := r.get(t, "/fhir/Observation/"+again[0]["id"].(string)+"/_history")["entry"].([]any); len(history) != 3 {
 		t.Errorf("the glucose has %d versions, want 3", len(history))
 	}
+	// An immunization, sent twice.
+	vxu := []string{msh + "VXU^V04^VXU_V04|VXU1|P|2.5.1", pid, "ORC|RE||65930^CITY LAB",
+		"RXA|0|1|20261120||141^Influenza, seasonal, injectable^CVX|0.5|mL^^UCUM||00^New record^NIP001||||||L1234|20270630|SKB^GlaxoSmithKline^MVX|||CP|A"}
+	for range 2 {
+		if code, text := send(t, c, vxu...); code != hl7v2.AA {
+			t.Fatalf("VXU^V04: %s %s", code, text)
+		}
+	}
+	if imms := r.search(t, "Immunization?patient="+pat); len(imms) != 1 || imms[0]["lotNumber"] != "L1234" {
+		t.Errorf("immunizations %v", imms)
+	}
+
 	// Discharge.
 	if code, text := send(t, c, msh+"ADT^A03^ADT_A03|ADT2|P|2.5.1", pid,
 		"PV1|1|I|||||||||||||||||V1001^^^CITY LAB^VN|||||||||||||||||||||||||20261124080000|20261125080000"); code != hl7v2.AA {
@@ -201,8 +213,8 @@ func TestInterface(t *testing.T) {
 			byInterface++
 		}
 	}
-	if byInterface < 5 {
-		t.Errorf("%d AuditEvents of the patient name the interface, want one per message (5)", byInterface)
+	if byInterface < 7 {
+		t.Errorf("%d AuditEvents of the patient name the interface, want one per message (7)", byInterface)
 	}
 
 	// What is not taken.

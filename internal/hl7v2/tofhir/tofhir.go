@@ -8,9 +8,12 @@
 //     Observation, with the value by OBX-2, the reference range (OBX-7)
 //     and the abnormal flags (OBX-8); the Patient is created when no
 //     Patient has its identifier, and left as it is otherwise.
+//   - VXU^V04: for each ORC/RXA, an Immunization (vaccine, time, dose,
+//     lot, manufacturer, route and site, performers, status); the Patient
+//     as for an ORU.
 //
-// Every resource is written by a conditional update (or, for an ORU's
-// Patient, a conditional create) on an identifier the message carries, so
+// Every resource is written by a conditional update (or, for the Patient
+// of an ORU or a VXU, a conditional create) on an identifier the message carries, so
 // a message sent again, or a corrected result, changes the resources the
 // first one made and never makes them twice. Identifiers are scoped by
 // their assigning authority: urn:oid: for an ISO OID, a URI given for a
@@ -68,7 +71,7 @@ func wrong(code int, seg string, sequence, field int, format string, args ...any
 }
 
 // Events are the message types and trigger events Bundle maps.
-var Events = []string{"ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08", "ORU^R01"}
+var Events = []string{"ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08", "ORU^R01", "VXU^V04"}
 
 // Bundle maps m to a transaction Bundle.
 func Bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
@@ -79,8 +82,10 @@ func Bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
 		do = func(mp *mapper) error { return mp.adt(event) }
 	case "ORU^R01":
 		do = (*mapper).oru
+	case "VXU^V04":
+		do = (*mapper).vxu
 	default:
-		if code != "ADT" && code != "ORU" {
+		if code != "ADT" && code != "ORU" && code != "VXU" {
 			return nil, unsupported(hl7v2.ErrUnsupportedType, "message type %s is not taken (%s are)", code, strings.Join(Events, ", "))
 		}
 		return nil, unsupported(hl7v2.ErrUnsupportedEvent, "event %s^%s is not taken (%s are)", code, event, strings.Join(Events, ", "))

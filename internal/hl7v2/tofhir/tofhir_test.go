@@ -225,6 +225,64 @@ func TestORU(t *testing.T) {
 	}
 }
 
+func TestVXU(t *testing.T) {
+	m := parse(t, "MSH|^~\\&|IZ|NIST-AA-IZ-2|EMR|CLINIC|20150624090000-0600||VXU^V04^VXU_V04|NIST-IZ-007|P|2.5.1",
+		"PID|1||90012^^^NIST-MPI-1^MR||Wong^Elise^^^^^L||19830615|F",
+		"ORC|RE|4422^NIST-AA-IZ-2|13696^NIST-AA-IZ-2|||||||||654^Thomas^Wilma^Elizabeth^^^^^NIST-PI-1^L^^^MD",
+		seg("RXA", map[int]string{1: "0", 2: "1", 3: "20150624", 5: "49281-0215-88^TENIVAC^NDC^115^Tdap^CVX", 6: "0.5", 7: "mL^mL^UCUM",
+			9: "00^New Record^NIP001", 10: "7824^Jackson^Lily^Suzanne^^^^^NIST-PI-1^L^^^PRN", 15: "315841", 16: "20151216",
+			17: "PMC^Sanofi Pasteur^MVX", 20: "CP", 21: "A"}),
+		"RXR|C28161^Intramuscular^NCIT|RD^Right Deltoid^HL70163",
+		"OBX|1|CE|30963-3^Vaccine Funding Source^LN|1|PHC70^Private^CDCPHINVS||||||F",
+		"OBX|2|DT|29769-7^Date Vis Presented^LN|3|20150624||||||F",
+		"ORC|RE||38760^NIST-AA-IZ-2",
+		seg("RXA", map[int]string{1: "0", 2: "1", 3: "20141012", 5: "88^influenza, unspecified formulation^CVX", 6: "999",
+			9: "01^Historical Administration^NIP001", 20: "RE", 18: "00^Parental decision^NIP002"}))
+	b, err := Bundle(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := entries(t, b)
+	imms := got["Immunization"]
+	if len(imms) != 2 || len(got["Patient"]) != 1 {
+		t.Fatalf("entries %s", asJSON(b))
+	}
+	if want := "Immunization?identifier=urn%3Aemr%3Ahl7v2%3Aauthority%3ANIST-AA-IZ-2%7C13696"; imms[0]["request"].(map[string]any)["url"] != want {
+		t.Errorf("request %v, want PUT %s", imms[0]["request"], want)
+	}
+	for i, want := range []map[string]string{{
+		"status":             `"completed"`,
+		"occurrenceDateTime": `"2015-06-24"`,
+		"vaccineCode":        `{"coding":[{"code":"49281-0215-88","display":"TENIVAC","system":"http://hl7.org/fhir/sid/ndc"},{"code":"115","display":"Tdap","system":"http://hl7.org/fhir/sid/cvx"}],"text":"TENIVAC"}`,
+		"doseQuantity":       `{"code":"mL","system":"http://unitsofmeasure.org","unit":"mL","value":0.5}`,
+		"primarySource":      `true`,
+		"lotNumber":          `"315841"`,
+		"expirationDate":     `"2015-12-16"`,
+		"manufacturer":       `{"concept":{"coding":[{"code":"PMC","display":"Sanofi Pasteur"}],"text":"Sanofi Pasteur"}}`,
+		"route":              `{"coding":[{"code":"C28161","display":"Intramuscular"}],"text":"Intramuscular"}`,
+		"site":               `{"coding":[{"code":"RD","display":"Right Deltoid","system":"http://terminology.hl7.org/CodeSystem/v2-0163"}],"text":"Right Deltoid"}`,
+		"fundingSource":      `{"coding":[{"code":"PHC70","display":"Private"}],"text":"Private"}`,
+		"note":               `[{"text":"Date Vis Presented: 2015-06-24"}]`,
+	}, {
+		"status":        `"not-done"`,
+		"statusReason":  `{"coding":[{"code":"00","display":"Parental decision"}],"text":"Parental decision"}`,
+		"primarySource": `false`,
+		"doseQuantity":  `null`,
+	}} {
+		imm := resource(imms[i])
+		for path, v := range want {
+			if g := asJSON(imm[path]); g != v {
+				t.Errorf("Immunization %d .%s = %s\nwant %s", i+1, path, g, v)
+			}
+		}
+	}
+	if g := asJSON(resource(imms[0])["performer"]); !strings.Contains(g, `"code":"AP"`) || !strings.Contains(g, `"code":"OP"`) || !strings.Contains(g, "Lily Suzanne Jackson") {
+		t.Errorf("performers %s", g)
+	}
+	expectError(t, parse(t, "MSH|^~\\&|IZ|NIST|EMR|CLINIC|20150624||VXU^V04|1|P|2.5.1", "PID|1||90012^^^MPI^MR", "RXA|0|1|20150624||88^flu^CVX"),
+		hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "ORC", Field: 3})
+}
+
 // expectError checks that m is refused with code and problem.
 func expectError(t *testing.T, m *hl7v2.Message, code string, want hl7v2.Problem) {
 	t.Helper()
@@ -431,7 +489,7 @@ func TestCorpus(t *testing.T) {
 	for f, why := range refused {
 		t.Logf("%s refused: %s", f, why)
 	}
-	if mapped < 16 { // of 25 ADT A01/A03/A04/A08 and ORU^R01 messages
+	if mapped < 20 { // of 29 ADT A01/A03/A04/A08, ORU^R01 and VXU^V04 messages
 
 		t.Errorf("only %d messages mapped", mapped)
 	}

@@ -67,6 +67,7 @@ var Grants = []access.Grant{
 	{Context: "system", Type: "Observation", Perms: "crus"},
 	{Context: "system", Type: "DiagnosticReport", Perms: "crus"},
 	{Context: "system", Type: "Immunization", Perms: "crus"},
+	{Context: "system", Type: "Appointment", Perms: "crus"},
 }
 
 // Handle is an mllp.Handler.

@@ -196,6 +196,16 @@ func TestInterface(t *testing.T) {
 		t.Errorf("immunizations %v", imms)
 	}
 
+	// An appointment booked, then cancelled.
+	for _, event := range []string{"S12", "S15"} {
+		if code, text := send(t, c, msh+"SIU^"+event+"|SIU"+event+"|P|2.5.1", "SCH||A778^CITY LAB", "TQ1|||||||202612010930|202612010945", pid); code != hl7v2.AA {
+			t.Fatalf("SIU^%s: %s %s", event, code, text)
+		}
+	}
+	if appts := r.search(t, "Appointment?patient="+pat); len(appts) != 1 || appts[0]["status"] != "cancelled" {
+		t.Errorf("appointments %v", appts)
+	}
+
 	// Discharge.
 	if code, text := send(t, c, msh+"ADT^A03^ADT_A03|ADT2|P|2.5.1", pid,
 		"PV1|1|I|||||||||||||||||V1001^^^CITY LAB^VN|||||||||||||||||||||||||20261124080000|20261125080000"); code != hl7v2.AA {
@@ -213,8 +223,8 @@ func TestInterface(t *testing.T) {
 			byInterface++
 		}
 	}
-	if byInterface < 7 {
-		t.Errorf("%d AuditEvents of the patient name the interface, want one per message (7)", byInterface)
+	if byInterface < 9 {
+		t.Errorf("%d AuditEvents of the patient name the interface, want one per message (9)", byInterface)
 	}
 
 	// What is not taken.
@@ -224,7 +234,7 @@ func TestInterface(t *testing.T) {
 		text  string
 	}{
 		"training":    {[]string{msh + "ORU^R01|T1|T|2.5.1", pid, obr}, hl7v2.AR, "production messages (P) only"},
-		"unsupported": {[]string{msh + "SIU^S12|S1|P|2.5.1", pid}, hl7v2.AR, "not taken"},
+		"unsupported": {[]string{msh + "MDM^T02|S1|P|2.5.1", pid}, hl7v2.AR, "not taken"},
 		"bad value":   {[]string{msh + "ORU^R01|B1|P|2.5.1", pid, obr, "OBX|1|NM|2345-7^Glucose^LN||high"}, hl7v2.AE, `"high" is not a number`},
 		"garbage":     {[]string{"this is not HL7"}, hl7v2.AR, "starts with MSH"},
 	} {

@@ -283,6 +283,54 @@ func TestVXU(t *testing.T) {
 		hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "ORC", Field: 3})
 }
 
+func TestSIU(t *testing.T) {
+	const mshSIU = "MSH|^~\\&|SCH|GHH^2.16.840.1.122848.1.30^ISO|EMR|CLINIC|20261124090000+0100||SIU^S12^SIU_S12|M1|P|2.5.1"
+	pid := "PID|1||42^^^GHH^MR||DOE^JANE"
+	sch := seg("SCH", map[int]string{1: "12345", 2: "36996", 7: "CHECKUP", 8: "Normal", 9: "50", 10: "min", 25: "Booked"})
+	for name, c := range map[string]struct {
+		lines []string
+		want  map[string]string
+	}{
+		"TQ1": {[]string{mshSIU, sch, "TQ1|||||||202611260930|202611261020", pid,
+			"AIS|1|A|76164006^Biopsy of colon^SCT|202611260930|||50|min",
+			"AIP|1||1210^GE^Robert^C|010^Gastroenterologist^L",
+			"AIL|1||055^Room01^^GH Clinic"}, map[string]string{
+			"status": `"booked"`, "start": `"2026-11-26T09:30:00+01:00"`, "end": `"2026-11-26T10:20:00+01:00"`, "minutesDuration": `50`,
+			"identifier":  `[{"system":"urn:oid:2.16.840.1.122848.1.30","value":"36996"}]`,
+			"serviceType": `[{"concept":{"coding":[{"code":"76164006","display":"Biopsy of colon","system":"http://snomed.info/sct"}],"text":"Biopsy of colon"}}]`,
+			"reason":      `[{"concept":{"coding":[{"code":"CHECKUP"}]}}]`,
+		}},
+		"AIS duration": {[]string{strings.Replace(mshSIU, "S12", "S13", 1), sch, pid, "AIS|1|A|76164006^Biopsy^SCT|202611260930|||2|h"}, map[string]string{
+			"start": `"2026-11-26T09:30:00+01:00"`, "end": `"2026-11-26T11:30:00+01:00"`, "status": `"booked"`,
+		}},
+		"SCH-11": {[]string{mshSIU, seg("SCH", map[int]string{2: "36996", 11: "^^^202611260930^202611261000", 25: "Pending"}), pid}, map[string]string{
+			"start": `"2026-11-26T09:30:00+01:00"`, "end": `"2026-11-26T10:00:00+01:00"`, "status": `"pending"`,
+		}},
+		"cancelled": {[]string{strings.Replace(mshSIU, "S12", "S15", 1), sch, pid}, map[string]string{"status": `"cancelled"`, "start": `null`}},
+		"no-show":   {[]string{strings.Replace(mshSIU, "S12", "S26", 1), sch, "TQ1|||||||202611260930|202611261020", pid}, map[string]string{"status": `"noshow"`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, err := Bundle(parse(t, c.lines...), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := entries(t, b)
+			appt := resource(got["Appointment"][0])
+			for path, v := range c.want {
+				if g := asJSON(appt[path]); g != v {
+					t.Errorf("Appointment.%s = %s, want %s", path, g, v)
+				}
+			}
+			if p := asJSON(appt["participant"]); !strings.Contains(p, got["Patient"][0]["fullUrl"].(string)) {
+				t.Errorf("the patient is not a participant: %s", p)
+			}
+		})
+	}
+	expectError(t, parse(t, mshSIU, sch, pid), hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "TQ1", Sequence: 1, Field: 7})
+	expectError(t, parse(t, mshSIU, sch, pid, "TQ1|||||||202611260930|202611260920"), hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "TQ1", Sequence: 1, Field: 8})
+	expectError(t, parse(t, mshSIU, strings.Replace(sch, "Booked", "Sleeping", 1), pid), hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrTableValue, Segment: "SCH", Sequence: 1, Field: 25})
+}
+
 // expectError checks that m is refused with code and problem.
 func expectError(t *testing.T, m *hl7v2.Message, code string, want hl7v2.Problem) {
 	t.Helper()
@@ -311,7 +359,7 @@ func TestRefused(t *testing.T) {
 	}{
 		"unsupported event": {parse(t, strings.Replace(oruR01, "ORU^R01^ORU_R01", "ADT^A40^ADT_A39", 1), pid), hl7v2.AR,
 			hl7v2.Problem{Code: hl7v2.ErrUnsupportedEvent, Segment: "MSH", Sequence: 1, Field: 9}},
-		"unsupported type": {parse(t, strings.Replace(oruR01, "ORU^R01^ORU_R01", "SIU^S12^SIU_S12", 1), pid), hl7v2.AR,
+		"unsupported type": {parse(t, strings.Replace(oruR01, "ORU^R01^ORU_R01", "MDM^T02^MDM_T02", 1), pid), hl7v2.AR,
 			hl7v2.Problem{Code: hl7v2.ErrUnsupportedType, Segment: "MSH", Sequence: 1, Field: 9}},
 		"no sender": {parse(t, "MSH|^~\\&|||EMR|CLINIC|20261124093000||ORU^R01|1|P|2.5.1", pid, obr), hl7v2.AE,
 			hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "MSH", Sequence: 1, Field: 4}},
@@ -489,7 +537,7 @@ func TestCorpus(t *testing.T) {
 	for f, why := range refused {
 		t.Logf("%s refused: %s", f, why)
 	}
-	if mapped < 20 { // of 29 ADT A01/A03/A04/A08, ORU^R01 and VXU^V04 messages
+	if mapped < 33 { // of 39 messages of the events Bundle takes
 
 		t.Errorf("only %d messages mapped", mapped)
 	}

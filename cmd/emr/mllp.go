@@ -19,7 +19,7 @@ import (
 
 // mllpFlags declares the flags of the HL7 v2 interface.
 func mllpFlags(fs *flag.FlagSet, cfg *config) {
-	fs.StringVar(&cfg.mllpAddr, "mllp-addr", "", "receive HL7 v2 messages (ADT A01/A03/A04/A08, ORU^R01, VXU^V04, SIU) over MLLP on this address (host:port); off when empty. "+
+	fs.StringVar(&cfg.mllpAddr, "mllp-addr", "", "receive HL7 v2 messages (ADT A01/A03/A04/A08, ORU^R01, VXU^V04, SIU, ORM^O01, OML^O21) over MLLP on this address (host:port); off when empty. "+
 		"Other than on a loopback address it needs TLS (--tls-cert/--tls-key) and --mllp-client-ca (docs/hl7v2.md)")
 	fs.StringVar(&cfg.mllpClientCA, "mllp-client-ca", "", "PEM file of the certificate authorities whose client certificates HL7 v2 senders must present (with TLS)")
 	fs.StringVar(&cfg.mllpAuthorities, "mllp-authorities", "", "identifier systems of HL7 v2 assigning authorities, as NAMESPACE=URI pairs separated by commas (e.g. MRN=https://hospital.example.org/mrn)")

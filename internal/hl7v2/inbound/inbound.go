@@ -68,6 +68,7 @@ var Grants = []access.Grant{
 	{Context: "system", Type: "DiagnosticReport", Perms: "crus"},
 	{Context: "system", Type: "Immunization", Perms: "crus"},
 	{Context: "system", Type: "Appointment", Perms: "crus"},
+	{Context: "system", Type: "ServiceRequest", Perms: "crus"},
 }
 
 // Handle is an mllp.Handler.

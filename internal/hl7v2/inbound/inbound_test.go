@@ -206,6 +206,16 @@ func TestInterface(t *testing.T) {
 		t.Errorf("appointments %v", appts)
 	}
 
+	// An order placed, then cancelled.
+	for _, control := range []string{"NW", "CA"} {
+		if code, text := send(t, c, msh+"ORM^O01|ORM"+control+"|P|2.5.1", pid, "ORC|"+control+"|9001^EMR", "OBR|1|||24725-4^CT Head^LN"); code != hl7v2.AA {
+			t.Fatalf("ORM^O01 %s: %s %s", control, code, text)
+		}
+	}
+	if orders := r.search(t, "ServiceRequest?patient="+pat); len(orders) != 1 || orders[0]["status"] != "revoked" {
+		t.Errorf("orders %v", orders)
+	}
+
 	// Discharge.
 	if code, text := send(t, c, msh+"ADT^A03^ADT_A03|ADT2|P|2.5.1", pid,
 		"PV1|1|I|||||||||||||||||V1001^^^CITY LAB^VN|||||||||||||||||||||||||20261124080000|20261125080000"); code != hl7v2.AA {
@@ -223,8 +233,8 @@ func TestInterface(t *testing.T) {
 			byInterface++
 		}
 	}
-	if byInterface < 9 {
-		t.Errorf("%d AuditEvents of the patient name the interface, want one per message (9)", byInterface)
+	if byInterface < 11 {
+		t.Errorf("%d AuditEvents of the patient name the interface, want one per message (11)", byInterface)
 	}
 
 	// What is not taken.

@@ -25,7 +25,7 @@ func FuzzBundle(f *testing.F) {
 	if dir := sharedtest.Find(); dir != "" {
 		files, _ := filepath.Glob(filepath.Join(dir, "testdata", "hl7v2", "microsoft-fhir-converter", "messages", "*.hl7"))
 		for _, file := range files {
-			if base := filepath.Base(file); strings.HasPrefix(base, "ADT") || strings.Contains(base, "ORU") || strings.Contains(base, "VXU") || strings.HasPrefix(base, "IZ") || strings.HasPrefix(base, "SIU") {
+			if base := filepath.Base(file); strings.HasPrefix(base, "ADT") || strings.Contains(base, "ORU") || strings.Contains(base, "VXU") || strings.HasPrefix(base, "IZ") || strings.HasPrefix(base, "SIU") || strings.Contains(base, "ORM") || strings.Contains(base, "OML") {
 				if data, err := os.ReadFile(file); err == nil {
 					f.Add(data)
 				}

@@ -14,6 +14,8 @@
 //   - SIU S12, S13, S14, S15, S17, S26: the Appointment of SCH, booked,
 //     rescheduled, modified, cancelled, deleted or missed, with the
 //     patient, personnel and location as participants.
+//   - ORM^O01, OML^O21: for each ORC/OBR, a ServiceRequest (what, who
+//     asked, when, priority, status by order control).
 //
 // Every resource is written by a conditional update (or, for the Patient
 // of an ORU or a VXU, a conditional create) on an identifier the message carries, so
@@ -75,7 +77,7 @@ func wrong(code int, seg string, sequence, field int, format string, args ...any
 
 // Events are the message types and trigger events Bundle maps.
 var Events = []string{"ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08", "ORU^R01", "VXU^V04",
-	"SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15", "SIU^S17", "SIU^S26"}
+	"SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15", "SIU^S17", "SIU^S26", "ORM^O01", "OML^O21"}
 
 // Bundle maps m to a transaction Bundle.
 func Bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
@@ -90,8 +92,10 @@ func Bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
 		do = (*mapper).vxu
 	case "SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15", "SIU^S17", "SIU^S26":
 		do = func(mp *mapper) error { return mp.siu(event) }
+	case "ORM^O01", "OML^O21":
+		do = (*mapper).orm
 	default:
-		if code != "ADT" && code != "ORU" && code != "VXU" && code != "SIU" {
+		if !strings.Contains(strings.Join(Events, " "), code+"^") {
 			return nil, unsupported(hl7v2.ErrUnsupportedType, "message type %s is not taken (%s are)", code, strings.Join(Events, ", "))
 		}
 		return nil, unsupported(hl7v2.ErrUnsupportedEvent, "event %s^%s is not taken (%s are)", code, event, strings.Join(Events, ", "))

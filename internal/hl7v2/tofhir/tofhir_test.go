@@ -331,6 +331,53 @@ func TestSIU(t *testing.T) {
 	expectError(t, parse(t, mshSIU, strings.Replace(sch, "Booked", "Sleeping", 1), pid), hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrTableValue, Segment: "SCH", Sequence: 1, Field: 25})
 }
 
+func TestORM(t *testing.T) {
+	const mshORM = "MSH|^~\\&|ORDERS|GHH^2.16.840.1.122848.1.30^ISO|EMR|CLINIC|20261124090000+0100||ORM^O01^ORM_O01|M1|P|2.5.1"
+	pid := "PID|1||42^^^GHH^MR||DOE^JANE"
+	orc := seg("ORC", map[int]string{1: "NW", 2: "1101^GHHPlacer", 3: "1201^GHHFiller", 5: "SC", 9: "202611240915", 12: "3850^ORDPROVIDER^JONES^A"})
+	obr := seg("OBR", map[int]string{1: "1", 4: "24725-4^CT Head^LN", 5: "S", 31: "R51^Headache^I10"})
+	b, err := Bundle(parse(t, mshORM, pid, orc, obr, "NTE|1||Patient is claustrophobic"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := entries(t, b)
+	sr := resource(got["ServiceRequest"][0])
+	if want := "ServiceRequest?identifier=urn%3Aemr%3Ahl7v2%3Aauthority%3AGHHPlacer%7C1101"; got["ServiceRequest"][0]["request"].(map[string]any)["url"] != want {
+		t.Errorf("request %v, want PUT %s", got["ServiceRequest"][0]["request"], want)
+	}
+	for path, want := range map[string]string{
+		"status": `"active"`, "intent": `"order"`, "priority": `"stat"`, "authoredOn": `"2026-11-24T09:15:00+01:00"`,
+		"code":       `{"concept":{"coding":[{"code":"24725-4","display":"CT Head","system":"http://loinc.org"}],"text":"CT Head"}}`,
+		"identifier": `[{"system":"urn:emr:hl7v2:authority:GHHPlacer","type":{"coding":[{"code":"PLAC","system":"http://terminology.hl7.org/CodeSystem/v2-0203"}]},"value":"1101"},{"system":"urn:emr:hl7v2:authority:GHHFiller","type":{"coding":[{"code":"FILL","system":"http://terminology.hl7.org/CodeSystem/v2-0203"}]},"value":"1201"}]`,
+		"requester":  `{"display":"JONES A ORDPROVIDER","identifier":{"system":"urn:oid:2.16.840.1.122848.1.30","value":"3850"},"type":"Practitioner"}`,
+		"reason":     `[{"concept":{"coding":[{"code":"R51","display":"Headache","system":"http://hl7.org/fhir/sid/icd-10"}],"text":"Headache"}}]`,
+		"note":       `[{"text":"Patient is claustrophobic"}]`,
+	} {
+		if g := asJSON(sr[path]); g != want {
+			t.Errorf("ServiceRequest.%s = %s\nwant %s", path, g, want)
+		}
+	}
+	for control, want := range map[string]string{"CA": "revoked", "HD": "on-hold", "XO": "active"} {
+		b, err := Bundle(parse(t, mshORM, pid, strings.Replace(orc, "ORC|NW", "ORC|"+control, 1), obr), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := resource(entries(t, b)["ServiceRequest"][0])["status"]; g != want {
+			t.Errorf("ORC-1 %s: status %v, want %s", control, g, want)
+		}
+	}
+	b, err = Bundle(parse(t, mshORM, pid, seg("ORC", map[int]string{1: "SC", 2: "1101^GHHPlacer", 5: "CM"}), obr), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := resource(entries(t, b)["ServiceRequest"][0])["status"]; g != "completed" {
+		t.Errorf("ORC-1 SC with ORC-5 CM: status %v, want completed", g)
+	}
+	expectError(t, parse(t, mshORM, pid, strings.Replace(orc, "ORC|NW", "ORC|ZZ", 1), obr), hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrTableValue, Segment: "ORC", Sequence: 1, Field: 1})
+	expectError(t, parse(t, mshORM, pid, obr), hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrSegmentSequence, Segment: "OBR", Sequence: 1})
+	expectError(t, parse(t, mshORM, pid, "ORC|NW", obr), hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "ORC", Sequence: 1, Field: 2})
+}
+
 // expectError checks that m is refused with code and problem.
 func expectError(t *testing.T, m *hl7v2.Message, code string, want hl7v2.Problem) {
 	t.Helper()
@@ -537,7 +584,7 @@ func TestCorpus(t *testing.T) {
 	for f, why := range refused {
 		t.Logf("%s refused: %s", f, why)
 	}
-	if mapped < 33 { // of 39 messages of the events Bundle takes
+	if mapped < 39 { // of 51 messages of the events Bundle takes
 
 		t.Errorf("only %d messages mapped", mapped)
 	}

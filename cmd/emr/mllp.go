@@ -19,9 +19,10 @@ import (
 
 // mllpFlags declares the flags of the HL7 v2 interface.
 func mllpFlags(fs *flag.FlagSet, cfg *config) {
-	fs.StringVar(&cfg.mllpAddr, "mllp-addr", "", "receive HL7 v2 messages (ADT A01/A03/A04/A08, ORU^R01, VXU^V04, SIU, ORM^O01, OML^O21) over MLLP on this address (host:port); off when empty. "+
+	fs.StringVar(&cfg.mllpAddr, "mllp-addr", "", "receive HL7 v2 messages (ADT A01/A03/A04/A08/A40, ORU^R01, VXU^V04, SIU, ORM^O01, OML^O21) over MLLP on this address (host:port); off when empty. "+
 		"Other than on a loopback address it needs TLS (--tls-cert/--tls-key) and --mllp-client-ca (docs/hl7v2.md)")
 	fs.StringVar(&cfg.mllpClientCA, "mllp-client-ca", "", "PEM file of the certificate authorities whose client certificates HL7 v2 senders must present (with TLS)")
+	fs.StringVar(&cfg.mllpRole, "mllp-role", "service", "role the HL7 v2 interface writes as, with grants on the types its messages write; ADT^A40 (merge) needs a role with the merge operation (docs/hl7v2.md)")
 	fs.StringVar(&cfg.mllpAuthorities, "mllp-authorities", "", "identifier systems of HL7 v2 assigning authorities, as NAMESPACE=URI pairs separated by commas (e.g. MRN=https://hospital.example.org/mrn)")
 }
 
@@ -30,8 +31,8 @@ func mllpFlags(fs *flag.FlagSet, cfg *config) {
 // line for the start-up message; nil without --mllp-addr.
 func mllpListener(cfg config, https *serverTLS) (net.Listener, string, error) {
 	if cfg.mllpAddr == "" {
-		if cfg.mllpClientCA != "" || cfg.mllpAuthorities != "" {
-			return nil, "", usageError{errors.New("--mllp-client-ca and --mllp-authorities need --mllp-addr")}
+		if cfg.mllpClientCA != "" || cfg.mllpAuthorities != "" || cfg.mllpRole != "service" {
+			return nil, "", usageError{errors.New("--mllp-client-ca, --mllp-authorities and --mllp-role need --mllp-addr")}
 		}
 		return nil, "", nil
 	}
@@ -85,8 +86,12 @@ func parseAuthorities(s string) (map[string]string, error) {
 	return out, nil
 }
 
-// newMLLPServer is the HL7 v2 interface of app a on its own MLLP server.
-func newMLLPServer(a *app, authorities map[string]string, logger *slog.Logger) *mllp.Server {
-	in := &inbound.Interface{API: a.api, Path: "/fhir", Mapping: tofhir.Options{Authorities: authorities}, Log: logger}
-	return &mllp.Server{Handler: in.Handle, Log: logger}
+// newMLLPServer is the HL7 v2 interface of app a on its own MLLP server,
+// writing as role.
+func newMLLPServer(a *app, role string, authorities map[string]string, logger *slog.Logger) (*mllp.Server, error) {
+	if _, ok := a.roles.Role(role); !ok {
+		return nil, usageError{fmt.Errorf("--mllp-role %q is not a role (emr role list): %s", role, strings.Join(a.roles.Names(), ", "))}
+	}
+	in := &inbound.Interface{API: a.api, Path: "/fhir", Role: role, Mapping: tofhir.Options{Authorities: authorities}, Log: logger}
+	return &mllp.Server{Handler: in.Handle, Log: logger}, nil
 }

@@ -115,6 +115,8 @@ func TestMLLPFlags(t *testing.T) {
 		{[]string{"--mllp-addr", "0.0.0.0:2575"}, "MLLP has no authentication of its own"},
 		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-client-ca", "ca.pem"}, "--mllp-client-ca needs TLS"},
 		{[]string{"--mllp-client-ca", "ca.pem"}, "need --mllp-addr"},
+		{[]string{"--mllp-role", "admin"}, "need --mllp-addr"},
+		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-role", "janitor"}, `--mllp-role "janitor" is not a role`},
 		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-authorities", "MRN"}, "not NAMESPACE=URI"},
 		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-authorities", "MRN=relative/uri"}, "not NAMESPACE=URI"},
 	} {

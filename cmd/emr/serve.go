@@ -81,6 +81,8 @@ type config struct {
 	// mllpClientCA the CAs of its senders' certificates; mllpAuthorities
 	// its NAMESPACE=URI identifier systems.
 	mllpAddr, mllpClientCA, mllpAuthorities string
+	// mllpRole is the role the interface writes as.
+	mllpRole string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -213,7 +215,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	errc := make(chan error, 2)
 	var hl7 *mllp.Server
 	if mllpLn != nil {
-		hl7 = newMLLPServer(a, authorities, logger)
+		if hl7, err = newMLLPServer(a, cfg.mllpRole, authorities, logger); err != nil {
+			return err
+		}
 		go func() { errc <- hl7.Serve(mllpLn) }()
 	}
 	go func() {
@@ -252,6 +256,7 @@ type app struct {
 	sessions *auth.Sessions
 	smart    *smart.Server
 	gate     *access.Gate
+	roles    *access.Roles
 	// api is the FHIR API without authentication in front, for emr
 	// bench's in-process requests, which carry their caller themselves.
 	api     http.Handler
@@ -371,7 +376,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(body)
 	})
-	return &app{store: st, accounts: accounts, sessions: sessions, smart: smartServer, gate: gate, api: apiMux, handler: mux, dbPath: dbPath,
+	return &app{store: st, accounts: accounts, sessions: sessions, smart: smartServer, gate: gate, roles: roles, api: apiMux, handler: mux, dbPath: dbPath,
 		backend: st.Backend(), auditKeyID: st.AuditKeyID()}, nil
 }
 

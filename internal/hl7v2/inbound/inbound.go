@@ -4,7 +4,8 @@
 // to any other write.
 //
 // A message is parsed, mapped to a FHIR transaction Bundle (package
-// tofhir) and posted to the API in process, as the interface's principal:
+// tofhir; an ADT^A40 to the Parameters of Patient/$merge) and posted to
+// the API in process, as the interface's principal:
 // a backend service (role service) whose grants are the resource types
 // the mapping writes, named after the sender (its TLS client
 // certificate's subject, or its address on a loopback listener). The
@@ -32,11 +33,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
 	"github.com/emr-project/emr/internal/hl7v2/tofhir"
@@ -52,6 +55,10 @@ type Interface struct {
 	Path string
 	// Mapping configures tofhir (assigning authorities' URIs).
 	Mapping tofhir.Options
+	// Role is the role of the interface's principal ("service" when
+	// empty). Merging patients (ADT^A40) needs one with the merge
+	// operation (access.OperationMerge).
+	Role string
 	// Log receives a line per message not accepted (slog.Default when nil).
 	Log *slog.Logger
 	// Now is the clock of acknowledgments (time.Now when nil).
@@ -99,25 +106,32 @@ func (in *Interface) Handle(ctx context.Context, data []byte, from net.Addr) []b
 		return answer(hl7v2.AR, &hl7v2.Problem{Code: hl7v2.ErrUnsupportedProcess, Segment: "MSH", Sequence: 1, Field: 11,
 			Text: fmt.Sprintf("processing id %q: this interface takes production messages (P) only", pid)})
 	}
-	bundle, err := tofhir.Bundle(m, in.Mapping)
+	req, err := tofhir.Map(m, in.Mapping)
 	if err != nil {
 		if e, ok := err.(*tofhir.Error); ok {
 			return answer(e.Code, &e.Problem)
 		}
 		return answer(hl7v2.AE, &hl7v2.Problem{Code: hl7v2.ErrApplicationInternal, Text: err.Error()})
 	}
-	status, outcome := in.post(ctx, bundle.JSON(), from)
+	ctx = access.WithPrincipal(ctx, in.Principal(mllp.Conn(ctx), from))
+	status, outcome := in.do(ctx, http.MethodPost, req.Path, req.Body.JSON(), from)
 	switch {
 	case status == http.StatusOK:
 		return answer(hl7v2.AA, nil)
+	case status < 500 && req.Path == "Patient/$merge" && in.merged(ctx, req.Body, from):
+		return answer(hl7v2.AA, nil) // the same merge, sent again
 	case status >= 500:
 		in.log().Error("hl7v2: the store failed; the message is not acknowledged, for the sender to send again",
 			"from", from, "control_id", m.ControlID(), "status", status, "error", outcome)
 		return nil
 	}
 	code := hl7v2.ErrApplicationInternal
-	if status == http.StatusPreconditionFailed || status == http.StatusConflict {
+	switch {
+	case status == http.StatusPreconditionFailed || status == http.StatusConflict:
 		code = hl7v2.ErrDuplicateKey // more than one resource has the identifier
+	case status == http.StatusForbidden && req.Path == "Patient/$merge":
+		outcome = fmt.Sprintf("the interface's role (%s) may not merge patients: give --mllp-role a role with the %s operation (%s)",
+			access.PrincipalFrom(ctx).Role, access.OperationMerge, outcome)
 	}
 	return answer(hl7v2.AE, &hl7v2.Problem{Code: code, Text: outcome})
 }
@@ -125,7 +139,7 @@ func (in *Interface) Handle(ctx context.Context, data []byte, from net.Addr) []b
 // Principal is the interface's principal for a message that came on conn
 // from addr: a TLS client certificate's subject names the sender, else
 // its address.
-func Principal(conn net.Conn, from net.Addr) *access.Principal {
+func (in *Interface) Principal(conn net.Conn, from net.Addr) *access.Principal {
 	name := "unknown"
 	if from != nil {
 		name = from.String()
@@ -135,14 +149,67 @@ func Principal(conn net.Conn, from net.Addr) *access.Principal {
 			name = certs[0].Subject.String()
 		}
 	}
-	return &access.Principal{Client: "hl7v2:" + name, Role: "service", Grants: Grants}
+	role := in.Role
+	if role == "" {
+		role = "service"
+	}
+	return &access.Principal{Client: "hl7v2:" + name, Role: role, Grants: Grants}
 }
 
-// post runs the transaction through the API as the sender, and returns
-// the status and, for an error, what the OperationOutcome says.
-func (in *Interface) post(ctx context.Context, body []byte, from net.Addr) (int, string) {
-	ctx = access.WithPrincipal(ctx, Principal(mllp.Conn(ctx), from))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.Path, bytes.NewReader(body))
+// merged reports whether the $merge params asks for is done already: a
+// patient with the source's identifier is replaced by the one patient
+// with the target's (which has the source's identifiers too, then).
+func (in *Interface) merged(ctx context.Context, params fhir.Resource, from net.Addr) bool {
+	find := func(name string) []map[string]any {
+		for _, p := range params["parameter"].([]any) {
+			if p := p.(map[string]any); p["name"] == name {
+				id := p["valueIdentifier"].(map[string]any)
+				q := url.Values{"identifier": {fmt.Sprint(id["system"]) + "|" + fmt.Sprint(id["value"])}}
+				status, body := in.do(ctx, http.MethodGet, "Patient?"+q.Encode(), nil, from)
+				var b struct {
+					Entry []struct {
+						Resource map[string]any `json:"resource"`
+					} `json:"entry"`
+				}
+				if status != http.StatusOK || json.Unmarshal([]byte(body), &b) != nil {
+					return nil
+				}
+				var out []map[string]any
+				for _, e := range b.Entry {
+					out = append(out, e.Resource)
+				}
+				return out
+			}
+		}
+		return nil
+	}
+	targets := find("target-patient-identifier")
+	if len(targets) != 1 {
+		return false
+	}
+	into := "Patient/" + fmt.Sprint(targets[0]["id"])
+	for _, source := range find("source-patient-identifier") {
+		links, _ := source["link"].([]any)
+		for _, l := range links {
+			l, _ := l.(map[string]any)
+			other, _ := l["other"].(map[string]any)
+			if l["type"] == "replaced-by" && other["reference"] == into {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// do sends a request to the API, path under its base, as the principal of
+// ctx, and returns the status and what an OperationOutcome says (for an
+// error) or the body (for a GET).
+func (in *Interface) do(ctx context.Context, method, path string, body []byte, from net.Addr) (int, string) {
+	target := in.Path
+	if path != "" {
+		target += "/" + path
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
 		return http.StatusInternalServerError, err.Error()
 	}
@@ -153,6 +220,9 @@ func (in *Interface) post(ctx context.Context, body []byte, from net.Addr) (int,
 		req.RemoteAddr = from.String()
 	}
 	w := inproc.Serve(in.API, req)
+	if method == http.MethodGet {
+		return w.Status, w.Body.String()
+	}
 	if w.Status == http.StatusOK {
 		return w.Status, ""
 	}

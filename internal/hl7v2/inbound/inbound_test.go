@@ -30,6 +30,13 @@ import (
 	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
+// interfaceRole is the role docs/hl7v2.md gives as an example of one that
+// may merge.
+const interfaceRole = `{"roles": [{"name": "hl7-interface", "description": "the HL7 v2 interface", "patients": "all",
+  "permissions": [{"types": ["Patient", "Encounter", "Observation", "DiagnosticReport", "Immunization",
+    "Appointment", "ServiceRequest"], "perms": "crus"}],
+  "operations": ["merge"]}]}`
+
 // rig is an EMR (SQLite on disk, the FHIR API with its gate) and an MLLP
 // server answering with the interface, on loopback TCP.
 type rig struct {
@@ -37,7 +44,7 @@ type rig struct {
 	addr string
 }
 
-func newRig(t *testing.T, wrap func(net.Listener) net.Listener) *rig {
+func newRig(t *testing.T, wrap func(net.Listener) net.Listener, role string) *rig {
 	t.Helper()
 	defs := spec.R5()
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(defs)})
@@ -45,13 +52,17 @@ func newRig(t *testing.T, wrap func(net.Listener) net.Listener) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	gate := access.NewGate(st, access.NewRolePolicy(defs, access.DefaultRoles(defs)), "emr")
+	roles, err := access.LoadRoles(defs, []byte(interfaceRole))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := access.NewGate(st, access.NewRolePolicy(defs, roles), "emr")
 	api := fhirapi.New(fhirapi.Options{
 		Store: st, Gate: gate, Validator: validate.New(defs, validate.WithInvariants(validate.NewFHIRPathInvariants(defs))),
 		Model: defs.APIModel(), Definitions: defs, BaseURL: "http://emr.test/fhir",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}).Mount("/fhir")
-	in := &Interface{API: api, Path: "/fhir", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	in := &Interface{API: api, Path: "/fhir", Role: role, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +130,7 @@ const (
 )
 
 func TestInterface(t *testing.T) {
-	r := newRig(t, nil)
+	r := newRig(t, nil, "")
 	c, err := mllp.Dial(context.Background(), r.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +305,7 @@ func TestInterfaceTLS(t *testing.T) {
 			Certificates: []tls.Certificate{{Certificate: [][]byte{server.Raw}, PrivateKey: serverKey}},
 			ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12,
 		})
-	})
+	}, "")
 	conn, err := tls.Dial("tcp", r.addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1",
 		Certificates: []tls.Certificate{{Certificate: [][]byte{client.Raw}, PrivateKey: clientKey}}})
 	if err != nil {
@@ -364,4 +375,58 @@ func newCert(t *testing.T, name string, parent *x509.Certificate, parentKey *ecd
 		t.Fatal(err)
 	}
 	return cert, key
+}
+
+// An ADT^A40 merges the patient of MRG into the one of PID, when the
+// interface's role may merge; sent again, it is acknowledged and changes
+// nothing.
+func TestInterfaceMerge(t *testing.T) {
+	for _, role := range []string{"", "hl7-interface"} {
+		t.Run("role "+role, func(t *testing.T) {
+			r := newRig(t, nil, role)
+			c, err := mllp.Dial(context.Background(), r.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for i, id := range []string{"111", "222"} {
+				if code, text := send(t, c, msh+"ADT^A04|R"+id+"|P|2.5.1", "PID|1||"+id+"^^^CITY LAB^MR||DOE^JANE||19700101|F",
+					"PV1|1|O|||||||||||||||||V"+id+"^^^CITY LAB"); code != hl7v2.AA {
+					t.Fatalf("registration %d: %s %s", i, code, text)
+				}
+			}
+			obsOf := func(id string) {
+				if code, text := send(t, c, msh+"ORU^R01|O"+id+"|P|2.5.1", "PID|1||"+id+"^^^CITY LAB^MR", "OBR|1||F"+id+"^CITY LAB|2345-7^Glucose^LN",
+					"OBX|1|NM|2345-7^Glucose^LN||99|mg/dL^^UCUM||||F"); code != hl7v2.AA {
+					t.Fatalf("results: %s %s", code, text)
+				}
+			}
+			obsOf("111")
+			merge := []string{msh + "ADT^A40^ADT_A39|M1|P|2.5.1", "PID|1||222^^^CITY LAB^MR||DOE^JANE", "MRG|111^^^CITY LAB^MR"}
+			code, text := send(t, c, merge...)
+			keep := r.search(t, "Patient?identifier=222")[0]["id"].(string)
+			if role == "" {
+				if code != hl7v2.AE || !strings.Contains(text, "may not merge") {
+					t.Errorf("a merge as service: %s %q, want AE saying the role may not merge", code, text)
+				}
+				if n := len(r.search(t, "Observation?subject=Patient/"+keep)); n != 0 {
+					t.Errorf("a refused merge moved %d observations", n)
+				}
+				return
+			}
+			if code != hl7v2.AA {
+				t.Fatalf("ADT^A40: %s %s", code, text)
+			}
+			if n := len(r.search(t, "Observation?subject=Patient/"+keep)); n != 1 {
+				t.Errorf("after the merge the surviving patient has %d observations, want 1", n)
+			}
+			if code, text := send(t, c, merge...); code != hl7v2.AA {
+				t.Errorf("the same merge again: %s %s, want AA", code, text)
+			}
+			other := []string{msh + "ADT^A40^ADT_A39|M2|P|2.5.1", "PID|1||333^^^CITY LAB^MR", "MRG|111^^^CITY LAB^MR"}
+			if code, _ := send(t, c, other...); code != hl7v2.AE {
+				t.Errorf("merging an unknown patient: %s, want AE", code)
+			}
+		})
+	}
 }

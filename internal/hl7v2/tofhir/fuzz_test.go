@@ -14,7 +14,8 @@ import (
 )
 
 // FuzzBundle maps whatever parses: never a panic; a refusal is an *Error
-// with a reason; a Bundle holds only valid R5 resources.
+// with a reason; a request's Bundle holds only valid R5 resources (and an
+// A40's Parameters are valid).
 //
 //	go test ./internal/hl7v2/tofhir -run '^$' -fuzz FuzzBundle -fuzztime 60s
 func FuzzBundle(f *testing.F) {
@@ -37,7 +38,7 @@ func FuzzBundle(f *testing.F) {
 		if err != nil {
 			return
 		}
-		b, err := Bundle(m, Options{})
+		req, err := Map(m, Options{})
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.Problem.Text == "" || (e.Code != hl7v2.AE && e.Code != hl7v2.AR) {
@@ -45,7 +46,13 @@ func FuzzBundle(f *testing.F) {
 			}
 			return
 		}
-		for _, e := range b["entry"].([]any) {
+		if req.Path != "" {
+			if issues := validator.Validate(req.Body.Clone()); validate.HasErrors(issues) {
+				t.Fatalf("%s is not valid: %v\n%s", req.Path, issues, req.Body.JSON())
+			}
+			return
+		}
+		for _, e := range req.Body["entry"].([]any) {
 			res := fhir.Resource(e.(map[string]any)["resource"].(map[string]any))
 			if issues := validator.Validate(res.Clone()); validate.HasErrors(issues) {
 				t.Fatalf("%s is not valid: %v\n%s", res.Type(), issues, res.JSON())

@@ -3,7 +3,9 @@
 // writes as one transaction:
 //
 //   - ADT A01 (admit), A04 (register), A08 (update) and A03 (discharge):
-//     the Patient of PID, created or replaced, and the Encounter of PV1.
+//     the Patient of PID, created or replaced, and the Encounter of PV1;
+//     ADT A40 (merge) is Patient/$merge of the patient of MRG into the
+//     one of PID.
 //   - ORU^R01: for each OBR, a DiagnosticReport, and for each of its OBX an
 //     Observation, with the value by OBX-2, the reference range (OBX-7)
 //     and the abnormal flags (OBX-8); the Patient is created when no
@@ -75,17 +77,80 @@ func wrong(code int, seg string, sequence, field int, format string, args ...any
 	return &Error{Code: hl7v2.AE, Problem: hl7v2.Problem{Code: code, Segment: seg, Sequence: sequence, Field: field, Text: fmt.Sprintf(format, args...)}}
 }
 
-// Events are the message types and trigger events Bundle maps.
-var Events = []string{"ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08", "ORU^R01", "VXU^V04",
+// Events are the message types and trigger events Map maps.
+var Events = []string{"ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08", "ADT^A40", "ORU^R01", "VXU^V04",
 	"SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15", "SIU^S17", "SIU^S26", "ORM^O01", "OML^O21"}
 
-// Bundle maps m to a transaction Bundle.
+// Request is what a message asks of the FHIR API: Body posted to Path
+// under its base ("" for a transaction Bundle posted to the base).
+type Request struct {
+	Path string
+	Body fhir.Resource
+}
+
+// Map maps m to the request that writes what it says: an ADT^A40 to
+// Patient/$merge (Merge), every other message a transaction (Bundle).
+func Map(m *hl7v2.Message, opts Options) (*Request, error) {
+	if code, event, _ := m.Type(); code == "ADT" && event == "A40" {
+		params, err := Merge(m, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &Request{Path: "Patient/$merge", Body: params}, nil
+	}
+	b, err := Bundle(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Request{Body: b}, nil
+}
+
+// Merge maps an ADT^A40 (merge patient) to the Parameters of
+// Patient/$merge: the patient MRG-1 identifies (its medical record
+// number, else its first identifier) merged into the one PID-3 does.
+func Merge(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
+	mp := &mapper{m: m, d: m.Delims, opts: opts, count: map[string]int{}, keys: map[string]bool{}}
+	if err := mp.init(); err != nil {
+		return nil, err
+	}
+	pid, mrg := m.Segment("PID"), m.Segment("MRG")
+	if pid == nil {
+		return nil, wrong(hl7v2.ErrSegmentSequence, "PID", 1, 0, "an ADT^A40 needs the PID of the patient that stays")
+	}
+	if mrg == nil {
+		return nil, wrong(hl7v2.ErrSegmentSequence, "MRG", 1, 0, "an ADT^A40 needs the MRG of the patient merged into it")
+	}
+	_, target := mp.identifiers(pid, 3)
+	if target == nil {
+		return nil, wrong(hl7v2.ErrRequiredField, "PID", 1, 3, "the patient identifier list (PID-3) has no identifier")
+	}
+	_, source := mp.identifiers(mrg, 1)
+	if source == nil {
+		return nil, wrong(hl7v2.ErrRequiredField, "MRG", 1, 1, "the prior patient identifier list (MRG-1) has no identifier")
+	}
+	if mp.bad != nil {
+		return nil, mp.bad
+	}
+	if source["system"] == target["system"] && source["value"] == target["value"] {
+		return nil, wrong(hl7v2.ErrDuplicateKey, "MRG", 1, 1, "the patient is merged into itself")
+	}
+	plain := func(id map[string]any) map[string]any { return map[string]any{"system": id["system"], "value": id["value"]} }
+	return fhir.Resource{"resourceType": "Parameters", "parameter": []any{
+		map[string]any{"name": "source-patient-identifier", "valueIdentifier": plain(source)},
+		map[string]any{"name": "target-patient-identifier", "valueIdentifier": plain(target)},
+	}}, nil
+}
+
+// Bundle maps m, a message other than an ADT^A40, to a transaction
+// Bundle.
 func Bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
 	code, event, _ := m.Type()
 	var do func(*mapper) error
 	switch code + "^" + event {
 	case "ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08":
 		do = func(mp *mapper) error { return mp.adt(event) }
+	case "ADT^A40":
+		return nil, unsupported(hl7v2.ErrUnsupportedEvent, "an ADT^A40 is a merge, not a transaction (Map makes its request)")
 	case "ORU^R01":
 		do = (*mapper).oru
 	case "VXU^V04":
@@ -283,19 +348,7 @@ func (mp *mapper) patient(replace bool) (string, error) {
 		return "", wrong(hl7v2.ErrSegmentSequence, "PID", 1, 0, "the message has no PID segment")
 	}
 	p := fhir.Resource{"resourceType": "Patient"}
-	var ids []any
-	var key map[string]any // what the Patient is found by: its first MR, else its first identifier
-	keyMR := false
-	for rep := 1; rep <= pid.Repetitions(3); rep++ {
-		id := mp.identifier(pid, 3, rep)
-		if id == nil {
-			continue
-		}
-		ids = append(ids, id)
-		if mr := mp.val(pid, 3, rep, 5, 1) == "MR"; key == nil || mr && !keyMR {
-			key, keyMR = id, mr
-		}
-	}
+	ids, key := mp.identifiers(pid, 3)
 	if key == nil {
 		return "", wrong(hl7v2.ErrRequiredField, "PID", 1, 3, "the patient identifier list (PID-3) has no identifier")
 	}
@@ -336,6 +389,24 @@ func (mp *mapper) patient(replace bool) (string, error) {
 		p["deceasedBoolean"] = true
 	}
 	return mp.add(p, key["system"].(string), key["value"].(string), !replace), nil
+}
+
+// identifiers maps the CX repetitions of field, and returns the one a
+// patient is found by too: the first medical record number (MR), else
+// the first; nil when there is none.
+func (mp *mapper) identifiers(s *hl7v2.Segment, field int) (ids []any, key map[string]any) {
+	keyMR := false
+	for rep := 1; rep <= s.Repetitions(field); rep++ {
+		id := mp.identifier(s, field, rep)
+		if id == nil {
+			continue
+		}
+		ids = append(ids, id)
+		if mr := mp.val(s, field, rep, 5, 1) == "MR"; key == nil || mr && !keyMR {
+			key, keyMR = id, mr
+		}
+	}
+	return ids, key
 }
 
 var genders = map[string]string{"F": "female", "M": "male", "O": "other", "A": "other", "X": "other", "U": "unknown", "N": "unknown"}

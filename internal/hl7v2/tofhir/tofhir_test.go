@@ -378,6 +378,34 @@ func TestORM(t *testing.T) {
 	expectError(t, parse(t, mshORM, pid, "ORC|NW", obr), hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "ORC", Sequence: 1, Field: 2})
 }
 
+func TestMerge(t *testing.T) {
+	m := parse(t, "MSH|^~\\&|PAS|GHH|EMR|CLINIC|20261124090000+0100||ADT^A40^ADT_A39|M1|P|2.5.1",
+		"PID|1||12345^^^BCBS^MR~999^^^OTHER^PI||Test^Test", "MRG|56789^^^BCBS^MR")
+	req, err := Map(m, Options{Authorities: map[string]string{"BCBS": "https://bcbs.example.org/member"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"parameter":[{"name":"source-patient-identifier","valueIdentifier":{"system":"https://bcbs.example.org/member","value":"56789"}},` +
+		`{"name":"target-patient-identifier","valueIdentifier":{"system":"https://bcbs.example.org/member","value":"12345"}}],"resourceType":"Parameters"}`
+	if req.Path != "Patient/$merge" || asJSON(req.Body) != want {
+		t.Errorf("request %s %s\nwant Patient/$merge %s", req.Path, asJSON(req.Body), want)
+	}
+	for name, c := range map[string]struct {
+		lines []string
+		want  hl7v2.Problem
+	}{
+		"no MRG":    {[]string{"PID|1||12345^^^BCBS^MR"}, hl7v2.Problem{Code: hl7v2.ErrSegmentSequence, Segment: "MRG", Sequence: 1}},
+		"empty MRG": {[]string{"PID|1||12345^^^BCBS^MR", "MRG|"}, hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "MRG", Sequence: 1, Field: 1}},
+		"itself":    {[]string{"PID|1||12345^^^BCBS^MR", "MRG|12345^^^BCBS^MR"}, hl7v2.Problem{Code: hl7v2.ErrDuplicateKey, Segment: "MRG", Sequence: 1, Field: 1}},
+	} {
+		_, err := Map(parse(t, append([]string{"MSH|^~\\&|PAS|GHH|EMR|CLINIC|20261124090000||ADT^A40|M1|P|2.5.1"}, c.lines...)...), Options{})
+		var e *Error
+		if !errors.As(err, &e) || e.Code != hl7v2.AE || e.Problem.Code != c.want.Code || e.Problem.Segment != c.want.Segment || e.Problem.Field != c.want.Field {
+			t.Errorf("%s: %v, want AE %+v", name, err, c.want)
+		}
+	}
+}
+
 // expectError checks that m is refused with code and problem.
 func expectError(t *testing.T, m *hl7v2.Message, code string, want hl7v2.Problem) {
 	t.Helper()
@@ -404,7 +432,7 @@ func TestRefused(t *testing.T) {
 		code string
 		want hl7v2.Problem
 	}{
-		"unsupported event": {parse(t, strings.Replace(oruR01, "ORU^R01^ORU_R01", "ADT^A40^ADT_A39", 1), pid), hl7v2.AR,
+		"unsupported event": {parse(t, strings.Replace(oruR01, "ORU^R01^ORU_R01", "ADT^A02^ADT_A02", 1), pid), hl7v2.AR,
 			hl7v2.Problem{Code: hl7v2.ErrUnsupportedEvent, Segment: "MSH", Sequence: 1, Field: 9}},
 		"unsupported type": {parse(t, strings.Replace(oruR01, "ORU^R01^ORU_R01", "MDM^T02^MDM_T02", 1), pid), hl7v2.AR,
 			hl7v2.Problem{Code: hl7v2.ErrUnsupportedType, Segment: "MSH", Sequence: 1, Field: 9}},
@@ -564,7 +592,7 @@ func TestCorpus(t *testing.T) {
 		}
 		for _, m := range msgs {
 			code, event, _ := m.Type()
-			b, err := Bundle(m, Options{})
+			req, err := Map(m, Options{})
 			var e *Error
 			switch {
 			case errors.As(err, &e) && e.Code == hl7v2.AR:
@@ -575,8 +603,15 @@ func TestCorpus(t *testing.T) {
 				refused[filepath.Base(f)] = err.Error()
 			case err != nil:
 				t.Errorf("%s: %v", filepath.Base(f), err)
+			case req.Path != "":
+				t.Run(filepath.Base(f), func(t *testing.T) {
+					if issues := validator.Validate(req.Body.Clone()); validate.HasErrors(issues) {
+						t.Errorf("%s: %v", req.Path, issues)
+					}
+				})
+				mapped++
 			default:
-				t.Run(filepath.Base(f), func(t *testing.T) { entries(t, b) })
+				t.Run(filepath.Base(f), func(t *testing.T) { entries(t, req.Body) })
 				mapped++
 			}
 		}
@@ -584,7 +619,7 @@ func TestCorpus(t *testing.T) {
 	for f, why := range refused {
 		t.Logf("%s refused: %s", f, why)
 	}
-	if mapped < 39 { // of 51 messages of the events Bundle takes
+	if mapped < 41 { // of 53 messages of the events Map takes
 
 		t.Errorf("only %d messages mapped", mapped)
 	}

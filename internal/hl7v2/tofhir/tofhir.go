@@ -134,7 +134,9 @@ func Merge(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
 	if source["system"] == target["system"] && source["value"] == target["value"] {
 		return nil, wrong(hl7v2.ErrDuplicateKey, "MRG", 1, 1, "the patient is merged into itself")
 	}
-	plain := func(id map[string]any) map[string]any { return map[string]any{"system": id["system"], "value": id["value"]} }
+	plain := func(id map[string]any) map[string]any {
+		return map[string]any{"system": id["system"], "value": id["value"]}
+	}
 	return fhir.Resource{"resourceType": "Parameters", "parameter": []any{
 		map[string]any{"name": "source-patient-identifier", "valueIdentifier": plain(source)},
 		map[string]any{"name": "target-patient-identifier", "valueIdentifier": plain(target)},

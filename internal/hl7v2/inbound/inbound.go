@@ -143,6 +143,9 @@ func (in *Interface) Principal(conn net.Conn, from net.Addr) *access.Principal {
 	name := "unknown"
 	if from != nil {
 		name = from.String()
+		if host, _, err := net.SplitHostPort(name); err == nil {
+			name = host // one name for all its connections
+		}
 	}
 	if tc, ok := conn.(*tls.Conn); ok {
 		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {

@@ -40,8 +40,9 @@ const interfaceRole = `{"roles": [{"name": "hl7-interface", "description": "the 
 // rig is an EMR (SQLite on disk, the FHIR API with its gate) and an MLLP
 // server answering with the interface, on loopback TCP.
 type rig struct {
-	api  http.Handler
-	addr string
+	api   http.Handler
+	addr  string
+	store *sqlstore.DB
 }
 
 func newRig(t *testing.T, wrap func(net.Listener) net.Listener, role string) *rig {
@@ -73,7 +74,7 @@ func newRig(t *testing.T, wrap func(net.Listener) net.Listener, role string) *ri
 	srv := &mllp.Server{Handler: in.Handle, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	return &rig{api: api, addr: ln.Addr().String()}
+	return &rig{api: api, addr: ln.Addr().String(), store: st}
 }
 
 // send sends the message (lines joined by CR) and returns the
@@ -428,5 +429,21 @@ func TestInterfaceMerge(t *testing.T) {
 				t.Errorf("merging an unknown patient: %s, want AE", code)
 			}
 		})
+	}
+}
+
+// When the store fails the message is not acknowledged: the connection
+// closes, and the sender sends it again.
+func TestInterfaceStoreDown(t *testing.T) {
+	r := newRig(t, nil, "")
+	c, err := mllp.Dial(context.Background(), r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r.store.Close()
+	ack, err := c.Send(context.Background(), []byte(strings.Join([]string{msh + "ADT^A08|D1|P|2.5.1", pid}, "\r")))
+	if err == nil {
+		t.Fatalf("answered %q with the store closed; want the connection closed", ack)
 	}
 }

@@ -61,10 +61,7 @@ func (mp *mapper) orm() error {
 			}
 		case "NTE":
 			if cur != nil {
-				if text := mp.noteText(s); text != "" {
-					notes, _ := cur["note"].([]any)
-					cur["note"] = append(notes, map[string]any{"text": text})
-				}
+				addNote(cur, mp.noteText(s))
 			}
 		}
 	}
@@ -94,10 +91,7 @@ func (mp *mapper) serviceRequest(obr *hl7v2.Segment, sequence int, orc, tq1 *hl7
 			continue
 		}
 		given[n.typ] = true
-		sys := mp.authority(mp.val(n.s, n.field, 1, 2, 1), mp.val(n.s, n.field, 1, 3, 1), mp.val(n.s, n.field, 1, 4, 1))
-		if sys == "" {
-			sys = mp.sender
-		}
+		sys := mp.ei(n.s, n.field)
 		ids = append(ids, map[string]any{"system": sys, "value": v, "type": map[string]any{"coding": []any{map[string]any{
 			"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": n.typ}}}})
 		if id == "" {

@@ -57,10 +57,7 @@ func (mp *mapper) oru() error {
 			cur.last = obs
 		case "NTE":
 			if cur != nil {
-				if text := mp.noteText(s); text != "" {
-					notes, _ := cur.last["note"].([]any)
-					cur.last["note"] = append(notes, map[string]any{"text": text})
-				}
+				addNote(cur.last, mp.noteText(s))
 			}
 		}
 	}
@@ -82,16 +79,12 @@ func (mp *mapper) report(obr *hl7v2.Segment, sequence int, orc *hl7v2.Segment, p
 		typ   string
 	}{{obr, 3, "FILL"}, {orc, 3, "FILL"}, {obr, 2, "PLAC"}, {orc, 2, "PLAC"}} {
 		if v := mp.val(src.s, src.field, 1, 1, 1); v != "" && src.s != nil {
-			r.id, typ = v, src.typ
-			r.system = mp.authority(mp.val(src.s, src.field, 1, 2, 1), mp.val(src.s, src.field, 1, 3, 1), mp.val(src.s, src.field, 1, 4, 1))
+			r.id, typ, r.system = v, src.typ, mp.ei(src.s, src.field)
 			break
 		}
 	}
 	if r.id == "" {
 		return nil, wrong(hl7v2.ErrRequiredField, "OBR", sequence, 3, "the filler order number (OBR-3), or the placer's (OBR-2), is required: it identifies the report")
-	}
-	if r.system == "" {
-		r.system = mp.sender
 	}
 	if key := "DiagnosticReport " + r.system + "|" + r.id; mp.keys[key] {
 		return nil, wrong(hl7v2.ErrDuplicateKey, "OBR", sequence, 3, "a second report with identifier %s in one message", r.id)
@@ -203,10 +196,7 @@ func (mp *mapper) observation(obx *hl7v2.Segment, sequence int, r *report, patie
 	// and the code's (and the sub-id's), which a corrected result repeats.
 	system, id := r.system, ""
 	if v := mp.val(obx, 21, 1, 1, 1); v != "" {
-		id = v
-		if sys := mp.authority(mp.val(obx, 21, 1, 2, 1), mp.val(obx, 21, 1, 3, 1), mp.val(obx, 21, 1, 4, 1)); sys != "" {
-			system = sys
-		}
+		id, system = v, mp.ei(obx, 21)
 	} else {
 		id = r.id + "/" + mp.val(obx, 3, 1, 1, 1)
 		if sub := mp.val(obx, 4, 1, 1, 1); sub != "" {
@@ -302,7 +292,7 @@ func (mp *mapper) value(obx *hl7v2.Segment, sequence int) (map[string]any, error
 		if !ok {
 			return nil, bad("%q is not a number (NM)", raw)
 		}
-		return map[string]any{"valueQuantity": mp.quantity(obx, n)}, nil
+		return map[string]any{"valueQuantity": mp.quantity(obx, 6, n)}, nil
 	case "SN":
 		return mp.structuredNumeric(obx, bad)
 	case "NR":
@@ -316,7 +306,7 @@ func (mp *mapper) value(obx *hl7v2.Segment, sequence int) (map[string]any, error
 			if !ok {
 				return nil, bad("%q is not a number (NR)", v)
 			}
-			rng[key] = mp.quantity(obx, n)
+			rng[key] = mp.quantity(obx, 6, n)
 		}
 		return map[string]any{"valueRange": rng}, nil
 	case "CE", "CWE", "CNE", "CF":
@@ -338,11 +328,11 @@ func (mp *mapper) value(obx *hl7v2.Segment, sequence int) (map[string]any, error
 	return nil, wrong(hl7v2.ErrDataType, "OBX", sequence, 2, "results of value type %q are not taken (NM, SN, NR, ST, TX, FT, CE, CWE, CNE, CF, DT, DTM, TS and TM are)", typ)
 }
 
-// quantity is value n with OBX-6's unit: a UCUM code when the unit is
-// coded in UCUM, else its text alone.
-func (mp *mapper) quantity(obx *hl7v2.Segment, n any) map[string]any {
+// quantity is value n with the unit (CWE) in field of s (OBX-6, RXA-7): a
+// UCUM code when the unit is coded in UCUM, else its text alone.
+func (mp *mapper) quantity(s *hl7v2.Segment, field int, n any) map[string]any {
 	q := map[string]any{"value": n}
-	code, text, system := mp.val(obx, 6, 1, 1, 1), mp.val(obx, 6, 1, 2, 1), mp.val(obx, 6, 1, 3, 1)
+	code, text, system := mp.val(s, field, 1, 1, 1), mp.val(s, field, 1, 2, 1), mp.val(s, field, 1, 3, 1)
 	if text == "" {
 		text = code
 	}
@@ -373,7 +363,7 @@ func (mp *mapper) structuredNumeric(obx *hl7v2.Segment, bad func(string, ...any)
 	}
 	switch {
 	case sep == "" && n2 == "":
-		q := mp.quantity(obx, a)
+		q := mp.quantity(obx, 6, a)
 		switch cmp {
 		case "", "=":
 		case "<", "<=", ">", ">=":
@@ -391,7 +381,7 @@ func (mp *mapper) structuredNumeric(obx *hl7v2.Segment, bad func(string, ...any)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"valueRange": map[string]any{"low": mp.quantity(obx, a), "high": mp.quantity(obx, b)}}, nil
+		return map[string]any{"valueRange": map[string]any{"low": mp.quantity(obx, 6, a), "high": mp.quantity(obx, 6, b)}}, nil
 	case sep == ":" || sep == "/":
 		b, err := num(n2)
 		if err != nil {

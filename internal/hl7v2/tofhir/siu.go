@@ -35,16 +35,12 @@ func (mp *mapper) siu(event string) error {
 	var system, id string
 	for _, field := range []int{2, 1} { // the filler's appointment id, else the placer's
 		if v := mp.val(sch, field, 1, 1, 1); v != "" {
-			id = v
-			system = mp.authority(mp.val(sch, field, 1, 2, 1), mp.val(sch, field, 1, 3, 1), mp.val(sch, field, 1, 4, 1))
+			id, system = v, mp.ei(sch, field)
 			break
 		}
 	}
 	if id == "" {
 		return wrong(hl7v2.ErrRequiredField, "SCH", 1, 2, "the filler appointment id (SCH-2), or the placer's (SCH-1), is required: it identifies the appointment")
-	}
-	if system == "" {
-		system = mp.sender
 	}
 	appt := fhir.Resource{
 		"resourceType": "Appointment",

@@ -297,6 +297,25 @@ func (mp *mapper) authority(ns, uid, typ string) string {
 	return LocalAuthority(ns)
 }
 
+// ei is the identifier system of the entity identifier (EI: entity id,
+// namespace id, universal id, its type) in field of s: its assigning
+// authority's, else the sending facility's.
+func (mp *mapper) ei(s *hl7v2.Segment, field int) string {
+	if sys := mp.authority(mp.val(s, field, 1, 2, 1), mp.val(s, field, 1, 3, 1), mp.val(s, field, 1, 4, 1)); sys != "" {
+		return sys
+	}
+	return mp.sender
+}
+
+// addNote appends an Annotation of text to res.
+func addNote(res fhir.Resource, text string) {
+	if text == "" {
+		return
+	}
+	notes, _ := res["note"].([]any)
+	res["note"] = append(notes, map[string]any{"text": text})
+}
+
 // LocalAuthority is the identifier system of a namespace (HD-1) with no
 // universal id and no URI in Options.Authorities.
 func LocalAuthority(namespace string) string {

@@ -57,16 +57,10 @@ func (mp *mapper) vxu() error {
 				cur["fundingSource"] = value
 				continue
 			}
-			if text := mp.obxText(s); text != "" {
-				notes, _ := cur["note"].([]any)
-				cur["note"] = append(notes, map[string]any{"text": text})
-			}
+			addNote(cur, mp.obxText(s))
 		case "NTE":
 			if cur != nil {
-				if text := mp.noteText(s); text != "" {
-					notes, _ := cur["note"].([]any)
-					cur["note"] = append(notes, map[string]any{"text": text})
-				}
+				addNote(cur, mp.noteText(s))
 			}
 		}
 	}
@@ -85,16 +79,12 @@ func (mp *mapper) immunization(rxa *hl7v2.Segment, sequence int, orc *hl7v2.Segm
 	var system, id string
 	for _, field := range []int{3, 2} {
 		if v := mp.val(orc, field, 1, 1, 1); v != "" && orc != nil {
-			id = v
-			system = mp.authority(mp.val(orc, field, 1, 2, 1), mp.val(orc, field, 1, 3, 1), mp.val(orc, field, 1, 4, 1))
+			id, system = v, mp.ei(orc, field)
 			break
 		}
 	}
 	if id == "" {
 		return nil, "", "", wrong(hl7v2.ErrRequiredField, "ORC", mp.count["ORC"], 3, "RXA %d needs an ORC before it with the filler order number (ORC-3), or the placer's (ORC-2): it identifies the immunization", sequence)
-	}
-	if system == "" {
-		system = mp.sender
 	}
 	if k := "Immunization " + system + "|" + id; mp.keys[k] {
 		return nil, "", "", wrong(hl7v2.ErrDuplicateKey, "ORC", mp.count["ORC"], 3, "a second immunization with identifier %s in one message", id)
@@ -142,18 +132,7 @@ func (mp *mapper) immunization(rxa *hl7v2.Segment, sequence int, orc *hl7v2.Segm
 		if !ok {
 			return nil, "", "", wrong(hl7v2.ErrDataType, "RXA", sequence, 6, "%q is not a number", amount)
 		}
-		dose := map[string]any{"value": n}
-		code, text, unitSystem := mp.val(rxa, 7, 1, 1, 1), mp.val(rxa, 7, 1, 2, 1), mp.val(rxa, 7, 1, 3, 1)
-		if text == "" {
-			text = code
-		}
-		if text != "" {
-			dose["unit"] = text
-		}
-		if code != "" && strings.EqualFold(unitSystem, "UCUM") {
-			dose["system"], dose["code"] = "http://unitsofmeasure.org", code
-		}
-		imm["doseQuantity"] = dose
+		imm["doseQuantity"] = mp.quantity(rxa, 7, n)
 	}
 	// RXA-9, table NIP001: 00 a new record of this administration, 01-08
 	// one from another source.

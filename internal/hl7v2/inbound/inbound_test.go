@@ -45,7 +45,7 @@ type rig struct {
 	store *sqlstore.DB
 }
 
-func newRig(t *testing.T, wrap func(net.Listener) net.Listener, role string) *rig {
+func newRig(t testing.TB, wrap func(net.Listener) net.Listener, role string) *rig {
 	t.Helper()
 	defs := spec.R5()
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(defs)})

@@ -131,6 +131,7 @@ type DB struct {
 	rd      readSide  // reads on the primary
 	replica *replica  // PostgreSQL with Options.ReplicaURL: reads on the standby
 	wstmt   writeStmts
+	wsearch stmtCache // the writer connection's search statements
 	istmt   indexStmts
 
 	extractor store.Extractor
@@ -240,6 +241,7 @@ func (db *DB) openWriter(ctx context.Context, check func(context.Context, *sql.C
 		return err
 	}
 	db.wconn = conn
+	db.wsearch.db = conn
 	if check != nil {
 		if err := check(ctx, conn); err != nil {
 			return err
@@ -322,6 +324,7 @@ func (db *DB) closeConns() error {
 	}
 	errs = append(errs, db.rd.close())
 	db.wstmt.close()
+	db.wsearch.close()
 	db.istmt.close()
 	for _, cache := range []map[int]*sql.Stmt{db.auditInserts, db.postingInserts, db.outboxInserts, db.prefetches} {
 		for _, stmt := range cache {

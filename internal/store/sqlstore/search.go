@@ -43,7 +43,7 @@ func (tx *txn) Search(q *search.Query) (*store.SearchResult, error) {
 	if err := tx.db.flushIndex(tx.ctx); err != nil {
 		return nil, tx.dbErr("index", err)
 	}
-	res, err := runSearch(tx.ctx, tx.db.d, tx.db.wconn, q)
+	res, err := runSearch(tx.ctx, tx.db.d, &tx.db.wsearch, q)
 	if err != nil {
 		if _, ok := err.(dbError); ok {
 			return nil, tx.dbErr("search", err)

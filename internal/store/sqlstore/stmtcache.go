@@ -6,15 +6,22 @@ import (
 	"sync"
 )
 
-// stmtCache keeps the reader pool's prepared search statements by SQL
-// text. A search's SQL depends only on the query's shape (values are
-// bound), so the statements of the common searches are prepared once per
-// connection: on the hot searches SQLite's parse and plan are about half
-// of the time otherwise.
+// stmtCache keeps prepared search statements by SQL text: the reader
+// pool's, and the writer connection's (the searches of conditional
+// interactions and transactions). A search's SQL depends only on the
+// query's shape (values are bound), so the statements of the common
+// searches are prepared once per connection: on the hot searches SQLite's
+// parse and plan are about half of the time otherwise.
 type stmtCache struct {
-	db *sql.DB
+	db preparer
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
+}
+
+// preparer is a pool (*sql.DB) or a connection (*sql.Conn).
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // stmtCacheSize bounds the statements kept; beyond it the cache starts

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -17,6 +18,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
 	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/store/pgtest"
 	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
@@ -47,11 +50,17 @@ type rig struct {
 
 func newRig(t testing.TB, wrap func(net.Listener) net.Listener, role string) *rig {
 	t.Helper()
-	defs := spec.R5()
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(spec.R5())})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newRigOn(t, st, wrap, role)
+}
+
+// newRigOn is a rig on st, which it closes when the test ends.
+func newRigOn(t testing.TB, st *sqlstore.DB, wrap func(net.Listener) net.Listener, role string) *rig {
+	t.Helper()
+	defs := spec.R5()
 	t.Cleanup(func() { st.Close() })
 	roles, err := access.LoadRoles(defs, []byte(interfaceRole))
 	if err != nil {
@@ -445,5 +454,73 @@ func TestInterfaceStoreDown(t *testing.T) {
 	ack, err := c.Send(context.Background(), []byte(strings.Join([]string{msh + "ADT^A08|D1|P|2.5.1", pid}, "\r")))
 	if err == nil {
 		t.Fatalf("answered %q with the store closed; want the connection closed", ack)
+	}
+}
+
+// Senders on several connections at once, with results for the same new
+// patients: every message is acknowledged, and each patient, report and
+// result exists once, on both databases.
+func TestInterfaceConcurrent(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) *sqlstore.DB{
+		"sqlite": func(t *testing.T) *sqlstore.DB {
+			st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(spec.R5())})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+		"postgres": func(t *testing.T) *sqlstore.DB {
+			st, err := sqlstore.OpenPostgres(context.Background(), pgtest.DSN(t), sqlstore.Options{Extractor: search.NewExtractor(spec.R5())})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRigOn(t, open(t), nil, "")
+			const senders, reports, patients = 4, 10, 5
+			var wg sync.WaitGroup
+			errs := make(chan string, senders*reports)
+			for s := range senders {
+				wg.Go(func() {
+					c, err := mllp.Dial(context.Background(), r.addr)
+					if err != nil {
+						errs <- err.Error()
+						return
+					}
+					defer c.Close()
+					for i := range reports {
+						n := s*reports + i
+						lines := []string{msh + fmt.Sprintf("ORU^R01|C%d|P|2.5.1", n),
+							fmt.Sprintf("PID|1||C%d^^^CITY LAB^MR||DOE^JANE||19700101|F", n%patients),
+							fmt.Sprintf("OBR|1||CR%d^CITY LAB|24323-8^Panel^LN", n),
+							"OBX|1|NM|2345-7^Glucose^LN||99|mg/dL^^UCUM||||F", "OBX|2|NM|2160-0^Creatinine^LN||1.0|mg/dL^^UCUM||||F"}
+						ack, err := c.Send(context.Background(), []byte(strings.Join(lines, "\r")))
+						if err != nil {
+							errs <- err.Error()
+							return
+						}
+						if m, err := hl7v2.Parse(ack); err != nil || m.Get("MSA-1") != hl7v2.AA {
+							errs <- string(ack)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Error(e)
+			}
+			for query, want := range map[string]int{
+				"Patient?_summary=count":          patients,
+				"DiagnosticReport?_summary=count": senders * reports,
+				"Observation?_summary=count":      2 * senders * reports,
+			} {
+				if got := int(r.get(t, "/fhir/"+query)["total"].(float64)); got != want {
+					t.Errorf("%s: %d, want %d", query, got, want)
+				}
+			}
+		})
 	}
 }

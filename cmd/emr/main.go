@@ -34,6 +34,7 @@ func commands() []command {
 		{"backup", "copy the SQLite database, its audit file and keys, while the server runs", runBackup},
 		{"restore", "make a new data directory of a backup, checked and its audit log verified", runRestore},
 		{"audit", "verify the tamper-evident audit log (emr audit verify)", runAudit},
+		{"hl7", "send HL7 v2 message files over MLLP and print their acknowledgments (emr hl7 send)", runHL7},
 		{"bench", "load generated patients and measure the FHIR API's query latency", runBench},
 		{"role", "list the roles and what each may read and write", runRole},
 		{"version", "print the version", runVersion},

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -188,5 +189,59 @@ func TestServeHL7v2TLS(t *testing.T) {
 	}
 	if ack, err := exchange(nil); err == nil {
 		t.Errorf("a sender without a certificate was answered: %q", ack)
+	}
+}
+
+// emr hl7 send sends files (a message with LF line ends, a batch) to the
+// interface and prints each acknowledgment; exit 1 when one is not AA.
+func TestHL7Send(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process")
+	}
+	s := startServer(t, t.TempDir(), "EMR_TEST_ARGS=serve --addr 127.0.0.1:0 --mllp-addr 127.0.0.1:0")
+	m := mllpPattern.FindStringSubmatch(s.banner)
+	if m == nil {
+		t.Fatalf("no HL7 v2 line in\n%s", s.banner)
+	}
+	dir := t.TempDir()
+	one := filepath.Join(dir, "adt.hl7")
+	batch := filepath.Join(dir, "batch.hl7")
+	const msh = "MSH|^~\\&|PAS|GHH|EMR|CLINIC|20261124090000+0100||"
+	writeFile(t, one, msh+"ADT^A08^ADT_A08|S1|P|2.5.1\nPID|1||77^^^GHH^MR||ROE^RICHARD\n")
+	writeFile(t, batch, "FHS|^~\\&\rBHS|^~\\&\r"+msh+"ADT^A08|S2|P|2.5.1\rPID|1||78^^^GHH^MR||ROE^RITA\r"+
+		msh+"ADT^A08|S3|T|2.5.1\rPID|1||79^^^GHH^MR||ROE^RAY\rBTS|2\rFTS|1\r")
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"hl7", "send", "--to", m[1], one, batch}, &out, &errOut)
+	for _, want := range []string{"adt.hl7 #1 ADT^A08 S1: AA", "batch.hl7 #1 ADT^A08 S2: AA", "batch.hl7 #2 ADT^A08 S3: AR", "production messages (P) only", "2 of 3 messages accepted"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (one message not accepted); stderr %s", code, errOut.String())
+	}
+	for _, c := range []struct {
+		args     []string
+		inStderr string
+	}{
+		{[]string{"hl7"}, "the subcommand is send"},
+		{[]string{"hl7", "send", "--to", m[1]}, "no FILE given"},
+		{[]string{"hl7", "send", "--tls-cert", "x.pem", one}, "go together"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), c.args, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), c.inStderr) {
+			t.Errorf("emr %v: exit %d, stderr %q; want 2 with %q", c.args, code, errOut.String(), c.inStderr)
+		}
+	}
+	var out2, errOut2 bytes.Buffer
+	if code := run(context.Background(), []string{"hl7", "send", "--to", "127.0.0.1:1", one}, &out2, &errOut2); code != 1 || !strings.Contains(errOut2.String(), "connect to") {
+		t.Errorf("no receiver: exit %d, stderr %q", code, errOut2.String())
+	}
+}
+
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

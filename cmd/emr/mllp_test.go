@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
+	"github.com/emr-project/emr/internal/sharedtest"
 )
 
 var mllpPattern = regexp.MustCompile(`HL7 v2:\s+mllp://(\S+)`)
@@ -140,20 +138,11 @@ func TestServeHL7v2TLS(t *testing.T) {
 	}
 	dir := t.TempDir()
 	caKey, ca := newTestCA(t)
-	leaf := func(name string, usage x509.ExtKeyUsage) tls.Certificate {
-		key := newTestKey(t)
-		der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-			SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		}, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	leaf := func(name string) tls.Certificate {
+		cert, key := sharedtest.NewCert(t, name, ca, caKey)
+		return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
 	}
-	server := leaf("emr.test", x509.ExtKeyUsageServerAuth)
+	server := leaf("emr.test")
 	certFile, keyFile, caFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
 	writePEM(t, certFile, "CERTIFICATE", server.Certificate[0])
 	writePEM(t, keyFile, "PRIVATE KEY", marshalKey(t, server.PrivateKey.(*ecdsa.PrivateKey)))
@@ -180,7 +169,7 @@ func TestServeHL7v2TLS(t *testing.T) {
 		}
 		return mllp.NewReader(conn, 0).ReadMessage()
 	}
-	ack, err := exchange([]tls.Certificate{leaf("city-lab", x509.ExtKeyUsageClientAuth)})
+	ack, err := exchange([]tls.Certificate{leaf("city-lab")})
 	if err != nil {
 		t.Fatal(err)
 	}

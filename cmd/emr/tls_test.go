@@ -5,14 +5,11 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
+	"github.com/emr-project/emr/internal/sharedtest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -145,21 +142,9 @@ func TestServeTLSSelfSigned(t *testing.T) {
 func TestServeTLSCertFiles(t *testing.T) {
 	dir := t.TempDir()
 	caKey, ca := newTestCA(t)
-	leafKey := newTestKey(t)
-	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "emr.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}, ca, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	leaf, leafKey := sharedtest.NewCert(t, "emr.test", ca, caKey)
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEM(t, certFile, "CERTIFICATE", leafDER, ca.Raw) // with its chain
+	writePEM(t, certFile, "CERTIFICATE", leaf.Raw, ca.Raw) // with its chain
 	writePEM(t, keyFile, "PRIVATE KEY", marshalKey(t, leafKey))
 
 	s := startServer(t, t.TempDir(), "EMR_TLS_CERT="+certFile, "EMR_TLS_KEY="+keyFile)
@@ -316,38 +301,12 @@ func writeTestCertificate(t *testing.T, dir, name string) (certFile, keyFile str
 	return certFile, keyFile
 }
 
-// newTestCA returns a certificate authority for a test.
+// newTestCA returns a certificate authority for a test (its certificate
+// also serves 127.0.0.1).
 func newTestCA(t *testing.T) (*ecdsa.PrivateKey, *x509.Certificate) {
 	t.Helper()
-	key := newTestKey(t)
-	template := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "emr test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, key := sharedtest.NewCert(t, "emr test CA", nil, nil)
 	return key, cert
-}
-
-func newTestKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
 }
 
 func marshalKey(t *testing.T, key *ecdsa.PrivateKey) []byte {

@@ -2,17 +2,12 @@ package inbound
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +24,7 @@ import (
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
 	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/sharedtest"
 	"github.com/emr-project/emr/internal/store/pgtest"
 	"github.com/emr-project/emr/internal/store/sqlstore"
 )
@@ -305,9 +301,9 @@ func (r *rig) do(t *testing.T, method, path, body string) {
 
 // Over TLS the sender's certificate names the interface's principal.
 func TestInterfaceTLS(t *testing.T) {
-	ca, caKey := newCert(t, "Test CA", nil, nil)
-	server, serverKey := newCert(t, "127.0.0.1", ca, caKey)
-	client, clientKey := newCert(t, "city-lab", ca, caKey)
+	ca, caKey := sharedtest.NewCert(t, "Test CA", nil, nil)
+	server, serverKey := sharedtest.NewCert(t, "127.0.0.1", ca, caKey)
+	client, clientKey := sharedtest.NewCert(t, "city-lab", ca, caKey)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	r := newRig(t, func(ln net.Listener) net.Listener {
@@ -353,38 +349,6 @@ func TestInterfaceTLS(t *testing.T) {
 			}
 		}
 	}
-}
-
-// newCert makes a certificate for name signed by parent (self-signed when
-// nil).
-func newCert(t *testing.T, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	if ip := net.ParseIP(name); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	}
-	if parent == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
 }
 
 // An ADT^A40 merges the patient of MRG into the one of PID, when the

@@ -275,7 +275,7 @@ func (mp *mapper) value(obx *hl7v2.Segment, sequence int) (map[string]any, error
 	case "ST", "TX", "FT":
 		var lines []string
 		for rep := 1; rep <= reps; rep++ {
-			lines = append(lines, mp.checked(obx, 5, mp.d.Unescape(obx.Raw(5, rep, 1, 1))))
+			lines = append(lines, mp.text(obx, 5, obx.Raw(5, rep, 1, 1)))
 		}
 		text := strings.Join(lines, "\n")
 		if strings.TrimSpace(text) == "" {
@@ -442,7 +442,7 @@ func (mp *mapper) referenceRange(obx *hl7v2.Segment, value any) map[string]any {
 func (mp *mapper) noteText(nte *hl7v2.Segment) string {
 	var lines []string
 	for rep := 1; rep <= nte.Repetitions(3); rep++ {
-		if l := mp.checked(nte, 3, mp.d.Unescape(nte.Raw(3, rep, 1, 1))); strings.TrimSpace(l) != "" {
+		if l := mp.text(nte, 3, nte.Raw(3, rep, 1, 1)); strings.TrimSpace(l) != "" {
 			lines = append(lines, l)
 		}
 	}

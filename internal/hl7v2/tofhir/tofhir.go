@@ -154,10 +154,12 @@ type mapper struct {
 	count   map[string]int  // segments seen, by name, for error locations
 	keys    map[string]bool // "Type system|value" of the resources mapped
 	bad     *Error          // the first value FHIR cannot hold
+	utf8    bool            // MSH-18 says UTF-8: no other bytes are read
 }
 
 func (mp *mapper) init() error {
 	msh := mp.m.Segment("MSH")
+	mp.utf8 = strings.EqualFold(strings.TrimSpace(msh.Raw(18, 1, 1, 1)), "UNICODE UTF-8")
 	mp.zone = mp.opts.Zone
 	if mp.zone == nil {
 		mp.zone = time.Local
@@ -181,16 +183,38 @@ func (mp *mapper) init() error {
 // than tab, CR and LF, which FHIR strings may hold) makes the message
 // wrong.
 func (mp *mapper) val(s *hl7v2.Segment, field, rep, comp, sub int) string {
-	return mp.checked(s, field, strings.TrimSpace(mp.d.Unescape(s.Raw(field, rep, comp, sub))))
+	return strings.TrimSpace(mp.text(s, field, s.Raw(field, rep, comp, sub)))
 }
 
-// checked returns v, noting the first value of the message that FHIR
-// cannot hold.
-func (mp *mapper) checked(s *hl7v2.Segment, field int, v string) string {
+// text is raw, a value of field of s as written, unescaped, as UTF-8: a
+// message whose character set (MSH-18) is not UTF-8 ("UNICODE UTF-8") has
+// its bytes that are not UTF-8 read as ISO 8859-1, as many senders in
+// Europe write (8859/1, 8859/15, or nothing said); in a message that says
+// it is UTF-8 they make it wrong, as a control character (other than tab,
+// CR and LF, which FHIR strings may hold) does in any.
+func (mp *mapper) text(s *hl7v2.Segment, field int, raw string) string {
+	if !utf8.ValidString(raw) {
+		if mp.utf8 {
+			mp.fail(s, field, "a value is not UTF-8 text, the character set MSH-18 gives")
+		} else {
+			raw = fromLatin1(raw)
+		}
+	}
+	v := mp.d.Unescape(raw)
 	if strings.IndexFunc(v, isControl) >= 0 || !utf8.ValidString(v) {
-		mp.fail(s, field, "a value holds a control character or is not UTF-8 text")
+		mp.fail(s, field, "a value holds a control character")
 	}
 	return v
+}
+
+// fromLatin1 reads s as ISO 8859-1: each byte is the code point of its
+// value.
+func fromLatin1(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteRune(rune(s[i]))
+	}
+	return b.String()
 }
 
 // fail notes a data type error in field of s, if it is the message's

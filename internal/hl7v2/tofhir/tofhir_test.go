@@ -521,6 +521,39 @@ func TestAuthorities(t *testing.T) {
 	}
 }
 
+// Bytes that are not UTF-8 are ISO 8859-1 unless MSH-18 says UTF-8.
+func TestCharacterSets(t *testing.T) {
+	latin1 := "PID|1||42^^^GHH^MR||M\xfcller^Ren\xe9e"
+	for name, c := range map[string]struct {
+		charset, pid, want string
+		fail               bool
+	}{
+		"8859/1":          {"8859/1", latin1, `[{"family":"Müller","given":["Renée"]}]`, false},
+		"not said":        {"", latin1, `[{"family":"Müller","given":["Renée"]}]`, false},
+		"UTF-8":           {"UNICODE UTF-8", "PID|1||42^^^GHH^MR||Müller^Renée", `[{"family":"Müller","given":["Renée"]}]`, false},
+		"UTF-8 said, not": {"UNICODE UTF-8", latin1, "", true},
+		"control":         {"", "PID|1||42^^^GHH^MR||M\x01ller", "", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := parse(t, "MSH|^~\\&|PAS|GHH|||||ADT^A08|C1|P|2.5.1||||||"+c.charset, c.pid)
+			b, err := Bundle(m, Options{})
+			if c.fail {
+				var e *Error
+				if !errors.As(err, &e) || e.Code != hl7v2.AE || e.Problem.Segment != "PID" || e.Problem.Field != 5 {
+					t.Errorf("Bundle: %v; want AE at PID-5", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := asJSON(resource(entries(t, b)["Patient"][0])["name"]); g != c.want {
+				t.Errorf("name %s, want %s", g, c.want)
+			}
+		})
+	}
+}
+
 func TestDTM(t *testing.T) {
 	plus2 := time.FixedZone("", 2*3600)
 	for in, want := range map[string][2]string{

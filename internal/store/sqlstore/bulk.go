@@ -239,30 +239,15 @@ func bulkStep(name string) bool { return strings.HasPrefix(name, "~") }
 // droppableIndexes lists the secondary indexes of bulkTables that a bulk
 // load may drop: neither UNIQUE nor in bulkKept.
 func (db *DB) droppableIndexes(ctx context.Context) ([]indexDef, error) {
-	var defs []indexDef
-	for _, table := range bulkTables {
-		rows, err := db.wconn.QueryContext(ctx, db.d.indexDefs, table)
-		if err != nil {
-			return nil, err
+	return db.catalogue(ctx, db.d.indexDefs, bulkTables, func(rows *sql.Rows) (indexDef, bool, error) {
+		var def indexDef
+		if err := rows.Scan(&def.name, &def.sql); err != nil {
+			return def, false, err
 		}
-		for rows.Next() {
-			var def indexDef
-			if err := rows.Scan(&def.name, &def.sql); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			unique := strings.HasPrefix(strings.ToUpper(def.sql), "CREATE UNIQUE")
-			if !unique && !slices.Contains(bulkKept, def.name) {
-				def.drop = "DROP INDEX " + def.name
-				defs = append(defs, def)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return defs, nil
+		def.drop = "DROP INDEX " + def.name
+		unique := strings.HasPrefix(strings.ToUpper(def.sql), "CREATE UNIQUE")
+		return def, !unique && !slices.Contains(bulkKept, def.name), nil
+	})
 }
 
 // droppableForeignKeys lists the foreign keys of bulkFKTables, when the
@@ -271,20 +256,32 @@ func (db *DB) droppableForeignKeys(ctx context.Context) ([]indexDef, error) {
 	if db.d.foreignKeyDefs == "" {
 		return nil, nil
 	}
+	return db.catalogue(ctx, db.d.foreignKeyDefs, bulkFKTables, func(rows *sql.Rows) (indexDef, bool, error) {
+		var def indexDef
+		err := rows.Scan(&def.name, &def.drop, &def.sql)
+		def.name = bulkFKPrefix + def.name
+		return def, true, err
+	})
+}
+
+// catalogue runs query, a catalogue query bound to a table's name, for
+// each of tables, and returns what scan makes of its rows, those it keeps.
+func (db *DB) catalogue(ctx context.Context, query string, tables []string, scan func(*sql.Rows) (indexDef, bool, error)) ([]indexDef, error) {
 	var defs []indexDef
-	for _, table := range bulkFKTables {
-		rows, err := db.wconn.QueryContext(ctx, db.d.foreignKeyDefs, table)
+	for _, table := range tables {
+		rows, err := db.wconn.QueryContext(ctx, query, table)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			var def indexDef
-			if err := rows.Scan(&def.name, &def.drop, &def.sql); err != nil {
+			def, keep, err := scan(rows)
+			if err != nil {
 				rows.Close()
 				return nil, err
 			}
-			def.name = bulkFKPrefix + def.name
-			defs = append(defs, def)
+			if keep {
+				defs = append(defs, def)
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

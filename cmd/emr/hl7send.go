@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -52,13 +51,8 @@ func runHL7(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		host, _, _ := net.SplitHostPort(*to)
 		config = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 		if *caFile != "" {
-			pem, err := os.ReadFile(*caFile)
-			if err != nil {
-				return fmt.Errorf("--tls-ca: %w", err)
-			}
-			config.RootCAs = x509.NewCertPool()
-			if !config.RootCAs.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("--tls-ca %s: no PEM certificate in the file", *caFile)
+			if config.RootCAs, err = loadCertPool("--tls-ca", *caFile); err != nil {
+				return err
 			}
 		}
 		if *certFile != "" {

@@ -2,14 +2,12 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/emr-project/emr/internal/hl7v2/inbound"
@@ -40,13 +38,9 @@ func mllpListener(cfg config, https *serverTLS) (net.Listener, string, error) {
 	var config *tls.Config
 	switch {
 	case https != nil && cfg.mllpClientCA != "":
-		pem, err := os.ReadFile(cfg.mllpClientCA)
+		pool, err := loadCertPool("--mllp-client-ca", cfg.mllpClientCA)
 		if err != nil {
-			return nil, "", fmt.Errorf("--mllp-client-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, "", fmt.Errorf("--mllp-client-ca %s: no PEM certificate in the file", cfg.mllpClientCA)
+			return nil, "", err
 		}
 		config = https.config.Clone()
 		config.ClientAuth, config.ClientCAs = tls.RequireAndVerifyClientCert, pool

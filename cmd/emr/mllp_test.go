@@ -179,6 +179,18 @@ func TestServeHL7v2TLS(t *testing.T) {
 	if ack, err := exchange(nil); err == nil {
 		t.Errorf("a sender without a certificate was answered: %q", ack)
 	}
+
+	// emr hl7 send with the laboratory's certificate.
+	lab := leaf("city-lab")
+	labCert, labKey, msgFile := filepath.Join(dir, "lab.pem"), filepath.Join(dir, "lab-key.pem"), filepath.Join(dir, "msg.hl7")
+	writePEM(t, labCert, "CERTIFICATE", lab.Certificate[0])
+	writePEM(t, labKey, "PRIVATE KEY", marshalKey(t, lab.PrivateKey.(*ecdsa.PrivateKey)))
+	writeFile(t, msgFile, strings.Replace(string(msg), "|T1|", "|T2|", 1))
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"hl7", "send", "--to", "127.0.0.1:" + port, "--tls-ca", caFile,
+		"--tls-cert", labCert, "--tls-key", labKey, msgFile}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "T2: AA") {
+		t.Errorf("emr hl7 send over TLS: exit %d, %s %s", code, out.String(), errOut.String())
+	}
 }
 
 // emr hl7 send sends files (a message with LF line ends, a batch) to the

@@ -116,6 +116,19 @@ func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	return cert, nil
 }
 
+// loadCertPool reads the PEM certificates of file, named by flag in errors.
+func loadCertPool(flag, file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s %s: no PEM certificate in the file", flag, file)
+	}
+	return pool, nil
+}
+
 func hasPEMBlock(data []byte, wanted func(typ string) bool) bool {
 	for {
 		var block *pem.Block

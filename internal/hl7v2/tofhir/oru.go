@@ -1,6 +1,9 @@
 package tofhir
 
 import (
+	"encoding/base64"
+	"encoding/hex"
+	"net/url"
 	"strings"
 
 	"github.com/emr-project/emr/internal/fhir"
@@ -13,6 +16,7 @@ type report struct {
 	system  string // of its identifier, which its Observations' share
 	id      string
 	results []any
+	forms   []any         // presentedForm: the documents of ED and RP results
 	last    fhir.Resource // the resource an NTE annotates
 	effect  string        // OBR-7, for Observations without OBX-14
 	lab     bool          // a laboratory section (OBR-24), not imaging
@@ -33,6 +37,9 @@ func (mp *mapper) oru() error {
 		if len(cur.results) > 0 {
 			cur.res["result"] = cur.results
 		}
+		if len(cur.forms) > 0 {
+			cur.res["presentedForm"] = cur.forms
+		}
 		mp.add(cur.res, cur.system, cur.id, false)
 		cur = nil
 	}
@@ -49,6 +56,13 @@ func (mp *mapper) oru() error {
 			n := mp.seen(s)
 			if cur == nil {
 				return wrong(hl7v2.ErrSegmentSequence, "OBX", n, 0, "an OBX comes before any OBR")
+			}
+			if typ := mp.val(s, 2, 1, 1, 1); typ == "ED" || typ == "RP" {
+				if err := mp.attachment(s, n, cur); err != nil {
+					return err
+				}
+				cur.last = cur.res
+				continue
 			}
 			obs, err := mp.observation(s, n, cur, patient)
 			if err != nil {
@@ -447,4 +461,88 @@ func (mp *mapper) noteText(nte *hl7v2.Segment) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// attachment maps an OBX of type ED (encapsulated data: source^type^
+// subtype^encoding^data) or RP (reference pointer: pointer^application^
+// type^subtype) to an Attachment of the report's presentedForm, where
+// FHIR keeps the document a laboratory renders its report as (a PDF, an
+// image). An empty one is left out.
+func (mp *mapper) attachment(obx *hl7v2.Segment, sequence int, r *report) error {
+	att := map[string]any{}
+	if title := mp.val(obx, 3, 1, 2, 1); title != "" {
+		att["title"] = title
+	}
+	bad := func(format string, args ...any) error {
+		return wrong(hl7v2.ErrDataType, "OBX", sequence, 5, format, args...)
+	}
+	if mp.val(obx, 2, 1, 1, 1) == "RP" {
+		pointer := mp.val(obx, 5, 1, 1, 1)
+		if pointer == "" {
+			return nil
+		}
+		if u, err := url.Parse(pointer); err != nil || !u.IsAbs() {
+			return bad("the reference pointer %q is not an absolute URL", pointer)
+		}
+		att["url"] = pointer
+		if ct := mimeType(mp.val(obx, 5, 1, 3, 1), mp.val(obx, 5, 1, 4, 1)); ct != "" {
+			att["contentType"] = ct
+		}
+		r.forms = append(r.forms, att)
+		return nil
+	}
+	data := mp.val(obx, 5, 1, 5, 1)
+	if data == "" {
+		return nil
+	}
+	var raw []byte
+	switch enc := strings.ToUpper(mp.val(obx, 5, 1, 4, 1)); enc {
+	case "BASE64":
+		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(data), ""))
+		if err != nil {
+			return bad("the encapsulated data is not Base64: %v", err)
+		}
+		raw = b
+	case "HEX":
+		b, err := hex.DecodeString(data)
+		if err != nil {
+			return bad("the encapsulated data is not hexadecimal: %v", err)
+		}
+		raw = b
+	case "A", "":
+		raw = []byte(data)
+	default:
+		return bad("encoding %q is not one of table 0299 (A, Hex, Base64)", enc)
+	}
+	ct := mimeType(mp.val(obx, 5, 1, 2, 1), mp.val(obx, 5, 1, 3, 1))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	att["contentType"], att["data"] = ct, base64.StdEncoding.EncodeToString(raw)
+	r.forms = append(r.forms, att)
+	return nil
+}
+
+// mimeTypes are the MIME types of the data subtypes (table 0291) labs use.
+var mimeTypes = map[string]string{
+	"PDF": "application/pdf", "JPEG": "image/jpeg", "JPG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
+	"TIFF": "image/tiff", "RTF": "application/rtf", "HTML": "text/html", "XML": "application/xml",
+	"TEXT": "text/plain", "PLAIN": "text/plain", "OCTET-STREAM": "application/octet-stream",
+}
+
+// mimeType is the MIME type of an ED's or RP's type and subtype: as
+// written when the type is a MIME one (application, image, text, audio,
+// video), else the subtype's (table 0291), else the type's (TEXT); ""
+// when none says.
+func mimeType(typ, subtype string) string {
+	switch t := strings.ToLower(typ); t {
+	case "application", "image", "text", "audio", "video":
+		if subtype != "" && !strings.ContainsAny(subtype, " /;") {
+			return t + "/" + strings.ToLower(subtype)
+		}
+	}
+	if subtype == "" {
+		return mimeTypes[strings.ToUpper(typ)] // TEXT
+	}
+	return mimeTypes[strings.ToUpper(subtype)]
 }

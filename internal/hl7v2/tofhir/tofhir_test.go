@@ -225,6 +225,32 @@ func TestORU(t *testing.T) {
 	}
 }
 
+// A report's documents (ED, RP) are its presentedForm, not Observations.
+func TestPresentedForm(t *testing.T) {
+	m := parse(t, oruR01, "PID|1||555^^^LAB^MR||DOE^JANE", "OBR|1||1045813|24323-8^CMP^LN",
+		"OBX|1|NM|2345-7^Glucose^LN||99|mg/dL^^UCUM||||F",
+		"OBX|2|ED|PDF^Report^L||^application^pdf^Base64^JVBER\\.br\\i0x||||||F",
+		"OBX|3|ED|IMG^Image^L||^IM^JPEG^Hex^ffd8ffe0||||||F",
+		"OBX|4|ED|TXT^Summary^L||^TEXT^^A^All normal.||||||F",
+		"OBX|5|RP|LINK^Viewer^L||https://lab.example.org/r/1045813^LAB^AP^PDF||||||F",
+		"OBX|6|ED|EMPTY^Nothing^L||^AP^PDF^Base64^||||||F")
+	b, err := Bundle(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := entries(t, b)
+	if len(got["Observation"]) != 1 {
+		t.Errorf("%d Observations, want the glucose alone", len(got["Observation"]))
+	}
+	want := `[{"contentType":"application/pdf","data":"JVBERi0x","title":"Report"},` +
+		`{"contentType":"image/jpeg","data":"/9j/4A==","title":"Image"},` +
+		`{"contentType":"text/plain","data":"QWxsIG5vcm1hbC4=","title":"Summary"},` +
+		`{"contentType":"application/pdf","title":"Viewer","url":"https://lab.example.org/r/1045813"}]`
+	if g := asJSON(resource(got["DiagnosticReport"][0])["presentedForm"]); g != want {
+		t.Errorf("presentedForm\n%s\nwant\n%s", g, want)
+	}
+}
+
 func TestVXU(t *testing.T) {
 	m := parse(t, "MSH|^~\\&|IZ|NIST-AA-IZ-2|EMR|CLINIC|20150624090000-0600||VXU^V04^VXU_V04|NIST-IZ-007|P|2.5.1",
 		"PID|1||90012^^^NIST-MPI-1^MR||Wong^Elise^^^^^L||19830615|F",
@@ -456,11 +482,15 @@ func TestRefused(t *testing.T) {
 			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 2, Field: 5}},
 		"repeated number": {parse(t, oruR01, pid, obr, "OBX|1|NM|2345-7^Glucose^LN||60~120"), hl7v2.AE,
 			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 5}},
-		"unsupported value type": {parse(t, oruR01, pid, obr, "OBX|1|ED|PDF^Report^L||^AP^PDF^Base64^JVBERi0="), hl7v2.AE,
+		"unsupported value type": {parse(t, oruR01, pid, obr, "OBX|1|MO|2345-7^Fee^L||12.50^USD"), hl7v2.AE,
 			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 2}},
 		"bad time": {parse(t, oruR01, pid, obr, seg("OBX", map[int]string{1: "1", 2: "NM", 3: "2345-7^Glucose^LN", 5: "182", 11: "F", 14: "20261324"})), hl7v2.AE,
 			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 14}},
 		"not-equal comparator": {parse(t, oruR01, pid, obr, "OBX|1|SN|2345-7^Glucose^LN||<>^5"), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 5}},
+		"not Base64": {parse(t, oruR01, pid, obr, "OBX|1|ED|PDF^Report^L||^AP^PDF^Base64^not base64!"), hl7v2.AE,
+			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 5}},
+		"a pointer not a URL": {parse(t, oruR01, pid, obr, "OBX|1|RP|PDF^Report^L||report-1^LAB^AP^PDF"), hl7v2.AE,
 			hl7v2.Problem{Code: hl7v2.ErrDataType, Segment: "OBX", Sequence: 1, Field: 5}},
 		"the same report twice": {parse(t, oruR01, pid, obr, obr), hl7v2.AE,
 			hl7v2.Problem{Code: hl7v2.ErrDuplicateKey, Segment: "OBR", Sequence: 2, Field: 3}},

@@ -113,7 +113,7 @@ func (in *Interface) Handle(ctx context.Context, data []byte, from net.Addr) []b
 		}
 		return answer(hl7v2.AE, &hl7v2.Problem{Code: hl7v2.ErrApplicationInternal, Text: err.Error()})
 	}
-	ctx = access.WithPrincipal(ctx, in.Principal(mllp.Conn(ctx), from))
+	ctx = access.WithPrincipal(ctx, in.principal(mllp.Conn(ctx), from))
 	status, outcome := in.do(ctx, http.MethodPost, req.Path, req.Body.JSON(), from)
 	switch {
 	case status == http.StatusOK:
@@ -136,10 +136,10 @@ func (in *Interface) Handle(ctx context.Context, data []byte, from net.Addr) []b
 	return answer(hl7v2.AE, &hl7v2.Problem{Code: code, Text: outcome})
 }
 
-// Principal is the interface's principal for a message that came on conn
+// principal is the interface's principal for a message that came on conn
 // from addr: a TLS client certificate's subject names the sender, else
 // its address.
-func (in *Interface) Principal(conn net.Conn, from net.Addr) *access.Principal {
+func (in *Interface) principal(conn net.Conn, from net.Addr) *access.Principal {
 	name := "unknown"
 	if from != nil {
 		name = from.String()

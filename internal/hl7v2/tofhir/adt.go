@@ -81,10 +81,10 @@ var patientClasses = map[string][2]string{
 	"P": {"PRENC", "pre-admission"}, "R": {"AMB", "ambulatory"}, "B": {"IMP", "inpatient encounter"},
 }
 
-// Merge maps an ADT^A40 (merge patient) to the Parameters of
+// merge maps an ADT^A40 (merge patient) to the Parameters of
 // Patient/$merge: the patient MRG-1 identifies (its medical record
 // number, else its first identifier) merged into the one PID-3 does.
-func Merge(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
+func merge(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
 	mp := &mapper{m: m, d: m.Delims, opts: opts, count: map[string]int{}, keys: map[string]bool{}}
 	if err := mp.init(); err != nil {
 		return nil, err

@@ -90,25 +90,25 @@ type Request struct {
 }
 
 // Map maps m to the request that writes what it says: an ADT^A40 to
-// Patient/$merge (Merge), every other message a transaction (Bundle).
+// Patient/$merge (merge), every other message a transaction (bundle).
 func Map(m *hl7v2.Message, opts Options) (*Request, error) {
 	if code, event, _ := m.Type(); code == "ADT" && event == "A40" {
-		params, err := Merge(m, opts)
+		params, err := merge(m, opts)
 		if err != nil {
 			return nil, err
 		}
 		return &Request{Path: "Patient/$merge", Body: params}, nil
 	}
-	b, err := Bundle(m, opts)
+	b, err := bundle(m, opts)
 	if err != nil {
 		return nil, err
 	}
 	return &Request{Body: b}, nil
 }
 
-// Bundle maps m, a message other than an ADT^A40, to a transaction
+// bundle maps m, a message other than an ADT^A40, to a transaction
 // Bundle.
-func Bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
+func bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
 	code, event, _ := m.Type()
 	var do func(*mapper) error
 	switch code + "^" + event {
@@ -281,7 +281,7 @@ func (mp *mapper) authority(ns, uid, typ string) string {
 	if ns == "" {
 		return ""
 	}
-	return LocalAuthority(ns)
+	return localAuthority(ns)
 }
 
 // ei is the identifier system of the entity identifier (EI: entity id,
@@ -303,9 +303,9 @@ func addNote(res fhir.Resource, text string) {
 	res["note"] = append(notes, map[string]any{"text": text})
 }
 
-// LocalAuthority is the identifier system of a namespace (HD-1) with no
+// localAuthority is the identifier system of a namespace (HD-1) with no
 // universal id and no URI in Options.Authorities.
-func LocalAuthority(namespace string) string {
+func localAuthority(namespace string) string {
 	return "urn:emr:hl7v2:authority:" + url.PathEscape(namespace)
 }
 

@@ -77,7 +77,7 @@ func TestADT(t *testing.T) {
 		"PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR~123-45-6789^^^USSSA^SS||EVERYMAN^ADAM^A^III^DR^^L~ADAM^^^^^^N||19610615|M|||2222 HOME STREET^^GREENSBORO^NC^27401-1020^USA^H||^PRN^PH^^1^555^5552004~^NET^Internet^adam@example.org|^WPN^PH^^1^555^5553000||||||||||||||||N",
 		seg("PV1", map[int]string{1: "1", 2: "I", 3: "2000^2012^01^GHH", 7: "004777^ATTEND^AARON^A^^^DR", 10: "SUR", 17: "0048^ADMIT^ALICE",
 			19: "V1001^^^GHH&2.16.840.1.113883.19.5&ISO^VN", 44: "20261124080000"}))
-	b, err := Bundle(m, Options{})
+	b, err := bundle(m, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestADT(t *testing.T) {
 	disch := parse(t, strings.Replace(adtA01, "ADT^A01^ADT_A01", "ADT^A03^ADT_A03", 1),
 		"PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR||EVERYMAN^ADAM",
 		seg("PV1", map[int]string{1: "1", 2: "I", 19: "V1001^^^GHH&2.16.840.1.113883.19.5&ISO^VN", 44: "20261124080000", 45: "20261126103000"}))
-	b, err = Bundle(disch, Options{})
+	b, err = bundle(disch, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestADT(t *testing.T) {
 		t.Errorf("discharged encounter %s", asJSON(enc))
 	}
 	upd := parse(t, strings.Replace(adtA01, "ADT^A01^ADT_A01", "ADT^A08^ADT_A08", 1), "PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR||EVERYMAN^ADAM")
-	if b, err = Bundle(upd, Options{}); err != nil || len(b["entry"].([]any)) != 1 {
+	if b, err = bundle(upd, Options{}); err != nil || len(b["entry"].([]any)) != 1 {
 		t.Errorf("A08 without PV1: %v, %v", asJSON(b), err)
 	}
 	noVisit := parse(t, adtA01, "PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR||EVERYMAN^ADAM", "PV1|1|I")
@@ -159,7 +159,7 @@ func TestORU(t *testing.T) {
 		"OBX|5|ST|8251-1^Service comment^LN||First line~Second line||||||F",
 		"OBX|6|NM|2823-3^Potassium^LN||||||||I",
 		"OBX|7|SN|5048-4^ANA titer^LN||^1^:^128|||A|||F")
-	b, err := Bundle(m, Options{})
+	b, err := bundle(m, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestPresentedForm(t *testing.T) {
 		"OBX|4|ED|TXT^Summary^L||^TEXT^^A^All normal.||||||F",
 		"OBX|5|RP|LINK^Viewer^L||https://lab.example.org/r/1045813^LAB^AP^PDF||||||F",
 		"OBX|6|ED|EMPTY^Nothing^L||^AP^PDF^Base64^||||||F")
-	b, err := Bundle(m, Options{})
+	b, err := bundle(m, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestVXU(t *testing.T) {
 		"ORC|RE||38760^NIST-AA-IZ-2",
 		seg("RXA", map[int]string{1: "0", 2: "1", 3: "20141012", 5: "88^influenza, unspecified formulation^CVX", 6: "999",
 			9: "01^Historical Administration^NIP001", 20: "RE", 18: "00^Parental decision^NIP002"}))
-	b, err := Bundle(m, Options{})
+	b, err := bundle(m, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestSIU(t *testing.T) {
 		"no-show":   {[]string{strings.Replace(mshSIU, "S12", "S26", 1), sch, "TQ1|||||||202611260930|202611261020", pid}, map[string]string{"status": `"noshow"`}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			b, err := Bundle(parse(t, c.lines...), Options{})
+			b, err := bundle(parse(t, c.lines...), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -362,7 +362,7 @@ func TestORM(t *testing.T) {
 	pid := "PID|1||42^^^GHH^MR||DOE^JANE"
 	orc := seg("ORC", map[int]string{1: "NW", 2: "1101^GHHPlacer", 3: "1201^GHHFiller", 5: "SC", 9: "202611240915", 12: "3850^ORDPROVIDER^JONES^A"})
 	obr := seg("OBR", map[int]string{1: "1", 4: "24725-4^CT Head^LN", 5: "S", 31: "R51^Headache^I10"})
-	b, err := Bundle(parse(t, mshORM, pid, orc, obr, "NTE|1||Patient is claustrophobic"), Options{})
+	b, err := bundle(parse(t, mshORM, pid, orc, obr, "NTE|1||Patient is claustrophobic"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ func TestORM(t *testing.T) {
 		}
 	}
 	for control, want := range map[string]string{"CA": "revoked", "HD": "on-hold", "XO": "active"} {
-		b, err := Bundle(parse(t, mshORM, pid, strings.Replace(orc, "ORC|NW", "ORC|"+control, 1), obr), Options{})
+		b, err := bundle(parse(t, mshORM, pid, strings.Replace(orc, "ORC|NW", "ORC|"+control, 1), obr), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -392,7 +392,7 @@ func TestORM(t *testing.T) {
 			t.Errorf("ORC-1 %s: status %v, want %s", control, g, want)
 		}
 	}
-	b, err = Bundle(parse(t, mshORM, pid, seg("ORC", map[int]string{1: "SC", 2: "1101^GHHPlacer", 5: "CM"}), obr), Options{})
+	b, err = bundle(parse(t, mshORM, pid, seg("ORC", map[int]string{1: "SC", 2: "1101^GHHPlacer", 5: "CM"}), obr), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestMerge(t *testing.T) {
 // expectError checks that m is refused with code and problem.
 func expectError(t *testing.T, m *hl7v2.Message, code string, want hl7v2.Problem) {
 	t.Helper()
-	b, err := Bundle(m, Options{})
+	b, err := bundle(m, Options{})
 	var e *Error
 	if !errors.As(err, &e) {
 		t.Fatalf("Bundle = %v, %v; want an *Error", asJSON(b), err)
@@ -509,7 +509,7 @@ func TestIdentifiersStable(t *testing.T) {
 	m := parse(t, oruR01, "PID|1||555^^^LAB^MR||DOE^JANE", "OBR|1||1045813|24323-8^CMP^LN",
 		"OBX|1|TX|8251-1^Comment^LN||one", "OBX|2|TX|8251-1^Comment^LN||two", "OBX|3|NM|2345-7^Glucose^LN|1|5")
 	urls := func() []string {
-		b, err := Bundle(m, Options{})
+		b, err := bundle(m, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -538,7 +538,7 @@ func TestIdentifiersStable(t *testing.T) {
 
 func TestAuthorities(t *testing.T) {
 	m := parse(t, adtA01, "PID|1||42^^^MRN^MR", seg("PV1", map[int]string{1: "1", 2: "O", 19: "7^^^VISITS"}))
-	b, err := Bundle(m, Options{Authorities: map[string]string{"MRN": "https://hospital.example.org/mrn"}})
+	b, err := bundle(m, Options{Authorities: map[string]string{"MRN": "https://hospital.example.org/mrn"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +566,7 @@ func TestCharacterSets(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := parse(t, "MSH|^~\\&|PAS|GHH|||||ADT^A08|C1|P|2.5.1||||||"+c.charset, c.pid)
-			b, err := Bundle(m, Options{})
+			b, err := bundle(m, Options{})
 			if c.fail {
 				var e *Error
 				if !errors.As(err, &e) || e.Code != hl7v2.AE || e.Problem.Segment != "PID" || e.Problem.Field != 5 {

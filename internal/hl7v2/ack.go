@@ -44,16 +44,25 @@ var errorTexts = map[int]string{
 	ErrRecordLocked: "Application record locked", ErrApplicationInternal: "Application internal error",
 }
 
-// Problem is one reason for an AE or AR: its table 0357 code, where it
-// is (a segment name, its occurrence and a field, each 0 or "" when not
-// known) and what a person reads.
+// Problem is one reason for an AE or AR, or a warning an AA carries: its
+// table 0357 code, where it is (a segment name, its occurrence and a
+// field, each 0 or "" when not known), what a person reads, and its
+// severity (table 0516: E error when "", W warning, I information).
 type Problem struct {
 	Code     int
 	Segment  string
 	Sequence int
 	Field    int
 	Text     string
+	Severity string
 }
+
+// Severities of table 0516 (ERR-4).
+const (
+	SeverityError       = "E"
+	SeverityWarning     = "W"
+	SeverityInformation = "I"
+)
 
 // Ack builds the acknowledgment of m: an MSH with sender and receiver
 // swapped, MSH-9 ACK^(m's trigger event)^ACK, MSH-10 controlID, m's
@@ -148,7 +157,11 @@ func errSegment(d Delimiters, version string, p Problem) *Segment {
 		location = d.EscapeText(p.Segment) + c + num(p.Sequence) + c + num(p.Field)
 	}
 	cwe := strconv.Itoa(code) + c + d.EscapeText(codeText) + c + "HL70357"
-	return segmentOf("ERR", d, "", location, cwe, "E", "", "", "", d.EscapeText(p.Text))
+	severity := p.Severity
+	if severity == "" {
+		severity = SeverityError
+	}
+	return segmentOf("ERR", d, "", location, cwe, d.EscapeText(severity), "", "", "", d.EscapeText(p.Text))
 }
 
 // before25 reports whether version (MSH-12) is older than 2.5, whose ERR

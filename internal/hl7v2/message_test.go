@@ -210,6 +210,10 @@ func TestAck(t *testing.T) {
 	if code, text := ae.Code(); code != AE || text != "PID-5 (name) is required | missing" {
 		t.Errorf("Code() = %q, %q", code, text)
 	}
+	warned := Ack(m, AA, "ACK-W", now, Problem{Code: ErrRequiredField, Segment: "PV1", Sequence: 1, Field: 19, Text: "no visit", Severity: SeverityWarning})
+	if got := warned.Encode(); !strings.HasSuffix(string(got), "MSA|AA|MSG-1|no visit\rERR||PV1^1^19|101^Required field missing^HL70357|W||||no visit\r") {
+		t.Errorf("AA with a warning: %q", got)
+	}
 	old, _ := Parse([]byte(strings.Replace(in, "2.5.1", "2.3", 1)))
 	if got := Ack(old, AR, "ACK-3", now, Problem{Code: ErrUnsupportedType, Text: "no"}).Get("ERR-1.4.1"); got != "200" {
 		t.Errorf("v2.3 ERR-1: code %q", got)

@@ -12,6 +12,8 @@
 // acknowledgment says what came of it:
 //
 //   - AA: the transaction was committed, durably, before the AA is sent;
+//     an ERR of severity W says what of the message was left out (the
+//     encounter of an admission without a visit number);
 //   - AR: a message the interface does not take (type, event, processing
 //     id) or cannot parse;
 //   - AE: a message of a kind it takes that it cannot write (a required
@@ -94,11 +96,11 @@ func (in *Interface) Handle(ctx context.Context, data []byte, from net.Addr) []b
 		in.log().Warn("hl7v2: a message that does not parse was rejected", "from", from, "error", err)
 		return hl7v2.Reject(data, controlID, now, p).Encode()
 	}
+	typ, event, _ := m.Type()
 	answer := func(code string, p *hl7v2.Problem) []byte {
 		if p == nil {
 			return hl7v2.Ack(m, code, controlID, now).Encode()
 		}
-		typ, event, _ := m.Type()
 		in.log().Warn("hl7v2: a message was not accepted", "from", from, "type", typ+"^"+event, "control_id", m.ControlID(), "ack", code, "problem", p.String())
 		return hl7v2.Ack(m, code, controlID, now, *p).Encode()
 	}
@@ -116,6 +118,11 @@ func (in *Interface) Handle(ctx context.Context, data []byte, from net.Addr) []b
 	ctx = access.WithPrincipal(ctx, in.principal(mllp.Conn(ctx), from))
 	status, outcome := in.do(ctx, http.MethodPost, req.Path, req.Body.JSON(), from)
 	switch {
+	case status == http.StatusOK && len(req.Warnings) > 0:
+		for _, w := range req.Warnings {
+			in.log().Warn("hl7v2: a message was accepted in part", "from", from, "type", typ+"^"+event, "control_id", m.ControlID(), "warning", w.String())
+		}
+		return hl7v2.Ack(m, hl7v2.AA, controlID, now, req.Warnings...).Encode()
 	case status == http.StatusOK:
 		return answer(hl7v2.AA, nil)
 	case status < 500 && req.Path == "Patient/$merge" && in.merged(ctx, req.Body, from):

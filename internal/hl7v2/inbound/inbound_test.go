@@ -242,6 +242,26 @@ func TestInterface(t *testing.T) {
 		t.Errorf("after the discharge, encounters %v", encs)
 	}
 
+	// A registration without a visit number: the patient is recorded,
+	// the encounter is not, and the AA warns of it.
+	ack, err := c.Send(context.Background(), []byte(strings.Join([]string{msh + "ADT^A04^ADT_A01|ADT3|P|2.5.1",
+		"PID|1||777-11-2222^^^CITY LAB^MR||NOVISIT^NORA||19800101|F", "PV1|1|O"}, "\r")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, err := hl7v2.Parse(ack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, text := am.Code(); code != hl7v2.AA || am.Get("ERR-4") != hl7v2.SeverityWarning || am.Get("ERR-2") != "PV1" || !strings.Contains(text, "visit number") {
+		t.Errorf("ADT^A04 without a visit number: %q", ack)
+	}
+	if newcomers := r.search(t, "Patient?identifier=777-11-2222"); len(newcomers) != 1 {
+		t.Errorf("%d patients registered without a visit number, want 1", len(newcomers))
+	} else if encs := r.search(t, "Encounter?subject=Patient/"+newcomers[0]["id"].(string)); len(encs) != 0 {
+		t.Errorf("encounters of a registration without a visit number: %v", encs)
+	}
+
 	// Each write is audited as the interface's.
 	events := r.search(t, "AuditEvent?patient="+pat+"&_count=100")
 	var byInterface int

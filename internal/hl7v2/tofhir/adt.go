@@ -1,6 +1,8 @@
 package tofhir
 
 import (
+	"fmt"
+
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/hl7v2"
 )
@@ -13,10 +15,17 @@ func (mp *mapper) adt(event string) error {
 	}
 	pv1 := mp.m.Segment("PV1")
 	if pv1 == nil || mp.val(pv1, 19, 1, 1, 1) == "" {
-		if event == "A08" {
-			return nil // demographics only
+		// No encounter without the number that identifies it: the next
+		// message about the visit could not find it, and one sent again
+		// would make it twice. The patient is still written (a
+		// registration system that sends no visit numbers still keeps
+		// the demographics current), and the AA says what was left out.
+		if event != "A08" {
+			mp.warnings = append(mp.warnings, hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "PV1", Sequence: 1, Field: 19,
+				Severity: hl7v2.SeverityWarning,
+				Text:     fmt.Sprintf("no visit number (PV1-19): the patient is recorded, the %s of the encounter is not, since nothing would identify it", adtEvents[event])})
 		}
-		return wrong(hl7v2.ErrRequiredField, "PV1", 1, 19, "an ADT^%s needs the visit number (PV1-19): it identifies the encounter", event)
+		return nil
 	}
 	id := mp.identifier(pv1, 19, 1)
 	enc := fhir.Resource{"resourceType": "Encounter", "identifier": []any{id}, "subject": map[string]any{"reference": patient}}
@@ -74,6 +83,9 @@ func (mp *mapper) adt(event string) error {
 	mp.add(enc, id["system"].(string), id["value"].(string), false)
 	return nil
 }
+
+// adtEvents names what an ADT event records of an encounter.
+var adtEvents = map[string]string{"A01": "admission", "A03": "discharge", "A04": "registration"}
 
 // patientClasses maps table 0004 (PV1-2) to v3 ActCode.
 var patientClasses = map[string][2]string{

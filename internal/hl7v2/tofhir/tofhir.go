@@ -84,9 +84,12 @@ var Events = []string{"ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08", "ADT^A40", "OR
 
 // Request is what a message asks of the FHIR API: Body posted to Path
 // under its base ("" for a transaction Bundle posted to the base).
+// Warnings are what of the message the request leaves out (severity W),
+// for the acknowledgment to say once the request is carried out.
 type Request struct {
-	Path string
-	Body fhir.Resource
+	Path     string
+	Body     fhir.Resource
+	Warnings []hl7v2.Problem
 }
 
 // Map maps m to the request that writes what it says: an ADT^A40 to
@@ -99,16 +102,16 @@ func Map(m *hl7v2.Message, opts Options) (*Request, error) {
 		}
 		return &Request{Path: "Patient/$merge", Body: params}, nil
 	}
-	b, err := bundle(m, opts)
+	mp, err := mapMessage(m, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Request{Body: b}, nil
+	return &Request{Body: mp.bundle(), Warnings: mp.warnings}, nil
 }
 
-// bundle maps m, a message other than an ADT^A40, to a transaction
-// Bundle.
-func bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
+// mapMessage maps m, a message other than an ADT^A40, to the entries of a
+// transaction Bundle.
+func mapMessage(m *hl7v2.Message, opts Options) (*mapper, error) {
 	code, event, _ := m.Type()
 	var do func(*mapper) error
 	switch code + "^" + event {
@@ -140,7 +143,12 @@ func bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
 	if mp.bad != nil {
 		return nil, mp.bad
 	}
-	return fhir.Resource{"resourceType": "Bundle", "type": "transaction", "entry": mp.entries}, nil
+	return mp, nil
+}
+
+// bundle is the transaction Bundle of the mapped entries.
+func (mp *mapper) bundle() fhir.Resource {
+	return fhir.Resource{"resourceType": "Bundle", "type": "transaction", "entry": mp.entries}
 }
 
 // mapper holds one message's mapping.
@@ -154,7 +162,9 @@ type mapper struct {
 	count   map[string]int  // segments seen, by name, for error locations
 	keys    map[string]bool // "Type system|value" of the resources mapped
 	bad     *Error          // the first value FHIR cannot hold
-	utf8    bool            // MSH-18 says UTF-8: no other bytes are read
+	// warnings are what the mapping leaves out of a message it takes.
+	warnings []hl7v2.Problem
+	utf8     bool // MSH-18 says UTF-8: no other bytes are read
 }
 
 func (mp *mapper) init() error {

@@ -62,6 +62,16 @@ func seg(name string, fields map[int]string) string {
 	return strings.Join(out, "|")
 }
 
+// bundle maps m, a message other than an ADT^A40, to its transaction
+// Bundle.
+func bundle(m *hl7v2.Message, opts Options) (fhir.Resource, error) {
+	mp, err := mapMessage(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	return mp.bundle(), nil
+}
+
 func resource(e map[string]any) map[string]any { return e["resource"].(map[string]any) }
 
 func asJSON(v any) string {
@@ -124,7 +134,8 @@ func TestADT(t *testing.T) {
 	}
 
 	// A discharge completes the encounter; an A08 without a visit is the
-	// patient alone; an A01 without one is refused.
+	// patient alone; an A01, A03 or A04 without one is the patient and a
+	// warning.
 	disch := parse(t, strings.Replace(adtA01, "ADT^A01^ADT_A01", "ADT^A03^ADT_A03", 1),
 		"PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR||EVERYMAN^ADAM",
 		seg("PV1", map[int]string{1: "1", 2: "I", 19: "V1001^^^GHH&2.16.840.1.113883.19.5&ISO^VN", 44: "20261124080000", 45: "20261126103000"}))
@@ -139,8 +150,31 @@ func TestADT(t *testing.T) {
 	if b, err = bundle(upd, Options{}); err != nil || len(b["entry"].([]any)) != 1 {
 		t.Errorf("A08 without PV1: %v, %v", asJSON(b), err)
 	}
-	noVisit := parse(t, adtA01, "PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR||EVERYMAN^ADAM", "PV1|1|I")
-	expectError(t, noVisit, hl7v2.AE, hl7v2.Problem{Code: hl7v2.ErrRequiredField, Segment: "PV1", Sequence: 1, Field: 19})
+	if req, err := Map(upd, Options{}); err != nil || req.Warnings != nil {
+		t.Errorf("A08 without PV1: %v, warnings %v", err, req.Warnings)
+	}
+	for event, what := range map[string]string{"A01": "admission", "A03": "discharge", "A04": "registration"} {
+		for _, pv1 := range []string{"PV1|1|I", ""} {
+			lines := []string{strings.Replace(adtA01, "ADT^A01^ADT_A01", "ADT^"+event, 1), "PID|1||PATID1234^^^GHH&2.16.840.1.113883.19.5&ISO^MR||EVERYMAN^ADAM"}
+			if pv1 != "" {
+				lines = append(lines, pv1)
+			}
+			req, err := Map(parse(t, lines...), Options{})
+			if err != nil {
+				t.Fatalf("%s without a visit number: %v", event, err)
+			}
+			if got := entries(t, req.Body); len(got["Patient"]) != 1 || len(got) != 1 {
+				t.Errorf("%s without a visit number: %s", event, asJSON(req.Body))
+			}
+			if len(req.Warnings) != 1 {
+				t.Fatalf("%s without a visit number: warnings %v", event, req.Warnings)
+			}
+			w := req.Warnings[0]
+			if w.Severity != hl7v2.SeverityWarning || w.Code != hl7v2.ErrRequiredField || w.Segment != "PV1" || w.Field != 19 || !strings.Contains(w.Text, what) {
+				t.Errorf("%s without a visit number: warning %+v", event, w)
+			}
+		}
+	}
 }
 
 const oruR01 = "MSH|^~\\&|LAB|CITY LAB^2.16.840.1.113883.19.4^ISO|EMR|CLINIC|20261124093000-0500||ORU^R01^ORU_R01|CNTRL-3456|P|2.5.1"
@@ -682,8 +716,7 @@ func TestCorpus(t *testing.T) {
 	for f, why := range refused {
 		t.Logf("%s refused: %s", f, why)
 	}
-	if mapped < 41 { // of 53 messages of the events Map takes
-
+	if mapped < 43 { // of 53 messages of the events Map takes
 		t.Errorf("only %d messages mapped", mapped)
 	}
 	t.Logf("%d messages mapped, %d refused with AE", mapped, len(refused))

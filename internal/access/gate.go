@@ -79,6 +79,29 @@ type Gate struct {
 	// (export_test.go): it is the baseline against which a benchmark
 	// measures what auditing costs. Audit cannot be turned off otherwise.
 	unaudited bool
+	// written are called with what each write interaction (Write,
+	// Within) wrote, inside its transaction (OnWrite).
+	written []WriteHook
+}
+
+// WriteHook is told, inside the transaction of a write interaction the
+// gate allowed, which versions it touched, and may add to the
+// transaction (an outbox record); its error fails the interaction.
+type WriteHook func(tx store.Tx, req Request, touched []Touched) error
+
+// OnWrite adds a hook every later write interaction (Write, Within)
+// calls, after its function and before its audit record. Operations
+// (WriteOperation: $merge, …) do not call it.
+func (g *Gate) OnWrite(hook WriteHook) { g.written = append(g.written, hook) }
+
+// wrote calls the write hooks.
+func (g *Gate) wrote(tx store.Tx, req Request, touched []Touched) error {
+	for _, hook := range g.written {
+		if err := hook(tx, req, touched); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // NewGate returns a gate that decides with policy and records into st.
@@ -136,6 +159,9 @@ func (g *Gate) Write(ctx context.Context, req Request, fn func(tx store.Tx) ([]T
 		if err != nil {
 			return err
 		}
+		if err := g.wrote(tx, req, touched); err != nil {
+			return err
+		}
 		return g.recordIn(tx, req, touched)
 	})
 	if err != nil {
@@ -153,6 +179,9 @@ func (g *Gate) Within(ctx context.Context, tx store.Tx, req Request, fn func() (
 	}
 	touched, err := fn()
 	if err != nil {
+		return err
+	}
+	if err := g.wrote(tx, req, touched); err != nil {
 		return err
 	}
 	return g.recordIn(tx, req, touched)

@@ -117,6 +117,13 @@ func (mp *mapper) report(obr *hl7v2.Segment, sequence int, orc *hl7v2.Segment, p
 		"code":    code,
 		"subject": map[string]any{"reference": patient},
 	}
+	// A result of an order the EMR placed is based on it.
+	for _, s := range []*hl7v2.Segment{obr, orc} {
+		if id := mp.own(s, 2, ""); id != "" {
+			r.res["basedOn"] = []any{map[string]any{"reference": "ServiceRequest?_id=" + id}}
+			break
+		}
+	}
 	section := strings.ToUpper(mp.code(obr, 24, 1, 1, 1))
 	r.lab = !imagingSections[section]
 	if section == "" {

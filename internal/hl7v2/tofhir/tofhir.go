@@ -56,6 +56,13 @@ type Options struct {
 	// Zone is the time zone of times written without an offset when MSH-7
 	// has none either (time.Local when nil).
 	Zone *time.Location
+	// Placer is the namespace (EI-2, CX-4) of the numbers the EMR gives
+	// in the orders it sends (package outbound): a result whose placer
+	// order number (OBR-2, else ORC-2) is in it is based on that
+	// ServiceRequest, and a patient identifier of type PI in it is the
+	// EMR's own Patient id. Each must then exist: the message is AE
+	// otherwise. "" matches nothing.
+	Placer string
 }
 
 // Error is a message the mapping refuses: Code is the acknowledgment it
@@ -316,8 +323,10 @@ func addNote(res fhir.Resource, text string) {
 // localAuthority is the identifier system of a namespace (HD-1) with no
 // universal id and no URI in Options.Authorities.
 func localAuthority(namespace string) string {
-	return "urn:emr:hl7v2:authority:" + url.PathEscape(namespace)
+	return localAuthorityPrefix + url.PathEscape(namespace)
 }
+
+const localAuthorityPrefix = "urn:emr:hl7v2:authority:"
 
 func isOID(s string) bool {
 	if s == "" || s[0] < '0' || s[0] > '2' {
@@ -365,6 +374,13 @@ func (mp *mapper) patient(replace bool) (string, error) {
 	if pid == nil {
 		return "", wrong(hl7v2.ErrSegmentSequence, "PID", 1, 0, "the message has no PID segment")
 	}
+	if !replace {
+		if id := mp.own(pid, 3, "PI"); id != "" {
+			// A patient the EMR sent in an order: the one it has, never
+			// another made from the identifiers echoed back.
+			return "Patient?_id=" + id, nil
+		}
+	}
 	p := fhir.Resource{"resourceType": "Patient"}
 	ids, key := mp.identifiers(pid, 3)
 	if key == nil {
@@ -407,6 +423,31 @@ func (mp *mapper) patient(replace bool) (string, error) {
 		p["deceasedBoolean"] = true
 	}
 	return mp.add(p, key["system"].(string), key["value"].(string), !replace), nil
+}
+
+// own is the first id in field of s (a CX or EI, repeated) that the
+// EMR gave, its namespace (component 4 of a CX of type typ, 2 of an EI
+// when typ is "") being Options.Placer; "" when there is none.
+func (mp *mapper) own(s *hl7v2.Segment, field int, typ string) string {
+	if mp.opts.Placer == "" || s == nil {
+		return ""
+	}
+	ns := 2
+	if typ != "" {
+		ns = 4
+	}
+	for rep := 1; rep <= s.Repetitions(field); rep++ {
+		if mp.val(s, field, rep, ns, 1) != mp.opts.Placer || typ != "" && !strings.EqualFold(mp.val(s, field, rep, 5, 1), typ) {
+			continue
+		}
+		id := mp.val(s, field, rep, 1, 1)
+		if !fhir.ValidID(id) {
+			mp.fail(s, field, "%q, given as an id of this EMR (namespace %s), is not a FHIR id", id, mp.opts.Placer)
+			return ""
+		}
+		return id
+	}
+	return ""
 }
 
 // identifiers maps the CX repetitions of field, and returns the one a

@@ -721,3 +721,67 @@ func TestCorpus(t *testing.T) {
 	}
 	t.Logf("%d messages mapped, %d refused with AE", mapped, len(refused))
 }
+
+// A result of an order the EMR placed (its placer number in
+// Options.Placer's namespace) is based on that ServiceRequest, and the
+// patient the EMR sent is the one it has.
+func TestPlacedOrderResult(t *testing.T) {
+	m := parse(t, oruR01,
+		"PID|1||0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b^^^EMR^PI~555-44-4444^^^CITY LAB^MR||EVERYWOMAN^EVE||19620320|F",
+		"ORC|RE|0193a2b4-aaaa-7e8f-9a0b-1c2d3e4f5a6b^EMR|1045813^CITY LAB",
+		seg("OBR", map[int]string{1: "1", 2: "0193a2b4-aaaa-7e8f-9a0b-1c2d3e4f5a6b^EMR", 3: "1045813^CITY LAB", 4: "24323-8^Comprehensive metabolic panel^LN", 25: "F"}),
+		"OBX|1|NM|2345-7^Glucose^LN||182|mg/dL^^UCUM|70-105|H|||F")
+	b, err := bundle(m, Options{Placer: "EMR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := entries(t, b)
+	if len(got["Patient"]) != 0 {
+		t.Errorf("a Patient entry for the EMR's own patient: %s", asJSON(got["Patient"]))
+	}
+	report := resource(got["DiagnosticReport"][0])
+	if g := asJSON(report["basedOn"]); g != `[{"reference":"ServiceRequest?_id=0193a2b4-aaaa-7e8f-9a0b-1c2d3e4f5a6b"}]` {
+		t.Errorf("basedOn %s", g)
+	}
+	for _, e := range append(got["DiagnosticReport"], got["Observation"]...) {
+		if ref := resource(e)["subject"].(map[string]any)["reference"]; ref != "Patient?_id=0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b" {
+			t.Errorf("%s subject %v", resource(e)["resourceType"], ref)
+		}
+	}
+	// Another placer's numbers, or no Placer set, are not the EMR's.
+	for _, opts := range []Options{{}, {Placer: "OTHER"}} {
+		b, err := bundle(m, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := entries(t, b)
+		if len(got["Patient"]) != 1 || resource(got["DiagnosticReport"][0])["basedOn"] != nil {
+			t.Errorf("Placer %q: %s", opts.Placer, asJSON(b))
+		}
+	}
+	bad := parse(t, oruR01, "PID|1||not an id!^^^EMR^PI||EVERYWOMAN^EVE", seg("OBR", map[int]string{1: "1", 3: "1^LAB", 4: "1-8^X^LN"}))
+	if _, err := Map(bad, Options{Placer: "EMR"}); err == nil || err.(*Error).Problem.Field != 3 {
+		t.Errorf("an invalid own id: %v", err)
+	}
+}
+
+func TestInverse(t *testing.T) {
+	for uri, want := range map[string]string{"http://loinc.org": "LN", "http://snomed.info/sct": "SCT", "http://hl7.org/fhir/sid/icd-10-cm": "I10C",
+		"http://terminology.hl7.org/CodeSystem/v2-0203": "HL70203", "https://example.org/codes": ""} {
+		if got := CodeSystemName(uri); got != want {
+			t.Errorf("CodeSystemName(%s) = %q, want %q", uri, got, want)
+		}
+		if want != "" && codeSystem(want) != uri {
+			t.Errorf("%s does not map back to %s", want, uri)
+		}
+	}
+	opts := Options{Authorities: map[string]string{"MRN": "https://hospital.example.org/mrn"}}
+	for _, system := range []string{"https://hospital.example.org/mrn", "urn:oid:2.16.840.1.113883.19.5", "urn:uuid:0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
+		localAuthority("CITY LAB"), "https://example.org/ids"} {
+		ns, uid, typ := Authority(system, opts)
+		mp := &mapper{opts: opts}
+		if got := mp.authority(ns, uid, typ); got != system {
+			t.Errorf("Authority(%s) = %q, %q, %q, which maps back to %s", system, ns, uid, typ, got)
+		}
+	}
+}

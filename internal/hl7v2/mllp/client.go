@@ -20,8 +20,11 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{conn: conn, r: NewReader(conn, 0)}, nil
+	return NewClient(conn), nil
 }
+
+// NewClient is a client on conn, which the caller dialled (with TLS, say).
+func NewClient(conn net.Conn) *Client { return &Client{conn: conn, r: NewReader(conn, 0)} }
 
 // Send sends msg and returns the acknowledgment, waiting for it until
 // ctx ends (or for a minute when ctx has no deadline).

@@ -26,6 +26,8 @@ import (
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
+	"github.com/emr-project/emr/internal/hl7v2/outbound"
+	"github.com/emr-project/emr/internal/hl7v2/tofhir"
 	"github.com/emr-project/emr/internal/mpi"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/smart"
@@ -83,6 +85,8 @@ type config struct {
 	mllpAddr, mllpClientCA, mllpAuthorities string
 	// mllpRole is the role the interface writes as.
 	mllpRole string
+	// orders configure the order sender (hl7orders.go).
+	orders ordersConfig
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -102,6 +106,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.sessionIdle, "session-idle", 15*time.Minute, "sign a web user out after this long without a request (the page warns two minutes before)")
 	tlsFlags(fs, &cfg)
 	mllpFlags(fs, &cfg)
+	ordersFlags(fs, &cfg.orders)
 	mpiFlags(fs, &cfg)
 	fs.StringVar(&cfg.duplicates, "duplicates", "warn", "what creating a Patient does about likely duplicates: warn (create, and answer with the candidates) or refuse (409 for a certain match unless the client sends "+fhirapi.ReviewedHeader+": true); docs/mpi.md")
 	retentionFlag := fs.String("audit-retention", defaultAuditRetention, "how long audit records stay in the database (7y, 18m, 90d); the server says at start when older ones await emr audit archive (audit cannot be turned off)")
@@ -134,6 +139,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	mllpLn, mllpAbout, err := mllpListener(cfg, https)
 	if err != nil {
+		return err
+	}
+	orders, ordersAbout, err := newOrders(cfg.orders, authorities, logger)
+	if err != nil {
+		if mllpLn != nil {
+			mllpLn.Close()
+		}
 		return err
 	}
 	if mllpLn != nil {
@@ -187,6 +199,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				"oldest", oldest.UTC().Format(time.RFC3339), "retention", *retentionFlag)
 		}
 	}
+	if orders != nil {
+		// Before the first request: every order written from now on goes
+		// in the outbox with its write.
+		st, ok := a.store.(outbound.Store)
+		if !ok {
+			return fmt.Errorf("--hl7-orders-to: the %s store keeps no records", a.backend)
+		}
+		orders.Store = st
+		a.gate.OnWrite(orders.Enqueue)
+		// Stopped, and waited for, before the store closes.
+		octx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { orders.Run(octx); close(done) }()
+		defer func() { stop(); <-done }()
+	}
 	if err := firstAdmin(ctx, a.accounts, stdout); err != nil {
 		return err
 	}
@@ -206,6 +233,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if mllpAbout != "" {
 		tlsLine += "  HL7 v2:      " + mllpAbout + "\n"
 	}
+	if ordersAbout != "" {
+		tlsLine += "  HL7 orders:  " + ordersAbout + "\n"
+	}
 	auditLine := "  audit log:   hash-chained; checkpoints NOT signed (no --audit-key)\n"
 	if a.auditKeyID != "" {
 		auditLine = fmt.Sprintf("  audit log:   hash-chained, checkpoints signed by key %s (%s)\n", a.auditKeyID, auditKeyPath(cfg))
@@ -215,7 +245,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	errc := make(chan error, 2)
 	var hl7 *mllp.Server
 	if mllpLn != nil {
-		if hl7, err = newMLLPServer(a, cfg.mllpRole, authorities, logger); err != nil {
+		if hl7, err = newMLLPServer(a, cfg.mllpRole, tofhir.Options{Authorities: authorities, Placer: cfg.orders.placerOf()}, logger); err != nil {
 			return err
 		}
 		go func() { errc <- hl7.Serve(mllpLn) }()

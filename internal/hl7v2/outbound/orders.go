@@ -195,6 +195,7 @@ func (o *Orders) Run(ctx context.Context) {
 		if conn != nil {
 			conn.Close()
 		}
+		o.release(owner)
 	}()
 	failures := 0
 	var wait time.Duration
@@ -234,8 +235,10 @@ func (o *Orders) Run(ctx context.Context) {
 	}
 }
 
-// leaseFor is how long a sender's lease lasts unless renewed.
-const leaseFor = 30 * time.Second
+// leaseFor is how long a sender's lease lasts unless renewed: after a
+// server dies holding it (kill -9, power loss), its orders wait this long
+// for the next sender.
+const leaseFor = 15 * time.Second
 
 // lead takes or renews the lease for owner, and reports whether it holds
 // it.
@@ -257,6 +260,17 @@ func (o *Orders) lead(ctx context.Context, owner string) bool {
 		return false
 	}
 	return true
+}
+
+// release gives up owner's lease, if it holds it, for another server to
+// take at once.
+func (o *Orders) release(owner string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if cur, err := o.Store.GetRecord(ctx, leaseKind, leaseKey); err == nil && string(cur.Value) == owner {
+		expired := &store.Record{Kind: leaseKind, Key: leaseKey, Value: cur.Value, Expires: o.now().Add(-time.Second)}
+		o.Store.PutRecord(ctx, expired, cur.Version)
+	}
 }
 
 // deliver sends the order version rec names and settles the record; it

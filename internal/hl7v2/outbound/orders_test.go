@@ -383,3 +383,20 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("timed out")
 }
+
+// A sender that stops gives its lease up: the next one sends at once,
+// not after the lease would have run out.
+func TestOrdersLeaseHandedOver(t *testing.T) {
+	e, l, pat, prac := setup(t)
+	order := strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.orders.Run(ctx); close(done) }()
+	e.do(t, http.MethodPost, "/fhir/ServiceRequest", order)
+	l.next(t)
+	cancel()
+	<-done
+	e.run(t)
+	e.do(t, http.MethodPost, "/fhir/ServiceRequest", order)
+	l.next(t) // within its 10 s, where the lease would have kept the order 15 s
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/emr-project/emr/internal/hl7v2/tofhir"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/store/pgtest"
 	"github.com/emr-project/emr/internal/store/sqlstore"
 )
 
@@ -182,8 +183,24 @@ const labOrder = `{"resourceType": "ServiceRequest", "status": "active", "intent
   "reason": [{"concept": {"text": "Polyuria | thirst"}}],
   "note": [{"text": "Fasting since 22:00.\nDiabetic."}]}`
 
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// databases open a store of each backend.
+var databases = map[string]func(t *testing.T) (*sqlstore.DB, error){
+	"sqlite": func(t *testing.T) (*sqlstore.DB, error) {
+		return sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(spec.R5())})
+	},
+	"postgres": func(t *testing.T) (*sqlstore.DB, error) {
+		return sqlstore.OpenPostgres(context.Background(), pgtest.DSN(t), sqlstore.Options{Extractor: search.NewExtractor(spec.R5())})
+	},
+}
+
 func setup(t *testing.T) (*emr, *lab, string, string) {
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(spec.R5())})
+	return setupOn(t, databases["sqlite"])
+}
+
+func setupOn(t *testing.T, open func(t *testing.T) (*sqlstore.DB, error)) (*emr, *lab, string, string) {
+	st, err := open(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +367,13 @@ func TestOrderRefusedAndRetried(t *testing.T) {
 
 // Two servers on one database: one sends, and each order goes once.
 func TestOrdersOneSender(t *testing.T) {
-	e, l, pat, prac := setup(t)
+	for name, open := range databases {
+		t.Run(name, func(t *testing.T) { testOrdersOneSender(t, open) })
+	}
+}
+
+func testOrdersOneSender(t *testing.T, open func(t *testing.T) (*sqlstore.DB, error)) {
+	e, l, pat, prac := setupOn(t, open)
 	e.run(t)
 	other := *e.orders
 	ctx, cancel := context.WithCancel(context.Background())

@@ -23,7 +23,7 @@ func FuzzOrderMessage(f *testing.F) {
 		sr := fhir.Resource{"resourceType": "ServiceRequest", "id": "sr-1", "status": "active", "intent": "order",
 			"code":    map[string]any{"concept": map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": code, "display": display}}}},
 			"subject": map[string]any{"reference": "Patient/p-1"}, "requester": map[string]any{"display": given + " " + family},
-			"note":    []any{map[string]any{"text": note}}, "reason": []any{map[string]any{"concept": map[string]any{"text": reason}}}}
+			"note": []any{map[string]any{"text": note}}, "reason": []any{map[string]any{"concept": map[string]any{"text": reason}}}}
 		pat := fhir.Resource{"resourceType": "Patient", "id": "p-1", "name": []any{map[string]any{"family": family, "given": []any{given}}},
 			"identifier": []any{map[string]any{"system": "urn:oid:1.2.3", "value": mrn}}}
 		msg, err := o.message(&order{control: "NW", controlID: "O1", sr: sr, patient: pat, at: time.Unix(0, 0)}, time.Unix(0, 0))

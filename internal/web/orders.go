@@ -88,6 +88,9 @@ func (ws *Workspace) orderables(r *http.Request) ([]orderable, error) {
 type orderRow struct {
 	ID, Name, Status, StatusCode, Priority, When, Reason, Specimen string
 	Results                                                        []string
+	// Refused are why the laboratory did not take the order (the
+	// rejected Tasks the order sender wrote, package outbound).
+	Refused []string
 }
 
 type ordersData struct {
@@ -139,6 +142,15 @@ func (ws *Workspace) ordersPage(w http.ResponseWriter, r *http.Request, status i
 			}
 			for _, rep := range reports {
 				row.Results = append(row.Results, conceptText(rep.Resource["code"])+" · "+v.T("orders.result-"+orDefault(str(rep.Resource, "status"), "unknown")))
+			}
+			if !p.hidden("Task") {
+				tasks, err := p.search("Task", url.Values{"focus": {"ServiceRequest/" + sr.ID}, "status": {"rejected"}, "_count": {"10"}})
+				if err != nil {
+					return err
+				}
+				for _, task := range tasks {
+					row.Refused = append(row.Refused, conceptText(asMap(task.Resource["statusReason"])["concept"]))
+				}
 			}
 			data.Rows = append(data.Rows, row)
 		}

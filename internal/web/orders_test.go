@@ -33,6 +33,12 @@ func TestOrders(t *testing.T) {
 	}
 	oid := a.location[strings.Index(a.location, "signed=")+len("signed="):]
 	wantAll(t, "ordered", b.get(a.location), http.StatusOK, "Order signed.", "Urgent", "Blood", "Diabetes review", "No result yet")
+	// An order the laboratory did not take says so, with its words (the
+	// Task the order sender writes, internal/hl7v2/outbound).
+	s.put(`{"resourceType": "Task", "id": "refused-1", "status": "rejected", "intent": "order",
+		"focus": {"reference": "ServiceRequest/` + oid + `/_history/1"}, "for": {"reference": "Patient/jose"},
+		"statusReason": {"concept": {"text": "127.0.0.1:2575 refused the order (AE): test 4548-4 is not offered"}}}`)
+	wantAll(t, "refused", b.get("/patients/jose/orders"), http.StatusOK, "Not taken by the laboratory", "test 4548-4 is not offered", "call the laboratory")
 
 	ctx := context.Background()
 	res, err := s.store.Search(ctx, mustQuery(t, "ServiceRequest", url.Values{}))

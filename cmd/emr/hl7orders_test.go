@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"crypto/tls"
-	"crypto/x509"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -16,7 +12,6 @@ import (
 
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
-	"github.com/emr-project/emr/internal/sharedtest"
 )
 
 // testLab is a laboratory's MLLP receiver: it passes on every message it
@@ -134,23 +129,11 @@ func TestServeHL7OrdersTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server process")
 	}
-	dir := t.TempDir()
-	caKey, ca := newTestCA(t)
-	leaf := func(name string) tls.Certificate {
-		cert, key := sharedtest.NewCert(t, name, ca, caKey)
-		return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
-	}
-	client := leaf("emr.test")
-	certFile, keyFile, caFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
-	writePEM(t, certFile, "CERTIFICATE", client.Certificate[0])
-	writePEM(t, keyFile, "PRIVATE KEY", marshalKey(t, client.PrivateKey.(*ecdsa.PrivateKey)))
-	writePEM(t, caFile, "CERTIFICATE", ca.Raw)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	lab := startLab(t, &tls.Config{Certificates: []tls.Certificate{leaf("127.0.0.1")}, ClientAuth: tls.RequireAndVerifyClientCert,
-		ClientCAs: pool, MinVersion: tls.VersionTLS12})
+	pki := newTestPKI(t, t.TempDir(), "emr.test") // the EMR's client certificate
+	lab := startLab(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "127.0.0.1")}, ClientAuth: tls.RequireAndVerifyClientCert,
+		ClientCAs: pki.Pool(), MinVersion: tls.VersionTLS12})
 	s := startServer(t, t.TempDir(), "EMR_TEST_ARGS=serve --addr 127.0.0.1:0 --hl7-orders-to "+lab.addr+
-		" --hl7-orders-tls-ca "+caFile+" --hl7-orders-tls-cert "+certFile+" --hl7-orders-tls-key "+keyFile)
+		" --hl7-orders-tls-ca "+pki.CAFile+" --hl7-orders-tls-cert "+pki.CertFile+" --hl7-orders-tls-key "+pki.KeyFile)
 	id := placeOrder(t, s.base)
 	if m := lab.next(t); m.Get("ORC-2") != id {
 		t.Errorf("the lab received %q", m.Encode())
@@ -159,10 +142,7 @@ func TestServeHL7OrdersTLS(t *testing.T) {
 
 // The sender refuses what it cannot do safely or at all.
 func TestHL7OrdersFlags(t *testing.T) {
-	for _, c := range []struct {
-		args     []string
-		inStderr string
-	}{
+	serveRefuses(t, []refusal{
 		{[]string{"--hl7-orders-to", "lab.example.org:2575"}, "orders carry patient data"},
 		{[]string{"--hl7-orders-to", "2575"}, "is not host:port"},
 		{[]string{"--hl7-orders-to", "127.0.0.1:2575", "--hl7-orders-categories", "laboratory,pharmacy"}, `"pharmacy" is not laboratory or imaging`},
@@ -170,14 +150,5 @@ func TestHL7OrdersFlags(t *testing.T) {
 		{[]string{"--hl7-orders-to", "127.0.0.1:2575", "--hl7-orders-tls-cert", "c.pem", "--hl7-orders-tls-key", "k.pem"}, "needs --hl7-orders-tls-ca"},
 		{[]string{"--hl7-orders-categories", "imaging"}, "need --hl7-orders-to"},
 		{[]string{"--hl7-orders-tls-ca", "ca.pem"}, "need --hl7-orders-to"},
-	} {
-		var out, errOut bytes.Buffer
-		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, c.args...)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		code := run(ctx, args, &out, &errOut)
-		cancel()
-		if code != 2 || !strings.Contains(errOut.String(), c.inStderr) {
-			t.Errorf("emr %v: code %d, stderr %q; want 2 with %q", args, code, errOut.String(), c.inStderr)
-		}
-	}
+	})
 }

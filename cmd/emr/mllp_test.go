@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
-	"crypto/x509"
 	"net"
 	"net/url"
 	"os"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
-	"github.com/emr-project/emr/internal/sharedtest"
 )
 
 var mllpPattern = regexp.MustCompile(`HL7 v2:\s+mllp://(\S+)`)
@@ -107,10 +105,7 @@ func TestServeHL7v2(t *testing.T) {
 
 // The interface refuses to listen where anyone could write through it.
 func TestMLLPFlags(t *testing.T) {
-	for _, c := range []struct {
-		args     []string
-		inStderr string
-	}{
+	serveRefuses(t, []refusal{
 		{[]string{"--mllp-addr", "0.0.0.0:2575"}, "MLLP has no authentication of its own"},
 		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-client-ca", "ca.pem"}, "--mllp-client-ca needs TLS"},
 		{[]string{"--mllp-client-ca", "ca.pem"}, "need --mllp-addr"},
@@ -118,16 +113,7 @@ func TestMLLPFlags(t *testing.T) {
 		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-role", "janitor"}, `--mllp-role "janitor" is not a role`},
 		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-authorities", "MRN"}, "not NAMESPACE=URI"},
 		{[]string{"--mllp-addr", "127.0.0.1:0", "--mllp-authorities", "MRN=relative/uri"}, "not NAMESPACE=URI"},
-	} {
-		var out, errOut bytes.Buffer
-		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, c.args...)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		code := run(ctx, args, &out, &errOut)
-		cancel()
-		if code != 2 || !strings.Contains(errOut.String(), c.inStderr) {
-			t.Errorf("emr %v: code %d, stderr %q; want 2 with %q", args, code, errOut.String(), c.inStderr)
-		}
-	}
+	})
 }
 
 // With TLS the interface listens on every address, and answers senders
@@ -137,16 +123,9 @@ func TestServeHL7v2TLS(t *testing.T) {
 		t.Skip("starts a server process")
 	}
 	dir := t.TempDir()
-	caKey, ca := newTestCA(t)
-	leaf := func(name string) tls.Certificate {
-		cert, key := sharedtest.NewCert(t, name, ca, caKey)
-		return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
-	}
-	server := leaf("emr.test")
-	certFile, keyFile, caFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
-	writePEM(t, certFile, "CERTIFICATE", server.Certificate[0])
-	writePEM(t, keyFile, "PRIVATE KEY", marshalKey(t, server.PrivateKey.(*ecdsa.PrivateKey)))
-	writePEM(t, caFile, "CERTIFICATE", ca.Raw)
+	pki := newTestPKI(t, dir, "emr.test")
+	certFile, keyFile, caFile := pki.CertFile, pki.KeyFile, pki.CAFile
+	leaf := func(name string) tls.Certificate { return pki.Leaf(t, name) }
 	s := startServer(t, t.TempDir(), "EMR_TLS_CERT="+certFile, "EMR_TLS_KEY="+keyFile,
 		"EMR_TEST_ARGS=serve --addr 127.0.0.1:0 --mllp-addr 0.0.0.0:0 --mllp-client-ca "+caFile)
 	m := mllpPattern.FindStringSubmatch(s.banner)
@@ -154,8 +133,7 @@ func TestServeHL7v2TLS(t *testing.T) {
 		t.Fatalf("start-up message:\n%s", s.banner)
 	}
 	_, port, _ := net.SplitHostPort(m[1])
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
+	pool := pki.Pool()
 	msg := []byte("MSH|^~\\&|LAB|CITY_LAB|EMR|CLINIC|20261124093000+0100||ADT^A08^ADT_A08|T1|P|2.5.1\rPID|1||42^^^CITY_LAB^MR||DOE^JANE")
 	exchange := func(certs []tls.Certificate) ([]byte, error) {
 		conn, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{RootCAs: pool, Certificates: certs})

@@ -309,6 +309,61 @@ func newTestCA(t *testing.T) (*ecdsa.PrivateKey, *x509.Certificate) {
 	return key, cert
 }
 
+// testPKI is a test certificate authority, with the files of one
+// certificate it issued (CertFile, KeyFile) and of its own (CAFile).
+type testPKI struct {
+	ca                        *x509.Certificate
+	key                       *ecdsa.PrivateKey
+	CertFile, KeyFile, CAFile string
+}
+
+// newTestPKI makes a CA and writes, in dir, its certificate and one for
+// name it issued, with that certificate's key.
+func newTestPKI(t *testing.T, dir, name string) *testPKI {
+	t.Helper()
+	p := &testPKI{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem"), CAFile: filepath.Join(dir, "ca.pem")}
+	p.key, p.ca = newTestCA(t)
+	cert := p.Leaf(t, name)
+	writePEM(t, p.CertFile, "CERTIFICATE", cert.Certificate[0])
+	writePEM(t, p.KeyFile, "PRIVATE KEY", marshalKey(t, cert.PrivateKey.(*ecdsa.PrivateKey)))
+	writePEM(t, p.CAFile, "CERTIFICATE", p.ca.Raw)
+	return p
+}
+
+// Leaf is a certificate for name the CA issued.
+func (p *testPKI) Leaf(t *testing.T, name string) tls.Certificate {
+	cert, key := sharedtest.NewCert(t, name, p.ca, p.key)
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
+}
+
+// Pool is a pool of the CA's certificate.
+func (p *testPKI) Pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.ca)
+	return pool
+}
+
+// serveRefuses checks that emr serve with each case's flags exits 2,
+// saying what the case expects on stderr.
+func serveRefuses(t *testing.T, cases []refusal) {
+	t.Helper()
+	for _, c := range cases {
+		var out, errOut bytes.Buffer
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, c.args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		code := run(ctx, args, &out, &errOut)
+		cancel()
+		if code != 2 || !strings.Contains(errOut.String(), c.inStderr) {
+			t.Errorf("emr %v: code %d, stderr %q; want 2 with %q", args, code, errOut.String(), c.inStderr)
+		}
+	}
+}
+
+type refusal struct {
+	args     []string
+	inStderr string
+}
+
 func marshalKey(t *testing.T, key *ecdsa.PrivateKey) []byte {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(key)

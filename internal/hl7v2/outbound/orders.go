@@ -35,6 +35,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
@@ -183,23 +184,59 @@ func control(sr fhir.Resource, last *sent) string {
 }
 
 // Run sends the outbox until ctx ends, while this sender holds the
-// lease.
+// lease. A heartbeat renews the lease every leaseFor/3, however long a
+// receiver takes to answer; when it is lost, what is in hand stops.
 func (o *Orders) Run(ctx context.Context) {
 	// This sender's name in the lease: one per Run.
 	host, _ := os.Hostname()
 	var b [6]byte
 	rand.Read(b[:])
 	owner := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+
+	var mu sync.Mutex
+	var lead context.Context // while the lease is held; nil otherwise
+	var lost context.CancelFunc
+	keep := func() {
+		held := o.lead(ctx, owner)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case held && lead == nil:
+			lead, lost = context.WithCancel(ctx)
+		case !held && lead != nil:
+			lost()
+			lead = nil
+		}
+	}
+	keep()
+	var heartbeat sync.WaitGroup
+	heartbeat.Go(func() {
+		tick := time.NewTicker(leaseFor / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				keep()
+			}
+		}
+	})
 	var conn *mllp.Client
 	defer func() {
 		if conn != nil {
 			conn.Close()
 		}
+		heartbeat.Wait()
+		mu.Lock()
+		if lead != nil {
+			lost()
+		}
+		mu.Unlock()
 		o.release(owner)
 	}()
 	failures := 0
 	var wait time.Duration
-	var renewed time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -207,25 +244,24 @@ func (o *Orders) Run(ctx context.Context) {
 		case <-time.After(wait):
 		}
 		wait = o.poll()
-		if time.Since(renewed) > leaseFor/3 {
-			if !o.lead(ctx, owner) {
-				renewed = time.Time{}
-				wait = leaseFor / 3
-				continue
-			}
-			renewed = time.Now()
+		mu.Lock()
+		lctx := lead
+		mu.Unlock()
+		if lctx == nil {
+			continue // another server sends
 		}
-		recs, err := o.Store.ListRecords(ctx, QueueKind, "")
+		recs, err := o.Store.ListRecords(lctx, QueueKind, "")
 		if err != nil {
-			o.log().Error("hl7v2 orders: reading the outbox failed", "error", err)
+			if lctx.Err() == nil {
+				o.log().Error("hl7v2 orders: reading the outbox failed", "error", err)
+			}
 			continue
 		}
 		for _, rec := range recs {
-			if ctx.Err() != nil || time.Since(renewed) > leaseFor/3 {
-				wait = 0
+			if lctx.Err() != nil {
 				break
 			}
-			if !o.deliver(ctx, &conn, rec) {
+			if !o.deliver(lctx, &conn, rec) {
 				failures++
 				wait = min(time.Second<<min(failures-1, 6), time.Minute)
 				break
@@ -237,8 +273,8 @@ func (o *Orders) Run(ctx context.Context) {
 
 // leaseFor is how long a sender's lease lasts unless renewed: after a
 // server dies holding it (kill -9, power loss), its orders wait this long
-// for the next sender.
-const leaseFor = 15 * time.Second
+// for the next sender. A variable for tests only.
+var leaseFor = 15 * time.Second
 
 // lead takes or renews the lease for owner, and reports whether it holds
 // it.

@@ -41,7 +41,7 @@ type lab struct {
 	received chan *hl7v2.Message
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	l := &lab{received: make(chan *hl7v2.Message, 100)}
 	l.answer = func(m *hl7v2.Message) []byte { return hl7v2.Ack(m, hl7v2.AA, "LAB"+m.ControlID(), time.Now()).Encode() }
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -74,7 +74,7 @@ func (l *lab) setAnswer(f func(m *hl7v2.Message) []byte) {
 }
 
 // next waits for the next message the lab receives.
-func (l *lab) next(t *testing.T) *hl7v2.Message {
+func (l *lab) next(t testing.TB) *hl7v2.Message {
 	t.Helper()
 	select {
 	case m := <-l.received:
@@ -107,7 +107,7 @@ type emr struct {
 	valid  *validate.Validator
 }
 
-func newEMR(t *testing.T, st *sqlstore.DB, labAddr string) *emr {
+func newEMR(t testing.TB, st *sqlstore.DB, labAddr string) *emr {
 	t.Helper()
 	defs := spec.R5()
 	gate := access.NewGate(st, access.NewRolePolicy(defs, access.DefaultRoles(defs)), "emr")
@@ -128,7 +128,7 @@ func newEMR(t *testing.T, st *sqlstore.DB, labAddr string) *emr {
 }
 
 // run starts the sender until the test ends.
-func (e *emr) run(t *testing.T) {
+func (e *emr) run(t testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.orders.Run(ctx); close(done) }()
@@ -136,7 +136,7 @@ func (e *emr) run(t *testing.T) {
 }
 
 // do sends a request to the API as a clinician and returns the body.
-func (e *emr) do(t *testing.T, method, path, body string) map[string]any {
+func (e *emr) do(t testing.TB, method, path, body string) map[string]any {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/fhir+json")
@@ -152,7 +152,7 @@ func (e *emr) do(t *testing.T, method, path, body string) map[string]any {
 	return out
 }
 
-func (e *emr) search(t *testing.T, query string) []map[string]any {
+func (e *emr) search(t testing.TB, query string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, en := range asSlice(e.do(t, http.MethodGet, "/fhir/"+query, "")["entry"]) {
@@ -165,7 +165,7 @@ func (e *emr) search(t *testing.T, query string) []map[string]any {
 }
 
 // outbox is how many order versions wait to be sent.
-func (e *emr) outbox(t *testing.T) int {
+func (e *emr) outbox(t testing.TB) int {
 	recs, err := e.st.ListRecords(context.Background(), outbound.QueueKind, "")
 	if err != nil {
 		t.Fatal(err)
@@ -186,20 +186,20 @@ const labOrder = `{"resourceType": "ServiceRequest", "status": "active", "intent
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // databases open a store of each backend.
-var databases = map[string]func(t *testing.T) (*sqlstore.DB, error){
-	"sqlite": func(t *testing.T) (*sqlstore.DB, error) {
+var databases = map[string]func(t testing.TB) (*sqlstore.DB, error){
+	"sqlite": func(t testing.TB) (*sqlstore.DB, error) {
 		return sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(spec.R5())})
 	},
-	"postgres": func(t *testing.T) (*sqlstore.DB, error) {
+	"postgres": func(t testing.TB) (*sqlstore.DB, error) {
 		return sqlstore.OpenPostgres(context.Background(), pgtest.DSN(t), sqlstore.Options{Extractor: search.NewExtractor(spec.R5())})
 	},
 }
 
-func setup(t *testing.T) (*emr, *lab, string, string) {
+func setup(t testing.TB) (*emr, *lab, string, string) {
 	return setupOn(t, databases["sqlite"])
 }
 
-func setupOn(t *testing.T, open func(t *testing.T) (*sqlstore.DB, error)) (*emr, *lab, string, string) {
+func setupOn(t testing.TB, open func(t testing.TB) (*sqlstore.DB, error)) (*emr, *lab, string, string) {
 	st, err := open(t)
 	if err != nil {
 		t.Fatal(err)
@@ -372,7 +372,7 @@ func TestOrdersOneSender(t *testing.T) {
 	}
 }
 
-func testOrdersOneSender(t *testing.T, open func(t *testing.T) (*sqlstore.DB, error)) {
+func testOrdersOneSender(t *testing.T, open func(t testing.TB) (*sqlstore.DB, error)) {
 	e, l, pat, prac := setupOn(t, open)
 	e.run(t)
 	other := *e.orders
@@ -397,7 +397,7 @@ func testOrdersOneSender(t *testing.T, open func(t *testing.T) (*sqlstore.DB, er
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if cond() {
@@ -422,4 +422,55 @@ func TestOrdersLeaseHandedOver(t *testing.T) {
 	e.run(t)
 	e.do(t, http.MethodPost, "/fhir/ServiceRequest", order)
 	l.next(t) // within its 10 s, where the lease would have kept the order 15 s
+}
+
+// BenchmarkOrders places b.N laboratory orders through the API, each of
+// them put in the outbox with its write, sent to a lab on loopback TCP
+// and acknowledged, and reports orders/s from the first write to the
+// last acknowledgment recorded.
+func BenchmarkOrders(b *testing.B) {
+	e, l, pat, prac := setup(b)
+	order := strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder)
+	go func() {
+		for range l.received { // the lab's channel is drained as it goes
+		}
+	}()
+	e.run(b)
+	b.ResetTimer()
+	for range b.N {
+		e.do(b, http.MethodPost, "/fhir/ServiceRequest", order)
+	}
+	for e.outbox(b) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+}
+
+// A receiver slower to answer than a lease lasts: the sender keeps its
+// lease while it waits (the heartbeat), so the other server never sends
+// the same order too.
+func TestOrdersSlowReceiver(t *testing.T) {
+	outbound.ShortLease(t, 300*time.Millisecond)
+	e, l, pat, prac := setup(t)
+	l.setAnswer(func(m *hl7v2.Message) []byte {
+		time.Sleep(time.Second)
+		return hl7v2.Ack(m, hl7v2.AA, "L", time.Now()).Encode()
+	})
+	e.run(t)
+	other := *e.orders
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { other.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	order := strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder)
+	for range 3 {
+		e.do(t, http.MethodPost, "/fhir/ServiceRequest", order)
+	}
+	waitFor(t, func() bool { return e.outbox(t) == 0 })
+	time.Sleep(500 * time.Millisecond) // for a second sending
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.got) != 3 {
+		t.Errorf("%d messages for 3 orders", len(l.got))
+	}
 }

@@ -82,10 +82,13 @@ func parseAuthorities(s string) (map[string]string, error) {
 
 // newMLLPServer is the HL7 v2 interface of app a on its own MLLP server,
 // writing as role.
-func newMLLPServer(a *app, role string, mapping tofhir.Options, logger *slog.Logger) (*mllp.Server, error) {
+func newMLLPServer(a *app, role string, mapping tofhir.Options, logger *slog.Logger, mets *metrics) (*mllp.Server, error) {
 	if _, ok := a.roles.Role(role); !ok {
 		return nil, usageError{fmt.Errorf("--mllp-role %q is not a role (emr role list): %s", role, strings.Join(a.roles.Names(), ", "))}
 	}
 	in := &inbound.Interface{API: a.api, Path: "/fhir", Role: role, Mapping: mapping, Log: logger}
+	if mets != nil {
+		in.Counted = mets.hl7Counted
+	}
 	return &mllp.Server{Handler: in.Handle, Log: logger}, nil
 }

@@ -87,6 +87,8 @@ type config struct {
 	mllpRole string
 	// orders configure the order sender (hl7orders.go).
 	orders ordersConfig
+	// metricsAddr is where Prometheus metrics are served ("" for none).
+	metricsAddr string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -107,6 +109,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tlsFlags(fs, &cfg)
 	mllpFlags(fs, &cfg)
 	ordersFlags(fs, &cfg.orders)
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address (host:port), e.g. 127.0.0.1:9464; off when empty. They hold no patient data (docs/operations.md)")
 	mpiFlags(fs, &cfg)
 	fs.StringVar(&cfg.duplicates, "duplicates", "warn", "what creating a Patient does about likely duplicates: warn (create, and answer with the candidates) or refuse (409 for a certain match unless the client sends "+fhirapi.ReviewedHeader+": true); docs/mpi.md")
 	retentionFlag := fs.String("audit-retention", defaultAuditRetention, "how long audit records stay in the database (7y, 18m, 90d); the server says at start when older ones await emr audit archive (audit cannot be turned off)")
@@ -147,6 +150,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			mllpLn.Close()
 		}
 		return err
+	}
+	metricsLn, metricsAbout, err := metricsListener(cfg.metricsAddr)
+	if err != nil {
+		if mllpLn != nil {
+			mllpLn.Close()
+		}
+		return err
+	}
+	var mets *metrics
+	if metricsLn != nil {
+		defer metricsLn.Close()
+		mets = newMetrics()
+		if orders != nil {
+			orders.Counted, mets.ordersWaitFn = mets.orderCounted, orders.Backlog
+		}
 	}
 	if mllpLn != nil {
 		defer mllpLn.Close()
@@ -218,8 +236,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	go a.smart.Run(ctx)
+	handler := securityHeaders(a.handler, https != nil)
+	if mets != nil {
+		handler = mets.instrument(handler)
+		go mets.serve(ctx, metricsLn, logger)
+	}
 	srv := &http.Server{
-		Handler:           securityHeaders(a.handler, https != nil),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -236,6 +259,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ordersAbout != "" {
 		tlsLine += "  HL7 orders:  " + ordersAbout + "\n"
 	}
+	if metricsAbout != "" {
+		tlsLine += "  metrics:     " + metricsAbout + "\n"
+	}
 	auditLine := "  audit log:   hash-chained; checkpoints NOT signed (no --audit-key)\n"
 	if a.auditKeyID != "" {
 		auditLine = fmt.Sprintf("  audit log:   hash-chained, checkpoints signed by key %s (%s)\n", a.auditKeyID, auditKeyPath(cfg))
@@ -245,7 +271,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	errc := make(chan error, 2)
 	var hl7 *mllp.Server
 	if mllpLn != nil {
-		if hl7, err = newMLLPServer(a, cfg.mllpRole, tofhir.Options{Authorities: authorities, Placer: cfg.orders.placerOf()}, logger); err != nil {
+		if hl7, err = newMLLPServer(a, cfg.mllpRole, tofhir.Options{Authorities: authorities, Placer: cfg.orders.placerOf()}, logger, mets); err != nil {
 			return err
 		}
 		go func() { errc <- hl7.Serve(mllpLn) }()

@@ -65,6 +65,10 @@ type Interface struct {
 	Log *slog.Logger
 	// Now is the clock of acknowledgments (time.Now when nil).
 	Now func() time.Time
+	// Counted, when set, is told of each message answered: its type and
+	// event ("ORU^R01", "" when it does not parse) and the
+	// acknowledgment code ("" when none was sent), for the metrics.
+	Counted func(messageType, ack string)
 }
 
 // Grants are what the interface's principal may do: create, read, update
@@ -82,6 +86,23 @@ var Grants = []access.Grant{
 
 // Handle is an mllp.Handler.
 func (in *Interface) Handle(ctx context.Context, data []byte, from net.Addr) []byte {
+	ack := in.handle(ctx, data, from)
+	if in.Counted != nil {
+		typ := ""
+		if m, err := hl7v2.Parse(data); err == nil {
+			code, event, _ := m.Type()
+			typ = code + "^" + event
+		}
+		code := ""
+		if a, err := hl7v2.Parse(ack); err == nil {
+			code = a.Get("MSA-1")
+		}
+		in.Counted(typ, code)
+	}
+	return ack
+}
+
+func (in *Interface) handle(ctx context.Context, data []byte, from net.Addr) []byte {
 	now := time.Now()
 	if in.Now != nil {
 		now = in.Now()

@@ -95,6 +95,22 @@ type Orders struct {
 	// is how often an empty outbox is looked at (1 s when 0).
 	Timeout, Poll time.Duration
 	Now           func() time.Time
+	// Counted, when set, is told what came of each try to send: the
+	// acknowledgment code (AA, AE, AR …), "unanswered" (no answer: sent
+	// again later) or "unsendable" (no message could be made of it).
+	Counted func(outcome string)
+}
+
+// Backlog is how many order versions wait in the outbox.
+func (o *Orders) Backlog(ctx context.Context) (int, error) {
+	recs, err := o.Store.ListRecords(ctx, QueueKind, "")
+	return len(recs), err
+}
+
+func (o *Orders) count(outcome string) {
+	if o.Counted != nil {
+		o.Counted(outcome)
+	}
 }
 
 // queued is an outbox record's value.
@@ -349,14 +365,19 @@ func (o *Orders) deliver(ctx context.Context, conn **mllp.Client, rec *store.Rec
 		}
 		// Nothing to send that a receiver could take: the clinician is
 		// told as if the receiver had refused it.
+		o.count("unsendable")
 		return o.settle(ctx, rec, ord, nil, err.Error()) == nil
 	}
 	ack, err := o.send(ctx, conn, msg, ord.controlID)
 	if err != nil {
+		if ctx.Err() == nil {
+			o.count("unanswered")
+		}
 		o.log().Warn("hl7v2 orders: no acknowledgment; the order is sent again later", "to", o.To, "order", q.ID, "control_id", ord.controlID, "error", err)
 		return false
 	}
 	code, text := ack.Code()
+	o.count(code)
 	switch code {
 	case hl7v2.AA, "CA":
 		return o.settle(ctx, rec, ord, ack, "") == nil

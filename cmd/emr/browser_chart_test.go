@@ -218,6 +218,31 @@ func TestBrowserChart(t *testing.T) {
 		b.check("registered-anyway")
 	})
 
+	t.Run("critical result", func(t *testing.T) {
+		b.t = t
+		// A laboratory's critical potassium, written through the API: it
+		// asks for a review, listed with the patient and the result.
+		put(t, s, observation("k-crit", "laboratory", "2026-11-24T07:30:00Z", "2823-3", "Potassium",
+			`"valueQuantity":{"value":6.9,"unit":"mmol/L","system":"http://unitsofmeasure.org","code":"mmol/L"},`+
+				`"referenceRange":[{"low":{"value":3.5,"unit":"mmol/L"},"high":{"value":5.1,"unit":"mmol/L"}}],`+
+				`"interpretation":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation","code":"HH"}]}]`))
+		b.visit("/")
+		b.follow("Critical results")
+		row := b.see(`//table//tr[contains(., "Potassium")]`)
+		for _, want := range []string{"LOVELACE, Ada", "6.9 mmol/L", "HH"} {
+			if !strings.Contains(row, want) {
+				t.Errorf("the row lacks %q:\n%s", want, row)
+			}
+		}
+		b.check("critical-results")
+		b.fill("What was done (optional)", "Called Ada: to the emergency department")
+		// Each row's button says which result for whom to a screen reader.
+		b.click("Acknowledge", `//button[@aria-label="Acknowledge Potassium for LOVELACE, Ada"]`)
+		b.see(`//p[@role="status"][contains(., "Acknowledged")]`)
+		b.see(`//p[contains(., "No critical result waits to be acknowledged.")]`)
+		b.check("critical-results-done")
+	})
+
 	t.Run("result trend", func(t *testing.T) {
 		b.t = t
 		b.visit("/patients/ada")

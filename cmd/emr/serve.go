@@ -18,6 +18,7 @@ import (
 
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/auth"
+	"github.com/emr-project/emr/internal/clinical/critical"
 	"github.com/emr-project/emr/internal/deid"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/fhirpatch"
@@ -336,6 +337,8 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		return nil, err
 	}
 	gate := access.NewGate(st, access.NewRolePolicy(defs, roles), "emr")
+	// Every critical result written through the gate asks for a review.
+	gate.OnWrite((&critical.Reviews{Definitions: defs}).Hook)
 	breakGlass := &access.BreakGlass{Store: st, Gate: gate}
 	accounts := auth.NewAccounts(st, roles, auth.AccountOptions{RelaxMFA: cfg.relaxMFA})
 	sessions := auth.NewSessions(st, auth.SessionOptions{Idle: cfg.sessionIdle})

@@ -86,22 +86,37 @@ type Gate struct {
 
 // WriteHook is told, inside the transaction of a write interaction the
 // gate allowed, which versions it touched, and may add to the
-// transaction (an outbox record); its error fails the interaction.
-type WriteHook func(tx store.Tx, req Request, touched []Touched) error
+// transaction (an outbox record, a Task): the versions it writes, which
+// it returns, are audited with the interaction's own. Its error fails
+// the interaction.
+type WriteHook func(tx store.Tx, req Request, touched []Touched) ([]Touched, error)
 
 // OnWrite adds a hook every later write interaction (Write, Within)
 // calls, after its function and before its audit record. Operations
 // (WriteOperation: $merge, …) do not call it.
 func (g *Gate) OnWrite(hook WriteHook) { g.written = append(g.written, hook) }
 
-// wrote calls the write hooks.
-func (g *Gate) wrote(tx store.Tx, req Request, touched []Touched) error {
-	for _, hook := range g.written {
-		if err := hook(tx, req, touched); err != nil {
-			return err
+// wrote calls the write hooks and returns touched with what they wrote.
+// A hook acts for the EMR, not for the caller: it is given the
+// transaction without the caller's limits (inside a transaction Bundle,
+// Within is handed the guarded one).
+func (g *Gate) wrote(tx store.Tx, req Request, touched []Touched) ([]Touched, error) {
+	for {
+		w, ok := tx.(interface{ Unwrap() store.Tx })
+		if !ok {
+			break
 		}
+		tx = w.Unwrap()
 	}
-	return nil
+	all := touched
+	for _, hook := range g.written {
+		more, err := hook(tx, req, touched)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, more...)
+	}
+	return all, nil
 }
 
 // NewGate returns a gate that decides with policy and records into st.
@@ -159,7 +174,7 @@ func (g *Gate) Write(ctx context.Context, req Request, fn func(tx store.Tx) ([]T
 		if err != nil {
 			return err
 		}
-		if err := g.wrote(tx, req, touched); err != nil {
+		if touched, err = g.wrote(tx, req, touched); err != nil {
 			return err
 		}
 		return g.recordIn(tx, req, touched)
@@ -181,7 +196,7 @@ func (g *Gate) Within(ctx context.Context, tx store.Tx, req Request, fn func() (
 	if err != nil {
 		return err
 	}
-	if err := g.wrote(tx, req, touched); err != nil {
+	if touched, err = g.wrote(tx, req, touched); err != nil {
 		return err
 	}
 	return g.recordIn(tx, req, touched)

@@ -179,6 +179,10 @@ type guardedTx struct {
 	ctx context.Context
 }
 
+// Unwrap is the transaction without the caller's limits (for the write
+// hooks).
+func (t *guardedTx) Unwrap() store.Tx { return t.Tx }
+
 func (t *guardedTx) Read(typ, id string) (*store.Version, error) {
 	v, err := t.Tx.Read(typ, id)
 	switch {

@@ -29,6 +29,10 @@ type restoringTx struct {
 	gate *access.Gate
 }
 
+// Unwrap is the transaction it wraps (access.WriteHook's are given the
+// innermost).
+func (t *restoringTx) Unwrap() store.Tx { return t.Tx }
+
 func (t *restoringTx) Update(res fhir.Resource, ifMatch int64) (*store.Version, bool, error) {
 	if id := res.ID(); id != "" {
 		if cur, err := t.Tx.Read(res.Type(), id); err == nil && !cur.Deleted {

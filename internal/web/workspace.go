@@ -109,6 +109,7 @@ func (ws *Workspace) Register(mux *http.ServeMux) {
 	ws.registerPrescribing(page)
 	ws.registerForms(page)
 	ws.registerOrders(page)
+	ws.registerCritical(page)
 	mux.HandleFunc("GET /language", setLanguage)
 	// The idle warning's "stay signed in": any signed-in request renews
 	// the session; this one does nothing else.

@@ -133,9 +133,9 @@ var writes = []string{"create", "update", "patch"}
 // interaction wrote, in a category sent, go in the outbox in its
 // transaction. Orders the HL7 v2 interface itself received (from another
 // placer) are not sent back.
-func (o *Orders) Enqueue(tx store.Tx, req access.Request, touched []access.Touched) error {
+func (o *Orders) Enqueue(tx store.Tx, req access.Request, touched []access.Touched) ([]access.Touched, error) {
 	if !slices.Contains(writes, req.Interaction) || strings.HasPrefix(req.Agent.Client, "hl7v2:") {
-		return nil
+		return nil, nil
 	}
 	for _, t := range touched {
 		if t.Type != "ServiceRequest" || t.VersionID == 0 {
@@ -146,7 +146,7 @@ func (o *Orders) Enqueue(tx store.Tx, req access.Request, touched []access.Touch
 			if fhir.IsKind(err, fhir.KindNotFound) || fhir.IsKind(err, fhir.KindGone) {
 				continue
 			}
-			return err
+			return nil, err
 		}
 		// Only a version this transaction wrote (a write's touched list
 		// may name what it read).
@@ -155,10 +155,10 @@ func (o *Orders) Enqueue(tx store.Tx, req access.Request, touched []access.Touch
 		}
 		value, _ := json.Marshal(queued{ID: v.ID, Version: v.VersionID})
 		if _, err := tx.PutRecord(&store.Record{Kind: QueueKind, Key: fmt.Sprintf("%020d", v.Seq), Value: value}, store.AnyVersion); err != nil {
-			return fmt.Errorf("outbox of orders: %w", err)
+			return nil, fmt.Errorf("outbox of orders: %w", err)
 		}
 	}
-	return nil
+	return nil, nil // records, not resources: nothing to audit
 }
 
 // sends reports whether sr is in a category sent.

@@ -1,0 +1,172 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/clinical/critical"
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/store"
+)
+
+// Critical results: the review Tasks package critical writes for each
+// critical result, still open, across the patients the user may see
+// (the gate's rules apply inside the search, consent included), oldest
+// first, since the oldest has waited longest. Each row names the patient
+// (name, date of birth, MRN) and the result (value, unit, range and the
+// flag in words); acknowledging one completes its Task with who, when
+// and what was done.
+
+func (ws *Workspace) registerCritical(page pageFunc) {
+	page("GET /results/critical", ws.criticalResults)
+	page("POST /results/critical/{task}", ws.acknowledgeCritical)
+}
+
+// criticalLimit bounds the list; the page says when there are more.
+const criticalLimit = 50
+
+type criticalRow struct {
+	Task, Version string
+	Patient       finderRow
+	Result        resultRow
+	Owner, Since  string
+}
+
+type criticalData struct {
+	Rows  []criticalRow
+	More  bool
+	Done  string
+	Error string
+}
+
+func (ws *Workspace) criticalResults(w http.ResponseWriter, r *http.Request) error {
+	return ws.criticalPage(w, r, http.StatusOK, &criticalData{Done: r.URL.Query().Get("acknowledged")})
+}
+
+func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status int, data *criticalData) error {
+	v := ws.view(r, "critical.title")
+	v.Data = data
+	ctx := r.Context()
+	now := ws.now()
+	err := ws.read(r, access.Request{Interaction: "search-type", Type: "Task"}, func(st store.Store) ([]access.Touched, error) {
+		q, err := search.Parse(ws.Definitions, "Task", url.Values{"code": {critical.TaskSystem + "|" + critical.TaskCode},
+			"status": {"requested,received,accepted,in-progress"}, "_sort": {"authored-on"}, "_count": {strconv.Itoa(criticalLimit + 1)}}, search.ParseOptions{})
+		if err != nil {
+			return nil, err
+		}
+		res, err := st.Search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		var touched []access.Touched
+		for i, t := range res.Matches {
+			if i == criticalLimit {
+				data.More = true
+				break
+			}
+			row := criticalRow{Task: t.ID, Version: strconv.FormatInt(t.VersionID, 10), Owner: str(asMap(t.Resource["owner"]), "display"),
+				Since: v.dateTimeText(str(t.Resource, "authoredOn"))}
+			touched = append(touched, access.TouchedVersion(t))
+			obs, err := ws.focusOf(ctx, st, t.Resource)
+			if err != nil {
+				return nil, err
+			}
+			if obs == nil {
+				continue // a result the user may not see, or gone
+			}
+			touched = append(touched, access.TouchedVersion(obs))
+			row.Result = v.resultRowOf(obs)
+			pid, _ := strings.CutPrefix(str(asMap(obs.Resource["subject"]), "reference"), "Patient/")
+			if pid != "" {
+				if p, err := st.Read(ctx, "Patient", pid); err == nil {
+					row.Patient = finderRowOf(v.Locale, ws.Gate.Mask(ctx, p.Resource), p.ID, now)
+					touched = append(touched, access.TouchedVersion(p))
+				} else if !fhir.IsKind(err, fhir.KindNotFound) && !fhir.IsKind(err, fhir.KindForbidden) {
+					return nil, err
+				}
+			}
+			data.Rows = append(data.Rows, row)
+		}
+		return touched, nil
+	})
+	if err != nil {
+		return err
+	}
+	ws.render(w, status, "critical", v)
+	return nil
+}
+
+// focusOf reads the version of the result a review Task names (nil when
+// it is gone or hidden from the user).
+func (ws *Workspace) focusOf(ctx context.Context, st store.Store, task fhir.Resource) (*store.Version, error) {
+	ref := str(asMap(task["focus"]), "reference")
+	id, rest, _ := strings.Cut(strings.TrimPrefix(ref, "Observation/"), "/_history/")
+	if id == "" || !strings.HasPrefix(ref, "Observation/") {
+		return nil, nil
+	}
+	var v *store.Version
+	var err error
+	if n, perr := strconv.ParseInt(rest, 10, 64); perr == nil {
+		v, err = st.VRead(ctx, "Observation", id, n)
+	} else {
+		v, err = st.Read(ctx, "Observation", id)
+	}
+	switch {
+	case err == nil:
+		return v, nil
+	case fhir.IsKind(err, fhir.KindNotFound), fhir.IsKind(err, fhir.KindGone), fhir.IsKind(err, fhir.KindForbidden):
+		return nil, nil
+	}
+	return nil, err
+}
+
+// acknowledgeCritical is POST /results/critical/{task}: the review is
+// done, by the signed-in user, now, with what they did (optional). A
+// review acknowledged meanwhile by someone else is not done twice.
+func (ws *Workspace) acknowledgeCritical(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("task")
+	l := LocaleFor(r)
+	r.ParseForm()
+	version, _ := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+	note := strings.TrimSpace(r.PostFormValue("note"))
+	if len(note) > 1000 {
+		return ws.criticalPage(w, r, http.StatusBadRequest, &criticalData{Error: l.T("critical.note-too-long")})
+	}
+	now := ws.now().UTC()
+	err := ws.write(r, "update", "Task", func(tx store.Tx) ([]access.Touched, error) {
+		cur, err := tx.Read("Task", id)
+		if err != nil {
+			return nil, err
+		}
+		t := cur.Resource
+		if codeOf(t["code"]) != critical.TaskCode || cur.VersionID != version || str(t, "status") == "completed" {
+			return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
+		}
+		t["status"] = "completed"
+		t["lastModified"] = now.Format(time.RFC3339)
+		t["executionPeriod"] = map[string]any{"start": str(t, "authoredOn"), "end": now.Format(time.RFC3339)}
+		t["performer"] = []any{map[string]any{"actor": principalActor(r)}}
+		if note != "" {
+			t["note"] = []any{map[string]any{"text": note, "time": now.Format(time.RFC3339)}}
+		}
+		v, _, err := tx.Update(t, version)
+		if err != nil {
+			return nil, err
+		}
+		return []access.Touched{access.TouchedVersion(v)}, nil
+	})
+	switch {
+	case fhir.IsKind(err, fhir.KindConflict), fhir.IsKind(err, fhir.KindPreconditionFailed):
+		return ws.criticalPage(w, r, http.StatusConflict, &criticalData{Error: l.T("critical.changed")})
+	case err != nil:
+		return err
+	}
+	http.Redirect(w, r, "/results/critical?acknowledged="+url.QueryEscape(id), http.StatusSeeOther)
+	return nil
+}

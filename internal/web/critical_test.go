@@ -1,0 +1,59 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/emr-project/emr/internal/clinical/critical"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/fhir/validate"
+)
+
+// The critical results page lists the open reviews with the patient and
+// the result, and acknowledging one records who, when and what was done,
+// once.
+func TestCriticalResults(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose, `{"resourceType": "Observation", "id": "k1", "status": "final", "subject": {"reference": "Patient/jose"},
+	  "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3", "display": "Potassium"}], "text": "Potassium"},
+	  "effectiveDateTime": "2026-11-24T07:30:00Z",
+	  "valueQuantity": {"value": 6.9, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"},
+	  "referenceRange": [{"low": {"value": 3.5, "unit": "mmol/L"}, "high": {"value": 5.1, "unit": "mmol/L"}}],
+	  "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "HH"}]}]}`,
+		`{"resourceType": "Task", "id": "review-1", "status": "requested", "intent": "order", "priority": "stat",
+	  "code": {"coding": [{"system": "`+critical.TaskSystem+`", "code": "`+critical.TaskCode+`"}]},
+	  "focus": {"reference": "Observation/k1/_history/1"}, "for": {"reference": "Patient/jose"},
+	  "authoredOn": "2026-11-24T08:00:00Z", "owner": {"display": "Dr Alice Able"}}`)
+	b := s.signedIn("dr1", "physician")
+	page := b.get("/results/critical")
+	wantAll(t, "critical results", page, http.StatusOK, "Critical results to acknowledge", "GARCÍA, José Luis", "04-Mar-1980",
+		"Potassium", "6.9 mmol/L", "HH", "Dr Alice Able", "Acknowledge Potassium for GARCÍA, José Luis")
+	csrf := csrfOf(t, page.body)
+
+	a := b.post("/results/critical/review-1", url.Values{"csrf": {csrf}, "version": {"1"}, "note": {"Called the patient: to the emergency department"}})
+	if a.status != http.StatusSeeOther {
+		t.Fatalf("acknowledge: %d %.2000s", a.status, a.body)
+	}
+	wantAll(t, "acknowledged", b.get(a.location), http.StatusOK, "Acknowledged", "No critical result waits")
+	v, err := s.store.Read(context.Background(), "Task", "review-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := string(v.Resource.JSON())
+	for _, want := range []string{`"status":"completed"`, `"performer":[{"actor":`, "dr1", "Called the patient", `"executionPeriod"`} {
+		if !strings.Contains(task, want) {
+			t.Errorf("the acknowledged review lacks %s: %s", want, task)
+		}
+	}
+	if issues := validate.New(spec.R5()).Validate(v.Resource); validate.HasErrors(issues) {
+		t.Errorf("the acknowledged review is not valid R5: %v", issues)
+	}
+	// Again, from a page shown before: it was done; nothing is written.
+	wantAll(t, "twice", b.post("/results/critical/review-1", url.Values{"csrf": {csrf}, "version": {"1"}}), http.StatusConflict, "meanwhile")
+	if v2, _ := s.store.Read(context.Background(), "Task", "review-1"); v2.VersionID != v.VersionID {
+		t.Errorf("acknowledged twice: version %d", v2.VersionID)
+	}
+}

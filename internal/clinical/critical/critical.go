@@ -116,7 +116,7 @@ func (r *Reviews) task(tx store.Tx, v *store.Version) fhir.Resource {
 		"status":       "requested",
 		"intent":       "order",
 		"priority":     "stat",
-		"code": map[string]any{"coding": []any{map[string]any{"system": TaskSystem, "code": TaskCode, "display": TaskDisplay}}},
+		"code":         map[string]any{"coding": []any{map[string]any{"system": TaskSystem, "code": TaskCode, "display": TaskDisplay}}},
 		"focus":        map[string]any{"reference": fmt.Sprintf("Observation/%s/_history/%d", v.ID, v.VersionID)},
 		"authoredOn":   now,
 		"lastModified": now,

@@ -28,7 +28,7 @@ import (
 // The Task code of a review (Task.code's binding is an example one: the
 // code is the EMR's own).
 const (
-	TaskSystem  = "https://github.com/emr-project/emr/task-code"
+	TaskSystem  = "https://emr-project.org/fhir/CodeSystem/task-code"
 	TaskCode    = "review-critical-result"
 	TaskDisplay = "Review a critical result"
 )

@@ -6,8 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emr-project/emr/internal/clinical/critical"
+	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
+	"github.com/emr-project/emr/internal/hl7v2/outbound"
 )
 
 // BenchmarkInterface sends ORU^R01 messages (a report of five results,
@@ -15,9 +18,23 @@ import (
 // on disk, one connection, each message acknowledged (AA, committed and
 // synced) before the next is sent.
 //
+// With hooks, the gate runs the write hooks emr serve gives it: the
+// critical result review (each result read back in the transaction) and
+// the order outbox (which these messages do not feed).
+//
 //	go test ./internal/hl7v2/inbound -run '^$' -bench Interface -benchtime 2000x
 func BenchmarkInterface(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchmarkInterface(b, false) })
+	b.Run("hooks", func(b *testing.B) { benchmarkInterface(b, true) })
+}
+
+func benchmarkInterface(b *testing.B, hooks bool) {
 	r := newRig(b, nil, "")
+	if hooks {
+		r.gate.OnWrite((&critical.Reviews{Definitions: spec.R5()}).Hook)
+		orders := &outbound.Orders{Store: r.store, Categories: []string{outbound.Categories["laboratory"]}}
+		r.gate.OnWrite(orders.Enqueue)
+	}
 	c, err := mllp.Dial(context.Background(), r.addr)
 	if err != nil {
 		b.Fatal(err)

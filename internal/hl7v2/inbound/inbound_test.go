@@ -42,6 +42,7 @@ type rig struct {
 	api   http.Handler
 	addr  string
 	store *sqlstore.DB
+	gate  *access.Gate
 }
 
 func newRig(t testing.TB, wrap func(net.Listener) net.Listener, role string) *rig {
@@ -79,7 +80,7 @@ func newRigOn(t testing.TB, st *sqlstore.DB, wrap func(net.Listener) net.Listene
 	srv := &mllp.Server{Handler: in.Handle, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	return &rig{api: api, addr: ln.Addr().String(), store: st}
+	return &rig{api: api, addr: ln.Addr().String(), store: st, gate: gate}
 }
 
 // send sends the message (lines joined by CR) and returns the

@@ -26,6 +26,9 @@ type metrics struct {
 	hl7Received  *prometheus.CounterVec
 	ordersSent   *prometheus.CounterVec
 	ordersWaitFn func(context.Context) (int, error)
+	// criticalFn says how many critical results wait for their review and
+	// since when the oldest has.
+	criticalFn func(context.Context) (int64, time.Time, error)
 }
 
 func newMetrics() *metrics {
@@ -59,6 +62,30 @@ func newMetrics() *metrics {
 				}
 				return float64(n)
 			}))
+	critical := func(oldest bool) float64 {
+		if m.criticalFn == nil {
+			return 0
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, since, err := m.criticalFn(ctx)
+		switch {
+		case err != nil:
+			return -1
+		case !oldest:
+			return float64(n)
+		case since.IsZero():
+			return 0
+		}
+		return time.Since(since).Seconds()
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emr_critical_results_waiting",
+			Help: "Critical results (HH, LL, AA) whose review no clinician has acknowledged yet (-1 when they could not be counted)."},
+			func() float64 { return critical(false) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emr_critical_results_oldest_wait_seconds",
+			Help: "How long the critical result waiting longest for its review has waited (0 when none waits; -1 when it could not be read)."},
+			func() float64 { return critical(true) }))
 	return m
 }
 

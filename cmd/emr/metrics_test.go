@@ -39,11 +39,20 @@ func TestServeMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	call(t, "GET", s.base+"/Patient?name=nobody", "", "")
+	// A critical result: one review waits.
+	status, _, obs := call(t, "POST", s.base+"/Observation", "application/fhir+json", `{"resourceType": "Observation", "status": "final",
+	  "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3"}]},
+	  "valueQuantity": {"value": 6.9, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"},
+	  "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "HH"}]}]}`)
+	if status != 201 {
+		t.Fatalf("POST Observation: %d %v", status, obs)
+	}
 
 	want := []string{
-		`emr_http_requests_total{code="201",handler="fhir",method="post"} 2`,
+		`emr_http_requests_total{code="201",handler="fhir",method="post"} 3`,
+		`emr_critical_results_waiting 1`, `emr_critical_results_oldest_wait_seconds`,
 		`emr_http_requests_total{code="200",handler="fhir",method="get"}`,
-		`emr_http_request_duration_seconds_bucket{handler="fhir",method="post",le="+Inf"} 2`,
+		`emr_http_request_duration_seconds_bucket{handler="fhir",method="post",le="+Inf"} 3`,
 		`emr_hl7v2_messages_received_total{ack="AA",type="ADT^A08"} 1`,
 		`emr_hl7v2_orders_sent_total{outcome="AA"} 1`,
 		`emr_hl7v2_orders_waiting 0`,

@@ -239,6 +239,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go a.smart.Run(ctx)
 	handler := securityHeaders(a.handler, https != nil)
 	if mets != nil {
+		mets.criticalFn = func(ctx context.Context) (int64, time.Time, error) { return a.reviews.Waiting(ctx, a.store) }
 		handler = mets.instrument(handler)
 		go mets.serve(ctx, metricsLn, logger)
 	}
@@ -322,6 +323,8 @@ type app struct {
 	backend string // "sqlite" or "postgres"
 	// auditKeyID names the key signing audit checkpoints ("" for none).
 	auditKeyID string
+	// reviews writes and counts the reviews of critical results.
+	reviews *critical.Reviews
 }
 
 // openApp opens the storage backend and wires every service.
@@ -338,7 +341,8 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	}
 	gate := access.NewGate(st, access.NewRolePolicy(defs, roles), "emr")
 	// Every critical result written through the gate asks for a review.
-	gate.OnWrite((&critical.Reviews{Definitions: defs}).Hook)
+	reviews := &critical.Reviews{Definitions: defs}
+	gate.OnWrite(reviews.Hook)
 	breakGlass := &access.BreakGlass{Store: st, Gate: gate}
 	accounts := auth.NewAccounts(st, roles, auth.AccountOptions{RelaxMFA: cfg.relaxMFA})
 	sessions := auth.NewSessions(st, auth.SessionOptions{Idle: cfg.sessionIdle})
@@ -435,7 +439,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(body)
 	})
-	return &app{store: st, accounts: accounts, sessions: sessions, smart: smartServer, gate: gate, roles: roles, api: apiMux, handler: mux, dbPath: dbPath,
+	return &app{reviews: reviews, store: st, accounts: accounts, sessions: sessions, smart: smartServer, gate: gate, roles: roles, api: apiMux, handler: mux, dbPath: dbPath,
 		backend: st.Backend(), auditKeyID: st.AuditKeyID()}, nil
 }
 

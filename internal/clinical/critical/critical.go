@@ -12,6 +12,7 @@
 package critical
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"slices"
@@ -91,7 +92,7 @@ func (r *Reviews) Hook(tx store.Tx, req access.Request, touched []access.Touched
 			continue
 		}
 		open, err := r.search(tx, url.Values{"code": {TaskSystem + "|" + TaskCode}, "focus": {"Observation/" + v.ID},
-			"status": {"requested,received,accepted,in-progress"}, "_count": {"1"}})
+			"status": {openStatuses}, "_count": {"1"}})
 		if err != nil {
 			return nil, err
 		}
@@ -146,6 +147,25 @@ func (r *Reviews) task(tx store.Tx, v *store.Version) fhir.Resource {
 		}
 	}
 	return t
+}
+
+// openStatuses are the statuses of a review not yet done.
+const openStatuses = "requested,received,accepted,in-progress"
+
+// Waiting says how many reviews are open in st and when the one waiting
+// longest was asked for (zero when none is), for monitoring.
+func (r *Reviews) Waiting(ctx context.Context, st store.Store) (int64, time.Time, error) {
+	q, err := search.Parse(r.Definitions, "Task", url.Values{"code": {TaskSystem + "|" + TaskCode}, "status": {openStatuses},
+		"_sort": {"authored-on"}, "_count": {"1"}, "_total": {"accurate"}}, search.ParseOptions{})
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	res, err := st.Search(ctx, q)
+	if err != nil || len(res.Matches) == 0 {
+		return 0, time.Time{}, err
+	}
+	oldest, _ := time.Parse(time.RFC3339, str(res.Matches[0].Resource["authoredOn"]))
+	return res.Total, oldest, nil
 }
 
 func (r *Reviews) search(tx store.Tx, params url.Values) ([]*store.Version, error) {

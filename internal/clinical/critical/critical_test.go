@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/clinical/critical"
@@ -123,6 +124,11 @@ func TestReviews(t *testing.T) {
 	}
 	if created != 1 {
 		t.Errorf("%d audit events of creating the review, want the write's", created)
+	}
+
+	reviews := &critical.Reviews{Definitions: spec.R5()}
+	if n, since, err := reviews.Waiting(context.Background(), r.st); err != nil || n != 1 || since.Format(time.RFC3339) != task["authoredOn"] {
+		t.Errorf("Waiting: %d since %v (%v); want 1 since %v", n, since, err, task["authoredOn"])
 	}
 
 	// Corrected while the review is open: still one. Acknowledged, then

@@ -14,7 +14,8 @@ import (
 type order struct {
 	control   string // ORC-1: NW, XO, CA, HD
 	controlID string // MSH-10
-	sr        fhir.Resource
+	sr        fhir.Resource // the order as it was last written (before a deletion, for one deleted)
+	version   int64         // the version sent: sr's, or the deletion's
 	patient   fhir.Resource
 	requester fhir.Resource // the Practitioner the request names, nil when none could be read
 	at        time.Time     // when the version was written (ORC-9)

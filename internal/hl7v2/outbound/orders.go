@@ -126,8 +126,9 @@ type sent struct {
 	Version int64  `json:"version"`
 }
 
-// writes are the interactions whose ServiceRequests are sent.
-var writes = []string{"create", "update", "patch"}
+// writes are the interactions whose ServiceRequests are sent: a deleted
+// order that was sent is cancelled.
+var writes = []string{"create", "update", "patch", "delete"}
 
 // Enqueue is a Gate.OnWrite hook: the ServiceRequest versions the
 // interaction wrote, in a category sent, go in the outbox in its
@@ -142,15 +143,20 @@ func (o *Orders) Enqueue(tx store.Tx, req access.Request, touched []access.Touch
 			continue
 		}
 		v, err := tx.Read("ServiceRequest", t.ID)
-		if err != nil {
-			if fhir.IsKind(err, fhir.KindNotFound) || fhir.IsKind(err, fhir.KindGone) {
-				continue
-			}
+		switch {
+		case fhir.IsKind(err, fhir.KindGone) && v != nil:
+			// Deleted in this transaction: what it was decides (at
+			// sending) whether the receiver has an order to cancel.
+		case fhir.IsKind(err, fhir.KindNotFound) || fhir.IsKind(err, fhir.KindGone):
+			continue
+		case err != nil:
 			return nil, err
+		case !o.sends(v.Resource):
+			continue
 		}
 		// Only a version this transaction wrote (a write's touched list
 		// may name what it read).
-		if v.VersionID != t.VersionID || !v.LastUpdated.Equal(tx.Now()) || !o.sends(v.Resource) {
+		if v.VersionID != t.VersionID || !v.LastUpdated.Equal(tx.Now()) {
 			continue
 		}
 		value, _ := json.Marshal(queued{ID: v.ID, Version: v.VersionID})
@@ -353,7 +359,22 @@ func (o *Orders) deliver(ctx context.Context, conn **mllp.Client, rec *store.Rec
 	if last != nil && last.Version >= v.VersionID {
 		return o.settle(ctx, rec, nil, nil, "") == nil // sent already (a lease changed hands mid-send)
 	}
-	ord := &order{control: control(v.Resource, last), controlID: "O" + strconv.FormatInt(v.Seq, 36), sr: v.Resource, at: v.LastUpdated}
+	ord := &order{controlID: "O" + strconv.FormatInt(v.Seq, 36), sr: v.Resource, version: v.VersionID, at: v.LastUpdated}
+	if v.Deleted {
+		// A deleted order the receiver has (and has not cancelled) is
+		// cancelled, in the words of its last version.
+		if last == nil || last.Control == "CA" {
+			return o.settle(ctx, rec, nil, nil, "") == nil
+		}
+		prev, err := o.Store.VRead(ctx, "ServiceRequest", q.ID, v.VersionID-1)
+		if err != nil {
+			o.log().Error("hl7v2 orders: reading a deleted order's last version failed", "order", q.ID, "error", err)
+			return false
+		}
+		ord.sr, ord.control = prev.Resource, "CA"
+	} else {
+		ord.control = control(v.Resource, last)
+	}
 	if ord.control == "" {
 		return o.settle(ctx, rec, nil, nil, "") == nil
 	}
@@ -465,13 +486,13 @@ func (o *Orders) settle(ctx context.Context, rec *store.Record, ord *order, ack 
 				outcome, detail = audit.MinorFailure, refusal
 			}
 			ev := audit.Event(audit.Entry{Category: audit.CategoryExport, Interaction: "hl7v2-send", Type: "ServiceRequest", ID: ord.sr.ID(),
-				VersionID: versionOf(ord.sr), Patient: patient, Agent: agent, Outcome: outcome, Detail: detail, Recorded: tx.Now(), Observer: o.Observer})
+				VersionID: ord.version, Patient: patient, Agent: agent, Outcome: outcome, Detail: detail, Recorded: tx.Now(), Observer: o.Observer})
 			if err := tx.AppendAudit(ev); err != nil {
 				return err
 			}
 		}
 		if refusal == "" {
-			value, _ := json.Marshal(sent{Control: ord.control, ID: ord.controlID, Version: versionOf(ord.sr)})
+			value, _ := json.Marshal(sent{Control: ord.control, ID: ord.controlID, Version: ord.version})
 			_, err := tx.PutRecord(&store.Record{Kind: sentKind, Key: ord.sr.ID(), Value: value}, store.AnyVersion)
 			return err
 		}

@@ -474,3 +474,24 @@ func TestOrdersSlowReceiver(t *testing.T) {
 		t.Errorf("%d messages for 3 orders", len(l.got))
 	}
 }
+
+// A deleted order the lab has is cancelled, in the words of its last
+// version; one never sent is not.
+func TestOrderDeleted(t *testing.T) {
+	e, l, pat, prac := setup(t)
+	e.run(t)
+	order := strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder)
+	id := e.do(t, http.MethodPost, "/fhir/ServiceRequest", order)["id"].(string)
+	if m := l.next(t); m.Get("ORC-1") != "NW" {
+		t.Fatalf("placed: %q", m.Encode())
+	}
+	waitFor(t, func() bool { return e.outbox(t) == 0 })
+	e.do(t, http.MethodDelete, "/fhir/ServiceRequest/"+id, "")
+	if m := l.next(t); m.Get("ORC-1") != "CA" || m.Get("ORC-2") != id || m.Get("OBR-4") != "2345-7" {
+		t.Errorf("deleted: %q", m.Encode())
+	}
+	draft := e.do(t, http.MethodPost, "/fhir/ServiceRequest", strings.Replace(order, `"status": "active"`, `"status": "draft"`, 1))["id"].(string)
+	e.do(t, http.MethodDelete, "/fhir/ServiceRequest/"+draft, "")
+	l.none(t, "a draft deleted")
+	waitFor(t, func() bool { return e.outbox(t) == 0 })
+}

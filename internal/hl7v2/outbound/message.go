@@ -12,8 +12,8 @@ import (
 
 // order is what an ORM^O01 says of one ServiceRequest version.
 type order struct {
-	control   string // ORC-1: NW, XO, CA, HD
-	controlID string // MSH-10
+	control   string        // ORC-1: NW, XO, CA, HD
+	controlID string        // MSH-10
 	sr        fhir.Resource // the order as it was last written (before a deletion, for one deleted)
 	version   int64         // the version sent: sr's, or the deletion's
 	patient   fhir.Resource

@@ -374,26 +374,33 @@ func TestOrdersOneSender(t *testing.T) {
 
 func testOrdersOneSender(t *testing.T, open func(t testing.TB) (*sqlstore.DB, error)) {
 	e, l, pat, prac := setupOn(t, open)
+	sentOnce(t, e, l, strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder), 10)
+}
+
+// sentOnce runs e's sender and a second one (another server on the same
+// database), places n orders, and checks that the lab received each
+// once.
+func sentOnce(t *testing.T, e *emr, l *lab, order string, n int) {
+	t.Helper()
 	e.run(t)
 	other := *e.orders
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { other.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	order := strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder)
-	for range 10 {
+	for range n {
 		e.do(t, http.MethodPost, "/fhir/ServiceRequest", order)
 	}
 	waitFor(t, func() bool { return e.outbox(t) == 0 })
-	time.Sleep(300 * time.Millisecond) // for a second sending
+	time.Sleep(500 * time.Millisecond) // for a second sending
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	seen := map[string]int{}
 	for _, m := range l.got {
 		seen[m.Get("ORC-2")]++
 	}
-	if len(l.got) != 10 || len(seen) != 10 {
-		t.Errorf("%d messages for %d orders, want 10 for 10", len(l.got), len(seen))
+	if len(l.got) != n || len(seen) != n {
+		t.Errorf("%d messages for %d orders, want %d for %d", len(l.got), len(seen), n, n)
 	}
 }
 
@@ -456,23 +463,7 @@ func TestOrdersSlowReceiver(t *testing.T) {
 		time.Sleep(time.Second)
 		return hl7v2.Ack(m, hl7v2.AA, "L", time.Now()).Encode()
 	})
-	e.run(t)
-	other := *e.orders
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { other.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	order := strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder)
-	for range 3 {
-		e.do(t, http.MethodPost, "/fhir/ServiceRequest", order)
-	}
-	waitFor(t, func() bool { return e.outbox(t) == 0 })
-	time.Sleep(500 * time.Millisecond) // for a second sending
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.got) != 3 {
-		t.Errorf("%d messages for 3 orders", len(l.got))
-	}
+	sentOnce(t, e, l, strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder), 3)
 }
 
 // A deleted order the lab has is cancelled, in the words of its last

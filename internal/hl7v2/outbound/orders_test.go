@@ -276,6 +276,35 @@ func TestOrderToResult(t *testing.T) {
 	}
 	l.none(t, "a result written through the interface")
 
+	// Another patient's result naming this order is refused: it would
+	// file one patient's result under another's order.
+	stranger := strings.Join([]string{
+		"MSH|^~\\&|LIS|CITY LAB|EMR|EMR|20261124120000+0100||ORU^R01^ORU_R01|R2|P|2.5.1",
+		"PID|1||999-00-1111^^^CITY LAB^MR||DOE^JOHN||19700101|M",
+		"OBR|1|" + id + "^EMR|F-2^CITY LAB|2345-7^Glucose^LN|||20261124100000||||||||||||||||||F",
+		"OBX|1|NM|2345-7^Glucose^LN||90|mg/dL^^UCUM|70-105|N|||F"}, "\r")
+	ack, _ = hl7v2.Parse(e.in.Handle(context.Background(), []byte(stranger), &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}))
+	if code, text := ack.Code(); code != hl7v2.AE || !strings.Contains(text, "ServiceRequest") {
+		t.Errorf("another patient's result naming the order: %s %s", code, text)
+	}
+	if reports := e.search(t, "DiagnosticReport?based-on=ServiceRequest/"+id); len(reports) != 1 {
+		t.Errorf("%d reports based on the order after another patient's result, want 1", len(reports))
+	}
+	// The same patient known by the identifier the lab echoes, without
+	// the EMR's own id: the order is theirs.
+	byMRN := strings.Join([]string{
+		"MSH|^~\\&|LIS|CITY LAB|EMR|EMR|20261124130000+0100||ORU^R01^ORU_R01|R3|P|2.5.1",
+		"PID|1||MRN-77^^^&2.16.840.1.113883.19.5&ISO^MR||EVERYWOMAN^EVE||19620320|F",
+		"OBR|1|" + id + "^EMR|F-3^CITY LAB|2345-7^Glucose^LN|||20261124120000||||||||||||||||||F",
+		"OBX|1|NM|2345-7^Glucose^LN||120|mg/dL^^UCUM|70-105|H|||F"}, "\r")
+	ack, _ = hl7v2.Parse(e.in.Handle(context.Background(), []byte(byMRN), &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}))
+	if code, text := ack.Code(); code != hl7v2.AA {
+		t.Errorf("the patient's result by MRN: %s %s", code, text)
+	}
+	if reports := e.search(t, "DiagnosticReport?based-on=ServiceRequest/"+id); len(reports) != 2 {
+		t.Errorf("%d reports based on the order, want 2", len(reports))
+	}
+
 	// Revoked: the lab is told to cancel it.
 	sr["status"] = "revoked"
 	body, _ := json.Marshal(sr)

@@ -123,9 +123,16 @@ func (mp *mapper) serviceRequest(obr *hl7v2.Segment, sequence int, orc, tq1 *hl7
 		return nil, "", "", wrong(hl7v2.ErrRequiredField, "OBR", sequence, 4, "the universal service identifier (OBR-4) is required: it is what is ordered")
 	}
 	sr["code"] = map[string]any{"concept": code}
+	// The priority: TQ1-9 (2.5 and later), else the TQ of OBR-27 or
+	// ORC-7 (component 6; ORM^O01 has no TQ1), else OBR-5 (before 2.5).
 	priority := mp.val(tq1, 9, 1, 1, 1)
-	if priority == "" {
-		priority = mp.val(obr, 5, 1, 1, 1)
+	for _, at := range []struct {
+		s          *hl7v2.Segment
+		field, rep int
+	}{{obr, 27, 6}, {orc, 7, 6}, {obr, 5, 1}} {
+		if priority == "" {
+			priority = mp.val(at.s, at.field, 1, at.rep, 1)
+		}
 	}
 	if p, ok := orderPriority[strings.ToUpper(priority)]; ok {
 		sr["priority"] = p

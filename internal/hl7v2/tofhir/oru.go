@@ -20,6 +20,7 @@ type report struct {
 	last    fhir.Resource // the resource an NTE annotates
 	effect  string        // OBR-7, for Observations without OBX-14
 	lab     bool          // a laboratory section (OBR-24), not imaging
+	basedOn []any         // the EMR's order it answers, which its Observations answer too
 }
 
 // oru maps an ORU^R01: a DiagnosticReport per OBR, an Observation per OBX.
@@ -117,10 +118,13 @@ func (mp *mapper) report(obr *hl7v2.Segment, sequence int, orc *hl7v2.Segment, p
 		"code":    code,
 		"subject": map[string]any{"reference": patient},
 	}
-	// A result of an order the EMR placed is based on it.
+	// A result of an order the EMR placed is based on it, if the order is
+	// this patient's: the conditional reference matches no order of
+	// another, and the message is AE.
 	for _, s := range []*hl7v2.Segment{obr, orc} {
 		if id := mp.own(s, 2, ""); id != "" {
-			r.res["basedOn"] = []any{map[string]any{"reference": "ServiceRequest?_id=" + id}}
+			r.basedOn = []any{map[string]any{"reference": "ServiceRequest?_id=" + url.QueryEscape(id) + "&" + mp.patientCriteria}}
+			r.res["basedOn"] = r.basedOn
 			break
 		}
 	}
@@ -206,6 +210,9 @@ func (mp *mapper) observation(obx *hl7v2.Segment, sequence int, r *report, patie
 		"status":       observationStatus(mp.val(obx, 11, 1, 1, 1)),
 		"code":         code,
 		"subject":      map[string]any{"reference": patient},
+	}
+	if r.basedOn != nil {
+		obs["basedOn"] = r.basedOn
 	}
 	category := "laboratory"
 	if !r.lab {

@@ -169,6 +169,11 @@ type mapper struct {
 	count   map[string]int  // segments seen, by name, for error locations
 	keys    map[string]bool // "Type system|value" of the resources mapped
 	bad     *Error          // the first value FHIR cannot hold
+	// patientCriteria find the message's patient among a ServiceRequest's
+	// search parameters ("patient=id", "patient.identifier=system|value"):
+	// a result is based on an order of the EMR's only if the order is
+	// that patient's.
+	patientCriteria string
 	// warnings are what the mapping leaves out of a message it takes.
 	warnings []hl7v2.Problem
 	utf8     bool // MSH-18 says UTF-8: no other bytes are read
@@ -378,6 +383,7 @@ func (mp *mapper) patient(replace bool) (string, error) {
 		if id := mp.own(pid, 3, "PI"); id != "" {
 			// A patient the EMR sent in an order: the one it has, never
 			// another made from the identifiers echoed back.
+			mp.patientCriteria = "patient=" + url.QueryEscape(id)
 			return "Patient?_id=" + id, nil
 		}
 	}
@@ -422,6 +428,7 @@ func (mp *mapper) patient(replace bool) (string, error) {
 	} else if strings.EqualFold(mp.val(pid, 30, 1, 1, 1), "Y") {
 		p["deceasedBoolean"] = true
 	}
+	mp.patientCriteria = "patient.identifier=" + url.QueryEscape(key["system"].(string)+"|"+key["value"].(string))
 	return mp.add(p, key["system"].(string), key["value"].(string), !replace), nil
 }
 

@@ -740,8 +740,24 @@ func TestPlacedOrderResult(t *testing.T) {
 		t.Errorf("a Patient entry for the EMR's own patient: %s", asJSON(got["Patient"]))
 	}
 	report := resource(got["DiagnosticReport"][0])
-	if g := asJSON(report["basedOn"]); g != `[{"reference":"ServiceRequest?_id=0193a2b4-aaaa-7e8f-9a0b-1c2d3e4f5a6b"}]` {
+	// Based on the order only if it is this patient's (the conditional
+	// reference matches no other's), the results as well as the report.
+	want := `[{"reference":"ServiceRequest?_id=0193a2b4-aaaa-7e8f-9a0b-1c2d3e4f5a6b\u0026patient=0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b"}]`
+	if g := asJSON(report["basedOn"]); g != want {
 		t.Errorf("basedOn %s", g)
+	}
+	if g := asJSON(resource(got["Observation"][0])["basedOn"]); g != want {
+		t.Errorf("the result's basedOn %s", g)
+	}
+	// A patient known by an identifier: the order must be that patient's.
+	byMRN := parse(t, oruR01, "PID|1||555-44-4444^^^CITY LAB^MR||EVERYWOMAN^EVE",
+		seg("OBR", map[int]string{1: "1", 2: "0193a2b4-aaaa-7e8f-9a0b-1c2d3e4f5a6b^EMR", 3: "F-2^CITY LAB", 4: "2345-7^Glucose^LN"}))
+	b, err = bundle(byMRN, Options{Placer: "EMR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := asJSON(resource(entries(t, b)["DiagnosticReport"][0])["basedOn"]); !strings.Contains(g, `\u0026patient.identifier=urn%3Aemr%3Ahl7v2%3Aauthority%3ACITY%2520LAB%7C555-44-4444"`) {
+		t.Errorf("basedOn for a patient known by an identifier: %s", g)
 	}
 	for _, e := range append(got["DiagnosticReport"], got["Observation"]...) {
 		if ref := resource(e)["subject"].(map[string]any)["reference"]; ref != "Patient?_id=0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b" {

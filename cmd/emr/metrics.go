@@ -6,8 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/emr-project/emr/internal/hl7v2"
+	"github.com/emr-project/emr/internal/hl7v2/tofhir"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -121,11 +125,20 @@ func (m *metrics) instrument(h http.Handler) http.Handler {
 
 // hl7Counted counts an HL7 v2 message received (inbound.Interface.Counted).
 func (m *metrics) hl7Counted(messageType, ack string) {
-	if ack == "" {
-		ack = "none"
-	}
-	if messageType == "" {
+	// Labels take few values whatever senders write: the types the
+	// interface takes, the acknowledgment codes.
+	switch {
+	case messageType == "":
 		messageType = "unparsed"
+	case !slices.Contains(tofhir.Events, messageType):
+		messageType = "other"
+	}
+	switch ack {
+	case hl7v2.AA, hl7v2.AE, hl7v2.AR:
+	case "":
+		ack = "none"
+	default:
+		ack = "other"
 	}
 	m.hl7Received.WithLabelValues(messageType, ack).Inc()
 }

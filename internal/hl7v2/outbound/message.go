@@ -24,8 +24,8 @@ type order struct {
 // message writes o as an ORM^O01 of HL7 v2.5.1: MSH, PID (the EMR's own
 // id of the patient first, as type PI in the placer's namespace, then
 // the patient's identifiers), PV1 when the order names an encounter, ORC
-// and TQ1 (priority, and when it is to be done), OBR (what, who asks,
-// why) and an NTE per note. The placer order number is the
+// (with when and how urgently it is to be done, ORC-7), OBR (what, who
+// asks, why; OBR-27 as ORC-7) and an NTE per note. The placer order number is the
 // ServiceRequest's id in the namespace Options.Placer; tofhir maps a
 // result that carries it back to the order.
 func (o *Orders) message(ord *order, now time.Time) ([]byte, error) {
@@ -61,9 +61,11 @@ func (o *Orders) message(ord *order, now time.Time) ([]byte, error) {
 			given = append(given, s)
 		}
 	}
-	xpn := join('^', esc(str(name["family"])), esc(first(given)), esc(strings.Join(rest(given), " ")))
-	if xpn != "" {
-		xpn += "^^^^L"
+	xpn := ""
+	if family, firstGiven := esc(str(name["family"])), esc(first(given)); family != "" || firstGiven != "" {
+		// XPN: family, given, further given names, suffix, prefix,
+		// degree, then the name type (L, legal) in component 7.
+		xpn = join('^', family, firstGiven, esc(strings.Join(rest(given), " ")), "", "", "", "L")
 	}
 	b.seg("PID", "1", "", strings.Join(ids, "~"), "", xpn, "", dtm(str(pat["birthDate"])), sexes[str(pat["gender"])], "", "", address(pat))
 	if enc := str(asMap(sr["encounter"])["reference"]); strings.HasPrefix(enc, "Encounter/") {
@@ -72,10 +74,10 @@ func (o *Orders) message(ord *order, now time.Time) ([]byte, error) {
 	}
 	number := join('^', esc(sr.ID()), esc(placer))
 	provider := o.provider(sr, ord.requester)
-	b.seg("ORC", ord.control, number, "", "", "", "", "", "", hl7v2.Timestamp(ord.at), "", "", provider)
-	if p := priorities[str(sr["priority"])]; p != "" || sr["occurrenceDateTime"] != nil {
-		b.seg("TQ1", "1", "", "", "", "", "", dtm(str(sr["occurrenceDateTime"])), "", p)
-	}
+	// When and how urgently, as a TQ (start in component 4, priority in
+	// 6): ORM^O01 has no TQ1 segment, so ORC-7 and OBR-27 carry it.
+	timing := join('^', "", "", "", dtm(str(sr["occurrenceDateTime"])), "", priorities[str(sr["priority"])])
+	b.seg("ORC", ord.control, number, "", "", "", "", timing, "", hl7v2.Timestamp(ord.at), "", "", provider)
 	var reasons []string
 	for _, r := range asSlice(sr["reason"]) {
 		if c := codeOf(asMap(asMap(r)["concept"])); c != "" {
@@ -83,7 +85,7 @@ func (o *Orders) message(ord *order, now time.Time) ([]byte, error) {
 		}
 	}
 	b.seg("OBR", "1", number, "", code, "", "", "", "", "", "", "", "", "", "", "", provider,
-		"", "", "", "", "", "", "", "", "", "", "", "", "", "", strings.Join(reasons, "~"))
+		"", "", "", "", "", "", "", "", "", "", timing, "", "", "", strings.Join(reasons, "~"))
 	n := 0
 	for _, note := range asSlice(sr["note"]) {
 		if text := str(asMap(note)["text"]); text != "" {

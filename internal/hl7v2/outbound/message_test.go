@@ -37,7 +37,11 @@ func FuzzOrderMessage(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%v\n%q", err, msg)
 		}
-		for field, want := range map[string]string{"PID-3": "p-1", "PID-5": family, "PID-5.2": given, "ORC-2": "sr-1", "MSH-10": "O1"} {
+		nameType := ""
+		if family != "" || given != "" {
+			nameType = "L"
+		}
+		for field, want := range map[string]string{"PID-3": "p-1", "PID-5": family, "PID-5.2": given, "PID-5.7": nameType, "ORC-2": "sr-1", "MSH-10": "O1"} {
 			if got := m.Get(field); got != want {
 				t.Errorf("%s = %q, want %q\n%q", field, got, want, msg)
 			}
@@ -59,4 +63,25 @@ func FuzzOrderMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The order control follows the order's status and what the receiver
+// last accepted (table 0119).
+func TestControl(t *testing.T) {
+	for _, c := range []struct {
+		status, last, want string
+	}{
+		{"active", "", "NW"}, {"active", "NW", "XO"}, {"active", "XO", "XO"}, {"active", "HD", "RL"}, {"active", "CA", "NW"},
+		{"on-hold", "", ""}, {"on-hold", "NW", "HD"}, {"on-hold", "HD", ""},
+		{"revoked", "", ""}, {"revoked", "XO", "CA"}, {"entered-in-error", "RL", "CA"}, {"revoked", "CA", ""},
+		{"draft", "", ""}, {"completed", "NW", ""},
+	} {
+		var last *sent
+		if c.last != "" {
+			last = &sent{Control: c.last}
+		}
+		if got := control(fhir.Resource{"resourceType": "ServiceRequest", "status": c.status}, last); got != c.want {
+			t.Errorf("%s after %q: %q, want %q", c.status, c.last, got, c.want)
+		}
+	}
 }

@@ -107,6 +107,16 @@ func (o *Orders) Backlog(ctx context.Context) (int, error) {
 	return len(recs), err
 }
 
+// outcomeOf is an acknowledgment code as a metric's outcome: one of the
+// codes a receiver may answer, else "other" (a label takes few values).
+func outcomeOf(code string) string {
+	switch code {
+	case hl7v2.AA, hl7v2.AE, hl7v2.AR, "CA", "CE", "CR":
+		return code
+	}
+	return "other"
+}
+
 func (o *Orders) count(outcome string) {
 	if o.Counted != nil {
 		o.Counted(outcome)
@@ -187,8 +197,11 @@ func (o *Orders) sends(sr fhir.Resource) bool {
 func control(sr fhir.Resource, last *sent) string {
 	switch str(sr["status"]) {
 	case "active":
-		if last == nil || last.Control == "CA" {
+		switch {
+		case last == nil || last.Control == "CA":
 			return "NW"
+		case last.Control == "HD":
+			return "RL" // released from the hold
 		}
 		return "XO"
 	case "on-hold":
@@ -398,7 +411,7 @@ func (o *Orders) deliver(ctx context.Context, conn **mllp.Client, rec *store.Rec
 		return false
 	}
 	code, text := ack.Code()
-	o.count(code)
+	o.count(outcomeOf(code))
 	switch code {
 	case hl7v2.AA, "CA":
 		return o.settle(ctx, rec, ord, ack, "") == nil
@@ -406,7 +419,9 @@ func (o *Orders) deliver(ctx context.Context, conn **mllp.Client, rec *store.Rec
 	if text == "" {
 		text = "no reason given"
 	}
-	o.log().Warn("hl7v2 orders: the receiver refused an order", "to", o.To, "order", q.ID, "control_id", ord.controlID, "ack", code, "text", text)
+	// The receiver's words may name the patient: they go in the Task, not
+	// in the log.
+	o.log().Warn("hl7v2 orders: the receiver refused an order; the reason is on its Task", "to", o.To, "order", q.ID, "control_id", ord.controlID, "ack", code)
 	return o.settle(ctx, rec, ord, ack, fmt.Sprintf("%s refused the order (%s): %s", o.To, code, text)) == nil
 }
 

@@ -229,7 +229,7 @@ func TestOrderToResult(t *testing.T) {
 		"MSH-3": "EMR", "MSH-5": "LIS", "MSH-6": "CITY LAB", "MSH-9": "ORM", "MSH-11": "P", "MSH-12": "2.5.1",
 		"ORC-1": "NW", "ORC-2": id, "ORC-2.2": "EMR", "OBR-2": id, "OBR-4": "2345-7", "OBR-4.3": "LN",
 		"PID-3": pat, "PID-3.4": "EMR", "PID-3.5": "PI", "PID-5": "Everywoman", "PID-7": "19620320", "PID-8": "F",
-		"TQ1-9": "S", "ORC-12": "1234567893", "ORC-12.2": "Able", "OBR-31.2": "Polyuria | thirst",
+		"ORC-7.6": "S", "OBR-27.6": "S", "ORC-12": "1234567893", "ORC-12.2": "Able", "OBR-31.2": "Polyuria | thirst",
 	} {
 		if got := m.Get(field); got != want {
 			t.Errorf("%s = %q, want %q", field, got, want)

@@ -145,12 +145,15 @@ func (ws *Workspace) acknowledgeCritical(w http.ResponseWriter, r *http.Request)
 			return nil, err
 		}
 		t := cur.Resource
-		if codeOf(t["code"]) != critical.TaskCode || cur.VersionID != version || str(t, "status") == "completed" {
+		if !critical.IsReview(t) {
+			return nil, fhir.Errorf(fhir.KindNotFound, "Task/%s is not the review of a critical result", id)
+		}
+		if cur.VersionID != version || !critical.Open(t) {
 			return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
 		}
 		t["status"] = "completed"
 		t["lastModified"] = now.Format(time.RFC3339)
-		t["executionPeriod"] = map[string]any{"start": str(t, "authoredOn"), "end": now.Format(time.RFC3339)}
+		t["executionPeriod"] = map[string]any{"end": now.Format(time.RFC3339)}
 		t["performer"] = []any{map[string]any{"actor": principalActor(r)}}
 		if note != "" {
 			t["note"] = []any{map[string]any{"text": note, "time": now.Format(time.RFC3339)}}

@@ -43,13 +43,19 @@ func TestCriticalResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	task := string(v.Resource.JSON())
-	for _, want := range []string{`"status":"completed"`, `"performer":[{"actor":`, "dr1", "Called the patient", `"executionPeriod"`} {
+	for _, want := range []string{`"status":"completed"`, `"performer":[{"actor":`, "dr1", "Called the patient", `"executionPeriod":{"end":`} {
 		if !strings.Contains(task, want) {
 			t.Errorf("the acknowledged review lacks %s: %s", want, task)
 		}
 	}
 	if issues := validate.New(spec.R5()).Validate(v.Resource); validate.HasErrors(issues) {
 		t.Errorf("the acknowledged review is not valid R5: %v", issues)
+	}
+	// Not a review (a Task of another kind): not found, nothing written.
+	s.put(`{"resourceType": "Task", "id": "other-1", "status": "requested", "intent": "order", "for": {"reference": "Patient/jose"},
+	  "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]}}`)
+	if a := b.post("/results/critical/other-1", url.Values{"csrf": {csrf}, "version": {"1"}}); a.status != http.StatusNotFound {
+		t.Errorf("acknowledging a Task that is no review: %d", a.status)
 	}
 	// Again, from a page shown before: it was done; nothing is written.
 	wantAll(t, "twice", b.post("/results/critical/review-1", url.Values{"csrf": {csrf}, "version": {"1"}}), http.StatusConflict, "meanwhile")

@@ -68,9 +68,12 @@ type Reviews struct {
 // writes are the interactions whose results are reviewed.
 var writes = []string{"create", "update", "patch"}
 
-// Hook is an access.WriteHook: a review Task for each critical result
-// the interaction wrote, unless one is open for that result already (a
-// corrected value while the first is still to be seen asks once).
+// Hook is an access.WriteHook. For each Observation version the
+// interaction wrote: a critical result without an open review gets one;
+// a new version of a result whose review is open moves the review to it
+// (the clinician acknowledges what the result says now, corrected or
+// not); a result withdrawn (entered in error, cancelled) cancels its
+// open review.
 func (r *Reviews) Hook(tx store.Tx, req access.Request, touched []access.Touched) ([]access.Touched, error) {
 	if !slices.Contains(writes, req.Interaction) {
 		return nil, nil
@@ -88,23 +91,44 @@ func (r *Reviews) Hook(tx store.Tx, req access.Request, touched []access.Touched
 			return nil, err
 		}
 		// Only a version this transaction wrote.
-		if v.VersionID != t.VersionID || !v.LastUpdated.Equal(tx.Now()) || !Of(v.Resource) {
+		if v.VersionID != t.VersionID || !v.LastUpdated.Equal(tx.Now()) {
 			continue
 		}
+		critical, withdrawn := Of(v.Resource), slices.Contains([]string{"entered-in-error", "cancelled"}, str(v.Resource["status"]))
+		if !critical && v.VersionID == 1 {
+			continue // a first version has no review yet: the common case costs no search
+		}
 		open, err := r.search(tx, url.Values{"code": {TaskSystem + "|" + TaskCode}, "focus": {"Observation/" + v.ID},
-			"status": {openStatuses}, "_count": {"1"}})
+			"status": {openStatuses}, "_count": {"10"}})
 		if err != nil {
 			return nil, err
 		}
-		if len(open) > 0 {
+		if len(open) == 0 {
+			if !critical {
+				continue
+			}
+			tv, err := tx.Create(r.task(tx, v))
+			if err != nil {
+				return nil, fmt.Errorf("the review of critical result Observation/%s: %w", v.ID, err)
+			}
+			out = append(out, access.TouchedVersion(tv))
 			continue
 		}
-		task := r.task(tx, v)
-		tv, err := tx.Create(task)
-		if err != nil {
-			return nil, fmt.Errorf("the review of critical result Observation/%s: %w", v.ID, err)
+		for _, o := range open {
+			task := o.Resource
+			task["lastModified"] = tx.Now().UTC().Format(time.RFC3339)
+			if withdrawn {
+				task["status"] = "cancelled"
+				task["statusReason"] = map[string]any{"concept": map[string]any{"text": "The result was withdrawn (" + str(v.Resource["status"]) + "): there is nothing to act on."}}
+			} else {
+				task["focus"] = map[string]any{"reference": fmt.Sprintf("Observation/%s/_history/%d", v.ID, v.VersionID)}
+			}
+			tv, _, err := tx.Update(task, o.VersionID)
+			if err != nil {
+				return nil, fmt.Errorf("the review of critical result Observation/%s: %w", v.ID, err)
+			}
+			out = append(out, access.TouchedVersion(tv))
 		}
-		out = append(out, access.TouchedVersion(tv))
 	}
 	return out, nil
 }
@@ -125,13 +149,19 @@ func (r *Reviews) task(tx store.Tx, v *store.Version) fhir.Resource {
 	if subject := mapOf(v.Resource["subject"]); strings.HasPrefix(str(subject["reference"]), "Patient/") {
 		t["for"] = map[string]any{"reference": str(subject["reference"])}
 	}
-	// Whoever ordered the test answers for its result.
+	// Whoever ordered the test answers for its result: an order of the
+	// result's own patient only (the transaction is the EMR's, not the
+	// writer's, so another patient's order must not leak through here).
 	for _, b := range slice(v.Resource["basedOn"]) {
 		id, ok := strings.CutPrefix(str(mapOf(b)["reference"]), "ServiceRequest/")
 		if !ok {
 			continue
 		}
-		if sr, err := tx.Read("ServiceRequest", strings.Split(id, "/")[0]); err == nil {
+		sr, err := tx.Read("ServiceRequest", strings.Split(id, "/")[0])
+		if err == nil && str(mapOf(sr.Resource["subject"])["reference"]) != str(mapOf(v.Resource["subject"])["reference"]) {
+			continue
+		}
+		if err == nil {
 			if req := mapOf(sr.Resource["requester"]); req != nil {
 				owner := map[string]any{}
 				for _, k := range []string{"reference", "display"} {
@@ -151,6 +181,21 @@ func (r *Reviews) task(tx store.Tx, v *store.Version) fhir.Resource {
 
 // openStatuses are the statuses of a review not yet done.
 const openStatuses = "requested,received,accepted,in-progress"
+
+// IsReview reports whether task is the review of a critical result.
+func IsReview(task fhir.Resource) bool {
+	for _, c := range slice(mapOf(task["code"])["coding"]) {
+		if c := mapOf(c); str(c["system"]) == TaskSystem && str(c["code"]) == TaskCode {
+			return task.Type() == "Task"
+		}
+	}
+	return false
+}
+
+// Open reports whether a review is still to be done.
+func Open(task fhir.Resource) bool {
+	return slices.Contains(strings.Split(openStatuses, ","), str(task["status"]))
+}
 
 // Waiting says how many reviews are open in st and when the one waiting
 // longest was asked for (zero when none is), for monitoring.

@@ -136,8 +136,12 @@ func TestReviews(t *testing.T) {
 	obs["status"] = "corrected"
 	b, _ := json.Marshal(obs)
 	r.do(t, http.MethodPut, "/fhir/Observation/"+id, string(b))
-	if n := len(r.reviews(t, id)); n != 1 {
-		t.Errorf("%d reviews after a correction while one is open, want 1", n)
+	if open := r.reviews(t, id); len(open) != 1 {
+		t.Errorf("%d reviews after a correction while one is open, want 1", len(open))
+	} else if focus := open[0]["focus"].(map[string]any)["reference"]; focus != "Observation/"+id+"/_history/2" {
+		t.Errorf("the open review's focus is %v after the correction, want the corrected version", focus)
+	} else {
+		task = open[0]
 	}
 	task["status"] = "completed"
 	b, _ = json.Marshal(task)
@@ -147,6 +151,22 @@ func TestReviews(t *testing.T) {
 	r.do(t, http.MethodPut, "/fhir/Observation/"+id, string(b))
 	if n := len(r.reviews(t, id)); n != 2 {
 		t.Errorf("%d reviews after a correction of an acknowledged result, want 2", n)
+	}
+
+	// Withdrawn while its review is open: the review is cancelled.
+	w := r.do(t, http.MethodPost, "/fhir/Observation", observation(pat, "final", "LL"))
+	w["status"] = "entered-in-error"
+	b, _ = json.Marshal(w)
+	r.do(t, http.MethodPut, "/fhir/Observation/"+w["id"].(string), string(b))
+	if rv := r.reviews(t, w["id"].(string)); len(rv) != 1 || rv[0]["status"] != "cancelled" {
+		t.Errorf("the review of a withdrawn result: %v", rv)
+	}
+
+	// Another patient's order named by a result gives its review no owner.
+	other := r.do(t, http.MethodPost, "/fhir/Patient", `{"resourceType": "Patient", "name": [{"family": "Doe"}]}`)["id"].(string)
+	o := r.do(t, http.MethodPost, "/fhir/Observation", strings.Replace(observation(other, "final", "HH"), `"status"`, `"basedOn": [{"reference": "ServiceRequest/`+sr+`"}], "status"`, 1))
+	if rv := r.reviews(t, o["id"].(string)); len(rv) != 1 || rv[0]["owner"] != nil {
+		t.Errorf("the review of a result naming another patient's order: %v", rv)
 	}
 
 	// Not critical, not a result, or not through the gate: no review.

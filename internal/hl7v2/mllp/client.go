@@ -2,6 +2,8 @@ package mllp
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"time"
 )
@@ -26,6 +28,11 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 // NewClient is a client on conn, which the caller dialled (with TLS, say).
 func NewClient(conn net.Conn) *Client { return &Client{conn: conn, r: NewReader(conn, 0)} }
 
+// ErrNotSent wraps Send's errors that come before the whole message was
+// written: the receiver cannot have taken it. Any later error (no
+// answer) leaves that unknown.
+var ErrNotSent = errors.New("mllp: the message was not sent")
+
 // Send sends msg and returns the acknowledgment, waiting for it until
 // ctx ends (or for a minute when ctx has no deadline).
 func (c *Client) Send(ctx context.Context, msg []byte) ([]byte, error) {
@@ -37,7 +44,7 @@ func (c *Client) Send(ctx context.Context, msg []byte) ([]byte, error) {
 	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Now()) })
 	defer stop()
 	if err := WriteMessage(c.conn, msg); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
 	ack, err := c.r.ReadMessage()
 	if err != nil && ctx.Err() != nil {

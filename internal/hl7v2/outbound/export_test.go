@@ -11,3 +11,11 @@ func ShortLease(t *testing.T, d time.Duration) {
 	leaseFor = d
 	t.Cleanup(func() { leaseFor = old })
 }
+
+// FewTries makes an unanswered order's clinician be told after n tries,
+// for the rest of the test.
+func FewTries(t *testing.T, n int) {
+	old := maxTries
+	maxTries = n
+	t.Cleanup(func() { maxTries = old })
+}

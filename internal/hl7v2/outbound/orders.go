@@ -127,6 +127,8 @@ func (o *Orders) count(outcome string) {
 type queued struct {
 	ID      string `json:"id"`
 	Version int64  `json:"version"`
+	// Tries counts the sendings the receiver did not answer.
+	Tries int `json:"tries,omitempty"`
 }
 
 // sent is what the receiver last accepted of an order.
@@ -232,12 +234,16 @@ func (o *Orders) Run(ctx context.Context) {
 	var lead context.Context // while the lease is held; nil otherwise
 	var lost context.CancelFunc
 	keep := func() {
-		held := o.lead(ctx, owner)
+		// A renewal that hangs (a database out of reach) is a lease lost:
+		// it must end before the lease would.
+		rctx, cancel := context.WithTimeout(ctx, leaseFor/3)
+		held := o.lead(rctx, owner)
+		cancel()
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
 		case held && lead == nil:
-			lead, lost = context.WithCancel(ctx)
+			lead, lost = context.WithCancel(context.WithValue(ctx, ownerKey{}, owner))
 		case !held && lead != nil:
 			lost()
 			lead = nil
@@ -305,6 +311,18 @@ func (o *Orders) Run(ctx context.Context) {
 		}
 	}
 }
+
+// ownerKey keys the lease holder's name in the context of what it sends,
+// for settle to check that it still holds the lease.
+type ownerKey struct{}
+
+// errLeaseLost is a settling refused because another sender holds the
+// lease: the record stays for it.
+var errLeaseLost = errors.New("another server holds the lease of the order sender")
+
+// maxTries is how many times an order is sent without an answer before
+// the clinician is told and the next orders go. A variable for tests.
+var maxTries = 10
 
 // leaseFor is how long a sender's lease lasts unless renewed: after a
 // server dies holding it (kill -9, power loss), its orders wait this long
@@ -402,12 +420,31 @@ func (o *Orders) deliver(ctx context.Context, conn **mllp.Client, rec *store.Rec
 		o.count("unsendable")
 		return o.settle(ctx, rec, ord, nil, err.Error()) == nil
 	}
-	ack, err := o.send(ctx, conn, msg, ord.controlID)
+	ack, written, err := o.send(ctx, conn, msg, ord.controlID)
 	if err != nil {
-		if ctx.Err() == nil {
-			o.count("unanswered")
+		if ctx.Err() != nil {
+			return false
 		}
-		o.log().Warn("hl7v2 orders: no acknowledgment; the order is sent again later", "to", o.To, "order", q.ID, "control_id", ord.controlID, "error", err)
+		o.count("unanswered")
+		if !written {
+			// No connection: the receiver is down, and every order waits
+			// for it, in order.
+			o.log().Warn("hl7v2 orders: the receiver cannot be reached; the orders wait", "to", o.To, "error", err)
+			return false
+		}
+		// Sent, and not answered: after maxTries the clinician is told,
+		// and the orders behind it go (one message the receiver chokes on
+		// must not hold back every other patient's).
+		q.Tries++
+		if q.Tries >= maxTries {
+			o.log().Error("hl7v2 orders: the receiver never answered an order; its clinician is told on a Task", "to", o.To, "order", q.ID, "control_id", ord.controlID, "tries", q.Tries)
+			return o.settle(ctx, rec, ord, nil, fmt.Sprintf("%s did not acknowledge the order after %d tries: it may or may not have it; call the laboratory", o.To, q.Tries)) == nil
+		}
+		value, _ := json.Marshal(q)
+		if _, perr := o.Store.PutRecord(ctx, &store.Record{Kind: rec.Kind, Key: rec.Key, Value: value}, rec.Version); perr != nil {
+			o.log().Error("hl7v2 orders: counting a try failed", "order", q.ID, "error", perr)
+		}
+		o.log().Warn("hl7v2 orders: no acknowledgment; the order is sent again later", "to", o.To, "order", q.ID, "control_id", ord.controlID, "tries", q.Tries, "error", err)
 		return false
 	}
 	code, text := ack.Code()
@@ -453,11 +490,11 @@ func (o *Orders) prepare(ctx context.Context, ord *order) ([]byte, error) {
 // send sends msg on the connection (dialled first when there is none)
 // and returns the acknowledgment of controlID. Any failure closes the
 // connection: the next try dials again.
-func (o *Orders) send(ctx context.Context, conn **mllp.Client, msg []byte, controlID string) (*hl7v2.Message, error) {
+func (o *Orders) send(ctx context.Context, conn **mllp.Client, msg []byte, controlID string) (ack *hl7v2.Message, written bool, err error) {
 	if *conn == nil {
 		c, err := o.Dial(ctx)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		*conn = mllp.NewClient(c)
 	}
@@ -468,7 +505,6 @@ func (o *Orders) send(ctx context.Context, conn **mllp.Client, msg []byte, contr
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	raw, err := (*conn).Send(sctx, msg)
-	var ack *hl7v2.Message
 	if err == nil {
 		if ack, err = hl7v2.Parse(raw); err == nil && ack.Get("MSA-2") != controlID {
 			err = fmt.Errorf("the acknowledgment is of control id %q, not %q", ack.Get("MSA-2"), controlID)
@@ -477,9 +513,11 @@ func (o *Orders) send(ctx context.Context, conn **mllp.Client, msg []byte, contr
 	if err != nil {
 		(*conn).Close()
 		*conn = nil
-		return nil, err
+		// A connection that fails before the message is out counts as
+		// none; whether it went, only an answer would tell.
+		return nil, !errors.Is(err, mllp.ErrNotSent), err
 	}
-	return ack, nil
+	return ack, true, nil
 }
 
 // settle ends rec in one transaction: the record goes; for an order the
@@ -487,6 +525,13 @@ func (o *Orders) send(ctx context.Context, conn **mllp.Client, msg []byte, contr
 // not ""), a Task on the order says so; each message sent is audited.
 func (o *Orders) settle(ctx context.Context, rec *store.Record, ord *order, ack *hl7v2.Message, refusal string) error {
 	err := o.Store.Write(ctx, func(tx store.Tx) error {
+		// Only the lease holder settles: a sender that lost the lease
+		// mid-send leaves the record to the one that has it.
+		if owner, _ := ctx.Value(ownerKey{}).(string); owner != "" {
+			if cur, err := tx.GetRecord(leaseKind, leaseKey); err != nil || string(cur.Value) != owner {
+				return errLeaseLost
+			}
+		}
 		if err := tx.DeleteRecord(rec.Kind, rec.Key); err != nil {
 			return err
 		}

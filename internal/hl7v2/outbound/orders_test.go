@@ -486,13 +486,15 @@ func BenchmarkOrders(b *testing.B) {
 // lease while it waits (the heartbeat), so the other server never sends
 // the same order too.
 func TestOrdersSlowReceiver(t *testing.T) {
-	outbound.ShortLease(t, 300*time.Millisecond)
+	// Leases of 1 s renewed every 333 ms: a renewal slower than 600 ms (a
+	// loaded machine) would be needed to lose one.
+	outbound.ShortLease(t, time.Second)
 	e, l, pat, prac := setup(t)
 	l.setAnswer(func(m *hl7v2.Message) []byte {
-		time.Sleep(time.Second)
+		time.Sleep(3 * time.Second)
 		return hl7v2.Ack(m, hl7v2.AA, "L", time.Now()).Encode()
 	})
-	sentOnce(t, e, l, strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder), 3)
+	sentOnce(t, e, l, strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder), 2)
 }
 
 // A deleted order the lab has is cancelled, in the words of its last
@@ -514,4 +516,34 @@ func TestOrderDeleted(t *testing.T) {
 	e.do(t, http.MethodDelete, "/fhir/ServiceRequest/"+draft, "")
 	l.none(t, "a draft deleted")
 	waitFor(t, func() bool { return e.outbox(t) == 0 })
+}
+
+// An order the lab never answers holds back the next ones for a few
+// tries only: then its clinician is told on a Task, and the rest go.
+func TestOrderNeverAnswered(t *testing.T) {
+	outbound.FewTries(t, 2)
+	e, l, pat, prac := setup(t)
+	order := strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder)
+	poison := e.do(t, http.MethodPost, "/fhir/ServiceRequest", order)["id"].(string)
+	next := e.do(t, http.MethodPost, "/fhir/ServiceRequest", order)["id"].(string)
+	l.setAnswer(func(m *hl7v2.Message) []byte {
+		if m.Get("ORC-2") == poison {
+			return nil // the connection closes unanswered
+		}
+		return hl7v2.Ack(m, hl7v2.AA, "L", time.Now()).Encode()
+	})
+	e.run(t)
+	for i := range 2 {
+		if m := l.next(t); m.Get("ORC-2") != poison {
+			t.Fatalf("sending %d: %q, want the first order", i+1, m.Encode())
+		}
+	}
+	if m := l.next(t); m.Get("ORC-2") != next {
+		t.Errorf("then: %q, want the next order", m.Encode())
+	}
+	waitFor(t, func() bool { return e.outbox(t) == 0 })
+	tasks := e.search(t, "Task?focus=ServiceRequest/"+poison)
+	if len(tasks) != 1 || !strings.Contains(tasks[0]["statusReason"].(map[string]any)["concept"].(map[string]any)["text"].(string), "did not acknowledge the order after 2 tries") {
+		t.Errorf("the unanswered order's task: %v", tasks)
+	}
 }

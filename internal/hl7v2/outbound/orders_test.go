@@ -491,7 +491,7 @@ func TestOrdersSlowReceiver(t *testing.T) {
 	outbound.ShortLease(t, time.Second)
 	e, l, pat, prac := setup(t)
 	l.setAnswer(func(m *hl7v2.Message) []byte {
-		time.Sleep(3 * time.Second)
+		time.Sleep(1500 * time.Millisecond) // longer than the lease, within the sender's 2 s wait
 		return hl7v2.Ack(m, hl7v2.AA, "L", time.Now()).Encode()
 	})
 	sentOnce(t, e, l, strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder), 2)

@@ -163,7 +163,7 @@ func codeOf(cc map[string]any) string {
 	return out
 }
 
-// priorities maps ServiceRequest.priority to table 0485 (TQ1-9): urgent,
+// priorities maps ServiceRequest.priority to table 0485 (TQ component 6): urgent,
 // which v2 has no code for, goes as A (as soon as possible).
 var priorities = map[string]string{"routine": "R", "urgent": "A", "asap": "A", "stat": "S"}
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emr-project/emr/internal/auth"
 	"github.com/emr-project/emr/internal/clinical/critical"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
@@ -61,5 +62,38 @@ func TestCriticalResults(t *testing.T) {
 	wantAll(t, "twice", b.post("/results/critical/review-1", url.Values{"csrf": {csrf}, "version": {"1"}}), http.StatusConflict, "meanwhile")
 	if v2, _ := s.store.Read(context.Background(), "Task", "review-1"); v2.VersionID != v.VersionID {
 		t.Errorf("acknowledged twice: version %d", v2.VersionID)
+	}
+}
+
+// A patient's consent that keeps their record from a clinician keeps
+// their critical results from that clinician's list too: the search
+// applies it, and acknowledging is refused.
+func TestCriticalResultsRespectConsent(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose, `{"resourceType": "Observation", "id": "k1", "status": "final", "subject": {"reference": "Patient/jose"},
+	  "code": {"text": "Potassium"}, "valueQuantity": {"value": 6.9, "unit": "mmol/L"},
+	  "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "HH"}]}]}`,
+		`{"resourceType": "Task", "id": "review-1", "status": "requested", "intent": "order", "priority": "stat",
+	  "code": {"coding": [{"system": "`+critical.TaskSystem+`", "code": "`+critical.TaskCode+`"}]},
+	  "focus": {"reference": "Observation/k1/_history/1"}, "for": {"reference": "Patient/jose"}, "authoredOn": "2026-11-24T08:00:00Z"}`,
+		`{"resourceType":"Consent","id":"optout","status":"active","subject":{"reference":"Patient/jose"},"decision":"deny",
+		"provision":[{"actor":[{"reference":{"reference":"Practitioner/family-doctor"}}]}]}`)
+	if _, err := s.accounts.Add(context.Background(), "dr2", "physician", auth.AddOptions{Password: pw, FHIRUser: "Practitioner/dr2"}); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	if a := b.signIn("dr2", pw, ""); a.status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", a.status)
+	}
+	page := b.get("/results/critical")
+	wantAll(t, "restricted", page, http.StatusOK, "No critical result waits")
+	if strings.Contains(page.body, "GARC") || strings.Contains(page.body, "Potassium") {
+		t.Errorf("the list shows a patient whose consent keeps them from this clinician")
+	}
+	if a := b.post("/results/critical/review-1", url.Values{"csrf": {csrfOf(t, page.body)}, "version": {"1"}}); a.status < 400 {
+		t.Errorf("acknowledging a hidden review: %d", a.status)
+	}
+	if v, _ := s.store.Read(context.Background(), "Task", "review-1"); v.Resource["status"] != "requested" {
+		t.Errorf("the hidden review was changed: %v", v.Resource["status"])
 	}
 }

@@ -43,10 +43,13 @@ type criticalData struct {
 	More  bool
 	Done  string
 	Error string
+	// Mine lists only the reviews the user owns (the tests they
+	// ordered); CanFilter says the user is a practitioner who may own some.
+	Mine, CanFilter bool
 }
 
 func (ws *Workspace) criticalResults(w http.ResponseWriter, r *http.Request) error {
-	return ws.criticalPage(w, r, http.StatusOK, &criticalData{Done: r.URL.Query().Get("acknowledged")})
+	return ws.criticalPage(w, r, http.StatusOK, &criticalData{Done: r.URL.Query().Get("acknowledged"), Mine: r.URL.Query().Get("mine") == "1"})
 }
 
 func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status int, data *criticalData) error {
@@ -54,9 +57,18 @@ func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status
 	v.Data = data
 	ctx := r.Context()
 	now := ws.now()
+	params := url.Values{"code": {critical.TaskSystem + "|" + critical.TaskCode},
+		"status": {"requested,received,accepted,in-progress"}, "_sort": {"authored-on"}, "_count": {strconv.Itoa(criticalLimit + 1)}}
+	if p := access.PrincipalFrom(ctx); p != nil && strings.HasPrefix(p.FHIRUser, "Practitioner/") {
+		data.CanFilter = true
+		if data.Mine {
+			params.Set("owner", p.FHIRUser)
+		}
+	} else {
+		data.Mine = false
+	}
 	err := ws.read(r, access.Request{Interaction: "search-type", Type: "Task"}, func(st store.Store) ([]access.Touched, error) {
-		q, err := search.Parse(ws.Definitions, "Task", url.Values{"code": {critical.TaskSystem + "|" + critical.TaskCode},
-			"status": {"requested,received,accepted,in-progress"}, "_sort": {"authored-on"}, "_count": {strconv.Itoa(criticalLimit + 1)}}, search.ParseOptions{})
+		q, err := search.Parse(ws.Definitions, "Task", params, search.ParseOptions{})
 		if err != nil {
 			return nil, err
 		}

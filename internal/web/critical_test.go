@@ -97,3 +97,33 @@ func TestCriticalResultsRespectConsent(t *testing.T) {
 		t.Errorf("the hidden review was changed: %v", v.Resource["status"])
 	}
 }
+
+// A practitioner may list only the reviews of the tests they ordered.
+func TestCriticalResultsMine(t *testing.T) {
+	s := newWorkspaceSite(t)
+	review := func(id, obs, owner string) string {
+		return `{"resourceType": "Task", "id": "` + id + `", "status": "requested", "intent": "order", "priority": "stat",
+	  "code": {"coding": [{"system": "` + critical.TaskSystem + `", "code": "` + critical.TaskCode + `"}]},
+	  "focus": {"reference": "Observation/` + obs + `/_history/1"}, "for": {"reference": "Patient/jose"}, "authoredOn": "2026-11-24T08:00:00Z",
+	  "owner": {"reference": "` + owner + `"}}`
+	}
+	result := func(id, name string) string {
+		return `{"resourceType": "Observation", "id": "` + id + `", "status": "final", "subject": {"reference": "Patient/jose"},
+	  "code": {"text": "` + name + `"}, "valueQuantity": {"value": 6.9, "unit": "mmol/L"},
+	  "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "HH"}]}]}`
+	}
+	s.put(jose, result("k1", "Potassium"), result("n1", "Sodium"), review("r1", "k1", "Practitioner/dr3"), review("r2", "n1", "Practitioner/other"))
+	if _, err := s.accounts.Add(context.Background(), "dr3", "physician", auth.AddOptions{Password: pw, FHIRUser: "Practitioner/dr3"}); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser()
+	if a := b.signIn("dr3", pw, ""); a.status != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", a.status)
+	}
+	wantAll(t, "all", b.get("/results/critical"), http.StatusOK, "Potassium", "Sodium", "Only the tests I ordered")
+	mine := b.get("/results/critical?mine=1")
+	wantAll(t, "mine", mine, http.StatusOK, "Potassium", "All critical results I may see")
+	if strings.Contains(mine.body, "Sodium") {
+		t.Errorf("the list of mine shows another's review")
+	}
+}

@@ -18,8 +18,8 @@ import (
 
 // ordersConfig is the flags of the order sender.
 type ordersConfig struct {
-	to, categories, receiver, placer string
-	tlsCA, tlsCert, tlsKey           string
+	to, categories, receiver, placer, message string
+	tlsCA, tlsCert, tlsKey                    string
 }
 
 // ordersFlags declares the flags of the order sender.
@@ -27,6 +27,7 @@ func ordersFlags(fs *flag.FlagSet, c *ordersConfig) {
 	fs.StringVar(&c.to, "hl7-orders-to", "", "send the orders placed in the EMR to this HL7 v2 receiver (host:port), as ORM^O01 over MLLP; off when empty. "+
 		"Other than on a loopback address it needs --hl7-orders-tls-ca (docs/hl7v2.md)")
 	fs.StringVar(&c.categories, "hl7-orders-categories", "laboratory", "which orders --hl7-orders-to receives, by category, separated by commas: laboratory, imaging")
+	fs.StringVar(&c.message, "hl7-orders-message", outbound.ORM, "the message orders go as: ORM^O01, or OML^O21 (with TQ1 and the specimens' SPM, as laboratories following the LOI guide expect)")
 	fs.StringVar(&c.receiver, "hl7-orders-receiver", "", "the receiving application and facility (MSH-5, MSH-6) of the orders sent, as APP^FACILITY")
 	fs.StringVar(&c.placer, "hl7-placer", "", "namespace of the order numbers the EMR gives in the orders it sends (default EMR with --hl7-orders-to); "+
 		"an HL7 v2 result whose placer order number is in it is based on that order")
@@ -47,14 +48,17 @@ func (c ordersConfig) placerOf() string {
 // --hl7-orders-to. Everything is checked before the store opens.
 func newOrders(c ordersConfig, authorities map[string]string, logger *slog.Logger) (*outbound.Orders, string, error) {
 	if c.to == "" {
-		if c.tlsCA != "" || c.tlsCert != "" || c.tlsKey != "" || c.receiver != "" || c.categories != "laboratory" {
-			return nil, "", usageError{errors.New("--hl7-orders-tls-ca, --hl7-orders-tls-cert, --hl7-orders-tls-key, --hl7-orders-receiver and --hl7-orders-categories need --hl7-orders-to")}
+		if c.tlsCA != "" || c.tlsCert != "" || c.tlsKey != "" || c.receiver != "" || c.categories != "laboratory" || c.message != outbound.ORM {
+			return nil, "", usageError{errors.New("--hl7-orders-tls-ca, --hl7-orders-tls-cert, --hl7-orders-tls-key, --hl7-orders-receiver, --hl7-orders-categories and --hl7-orders-message need --hl7-orders-to")}
 		}
 		return nil, "", nil
 	}
 	host, _, err := net.SplitHostPort(c.to)
 	if err != nil || host == "" {
 		return nil, "", usageError{fmt.Errorf("--hl7-orders-to %q is not host:port", c.to)}
+	}
+	if c.message != outbound.ORM && c.message != outbound.OML {
+		return nil, "", usageError{fmt.Errorf("--hl7-orders-message %q is not %s or %s", c.message, outbound.ORM, outbound.OML)}
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return nil, "", usageError{errors.New("--hl7-orders-tls-cert and --hl7-orders-tls-key go together")}
@@ -104,7 +108,7 @@ func newOrders(c ordersConfig, authorities map[string]string, logger *slog.Logge
 		return d.DialContext(ctx, "tcp", to)
 	}
 	o := &outbound.Orders{Dial: dial, To: to, Mapping: tofhir.Options{Placer: c.placerOf(), Authorities: authorities},
-		Receiver: receiver, Categories: categories, Observer: "emr", Log: logger}
-	about := fmt.Sprintf("mllp://%s (%s; %s)", to, strings.ReplaceAll(c.categories, ",", ", "), map[bool]string{true: "TLS", false: "loopback, no TLS"}[config != nil])
+		Receiver: receiver, Categories: categories, Message: c.message, Observer: "emr", Log: logger}
+	about := fmt.Sprintf("mllp://%s (%s as %s; %s)", to, strings.ReplaceAll(c.categories, ",", ", "), c.message, map[bool]string{true: "TLS", false: "loopback, no TLS"}[config != nil])
 	return o, about, nil
 }

@@ -150,5 +150,7 @@ func TestHL7OrdersFlags(t *testing.T) {
 		{[]string{"--hl7-orders-to", "127.0.0.1:2575", "--hl7-orders-tls-cert", "c.pem", "--hl7-orders-tls-key", "k.pem"}, "needs --hl7-orders-tls-ca"},
 		{[]string{"--hl7-orders-categories", "imaging"}, "need --hl7-orders-to"},
 		{[]string{"--hl7-orders-tls-ca", "ca.pem"}, "need --hl7-orders-to"},
+		{[]string{"--hl7-orders-to", "127.0.0.1:2575", "--hl7-orders-message", "ORM^O02"}, `"ORM^O02" is not ORM^O01 or OML^O21`},
+		{[]string{"--hl7-orders-message", "OML^O21"}, "need --hl7-orders-to"},
 	})
 }

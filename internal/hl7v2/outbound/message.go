@@ -17,9 +17,16 @@ type order struct {
 	sr        fhir.Resource // the order as it was last written (before a deletion, for one deleted)
 	version   int64         // the version sent: sr's, or the deletion's
 	patient   fhir.Resource
-	requester fhir.Resource // the Practitioner the request names, nil when none could be read
-	at        time.Time     // when the version was written (ORC-9)
+	requester fhir.Resource   // the Practitioner the request names, nil when none could be read
+	specimens []fhir.Resource // the Specimens it names that could be read (OML^O21's SPM)
+	at        time.Time       // when the version was written (ORC-9)
 }
+
+// Message types the sender writes.
+const (
+	ORM = "ORM^O01"
+	OML = "OML^O21"
+)
 
 // message writes o as an ORM^O01 of HL7 v2.5.1: MSH, PID (the EMR's own
 // id of the patient first, as type PI in the placer's namespace, then
@@ -39,9 +46,14 @@ func (o *Orders) message(ord *order, now time.Time) ([]byte, error) {
 	if facility == "" {
 		facility = placer
 	}
+	oml := o.Message == OML
+	structure := "ORM^O01^ORM_O01"
+	if oml {
+		structure = "OML^O21^OML_O21"
+	}
 	var b builder
 	b.seg("MSH", "^~\\&", esc(placer), esc(facility), esc(o.Receiver[0]), esc(o.Receiver[1]), hl7v2.Timestamp(now), "",
-		"ORM^O01^ORM_O01", esc(ord.controlID), "P", "2.5.1", "", "", "", "", "", "UNICODE UTF-8")
+		structure, esc(ord.controlID), "P", "2.5.1", "", "", "", "", "", "UNICODE UTF-8")
 	// PID
 	ids := []string{join('^', esc(pat.ID()), "", "", esc(placer), "PI")}
 	for _, id := range asSlice(pat["identifier"]) {
@@ -74,10 +86,18 @@ func (o *Orders) message(ord *order, now time.Time) ([]byte, error) {
 	}
 	number := join('^', esc(sr.ID()), esc(placer))
 	provider := o.provider(sr, ord.requester)
-	// When and how urgently, as a TQ (start in component 4, priority in
-	// 6): ORM^O01 has no TQ1 segment, so ORC-7 and OBR-27 carry it.
-	timing := join('^', "", "", "", dtm(str(sr["occurrenceDateTime"])), "", priorities[str(sr["priority"])])
+	// When and how urgently: OML^O21 has TQ1 (start TQ1-7, priority
+	// TQ1-9); ORM^O01 has none, so a TQ (start in component 4, priority
+	// in 6) in ORC-7 and OBR-27 carries it.
+	start, priority := dtm(str(sr["occurrenceDateTime"])), priorities[str(sr["priority"])]
+	timing := ""
+	if !oml {
+		timing = join('^', "", "", "", start, "", priority)
+	}
 	b.seg("ORC", ord.control, number, "", "", "", "", timing, "", hl7v2.Timestamp(ord.at), "", "", provider)
+	if oml && (start != "" || priority != "") {
+		b.seg("TQ1", "1", "", "", "", "", "", start, "", priority)
+	}
 	var reasons []string
 	for _, r := range asSlice(sr["reason"]) {
 		if c := codeOf(asMap(asMap(r)["concept"])); c != "" {
@@ -91,6 +111,20 @@ func (o *Orders) message(ord *order, now time.Time) ([]byte, error) {
 		if text := str(asMap(note)["text"]); text != "" {
 			n++
 			b.seg("NTE", fmt.Sprint(n), "", escLines(text))
+		}
+	}
+	if oml {
+		// SPM: the specimen's id (placer's, in the placer namespace), its
+		// type (SPM-4, required) and when it was collected (SPM-17).
+		n = 0
+		for _, sp := range ord.specimens {
+			kind := codeOf(asMap(sp["type"]))
+			if kind == "" {
+				continue
+			}
+			n++
+			collected := dtm(str(asMap(sp["collection"])["collectedDateTime"]))
+			b.seg("SPM", fmt.Sprint(n), esc(sp.ID())+"&"+esc(placer), "", kind, "", "", "", "", "", "", "", "", "", "", "", "", collected)
 		}
 	}
 	return []byte(strings.Join(b.segs, "\r") + "\r"), nil

@@ -20,6 +20,9 @@ func FuzzOrderMessage(f *testing.F) {
 			return // an order without a code is refused before any message
 		}
 		o := &Orders{Mapping: tofhir.Options{Placer: "EMR"}}
+		if len(note)%2 == 1 {
+			o.Message = OML // both structures, on the same inputs
+		}
 		sr := fhir.Resource{"resourceType": "ServiceRequest", "id": "sr-1", "status": "active", "intent": "order",
 			"code":    map[string]any{"concept": map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": code, "display": display}}}},
 			"subject": map[string]any{"reference": "Patient/p-1"}, "requester": map[string]any{"display": given + " " + family},

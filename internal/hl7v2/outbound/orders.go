@@ -95,6 +95,9 @@ type Orders struct {
 	// is how often an empty outbox is looked at (1 s when 0).
 	Timeout, Poll time.Duration
 	Now           func() time.Time
+	// Message is the message type written: ORM (ORM^O01, the default) or
+	// OML (OML^O21, with TQ1 and the specimens' SPM).
+	Message string
 	// Counted, when set, is told what came of each try to send: the
 	// acknowledgment code (AA, AE, AR …), "unanswered" (no answer: sent
 	// again later) or "unsendable" (no message could be made of it).
@@ -482,6 +485,15 @@ func (o *Orders) prepare(ctx context.Context, ord *order) ([]byte, error) {
 	if pr, ok := strings.CutPrefix(str(asMap(ord.sr["requester"])["reference"]), "Practitioner/"); ok {
 		if v, err := o.Store.Read(ctx, "Practitioner", pr); err == nil {
 			ord.requester = v.Resource
+		}
+	}
+	if o.Message == OML {
+		for _, ref := range asSlice(ord.sr["specimen"]) {
+			if id, ok := strings.CutPrefix(str(asMap(ref)["reference"]), "Specimen/"); ok {
+				if v, err := o.Store.Read(ctx, "Specimen", id); err == nil {
+					ord.specimens = append(ord.specimens, v.Resource)
+				}
+			}
 		}
 	}
 	return o.message(ord, o.now())

@@ -547,3 +547,34 @@ func TestOrderNeverAnswered(t *testing.T) {
 		t.Errorf("the unanswered order's task: %v", tasks)
 	}
 }
+
+// As OML^O21: the timing in TQ1, and the specimen to collect in SPM.
+func TestOrderAsOML(t *testing.T) {
+	e, l, pat, prac := setup(t)
+	e.orders.Message = outbound.OML
+	e.run(t)
+	sp := e.do(t, http.MethodPost, "/fhir/Specimen", `{"resourceType": "Specimen", "subject": {"reference": "Patient/`+pat+`"},
+	  "type": {"coding": [{"system": "http://snomed.info/sct", "code": "119297000", "display": "Blood specimen"}]},
+	  "collection": {"collectedDateTime": "2026-11-24T08:15:00+01:00"}}`)["id"].(string)
+	order := strings.NewReplacer("PAT", pat, "PRAC", prac).Replace(labOrder)
+	order = strings.Replace(order, `"priority": "stat"`, `"priority": "stat", "specimen": [{"reference": "Specimen/`+sp+`"}]`, 1)
+	id := e.do(t, http.MethodPost, "/fhir/ServiceRequest", order)["id"].(string)
+	m := l.next(t)
+	for field, want := range map[string]string{
+		"MSH-9": "OML", "MSH-9.2": "O21", "MSH-9.3": "OML_O21", "ORC-2": id, "ORC-7": "", "TQ1-9": "S",
+		"SPM-2": sp, "SPM-2.1.2": "EMR", "SPM-4": "119297000", "SPM-4.2": "Blood specimen", "SPM-4.3": "SCT", "SPM-17": "20261124081500+0100",
+	} {
+		if got := m.Get(field); got != want {
+			t.Errorf("%s = %q, want %q", field, got, want)
+		}
+	}
+	req, err := tofhir.Map(m, tofhir.Options{})
+	if err != nil {
+		t.Fatalf("the OML does not map back: %v\n%q", err, m.Encode())
+	}
+	for _, en := range asSlice(req.Body["entry"]) {
+		if r := en.(map[string]any)["resource"].(map[string]any); r["resourceType"] == "ServiceRequest" && r["priority"] != "stat" {
+			t.Errorf("mapped back with priority %v", r["priority"])
+		}
+	}
+}

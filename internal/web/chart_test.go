@@ -287,15 +287,8 @@ func TestDocuments(t *testing.T) {
 func TestBreakGlassIntoRestrictedChart(t *testing.T) {
 	s := newWorkspaceSite(t)
 	s.put(joseRecord...)
-	s.put(`{"resourceType":"Consent","id":"optout","status":"active","subject":{"reference":"Patient/jose"},"decision":"deny",
-		"provision":[{"actor":[{"reference":{"reference":"Practitioner/family-doctor"}}]}]}`)
-	if _, err := s.accounts.Add(context.Background(), "dr2", "physician", auth.AddOptions{Password: pw, FHIRUser: "Practitioner/dr2"}); err != nil {
-		t.Fatal(err)
-	}
-	b := s.browser()
-	if a := b.signIn("dr2", pw, ""); a.status != http.StatusSeeOther {
-		t.Fatalf("sign in: %d", a.status)
-	}
+	s.put(optOut)
+	b := s.practitioner("dr2")
 	a := b.get("/patients/jose")
 	wantAll(t, "restricted", a, http.StatusForbidden, "Access to this record is restricted", `action="/patients/jose/break-glass"`, `<option value="unconscious">Patient unconscious`)
 	if strings.Contains(a.body, "GARCÍA") || strings.Contains(a.body, "Penicillin") {
@@ -340,13 +333,8 @@ func TestBreakGlassIntoRestrictedChart(t *testing.T) {
 // record" finds it as "who saw my record" does.
 func TestRestrictedViewAudited(t *testing.T) {
 	s := newWorkspaceSite(t)
-	s.put(jose, `{"resourceType":"Consent","id":"optout","status":"active","subject":{"reference":"Patient/jose"},"decision":"deny",
-		"provision":[{"actor":[{"reference":{"reference":"Practitioner/family-doctor"}}]}]}`)
-	if _, err := s.accounts.Add(context.Background(), "dr2", "physician", auth.AddOptions{Password: pw, FHIRUser: "Practitioner/dr2"}); err != nil {
-		t.Fatal(err)
-	}
-	b := s.browser()
-	b.signIn("dr2", pw, "")
+	s.put(jose, optOut)
+	b := s.practitioner("dr2")
 	for _, path := range []string{"/patients/jose", "/patients/jose/results"} {
 		before := s.audited("jose")
 		if a := b.get(path); a.status != http.StatusForbidden {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emr-project/emr/internal/auth"
 	"github.com/emr-project/emr/internal/clinical/critical"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
@@ -76,15 +75,8 @@ func TestCriticalResultsRespectConsent(t *testing.T) {
 		`{"resourceType": "Task", "id": "review-1", "status": "requested", "intent": "order", "priority": "stat",
 	  "code": {"coding": [{"system": "`+critical.TaskSystem+`", "code": "`+critical.TaskCode+`"}]},
 	  "focus": {"reference": "Observation/k1/_history/1"}, "for": {"reference": "Patient/jose"}, "authoredOn": "2026-11-24T08:00:00Z"}`,
-		`{"resourceType":"Consent","id":"optout","status":"active","subject":{"reference":"Patient/jose"},"decision":"deny",
-		"provision":[{"actor":[{"reference":{"reference":"Practitioner/family-doctor"}}]}]}`)
-	if _, err := s.accounts.Add(context.Background(), "dr2", "physician", auth.AddOptions{Password: pw, FHIRUser: "Practitioner/dr2"}); err != nil {
-		t.Fatal(err)
-	}
-	b := s.browser()
-	if a := b.signIn("dr2", pw, ""); a.status != http.StatusSeeOther {
-		t.Fatalf("sign in: %d", a.status)
-	}
+		optOut)
+	b := s.practitioner("dr2")
 	page := b.get("/results/critical")
 	wantAll(t, "restricted", page, http.StatusOK, "No critical result waits")
 	if strings.Contains(page.body, "GARC") || strings.Contains(page.body, "Potassium") {
@@ -113,13 +105,7 @@ func TestCriticalResultsMine(t *testing.T) {
 	  "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "HH"}]}]}`
 	}
 	s.put(jose, result("k1", "Potassium"), result("n1", "Sodium"), review("r1", "k1", "Practitioner/dr3"), review("r2", "n1", "Practitioner/other"))
-	if _, err := s.accounts.Add(context.Background(), "dr3", "physician", auth.AddOptions{Password: pw, FHIRUser: "Practitioner/dr3"}); err != nil {
-		t.Fatal(err)
-	}
-	b := s.browser()
-	if a := b.signIn("dr3", pw, ""); a.status != http.StatusSeeOther {
-		t.Fatalf("sign in: %d", a.status)
-	}
+	b := s.practitioner("dr3")
 	wantAll(t, "all", b.get("/results/critical"), http.StatusOK, "Potassium", "Sodium", "Only the tests I ordered")
 	mine := b.get("/results/critical?mine=1")
 	wantAll(t, "mine", mine, http.StatusOK, "Potassium", "All critical results I may see")

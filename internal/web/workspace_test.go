@@ -89,6 +89,25 @@ func (s *workspaceSite) signedIn(name, role string) *browser {
 	return b
 }
 
+// practitioner returns a browser signed in as a new physician who is
+// Practitioner/name (a user the consent tests name, or leave out).
+func (s *workspaceSite) practitioner(name string) *browser {
+	s.t.Helper()
+	if _, err := s.accounts.Add(context.Background(), name, "physician", auth.AddOptions{Password: pw, FHIRUser: "Practitioner/" + name}); err != nil {
+		s.t.Fatal(err)
+	}
+	b := s.browser()
+	if a := b.signIn(name, pw, ""); a.status != http.StatusSeeOther {
+		s.t.Fatalf("sign in %s: %d %s", name, a.status, a.body)
+	}
+	return b
+}
+
+// optOut is jose's consent that keeps his record from everyone but his
+// family doctor.
+const optOut = `{"resourceType":"Consent","id":"optout","status":"active","subject":{"reference":"Patient/jose"},"decision":"deny",
+	"provision":[{"actor":[{"reference":{"reference":"Practitioner/family-doctor"}}]}]}`
+
 // audited counts the audit records about a patient (the tests write
 // their data straight to the store, unaudited: every record is a page's).
 func (s *workspaceSite) audited(patient string) int {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/fhirapi/fhirapitest"
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/inbound"
 	"github.com/emr-project/emr/internal/search"
@@ -52,18 +52,7 @@ func newRig(t *testing.T) *rig {
 
 func (r *rig) do(t *testing.T, method, path, body string) map[string]any {
 	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/fhir+json")
-	req.Header.Set("Prefer", "return=representation")
-	req = req.WithContext(access.WithPrincipal(req.Context(), &access.Principal{User: "dr-alice", Role: "admin"}))
-	rec := httptest.NewRecorder()
-	r.api.ServeHTTP(rec, req)
-	if rec.Code >= 300 {
-		t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
-	}
-	var out map[string]any
-	json.Unmarshal(rec.Body.Bytes(), &out)
-	return out
+	return fhirapitest.Do(t, r.api, method, path, body)
 }
 
 // reviews are the review Tasks of observation id.

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/fhirapi/fhirapitest"
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
 	"github.com/emr-project/emr/internal/search"
@@ -101,18 +101,7 @@ func send(t *testing.T, c *mllp.Client, lines ...string) (code, text string) {
 // get reads the API as an administrator and returns the JSON answer.
 func (r *rig) get(t *testing.T, path string) map[string]any {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, path, nil)
-	req = req.WithContext(access.WithPrincipal(req.Context(), &access.Principal{User: "admin", Role: "admin"}))
-	rec := httptest.NewRecorder()
-	r.api.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return fhirapitest.Do(t, r.api, http.MethodGet, path, "")
 }
 
 // search returns the resources a search finds.
@@ -310,14 +299,7 @@ func TestInterface(t *testing.T) {
 // do sends a request to the API as an administrator and checks it succeeded.
 func (r *rig) do(t *testing.T, method, path, body string) {
 	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/fhir+json")
-	req = req.WithContext(access.WithPrincipal(req.Context(), &access.Principal{User: "admin", Role: "admin"}))
-	rec := httptest.NewRecorder()
-	r.api.ServeHTTP(rec, req)
-	if rec.Code >= 300 {
-		t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
-	}
+	fhirapitest.Do(t, r.api, method, path, body)
 }
 
 // Over TLS the sender's certificate names the interface's principal.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/fhir/validate"
 	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/fhirapi/fhirapitest"
 	"github.com/emr-project/emr/internal/hl7v2"
 	"github.com/emr-project/emr/internal/hl7v2/inbound"
 	"github.com/emr-project/emr/internal/hl7v2/mllp"
@@ -138,18 +138,7 @@ func (e *emr) run(t testing.TB) {
 // do sends a request to the API as a clinician and returns the body.
 func (e *emr) do(t testing.TB, method, path, body string) map[string]any {
 	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/fhir+json")
-	req.Header.Set("Prefer", "return=representation")
-	req = req.WithContext(access.WithPrincipal(req.Context(), &access.Principal{User: "dr-alice", Role: "admin"}))
-	rec := httptest.NewRecorder()
-	e.api.ServeHTTP(rec, req)
-	if rec.Code >= 300 {
-		t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
-	}
-	var out map[string]any
-	json.Unmarshal(rec.Body.Bytes(), &out)
-	return out
+	return fhirapitest.Do(t, e.api, method, path, body)
 }
 
 func (e *emr) search(t testing.TB, query string) []map[string]any {

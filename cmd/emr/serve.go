@@ -90,6 +90,10 @@ type config struct {
 	orders ordersConfig
 	// metricsAddr is where Prometheus metrics are served ("" for none).
 	metricsAddr string
+	// exportDir holds the Bulk Data export's files ("" for
+	// bulk-export in dataDir); exportRetention is how long they stay.
+	exportDir       string
+	exportRetention time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -110,6 +114,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tlsFlags(fs, &cfg)
 	mllpFlags(fs, &cfg)
 	ordersFlags(fs, &cfg.orders)
+	fs.StringVar(&cfg.exportDir, "export-dir", "", "directory of the Bulk Data export's files (FHIR $export), one directory per job, mode 0700; servers sharing a --db must share it (default: bulk-export in --data)")
+	fs.DurationVar(&cfg.exportRetention, "export-retention", 24*time.Hour, "how long a finished Bulk Data export's files stay for download")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address (host:port), e.g. 127.0.0.1:9464; off when empty. They hold no patient data (docs/operations.md)")
 	mpiFlags(fs, &cfg)
 	fs.StringVar(&cfg.duplicates, "duplicates", "warn", "what creating a Patient does about likely duplicates: warn (create, and answer with the candidates) or refuse (409 for a certain match unless the client sends "+fhirapi.ReviewedHeader+": true); docs/mpi.md")
@@ -237,6 +243,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	go a.smart.Run(ctx)
+	{
+		// Exports stop, and are waited for, before the store closes.
+		ectx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { a.fhir.RunBulkExports(ectx); close(done) }()
+		defer func() { stop(); <-done }()
+	}
 	handler := securityHeaders(a.handler, https != nil)
 	if mets != nil {
 		mets.criticalFn = func(ctx context.Context) (int64, time.Time, error) { return a.reviews.Waiting(ctx, a.store) }
@@ -325,6 +338,8 @@ type app struct {
 	auditKeyID string
 	// reviews writes and counts the reviews of critical results.
 	reviews *critical.Reviews
+	// fhir runs the Bulk Data export's jobs.
+	fhir *fhirapi.Server
 }
 
 // openApp opens the storage backend and wires every service.
@@ -378,7 +393,15 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	if err != nil {
 		return nil, err
 	}
+	exportDir := cfg.exportDir
+	if exportDir == "" {
+		exportDir = filepath.Join(cfg.dataDir, "bulk-export")
+	}
+	if cfg.exportRetention <= 0 {
+		cfg.exportRetention = 24 * time.Hour
+	}
 	api := fhirapi.New(fhirapi.Options{
+		Bulk:         &fhirapi.BulkExport{Dir: exportDir, Retention: cfg.exportRetention},
 		Matcher:      matcher,
 		Queue:        &mpi.Queue{Records: st},
 		Duplicates:   duplicates,
@@ -439,7 +462,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(body)
 	})
-	return &app{reviews: reviews, store: st, accounts: accounts, sessions: sessions, smart: smartServer, gate: gate, roles: roles, api: apiMux, handler: mux, dbPath: dbPath,
+	return &app{fhir: api, reviews: reviews, store: st, accounts: accounts, sessions: sessions, smart: smartServer, gate: gate, roles: roles, api: apiMux, handler: mux, dbPath: dbPath,
 		backend: st.Backend(), auditKeyID: st.AuditKeyID()}, nil
 }
 

@@ -31,6 +31,7 @@ type testServer struct {
 	store   store.Store
 	handler http.Handler
 	dbPath  string
+	api     *fhirapi.Server
 }
 
 func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
@@ -74,7 +75,7 @@ func newTestServer(t testing.TB, opts ...func(*fhirapi.Options)) *testServer {
 		}
 		r5.ServeHTTP(w, r)
 	})
-	return &testServer{t: t, store: st, handler: handler, dbPath: dbPath}
+	return &testServer{t: t, store: st, handler: handler, dbPath: dbPath, api: api}
 }
 
 // result is a recorded HTTP answer.

@@ -39,6 +39,8 @@ func TestOnPostgres(t *testing.T) {
 		{"SearchPagingWhileWriting", TestSearchPagingWhileWriting},
 		{"ConditionalInteractions", TestConditionalInteractions},
 		{"PatientEverything", TestPatientEverything},
+		{"BulkExport", TestBulkExport},
+		{"BulkExportTakenOver", TestBulkExportTakenOver},
 		{"ForeignReferenceIsNotLocal", TestForeignReferenceIsNotLocal},
 		{"EveryInteractionAudited", TestEveryInteractionAudited},
 		{"AuditEventSearch", TestAuditEventSearch},

@@ -60,6 +60,9 @@ func (s *Server) serveR4(w http.ResponseWriter, r *http.Request) {
 			s.writeR4Error(w, r, fhir.Errorf(fhir.KindInternal, "internal error"))
 		}
 	}()
+	if s.bulkRoute(w, r, true) {
+		return
+	}
 	inner, err := s.requestToR5(w, r)
 	if err != nil {
 		s.writeR4Error(w, r, err)

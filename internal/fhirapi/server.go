@@ -92,8 +92,11 @@ type Options struct {
 	// Duplicates is what a create does about the matcher's candidates
 	// (duplicates.go): DuplicatesWarn (the default) or DuplicatesRefuse.
 	Duplicates DuplicatePolicy
-	Software   string // name in the CapabilityStatement
-	Version    string // software version
+	// Bulk enables the Bulk Data export ($export, bulkexport.go); the
+	// jobs run in RunBulkExports. nil leaves it out.
+	Bulk     *BulkExport
+	Software string // name in the CapabilityStatement
+	Version  string // software version
 }
 
 // DefaultMaxBodyBytes is large enough for a Synthea patient transaction
@@ -109,6 +112,8 @@ type Server struct {
 	// compartment that $merge looks through (mergerefs.go), made once.
 	mergeParams     []referenceParam
 	mergeParamsOnce sync.Once
+	// exportWake tells RunBulkExports of a job just accepted.
+	exportWake chan struct{}
 }
 
 // New returns a Server.
@@ -122,7 +127,7 @@ func New(opt Options) *Server {
 	if opt.Software == "" {
 		opt.Software = "emr"
 	}
-	s := &Server{opt: opt, log: opt.Logger}
+	s := &Server{opt: opt, log: opt.Logger, exportWake: make(chan struct{}, 1)}
 	s.capabilities = s.buildCapabilities().JSON()
 	return s
 }
@@ -178,6 +183,9 @@ func (s *Server) serveR5(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, fhir.Errorf(fhir.KindInternal, "internal error"))
 		}
 	}()
+	if s.bulkRoute(w, r, false) {
+		return
+	}
 	if err := negotiate(r); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -87,6 +87,10 @@ type Query struct {
 	// (/Patient/123/Observation): a resource is in it when any of the
 	// compartment's parameters for its type references Compartment.ID.
 	Compartment *CompartmentRef
+	// MoreCompartments are further instances of Compartment.Type (ids,
+	// each valid): the search then covers the union of their compartments
+	// and Compartment's (a bulk export's batch of patients).
+	MoreCompartments []string
 	// Filters are ANDed; each Filter ORs its values.
 	Filters []*Filter
 	Sort    []SortKey

@@ -242,7 +242,7 @@ func (p *searchPlan) where(b *sqlBuilder, q *search.Query) (string, error) {
 			return "", invalid("unknown compartment %s", c.Type)
 		}
 		conds = append(conds, "k.rid IN (SELECT cm.rid FROM idx_compartment cm WHERE cm.comp_type = "+b.arg(c.Type)+
-			" AND cm.comp_id = "+b.arg(c.ID)+")")
+			" AND "+b.in("cm.comp_id", append([]string{c.ID}, q.MoreCompartments...))+")")
 	}
 	for i, f := range q.Filters {
 		types := p.types

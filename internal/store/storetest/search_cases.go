@@ -133,6 +133,10 @@ func searchCases() []searchCase {
 		// compartments and system search
 		{"compartment type", &search.Query{Type: "Observation", Compartment: &search.CompartmentRef{Type: "Patient", ID: "p1"}}, []string{"obs1", "obs2"}},
 		{"compartment everything", &search.Query{Compartment: &search.CompartmentRef{Type: "Patient", ID: "p1"}}, []string{"p1", "p3", "obs1", "obs2", "c1", "ra1"}},
+		{"compartments of two patients", &search.Query{Type: "Observation", Compartment: &search.CompartmentRef{Type: "Patient", ID: "p1"},
+			MoreCompartments: []string{"p2"}}, []string{"obs1", "obs2", "obs3"}},
+		{"compartments of patients, every type", &search.Query{Types: []string{"Observation", "Condition"}, Compartment: &search.CompartmentRef{Type: "Patient", ID: "p2"},
+			MoreCompartments: []string{"nobody"}}, []string{"obs3", "c2"}},
 		{"compartment with filter", &search.Query{Type: "Observation", Compartment: &search.CompartmentRef{Type: "Patient", ID: "p1"},
 			Filters: []*search.Filter{flt("Observation", "code", "", code("5678"))}}, []string{"obs2"}},
 		{"system search by _id", &search.Query{Filters: []*search.Filter{flt("Patient", "_id", "", code("obs1"), code("c1"))}}, []string{"obs1", "c1"}},

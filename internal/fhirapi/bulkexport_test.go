@@ -1,0 +1,438 @@
+package fhirapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/r4"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/fhirapi"
+	"github.com/emr-project/emr/internal/store"
+)
+
+// newExportServer is the API under the role policy with the Bulk Data
+// export on, its jobs run in the background for the test's length.
+func newExportServer(t *testing.T, callers map[string]*access.Principal, fileResources int) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	roles, err := access.LoadRoles(spec.R5(), []byte(`{"roles":[{"name":"ward-nurse","patients":"care",
+		"permissions":[{"types":["@demographics","@clinical","@directory"],"perms":"rs"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newAccessServer(t, roles, callers, func(o *fhirapi.Options) {
+		o.Bulk = &fhirapi.BulkExport{Dir: dir, FileResources: fileResources, PerRequester: 3}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.api.RunBulkExports(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
+}
+
+// exported is a finished export as a client sees it.
+type exported struct {
+	manifest map[string]any
+	status   string // the poll URL, below the server
+	files    map[string][]fhir.Resource
+	ids      []string // "Type/id" of every resource of every output file, sorted
+}
+
+// kickoff starts an export and returns the answer.
+func (s *testServer) kickoff(caller, method, path, body string, headers ...string) result {
+	s.t.Helper()
+	h := append([]string{"X-Test-Caller: " + caller, "Accept: application/fhir+json", "Prefer: respond-async"}, headers...)
+	return s.do(method, path, body, h...)
+}
+
+// export kicks off an export, polls it to its end and downloads its files.
+func (s *testServer) export(caller, method, path, body string, headers ...string) exported {
+	s.t.Helper()
+	r := s.kickoff(caller, method, path, body, headers...)
+	if r.status != http.StatusAccepted {
+		s.t.Fatalf("%s %s: %d %s", method, path, r.status, r.body)
+	}
+	loc := r.header.Get("Content-Location")
+	status := strings.TrimPrefix(loc, "http://emr.test")
+	if status == loc {
+		s.t.Fatalf("Content-Location %q is not under the base", loc)
+	}
+	var poll result
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		poll = s.do("GET", status, "", "X-Test-Caller: "+caller)
+		if poll.status != http.StatusAccepted {
+			break
+		}
+		if poll.header.Get("X-Progress") == "" || poll.header.Get("Retry-After") == "" {
+			s.t.Errorf("202 without X-Progress or Retry-After: %v", poll.header)
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("export %s still running", status)
+		}
+	}
+	if poll.status != http.StatusOK || !strings.HasPrefix(poll.header.Get("Content-Type"), "application/json") || poll.header.Get("Expires") == "" {
+		s.t.Fatalf("poll: %d %v %s", poll.status, poll.header, poll.body)
+	}
+	out := exported{status: status, files: map[string][]fhir.Resource{}}
+	if err := json.Unmarshal(poll.body, &out.manifest); err != nil {
+		s.t.Fatal(err)
+	}
+	for _, list := range []string{"output", "error"} {
+		files, _ := out.manifest[list].([]any)
+		for _, f := range files {
+			file := f.(map[string]any)
+			u := strings.TrimPrefix(file["url"].(string), "http://emr.test")
+			got := s.do("GET", u, "", "X-Test-Caller: "+caller, "Accept: application/fhir+ndjson")
+			if got.status != http.StatusOK || got.header.Get("Content-Type") != "application/fhir+ndjson" {
+				s.t.Fatalf("download %s: %d %v %s", u, got.status, got.header, got.body)
+			}
+			sc := bufio.NewScanner(bytes.NewReader(got.body))
+			sc.Buffer(nil, 1<<24)
+			n := 0
+			for sc.Scan() {
+				res, err := fhir.ParseResource(sc.Bytes())
+				if err != nil {
+					s.t.Fatalf("%s line %d: %v", u, n+1, err)
+				}
+				if res.Type() != file["type"] {
+					s.t.Errorf("%s holds a %s", u, res.Type())
+				}
+				n++
+				out.files[list] = append(out.files[list], res)
+				if list == "output" {
+					out.ids = append(out.ids, res.Type()+"/"+res.ID())
+				}
+			}
+			if float64(n) != file["count"] {
+				s.t.Errorf("%s: %d lines, count %v", u, n, file["count"])
+			}
+		}
+	}
+	slices.Sort(out.ids)
+	return out
+}
+
+func exportCallers() map[string]*access.Principal {
+	return map[string]*access.Principal{
+		"admin":   {User: "admin", Role: "admin"},
+		"dr1":     {User: "dr1", Role: "physician", FHIRUser: "Practitioner/dr1"},
+		"nurse":   {User: "nina", Role: "ward-nurse", FHIRUser: "Practitioner/dr1"},
+		"pat1":    {User: "pat1", Role: "patient", Patient: "p1", FHIRUser: "Patient/p1"},
+		"service": {Client: "registry", Role: "admin", Grants: []access.Grant{{Context: "system", Type: "Observation", Perms: "rs"}, {Context: "system", Type: "Patient", Perms: "rs"}}},
+	}
+}
+
+// TestBulkExport exports at each level and checks that each requester
+// gets what it may see, no more, in files that say what they hold.
+func TestBulkExport(t *testing.T) {
+	s := newExportServer(t, exportCallers(), 2)
+	seedTwoPatients(t, s)
+	for _, r := range []string{
+		`{"resourceType":"Encounter","id":"e1","status":"completed","subject":{"reference":"Patient/p1"},
+			"class":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"}]}]}`,
+		`{"resourceType":"Group","id":"g1","type":"person","membership":"enumerated",
+			"member":[{"entity":{"reference":"Patient/p1"}},{"entity":{"reference":"Patient/p2"},"inactive":true}]}`,
+	} {
+		res, _ := fhir.ParseResource([]byte(r))
+		if got := s.do("PUT", "/fhir/"+res.Type()+"/"+res.ID(), r, "X-Test-Caller: admin"); got.status != http.StatusCreated {
+			t.Fatalf("seed %s: %d %s", res.ID(), got.status, got.body)
+		}
+	}
+	all := "Encounter/e1 Encounter/e2 Observation/o1 Observation/o2 Observation/o2v Patient/p1 Patient/p2"
+	for _, tc := range []struct {
+		name, caller, method, path, body, want string
+	}{
+		{"system", "admin", "GET", "/fhir/$export?_type=Patient,Observation,Encounter", "", all},
+		{"system, every type", "admin", "GET", "/fhir/$export", "", "Encounter/e1 Encounter/e2 Group/g1 Observation/o1 Observation/o2 Observation/o2v Patient/p1 Patient/p2 Practitioner/dr1"},
+		{"patient level", "admin", "GET", "/fhir/Patient/$export?_type=Patient,Observation,Encounter", "", all},
+		{"patient level, a nurse's patients only", "nurse", "GET", "/fhir/Patient/$export", "", "Encounter/e1 Group/g1 Observation/o1 Patient/p1"},
+		{"system, a patient's own record only", "pat1", "GET", "/fhir/$export?_type=Patient,Observation", "", "Observation/o1 Patient/p1"},
+		{"system, a service's scopes", "service", "GET", "/fhir/$export", "", "Observation/o1 Observation/o2 Observation/o2v Patient/p1 Patient/p2"},
+		{"group: its active members", "admin", "GET", "/fhir/Group/g1/$export", "", "Encounter/e1 Group/g1 Observation/o1 Patient/p1"},
+		{"_typeFilter", "admin", "GET", "/fhir/$export?_type=Observation&_typeFilter=" + url.QueryEscape("Observation?category=vital-signs"), "", "Observation/o2v"},
+		{"_typeFilters are ORed", "admin", "GET", "/fhir/$export?_type=Observation&_typeFilter=" + url.QueryEscape("Observation?category=vital-signs") +
+			"&_typeFilter=" + url.QueryEscape("Observation?_id=o1"), "", "Observation/o1 Observation/o2v"},
+		{"_since after everything", "admin", "GET", "/fhir/$export?_since=" + url.QueryEscape(time.Now().Add(time.Hour).UTC().Format(time.RFC3339)), "", ""},
+		{"_since before everything", "admin", "GET", "/fhir/$export?_type=Patient&_since=2000-01-01T00:00:00Z", "", "Patient/p1 Patient/p2"},
+		{"what the compartment refers to, by _type", "admin", "GET", "/fhir/Patient/$export?_type=Patient,Practitioner", "", "Patient/p1 Patient/p2 Practitioner/dr1"},
+		{"POST, patient parameter", "admin", "POST", "/fhir/Patient/$export", `{"resourceType":"Parameters","parameter":[
+			{"name":"_type","valueString":"Patient,Observation"},{"name":"patient","valueReference":{"reference":"Patient/p2"}}]}`,
+			"Observation/o2 Observation/o2v Patient/p2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := s.export(tc.caller, tc.method, tc.path, tc.body)
+			if ids := strings.Join(got.ids, " "); ids != tc.want {
+				t.Errorf("exported %q\nwant     %q", ids, tc.want)
+			}
+			m := got.manifest
+			if m["requiresAccessToken"] != true || m["request"] != "http://emr.test"+strings.SplitN(tc.path, "?", 2)[0]+queryOf(tc.path) {
+				t.Errorf("manifest: %v", m)
+			}
+			if _, err := time.Parse(time.RFC3339, m["transactionTime"].(string)); err != nil {
+				t.Errorf("transactionTime: %v", err)
+			}
+			for _, f := range m["output"].([]any) {
+				if c := f.(map[string]any)["count"].(float64); c < 1 || c > 2 {
+					t.Errorf("a file of %v resources; each holds one or two", c)
+				}
+			}
+		})
+	}
+
+	t.Run("R4", func(t *testing.T) {
+		got := s.export("admin", "GET", "/fhir/R4/$export?_type=Encounter", "")
+		if strings.Join(got.ids, " ") != "Encounter/e1 Encounter/e2" {
+			t.Fatalf("exported %v", got.ids)
+		}
+		for _, res := range got.files["output"] {
+			if res.ID() == "e1" {
+				// R4's Encounter.class is one Coding, R5's a list of concepts.
+				if class, ok := res["class"].(map[string]any); !ok || class["code"] != "AMB" {
+					t.Errorf("R4 Encounter.class: %v", res["class"])
+				}
+				if _, _, err := r4.ToR5(res); err != nil {
+					t.Errorf("not R4: %v", err)
+				}
+			}
+		}
+		if !strings.Contains(got.manifest["output"].([]any)[0].(map[string]any)["url"].(string), "/fhir/R4/$export-file?") {
+			t.Errorf("R4 file URL: %v", got.manifest["output"])
+		}
+	})
+
+	t.Run("masked elements stay masked", func(t *testing.T) {
+		got := s.export("admin", "GET", "/fhir/$export?_type=Patient&_elements=id", "")
+		for _, res := range got.files["output"] {
+			if res["name"] != nil {
+				t.Errorf("_elements=id kept the name: %v", res)
+			}
+			if !strings.Contains(string(res.JSON()), "SUBSETTED") {
+				t.Errorf("a subset without SUBSETTED: %s", res.JSON())
+			}
+		}
+	})
+
+	t.Run("only the requester polls, downloads and cancels", func(t *testing.T) {
+		got := s.export("admin", "GET", "/fhir/$export?_type=Patient", "")
+		file := strings.TrimPrefix(got.manifest["output"].([]any)[0].(map[string]any)["url"].(string), "http://emr.test")
+		for _, path := range []string{got.status, file} {
+			if r := s.do("GET", path, "", "X-Test-Caller: dr1"); r.status != http.StatusNotFound {
+				t.Errorf("dr1 GET %s: %d", path, r.status)
+			}
+			if r := s.do("GET", path, ""); r.status != http.StatusNotFound {
+				t.Errorf("no caller GET %s: %d", path, r.status)
+			}
+		}
+		if r := s.do("DELETE", got.status, "", "X-Test-Caller: dr1"); r.status != http.StatusNotFound {
+			t.Errorf("dr1 DELETE: %d", r.status)
+		}
+		if r := s.do("DELETE", got.status, "", "X-Test-Caller: admin"); r.status != http.StatusAccepted {
+			t.Errorf("DELETE: %d %s", r.status, r.body)
+		}
+		for _, path := range []string{got.status, file} {
+			if r := s.do("GET", path, "", "X-Test-Caller: admin"); r.status != http.StatusNotFound {
+				t.Errorf("after DELETE, GET %s: %d", path, r.status)
+			}
+		}
+		if r := s.do("GET", got.status+"x", "", "X-Test-Caller: admin"); r.status != http.StatusNotFound {
+			t.Errorf("unknown job: %d", r.status)
+		}
+		if r := s.do("GET", strings.Replace(file, "name=", "name=../", 1), "", "X-Test-Caller: admin"); r.status != http.StatusNotFound {
+			t.Errorf("a name outside the manifest: %d", r.status)
+		}
+	})
+
+	t.Run("every read and download is audited", func(t *testing.T) {
+		got := s.export("admin", "GET", "/fhir/$export?_type=Observation", "")
+		job := strings.SplitN(got.status, "_jobId=", 2)[1]
+		var pages, downloads int
+		patients := map[string]bool{}
+		q := store.AuditQuery{Count: 1000}
+		for {
+			page, err := s.store.(store.AuditSearcher).SearchAudit(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Records {
+				var ev map[string]any
+				_ = json.Unmarshal(e.Event, &ev)
+				if !strings.Contains(entityQueries(ev), job) {
+					continue
+				}
+				if body := string(e.Event); strings.Contains(body, "bulk-export-download") && strings.Contains(body, "110106") {
+					downloads++
+					continue
+				}
+				pages++
+				if p, ok := ev["patient"].(map[string]any); ok {
+					patients[p["reference"].(string)] = true
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			q.Cursor = page.Next
+		}
+		if downloads != len(got.manifest["output"].([]any)) || !patients["Patient/p1"] || !patients["Patient/p2"] {
+			t.Errorf("%d download events for %d files; page events %d for patients %v", downloads, len(got.manifest["output"].([]any)), pages, patients)
+		}
+	})
+}
+
+func queryOf(path string) string {
+	if _, q, ok := strings.Cut(path, "?"); ok {
+		return "?" + q
+	}
+	return ""
+}
+
+// TestBulkExportRefused checks the kick-off's answers to what it cannot do.
+func TestBulkExportRefused(t *testing.T) {
+	s := newExportServer(t, exportCallers(), 0)
+	seedTwoPatients(t, s)
+	for _, tc := range []struct {
+		name, caller, path string
+		headers            []string
+		status             int
+		says               string
+	}{
+		{"no Prefer: respond-async", "admin", "/fhir/$export", []string{"Prefer: return=minimal"}, 400, "respond-async"},
+		{"no caller", "", "/fhir/$export", nil, 401, ""},
+		{"unknown type", "admin", "/fhir/$export?_type=Patient,Nonsense", nil, 400, "Nonsense"},
+		{"a type the caller may not search", "service", "/fhir/$export?_type=Encounter", nil, 403, ""},
+		{"unsupported format", "admin", "/fhir/$export?_outputFormat=text/csv", nil, 400, "_outputFormat"},
+		{"_since not an instant", "admin", "/fhir/$export?_since=2020-01-01", nil, 400, "_since"},
+		{"_since with an unescaped +", "admin", "/fhir/$export?_since=2020-01-01T00:00:00+02:00", nil, 400, "%2B"},
+		{"unsupported parameter", "admin", "/fhir/$export?includeAssociatedData=LatestProvenanceResources", nil, 400, "handling=lenient"},
+		{"bad _typeFilter", "admin", "/fhir/$export?_type=Observation&_typeFilter=Observation%3Fnonsense%3D1", nil, 400, "nonsense"},
+		{"_typeFilter shaping results", "admin", "/fhir/$export?_type=Observation&_typeFilter=Observation%3F_count%3D1", nil, 400, "_count"},
+		{"_typeFilter of a type not exported", "admin", "/fhir/$export?_type=Patient&_typeFilter=Observation%3Fstatus%3Dfinal", nil, 400, "not among"},
+		{"patient in a GET", "admin", "/fhir/Patient/$export?patient=Patient/p1", nil, 400, "POST"},
+		{"no such group", "admin", "/fhir/Group/nope/$export", nil, 404, ""},
+		{"only types outside the compartment", "admin", "/fhir/Patient/$export?_type=Practitioner", nil, 400, "compartment"},
+		{"Accept XML", "admin", "/fhir/$export", []string{"Accept: application/fhir+xml"}, 406, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := append([]string{"Accept: application/fhir+json", "Prefer: respond-async"}, tc.headers...)
+			if tc.caller != "" {
+				h = append(h, "X-Test-Caller: "+tc.caller)
+			}
+			r := s.do("GET", tc.path, "", h...)
+			if r.status != tc.status || !strings.Contains(string(r.body), tc.says) || r.resource(t).Type() != "OperationOutcome" {
+				t.Errorf("%d %s; want %d saying %q", r.status, r.body, tc.status, tc.says)
+			}
+		})
+	}
+	t.Run("lenient", func(t *testing.T) {
+		r := s.kickoff("admin", "GET", "/fhir/$export?_type=Patient&includeAssociatedData=LatestProvenanceResources", "", "Prefer: respond-async, handling=lenient")
+		if r.status != http.StatusAccepted || !strings.Contains(string(r.body), "includeAssociatedData") {
+			t.Errorf("%d %s", r.status, r.body)
+		}
+	})
+	t.Run("too many at once", func(t *testing.T) {
+		// PerRequester 3: the lenient one above may still run.
+		var last result
+		for range 4 {
+			last = s.kickoff("dr1", "GET", "/fhir/$export?_type=Patient", "")
+			if last.status == http.StatusTooManyRequests {
+				break
+			}
+		}
+		if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
+			t.Errorf("4 kick-offs: last %d %v", last.status, last.header)
+		}
+	})
+}
+
+// TestBulkExportTakenOver: a job whose server stopped answering (killed
+// mid-export) is run again by another, from the start, and finishes.
+func TestBulkExportTakenOver(t *testing.T) {
+	callers := exportCallers()
+	dir := t.TempDir()
+	s := newAccessServer(t, nil, callers, func(o *fhirapi.Options) {
+		o.Bulk = &fhirapi.BulkExport{Dir: dir}
+	})
+	seedTwoPatients(t, s)
+	// Nothing runs jobs yet: the kick-off is accepted and waits.
+	r := s.kickoff("admin", "GET", "/fhir/$export?_type=Patient", "")
+	if r.status != http.StatusAccepted {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	status := strings.TrimPrefix(r.header.Get("Content-Location"), "http://emr.test")
+	job := strings.SplitN(status, "_jobId=", 2)[1]
+	if r := s.do("GET", status, "", "X-Test-Caller: admin"); r.status != http.StatusAccepted || r.header.Get("X-Progress") != "waiting to start" {
+		t.Fatalf("waiting: %d %v", r.status, r.header)
+	}
+	// As a server that claimed it and died would leave it: running, its
+	// last heartbeat long ago, a partial file in its directory.
+	ctx := context.Background()
+	rec, err := s.store.GetRecord(ctx, "bulk-export", job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j map[string]any
+	_ = json.Unmarshal(rec.Value, &j)
+	j["state"], j["runner"], j["heartbeat"] = "running", "dead", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	rec.Value, _ = json.Marshal(j)
+	if _, err := s.store.PutRecord(ctx, rec, rec.Version); err != nil {
+		t.Fatal(err)
+	}
+	writePartial(t, dir, job)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { s.api.RunBulkExports(rctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	var got result
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got = s.do("GET", status, "", "X-Test-Caller: admin"); got.status != http.StatusAccepted {
+			break
+		}
+	}
+	if got.status != http.StatusOK {
+		t.Fatalf("taken over: %d %s", got.status, got.body)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(got.body, &m)
+	out := m["output"].([]any)
+	if len(out) != 1 || out[0].(map[string]any)["count"] != 2.0 {
+		t.Errorf("output %v", out)
+	}
+}
+
+// writePartial leaves what a runner killed mid-export leaves: a file cut
+// off in the middle of a line.
+func writePartial(t *testing.T, dir, job string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, job), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, job, "Patient-1.ndjson"), []byte(`{"resourceType":"Patient","id":"p1"}`+"\n"+`{"resourceType":"Pat`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// entityQueries is the decoded entity.query of an AuditEvent, joined.
+func entityQueries(ev map[string]any) string {
+	var out []string
+	ents, _ := ev["entity"].([]any)
+	for _, e := range ents {
+		if q, ok := e.(map[string]any)["query"].(string); ok {
+			b, _ := base64.StdEncoding.DecodeString(q)
+			out = append(out, string(b))
+		}
+	}
+	return strings.Join(out, " ")
+}

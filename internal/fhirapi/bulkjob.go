@@ -1,0 +1,659 @@
+package fhirapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/r4"
+	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/store"
+)
+
+// exportBatch is how many patients' compartments one query covers.
+const exportBatch = 100
+
+// nudgeExports wakes RunBulkExports for a job just accepted.
+func (s *Server) nudgeExports() {
+	select {
+	case s.exportWake <- struct{}{}:
+	default:
+	}
+}
+
+// RunBulkExports runs the export jobs waiting, on this server and those
+// of servers that stopped, until ctx ends; it also removes the files of
+// jobs cancelled or expired. Without Options.Bulk it returns at once.
+func (s *Server) RunBulkExports(ctx context.Context) {
+	if s.opt.Bulk == nil {
+		return
+	}
+	n := s.opt.Bulk.Concurrent
+	if n <= 0 {
+		n = 1
+	}
+	slots := make(chan struct{}, n)
+	runner := newJobID()[:12]
+	var running sync.WaitGroup
+	defer running.Wait()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var swept time.Time
+	for {
+		s.claimExports(ctx, runner, slots, &running)
+		if time.Since(swept) > time.Minute {
+			s.sweepExports(ctx)
+			swept = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-s.exportWake:
+		}
+	}
+}
+
+// claimExports starts the jobs no one runs, while this server has a slot:
+// those accepted, and those whose runner has been silent too long.
+func (s *Server) claimExports(ctx context.Context, runner string, slots chan struct{}, running *sync.WaitGroup) {
+	recs, err := s.opt.Store.ListRecords(ctx, exportKind, "")
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("fhirapi: bulk export: listing jobs", "err", err)
+		}
+		return
+	}
+	for _, rec := range recs {
+		var j exportJob
+		if err := json.Unmarshal(rec.Value, &j); err != nil {
+			continue
+		}
+		if j.State != jobAccepted && (j.State != jobRunning || time.Since(j.Heartbeat) < exportStale) {
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			return
+		}
+		now := time.Now().UTC()
+		j.State, j.Runner, j.Heartbeat, j.TransactionTime = jobRunning, runner, now, now
+		j.Progress, j.Output, j.Errors = "starting", nil, nil
+		version, err := s.putJob(ctx, &j, rec, rec.Version, time.Time{})
+		if err != nil {
+			<-slots // another server took it, or it was cancelled
+			continue
+		}
+		running.Add(1)
+		go func() {
+			defer func() { <-slots; running.Done() }()
+			s.runJob(ctx, &j, rec, version)
+		}()
+	}
+}
+
+func (s *Server) putJob(ctx context.Context, j *exportJob, rec *store.Record, ifVersion int64, expires time.Time) (int64, error) {
+	value, err := json.Marshal(j)
+	if err != nil {
+		return 0, err
+	}
+	return s.opt.Store.PutRecord(ctx, &store.Record{Kind: exportKind, Key: j.ID, Owner: rec.Owner, Expires: expires, Value: value}, ifVersion)
+}
+
+// runJob runs a claimed job to its end, saying it is alive meanwhile. A
+// job whose record changed under it (cancelled, or taken over after a
+// stall) stops and leaves the record to whoever changed it.
+func (s *Server) runJob(ctx context.Context, j *exportJob, rec *store.Record, version int64) {
+	dir := s.jobDir(j.ID)
+	_ = os.RemoveAll(dir) // what an earlier runner left
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	progress := "starting"
+	lost := false
+	beat := make(chan struct{})
+	go func() {
+		defer close(beat)
+		t := time.NewTicker(exportHeartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-jctx.Done():
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			j.Heartbeat, j.Progress = time.Now().UTC(), progress
+			pctx, pcancel := context.WithTimeout(jctx, exportHeartbeat)
+			v, err := s.putJob(pctx, j, rec, version, time.Time{})
+			pcancel()
+			if err == nil {
+				version = v
+			} else if jctx.Err() == nil {
+				lost = true
+				cancel()
+			}
+			mu.Unlock()
+		}
+	}()
+	out, err := s.export(jctx, j, dir, func(p string) { mu.Lock(); progress = p; mu.Unlock() })
+	cancel()
+	<-beat
+	if lost || ctx.Err() != nil {
+		// Cancelled, taken over, or this server stopping: the record
+		// says what happens next; the files are no one's.
+		if lost {
+			_ = os.RemoveAll(dir)
+		}
+		return
+	}
+	j.Heartbeat, j.Progress = time.Now().UTC(), ""
+	if err != nil {
+		s.log.Error("fhirapi: bulk export failed", "job", j.ID, "err", err)
+		_ = os.RemoveAll(dir)
+		j.State, j.Failure = jobFailed, failureText(err)
+	} else {
+		j.State, j.Output, j.Errors = jobComplete, out.output, out.errors
+	}
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), exportStale)
+	defer fcancel()
+	if _, err := s.putJob(fctx, j, rec, version, j.TransactionTime.Add(s.opt.Bulk.retention())); err != nil {
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// failureText is what a failed job's poll says: a client's error as it
+// is, anything else without its cause.
+func failureText(err error) string {
+	if fe, ok := asFHIRError(err); ok && fe.Kind != fhir.KindInternal && len(fe.Issues) > 0 {
+		return fe.Issues[0].Diagnostics
+	}
+	return "internal error; the details are in the server log"
+}
+
+// sweepExports removes the directories of jobs that are no more.
+func (s *Server) sweepExports(ctx context.Context) {
+	entries, err := os.ReadDir(s.opt.Bulk.Dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !e.IsDir() || time.Since(info.ModTime()) < exportStale {
+			continue
+		}
+		if _, err := s.opt.Store.GetRecord(ctx, exportKind, e.Name()); fhir.IsKind(err, fhir.KindNotFound) {
+			_ = os.RemoveAll(filepath.Join(s.opt.Bulk.Dir, e.Name()))
+		}
+	}
+}
+
+// exportOutput lists a finished job's files.
+type exportOutput struct {
+	output, errors []exportFile
+}
+
+// exportRun is one run of a job.
+type exportRun struct {
+	s    *Server
+	j    *exportJob
+	ctx  context.Context // with the requester as principal
+	w    *exportWriter
+	note func(string)
+	// window are the parameters every query has: changed by the
+	// transaction time, and after _since.
+	window url.Values
+	// seen are the ids written per type, where a resource can come twice
+	// (in several patients' compartments, or by several filters).
+	seen map[string]map[string]bool
+	// refs are the ids the written resources refer to, per type of
+	// j.Spec.Referenced.
+	refs map[string]map[string]bool
+}
+
+// export writes a job's files into dir.
+func (s *Server) export(ctx context.Context, j *exportJob, dir string, note func(string)) (*exportOutput, error) {
+	if j.Principal != nil {
+		ctx = access.WithPrincipal(ctx, j.Principal)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	w := &exportWriter{dir: dir, limit: s.opt.Bulk.fileResources(), files: map[string]*exportOut{}}
+	defer w.abort()
+	run := &exportRun{s: s, j: j, ctx: ctx, w: w, note: note,
+		window: url.Values{"_lastUpdated": {"le" + j.TransactionTime.UTC().Format("2006-01-02T15:04:05.000Z07:00")}},
+		seen:   map[string]map[string]bool{}, refs: map[string]map[string]bool{}}
+	if !j.Spec.Since.IsZero() {
+		run.window.Add("_lastUpdated", "gt"+j.Spec.Since.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	}
+	var err error
+	if j.Spec.Level == exportSystem {
+		for i, typ := range j.Spec.Types {
+			note(fmt.Sprintf("%s (type %d of %d), %d resources written", typ, i+1, len(j.Spec.Types), w.total))
+			if err = run.pages(typ, nil, nil); err != nil {
+				break
+			}
+		}
+	} else {
+		err = run.patients()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return w.finish()
+}
+
+// patients exports the compartments of a patient or group export's
+// patients, a batch at a time, then what they refer to of the
+// Referenced types.
+func (run *exportRun) patients() error {
+	j := run.j
+	var batch []string
+	done := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, typ := range j.Spec.Types {
+			if slices.Contains(j.Spec.Referenced, typ) {
+				continue
+			}
+			run.note(fmt.Sprintf("patients %d to %d: %s; %d resources written", done+1, done+len(batch), typ, run.w.total))
+			if typ == "Patient" {
+				if err := run.pages(typ, url.Values{"_id": {strings.Join(batch, ",")}}, nil); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := run.pages(typ, nil, batch); err != nil {
+				return err
+			}
+		}
+		done += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	add := func(id string) error {
+		batch = append(batch, id)
+		if len(batch) == exportBatch {
+			return flush()
+		}
+		return nil
+	}
+	var err error
+	switch {
+	case j.Spec.Level == exportGroup:
+		err = run.groupMembers(add)
+	case len(j.Spec.Patients) > 0:
+		for _, id := range j.Spec.Patients {
+			if err = add(id); err != nil {
+				break
+			}
+		}
+	default:
+		err = run.everyPatient(add)
+	}
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	for _, typ := range j.Spec.Referenced {
+		ids := make([]string, 0, len(run.refs[typ]))
+		for id := range run.refs[typ] {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for len(ids) > 0 {
+			n := min(len(ids), exportBatch)
+			run.note(fmt.Sprintf("%s referred to; %d resources written", typ, run.w.total))
+			// What is referred to comes whenever it last changed: only
+			// the transaction time bounds it.
+			q := url.Values{"_id": {strings.Join(ids[:n], ",")}}
+			if err := run.query(typ, q, nil, false); err != nil {
+				return err
+			}
+			ids = ids[n:]
+		}
+	}
+	return nil
+}
+
+// groupMembers calls add with each current Patient member of the Group,
+// as the requester may read it now.
+func (run *exportRun) groupMembers(add func(string) error) error {
+	s, j := run.s, run.j
+	v, err := s.opt.Gate.Guard(run.ctx, s.opt.Store).Read(run.ctx, "Group", j.Spec.Group)
+	if err != nil {
+		return fmt.Errorf("the Group: %w", err)
+	}
+	members, _ := v.Resource["member"].([]any)
+	seen := map[string]bool{}
+	for _, m := range members {
+		mm, _ := m.(map[string]any)
+		if inactive, _ := mm["inactive"].(bool); inactive {
+			continue
+		}
+		entity, _ := mm["entity"].(map[string]any)
+		ref, _ := entity["reference"].(string)
+		ref = strings.TrimPrefix(ref, j.Base+"/")
+		id, ok := strings.CutPrefix(ref, "Patient/")
+		if !ok || !fhir.ValidID(id) || seen[id] || (len(j.Spec.Patients) > 0 && !slices.Contains(j.Spec.Patients, id)) {
+			continue
+		}
+		seen[id] = true
+		if err := add(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// everyPatient calls add with each patient the requester may see.
+func (run *exportRun) everyPatient(add func(string) error) error {
+	q, err := search.Parse(run.s.opt.Definitions, "Patient", url.Values{"_count": {"1000"}, "_total": {"none"}, "_elements": {"id"}}, search.ParseOptions{})
+	if err != nil {
+		return err
+	}
+	for {
+		if err := run.ctx.Err(); err != nil {
+			return err
+		}
+		res, err := run.s.opt.Gate.Guard(run.ctx, run.s.opt.Store).Search(run.ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, v := range res.Matches {
+			if err := add(v.ID); err != nil {
+				return err
+			}
+		}
+		if res.Next == "" {
+			return nil
+		}
+		q.Cursor = res.Next
+	}
+}
+
+// pages exports the resources of typ that params select (and the
+// _typeFilter of typ, if any), in the compartments of patients when
+// given.
+func (run *exportRun) pages(typ string, params url.Values, patients []string) error {
+	filters := run.j.Spec.TypeFilters[typ]
+	if len(filters) == 0 {
+		filters = []string{""}
+	}
+	dedupe := len(filters) > 1 || patients != nil || params != nil
+	for _, f := range filters {
+		q := url.Values{}
+		for k, v := range params {
+			q[k] = slices.Clone(v)
+		}
+		for k, v := range run.window {
+			q[k] = append(q[k], v...)
+		}
+		if f != "" {
+			extra, err := url.ParseQuery(f)
+			if err != nil {
+				return err
+			}
+			for k, v := range extra {
+				q[k] = append(q[k], v...)
+			}
+		}
+		if err := run.query(typ, q, patients, dedupe); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// query pages through one search and writes what it finds.
+func (run *exportRun) query(typ string, params url.Values, patients []string, dedupe bool) error {
+	s, j := run.s, run.j
+	params.Set("_count", "1000")
+	params.Set("_total", "none")
+	if _, ok := params["_lastUpdated"]; !ok {
+		params["_lastUpdated"] = run.window["_lastUpdated"][:1]
+	}
+	opts := search.ParseOptions{Base: j.Base}
+	if len(patients) > 0 {
+		opts.Compartment = &search.CompartmentRef{Type: "Patient", ID: patients[0]}
+	}
+	q, err := search.Parse(s.opt.Definitions, typ, params, opts)
+	if err != nil {
+		return err
+	}
+	if len(patients) > 1 {
+		q.MoreCompartments = patients[1:]
+	}
+	gr := access.Request{Interaction: "operation", Type: typ, Query: "$export?_jobId=" + j.ID, Agent: j.Agent}
+	if j.Principal != nil {
+		gr.Agent.User, gr.Agent.Client = j.Principal.User, j.Principal.Client
+	}
+	for {
+		if err := run.ctx.Err(); err != nil {
+			return err
+		}
+		res, err := s.runSearch(run.ctx, gr, q)
+		if err != nil {
+			return err
+		}
+		for _, v := range res.Matches {
+			if dedupe {
+				if run.seen[typ] == nil {
+					run.seen[typ] = map[string]bool{}
+				}
+				if run.seen[typ][v.ID] {
+					continue
+				}
+				run.seen[typ][v.ID] = true
+			}
+			if err := run.write(v); err != nil {
+				return err
+			}
+		}
+		if res.Next == "" {
+			return nil
+		}
+		q.Cursor = res.Next
+	}
+}
+
+// write writes one resource as the requester may see it.
+func (run *exportRun) write(v *store.Version) error {
+	s, j := run.s, run.j
+	res := s.opt.Gate.Mask(run.ctx, v.Resource)
+	if len(j.Spec.Referenced) > 0 {
+		collectRefs(map[string]any(res), j.Spec.Referenced, j.Base, run.refs)
+	}
+	if j.Spec.Elements != "" {
+		var err error
+		if res, err = s.shape(res, url.Values{"_elements": {elementsFor(j.Spec.Elements, v.Type)}}); err != nil {
+			return err
+		}
+	}
+	if j.R4 {
+		conv, _, err := r4.ToR4(res)
+		if err != nil {
+			oo := fhir.OperationOutcome(fhir.Issue{Severity: "error", Code: "not-supported",
+				Diagnostics: fmt.Sprintf("%s/%s has no R4 form and is left out: %v", v.Type, v.ID, err)})
+			return run.w.write("OperationOutcome", oo.JSON(), true)
+		}
+		res = conv
+	}
+	return run.w.write(v.Type, res.JSON(), false)
+}
+
+// elementsFor is the part of an _elements list that applies to typ.
+func elementsFor(elements, typ string) string {
+	var out []string
+	for _, e := range strings.Split(elements, ",") {
+		e = strings.TrimSpace(e)
+		if t, elem, dotted := strings.Cut(e, "."); dotted {
+			if t != typ {
+				continue
+			}
+			e = elem
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		return "id" // only what is mandatory
+	}
+	return strings.Join(out, ",")
+}
+
+// collectRefs adds to refs the ids of types that v refers to, as Type/id
+// or as an absolute URL under base.
+func collectRefs(v any, types []string, base string, refs map[string]map[string]bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if k == "reference" {
+				if ref, ok := x.(string); ok {
+					typ, id, ok := strings.Cut(strings.TrimPrefix(ref, base+"/"), "/")
+					if ok && slices.Contains(types, typ) && fhir.ValidID(id) {
+						if refs[typ] == nil {
+							refs[typ] = map[string]bool{}
+						}
+						refs[typ][id] = true
+					}
+				}
+				continue
+			}
+			collectRefs(x, types, base, refs)
+		}
+	case []any:
+		for _, x := range v {
+			collectRefs(x, types, base, refs)
+		}
+	}
+}
+
+// exportWriter writes the NDJSON files of a run: per type, a new file
+// every limit resources.
+type exportWriter struct {
+	dir   string
+	limit int
+	files map[string]*exportOut
+	order []string // types in the order first written
+	total int
+}
+
+type exportOut struct {
+	typ   string
+	error bool
+	part  int
+	f     *os.File
+	w     *bufio.Writer
+	count int
+	done  []exportFile
+}
+
+func (x *exportWriter) write(typ string, line []byte, isError bool) error {
+	key := typ
+	if isError {
+		key = "error:" + typ
+	}
+	o := x.files[key]
+	if o == nil {
+		o = &exportOut{typ: typ, error: isError}
+		x.files[key] = o
+		x.order = append(x.order, key)
+	}
+	if o.f != nil && o.count >= x.limit {
+		if err := o.close(); err != nil {
+			return err
+		}
+	}
+	if o.f == nil {
+		o.part++
+		name := fmt.Sprintf("%s-%d.ndjson", typ, o.part)
+		if isError {
+			name = fmt.Sprintf("errors-%s-%d.ndjson", typ, o.part)
+		}
+		f, err := os.OpenFile(filepath.Join(x.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		o.f, o.w, o.count = f, bufio.NewWriterSize(f, 256<<10), 0
+		o.done = append(o.done, exportFile{Type: typ, Name: name})
+	}
+	if _, err := o.w.Write(line); err != nil {
+		return err
+	}
+	if err := o.w.WriteByte('\n'); err != nil {
+		return err
+	}
+	o.count++
+	o.done[len(o.done)-1].Count = o.count
+	if !isError {
+		x.total++
+	}
+	return nil
+}
+
+// close flushes, syncs and closes the file being written.
+func (o *exportOut) close() error {
+	err := o.w.Flush()
+	if err == nil {
+		err = o.f.Sync()
+	}
+	if cerr := o.f.Close(); err == nil {
+		err = cerr
+	}
+	o.f, o.w = nil, nil
+	return err
+}
+
+// finish closes every file, durably, and lists them.
+func (x *exportWriter) finish() (*exportOutput, error) {
+	out := &exportOutput{output: []exportFile{}, errors: []exportFile{}}
+	for _, key := range x.order {
+		o := x.files[key]
+		if o.f != nil {
+			if err := o.close(); err != nil {
+				return nil, err
+			}
+		}
+		if o.error {
+			out.errors = append(out.errors, o.done...)
+		} else {
+			out.output = append(out.output, o.done...)
+		}
+	}
+	d, err := os.Open(x.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return nil, err
+	}
+	return out, nil
+}
+
+// abort closes what is still open (after a failure; finish closed the rest).
+func (x *exportWriter) abort() {
+	for _, o := range x.files {
+		if o.f != nil {
+			_ = o.f.Close()
+			o.f = nil
+		}
+	}
+}

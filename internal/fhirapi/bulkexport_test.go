@@ -436,3 +436,87 @@ func entityQueries(ev map[string]any) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// TestBulkExportConsent: a patient's Consent keeps their record out of the
+// export of a clinician it refuses, at every level. (c2 refuses everyone
+// but dr1, R5's decision being the base and its provisions the
+// exceptions.)
+func TestBulkExportConsent(t *testing.T) {
+	callers := exportCallers()
+	callers["dr2"] = &access.Principal{User: "dr2", Role: "physician", FHIRUser: "Practitioner/dr2"}
+	s := newExportServer(t, callers, 0)
+	for _, r := range []string{
+		`{"resourceType":"Patient","id":"p1"}`, `{"resourceType":"Patient","id":"p2"}`,
+		`{"resourceType":"Observation","id":"p1lab","status":"final","code":{"text":"glucose"},"subject":{"reference":"Patient/p1"}}`,
+		`{"resourceType":"Observation","id":"p2lab","status":"final","code":{"text":"glucose"},"subject":{"reference":"Patient/p2"}}`,
+		`{"resourceType":"Consent","id":"c2","status":"active","subject":{"reference":"Patient/p2"},"decision":"deny",
+			"provision":[{"actor":[{"reference":{"reference":"Practitioner/dr1"}}]}]}`,
+		`{"resourceType":"Group","id":"both","type":"person","membership":"enumerated",
+			"member":[{"entity":{"reference":"Patient/p1"}},{"entity":{"reference":"Patient/p2"}}]}`,
+	} {
+		res, _ := fhir.ParseResource([]byte(r))
+		if got := s.do("PUT", "/fhir/"+res.Type()+"/"+res.ID(), r, "X-Test-Caller: admin"); got.status != http.StatusCreated {
+			t.Fatalf("seed %s: %d %s", res.ID(), got.status, got.body)
+		}
+	}
+	for _, path := range []string{"/fhir/$export?_type=Patient,Observation", "/fhir/Patient/$export?_type=Patient,Observation"} {
+		if got := strings.Join(s.export("dr2", "GET", path, "").ids, " "); got != "Observation/p1lab Patient/p1" {
+			t.Errorf("dr2 %s: %q", path, got)
+		}
+		if got := strings.Join(s.export("dr1", "GET", path, "").ids, " "); got != "Observation/p1lab Observation/p2lab Patient/p1 Patient/p2" {
+			t.Errorf("dr1 %s: %q", path, got)
+		}
+	}
+	// The Group is in p2's compartment too: dr2 cannot see it at all.
+	if got := strings.Join(s.export("dr1", "GET", "/fhir/Group/both/$export?_type=Patient,Observation", "").ids, " "); got != "Observation/p1lab Observation/p2lab Patient/p1 Patient/p2" {
+		t.Errorf("dr1's group export: %q", got)
+	}
+	if r := s.kickoff("dr2", "GET", "/fhir/Group/both/$export", ""); r.status != http.StatusNotFound {
+		t.Errorf("dr2's group export: %d %s", r.status, r.body)
+	}
+}
+
+// FuzzExportKickoff sends arbitrary kick-offs, as a query or a POSTed
+// Parameters: each is accepted (202 with a status URL that answers) or
+// refused with a 4xx OperationOutcome, never a 5xx.
+func FuzzExportKickoff(f *testing.F) {
+	f.Add("/fhir/$export", "_type=Patient,Observation&_since=2020-01-01T00:00:00Z", "")
+	f.Add("/fhir/Patient/$export", "_typeFilter=Observation%3Fcategory%3Dlaboratory&_type=Observation", "")
+	f.Add("/fhir/Group/g1/$export", "_elements=id,Patient.name&_outputFormat=ndjson", "")
+	f.Add("/fhir/Patient/$export", "", `{"resourceType":"Parameters","parameter":[{"name":"patient","valueReference":{"reference":"Patient/p1"}},{"name":"_type","valueString":"Patient"}]}`)
+	f.Add("/fhir/R4/$export", "_type=Encounter&includeAssociatedData=x", `{"resourceType":"Parameters","parameter":[{"name":"_since"}]}`)
+	dir := f.TempDir()
+	s := newTestServer(f, func(o *fhirapi.Options) { o.Bulk = &fhirapi.BulkExport{Dir: dir, PerRequester: 1 << 30} })
+	f.Fuzz(func(t *testing.T, path, query, body string) {
+		if !strings.HasPrefix(path, "/fhir") || strings.ContainsAny(path+query, " \r\n\t#") {
+			return
+		}
+		target := path
+		if query != "" {
+			target += "?" + query
+		}
+		if _, err := url.ParseRequestURI(target); err != nil {
+			return
+		}
+		s.t = t
+		method := "GET"
+		if body != "" {
+			method = "POST"
+		}
+		r := s.do(method, target, body, "Prefer: respond-async", "Accept: application/fhir+json")
+		switch {
+		case r.status == http.StatusAccepted && strings.Contains(path, "$export") && !strings.Contains(path, "$export-"):
+			status := strings.TrimPrefix(r.header.Get("Content-Location"), "http://emr.test")
+			if got := s.do("GET", status, ""); got.status != http.StatusAccepted {
+				t.Fatalf("the status URL %q of an accepted export: %d %s", status, got.status, got.body)
+			}
+			if got := s.do("DELETE", status, ""); got.status != http.StatusAccepted {
+				t.Fatalf("DELETE %q: %d %s", status, got.status, got.body)
+			}
+		case r.status >= 500 && r.status != http.StatusNotImplemented:
+			t.Fatalf("%s %s %q: %d %s", method, target, body, r.status, r.body)
+		case r.status >= 400 && r.resource(t).Type() != "OperationOutcome":
+			t.Fatalf("error without OperationOutcome")
+		}
+	})
+}

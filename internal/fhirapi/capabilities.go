@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
@@ -60,6 +61,11 @@ func (s *Server) buildCapabilities() fhir.Resource {
 						"documentation": "a reviewer's decision on a queued pair: distinct (never proposed again) or merged (docs/mpi.md)"})
 			}
 		}
+		if s.opt.Bulk != nil && (typ == "Patient" || typ == "Group") {
+			ops, _ := r["operation"].([]any)
+			r["operation"] = append(ops, map[string]any{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/" + strings.ToLower(typ) + "-export",
+				"documentation": "Bulk Data export of the Patient compartment of " + map[string]string{"Patient": "every patient the caller may see", "Group": "the group's active members"}[typ] + ", asynchronous (docs/api.md)"})
+		}
 		if typ == "AuditEvent" {
 			// The hash-chained log: read and searched, written only by
 			// the server (auditevent.go).
@@ -83,6 +89,10 @@ func (s *Server) buildCapabilities() fhir.Resource {
 		},
 		"searchParam": s.searchParamsOf("Resource"),
 	}
+	if s.opt.Bulk != nil {
+		rest["operation"] = []any{map[string]any{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+			"documentation": "Bulk Data export of every resource the caller may see, asynchronous, as NDJSON files (docs/api.md)"}}
+	}
 	if sec := s.opt.OAuth; sec != nil {
 		// SMART App Launch: the service, and the endpoints as the
 		// oauth-uris extension older clients read (newer ones read
@@ -104,7 +114,7 @@ func (s *Server) buildCapabilities() fhir.Resource {
 		}
 		rest["security"] = security
 	}
-	return fhir.Resource{
+	cs := fhir.Resource{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
 		"date":         time.Now().UTC().Format("2006-01-02"),
@@ -118,6 +128,10 @@ func (s *Server) buildCapabilities() fhir.Resource {
 		"patchFormat": []any{mediaJSONPatch, mediaFHIRJSON},
 		"rest":        []any{rest},
 	}
+	if s.opt.Bulk != nil {
+		cs["instantiates"] = []any{"http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"}
+	}
+	return cs
 }
 
 // searchParamsOf lists the search parameters of a type as the

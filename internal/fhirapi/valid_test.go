@@ -1,6 +1,7 @@
 package fhirapi_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/emr-project/emr/internal/fhir/spec"
@@ -13,6 +14,7 @@ import (
 func TestResponsesAreValidR5(t *testing.T) {
 	s := newTestServer(t, func(o *fhirapi.Options) {
 		o.OAuth = map[string]string{"authorize": "https://emr.test/oauth/authorize", "token": "https://emr.test/oauth/token"}
+		o.Bulk = &fhirapi.BulkExport{Dir: t.TempDir()}
 	})
 	id := s.mustCreate(patientJSON)
 	s.do("DELETE", "/fhir/Patient/"+id, "")
@@ -31,6 +33,10 @@ func TestResponsesAreValidR5(t *testing.T) {
 		if c.path == "/fhir/metadata" {
 			if sec, _ := res["rest"].([]any)[0].(map[string]any)["security"].(map[string]any); sec == nil {
 				t.Errorf("the CapabilityStatement declares no SMART security")
+			}
+			if !strings.Contains(string(r.body), `"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"`) ||
+				!strings.Contains(string(r.body), "group-export") || !strings.Contains(string(r.body), "CapabilityStatement/bulk-data") {
+				t.Errorf("the CapabilityStatement declares no Bulk Data export")
 			}
 		}
 		for _, is := range v.Validate(res) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/auth"
+	"github.com/emr-project/emr/internal/cdshooks"
 	"github.com/emr-project/emr/internal/clinical/critical"
 	"github.com/emr-project/emr/internal/deid"
 	"github.com/emr-project/emr/internal/fhir"
@@ -438,6 +439,12 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	mux.Handle("/fhir/", protected)
 	mux.Handle("/fhir", protected)
 	mux.Handle("/oauth/", smartServer.Handler())
+	// CDS Hooks: the order safety checks for other EHRs and apps; the
+	// services authenticate their clients themselves (a client's JWT).
+	cds := &cdshooks.Service{Store: st, Gate: gate, Definitions: defs, Clients: cdshooks.SMARTClients{Server: smartServer},
+		BaseURL: strings.TrimSuffix(fhirBase, "/fhir"), FHIRBase: fhirBase, Logger: logger}
+	mux.Handle(cdshooks.Path, cds)
+	mux.Handle(cdshooks.Path+"/", cds)
 	mux.Handle("GET "+smartServer.ConfigurationPath(), smartServer.Handler())
 	mux.Handle("GET /fhir/R4/.well-known/smart-configuration", sameConfiguration(smartServer))
 	webAuth := &web.Auth{Accounts: accounts, Sessions: sessions, Secure: strings.HasPrefix(fhirBase, "https://"), BreakGlass: breakGlass, Logger: logger}

@@ -39,6 +39,33 @@ const (
 // ErrInvalidToken and the specific cause (see KeySet.Verify); answer them
 // all with invalid_client.
 func VerifyClientAssertion(assertion string, clientJWKS []byte, clientID, tokenURL string, now time.Time) (jti string, exp time.Time, err error) {
+	return verifyClientJWT(assertion, clientJWKS, clientID, tokenURL, now, true)
+}
+
+// VerifyCDSClientJWT authenticates a CDS Hooks client by the JWT it sends
+// as its bearer token (CDS Hooks 2.0, "Trusting CDS Clients"): as
+// VerifyClientAssertion, but sub is the client's id and iss may be any
+// issuer (the client itself, or its identity provider), and aud must
+// contain the CDS Service's URL.
+func VerifyCDSClientJWT(token string, clientJWKS []byte, clientID, serviceURL string, now time.Time) (jti string, exp time.Time, err error) {
+	return verifyClientJWT(token, clientJWKS, clientID, serviceURL, now, false)
+}
+
+// ClientJWTSubject returns the sub claim of a client JWT without checking
+// anything: the client whose keys must then verify it.
+func ClientJWTSubject(token string) (string, error) {
+	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS384, jose.ES384})
+	if err != nil {
+		return "", tokenError(ErrTokenMalformed, "not a JWT signed with RS384 or ES384")
+	}
+	var c jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&c); err != nil || c.Subject == "" {
+		return "", tokenError(ErrTokenClaims, "no sub")
+	}
+	return c.Subject, nil
+}
+
+func verifyClientJWT(assertion string, clientJWKS []byte, clientID, tokenURL string, now time.Time, issuerIsClient bool) (jti string, exp time.Time, err error) {
 	if clientID == "" || tokenURL == "" || now.IsZero() {
 		return "", time.Time{}, errors.New("auth: verify client assertion: clientID, tokenURL and now are required")
 	}
@@ -71,7 +98,7 @@ func VerifyClientAssertion(assertion string, clientJWKS []byte, clientID, tokenU
 		}
 		return "", time.Time{}, tokenError(ErrTokenMalformed, "%v", err)
 	}
-	if c.Issuer != clientID || c.Subject != clientID {
+	if c.Subject != clientID || (issuerIsClient && c.Issuer != clientID) || c.Issuer == "" {
 		return "", time.Time{}, tokenError(ErrTokenIssuer, "iss %q and sub %q must both be the client_id %q", c.Issuer, c.Subject, clientID)
 	}
 	if !c.Audience.Contains(tokenURL) {

@@ -3,12 +3,14 @@ package smart
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/auth"
 )
 
@@ -141,4 +143,47 @@ func causeOf(err error) string {
 		}
 	}
 	return "invalid"
+}
+
+// CDSClient authenticates the caller of a CDS Service by its bearer JWT
+// (CDS Hooks 2.0): signed with the keys of a registered private_key_jwt
+// client named by sub, for serviceURL (aud), within five minutes, and its
+// jti never seen before from that client.
+func (s *Server) CDSClient(ctx context.Context, token, serviceURL string) (*Client, error) {
+	id, err := auth.ClientJWTSubject(token)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.clients.Get(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("%w: unknown client %q", auth.ErrInvalidToken, id)
+		}
+		return nil, err
+	}
+	if c.Type != ClientJWT {
+		return nil, fmt.Errorf("%w: client %q has no registered keys (type jwt)", auth.ErrInvalidToken, id)
+	}
+	jti, exp, err := auth.VerifyCDSClientJWT(token, c.JWKS, c.ID, serviceURL, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := putJSON(ctx, s.opts.Records, KindAssertionID, c.ID+" cds "+jti, c.ID, exp.Add(leeway), struct{}{}, 0); err != nil {
+		if lostRace(err) {
+			return nil, fmt.Errorf("%w: jti has been used before", auth.ErrInvalidToken)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// TokenPrincipal verifies an access token this server issued (as the FHIR
+// API does) and returns the caller it stands for: a CDS Service reads the
+// FHIR data a CDS client lends it (fhirAuthorization) as that caller.
+func (s *Server) TokenPrincipal(ctx context.Context, token string) (*access.Principal, error) {
+	claims, err := s.verifyAccess(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return s.Principal(ctx, claims)
 }

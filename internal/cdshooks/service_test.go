@@ -1,0 +1,358 @@
+package cdshooks_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/cdshooks"
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/smart"
+	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/store/sqlstore"
+)
+
+// env is a CDS service and the SMART server whose clients call it, on one
+// SQLite database, behind real HTTP.
+type env struct {
+	t     *testing.T
+	ts    *httptest.Server
+	store *sqlstore.DB
+	srv   *smart.Server
+	key   *ecdsa.PrivateKey
+	// client is the registered CDS client (type jwt, role service).
+	client string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	defs := spec.R5()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &env{t: t, store: st}
+	mux := http.NewServeMux()
+	e.ts = httptest.NewServer(mux)
+	t.Cleanup(e.ts.Close)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e.srv, err = smart.New(ctx, smart.Options{Records: st, Users: noUsers{}, FHIRBase: e.ts.URL + "/fhir", Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := access.NewGate(st, access.NewRolePolicy(defs, access.DefaultRoles(defs)), "test")
+	svc := &cdshooks.Service{Store: st, Gate: gate, Definitions: defs, Clients: cdshooks.SMARTClients{Server: e.srv},
+		BaseURL: e.ts.URL, FHIRBase: e.ts.URL + "/fhir", Logger: logger}
+	mux.Handle("/oauth/", e.srv.Handler())
+	mux.Handle(cdshooks.Path, svc)
+	mux.Handle(cdshooks.Path+"/", svc)
+
+	e.key, _ = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: e.key.Public(), KeyID: "k1", Algorithm: "ES384", Use: "sig"}}})
+	c, _, err := e.srv.Clients().Add(ctx, smart.Client{Name: "ward EHR", Type: smart.ClientJWT, JWKS: jwks, Scope: "system/*.rs", Role: "service"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = c.ID
+	// The patient's record, and the EMR's interaction knowledge.
+	for _, r := range []string{
+		`{"resourceType":"Patient","id":"p1"}`,
+		`{"resourceType":"Patient","id":"p2"}`,
+		`{"resourceType":"AllergyIntolerance","id":"a1","patient":{"reference":"Patient/p1"},"criticality":"high",
+			"code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"723","display":"amoxicillin"}]}}`,
+		`{"resourceType":"MedicationRequest","id":"w1","status":"active","intent":"order","subject":{"reference":"Patient/p1"},
+			"medication":{"concept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"11289","display":"warfarin"}]}}}`,
+		`{"resourceType":"ClinicalUseDefinition","id":"cud1","type":"interaction","interaction":{"interactant":[
+			{"itemCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"11289"}]}},
+			{"itemCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"1191"}]}}],
+			"effect":{"concept":{"text":"Increased risk of bleeding"}}}}`,
+	} {
+		res, err := fhir.ParseResource([]byte(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Write(ctx, func(tx store.Tx) error { _, _, err := tx.Update(res, 0); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// jwt is the client's bearer JWT for a service.
+func (e *env) jwt(aud, jti string) string {
+	e.t.Helper()
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: jose.JSONWebKey{Key: e.key, KeyID: "k1"}}, (&jose.SignerOptions{}).WithType("JWT"))
+	now := time.Now()
+	tok, err := jwt.Signed(signer).Claims(jwt.Claims{Issuer: "https://ward-ehr.example.org", Subject: e.client, Audience: jwt.Audience{aud},
+		ID: jti, Expiry: jwt.NewNumericDate(now.Add(4 * time.Minute)), IssuedAt: jwt.NewNumericDate(now)}).Serialize()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// call posts a hook request to a service with a fresh JWT (or the given
+// Authorization) and returns the status and the decoded answer.
+func (e *env) call(service, body string, authorization ...string) (int, map[string]any) {
+	e.t.Helper()
+	req, _ := http.NewRequest("POST", e.ts.URL+cdshooks.Path+"/"+service, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if len(authorization) > 0 {
+		req.Header.Set("Authorization", authorization[0])
+	} else {
+		req.Header.Set("Authorization", "Bearer "+e.jwt(e.ts.URL+cdshooks.Path+"/"+service, newJTI()))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func newJTI() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// R4 draft orders, as most CDS clients send them: amoxicillin (allergic)
+// and aspirin (interacts with warfarin).
+const draftOrders = `{"resourceType":"Bundle","type":"collection","entry":[
+	{"resource":{"resourceType":"MedicationRequest","id":"d1","status":"draft","intent":"order","subject":{"reference":"Patient/p1"},
+		"medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"723","display":"amoxicillin"}]}}},
+	{"resource":{"resourceType":"MedicationRequest","id":"d2","status":"draft","intent":"order","subject":{"reference":"Patient/p1"},
+		"medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"1191","display":"aspirin"}]}}}]}`
+
+func hookBody(hook, extra string) string {
+	if extra != "" {
+		extra = "," + extra
+	}
+	return `{"hook":"` + hook + `","hookInstance":"d1bf5a4c-7b4e-4f0f-9a0b-9c5d1a1c0e11",
+		"context":{"userId":"Practitioner/dr1","patientId":"p1","draftOrders":` + draftOrders + `}` + extra + `}`
+}
+
+// prefetchOf is the prefetch a client fills from its own server: the
+// same allergy and warfarin order, in R4.
+const prefetchOf = `"prefetch":{
+	"allergies":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"AllergyIntolerance","id":"ext-a1",
+		"patient":{"reference":"Patient/p1"},"criticality":"high","code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"723"}]}}}]},
+	"medications":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"MedicationRequest","id":"ext-w1","status":"active","intent":"order",
+		"subject":{"reference":"Patient/p1"},"medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"11289"}]}}}]},
+	"serviceRequests":{"resourceType":"Bundle","type":"searchset"}}`
+
+// cardsOf lists the cards as "indicator topic-code implicated".
+func cardsOf(t *testing.T, out map[string]any) []string {
+	t.Helper()
+	list, ok := out["cards"].([]any)
+	if !ok {
+		t.Fatalf("no cards: %v", out)
+	}
+	var got []string
+	for _, c := range list {
+		card := c.(map[string]any)
+		if s := card["summary"].(string); len(s) > 140 || s == "" || card["uuid"] == "" {
+			t.Errorf("card %v", card)
+		}
+		topic := card["source"].(map[string]any)["topic"].(map[string]any)["code"]
+		target := ""
+		for _, sg := range card["suggestions"].([]any) {
+			for _, a := range sg.(map[string]any)["actions"].([]any) {
+				target = a.(map[string]any)["resourceId"].([]any)[0].(string)
+			}
+		}
+		got = append(got, card["indicator"].(string)+" "+topic.(string)+" "+target)
+	}
+	slices.Sort(got)
+	return got
+}
+
+func TestDiscovery(t *testing.T) {
+	e := newEnv(t)
+	resp, err := http.Get(e.ts.URL + cdshooks.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d struct {
+		Services []struct {
+			Hook, ID string
+			Prefetch map[string]string
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode, err)
+	}
+	var got []string
+	for _, s := range d.Services {
+		got = append(got, s.Hook+"="+s.ID)
+		if s.Prefetch["allergies"] != "AllergyIntolerance?patient={{context.patientId}}" {
+			t.Errorf("prefetch %v", s.Prefetch)
+		}
+	}
+	if strings.Join(got, " ") != "order-sign=order-sign-safety order-select=order-select-safety" {
+		t.Errorf("services %v", got)
+	}
+}
+
+func TestOrderSign(t *testing.T) {
+	e := newEnv(t)
+	want := []string{"critical ALGY MedicationRequest/d1", "warning DRG MedicationRequest/d2"}
+
+	t.Run("prefetch", func(t *testing.T) {
+		status, out := e.call("order-sign-safety", hookBody("order-sign", prefetchOf))
+		if got := cardsOf(t, out); status != 200 || !slices.Equal(got, want) {
+			t.Errorf("%d %v, want %v", status, got, want)
+		}
+	})
+	t.Run("order-select checks the selections only", func(t *testing.T) {
+		body := strings.Replace(hookBody("order-select", prefetchOf), `"patientId":"p1"`, `"patientId":"p1","selections":["MedicationRequest/d2"]`, 1)
+		status, out := e.call("order-select-safety", body)
+		if got := cardsOf(t, out); status != 200 || !slices.Equal(got, want[1:]) {
+			t.Errorf("%d %v", status, got)
+		}
+	})
+	t.Run("no data: 412", func(t *testing.T) {
+		if status, out := e.call("order-sign-safety", hookBody("order-sign", "")); status != http.StatusPreconditionFailed {
+			t.Errorf("%d %v", status, out)
+		}
+	})
+	token := e.backendToken()
+	lend := `"fhirServer":"` + e.ts.URL + `/fhir","fhirAuthorization":{"access_token":"` + token + `","token_type":"Bearer","scope":"system/*.rs","subject":"x"}`
+	t.Run("the EMR's own data, through a lent token", func(t *testing.T) {
+		status, out := e.call("order-sign-safety", hookBody("order-sign", lend))
+		if got := cardsOf(t, out); status != 200 || !slices.Equal(got, want) {
+			t.Errorf("%d %v, want %v", status, got, want)
+		}
+		// The reads were the token's caller's, and audited.
+		page, err := e.store.SearchAudit(context.Background(), store.AuditQuery{Count: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range page.Records {
+			if strings.Contains(string(r.Event), "AllergyIntolerance/a1") && strings.Contains(string(r.Event), e.client) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no audit record of the allergy read")
+		}
+	})
+	t.Run("a lent token for another server: 412", func(t *testing.T) {
+		other := strings.Replace(lend, e.ts.URL+"/fhir", "https://elsewhere.example.org/fhir", 1)
+		if status, _ := e.call("order-sign-safety", hookBody("order-sign", other)); status != http.StatusPreconditionFailed {
+			t.Errorf("%d", status)
+		}
+	})
+	t.Run("a forged lent token: 412", func(t *testing.T) {
+		forged := strings.Replace(lend, token, token[:len(token)-4]+"AAAA", 1)
+		if status, _ := e.call("order-sign-safety", hookBody("order-sign", forged)); status != http.StatusPreconditionFailed {
+			t.Errorf("%d", status)
+		}
+	})
+	t.Run("a lent token that cannot see the patient: 412, not silence", func(t *testing.T) {
+		body := strings.ReplaceAll(hookBody("order-sign", lend), "Patient/p1", "Patient/nobody")
+		body = strings.Replace(body, `"patientId":"p1"`, `"patientId":"nobody"`, 1)
+		if status, out := e.call("order-sign-safety", body); status != http.StatusPreconditionFailed {
+			t.Errorf("%d %v", status, out)
+		}
+	})
+}
+
+func TestRefused(t *testing.T) {
+	e := newEnv(t)
+	svc := e.ts.URL + cdshooks.Path + "/order-sign-safety"
+	body := hookBody("order-sign", prefetchOf)
+	jti := newJTI()
+	replayed := "Bearer " + e.jwt(svc, jti)
+	if status, _ := e.call("order-sign-safety", body, replayed); status != 200 {
+		t.Fatalf("first use: %d", status)
+	}
+	for _, tc := range []struct {
+		name, service, body, auth string
+		status                    int
+	}{
+		{"no JWT", "order-sign-safety", body, "", 401},
+		{"replayed jti", "order-sign-safety", body, replayed, 401},
+		{"aud of another service", "order-sign-safety", body, "Bearer " + e.jwt(e.ts.URL+cdshooks.Path+"/order-select-safety", newJTI()), 401},
+		{"not a JWT", "order-sign-safety", body, "Bearer nonsense", 401},
+		{"unknown service", "nope", body, "Bearer x", 404},
+		{"wrong hook", "order-sign-safety", hookBody("patient-view", prefetchOf), "", 400},
+		{"not JSON", "order-sign-safety", "{", "", 400},
+		{"an order for another patient", "order-sign-safety", strings.Replace(body, `"patientId":"p1"`, `"patientId":"p2"`, 1), "", 400},
+		{"no hookInstance", "order-sign-safety", strings.Replace(body, `"hookInstance"`, `"other"`, 1), "", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			auth := []string{}
+			switch {
+			case tc.auth != "":
+				auth = append(auth, tc.auth)
+			case tc.status == 401:
+				auth = append(auth, "")
+			}
+			if status, out := e.call(tc.service, tc.body, auth...); status != tc.status || out["error"] == nil {
+				t.Errorf("%d %v, want %d", status, out, tc.status)
+			}
+		})
+	}
+}
+
+// backendToken takes an access token of the EMR for the client, as a
+// backend service (client_credentials with its JWT).
+func (e *env) backendToken() string {
+	e.t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.rs"},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}}
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: jose.JSONWebKey{Key: e.key, KeyID: "k1"}}, (&jose.SignerOptions{}).WithType("JWT"))
+	now := time.Now()
+	assertion, _ := jwt.Signed(signer).Claims(jwt.Claims{Issuer: e.client, Subject: e.client, Audience: jwt.Audience{e.ts.URL + "/oauth/token"},
+		ID: newJTI(), Expiry: jwt.NewNumericDate(now.Add(4 * time.Minute)), IssuedAt: jwt.NewNumericDate(now)}).Serialize()
+	form.Set("client_assertion", assertion)
+	resp, err := http.PostForm(e.ts.URL+"/oauth/token", form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		e.t.Fatalf("token: %d %v", resp.StatusCode, err)
+	}
+	return tok.AccessToken
+}
+
+// noUsers has no accounts: these tests' callers are clients.
+type noUsers struct{}
+
+func (noUsers) Login(context.Context, string, string, string, string) (smart.User, error) {
+	return smart.User{}, errors.New("no accounts")
+}
+func (noUsers) Get(context.Context, string) (smart.User, error) {
+	return smart.User{}, errors.New("no accounts")
+}

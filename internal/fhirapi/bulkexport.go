@@ -89,6 +89,7 @@ type exportJob struct {
 	Progress        string       `json:"progress,omitempty"`
 	Output          []exportFile `json:"output,omitempty"`
 	Errors          []exportFile `json:"errors,omitempty"`
+	Deleted         []exportFile `json:"deleted,omitempty"`
 	Failure         string       `json:"failure,omitempty"`
 }
 
@@ -426,6 +427,9 @@ func (s *Server) manifest(j *exportJob) map[string]any {
 		"output":              files(j.Output),
 		"error":               files(j.Errors),
 	}
+	if !j.Spec.Since.IsZero() {
+		m["deleted"] = files(j.Deleted)
+	}
 	if len(j.Spec.Ignored) > 0 {
 		m["extension"] = map[string]any{"https://github.com/emr-project/emr/bulk-export-ignored": j.Spec.Ignored}
 	}
@@ -447,7 +451,7 @@ func (s *Server) exportDownload(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := r.URL.Query().Get("name")
 	var file *exportFile
-	for _, f := range slices.Concat(j.Output, j.Errors) {
+	for _, f := range slices.Concat(j.Output, j.Errors, j.Deleted) {
 		if f.Name == name {
 			file = &f
 			break

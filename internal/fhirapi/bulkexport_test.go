@@ -560,3 +560,72 @@ func BenchmarkBulkExport(b *testing.B) {
 		})
 	}
 }
+
+// TestBulkExportDeletions: with _since, the manifest lists what was
+// deleted since, as transaction Bundles of DELETEs, to whoever may see
+// every resource of the type; a caller limited to some is told its
+// deletions are not listed.
+func TestBulkExportDeletions(t *testing.T) {
+	s := newExportServer(t, exportCallers(), 0)
+	seedTwoPatients(t, s)
+	since := time.Now().UTC()
+	time.Sleep(5 * time.Millisecond)
+	for _, path := range []string{"/fhir/Observation/o2v", "/fhir/Observation/o1", "/fhir/Encounter/e2"} {
+		if r := s.do("DELETE", path, "", "X-Test-Caller: admin"); r.status != http.StatusNoContent && r.status != http.StatusOK {
+			t.Fatalf("DELETE %s: %d %s", path, r.status, r.body)
+		}
+	}
+	// Deleted, then created again: not a deletion.
+	if r := s.do("DELETE", "/fhir/Observation/o2", "", "X-Test-Caller: admin"); r.status >= 300 {
+		t.Fatal(r.status)
+	}
+	o2 := `{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p2"}}`
+	if r := s.do("PUT", "/fhir/Observation/o2", o2, "X-Test-Caller: admin"); r.status >= 300 {
+		t.Fatal(r.status, string(r.body))
+	}
+	deleted := func(got exported) string {
+		var out []string
+		for _, f := range got.manifest["deleted"].([]any) {
+			u := strings.TrimPrefix(f.(map[string]any)["url"].(string), "http://emr.test")
+			r := s.do("GET", u, "", "X-Test-Caller: admin")
+			for _, line := range strings.Split(strings.TrimSpace(string(r.body)), "\n") {
+				b, err := fhir.ParseResource([]byte(line))
+				if err != nil || b["type"] != "transaction" {
+					t.Fatalf("deleted line %q: %v", line, err)
+				}
+				req := b["entry"].([]any)[0].(map[string]any)["request"].(map[string]any)
+				if req["method"] != "DELETE" {
+					t.Errorf("request %v", req)
+				}
+				out = append(out, req["url"].(string))
+			}
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+	q := "_since=" + url.QueryEscape(since.Format(time.RFC3339Nano))
+	got := s.export("admin", "GET", "/fhir/$export?_type=Observation,Encounter&"+q, "")
+	if d := deleted(got); d != "Encounter/e2 Observation/o1 Observation/o2v" {
+		t.Errorf("system export deleted %q", d)
+	}
+	if ids := strings.Join(got.ids, " "); ids != "Observation/o2" {
+		t.Errorf("system export output %q", ids)
+	}
+	// A Group of p1: only p1's deletions.
+	g := `{"resourceType":"Group","id":"g1","type":"person","membership":"enumerated","member":[{"entity":{"reference":"Patient/p1"}}]}`
+	if r := s.do("PUT", "/fhir/Group/g1", g, "X-Test-Caller: admin"); r.status >= 300 {
+		t.Fatal(r.status)
+	}
+	if d := deleted(s.export("admin", "GET", "/fhir/Group/g1/$export?_type=Observation,Encounter&"+q, "")); d != "Observation/o1" {
+		t.Errorf("group export deleted %q", d)
+	}
+	// Without _since: no deleted list at all.
+	if got := s.export("admin", "GET", "/fhir/$export?_type=Observation", ""); got.manifest["deleted"] != nil {
+		t.Errorf("deleted without _since: %v", got.manifest["deleted"])
+	}
+	// A nurse limited to her patients learns of no deletion, and is told so.
+	got = s.export("nurse", "GET", "/fhir/$export?_type=Observation&"+q, "")
+	if d := deleted(got); d != "" || len(got.files["error"]) != 1 || !strings.Contains(string(got.files["error"][0].JSON()), "not listed") {
+		t.Errorf("nurse: deleted %q, errors %v", d, got.files["error"])
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/r4"
 	"github.com/emr-project/emr/internal/search"
@@ -90,7 +91,7 @@ func (s *Server) claimExports(ctx context.Context, runner string, slots chan str
 		}
 		now := time.Now().UTC()
 		j.State, j.Runner, j.Heartbeat, j.TransactionTime = jobRunning, runner, now, now
-		j.Progress, j.Output, j.Errors = "starting", nil, nil
+		j.Progress, j.Output, j.Errors, j.Deleted = "starting", nil, nil, nil
 		version, err := s.putJob(ctx, &j, rec, rec.Version, time.Time{})
 		if err != nil {
 			<-slots // another server took it, or it was cancelled
@@ -165,7 +166,7 @@ func (s *Server) runJob(ctx context.Context, j *exportJob, rec *store.Record, ve
 		_ = os.RemoveAll(dir)
 		j.State, j.Failure = jobFailed, failureText(err)
 	} else {
-		j.State, j.Output, j.Errors = jobComplete, out.output, out.errors
+		j.State, j.Output, j.Errors, j.Deleted = jobComplete, out.output, out.errors, out.deleted
 	}
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), exportStale)
 	defer fcancel()
@@ -202,7 +203,7 @@ func (s *Server) sweepExports(ctx context.Context) {
 
 // exportOutput lists a finished job's files.
 type exportOutput struct {
-	output, errors []exportFile
+	output, errors, deleted []exportFile
 }
 
 // exportRun is one run of a job.
@@ -221,6 +222,18 @@ type exportRun struct {
 	// refs are the ids the written resources refer to, per type of
 	// j.Spec.Referenced.
 	refs map[string]map[string]bool
+	// members are the patients of a group export, or of the patient
+	// parameter; nil for every patient.
+	members map[string]bool
+}
+
+// agent is the requester, for the audit records of what the run reads.
+func (run *exportRun) agent() audit.Agent {
+	a := run.j.Agent
+	if p := run.j.Principal; p != nil {
+		a.User, a.Client = p.User, p.Client
+	}
+	return a
 }
 
 // export writes a job's files into dir.
@@ -249,6 +262,9 @@ func (s *Server) export(ctx context.Context, j *exportJob, dir string, note func
 		}
 	} else {
 		err = run.patients()
+	}
+	if err == nil && !j.Spec.Since.IsZero() {
+		err = run.deletions()
 	}
 	if err != nil {
 		return nil, err
@@ -286,7 +302,13 @@ func (run *exportRun) patients() error {
 		batch = batch[:0]
 		return nil
 	}
+	if j.Spec.Level == exportGroup || len(j.Spec.Patients) > 0 {
+		run.members = map[string]bool{}
+	}
 	add := func(id string) error {
+		if run.members != nil {
+			run.members[id] = true
+		}
 		batch = append(batch, id)
 		if len(batch) == exportBatch {
 			return flush()
@@ -331,6 +353,115 @@ func (run *exportRun) patients() error {
 		}
 	}
 	return nil
+}
+
+// deletions lists, in the manifest's deleted files, the resources of
+// the export's types deleted after _since and still deleted at the
+// transaction time: each a line of a transaction Bundle with its DELETE.
+// A deleted resource can no longer be checked against a caller's limits
+// (its index rows are gone), so, as a read of a deleted resource, only a
+// caller who may see every resource of the type learns of its deletion; for
+// the others an OperationOutcome in the error files says the type's
+// deletions are not listed. On a patient or group export a deletion counts
+// when the version before it was the patient's, or of one of the group's
+// patients.
+func (run *exportRun) deletions() error {
+	s, j := run.s, run.j
+	since := j.Spec.Since.Add(time.Millisecond).Truncate(time.Millisecond)
+	for _, typ := range j.Spec.Types {
+		if slices.Contains(j.Spec.Referenced, typ) {
+			continue
+		}
+		run.note(fmt.Sprintf("deletions of %s; %d resources written", typ, run.w.total))
+		q := store.HistoryQuery{Type: typ, Since: since, Count: 1000}
+		gr := access.Request{Interaction: "history-type", Type: typ, Query: "$export?_jobId=" + j.ID, Agent: run.agent()}
+		seen := map[string]bool{}
+		for {
+			if err := run.ctx.Err(); err != nil {
+				return err
+			}
+			var page *store.HistoryPage
+			err := s.opt.Gate.Read(run.ctx, gr, func() ([]access.Touched, error) {
+				var err error
+				page, err = s.opt.Gate.Guard(run.ctx, s.opt.Store).History(run.ctx, q)
+				if err != nil {
+					return nil, err
+				}
+				var touched []access.Touched
+				for _, v := range page.Versions {
+					if v.Deleted {
+						touched = append(touched, access.Touched{Type: v.Type, ID: v.ID, VersionID: v.VersionID})
+					}
+				}
+				return touched, nil
+			})
+			if fhir.IsKind(err, fhir.KindForbidden) {
+				oo := fhir.OperationOutcome(fhir.Issue{Severity: "warning", Code: "forbidden",
+					Diagnostics: "the deletions of " + typ + " since _since are not listed: the requester may see only some " + typ + " resources, and a deleted one can no longer be checked against those limits"})
+				if err := run.w.write(listError, "OperationOutcome", oo.JSON()); err != nil {
+					return err
+				}
+				break
+			}
+			if err != nil {
+				return err
+			}
+			for _, v := range page.Versions {
+				if v.LastUpdated.After(j.TransactionTime) {
+					continue // changed after the export: its state then is older
+				}
+				if seen[v.ID] {
+					continue
+				}
+				seen[v.ID] = true
+				if !v.Deleted {
+					continue
+				}
+				if j.Spec.Level != exportSystem {
+					ok, err := run.deletedInScope(v)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						continue
+					}
+				}
+				line, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{
+					map[string]any{"request": map[string]any{"method": "DELETE", "url": v.Type + "/" + v.ID}}}})
+				if err := run.w.write(listDeleted, "Bundle", line); err != nil {
+					return err
+				}
+			}
+			if !page.More || len(page.Versions) == 0 {
+				break
+			}
+			q.Before = page.Versions[len(page.Versions)-1].Seq
+		}
+	}
+	return nil
+}
+
+// deletedInScope reports whether a deleted resource was, before its
+// deletion, in the compartment of a patient the export covers.
+func (run *exportRun) deletedInScope(v *store.Version) (bool, error) {
+	if v.VersionID < 2 {
+		return false, nil
+	}
+	prev, err := run.s.opt.Store.VRead(run.ctx, v.Type, v.ID, v.VersionID-1)
+	if err != nil {
+		if fhir.IsKind(err, fhir.KindNotFound) || fhir.IsKind(err, fhir.KindGone) {
+			return false, nil
+		}
+		return false, err
+	}
+	patient, ok := strings.CutPrefix(audit.PatientOf(prev.Resource), "Patient/")
+	if !ok {
+		return false, nil
+	}
+	if run.members == nil {
+		return true, nil // every patient: the caller sees every resource of the type
+	}
+	return run.members[patient], nil
 }
 
 // groupMembers calls add with each current Patient member of the Group,
@@ -441,10 +572,7 @@ func (run *exportRun) query(typ string, params url.Values, patients []string, de
 	if len(patients) > 1 {
 		q.MoreCompartments = patients[1:]
 	}
-	gr := access.Request{Interaction: "operation", Type: typ, Query: "$export?_jobId=" + j.ID, Agent: j.Agent}
-	if j.Principal != nil {
-		gr.Agent.User, gr.Agent.Client = j.Principal.User, j.Principal.Client
-	}
+	gr := access.Request{Interaction: "operation", Type: typ, Query: "$export?_jobId=" + j.ID, Agent: run.agent()}
 	for {
 		if err := run.ctx.Err(); err != nil {
 			return err
@@ -492,11 +620,11 @@ func (run *exportRun) write(v *store.Version) error {
 		if err != nil {
 			oo := fhir.OperationOutcome(fhir.Issue{Severity: "error", Code: "not-supported",
 				Diagnostics: fmt.Sprintf("%s/%s has no R4 form and is left out: %v", v.Type, v.ID, err)})
-			return run.w.write("OperationOutcome", oo.JSON(), true)
+			return run.w.write(listError, "OperationOutcome", oo.JSON())
 		}
 		res = conv
 	}
-	return run.w.write(v.Type, res.JSON(), false)
+	return run.w.write(listOutput, v.Type, res.JSON())
 }
 
 // elementsFor is the part of an _elements list that applies to typ.
@@ -545,19 +673,26 @@ func collectRefs(v any, types []string, base string, refs map[string]map[string]
 	}
 }
 
-// exportWriter writes the NDJSON files of a run: per type, a new file
-// every limit resources.
+// exportWriter writes the NDJSON files of a run: per list and type, a new
+// file every limit lines.
 type exportWriter struct {
 	dir   string
 	limit int
 	files map[string]*exportOut
-	order []string // types in the order first written
-	total int
+	order []string // list:type in the order first written
+	total int      // resources written to the output list
 }
+
+// The manifest's lists.
+const (
+	listOutput  = "output"
+	listError   = "error"
+	listDeleted = "deleted"
+)
 
 type exportOut struct {
 	typ   string
-	error bool
+	list  string
 	part  int
 	f     *os.File
 	w     *bufio.Writer
@@ -565,14 +700,11 @@ type exportOut struct {
 	done  []exportFile
 }
 
-func (x *exportWriter) write(typ string, line []byte, isError bool) error {
-	key := typ
-	if isError {
-		key = "error:" + typ
-	}
+func (x *exportWriter) write(list, typ string, line []byte) error {
+	key := list + ":" + typ
 	o := x.files[key]
 	if o == nil {
-		o = &exportOut{typ: typ, error: isError}
+		o = &exportOut{typ: typ, list: list}
 		x.files[key] = o
 		x.order = append(x.order, key)
 	}
@@ -584,8 +716,8 @@ func (x *exportWriter) write(typ string, line []byte, isError bool) error {
 	if o.f == nil {
 		o.part++
 		name := fmt.Sprintf("%s-%d.ndjson", typ, o.part)
-		if isError {
-			name = fmt.Sprintf("errors-%s-%d.ndjson", typ, o.part)
+		if list != listOutput {
+			name = list + "-" + name
 		}
 		f, err := os.OpenFile(filepath.Join(x.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
@@ -602,7 +734,7 @@ func (x *exportWriter) write(typ string, line []byte, isError bool) error {
 	}
 	o.count++
 	o.done[len(o.done)-1].Count = o.count
-	if !isError {
+	if list == listOutput {
 		x.total++
 	}
 	return nil
@@ -623,7 +755,7 @@ func (o *exportOut) close() error {
 
 // finish closes every file, durably, and lists them.
 func (x *exportWriter) finish() (*exportOutput, error) {
-	out := &exportOutput{output: []exportFile{}, errors: []exportFile{}}
+	out := &exportOutput{output: []exportFile{}, errors: []exportFile{}, deleted: []exportFile{}}
 	for _, key := range x.order {
 		o := x.files[key]
 		if o.f != nil {
@@ -631,9 +763,12 @@ func (x *exportWriter) finish() (*exportOutput, error) {
 				return nil, err
 			}
 		}
-		if o.error {
+		switch o.list {
+		case listError:
 			out.errors = append(out.errors, o.done...)
-		} else {
+		case listDeleted:
+			out.deleted = append(out.deleted, o.done...)
+		default:
 			out.output = append(out.output, o.done...)
 		}
 	}

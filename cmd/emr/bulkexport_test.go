@@ -81,7 +81,7 @@ func TestServeBulkExport(t *testing.T) {
 		t.Errorf("exported %v", got)
 	}
 	job := strings.SplitN(poll, "_jobId=", 2)[1]
-	files, _ := os.ReadDir(filepath.Join(exportDir, job))
+	files, _ := os.ReadDir(filepath.Join(exportDir, job, "attempt-1"))
 	if len(files) != 2 {
 		t.Errorf("%d files in the export directory", len(files))
 	}

@@ -402,7 +402,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		cfg.exportRetention = 24 * time.Hour
 	}
 	api := fhirapi.New(fhirapi.Options{
-		Bulk:         &fhirapi.BulkExport{Dir: exportDir, Retention: cfg.exportRetention},
+		Bulk:         &fhirapi.BulkExport{Dir: exportDir, Retention: cfg.exportRetention, Revalidate: exportRevalidator(accounts, smartServer)},
 		Matcher:      matcher,
 		Queue:        &mpi.Queue{Records: st},
 		Duplicates:   duplicates,
@@ -563,3 +563,37 @@ func newValidator(defs *spec.Definitions, invariants bool) *validate.Validator {
 }
 
 func (a *app) close() { _ = a.store.Close() }
+
+// exportRevalidator says whether a Bulk Data export's requester may still
+// export as it did at the kick-off: the account enabled and in the same
+// role, the client still registered (and a backend service's role the
+// same). A refusal is of kind forbidden; any other error is the store's.
+func exportRevalidator(accounts *auth.Accounts, smartServer *smart.Server) func(context.Context, *access.Principal) error {
+	return func(ctx context.Context, p *access.Principal) error {
+		if p.User != "" {
+			acc, err := accounts.Get(ctx, p.User)
+			switch {
+			case fhir.IsKind(err, fhir.KindNotFound):
+				return fhir.Errorf(fhir.KindForbidden, "the account no longer exists")
+			case err != nil:
+				return err
+			case acc.Disabled:
+				return fhir.Errorf(fhir.KindForbidden, "the account is disabled")
+			case acc.Role != p.Role:
+				return fhir.Errorf(fhir.KindForbidden, "the account's role changed")
+			}
+		}
+		if p.Client != "" {
+			c, err := smartServer.Clients().Get(ctx, p.Client)
+			switch {
+			case fhir.IsKind(err, fhir.KindNotFound):
+				return fhir.Errorf(fhir.KindForbidden, "the client is no longer registered")
+			case err != nil:
+				return err
+			case p.User == "" && c.Role != p.Role:
+				return fhir.Errorf(fhir.KindForbidden, "the client's role changed")
+			}
+		}
+		return nil
+	}
+}

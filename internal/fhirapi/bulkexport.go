@@ -1,12 +1,14 @@
 package fhirapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +19,7 @@ import (
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 )
 
@@ -48,16 +51,33 @@ type BulkExport struct {
 	FileResources int
 	// Concurrent bounds the jobs one server runs at once (default 1).
 	Concurrent int
+	// Settle is how long a job waits after its transaction time before it
+	// reads (default 5 s): a write stamped before that time but not yet
+	// committed (a long transaction, another server's clock a little
+	// behind) is in the export then, not lost between this one and the
+	// next one's _since.
+	Settle time.Duration
+	// Revalidate, when set, says whether the requester may still export:
+	// called when a job starts and at each heartbeat with the principal
+	// of the kick-off. An error of kind fhir.KindForbidden (the account
+	// disabled, its role changed, the client removed) fails the job; any
+	// other is logged and asked again at the next heartbeat.
+	Revalidate func(ctx context.Context, p *access.Principal) error
+	// Stale is how long a running job's record may stay unchanged, by the
+	// clock of the server watching it, before that server runs the job
+	// again (default 30 s); a runner says it is alive every sixth of it.
+	Stale time.Duration
 }
 
 const (
 	exportKind = "bulk-export"
-	// exportHeartbeat is how often a running job says it is alive;
-	// a job silent for exportStale is taken over by another server.
-	exportHeartbeat = 5 * time.Second
-	exportStale     = 30 * time.Second
 	// exportRetryAfter is the polling interval the status answer asks for.
 	exportRetryAfter = 2
+	// exportAttempts bounds how often a job is started (again after its
+	// runner stopped answering) before it is failed.
+	exportAttempts = 3
+	// exportWaiting is how long a job not yet finished is kept at most.
+	exportWaiting = 7 * 24 * time.Hour
 )
 
 // Job states.
@@ -90,7 +110,14 @@ type exportJob struct {
 	Output          []exportFile `json:"output,omitempty"`
 	Errors          []exportFile `json:"errors,omitempty"`
 	Deleted         []exportFile `json:"deleted,omitempty"`
-	Failure         string       `json:"failure,omitempty"`
+	// Attempt numbers the runs of the job: each writes its own directory
+	// (attemptDir), so that a runner taken over cannot touch the files
+	// of the one that took over.
+	Attempt int `json:"attempt,omitempty"`
+	// Failure says why a failed job failed, and FailureStatus is the HTTP
+	// status its poll answers (4xx for what the requester can mend).
+	Failure       string `json:"failure,omitempty"`
+	FailureStatus int    `json:"failureStatus,omitempty"`
 }
 
 // exportFile is one file of a finished job.
@@ -100,13 +127,35 @@ type exportFile struct {
 	Count int    `json:"count"`
 }
 
-// requesterOf names who may poll and download a job: the same user through
-// the same client.
+// requesterOf is the owner of a job's record: its user and client, for
+// counting a requester's unfinished jobs.
 func requesterOf(p *access.Principal) string {
 	if p == nil {
-		return "anonymous"
+		return "[]"
 	}
-	return "user:" + p.User + " client:" + p.Client
+	b, _ := json.Marshal([]string{p.User, p.Client})
+	return string(b)
+}
+
+// sameRequester reports whether the caller of a poll, download or cancel
+// is the job's requester with the same rights: the same user through the
+// same client, with the same role, patient and scopes. A token of the
+// same user bound to another patient, or with narrower scopes, is someone
+// else (break-glass grants aside, which an export never uses).
+func sameRequester(caller, requester *access.Principal) bool {
+	canon := func(p *access.Principal) string {
+		if p == nil {
+			return "null"
+		}
+		cp := *p
+		cp.Emergencies, cp.Purpose = nil, ""
+		if len(cp.Grants) == 0 && cp.Grants != nil {
+			cp.Grants = []access.Grant{}
+		}
+		b, _ := json.Marshal(cp)
+		return string(b)
+	}
+	return canon(caller) == canon(requester)
 }
 
 func (b *BulkExport) retention() time.Duration {
@@ -121,6 +170,22 @@ func (b *BulkExport) perRequester() int {
 		return b.PerRequester
 	}
 	return 2
+}
+
+func (b *BulkExport) stale() time.Duration {
+	if b.Stale > 0 {
+		return b.Stale
+	}
+	return 30 * time.Second
+}
+
+func (b *BulkExport) heartbeat() time.Duration { return b.stale() / 6 }
+
+func (b *BulkExport) settle() time.Duration {
+	if b.Settle > 0 {
+		return b.Settle
+	}
+	return 5 * time.Second
 }
 
 func (b *BulkExport) fileResources() int {
@@ -240,6 +305,20 @@ func (s *Server) exportKickoff(w http.ResponseWriter, r *http.Request, r4 bool, 
 	}
 	sp.Types = types
 	sp.Referenced = slices.DeleteFunc(sp.Referenced, func(t string) bool { return !slices.Contains(types, t) })
+	// A filter is a search: of a type exported in full, and on nothing the
+	// caller's role may not see (whether a resource is exported would tell
+	// what a masked element holds).
+	for typ, filters := range sp.TypeFilters {
+		if !slices.Contains(types, typ) || slices.Contains(sp.Referenced, typ) {
+			err := fhir.Errorf(fhir.KindInvalid, "$export: _typeFilter names %s, which this export does not search (a type the caller may not search, or one exported only as referred to)", typ)
+			s.opt.Gate.RecordFailure(ctx, gr, err)
+			return err
+		}
+		if err := s.checkTypeFilters(ctx, typ, filters); err != nil {
+			s.opt.Gate.RecordFailure(ctx, gr, err)
+			return err
+		}
+	}
 	if level == exportGroup {
 		if _, err := s.opt.Gate.Guard(ctx, s.opt.Store).Read(ctx, "Group", group); err != nil {
 			s.opt.Gate.RecordFailure(ctx, gr, err)
@@ -278,13 +357,20 @@ func (s *Server) exportKickoff(w http.ResponseWriter, r *http.Request, r4 bool, 
 		job.Principal = &cp
 	}
 	// The kick-off is recorded as the request it is; what the job reads
-	// is recorded page by page as it reads.
+	// is recorded page by page as it reads. A job whose kick-off could not
+	// be recorded does not stay.
+	created := false
 	err = s.opt.Gate.Read(ctx, gr, func() ([]access.Touched, error) {
 		value, _ := json.Marshal(job)
-		_, err := s.opt.Store.PutRecord(ctx, &store.Record{Kind: exportKind, Key: job.ID, Owner: owner, Value: value}, 0)
+		_, err := s.opt.Store.PutRecord(ctx, &store.Record{Kind: exportKind, Key: job.ID, Owner: owner, Value: value,
+			Expires: job.Created.Add(exportWaiting)}, 0)
+		created = err == nil
 		return nil, err
 	})
 	if err != nil {
+		if created {
+			_ = s.opt.Store.DeleteRecord(context.WithoutCancel(ctx), exportKind, job.ID)
+		}
 		return err
 	}
 	s.nudgeExports()
@@ -359,7 +445,7 @@ func (s *Server) job(r *http.Request) (*exportJob, *store.Record, error) {
 	if err := json.Unmarshal(rec.Value, &j); err != nil {
 		return nil, nil, err
 	}
-	if requesterOf(access.PrincipalFrom(r.Context())) != requesterOf(j.Principal) {
+	if !sameRequester(access.PrincipalFrom(r.Context()), j.Principal) {
 		return nil, nil, notFound
 	}
 	return &j, rec, nil
@@ -370,12 +456,17 @@ func (s *Server) exportStatus(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodDelete {
 		return methodNotAllowed(&request{method: r.Method}, "GET, DELETE")
 	}
-	j, _, err := s.job(r)
+	j, rec, err := s.job(r)
 	if err != nil {
 		return err
 	}
 	if r.Method == http.MethodDelete {
-		if err := s.opt.Store.DeleteRecord(r.Context(), exportKind, j.ID); err != nil {
+		// The cancel is recorded with the job's id, as the kick-off was.
+		gr := access.Request{Interaction: "operation", Query: "$export-poll-status?_jobId=" + j.ID + " DELETE", Agent: audit.Agent{Address: remoteAddr(r)}}
+		err := s.opt.Gate.Read(r.Context(), gr, func() ([]access.Touched, error) {
+			return nil, s.opt.Store.DeleteRecord(r.Context(), exportKind, j.ID)
+		})
+		if err != nil {
 			return err
 		}
 		// A runner elsewhere stops at its next heartbeat and removes what
@@ -398,14 +489,25 @@ func (s *Server) exportStatus(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	case jobFailed:
-		return fhir.Errorf(fhir.KindInternal, "export %s failed: %s", j.ID, j.Failure)
+		// Answered as it is, not as an internal error of this request.
+		status := j.FailureStatus
+		if status < 400 || status > 599 {
+			status = http.StatusInternalServerError
+		}
+		code := "exception"
+		if status < 500 {
+			code = "processing"
+		}
+		oo := fhir.OperationOutcome(fhir.Issue{Severity: "error", Code: code, Diagnostics: "export " + j.ID + " failed: " + j.Failure})
+		writeJSON(w, r, status, mediaFHIRJSON, oo.JSON())
+		return nil
 	}
 	body, err := json.Marshal(s.manifest(j))
 	if err != nil {
 		return err
 	}
-	if until := j.TransactionTime.Add(s.opt.Bulk.retention()); !j.TransactionTime.IsZero() {
-		w.Header().Set("Expires", until.UTC().Format(http.TimeFormat))
+	if !rec.Expires.IsZero() {
+		w.Header().Set("Expires", rec.Expires.UTC().Format(http.TimeFormat))
 	}
 	writeJSON(w, r, http.StatusOK, "application/json", body)
 	return nil
@@ -460,7 +562,13 @@ func (s *Server) exportDownload(w http.ResponseWriter, r *http.Request) error {
 	if j.State != jobComplete || file == nil {
 		return fhir.Errorf(fhir.KindNotFound, "export %s has no file %q", j.ID, name)
 	}
-	f, err := os.Open(filepath.Join(s.jobDir(j.ID), file.Name))
+	// The requester must still be allowed to search what the file holds.
+	if s.opt.Model.IsResource(file.Type) && file.Type != "OperationOutcome" && file.Type != "Bundle" {
+		if err := s.opt.Gate.Decide(r.Context(), access.Request{Interaction: "search-type", Type: file.Type}); err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(filepath.Join(s.attemptDir(j), file.Name))
 	if errors.Is(err, os.ErrNotExist) {
 		return fhir.Errorf(fhir.KindNotFound, "the file %q of export %s is not on this server (its export directory must be shared by the servers of a database)", name, j.ID)
 	}
@@ -499,4 +607,28 @@ func acceptsNDJSON(accept string) bool {
 	return false
 }
 
+// jobDir holds a job's attempts; attemptDir the files of its current one.
 func (s *Server) jobDir(id string) string { return filepath.Join(s.opt.Bulk.Dir, id) }
+
+func (s *Server) attemptDir(j *exportJob) string {
+	return filepath.Join(s.jobDir(j.ID), "attempt-"+strconv.Itoa(j.Attempt))
+}
+
+// checkTypeFilters refuses _typeFilter queries that search what the
+// caller's role may not see.
+func (s *Server) checkTypeFilters(ctx context.Context, typ string, filters []string) error {
+	for _, f := range filters {
+		values, err := url.ParseQuery(f)
+		if err != nil {
+			return fhir.Errorf(fhir.KindInvalid, "$export: _typeFilter %s?%s: %v", typ, f, err)
+		}
+		q, err := search.Parse(s.opt.Definitions, typ, values, search.ParseOptions{})
+		if err != nil {
+			return err
+		}
+		if err := s.checkMaskedSearch(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,7 +37,7 @@ func newExportServer(t testing.TB, callers map[string]*access.Principal, fileRes
 		t.Fatal(err)
 	}
 	s := newAccessServer(t, roles, callers, func(o *fhirapi.Options) {
-		o.Bulk = &fhirapi.BulkExport{Dir: dir, FileResources: fileResources, PerRequester: 3}
+		o.Bulk = &fhirapi.BulkExport{Dir: dir, FileResources: fileResources, PerRequester: 3, Settle: time.Millisecond}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -132,8 +133,11 @@ func exportCallers() map[string]*access.Principal {
 		"admin":   {User: "admin", Role: "admin"},
 		"dr1":     {User: "dr1", Role: "physician", FHIRUser: "Practitioner/dr1"},
 		"nurse":   {User: "nina", Role: "ward-nurse", FHIRUser: "Practitioner/dr1"},
-		"pat1":    {User: "pat1", Role: "patient", Patient: "p1", FHIRUser: "Patient/p1"},
-		"service": {Client: "registry", Role: "admin", Grants: []access.Grant{{Context: "system", Type: "Observation", Perms: "rs"}, {Context: "system", Type: "Patient", Perms: "rs"}}},
+		"billing": {User: "bill", Role: "billing"},
+		// pat1 again, through the same client, with a narrower token.
+		"pat1-narrow": {User: "pat1", Role: "patient", Patient: "p1", FHIRUser: "Patient/p1", Grants: []access.Grant{{Context: "patient", Type: "Patient", Perms: "rs"}}},
+		"pat1":        {User: "pat1", Role: "patient", Patient: "p1", FHIRUser: "Patient/p1"},
+		"service":     {Client: "registry", Role: "admin", Grants: []access.Grant{{Context: "system", Type: "Observation", Perms: "rs"}, {Context: "system", Type: "Patient", Perms: "rs"}}},
 	}
 }
 
@@ -215,7 +219,7 @@ func TestBulkExport(t *testing.T) {
 		}
 	})
 
-	t.Run("masked elements stay masked", func(t *testing.T) {
+	t.Run("_elements", func(t *testing.T) {
 		got := s.export("admin", "GET", "/fhir/$export?_type=Patient&_elements=id", "")
 		for _, res := range got.files["output"] {
 			if res["name"] != nil {
@@ -223,6 +227,34 @@ func TestBulkExport(t *testing.T) {
 			}
 			if !strings.Contains(string(res.JSON()), "SUBSETTED") {
 				t.Errorf("a subset without SUBSETTED: %s", res.JSON())
+			}
+		}
+	})
+
+	t.Run("masked elements stay masked, and cannot be filtered on", func(t *testing.T) {
+		c := `{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},"code":{"text":"x"},"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}]},
+			"note":[{"text":"NOTE-SECRET"}],"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">NOTE-SECRET</div>"}}`
+		if r := s.do("PUT", "/fhir/Condition/c1", c, "X-Test-Caller: admin"); r.status != http.StatusCreated {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		got := s.export("billing", "GET", "/fhir/$export?_type=Condition", "")
+		if len(got.files["output"]) != 1 || strings.Contains(string(got.files["output"][0].JSON()), "NOTE-SECRET") {
+			t.Errorf("billing's export: %v", got.files["output"])
+		}
+		for _, filter := range []string{"Condition?_content=NOTE-SECRET", "Condition?_text=NOTE-SECRET"} {
+			r := s.kickoff("billing", "GET", "/fhir/$export?_type=Condition&_typeFilter="+url.QueryEscape(filter), "")
+			if r.status != http.StatusForbidden {
+				t.Errorf("billing filters on %s: %d %s", filter, r.status, r.body)
+			}
+		}
+	})
+
+	t.Run("the same user with other rights is someone else", func(t *testing.T) {
+		got := s.export("pat1", "GET", "/fhir/$export?_type=Patient,Observation", "")
+		file := strings.TrimPrefix(got.manifest["output"].([]any)[0].(map[string]any)["url"].(string), "http://emr.test")
+		for _, path := range []string{got.status, file} {
+			if r := s.do("GET", path, "", "X-Test-Caller: pat1-narrow"); r.status != http.StatusNotFound {
+				t.Errorf("pat1 with a narrower token GET %s: %d", path, r.status)
 			}
 		}
 	})
@@ -288,7 +320,7 @@ func TestBulkExport(t *testing.T) {
 			}
 			q.Cursor = page.Next
 		}
-		if downloads != len(got.manifest["output"].([]any)) || !patients["Patient/p1"] || !patients["Patient/p2"] {
+		if downloads != len(got.manifest["output"].([]any)) || pages < 2 || !patients["Patient/p1"] || !patients["Patient/p2"] {
 			t.Errorf("%d download events for %d files; page events %d for patients %v", downloads, len(got.manifest["output"].([]any)), pages, patients)
 		}
 	})
@@ -345,64 +377,79 @@ func TestBulkExportRefused(t *testing.T) {
 		}
 	})
 	t.Run("too many at once", func(t *testing.T) {
-		// PerRequester 3: the lenient one above may still run.
-		var last result
-		for range 4 {
-			last = s.kickoff("dr1", "GET", "/fhir/$export?_type=Patient", "")
-			if last.status == http.StatusTooManyRequests {
-				break
+		// No runner: the jobs stay unfinished.
+		idle := newAccessServer(t, nil, exportCallers(), func(o *fhirapi.Options) {
+			o.Bulk = &fhirapi.BulkExport{Dir: t.TempDir(), PerRequester: 2}
+		})
+		for i, want := range []int{202, 202, 429} {
+			r := idle.kickoff("dr1", "GET", "/fhir/$export?_type=Patient", "")
+			if r.status != want || (want == 429 && (r.header.Get("Retry-After") == "" || r.resource(t).Type() != "OperationOutcome")) {
+				t.Errorf("kick-off %d: %d %v", i+1, r.status, r.header)
 			}
 		}
-		if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
-			t.Errorf("4 kick-offs: last %d %v", last.status, last.header)
+		// Another requester is counted apart.
+		if r := idle.kickoff("admin", "GET", "/fhir/$export?_type=Patient", ""); r.status != http.StatusAccepted {
+			t.Errorf("admin: %d", r.status)
 		}
 	})
 }
 
-// TestBulkExportTakenOver: a job whose server stopped answering (killed
-// mid-export) is run again by another, from the start, and finishes.
+// TestBulkExportTakenOver: a job whose runner stopped answering (its
+// server killed mid-export) is run again by another, in a directory of its
+// own, and finishes; one started too often fails instead.
 func TestBulkExportTakenOver(t *testing.T) {
 	callers := exportCallers()
 	dir := t.TempDir()
 	s := newAccessServer(t, nil, callers, func(o *fhirapi.Options) {
-		o.Bulk = &fhirapi.BulkExport{Dir: dir}
+		o.Bulk = &fhirapi.BulkExport{Dir: dir, Settle: time.Millisecond, Stale: 300 * time.Millisecond, PerRequester: 5}
 	})
 	seedTwoPatients(t, s)
-	// Nothing runs jobs yet: the kick-off is accepted and waits.
-	r := s.kickoff("admin", "GET", "/fhir/$export?_type=Patient", "")
-	if r.status != http.StatusAccepted {
-		t.Fatalf("%d %s", r.status, r.body)
-	}
-	status := strings.TrimPrefix(r.header.Get("Content-Location"), "http://emr.test")
-	job := strings.SplitN(status, "_jobId=", 2)[1]
-	if r := s.do("GET", status, "", "X-Test-Caller: admin"); r.status != http.StatusAccepted || r.header.Get("X-Progress") != "waiting to start" {
-		t.Fatalf("waiting: %d %v", r.status, r.header)
-	}
-	// As a server that claimed it and died would leave it: running, its
-	// last heartbeat long ago, a partial file in its directory.
 	ctx := context.Background()
-	rec, err := s.store.GetRecord(ctx, "bulk-export", job)
-	if err != nil {
-		t.Fatal(err)
+	// Nothing runs jobs yet: the kick-offs are accepted and wait.
+	kickoff := func(attempt int) (status, job string) {
+		t.Helper()
+		r := s.kickoff("admin", "GET", "/fhir/$export?_type=Patient", "")
+		if r.status != http.StatusAccepted {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		status = strings.TrimPrefix(r.header.Get("Content-Location"), "http://emr.test")
+		job = strings.SplitN(status, "_jobId=", 2)[1]
+		if r := s.do("GET", status, "", "X-Test-Caller: admin"); r.status != http.StatusAccepted || r.header.Get("X-Progress") != "waiting to start" {
+			t.Fatalf("waiting: %d %v", r.status, r.header)
+		}
+		// As a server that claimed it and died would leave it: running,
+		// at its attempt, a partial file in that attempt's directory.
+		rec, err := s.store.GetRecord(ctx, "bulk-export", job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var j map[string]any
+		_ = json.Unmarshal(rec.Value, &j)
+		j["state"], j["runner"], j["attempt"] = "running", "dead", attempt
+		rec.Value, _ = json.Marshal(j)
+		if _, err := s.store.PutRecord(ctx, rec, rec.Version); err != nil {
+			t.Fatal(err)
+		}
+		writePartial(t, dir, job, attempt)
+		return status, job
 	}
-	var j map[string]any
-	_ = json.Unmarshal(rec.Value, &j)
-	j["state"], j["runner"], j["heartbeat"] = "running", "dead", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
-	rec.Value, _ = json.Marshal(j)
-	if _, err := s.store.PutRecord(ctx, rec, rec.Version); err != nil {
-		t.Fatal(err)
-	}
-	writePartial(t, dir, job)
+	status, job := kickoff(1)
+	tooOften, _ := kickoff(3)
+
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { s.api.RunBulkExports(rctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	var got result
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if got = s.do("GET", status, "", "X-Test-Caller: admin"); got.status != http.StatusAccepted {
-			break
+	poll := func(status string) result {
+		var got result
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if got = s.do("GET", status, "", "X-Test-Caller: admin"); got.status != http.StatusAccepted {
+				break
+			}
 		}
+		return got
 	}
+	got := poll(status)
 	if got.status != http.StatusOK {
 		t.Fatalf("taken over: %d %s", got.status, got.body)
 	}
@@ -410,18 +457,33 @@ func TestBulkExportTakenOver(t *testing.T) {
 	_ = json.Unmarshal(got.body, &m)
 	out := m["output"].([]any)
 	if len(out) != 1 || out[0].(map[string]any)["count"] != 2.0 {
-		t.Errorf("output %v", out)
+		t.Fatalf("output %v", out)
+	}
+	file := s.do("GET", strings.TrimPrefix(out[0].(map[string]any)["url"].(string), "http://emr.test"), "", "X-Test-Caller: admin")
+	if lines := strings.Split(strings.TrimSpace(string(file.body)), "\n"); file.status != 200 || len(lines) != 2 || strings.Contains(string(file.body), `"Pat`+"\n") {
+		t.Errorf("the file: %d %q", file.status, file.body)
+	}
+	// The dead runner's attempt was left alone (the sweep removes it later).
+	if _, err := os.Stat(filepath.Join(dir, job, "attempt-1", "Patient-1.ndjson")); err != nil {
+		t.Errorf("the earlier attempt's file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, job, "attempt-2", "Patient-1.ndjson")); err != nil {
+		t.Errorf("this attempt's file: %v", err)
+	}
+	if got := poll(tooOften); got.status != http.StatusInternalServerError || !strings.Contains(string(got.body), "started 3 times") {
+		t.Errorf("a job started too often: %d %s", got.status, got.body)
 	}
 }
 
 // writePartial leaves what a runner killed mid-export leaves: a file cut
 // off in the middle of a line.
-func writePartial(t *testing.T, dir, job string) {
+func writePartial(t *testing.T, dir, job string, attempt int) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, job), 0o700); err != nil {
+	at := filepath.Join(dir, job, fmt.Sprintf("attempt-%d", attempt))
+	if err := os.MkdirAll(at, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, job, "Patient-1.ndjson"), []byte(`{"resourceType":"Patient","id":"p1"}`+"\n"+`{"resourceType":"Pat`), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(at, "Patient-1.ndjson"), []byte(`{"resourceType":"Patient","id":"p1"}`+"\n"+`{"resourceType":"Pat`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -627,5 +689,38 @@ func TestBulkExportDeletions(t *testing.T) {
 	got = s.export("nurse", "GET", "/fhir/$export?_type=Observation&"+q, "")
 	if d := deleted(got); d != "" || len(got.files["error"]) != 1 || !strings.Contains(string(got.files["error"][0].JSON()), "not listed") {
 		t.Errorf("nurse: deleted %q, errors %v", d, got.files["error"])
+	}
+}
+
+// TestBulkExportRevoked: a requester who may no longer export (disabled,
+// role changed) has the job fail, 403, with nothing to download.
+func TestBulkExportRevoked(t *testing.T) {
+	disabled := map[string]bool{"dr1": true}
+	s := newAccessServer(t, nil, exportCallers(), func(o *fhirapi.Options) {
+		o.Bulk = &fhirapi.BulkExport{Dir: t.TempDir(), Settle: time.Millisecond, Revalidate: func(_ context.Context, p *access.Principal) error {
+			if disabled[p.User] {
+				return fhir.Errorf(fhir.KindForbidden, "the account is disabled")
+			}
+			return nil
+		}}
+	})
+	seedTwoPatients(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.api.RunBulkExports(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	r := s.kickoff("dr1", "GET", "/fhir/$export?_type=Patient", "")
+	status := strings.TrimPrefix(r.header.Get("Content-Location"), "http://emr.test")
+	var got result
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got = s.do("GET", status, "", "X-Test-Caller: dr1"); got.status != http.StatusAccepted {
+			break
+		}
+	}
+	if got.status != http.StatusForbidden || !strings.Contains(string(got.body), "the account is disabled") || got.resource(t).Type() != "OperationOutcome" {
+		t.Errorf("%d %s", got.status, got.body)
+	}
+	if got := s.export("admin", "GET", "/fhir/$export?_type=Patient", ""); len(got.ids) != 2 {
+		t.Errorf("admin: %v", got.ids)
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,15 +46,13 @@ func (s *Server) RunBulkExports(ctx context.Context) {
 	if n <= 0 {
 		n = 1
 	}
-	slots := make(chan struct{}, n)
-	runner := newJobID()[:12]
-	var running sync.WaitGroup
-	defer running.Wait()
+	c := &claimer{runner: newJobID()[:12], slots: make(chan struct{}, n), seen: map[string]seenJob{}}
+	defer c.running.Wait()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var swept time.Time
 	for {
-		s.claimExports(ctx, runner, slots, &running)
+		s.claimExports(ctx, c)
 		if time.Since(swept) > time.Minute {
 			s.sweepExports(ctx)
 			swept = time.Now()
@@ -66,9 +66,27 @@ func (s *Server) RunBulkExports(ctx context.Context) {
 	}
 }
 
-// claimExports starts the jobs no one runs, while this server has a slot:
-// those accepted, and those whose runner has been silent too long.
-func (s *Server) claimExports(ctx context.Context, runner string, slots chan struct{}, running *sync.WaitGroup) {
+// claimer is a server's side of running jobs.
+type claimer struct {
+	runner  string
+	slots   chan struct{}
+	running sync.WaitGroup
+	// seen is when this server first saw each running job's record at
+	// its version: a job whose record has not changed for BulkExport.Stale by
+	// this server's clock has a runner that stopped. (Its heartbeat's
+	// time, written by another server's clock, is not compared.)
+	seen map[string]seenJob
+}
+
+type seenJob struct {
+	version int64
+	at      time.Time
+}
+
+// claimExports starts the jobs no one runs, oldest first, while this
+// server has a slot: those accepted, and those whose runner has been
+// silent too long.
+func (s *Server) claimExports(ctx context.Context, c *claimer) {
 	recs, err := s.opt.Store.ListRecords(ctx, exportKind, "")
 	if err != nil {
 		if ctx.Err() == nil {
@@ -76,32 +94,67 @@ func (s *Server) claimExports(ctx context.Context, runner string, slots chan str
 		}
 		return
 	}
-	for _, rec := range recs {
-		var j exportJob
-		if err := json.Unmarshal(rec.Value, &j); err != nil {
-			continue
+	jobs := make([]*exportJob, len(recs))
+	for i, rec := range recs {
+		jobs[i] = &exportJob{}
+		if err := json.Unmarshal(rec.Value, jobs[i]); err != nil {
+			jobs[i] = nil
 		}
-		if j.State != jobAccepted && (j.State != jobRunning || time.Since(j.Heartbeat) < exportStale) {
+	}
+	order := make([]int, 0, len(recs))
+	for i := range recs {
+		if jobs[i] != nil {
+			order = append(order, i)
+		}
+	}
+	slices.SortFunc(order, func(a, b int) int { return jobs[a].Created.Compare(jobs[b].Created) })
+	now := time.Now()
+	live := map[string]bool{}
+	for _, i := range order {
+		rec, j := recs[i], jobs[i]
+		live[rec.Key] = true
+		if j.State == jobRunning {
+			if sj, ok := c.seen[rec.Key]; !ok || sj.version != rec.Version {
+				c.seen[rec.Key] = seenJob{version: rec.Version, at: now}
+				continue
+			} else if now.Sub(sj.at) < s.opt.Bulk.stale() {
+				continue
+			}
+		} else if j.State != jobAccepted {
 			continue
 		}
 		select {
-		case slots <- struct{}{}:
+		case c.slots <- struct{}{}:
 		default:
 			return
 		}
-		now := time.Now().UTC()
-		j.State, j.Runner, j.Heartbeat, j.TransactionTime = jobRunning, runner, now, now
-		j.Progress, j.Output, j.Errors, j.Deleted = "starting", nil, nil, nil
-		version, err := s.putJob(ctx, &j, rec, rec.Version, time.Time{})
-		if err != nil {
-			<-slots // another server took it, or it was cancelled
+		j.Attempt++
+		if j.Attempt > exportAttempts {
+			// Started and stopped too often (a server killed by it, again
+			// and again): failed, so that it stops coming back.
+			j.State, j.Failure, j.FailureStatus = jobFailed, "it was started "+strconv.Itoa(exportAttempts)+" times and did not finish", http.StatusInternalServerError
+			_, _ = s.putJob(ctx, j, rec, rec.Version, time.Now().Add(s.opt.Bulk.retention()))
+			<-c.slots
 			continue
 		}
-		running.Add(1)
+		t := time.Now().UTC()
+		j.State, j.Runner, j.Heartbeat, j.TransactionTime = jobRunning, c.runner, t, t
+		j.Progress, j.Output, j.Errors, j.Deleted = "starting", nil, nil, nil
+		version, err := s.putJob(ctx, j, rec, rec.Version, rec.Expires)
+		if err != nil {
+			<-c.slots // another server took it, or it was cancelled
+			continue
+		}
+		c.running.Add(1)
 		go func() {
-			defer func() { <-slots; running.Done() }()
-			s.runJob(ctx, &j, rec, version)
+			defer func() { <-c.slots; c.running.Done() }()
+			s.runJob(ctx, j, rec, version)
 		}()
+	}
+	for key := range c.seen {
+		if !live[key] {
+			delete(c.seen, key)
+		}
 	}
 }
 
@@ -115,62 +168,105 @@ func (s *Server) putJob(ctx context.Context, j *exportJob, rec *store.Record, if
 
 // runJob runs a claimed job to its end, saying it is alive meanwhile. A
 // job whose record changed under it (cancelled, or taken over after a
-// stall) stops and leaves the record to whoever changed it.
+// stall) stops and leaves the record to whoever changed it, removing only
+// its own attempt's files.
 func (s *Server) runJob(ctx context.Context, j *exportJob, rec *store.Record, version int64) {
-	dir := s.jobDir(j.ID)
-	_ = os.RemoveAll(dir) // what an earlier runner left
+	dir := s.attemptDir(j)
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var mu sync.Mutex
 	progress := "starting"
 	lost := false
+	var revoked error
 	beat := make(chan struct{})
 	go func() {
 		defer close(beat)
-		t := time.NewTicker(exportHeartbeat)
+		t := time.NewTicker(s.opt.Bulk.heartbeat())
 		defer t.Stop()
+		lastBeat := time.Now()
 		for {
 			select {
 			case <-jctx.Done():
 				return
 			case <-t.C:
 			}
+			if rv := s.opt.Bulk.Revalidate; rv != nil && j.Principal != nil {
+				if err := rv(jctx, j.Principal); err != nil && jctx.Err() == nil {
+					if fhir.IsKind(err, fhir.KindForbidden) {
+						mu.Lock()
+						revoked = err
+						mu.Unlock()
+						cancel()
+						return
+					}
+					s.log.Warn("fhirapi: bulk export: checking the requester", "job", j.ID, "err", err)
+				}
+			}
 			mu.Lock()
 			j.Heartbeat, j.Progress = time.Now().UTC(), progress
-			pctx, pcancel := context.WithTimeout(jctx, exportHeartbeat)
-			v, err := s.putJob(pctx, j, rec, version, time.Time{})
+			pctx, pcancel := context.WithTimeout(jctx, s.opt.Bulk.heartbeat())
+			v, err := s.putJob(pctx, j, rec, version, rec.Expires)
 			pcancel()
-			if err == nil {
-				version = v
-			} else if jctx.Err() == nil {
+			switch {
+			case err == nil:
+				version, lastBeat = v, time.Now()
+			case jctx.Err() != nil:
+			case fhir.IsKind(err, fhir.KindPreconditionFailed) || fhir.IsKind(err, fhir.KindNotFound) || time.Since(lastBeat) > s.opt.Bulk.stale()*2/3:
+				// Cancelled, taken over, or silent so long that another
+				// server may take it over: stop.
 				lost = true
 				cancel()
+			default:
+				// A store error for now (a busy writer): the next beat tries again.
+				s.log.Warn("fhirapi: bulk export heartbeat", "job", j.ID, "err", err)
 			}
 			mu.Unlock()
 		}
 	}()
-	out, err := s.export(jctx, j, dir, func(p string) { mu.Lock(); progress = p; mu.Unlock() })
+	var out *exportOutput
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("fhirapi: bulk export panicked", "job", j.ID, "panic", p)
+				err = fhir.Errorf(fhir.KindInternal, "panic: %v", p)
+			}
+		}()
+		if rv := s.opt.Bulk.Revalidate; rv != nil && j.Principal != nil {
+			if err := rv(jctx, j.Principal); err != nil {
+				if fhir.IsKind(err, fhir.KindForbidden) {
+					mu.Lock()
+					revoked = err
+					mu.Unlock()
+				}
+				return err
+			}
+		}
+		out, err = s.export(jctx, j, dir, func(p string) { mu.Lock(); progress = p; mu.Unlock() })
+		return err
+	}()
 	cancel()
 	<-beat
-	if lost || ctx.Err() != nil {
+	if lost || (ctx.Err() != nil && revoked == nil) {
 		// Cancelled, taken over, or this server stopping: the record
-		// says what happens next; the files are no one's.
-		if lost {
-			_ = os.RemoveAll(dir)
-		}
+		// says what happens next; this attempt's files are no one's.
+		_ = os.RemoveAll(dir)
 		return
 	}
 	j.Heartbeat, j.Progress = time.Now().UTC(), ""
-	if err != nil {
+	switch {
+	case revoked != nil:
+		_ = os.RemoveAll(dir)
+		j.State, j.Failure, j.FailureStatus = jobFailed, "the requester may no longer export this: "+failureText(revoked), http.StatusForbidden
+	case err != nil:
 		s.log.Error("fhirapi: bulk export failed", "job", j.ID, "err", err)
 		_ = os.RemoveAll(dir)
-		j.State, j.Failure = jobFailed, failureText(err)
-	} else {
+		j.State, j.Failure, j.FailureStatus = jobFailed, failureText(err), statusOf(fhir.KindOf(err))
+	default:
 		j.State, j.Output, j.Errors, j.Deleted = jobComplete, out.output, out.errors, out.deleted
 	}
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), exportStale)
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.Bulk.stale())
 	defer fcancel()
-	if _, err := s.putJob(fctx, j, rec, version, j.TransactionTime.Add(s.opt.Bulk.retention())); err != nil {
+	if _, err := s.putJob(fctx, j, rec, version, time.Now().Add(s.opt.Bulk.retention())); err != nil {
 		_ = os.RemoveAll(dir)
 	}
 }
@@ -184,21 +280,56 @@ func failureText(err error) string {
 	return "internal error; the details are in the server log"
 }
 
-// sweepExports removes the directories of jobs that are no more.
+// sweepExports removes the directories of jobs that are no more, and of
+// attempts that are not their job's current one. Only names this server
+// makes are looked at: another application's directories stay.
 func (s *Server) sweepExports(ctx context.Context) {
 	entries, err := os.ReadDir(s.opt.Bulk.Dir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil || !e.IsDir() || time.Since(info.ModTime()) < exportStale {
+		if !e.IsDir() || !isJobID(e.Name()) {
 			continue
 		}
-		if _, err := s.opt.Store.GetRecord(ctx, exportKind, e.Name()); fhir.IsKind(err, fhir.KindNotFound) {
-			_ = os.RemoveAll(filepath.Join(s.opt.Bulk.Dir, e.Name()))
+		dir := filepath.Join(s.opt.Bulk.Dir, e.Name())
+		rec, err := s.opt.Store.GetRecord(ctx, exportKind, e.Name())
+		if err != nil && !fhir.IsKind(err, fhir.KindNotFound) {
+			continue
+		}
+		var current string
+		if err == nil {
+			var j exportJob
+			if json.Unmarshal(rec.Value, &j) != nil {
+				continue
+			}
+			current = "attempt-" + strconv.Itoa(j.Attempt)
+		}
+		attempts, _ := os.ReadDir(dir)
+		for _, a := range attempts {
+			info, err := a.Info()
+			if err != nil || a.Name() == current || !strings.HasPrefix(a.Name(), "attempt-") || time.Since(info.ModTime()) < s.opt.Bulk.stale() {
+				continue
+			}
+			_ = os.RemoveAll(filepath.Join(dir, a.Name()))
+		}
+		if current == "" {
+			_ = os.Remove(dir) // once empty
 		}
 	}
+}
+
+// isJobID reports whether name is a job id as newJobID makes them.
+func isJobID(name string) bool {
+	if len(name) != 32 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // exportOutput lists a finished job's files.
@@ -243,6 +374,15 @@ func (s *Server) export(ctx context.Context, j *exportJob, dir string, note func
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
+	}
+	// Writes stamped up to the transaction time have committed by now.
+	if wait := s.opt.Bulk.settle() - time.Since(j.TransactionTime); wait > 0 {
+		note("waiting for writes up to the transaction time to settle")
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 	w := &exportWriter{dir: dir, limit: s.opt.Bulk.fileResources(), files: map[string]*exportOut{}}
 	defer w.abort()
@@ -468,7 +608,13 @@ func (run *exportRun) deletedInScope(v *store.Version) (bool, error) {
 // as the requester may read it now.
 func (run *exportRun) groupMembers(add func(string) error) error {
 	s, j := run.s, run.j
-	v, err := s.opt.Gate.Guard(run.ctx, s.opt.Store).Read(run.ctx, "Group", j.Spec.Group)
+	var v *store.Version
+	gr := access.Request{Interaction: "read", Type: "Group", ID: j.Spec.Group, Query: "$export?_jobId=" + j.ID, Agent: run.agent()}
+	err := s.opt.Gate.Read(run.ctx, gr, func() ([]access.Touched, error) {
+		var err error
+		v, err = s.opt.Gate.Guard(run.ctx, s.opt.Store).Read(run.ctx, "Group", j.Spec.Group)
+		return []access.Touched{access.TouchedVersion(v)}, err
+	})
 	if err != nil {
 		return fmt.Errorf("the Group: %w", err)
 	}
@@ -504,7 +650,8 @@ func (run *exportRun) everyPatient(add func(string) error) error {
 		if err := run.ctx.Err(); err != nil {
 			return err
 		}
-		res, err := run.s.opt.Gate.Guard(run.ctx, run.s.opt.Store).Search(run.ctx, q)
+		res, err := run.s.runSearch(run.ctx, access.Request{Interaction: "search-type", Type: "Patient",
+			Query: "$export?_jobId=" + run.j.ID + " (the patients)", Agent: run.agent()}, q)
 		if err != nil {
 			return err
 		}

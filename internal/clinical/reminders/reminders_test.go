@@ -1,0 +1,127 @@
+package reminders
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emr-project/emr/internal/fhir"
+)
+
+func res(t *testing.T, s string) fhir.Resource {
+	t.Helper()
+	r, err := fhir.ParseResource([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// verdicts renders Evaluate's answer as "rule status last next" lines.
+func verdicts(rs []Reminder) string {
+	var out []string
+	for _, r := range rs {
+		line := r.Rule + " " + string(r.Status)
+		if !r.Last.IsZero() {
+			line += " last " + r.Last.Format("2006-01-02") + " " + r.What + " " + r.Evidence
+		}
+		if !r.Next.IsZero() {
+			line += " next " + r.Next.Format("2006-01-02")
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "; ")
+}
+
+func TestEvaluate(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	born := func(y, m, d int) time.Time { return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC) }
+	flu := func(id, date, status string) fhir.Resource {
+		return res(t, `{"resourceType":"Immunization","id":"`+id+`","status":"`+status+`","occurrenceDateTime":"`+date+`",
+			"vaccineCode":{"coding":[{"system":"http://hl7.org/fhir/sid/cvx","code":"140"}]},"patient":{"reference":"Patient/p"}}`)
+	}
+	obs := func(id, loinc, date string) fhir.Resource {
+		return res(t, `{"resourceType":"Observation","id":"`+id+`","status":"final","effectiveDateTime":"`+date+`",
+			"code":{"coding":[{"system":"http://loinc.org","code":"`+loinc+`"}]}}`)
+	}
+	proc := func(id, snomed, date string) fhir.Resource {
+		return res(t, `{"resourceType":"Procedure","id":"`+id+`","status":"completed","occurrenceDateTime":"`+date+`",
+			"code":{"coding":[{"system":"http://snomed.info/sct","code":"`+snomed+`"}]},"subject":{"reference":"Patient/p"}}`)
+	}
+	cond := func(system, code, status string) fhir.Resource {
+		return res(t, `{"resourceType":"Condition","clinicalStatus":{"coding":[{"code":"`+status+`"}]},
+			"code":{"coding":[{"system":"`+system+`","code":"`+code+`"}]},"subject":{"reference":"Patient/p"}}`)
+	}
+	for _, tc := range []struct {
+		name string
+		r    Record
+		want string
+	}{
+		{"no birth date: no age-bound rule", Record{}, ""},
+		{"an infant of 5 months: nothing yet", Record{BirthDate: born(2026, 6, 1)}, ""},
+		{"an infant of 6 months: influenza", Record{BirthDate: born(2026, 5, 24)}, "influenza due"},
+		{"a young adult, nothing recorded", Record{BirthDate: born(2000, 1, 1)}, "influenza due; blood-pressure due"},
+		{"this season's vaccine and a reading 2 years ago at 30", Record{BirthDate: born(1996, 1, 1),
+			Immunizations: []fhir.Resource{flu("f1", "2026-09-15", "completed"), flu("f0", "2025-10-01", "completed")},
+			Observations:  []fhir.Resource{obs("bp", "85354-9", "2024-12-01")}},
+			"influenza up-to-date last 2026-09-15 influenza vaccine Immunization/f1 next 2027-07-01; blood-pressure up-to-date last 2024-12-01 blood pressure Observation/bp next 2027-12-01"},
+		{"last season's vaccine, a not-done one this season, a reading 2 years ago at 50", Record{BirthDate: born(1976, 1, 1),
+			Immunizations: []fhir.Resource{flu("f0", "2026-03-01", "completed"), flu("fx", "2026-10-01", "not-done")},
+			Observations:  []fhir.Resource{obs("bp", "8480-6", "2024-12-01")}},
+			"influenza due last 2026-03-01 influenza vaccine Immunization/f0; blood-pressure due last 2024-12-01 blood pressure Observation/bp; colorectal due"},
+		{"a vaccine coded locally, named", Record{BirthDate: born(1990, 1, 1), Immunizations: []fhir.Resource{res(t, `{"resourceType":"Immunization","id":"l1",
+			"status":"completed","occurrenceDateTime":"2026-10-02","vaccineCode":{"text":"Influenza (local stock)"},"patient":{"reference":"Patient/p"}}`)}},
+			"influenza up-to-date last 2026-10-02 influenza vaccine Immunization/l1 next 2027-07-01; blood-pressure due"},
+		{"colonoscopy 8 years ago at 60", Record{BirthDate: born(1966, 3, 1),
+			Procedures: []fhir.Resource{proc("c1", "73761001", "2018-06-01")}},
+			"influenza due; blood-pressure due; colorectal up-to-date last 2018-06-01 colonoscopy Procedure/c1 next 2028-06-01"},
+		{"a FIT 13 months ago and a colonoscopy 12 years ago", Record{BirthDate: born(1966, 3, 1),
+			Procedures:   []fhir.Resource{proc("c1", "73761001", "2014-06-01")},
+			Observations: []fhir.Resource{obs("fit", "29771-3", "2025-10-01")}},
+			"influenza due; blood-pressure due; colorectal due last 2025-10-01 faecal occult blood test Observation/fit"},
+		{"colorectal cancer: no screening", Record{BirthDate: born(1966, 3, 1), Conditions: []fhir.Resource{cond(ICD10, "C18.9", "active")}},
+			"influenza due; blood-pressure due"},
+		{"76: no colorectal screening", Record{BirthDate: born(1950, 1, 1)}, "influenza due; blood-pressure due"},
+		{"diabetes, HbA1c 4 months ago", Record{BirthDate: born(1980, 1, 1), Conditions: []fhir.Resource{cond("http://snomed.info/sct", "44054006", "active")},
+			Observations: []fhir.Resource{obs("a1c", "4548-4", "2026-07-20")}},
+			"influenza due; blood-pressure due; colorectal due; hba1c up-to-date last 2026-07-20 HbA1c Observation/a1c next 2027-01-20"},
+		{"diabetes resolved: no HbA1c reminder", Record{BirthDate: born(1980, 1, 1), Conditions: []fhir.Resource{cond(ICD10, "E11.9", "resolved")}},
+			"influenza due; blood-pressure due; colorectal due"},
+		{"diabetes by ICD-10, HbA1c 7 months ago", Record{BirthDate: born(1980, 1, 1), Conditions: []fhir.Resource{cond(ICD10, "E11.65", "active")},
+			Observations: []fhir.Resource{obs("a1c", "4548-4", "2026-04-20")}},
+			"influenza due; blood-pressure due; colorectal due; hba1c due last 2026-04-20 HbA1c Observation/a1c"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := verdicts(Evaluate(&tc.r, now)); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAgeAt(t *testing.T) {
+	d := func(s string) time.Time { t, _ := time.Parse("2006-01-02", s); return t }
+	for _, tc := range []struct {
+		birth, now    string
+		years, months int
+	}{
+		{"2000-03-15", "2026-03-14", 25, 311},
+		{"2000-03-15", "2026-03-15", 26, 312},
+		{"2026-05-24", "2026-11-24", 0, 6},
+		{"2026-05-25", "2026-11-24", 0, 5},
+	} {
+		if a := AgeAt(d(tc.birth), d(tc.now)); a.Years != tc.years || a.Months != tc.months || !a.Known {
+			t.Errorf("AgeAt(%s, %s) = %+v", tc.birth, tc.now, a)
+		}
+	}
+}
+
+func TestQueries(t *testing.T) {
+	q := Queries()
+	if !strings.Contains(q["Observation"]["code"], "http://loinc.org|4548-4") || !strings.Contains(q["Procedure"]["code"], "http://snomed.info/sct|73761001") {
+		t.Errorf("%v", q)
+	}
+	if q["Immunization"]["code"] != "" {
+		t.Errorf("immunizations are read by date, any code: %v", q["Immunization"])
+	}
+}

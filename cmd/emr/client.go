@@ -75,6 +75,7 @@ func runClientAdd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	jwksFile := fs.String("jwks", "", "file holding the client's public JWK Set (for --type jwt)")
 	role := fs.String("role", "", "access role of a backend service's system/ tokens, e.g. service")
 	launch := fs.Bool("launch", false, "the app may be launched from the EHR (launch scope)")
+	cdsHooks := fs.Bool("cds-hooks", false, "the client may call the CDS Hooks services (/cds-services) with JWTs signed by its keys (--type jwt)")
 	names, err := parseWithArgs(fs, args)
 	if err != nil {
 		return err
@@ -87,7 +88,7 @@ func runClientAdd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !ok {
 		return usageError{fmt.Errorf("--type %q: want public, secret or jwt", *typ)}
 	}
-	c := smart.Client{Name: names[0], Type: ct, Scope: *scope, RedirectURIs: redirects, Role: *role, LaunchAllowed: *launch}
+	c := smart.Client{Name: names[0], Type: ct, Scope: *scope, RedirectURIs: redirects, Role: *role, LaunchAllowed: *launch, CDSHooks: *cdsHooks}
 	if *jwksFile != "" {
 		if c.JWKS, err = os.ReadFile(*jwksFile); err != nil {
 			return fmt.Errorf("--jwks: %w", err)

@@ -44,25 +44,25 @@ func VerifyClientAssertion(assertion string, clientJWKS []byte, clientID, tokenU
 
 // VerifyCDSClientJWT authenticates a CDS Hooks client by the JWT it sends
 // as its bearer token (CDS Hooks 2.0, "Trusting CDS Clients"): as
-// VerifyClientAssertion, but sub is the client's id and iss may be any
-// issuer (the client itself, or its identity provider), and aud must
-// contain the CDS Service's URL.
+// VerifyClientAssertion, but the client is named by iss (or, for clients
+// that send one, by sub), iat is required, and aud must contain the CDS
+// Service's URL.
 func VerifyCDSClientJWT(token string, clientJWKS []byte, clientID, serviceURL string, now time.Time) (jti string, exp time.Time, err error) {
 	return verifyClientJWT(token, clientJWKS, clientID, serviceURL, now, false)
 }
 
-// ClientJWTSubject returns the sub claim of a client JWT without checking
-// anything: the client whose keys must then verify it.
-func ClientJWTSubject(token string) (string, error) {
+// ClientJWTNames returns the iss and sub claims of a client JWT without
+// checking anything: the client whose keys must then verify it.
+func ClientJWTNames(token string) (iss, sub string, err error) {
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS384, jose.ES384})
 	if err != nil {
-		return "", tokenError(ErrTokenMalformed, "not a JWT signed with RS384 or ES384")
+		return "", "", tokenError(ErrTokenMalformed, "not a JWT signed with RS384 or ES384")
 	}
 	var c jwt.Claims
-	if err := tok.UnsafeClaimsWithoutVerification(&c); err != nil || c.Subject == "" {
-		return "", tokenError(ErrTokenClaims, "no sub")
+	if err := tok.UnsafeClaimsWithoutVerification(&c); err != nil || (c.Issuer == "" && c.Subject == "") {
+		return "", "", tokenError(ErrTokenClaims, "no iss")
 	}
-	return c.Subject, nil
+	return c.Issuer, c.Subject, nil
 }
 
 func verifyClientJWT(assertion string, clientJWKS []byte, clientID, tokenURL string, now time.Time, issuerIsClient bool) (jti string, exp time.Time, err error) {
@@ -98,8 +98,16 @@ func verifyClientJWT(assertion string, clientJWKS []byte, clientID, tokenURL str
 		}
 		return "", time.Time{}, tokenError(ErrTokenMalformed, "%v", err)
 	}
-	if c.Subject != clientID || (issuerIsClient && c.Issuer != clientID) || c.Issuer == "" {
+	if issuerIsClient && (c.Issuer != clientID || c.Subject != clientID) {
 		return "", time.Time{}, tokenError(ErrTokenIssuer, "iss %q and sub %q must both be the client_id %q", c.Issuer, c.Subject, clientID)
+	}
+	if !issuerIsClient {
+		if c.Issuer != clientID && c.Subject != clientID {
+			return "", time.Time{}, tokenError(ErrTokenIssuer, "iss %q (or sub %q) must be the client's id", c.Issuer, c.Subject)
+		}
+		if c.IssuedAt == nil {
+			return "", time.Time{}, tokenError(ErrTokenClaims, "no iat")
+		}
 	}
 	if !c.Audience.Contains(tokenURL) {
 		return "", time.Time{}, tokenError(ErrTokenAudience, "aud %q, want %q", []string(c.Audience), tokenURL)

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/auth"
 	"github.com/emr-project/emr/internal/clinical/checks"
 	"github.com/emr-project/emr/internal/clinical/datatype"
@@ -77,28 +78,30 @@ type Service struct {
 // service is one CDS service of the discovery document.
 type service struct {
 	ID, Hook, Title, Description string
-	// selected reports whether a draft order is one the hook asks about.
-	selected func(req *hookRequest, order fhir.Resource) bool
 }
 
 var services = []service{
 	{ID: "order-sign-safety", Hook: "order-sign", Title: "Order safety checks",
-		Description: "Allergy, duplicate therapy or order, and drug–drug interaction checks of the orders about to be signed",
-		selected:    func(*hookRequest, fhir.Resource) bool { return true }},
+		Description: "Allergy, duplicate therapy or order, and drug–drug interaction checks of the orders about to be signed, against the patient's record and each other"},
 	{ID: "order-select-safety", Hook: "order-select", Title: "Order safety checks at selection",
-		Description: "The same checks of the orders just selected, before they are completed and signed",
-		selected: func(req *hookRequest, order fhir.Resource) bool {
-			return slices.Contains(req.Context.Selections, order.Type()+"/"+order.ID())
-		}},
+		Description: "The same checks of the orders just selected, before they are completed and signed"},
 }
 
 // prefetch are the templates every service asks for: the patient's
-// allergies, and their active orders (for duplicates and interactions).
+// allergies, and their active orders (for duplicates and interactions)
+// with the Medications they name.
 var prefetch = map[string]string{
 	"allergies":       "AllergyIntolerance?patient={{context.patientId}}",
-	"medications":     "MedicationRequest?subject={{context.patientId}}&status=active,on-hold",
+	"medications":     "MedicationRequest?subject={{context.patientId}}&status=active,on-hold&_include=MedicationRequest:medication",
 	"serviceRequests": "ServiceRequest?subject={{context.patientId}}&status=active,on-hold",
 }
+
+// patientElement is the element naming the patient in each prefetched type.
+var patientElement = map[string]string{"AllergyIntolerance": "patient", "MedicationRequest": "subject", "ServiceRequest": "subject"}
+
+// knowledgeTypes are the types a reference may be resolved to: what a
+// drug is made of, never a patient's record.
+var knowledgeTypes = []string{"Medication", "Substance"}
 
 // ServeHTTP serves discovery and the services.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -132,21 +135,27 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	client, err := s.Clients.CDSClient(r.Context(), token, serviceURL)
 	if err != nil {
+		if !errors.Is(err, auth.ErrInvalidToken) {
+			s.logger().Error("cdshooks: authenticating a client", "err", err)
+			writeError(w, http.StatusInternalServerError, "the client could not be checked; the details are in the server log")
+			return
+		}
 		s.logger().Info("cdshooks: client refused", "err", err)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="cds-services", error="invalid_token"`)
-		msg := "the client's JWT was refused"
-		if errors.Is(err, auth.ErrInvalidToken) {
-			msg += ": " + strings.TrimPrefix(err.Error(), auth.ErrInvalidToken.Error()+": ")
-		}
-		writeError(w, http.StatusUnauthorized, msg)
+		writeError(w, http.StatusUnauthorized, "the client's JWT was refused: "+smart.CauseOf(err))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "the request is larger than 16 MB")
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, "the request is larger than 16 MB")
+		} else {
+			writeError(w, http.StatusBadRequest, "the request could not be read")
+		}
 		return
 	}
-	cards, status, err := s.call(r.Context(), sv, client, body)
+	cards, status, err := s.call(r.Context(), sv, client, r, body)
 	if err != nil {
 		writeError(w, status, err.Error())
 		return
@@ -198,21 +207,37 @@ func refuse(status int, format string, args ...any) error {
 }
 
 // call runs a service and returns its cards, or the status and reason of
-// a refusal.
-func (s *Service) call(ctx context.Context, sv service, client string, body []byte) ([]any, int, error) {
-	cards, err := s.cards(ctx, sv, client, body)
-	if err == nil {
-		return cards, http.StatusOK, nil
-	}
+// a refusal. Every call is recorded in the audit log: which client asked
+// about which patient, and how it ended.
+func (s *Service) call(ctx context.Context, sv service, client string, r *http.Request, body []byte) ([]any, int, error) {
+	var patient string
+	cards, err := s.cards(ctx, sv, client, body, &patient)
+	outcome, detail := audit.Success, ""
+	status := http.StatusOK
 	var es *errStatus
-	if errors.As(err, &es) {
-		return nil, es.status, es
+	switch {
+	case err == nil:
+	case errors.As(err, &es):
+		status, outcome, detail = es.status, audit.MinorFailure, es.msg
+	default:
+		s.logger().Error("cdshooks: service failed", "service", sv.ID, "err", err)
+		status, outcome, detail = http.StatusInternalServerError, audit.SeriousFailure, "internal error"
+		err = errors.New("the checks could not run; the details are in the server log")
 	}
-	s.logger().Error("cdshooks: service failed", "service", sv.ID, "err", err)
-	return nil, http.StatusInternalServerError, errors.New("the checks could not run; the details are in the server log")
+	e := audit.Entry{Interaction: "operation", Query: "cds-services/" + sv.ID, Outcome: outcome, Detail: detail, Recorded: time.Now(),
+		Agent: audit.Agent{Client: client, Address: r.RemoteAddr}, Observer: "emr"}
+	if patient != "" {
+		e.Patient = "Patient/" + patient
+	}
+	if aerr := s.Store.AppendAudit(context.WithoutCancel(ctx), audit.Event(e)); aerr != nil && err == nil {
+		// Nothing is answered that was not recorded.
+		s.logger().Error("cdshooks: audit", "err", aerr)
+		return nil, http.StatusInternalServerError, errors.New("the call could not be recorded; the details are in the server log")
+	}
+	return cards, status, err
 }
 
-func (s *Service) cards(ctx context.Context, sv service, client string, body []byte) ([]any, error) {
+func (s *Service) cards(ctx context.Context, sv service, client string, body []byte, patient *string) ([]any, error) {
 	var req hookRequest
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.UseNumber()
@@ -222,25 +247,51 @@ func (s *Service) cards(ctx context.Context, sv service, client string, body []b
 	switch {
 	case req.Hook != sv.Hook:
 		return nil, refuse(http.StatusBadRequest, "service %s answers hook %s, not %q", sv.ID, sv.Hook, req.Hook)
-	case req.HookInstance == "":
-		return nil, refuse(http.StatusBadRequest, "hookInstance is required")
+	case req.HookInstance == "" || len(req.HookInstance) > 100:
+		return nil, refuse(http.StatusBadRequest, "hookInstance is required (a UUID)")
 	case !fhir.ValidID(req.Context.PatientID):
 		return nil, refuse(http.StatusBadRequest, "context.patientId is required and must be a FHIR id")
 	case req.Context.UserID == "":
 		return nil, refuse(http.StatusBadRequest, "context.userId is required")
 	case len(req.Context.DraftOrders) == 0:
 		return nil, refuse(http.StatusBadRequest, "context.draftOrders is required")
+	case sv.Hook == "order-select" && len(req.Context.Selections) == 0:
+		return nil, refuse(http.StatusBadRequest, "context.selections is required for order-select")
 	}
+	*patient = req.Context.PatientID
 	bundle, err := fhir.ParseResource(req.Context.DraftOrders)
 	if err != nil || bundle.Type() != "Bundle" {
 		return nil, refuse(http.StatusBadRequest, "context.draftOrders must be a Bundle")
 	}
 	r4in := isR4(bundle)
-	orders, err := resourcesOf(bundle, r4in)
+	drafts, urls, err := resourcesOf(bundle, r4in)
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, "context.draftOrders: %v", err)
 	}
-	data, err := s.source(ctx, &req, r4in)
+	var orders []fhir.Resource // the drafts asked about
+	for i, d := range drafts {
+		if t := d.Type(); t != "MedicationRequest" && t != "ServiceRequest" {
+			continue
+		}
+		if !forPatient(d, "subject", req.Context.PatientID) {
+			return nil, refuse(http.StatusBadRequest, "draft order %s is not for context.patientId", orderName(d, urls[i]))
+		}
+		if sv.Hook == "order-sign" || slices.Contains(req.Context.Selections, d.Type()+"/"+d.ID()) || slices.Contains(req.Context.Selections, urls[i]) {
+			orders = append(orders, d)
+		}
+	}
+	for _, sel := range req.Context.Selections {
+		found := false
+		for i, d := range drafts {
+			if (d.Type() == "MedicationRequest" || d.Type() == "ServiceRequest") && (sel == d.Type()+"/"+d.ID() || sel == urls[i]) {
+				found = true
+			}
+		}
+		if !found {
+			return nil, refuse(http.StatusBadRequest, "selection %q is no MedicationRequest or ServiceRequest of context.draftOrders", sel)
+		}
+	}
+	data, err := s.source(ctx, &req, client, r4in, drafts)
 	if err != nil {
 		return nil, err
 	}
@@ -253,52 +304,156 @@ func (s *Service) cards(ctx context.Context, sv service, client string, body []b
 		now = s.Now()
 	}
 	cards := []any{}
-	for _, order := range orders {
-		if t := order.Type(); (t != "MedicationRequest" && t != "ServiceRequest") || !sv.selected(&req, order) {
-			continue
+	// A check that cannot read a drug's codes would pass it: say so.
+	for _, o := range orders {
+		if ok, err := readable(ctx, data, o); err != nil {
+			return nil, err
+		} else if !ok {
+			cards = append(cards, unchecked("The safety checks could not run on "+orderName(o, "")+": it names no code this service can read (a medication by reference must come with its Medication).", o))
 		}
-		if datatype.RefOf(order["subject"]) != "Patient/"+req.Context.PatientID {
-			return nil, refuse(http.StatusBadRequest, "draft order %s/%s is not for context.patientId", order.Type(), order.ID())
+	}
+	active, err := data.ActiveMedications(ctx, req.Context.PatientID)
+	if err != nil {
+		return nil, err
+	}
+	var unreadable int
+	for _, m := range active {
+		if ok, err := readable(ctx, data, m); err != nil {
+			return nil, err
+		} else if !ok {
+			unreadable++
 		}
-		alerts, err := checks.RunAll(ctx, run, checks.Context{PatientID: req.Context.PatientID, Proposed: order, Now: now, Data: data})
+	}
+	if unreadable > 0 {
+		cards = append(cards, unchecked(fmt.Sprintf("%d of the patient's active prescriptions name no code this service can read: the new orders were not checked against them.", unreadable), nil))
+	}
+	for _, o := range orders {
+		src := &withDrafts{Source: data, drafts: drafts, proposed: o}
+		alerts, err := checks.RunAll(ctx, run, checks.Context{PatientID: req.Context.PatientID, Proposed: o, Now: now, Data: src})
 		if err != nil {
 			return nil, err
 		}
 		for _, a := range alerts {
-			cards = append(cards, card(a, order))
+			cards = append(cards, card(a, o))
 		}
 	}
 	return cards, nil
 }
 
+// orderName names a draft order in a message.
+func orderName(o fhir.Resource, fullURL string) string {
+	if o.ID() != "" {
+		return o.Type() + "/" + o.ID()
+	}
+	if fullURL != "" {
+		return fullURL
+	}
+	return "a " + o.Type()
+}
+
+// forPatient reports whether res's element names Patient/id, as a relative
+// or an absolute reference.
+func forPatient(res fhir.Resource, element, id string) bool {
+	typ, rid, ok := datatype.SplitRef(datatype.RefOf(res[element]))
+	return ok && typ == "Patient" && rid == id
+}
+
+// readable reports whether the checks can read what res orders: a
+// ServiceRequest's code, a MedicationRequest's medication codes (its
+// concept, or the Medication it refers to).
+func readable(ctx context.Context, src checks.Source, res fhir.Resource) (bool, error) {
+	switch res.Type() {
+	case "ServiceRequest":
+		return len(datatype.Codings(datatype.Obj(res["code"])["concept"])) > 0, nil
+	case "MedicationRequest":
+		med := datatype.Obj(res["medication"])
+		if len(datatype.Codings(med["concept"])) > 0 {
+			return true, nil
+		}
+		ref := datatype.RefOf(med)
+		if ref == "" {
+			return false, nil
+		}
+		var m fhir.Resource
+		if id, ok := strings.CutPrefix(ref, "#"); ok {
+			for _, c := range datatype.List(res["contained"]) {
+				if cm := datatype.Obj(c); datatype.Str(cm, "id") == id {
+					m = fhir.Resource(cm)
+				}
+			}
+		} else {
+			var err error
+			m, err = src.Resolve(ctx, ref)
+			if fhir.IsKind(err, fhir.KindNotFound) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+		}
+		return m != nil && m.Type() == "Medication" && len(datatype.Codings(m["code"])) > 0, nil
+	}
+	return true, nil
+}
+
+// unchecked is a warning card: a check that could not run.
+func unchecked(summary string, order fhir.Resource) map[string]any {
+	return map[string]any{
+		"uuid":      newUUID(),
+		"summary":   truncate("Safety checks incomplete: "+summary, 139),
+		"detail":    summary,
+		"indicator": "warning",
+		"source":    map[string]any{"label": "emr order safety checks"},
+	}
+}
+
 // source is where the checks read the patient's data: the prefetch when
 // it holds every template's answer, else the EMR's store as the caller of
-// the lent token.
-func (s *Service) source(ctx context.Context, req *hookRequest, r4in bool) (checks.Source, error) {
+// the token the client lends, which must be the client's own.
+func (s *Service) source(ctx context.Context, req *hookRequest, client string, r4in bool, drafts []fhir.Resource) (checks.Source, error) {
 	knowledge := &checks.StoreSource{Store: s.Store, Definitions: s.Definitions}
 	complete := true
 	var held []fhir.Resource
-	for key := range prefetch {
+	var missing []string
+	for _, key := range slices.Sorted(maps.Keys(prefetch)) {
 		raw, ok := req.Prefetch[key]
-		if !ok || string(raw) == "null" {
+		if !ok {
 			complete = false
+			missing = append(missing, key)
 			continue
 		}
-		b, err := fhir.ParseResource(raw)
-		if err != nil || b.Type() != "Bundle" {
-			return nil, refuse(http.StatusBadRequest, "prefetch %s must be a searchset Bundle", key)
+		if string(raw) == "null" {
+			continue // CDS Hooks 2.0: the search found nothing
 		}
-		list, err := resourcesOf(b, r4in || isR4(b))
+		b, err := fhir.ParseResource(raw)
+		if err != nil || b.Type() != "Bundle" || partial(b) {
+			// An error, or a page of a longer answer: not the whole list.
+			complete = false
+			missing = append(missing, key)
+			continue
+		}
+		list, _, err := resourcesOf(b, r4in || isR4(b))
 		if err != nil {
 			return nil, refuse(http.StatusBadRequest, "prefetch %s: %v", key, err)
 		}
-		held = append(held, list...)
+		for _, res := range list {
+			el, ok := patientElement[res.Type()]
+			if !ok {
+				held = append(held, res) // a Medication included
+				continue
+			}
+			if !forPatient(res, el, req.Context.PatientID) {
+				return nil, refuse(http.StatusBadRequest, "prefetch %s holds %s/%s, which is not context.patientId's", key, res.Type(), res.ID())
+			}
+			res[el] = map[string]any{"reference": "Patient/" + req.Context.PatientID}
+			held = append(held, res)
+		}
 	}
 	if complete {
-		return &prefetched{patient: &checks.MemorySource{Resources: held}, knowledge: knowledge}, nil
+		return &prefetched{patient: &checks.MemorySource{Resources: held}, knowledge: knowledge, resolvable: append(slices.Clone(held), drafts...)}, nil
 	}
 	if req.FHIRAuthorization == nil || req.FHIRAuthorization.AccessToken == "" {
-		return nil, refuse(http.StatusPreconditionFailed, "the prefetch is incomplete (%s) and no fhirAuthorization lends access to this EMR's data", strings.Join(slices.Sorted(maps.Keys(prefetch)), ", "))
+		return nil, refuse(http.StatusPreconditionFailed, "the prefetch is incomplete (%s) and no fhirAuthorization lends access to this EMR's data", strings.Join(missing, ", "))
 	}
 	base := strings.TrimRight(req.FHIRServer, "/")
 	if base != strings.TrimRight(s.FHIRBase, "/") && base != strings.TrimRight(s.FHIRBase, "/")+"/R4" {
@@ -308,23 +463,64 @@ func (s *Service) source(ctx context.Context, req *hookRequest, r4in bool) (chec
 	if err != nil {
 		return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization: the access token was refused")
 	}
+	if p.Client != client {
+		return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization: the access token was issued to another client")
+	}
 	pctx := access.WithPrincipal(ctx, p)
 	// Checks run on what the caller may see. A token that cannot see the
-	// patient at all would make every check pass on no data: refused.
-	if _, err := s.Gate.Guard(pctx, s.Store).Read(pctx, "Patient", req.Context.PatientID); err != nil {
+	// patient, or sees only part of what the checks read (consent,
+	// labels, scopes), would make them pass on what it does not see.
+	for _, typ := range []string{"AllergyIntolerance", "MedicationRequest", "ServiceRequest"} {
+		if !access.Unlimited(s.Gate.Limit(pctx, 's', []string{typ})) {
+			return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization sees only part of the patients' %s resources; send the prefetch instead", typ)
+		}
+	}
+	gr := access.Request{Interaction: "read", Type: "Patient", ID: req.Context.PatientID, Query: "cds-hooks", Agent: audit.Agent{Client: client}}
+	err = s.Gate.Read(pctx, gr, func() ([]access.Touched, error) {
+		v, err := s.Gate.Guard(pctx, s.Store).Read(pctx, "Patient", req.Context.PatientID)
+		return []access.Touched{access.TouchedVersion(v)}, err
+	})
+	if err != nil {
 		if fhir.IsKind(err, fhir.KindNotFound) || fhir.IsKind(err, fhir.KindGone) || fhir.IsKind(err, fhir.KindForbidden) {
 			return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization does not reach Patient/%s in this EMR", req.Context.PatientID)
 		}
 		return nil, err
 	}
-	return &gated{s: s, ctx: pctx, knowledge: knowledge, hook: req.HookInstance}, nil
+	return &gated{s: s, ctx: pctx, knowledge: knowledge, client: client, drafts: drafts}, nil
 }
 
-// prefetched reads the patient's data from the prefetch, and knowledge
-// and Medications from the store.
+// partial reports whether a searchset Bundle is less than the whole
+// answer: a next page, a total above its matches, or an outcome entry.
+func partial(b fhir.Resource) bool {
+	for _, l := range datatype.List(b["link"]) {
+		if datatype.Str(datatype.Obj(l), "relation") == "next" {
+			return true
+		}
+	}
+	matches := 0
+	for _, e := range datatype.List(b["entry"]) {
+		switch datatype.Str(datatype.Obj(datatype.Obj(e)["search"]), "mode") {
+		case "outcome":
+			return true
+		case "include":
+		default:
+			matches++
+		}
+	}
+	if total, ok := datatype.Number(b["total"]); ok && int(total) > matches {
+		return true
+	}
+	return false
+}
+
+// prefetched reads the patient's data from the prefetch, resolves
+// references among the request's resources only (a client's reference
+// names its server's resource, not this EMR's), and reads the interaction
+// knowledge from the store.
 type prefetched struct {
-	patient   *checks.MemorySource
-	knowledge *checks.StoreSource
+	patient    *checks.MemorySource
+	knowledge  *checks.StoreSource
+	resolvable []fhir.Resource
 }
 
 func (p *prefetched) Allergies(ctx context.Context, id string) ([]fhir.Resource, error) {
@@ -339,11 +535,16 @@ func (p *prefetched) OpenServiceRequests(ctx context.Context, id string) ([]fhir
 func (p *prefetched) Interactions(ctx context.Context) ([]fhir.Resource, error) {
 	return p.knowledge.Interactions(ctx)
 }
-func (p *prefetched) Resolve(ctx context.Context, ref string) (fhir.Resource, error) {
-	if r, err := p.patient.Resolve(ctx, ref); err == nil {
-		return r, nil
+func (p *prefetched) Resolve(_ context.Context, ref string) (fhir.Resource, error) {
+	typ, id, ok := datatype.SplitRef(ref)
+	if ok && slices.Contains(knowledgeTypes, typ) {
+		for _, r := range p.resolvable {
+			if r.Type() == typ && r.ID() == id {
+				return r, nil
+			}
+		}
 	}
-	return p.knowledge.Resolve(ctx, ref)
+	return nil, fhir.Errorf(fhir.KindNotFound, "%s is not in the request", ref)
 }
 
 // gated reads the patient's data from the store as the lent token's
@@ -352,12 +553,13 @@ type gated struct {
 	s         *Service
 	ctx       context.Context
 	knowledge *checks.StoreSource
-	hook      string
+	client    string
+	drafts    []fhir.Resource
 }
 
 func (g *gated) read(typ string, fn func(src checks.Source) ([]fhir.Resource, error)) ([]fhir.Resource, error) {
 	var out []fhir.Resource
-	req := access.Request{Interaction: "search-type", Type: typ, Query: "cds-hooks hookInstance=" + g.hook}
+	req := access.Request{Interaction: "search-type", Type: typ, Query: "cds-hooks", Agent: audit.Agent{Client: g.client}}
 	err := g.s.Gate.Read(g.ctx, req, func() ([]access.Touched, error) {
 		src := &checks.StoreSource{Store: g.s.Gate.Guard(g.ctx, g.s.Store), Definitions: g.s.Definitions}
 		var err error
@@ -366,7 +568,7 @@ func (g *gated) read(typ string, fn func(src checks.Source) ([]fhir.Resource, er
 		}
 		touched := make([]access.Touched, 0, len(out))
 		for _, r := range out {
-			touched = append(touched, access.Touched{Type: r.Type(), ID: r.ID(), Patient: patientOf(r)})
+			touched = append(touched, access.Touched{Type: r.Type(), ID: r.ID(), Patient: audit.PatientOf(r)})
 		}
 		return touched, nil
 	})
@@ -374,15 +576,6 @@ func (g *gated) read(typ string, fn func(src checks.Source) ([]fhir.Resource, er
 		return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization does not allow searching %s", typ)
 	}
 	return out, err
-}
-
-func patientOf(r fhir.Resource) string {
-	for _, k := range []string{"patient", "subject"} {
-		if ref := datatype.RefOf(r[k]); strings.HasPrefix(ref, "Patient/") {
-			return ref
-		}
-	}
-	return ""
 }
 
 func (g *gated) Allergies(_ context.Context, id string) ([]fhir.Resource, error) {
@@ -397,8 +590,63 @@ func (g *gated) OpenServiceRequests(_ context.Context, id string) ([]fhir.Resour
 func (g *gated) Interactions(ctx context.Context) ([]fhir.Resource, error) {
 	return g.knowledge.Interactions(ctx)
 }
-func (g *gated) Resolve(ctx context.Context, ref string) (fhir.Resource, error) {
-	return g.knowledge.Resolve(ctx, ref)
+
+// Resolve reads a Medication or Substance: from the draft orders, or
+// this EMR's store as the token's caller.
+func (g *gated) Resolve(_ context.Context, ref string) (fhir.Resource, error) {
+	typ, id, ok := datatype.SplitRef(ref)
+	if !ok || !slices.Contains(knowledgeTypes, typ) {
+		return nil, fhir.Errorf(fhir.KindNotFound, "%s is not a Medication or Substance", ref)
+	}
+	for _, r := range g.drafts {
+		if r.Type() == typ && r.ID() == id {
+			return r, nil
+		}
+	}
+	var out fhir.Resource
+	gr := access.Request{Interaction: "read", Type: typ, ID: id, Query: "cds-hooks", Agent: audit.Agent{Client: g.client}}
+	err := g.s.Gate.Read(g.ctx, gr, func() ([]access.Touched, error) {
+		v, err := g.s.Gate.Guard(g.ctx, g.s.Store).Read(g.ctx, typ, id)
+		if err != nil {
+			return nil, err
+		}
+		out = v.Resource
+		return []access.Touched{access.TouchedVersion(v)}, nil
+	})
+	return out, err
+}
+
+// withDrafts is a source for one proposed order that counts the other
+// draft orders of the request as ordered already: two new orders that
+// interact, or repeat each other, are found as they would be once signed.
+type withDrafts struct {
+	checks.Source
+	drafts   []fhir.Resource
+	proposed fhir.Resource
+}
+
+func (w *withDrafts) others(typ string) []fhir.Resource {
+	var out []fhir.Resource
+	for _, d := range w.drafts {
+		if d.Type() == typ && !samePointer(d, w.proposed) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func samePointer(a, b fhir.Resource) bool {
+	return fmt.Sprintf("%p", map[string]any(a)) == fmt.Sprintf("%p", map[string]any(b))
+}
+
+func (w *withDrafts) ActiveMedications(ctx context.Context, id string) ([]fhir.Resource, error) {
+	list, err := w.Source.ActiveMedications(ctx, id)
+	return append(list, w.others("MedicationRequest")...), err
+}
+
+func (w *withDrafts) OpenServiceRequests(ctx context.Context, id string) ([]fhir.Resource, error) {
+	list, err := w.Source.OpenServiceRequests(ctx, id)
+	return append(list, w.others("ServiceRequest")...), err
 }
 
 // isR4 reports whether a Bundle's resources are R4, as most CDS clients
@@ -430,9 +678,11 @@ func isR4(b fhir.Resource) bool {
 	return false
 }
 
-// resourcesOf returns a Bundle's entries' resources, in R5.
-func resourcesOf(b fhir.Resource, fromR4 bool) ([]fhir.Resource, error) {
+// resourcesOf returns a Bundle's entries' resources, in R5, and their
+// fullUrls.
+func resourcesOf(b fhir.Resource, fromR4 bool) ([]fhir.Resource, []string, error) {
 	var out []fhir.Resource
+	var urls []string
 	for i, e := range datatype.List(b["entry"]) {
 		res := fhir.Resource(datatype.Obj(datatype.Obj(e)["resource"]))
 		if res == nil || res.Type() == "" {
@@ -441,13 +691,14 @@ func resourcesOf(b fhir.Resource, fromR4 bool) ([]fhir.Resource, error) {
 		if fromR4 {
 			conv, _, err := r4.ToR5(res)
 			if err != nil {
-				return nil, fmt.Errorf("entry %d: %v", i, err)
+				return nil, nil, fmt.Errorf("entry %d: %v", i, err)
 			}
 			res = conv
 		}
 		out = append(out, res)
+		urls = append(urls, datatype.Str(datatype.Obj(e), "fullUrl"))
 	}
-	return out, nil
+	return out, urls, nil
 }
 
 // card is the CDS Hooks card of an alert on order.
@@ -459,10 +710,6 @@ func card(a checks.Alert, order fhir.Resource) map[string]any {
 	case checks.Moderate:
 		indicator = "warning"
 	}
-	summary := a.Message()
-	if len(summary) > 140 {
-		summary = summary[:137] + "..."
-	}
 	detail := a.Message()
 	if a.Detail != "" {
 		detail += "\n\n" + a.Detail
@@ -472,8 +719,8 @@ func card(a checks.Alert, order fhir.Resource) map[string]any {
 	}
 	c := map[string]any{
 		"uuid":      newUUID(),
-		"summary":   summary,
-		"detail":    detail,
+		"summary":   truncate(a.Message(), 139),
+		"detail":    escapeMarkdown(detail),
 		"indicator": indicator,
 		"source": map[string]any{"label": "emr order safety checks",
 			"topic": map[string]any{"system": a.Code.System, "code": a.Code.Code, "display": a.Code.Display}},
@@ -485,10 +732,32 @@ func card(a checks.Alert, order fhir.Resource) map[string]any {
 			"label": "Remove this " + map[string]string{"MedicationRequest": "prescription", "ServiceRequest": "order"}[order.Type()],
 			"uuid":  newUUID(),
 			"actions": []any{map[string]any{"type": "delete", "description": "Remove " + order.Type() + "/" + order.ID(),
-				"resourceId": []any{order.Type() + "/" + order.ID()}}},
+				"resourceId": order.Type() + "/" + order.ID()}},
 		}}
 	}
 	return c
+}
+
+// truncate cuts s to at most n characters (not bytes).
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// escapeMarkdown keeps names from the record or the client from being
+// read as Markdown in a card's detail.
+func escapeMarkdown(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune("\\`*_{}[]()<>#+-!|~", c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // overrideReasons are offered with every card: why a clinician goes on.

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,7 @@ type env struct {
 	key   *ecdsa.PrivateKey
 	// client is the registered CDS client (type jwt, role service).
 	client string
+	jwks   []byte
 }
 
 func newEnv(t *testing.T) *env {
@@ -71,11 +73,12 @@ func newEnv(t *testing.T) *env {
 
 	e.key, _ = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: e.key.Public(), KeyID: "k1", Algorithm: "ES384", Use: "sig"}}})
-	c, _, err := e.srv.Clients().Add(ctx, smart.Client{Name: "ward EHR", Type: smart.ClientJWT, JWKS: jwks, Scope: "system/*.rs", Role: "service"}, nil)
+	c, _, err := e.srv.Clients().Add(ctx, smart.Client{Name: "ward EHR", Type: smart.ClientJWT, JWKS: jwks, Scope: "system/*.rs", Role: "service", CDSHooks: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.client = c.ID
+	e.jwks = jwks
 	// The patient's record, and the EMR's interaction knowledge.
 	for _, r := range []string{
 		`{"resourceType":"Patient","id":"p1"}`,
@@ -105,7 +108,7 @@ func (e *env) jwt(aud, jti string) string {
 	e.t.Helper()
 	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: jose.JSONWebKey{Key: e.key, KeyID: "k1"}}, (&jose.SignerOptions{}).WithType("JWT"))
 	now := time.Now()
-	tok, err := jwt.Signed(signer).Claims(jwt.Claims{Issuer: "https://ward-ehr.example.org", Subject: e.client, Audience: jwt.Audience{aud},
+	tok, err := jwt.Signed(signer).Claims(jwt.Claims{Issuer: e.client, Audience: jwt.Audience{aud},
 		ID: jti, Expiry: jwt.NewNumericDate(now.Add(4 * time.Minute)), IssuedAt: jwt.NewNumericDate(now)}).Serialize()
 	if err != nil {
 		e.t.Fatal(err)
@@ -175,17 +178,22 @@ func cardsOf(t *testing.T, out map[string]any) []string {
 	var got []string
 	for _, c := range list {
 		card := c.(map[string]any)
-		if s := card["summary"].(string); len(s) > 140 || s == "" || card["uuid"] == "" {
+		if s := card["summary"].(string); len([]rune(s)) >= 140 || s == "" || card["uuid"] == "" {
 			t.Errorf("card %v", card)
 		}
-		topic := card["source"].(map[string]any)["topic"].(map[string]any)["code"]
+		topicObj, _ := card["source"].(map[string]any)["topic"].(map[string]any)
+		topic, _ := topicObj["code"].(string)
+		if topic == "" {
+			topic = "-"
+		}
 		target := ""
-		for _, sg := range card["suggestions"].([]any) {
+		sgs, _ := card["suggestions"].([]any)
+		for _, sg := range sgs {
 			for _, a := range sg.(map[string]any)["actions"].([]any) {
-				target = a.(map[string]any)["resourceId"].([]any)[0].(string)
+				target = a.(map[string]any)["resourceId"].(string)
 			}
 		}
-		got = append(got, card["indicator"].(string)+" "+topic.(string)+" "+target)
+		got = append(got, strings.TrimSpace(card["indicator"].(string)+" "+topic+" "+target))
 	}
 	slices.Sort(got)
 	return got
@@ -356,3 +364,143 @@ func (noUsers) Login(context.Context, string, string, string, string) (smart.Use
 func (noUsers) Get(context.Context, string) (smart.User, error) {
 	return smart.User{}, errors.New("no accounts")
 }
+
+// TestNeverSilent: what the checks cannot read is said, never passed over,
+// and nothing of the EMR's record reaches a client through a reference.
+func TestNeverSilent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	secret := `{"resourceType":"Condition","id":"secret","subject":{"reference":"Patient/p2"},
+		"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}]},
+		"code":{"coding":[{"system":"http://snomed.info/sct","code":"86406008","display":"HIV infection"}]}}`
+	res, _ := fhir.ParseResource([]byte(secret))
+	if err := e.store.Write(ctx, func(tx store.Tx) error { _, _, err := tx.Update(res, 0); return err }); err != nil {
+		t.Fatal(err)
+	}
+	const rx = "http://www.nlm.nih.gov/research/umls/rxnorm"
+	emptyPrefetch := `"prefetch":{"allergies":null,"medications":null,"serviceRequests":null}`
+	amoxAllergy := `"prefetch":{"allergies":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"AllergyIntolerance","id":"x1",
+		"patient":{"reference":"https://ehr.example.org/fhir/Patient/p1"},"criticality":"high","code":{"coding":[{"system":"` + rx + `","code":"723"}]}}}]},
+		"medications":null,"serviceRequests":null}`
+	order := func(id, med string) string {
+		return `{"resource":{"resourceType":"MedicationRequest","id":"` + id + `","status":"draft","intent":"order","subject":{"reference":"Patient/p1"},` + med + `}}`
+	}
+	body := func(hook string, entries []string, extra string) string {
+		return `{"hook":"` + hook + `","hookInstance":"5c4d0e0a-1b2c-4d3e-8f9a-0b1c2d3e4f50","context":{"userId":"Practitioner/dr1","patientId":"p1",
+			"draftOrders":{"resourceType":"Bundle","type":"collection","entry":[` + strings.Join(entries, ",") + `]}},` + extra + `}`
+	}
+	for _, tc := range []struct {
+		name, service, body string
+		status              int
+		want                []string
+		notIn               string
+	}{
+		{"two drafts that interact", "order-sign-safety", body("order-sign", []string{
+			order("w", `"medicationCodeableConcept":{"coding":[{"system":"`+rx+`","code":"11289"}]}`),
+			order("a", `"medicationCodeableConcept":{"coding":[{"system":"`+rx+`","code":"1191"}]}`)}, emptyPrefetch),
+			200, []string{"warning DRG MedicationRequest/a", "warning DRG MedicationRequest/w"}, ""},
+		{"a medication by reference, in the request", "order-sign-safety", body("order-sign", []string{
+			order("d1", `"medicationReference":{"reference":"Medication/m1"}`),
+			`{"resource":{"resourceType":"Medication","id":"m1","code":{"coding":[{"system":"` + rx + `","code":"723"}]}}}`}, amoxAllergy),
+			200, []string{"critical ALGY MedicationRequest/d1"}, ""},
+		{"a medication by reference, nowhere", "order-sign-safety", body("order-sign", []string{
+			order("d1", `"medicationReference":{"reference":"Medication/m1"}`)}, amoxAllergy),
+			200, []string{"warning -"}, ""},
+		{"an ingredient pointing at a patient's record", "order-sign-safety", body("order-sign", []string{
+			`{"resource":{"resourceType":"MedicationRequest","id":"d1","status":"draft","intent":"order","subject":{"reference":"Patient/p1"},
+				"contained":[{"resourceType":"Medication","id":"m","code":{"text":"x","coding":[{"system":"` + rx + `","code":"5640"}]},
+					"ingredient":[{"itemReference":{"reference":"Condition/secret"}}]}],
+				"medicationReference":{"reference":"#m"}}}`},
+			`"prefetch":{"allergies":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"AllergyIntolerance","id":"x1",
+				"patient":{"reference":"Patient/p1"},"code":{"coding":[{"system":"http://snomed.info/sct","code":"86406008"}]}}}]},"medications":null,"serviceRequests":null}`),
+			200, nil, "HIV"},
+		{"a prefetch page of a longer answer", "order-sign-safety", body("order-sign", []string{
+			order("d1", `"medicationCodeableConcept":{"coding":[{"system":"`+rx+`","code":"723"}]}`)},
+			`"prefetch":{"allergies":{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"https://ehr.example.org/fhir?page=2"}]},"medications":null,"serviceRequests":null}`),
+			412, nil, ""},
+		{"a prefetch of another patient", "order-sign-safety", body("order-sign", []string{
+			order("d1", `"medicationCodeableConcept":{"coding":[{"system":"`+rx+`","code":"723"}]}`)},
+			strings.Replace(amoxAllergy, "Patient/p1", "Patient/p2", 1)),
+			400, nil, ""},
+		{"order-select without selections", "order-select-safety", body("order-select", []string{
+			order("d1", `"medicationCodeableConcept":{"coding":[{"system":"`+rx+`","code":"723"}]}`)}, amoxAllergy),
+			400, nil, ""},
+		{"order-select of a draft not sent", "order-select-safety", strings.Replace(body("order-select", []string{
+			order("d1", `"medicationCodeableConcept":{"coding":[{"system":"`+rx+`","code":"723"}]}`)}, amoxAllergy), `"patientId":"p1"`, `"patientId":"p1","selections":["MedicationRequest/nope"]`, 1),
+			400, nil, ""},
+		{"order-select by fullUrl", "order-select-safety", strings.Replace(body("order-select", []string{
+			`{"fullUrl":"urn:uuid:0d9e6f00-0000-4000-8000-000000000001","resource":{"resourceType":"MedicationRequest","status":"draft","intent":"order","subject":{"reference":"Patient/p1"},
+				"medicationCodeableConcept":{"coding":[{"system":"` + rx + `","code":"723"}]}}}`}, amoxAllergy),
+			`"patientId":"p1"`, `"patientId":"p1","selections":["urn:uuid:0d9e6f00-0000-4000-8000-000000000001"]`, 1),
+			200, []string{"critical ALGY"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out := e.call(tc.service, tc.body)
+			if status != tc.status {
+				t.Fatalf("%d %v, want %d", status, out, tc.status)
+			}
+			raw, _ := json.Marshal(out)
+			if tc.notIn != "" && strings.Contains(string(raw), tc.notIn) {
+				t.Errorf("the answer tells %q: %s", tc.notIn, raw)
+			}
+			if status == 200 {
+				if got := cardsOf(t, out); !slices.Equal(got, tc.want) {
+					t.Errorf("cards %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestClientsAndTokens: only clients registered for CDS Hooks call the
+// services, and a lent token must be the calling client's own, seeing all
+// the checks read.
+func TestClientsAndTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// A backend service with the same keys, not registered for CDS Hooks.
+	other, _, err := e.srv.Clients().Add(ctx, smart.Client{Name: "bulk reader", Type: smart.ClientJWT, JWKS: e.jwks, Scope: "system/*.rs", Role: "service"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := e.ts.URL + cdshooks.Path + "/order-sign-safety"
+	mine := e.client
+	e.client = other.ID
+	notCDS := "Bearer " + e.jwt(svc, newJTI())
+	otherToken := e.backendToken()
+	e.client = mine
+	if status, _ := e.call("order-sign-safety", hookBody("order-sign", prefetchOf), notCDS); status != http.StatusUnauthorized {
+		t.Errorf("a client not registered for CDS Hooks: %d", status)
+	}
+	lend := `"fhirServer":"` + e.ts.URL + `/fhir","fhirAuthorization":{"access_token":"` + otherToken + `","token_type":"Bearer"}`
+	if status, out := e.call("order-sign-safety", hookBody("order-sign", lend)); status != http.StatusPreconditionFailed || !strings.Contains(out["error"].(string), "another client") {
+		t.Errorf("another client's token: %d %v", status, out)
+	}
+	// A CDS client whose role sees no allergies lends its token.
+	narrow, _, err := e.srv.Clients().Add(ctx, smart.Client{Name: "front desk", Type: smart.ClientJWT, JWKS: e.jwks, Scope: "system/*.rs", Role: "registrar", CDSHooks: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = narrow.ID
+	lend = `"fhirServer":"` + e.ts.URL + `/fhir","fhirAuthorization":{"access_token":"` + e.backendToken() + `","token_type":"Bearer"}`
+	if status, out := e.call("order-sign-safety", hookBody("order-sign", lend)); status != http.StatusPreconditionFailed || !strings.Contains(out["error"].(string), "only part") {
+		t.Errorf("a token that sees part of the record: %d %v", status, out)
+	}
+	e.client = mine
+	// Every call is recorded, with its client and patient.
+	page, err := e.store.SearchAudit(ctx, store.AuditQuery{Count: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for _, r := range page.Records {
+		if ev := string(r.Event); strings.Contains(ev, "cds-services/order-sign-safety") || strings.Contains(ev, base64Of("cds-services/order-sign-safety")) {
+			calls++
+		}
+	}
+	if calls < 2 {
+		t.Errorf("%d calls recorded", calls)
+	}
+}
+
+func base64Of(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

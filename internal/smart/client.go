@@ -55,8 +55,11 @@ type Client struct {
 	Role string `json:"role,omitempty"`
 	// LaunchAllowed lets the client be launched from the EHR (the
 	// "launch" scope with a launch id).
-	LaunchAllowed bool      `json:"launch_allowed,omitempty"`
-	Created       time.Time `json:"created"`
+	LaunchAllowed bool `json:"launch_allowed,omitempty"`
+	// CDSHooks lets a ClientJWT client call the CDS Hooks services with
+	// JWTs signed by its keys.
+	CDSHooks bool      `json:"cds_hooks,omitempty"`
+	Created  time.Time `json:"created"`
 }
 
 // Scopes returns the client's allowed scopes.
@@ -190,6 +193,9 @@ func validateClient(c *Client, roles *access.Roles) error {
 	case ClientPublic, ClientSecret, ClientJWT:
 	default:
 		return fmt.Errorf("type %q: want %s, %s or %s", c.Type, ClientPublic, ClientSecret, ClientJWT)
+	}
+	if c.CDSHooks && c.Type != ClientJWT {
+		return errors.New("a CDS Hooks client authenticates with its keys: --type jwt")
 	}
 	scopes, err := auth.ParseScopes(c.Scope)
 	if err != nil {

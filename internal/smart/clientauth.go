@@ -147,22 +147,31 @@ func causeOf(err error) string {
 
 // CDSClient authenticates the caller of a CDS Service by its bearer JWT
 // (CDS Hooks 2.0): signed with the keys of a registered private_key_jwt
-// client named by sub, for serviceURL (aud), within five minutes, and its
-// jti never seen before from that client.
+// client allowed CDS Hooks, named by iss (or sub), for serviceURL (aud),
+// within five minutes, with iat, and its jti never seen before from that
+// client.
 func (s *Server) CDSClient(ctx context.Context, token, serviceURL string) (*Client, error) {
-	id, err := auth.ClientJWTSubject(token)
+	iss, sub, err := auth.ClientJWTNames(token)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.clients.Get(ctx, id)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, fmt.Errorf("%w: unknown client %q", auth.ErrInvalidToken, id)
+	var c *Client
+	for _, id := range []string{iss, sub} {
+		if id == "" {
+			continue
 		}
-		return nil, err
+		if c, err = s.clients.Get(ctx, id); err == nil {
+			break
+		}
+		if !isNotFound(err) {
+			return nil, err
+		}
 	}
-	if c.Type != ClientJWT {
-		return nil, fmt.Errorf("%w: client %q has no registered keys (type jwt)", auth.ErrInvalidToken, id)
+	if c == nil {
+		return nil, fmt.Errorf("%w: unknown client", auth.ErrInvalidToken)
+	}
+	if c.Type != ClientJWT || !c.CDSHooks {
+		return nil, fmt.Errorf("%w: the client is not registered for CDS Hooks (--type jwt --cds-hooks)", auth.ErrInvalidToken)
 	}
 	jti, exp, err := auth.VerifyCDSClientJWT(token, c.JWKS, c.ID, serviceURL, s.now())
 	if err != nil {
@@ -176,6 +185,10 @@ func (s *Server) CDSClient(ctx context.Context, token, serviceURL string) (*Clie
 	}
 	return c, nil
 }
+
+// CauseOf names the kind of a refused token without echoing it, for an
+// answer to its sender.
+func CauseOf(err error) string { return causeOf(err) }
 
 // TokenPrincipal verifies an access token this server issued (as the FHIR
 // API does) and returns the caller it stands for: a CDS Service reads the

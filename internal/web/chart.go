@@ -30,13 +30,17 @@ type chartData struct {
 	Immunizations []datedRow
 	Appointments  []datedRow
 	CareTeam      []datedRow
+	// Reminders are the preventive care the patient is due for, or done
+	// within its interval (internal/clinical/reminders).
+	Reminders []reminderRow
 	// Hidden are the sections the user's role may not see, by name.
 	Hidden map[string]bool
 }
 
 // chartSections are the summary's sections and the type each shows.
 var chartSections = map[string]string{"problems": "Condition", "allergies": "AllergyIntolerance", "meds": "MedicationRequest",
-	"vitals": "Observation", "results": "Observation", "imms": "Immunization", "appts": "Appointment", "team": "CareTeam"}
+	"vitals": "Observation", "results": "Observation", "imms": "Immunization", "appts": "Appointment", "team": "CareTeam",
+	"prevent": "Immunization"}
 
 // chart is GET /patients/{id}: the banner and the summary, read as one
 // audited interaction. A patient the user may not see shows only that the
@@ -101,6 +105,9 @@ func (ws *Workspace) chart(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		data.CareTeam = careTeamRows(p, teams)
+		if data.Reminders, err = ws.reminderRows(p, l, problems); err != nil {
+			return err
+		}
 		return nil
 	})
 	if err != nil || !shown {

@@ -122,6 +122,11 @@ func TestChartSummary(t *testing.T) {
 		"03-Dec-2026 14:05", "Diabetes review", "Dr Anita Roy",
 		"Sister Rina Das", "Diabetes nurse",
 		"Risk of falls", // an alert in the banner
+		// Preventive care: a word for each state, the last record and the next date.
+		"Preventive care", "HbA1c (diabetes, every 6 months)</span> <strong class=\"met\">Up to date</strong> <span class=\"k\">last</span> 12-Sep-2026 (HbA1c) <span class=\"k\">next due</span> 12-Mar-2027",
+		"Blood pressure check</span> <strong class=\"met\">Up to date</strong> <span class=\"k\">last</span> 01-Oct-2026 (blood pressure) <span class=\"k\">next due</span> 01-Oct-2027",
+		"Influenza vaccine (every season)</span> <strong class=\"due\">Due</strong> <span class=\"k\">last</span> 20-Oct-2025 (influenza vaccine)",
+		"Colorectal cancer screening</span> <strong class=\"due\">Due</strong> · no record",
 		`/patients/jose/trend?code=bp`, `/patients/jose/trend?code=http%3a%2f%2floinc.org%7c2823-3`,
 	)
 	if i, j := strings.Index(a.body, "Penicillin"), strings.Index(a.body, "Peanut"); i < 0 || j < 0 {
@@ -130,14 +135,16 @@ func TestChartSummary(t *testing.T) {
 	// In Bengali the words and digits change, never the order.
 	b.get("/language?lang=bn&next=/")
 	wantAll(t, "Bengali summary", b.get("/patients/jose"), http.StatusOK,
-		"সক্রিয় সমস্যা", "০২-মে-২০১৯", "১ capsule by mouth দিনে তিনবার ৭ দিন ধরে", "১৪২/৯১ mmHg", "সর্বশেষ শারীরিক লক্ষণ")
+		"সক্রিয় সমস্যা", "০২-মে-২০১৯", "১ capsule by mouth দিনে তিনবার ৭ দিন ধরে", "১৪২/৯১ mmHg", "সর্বশেষ শারীরিক লক্ষণ",
+		"প্রতিরোধমূলক যত্ন", "কোলোরেক্টাল ক্যান্সার স্ক্রিনিং")
 	b.get("/language?lang=en&next=/")
 
 	// A patient with nothing recorded: each section says so.
 	s.put(`{"resourceType":"Patient","id":"empty","name":[{"family":"Khan","given":["Nadia"]}],"gender":"female","birthDate":"1990-01-01"}`)
 	wantAll(t, "empty summary", b.get("/patients/empty"), http.StatusOK,
 		"No active problem recorded.", "No active medication recorded.", "No vital signs recorded.", "No results recorded.",
-		"No immunization recorded.", "No upcoming appointment.", "No care team recorded.", "Allergies not recorded")
+		"No immunization recorded.", "No upcoming appointment.", "No care team recorded.", "Allergies not recorded",
+		"Influenza vaccine (every season)</span> <strong class=\"due\">Due</strong> · no record")
 }
 
 func TestResultsAndTrends(t *testing.T) {

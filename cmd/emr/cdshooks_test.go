@@ -16,7 +16,7 @@ func TestServeCDSHooks(t *testing.T) {
 	origin := strings.TrimSuffix(s.base, "/fhir")
 	status, _, doc := call(t, "GET", origin+"/cds-services", "", "", "Authorization: ")
 	services, _ := doc["services"].([]any)
-	if status != http.StatusOK || len(services) != 2 {
+	if status != http.StatusOK || len(services) != 3 {
 		t.Fatalf("discovery: %d %v", status, doc)
 	}
 	status, h, doc := call(t, "POST", origin+"/cds-services/order-sign-safety", "application/json", `{"hook":"order-sign"}`, "Authorization: ")

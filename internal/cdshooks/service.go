@@ -78,16 +78,19 @@ type Service struct {
 // service is one CDS service of the discovery document.
 type service struct {
 	ID, Hook, Title, Description string
+	Prefetch                     map[string]string
 }
 
 var services = []service{
-	{ID: "order-sign-safety", Hook: "order-sign", Title: "Order safety checks",
+	{ID: "order-sign-safety", Hook: "order-sign", Title: "Order safety checks", Prefetch: prefetch,
 		Description: "Allergy, duplicate therapy or order, and drug–drug interaction checks of the orders about to be signed, against the patient's record and each other"},
-	{ID: "order-select-safety", Hook: "order-select", Title: "Order safety checks at selection",
+	{ID: "order-select-safety", Hook: "order-select", Title: "Order safety checks at selection", Prefetch: prefetch,
 		Description: "The same checks of the orders just selected, before they are completed and signed"},
+	{ID: "preventive-care", Hook: "patient-view", Title: "Preventive care due", Prefetch: reminderPrefetch,
+		Description: "The screening and vaccinations the patient is due for: influenza vaccine, blood pressure, colorectal cancer screening, HbA1c with diabetes"},
 }
 
-// prefetch are the templates every service asks for: the patient's
+// prefetch are the templates the order services ask for: the patient's
 // allergies, and their active orders (for duplicates and interactions)
 // with the Medications they name.
 var prefetch = map[string]string{
@@ -168,7 +171,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Service) discovery(w http.ResponseWriter) {
 	list := make([]any, 0, len(services))
 	for _, sv := range services {
-		list = append(list, map[string]any{"hook": sv.Hook, "id": sv.ID, "title": sv.Title, "description": sv.Description, "prefetch": prefetch})
+		list = append(list, map[string]any{"hook": sv.Hook, "id": sv.ID, "title": sv.Title, "description": sv.Description, "prefetch": sv.Prefetch})
 	}
 	out, _ := json.Marshal(map[string]any{"services": list})
 	w.Header().Set("Content-Type", "application/json")
@@ -253,6 +256,9 @@ func (s *Service) cards(ctx context.Context, sv service, client string, body []b
 		return nil, refuse(http.StatusBadRequest, "context.patientId is required and must be a FHIR id")
 	case req.Context.UserID == "":
 		return nil, refuse(http.StatusBadRequest, "context.userId is required")
+	case sv.Hook == "patient-view":
+		*patient = req.Context.PatientID
+		return s.reminderCards(ctx, &req, client)
 	case len(req.Context.DraftOrders) == 0:
 		return nil, refuse(http.StatusBadRequest, "context.draftOrders is required")
 	case sv.Hook == "order-select" && len(req.Context.Selections) == 0:

@@ -81,7 +81,7 @@ func newEnv(t *testing.T) *env {
 	e.jwks = jwks
 	// The patient's record, and the EMR's interaction knowledge.
 	for _, r := range []string{
-		`{"resourceType":"Patient","id":"p1"}`,
+		`{"resourceType":"Patient","id":"p1","birthDate":"1970-05-01"}`,
 		`{"resourceType":"Patient","id":"p2"}`,
 		`{"resourceType":"AllergyIntolerance","id":"a1","patient":{"reference":"Patient/p1"},"criticality":"high",
 			"code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"723","display":"amoxicillin"}]}}`,
@@ -218,12 +218,61 @@ func TestDiscovery(t *testing.T) {
 	var got []string
 	for _, s := range d.Services {
 		got = append(got, s.Hook+"="+s.ID)
-		if s.Prefetch["allergies"] != "AllergyIntolerance?patient={{context.patientId}}" {
-			t.Errorf("prefetch %v", s.Prefetch)
+		key, want := "allergies", "AllergyIntolerance?patient={{context.patientId}}"
+		if s.Hook == "patient-view" {
+			key, want = "patient", "Patient/{{context.patientId}}"
+		}
+		if s.Prefetch[key] != want {
+			t.Errorf("%s prefetch %v", s.ID, s.Prefetch)
 		}
 	}
-	if strings.Join(got, " ") != "order-sign=order-sign-safety order-select=order-select-safety" {
+	if strings.Join(got, " ") != "order-sign=order-sign-safety order-select=order-select-safety patient-view=preventive-care" {
 		t.Errorf("services %v", got)
+	}
+}
+
+// TestPreventiveCare: patient-view answers a card for each reminder due,
+// from the prefetch or from the EMR's record through a lent token.
+func TestPreventiveCare(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now().UTC()
+	day := func(d int) string { return now.AddDate(0, 0, d).Format("2006-01-02") }
+	view := func(extra string) string {
+		return `{"hook":"patient-view","hookInstance":"7a1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d","context":{"userId":"Practitioner/dr1","patientId":"p1"},` + extra + `}`
+	}
+	summaries := func(out map[string]any) string {
+		var got []string
+		for _, c := range out["cards"].([]any) {
+			card := c.(map[string]any)
+			if card["indicator"] != "info" {
+				t.Errorf("indicator %v", card["indicator"])
+			}
+			got = append(got, card["summary"].(string))
+		}
+		slices.Sort(got)
+		return strings.Join(got, "; ")
+	}
+	prefetch := `"prefetch":{"patient":{"resourceType":"Patient","id":"p1","birthDate":"1960-02-01"},"conditions":null,"immunizations":null,
+		"observations":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Observation","id":"bp","status":"final",
+			"subject":{"reference":"https://ehr.example.org/fhir/Patient/p1"},"effectiveDateTime":"` + day(-60) + `","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]}}}]},
+		"procedures":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Procedure","id":"c","status":"completed",
+			"subject":{"reference":"Patient/p1"},"performedDateTime":"` + day(-3*365) + `","code":{"coding":[{"system":"http://snomed.info/sct","code":"73761001"}]}}}]}}`
+	status, out := e.call("preventive-care", view(prefetch))
+	if got := summaries(out); status != 200 || got != "Influenza vaccine is due (no record)" {
+		t.Errorf("prefetch: %d %q", status, got)
+	}
+	if status, out := e.call("preventive-care", view(`"prefetch":{"patient":null}`)); status != http.StatusPreconditionFailed {
+		t.Errorf("an incomplete prefetch without a token: %d %v", status, out)
+	}
+	other := strings.Replace(prefetch, `"subject":{"reference":"Patient/p1"}`, `"subject":{"reference":"Patient/p2"}`, 1)
+	if status, _ := e.call("preventive-care", view(other)); status != http.StatusBadRequest {
+		t.Errorf("another patient's record in the prefetch: %d", status)
+	}
+	// Through a lent token: p1 (born 1970) has nothing recorded.
+	lend := `"fhirServer":"` + e.ts.URL + `/fhir","fhirAuthorization":{"access_token":"` + e.backendToken() + `","token_type":"Bearer"}`
+	status, out = e.call("preventive-care", view(lend))
+	if got := summaries(out); status != 200 || got != "Blood pressure check is due (no record); Colorectal cancer screening is due (no record); Influenza vaccine is due (no record)" {
+		t.Errorf("lent token: %d %q", status, got)
 	}
 }
 

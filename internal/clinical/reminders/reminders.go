@@ -70,6 +70,9 @@ type Reminder struct {
 // Rule is one preventive-care interval.
 type Rule struct {
 	ID string
+	// Title names it and Basis says where it comes from, in English (the
+	// chart has them in its message catalogue).
+	Title, Basis string
 	// Applies reports whether the rule concerns the patient: by age at
 	// now, and by their problems.
 	Applies func(age Age, r *Record) bool
@@ -127,14 +130,16 @@ func codings(system string, codes ...string) []datatype.Coding {
 // Rules are the rules evaluated, in the order shown.
 var Rules = []Rule{
 	{
-		ID:      "influenza",
+		ID: "influenza", Title: "Influenza vaccine",
+		Basis:   "A seasonal influenza vaccine every season from 6 months of age (CDC ACIP).",
 		Applies: func(a Age, _ *Record) bool { return a.Known && a.Months >= 6 },
 		Done: []Evidence{{What: "influenza vaccine", Type: "Immunization", Season: true, Text: "influenza",
 			Codes: codings(CVX, "88", "135", "140", "141", "144", "149", "150", "151", "153", "155", "158", "161", "166",
 				"168", "171", "185", "186", "197", "205")}},
 	},
 	{
-		ID:      "blood-pressure",
+		ID: "blood-pressure", Title: "Blood pressure check",
+		Basis:   "Screening for high blood pressure every year from 40, every three years from 18 to 39 (USPSTF 2021).",
 		Applies: func(a Age, _ *Record) bool { return a.Known && a.Years >= 18 },
 		Done: []Evidence{{What: "blood pressure", Type: "Observation", Years: 1,
 			Codes: codings(datatype.LOINC, "85354-9", "55284-4", "8480-6", "8462-4")}},
@@ -146,7 +151,8 @@ var Rules = []Rule{
 		},
 	},
 	{
-		ID: "colorectal",
+		ID: "colorectal", Title: "Colorectal cancer screening",
+		Basis: "From 45 to 75: colonoscopy every 10 years, flexible sigmoidoscopy or CT colonography every 5, stool DNA every 3, or a faecal immunochemical or guaiac test every year (USPSTF 2021).",
 		Applies: func(a Age, r *Record) bool {
 			return a.Known && a.Years >= 45 && a.Years <= 75 && !r.has(colorectalCancer)
 		},
@@ -160,7 +166,8 @@ var Rules = []Rule{
 		},
 	},
 	{
-		ID:      "hba1c",
+		ID: "hba1c", Title: "HbA1c",
+		Basis:   "With diabetes, an HbA1c at least every 6 months (ADA Standards of Care).",
 		Applies: func(_ Age, r *Record) bool { return r.has(diabetes) },
 		Done: []Evidence{{What: "HbA1c", Type: "Observation", Months: 6,
 			Codes: codings(datatype.LOINC, "4548-4", "4549-2", "17856-6", "59261-8")}},
@@ -386,4 +393,29 @@ func Queries() map[string]map[string]string {
 	}
 	out["Immunization"] = map[string]string{"_sort": "-date", "_count": "200"}
 	return out
+}
+
+// RuleByID returns the rule of an ID.
+func RuleByID(id string) (Rule, bool) {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Add files a resource in the record by its type; other types are left
+// out.
+func (r *Record) Add(res fhir.Resource) {
+	switch res.Type() {
+	case "Condition":
+		r.Conditions = append(r.Conditions, res)
+	case "Immunization":
+		r.Immunizations = append(r.Immunizations, res)
+	case "Observation":
+		r.Observations = append(r.Observations, res)
+	case "Procedure":
+		r.Procedures = append(r.Procedures, res)
+	}
 }

@@ -1,0 +1,202 @@
+package cdshooks
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emr-project/emr/internal/access"
+	"github.com/emr-project/emr/internal/audit"
+	"github.com/emr-project/emr/internal/clinical/datatype"
+	"github.com/emr-project/emr/internal/clinical/reminders"
+	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/search"
+)
+
+// reminderPrefetch are the templates of the preventive-care service: the
+// patient (their age), their active problems, and the records of the
+// reminders' codes, newest first.
+var reminderPrefetch = func() map[string]string {
+	out := map[string]string{
+		"patient":    "Patient/{{context.patientId}}",
+		"conditions": "Condition?patient={{context.patientId}}&clinical-status=active",
+	}
+	for typ, params := range reminders.Queries() {
+		q := url.Values{"patient": {"{{context.patientId}}"}}
+		for k, v := range params {
+			q.Set(k, v)
+		}
+		out[strings.ToLower(typ[:1])+typ[1:]+"s"] = typ + "?" + unescapeTemplate(q.Encode())
+	}
+	return out
+}()
+
+// unescapeTemplate keeps a template's {{…}} and the code lists' | and ,
+// readable after url.Values.Encode.
+func unescapeTemplate(s string) string {
+	return strings.NewReplacer("%7B", "{", "%7D", "}", "%7C", "|", "%2C", ",", "%3A", ":", "%2F", "/").Replace(s)
+}
+
+// reminderCards answers patient-view: an info card for each reminder due.
+func (s *Service) reminderCards(ctx context.Context, req *hookRequest, client string) ([]any, error) {
+	rec, err := s.reminderRecord(ctx, req, client)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	cards := []any{}
+	for _, rem := range reminders.Evaluate(rec, now) {
+		if rem.Status != reminders.Due {
+			continue
+		}
+		rule, _ := reminders.RuleByID(rem.Rule)
+		last := "no record"
+		if !rem.Last.IsZero() {
+			last = "last " + rem.What + " " + rem.Last.Format("02-Jan-2006")
+		}
+		cards = append(cards, map[string]any{
+			"uuid":      newUUID(),
+			"summary":   truncate(rule.Title+" is due ("+last+")", 139),
+			"detail":    escapeMarkdown(rule.Basis),
+			"indicator": "info",
+			"source":    map[string]any{"label": "emr preventive care reminders"},
+		})
+	}
+	return cards, nil
+}
+
+// reminderRecord reads what the reminders need: from the prefetch when it
+// has every key (a null value being an empty answer), else from this
+// EMR's store as the caller of the token the client lends. Records the
+// caller cannot see count as not done: a reminder may be due when met
+// elsewhere, never met when it was not.
+func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client string) (*reminders.Record, error) {
+	id := req.Context.PatientID
+	complete := true
+	for key := range reminderPrefetch {
+		if _, ok := req.Prefetch[key]; !ok {
+			complete = false
+		}
+	}
+	if complete {
+		rec := &reminders.Record{}
+		for key := range reminderPrefetch {
+			raw := req.Prefetch[key]
+			if string(raw) == "null" {
+				continue
+			}
+			res, err := fhir.ParseResource(raw)
+			if err != nil {
+				return nil, refuse(http.StatusBadRequest, "prefetch %s is not a FHIR resource", key)
+			}
+			var list []fhir.Resource
+			switch {
+			case key == "patient" && res.Type() == "Patient":
+				if res.ID() != id {
+					return nil, refuse(http.StatusBadRequest, "prefetch patient is not context.patientId")
+				}
+				list = []fhir.Resource{res}
+			case res.Type() == "Bundle":
+				// A page sorted newest first holds the latest record; but
+				// a page of the problems may miss the one that matters.
+				if key == "conditions" && partial(res) {
+					return nil, refuse(http.StatusPreconditionFailed, "prefetch conditions is a page of a longer answer")
+				}
+				list, _, _ = resourcesOf(res, false)
+			default:
+				return nil, refuse(http.StatusBadRequest, "prefetch %s must be a Bundle (or the Patient)", key)
+			}
+			for _, r := range list {
+				if r.Type() == "Patient" {
+					if b, _, err := fhir.ParseDateRange(datatype.Str(r, "birthDate")); err == nil {
+						rec.BirthDate = b
+					}
+					continue
+				}
+				if el, ok := reminderPatientElement[r.Type()]; ok && !forPatient(r, el, id) {
+					return nil, refuse(http.StatusBadRequest, "prefetch %s holds %s/%s, which is not context.patientId's", key, r.Type(), r.ID())
+				}
+				rec.Add(r)
+			}
+		}
+		return rec, nil
+	}
+	if req.FHIRAuthorization == nil || req.FHIRAuthorization.AccessToken == "" {
+		return nil, refuse(http.StatusPreconditionFailed, "the prefetch is incomplete and no fhirAuthorization lends access to this EMR's data")
+	}
+	base := strings.TrimRight(req.FHIRServer, "/")
+	if base != strings.TrimRight(s.FHIRBase, "/") && base != strings.TrimRight(s.FHIRBase, "/")+"/R4" {
+		return nil, refuse(http.StatusPreconditionFailed, "fhirServer %q is not this EMR's FHIR API; send the prefetch instead", req.FHIRServer)
+	}
+	p, err := s.Clients.TokenPrincipal(ctx, req.FHIRAuthorization.AccessToken)
+	if err != nil {
+		return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization: the access token was refused")
+	}
+	if p.Client != client {
+		return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization: the access token was issued to another client")
+	}
+	pctx := access.WithPrincipal(ctx, p)
+	guard := s.Gate.Guard(pctx, s.Store)
+	rec := &reminders.Record{}
+	err = s.Gate.Read(pctx, access.Request{Interaction: "read", Type: "Patient", ID: id, Query: "cds-hooks", Agent: audit.Agent{Client: client}},
+		func() ([]access.Touched, error) {
+			v, err := guard.Read(pctx, "Patient", id)
+			if err != nil {
+				return nil, err
+			}
+			if b, _, err := fhir.ParseDateRange(datatype.Str(v.Resource, "birthDate")); err == nil {
+				rec.BirthDate = b
+			}
+			return []access.Touched{access.TouchedVersion(v)}, nil
+		})
+	if err != nil {
+		if fhir.IsKind(err, fhir.KindNotFound) || fhir.IsKind(err, fhir.KindGone) || fhir.IsKind(err, fhir.KindForbidden) {
+			return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization does not reach Patient/%s in this EMR", id)
+		}
+		return nil, err
+	}
+	queries := map[string]url.Values{"Condition": {"clinical-status": {"active"}, "_count": {"200"}}}
+	for typ, params := range reminders.Queries() {
+		q := url.Values{}
+		for k, v := range params {
+			q.Set(k, v)
+		}
+		queries[typ] = q
+	}
+	for _, typ := range slices.Sorted(maps.Keys(queries)) {
+		if acc := s.Gate.Limit(pctx, 's', []string{typ}); acc != nil && len(acc.Rules) == 0 {
+			continue // the caller sees none: nothing counts as done
+		}
+		q, err := search.Parse(s.Definitions, typ, queries[typ], search.ParseOptions{Compartment: &search.CompartmentRef{Type: "Patient", ID: id}})
+		if err != nil {
+			return nil, err
+		}
+		err = s.Gate.Read(pctx, access.Request{Interaction: "search-type", Type: typ, Query: "cds-hooks", Agent: audit.Agent{Client: client}},
+			func() ([]access.Touched, error) {
+				res, err := guard.Search(pctx, q)
+				if err != nil {
+					return nil, err
+				}
+				var touched []access.Touched
+				for _, v := range res.Matches {
+					rec.Add(v.Resource)
+					touched = append(touched, access.TouchedVersion(v))
+				}
+				return touched, nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return rec, nil
+}
+
+// reminderPatientElement names the patient in each type the reminders read.
+var reminderPatientElement = map[string]string{"Condition": "subject", "Immunization": "patient", "Observation": "subject", "Procedure": "subject"}

@@ -128,39 +128,18 @@ func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client s
 		}
 		return rec, nil
 	}
-	if req.FHIRAuthorization == nil || req.FHIRAuthorization.AccessToken == "" {
-		return nil, refuse(http.StatusPreconditionFailed, "the prefetch is incomplete and no fhirAuthorization lends access to this EMR's data")
-	}
-	base := strings.TrimRight(req.FHIRServer, "/")
-	if base != strings.TrimRight(s.FHIRBase, "/") && base != strings.TrimRight(s.FHIRBase, "/")+"/R4" {
-		return nil, refuse(http.StatusPreconditionFailed, "fhirServer %q is not this EMR's FHIR API; send the prefetch instead", req.FHIRServer)
-	}
-	p, err := s.Clients.TokenPrincipal(ctx, req.FHIRAuthorization.AccessToken)
+	pctx, err := s.lent(ctx, req, client, "the prefetch is incomplete")
 	if err != nil {
-		return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization: the access token was refused")
+		return nil, err
 	}
-	if p.Client != client {
-		return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization: the access token was issued to another client")
-	}
-	pctx := access.WithPrincipal(ctx, p)
 	guard := s.Gate.Guard(pctx, s.Store)
 	rec := &reminders.Record{}
-	err = s.Gate.Read(pctx, access.Request{Interaction: "read", Type: "Patient", ID: id, Query: "cds-hooks", Agent: audit.Agent{Client: client}},
-		func() ([]access.Touched, error) {
-			v, err := guard.Read(pctx, "Patient", id)
-			if err != nil {
-				return nil, err
-			}
-			if b, _, err := fhir.ParseDateRange(datatype.Str(v.Resource, "birthDate")); err == nil {
-				rec.BirthDate = b
-			}
-			return []access.Touched{access.TouchedVersion(v)}, nil
-		})
+	v, err := s.readPatient(pctx, id, client)
 	if err != nil {
-		if fhir.IsKind(err, fhir.KindNotFound) || fhir.IsKind(err, fhir.KindGone) || fhir.IsKind(err, fhir.KindForbidden) {
-			return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization does not reach Patient/%s in this EMR", id)
-		}
 		return nil, err
+	}
+	if b, _, err := fhir.ParseDateRange(datatype.Str(v.Resource, "birthDate")); err == nil {
+		rec.BirthDate = b
 	}
 	queries := map[string]url.Values{"Condition": {"clinical-status": {"active"}, "_count": {"200"}}}
 	for typ, params := range reminders.Queries() {

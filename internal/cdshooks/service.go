@@ -458,8 +458,31 @@ func (s *Service) source(ctx context.Context, req *hookRequest, client string, r
 	if complete {
 		return &prefetched{patient: &checks.MemorySource{Resources: held}, knowledge: knowledge, resolvable: append(slices.Clone(held), drafts...)}, nil
 	}
+	pctx, err := s.lent(ctx, req, client, "the prefetch is incomplete ("+strings.Join(missing, ", ")+")")
+	if err != nil {
+		return nil, err
+	}
+	// Checks run on what the caller may see. A token that cannot see the
+	// patient, or sees only part of what the checks read (consent,
+	// labels, scopes), would make them pass on what it does not see.
+	for _, typ := range []string{"AllergyIntolerance", "MedicationRequest", "ServiceRequest"} {
+		if !access.Unlimited(s.Gate.Limit(pctx, 's', []string{typ})) {
+			return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization sees only part of the patients' %s resources; send the prefetch instead", typ)
+		}
+	}
+	if _, err := s.readPatient(pctx, req.Context.PatientID, client); err != nil {
+		return nil, err
+	}
+	return &gated{s: s, ctx: pctx, knowledge: knowledge, client: client, drafts: drafts}, nil
+}
+
+// lent returns ctx with the caller of the token a client lends
+// (fhirAuthorization) as principal: a token of this EMR's authorisation
+// server, issued to the client itself, for this EMR's FHIR API. why says
+// why the service needs it.
+func (s *Service) lent(ctx context.Context, req *hookRequest, client, why string) (context.Context, error) {
 	if req.FHIRAuthorization == nil || req.FHIRAuthorization.AccessToken == "" {
-		return nil, refuse(http.StatusPreconditionFailed, "the prefetch is incomplete (%s) and no fhirAuthorization lends access to this EMR's data", strings.Join(missing, ", "))
+		return nil, refuse(http.StatusPreconditionFailed, "%s and no fhirAuthorization lends access to this EMR's data", why)
 	}
 	base := strings.TrimRight(req.FHIRServer, "/")
 	if base != strings.TrimRight(s.FHIRBase, "/") && base != strings.TrimRight(s.FHIRBase, "/")+"/R4" {
@@ -472,27 +495,26 @@ func (s *Service) source(ctx context.Context, req *hookRequest, client string, r
 	if p.Client != client {
 		return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization: the access token was issued to another client")
 	}
-	pctx := access.WithPrincipal(ctx, p)
-	// Checks run on what the caller may see. A token that cannot see the
-	// patient, or sees only part of what the checks read (consent,
-	// labels, scopes), would make them pass on what it does not see.
-	for _, typ := range []string{"AllergyIntolerance", "MedicationRequest", "ServiceRequest"} {
-		if !access.Unlimited(s.Gate.Limit(pctx, 's', []string{typ})) {
-			return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization sees only part of the patients' %s resources; send the prefetch instead", typ)
-		}
-	}
-	gr := access.Request{Interaction: "read", Type: "Patient", ID: req.Context.PatientID, Query: "cds-hooks", Agent: audit.Agent{Client: client}}
-	err = s.Gate.Read(pctx, gr, func() ([]access.Touched, error) {
-		v, err := s.Gate.Guard(pctx, s.Store).Read(pctx, "Patient", req.Context.PatientID)
+	return access.WithPrincipal(ctx, p), nil
+}
+
+// readPatient reads the patient as the lent token's caller, audited; one
+// the caller cannot see is 412.
+func (s *Service) readPatient(pctx context.Context, id, client string) (*store.Version, error) {
+	var v *store.Version
+	gr := access.Request{Interaction: "read", Type: "Patient", ID: id, Query: "cds-hooks", Agent: audit.Agent{Client: client}}
+	err := s.Gate.Read(pctx, gr, func() ([]access.Touched, error) {
+		var err error
+		v, err = s.Gate.Guard(pctx, s.Store).Read(pctx, "Patient", id)
 		return []access.Touched{access.TouchedVersion(v)}, err
 	})
 	if err != nil {
 		if fhir.IsKind(err, fhir.KindNotFound) || fhir.IsKind(err, fhir.KindGone) || fhir.IsKind(err, fhir.KindForbidden) {
-			return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization does not reach Patient/%s in this EMR", req.Context.PatientID)
+			return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization does not reach Patient/%s in this EMR", id)
 		}
 		return nil, err
 	}
-	return &gated{s: s, ctx: pctx, knowledge: knowledge, client: client, drafts: drafts}, nil
+	return v, nil
 }
 
 // partial reports whether a searchset Bundle is less than the whole

@@ -158,41 +158,19 @@ func sameRequester(caller, requester *access.Principal) bool {
 	return canon(caller) == canon(requester)
 }
 
-func (b *BulkExport) retention() time.Duration {
-	if b.Retention > 0 {
-		return b.Retention
-	}
-	return 24 * time.Hour
-}
-
-func (b *BulkExport) perRequester() int {
-	if b.PerRequester > 0 {
-		return b.PerRequester
-	}
-	return 2
-}
-
-func (b *BulkExport) stale() time.Duration {
-	if b.Stale > 0 {
-		return b.Stale
-	}
-	return 30 * time.Second
-}
-
+// The options, or their defaults.
+func (b *BulkExport) retention() time.Duration { return positiveOr(b.Retention, 24*time.Hour) }
+func (b *BulkExport) perRequester() int        { return positiveOr(b.PerRequester, 2) }
+func (b *BulkExport) stale() time.Duration     { return positiveOr(b.Stale, 30*time.Second) }
 func (b *BulkExport) heartbeat() time.Duration { return b.stale() / 6 }
+func (b *BulkExport) settle() time.Duration    { return positiveOr(b.Settle, 5*time.Second) }
+func (b *BulkExport) fileResources() int       { return positiveOr(b.FileResources, 100_000) }
 
-func (b *BulkExport) settle() time.Duration {
-	if b.Settle > 0 {
-		return b.Settle
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
 	}
-	return 5 * time.Second
-}
-
-func (b *BulkExport) fileResources() int {
-	if b.FileResources > 0 {
-		return b.FileResources
-	}
-	return 100_000
+	return def
 }
 
 // bulkRoute serves the export's own routes and reports whether path was

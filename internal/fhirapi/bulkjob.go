@@ -42,11 +42,7 @@ func (s *Server) RunBulkExports(ctx context.Context) {
 	if s.opt.Bulk == nil {
 		return
 	}
-	n := s.opt.Bulk.Concurrent
-	if n <= 0 {
-		n = 1
-	}
-	c := &claimer{runner: newJobID()[:12], slots: make(chan struct{}, n), seen: map[string]seenJob{}}
+	c := &claimer{runner: newJobID()[:12], slots: make(chan struct{}, positiveOr(s.opt.Bulk.Concurrent, 1)), seen: map[string]seenJob{}}
 	defer c.running.Wait()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

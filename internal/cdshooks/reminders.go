@@ -2,10 +2,8 @@ package cdshooks
 
 import (
 	"context"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -21,16 +19,13 @@ import (
 // patient (their age), their active problems, and the records of the
 // reminders' codes, newest first.
 var reminderPrefetch = func() map[string]string {
-	out := map[string]string{
-		"patient":    "Patient/{{context.patientId}}",
-		"conditions": "Condition?patient={{context.patientId}}&clinical-status=active",
-	}
-	for typ, params := range reminders.Queries() {
-		q := url.Values{"patient": {"{{context.patientId}}"}}
-		for k, v := range params {
-			q.Set(k, v)
+	out := map[string]string{"patient": "Patient/{{context.patientId}}"}
+	for _, q := range reminders.Queries() {
+		v := url.Values{"patient": {"{{context.patientId}}"}}
+		for k, val := range q.Params {
+			v.Set(k, val)
 		}
-		out[strings.ToLower(typ[:1])+typ[1:]+"s"] = typ + "?" + unescapeTemplate(q.Encode())
+		out[q.Key] = q.Type + "?" + unescapeTemplate(v.Encode())
 	}
 	return out
 }()
@@ -53,13 +48,20 @@ func (s *Service) reminderCards(ctx context.Context, req *hookRequest, client st
 	}
 	cards := []any{}
 	for _, rem := range reminders.Evaluate(rec, now) {
+		if rem.Status == reminders.NotKnown {
+			cards = append(cards, map[string]any{"uuid": newUUID(), "indicator": "info", "source": map[string]any{"label": "emr preventive care reminders"},
+				"summary": "Date of birth not recorded: the reminders that depend on age were not worked out"})
+			continue
+		}
 		if rem.Status != reminders.Due {
 			continue
 		}
 		rule, _ := reminders.RuleByID(rem.Rule)
 		last := "no record"
-		if !rem.Last.IsZero() {
-			last = "last " + rem.What + " " + rem.Last.Format("02-Jan-2006")
+		if rem.Note != "" {
+			last = rem.Note
+		} else if rem.LastDate != "" {
+			last = "last " + rem.What + " " + rem.LastDate
 		}
 		cards = append(cards, map[string]any{
 			"uuid":      newUUID(),
@@ -115,9 +117,7 @@ func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client s
 			}
 			for _, r := range list {
 				if r.Type() == "Patient" {
-					if b, _, err := fhir.ParseDateRange(datatype.Str(r, "birthDate")); err == nil {
-						rec.BirthDate = b
-					}
+					patientFacts(rec, r)
 					continue
 				}
 				if el, ok := reminderPatientElement[r.Type()]; ok && !forPatient(r, el, id) {
@@ -138,26 +138,20 @@ func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client s
 	if err != nil {
 		return nil, err
 	}
-	if b, _, err := fhir.ParseDateRange(datatype.Str(v.Resource, "birthDate")); err == nil {
-		rec.BirthDate = b
-	}
-	queries := map[string]url.Values{"Condition": {"clinical-status": {"active"}, "_count": {"200"}}}
-	for typ, params := range reminders.Queries() {
-		q := url.Values{}
-		for k, v := range params {
-			q.Set(k, v)
-		}
-		queries[typ] = q
-	}
-	for _, typ := range slices.Sorted(maps.Keys(queries)) {
-		if acc := s.Gate.Limit(pctx, 's', []string{typ}); acc != nil && len(acc.Rules) == 0 {
+	patientFacts(rec, v.Resource)
+	for _, rq := range reminders.Queries() {
+		if acc := s.Gate.Limit(pctx, 's', []string{rq.Type}); acc != nil && len(acc.Rules) == 0 {
 			continue // the caller sees none: nothing counts as done
 		}
-		q, err := search.Parse(s.Definitions, typ, queries[typ], search.ParseOptions{Compartment: &search.CompartmentRef{Type: "Patient", ID: id}})
+		params := url.Values{}
+		for k, v := range rq.Params {
+			params.Set(k, v)
+		}
+		q, err := search.Parse(s.Definitions, rq.Type, params, search.ParseOptions{Compartment: &search.CompartmentRef{Type: "Patient", ID: id}})
 		if err != nil {
 			return nil, err
 		}
-		err = s.Gate.Read(pctx, access.Request{Interaction: "search-type", Type: typ, Query: "cds-hooks", Agent: audit.Agent{Client: client}},
+		err = s.Gate.Read(pctx, access.Request{Interaction: "search-type", Type: rq.Type, Query: "cds-hooks", Agent: audit.Agent{Client: client}},
 			func() ([]access.Touched, error) {
 				res, err := guard.Search(pctx, q)
 				if err != nil {
@@ -179,3 +173,10 @@ func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client s
 
 // reminderPatientElement names the patient in each type the reminders read.
 var reminderPatientElement = map[string]string{"Condition": "subject", "Immunization": "patient", "Observation": "subject", "Procedure": "subject"}
+
+// patientFacts copies into rec what the reminders read of the Patient.
+func patientFacts(rec *reminders.Record, p fhir.Resource) {
+	rec.BirthDate = datatype.Str(p, "birthDate")
+	dead, _ := p["deceasedBoolean"].(bool)
+	rec.Deceased = dead || datatype.Str(p, "deceasedDateTime") != ""
+}

@@ -31,8 +31,10 @@ type chartData struct {
 	Appointments  []datedRow
 	CareTeam      []datedRow
 	// Reminders are the preventive care the patient is due for, or done
-	// within its interval (internal/clinical/reminders).
+	// within its interval (internal/clinical/reminders); Deceased when
+	// there are none to give.
 	Reminders []reminderRow
+	Deceased  bool
 	// Hidden are the sections the user's role may not see, by name.
 	Hidden map[string]bool
 }
@@ -105,8 +107,10 @@ func (ws *Workspace) chart(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		data.CareTeam = careTeamRows(p, teams)
-		if data.Reminders, err = ws.reminderRows(p, l, problems); err != nil {
-			return err
+		if !data.Hidden["prevent"] {
+			if data.Reminders, data.Deceased, err = ws.reminderRows(p, l); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

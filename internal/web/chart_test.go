@@ -432,3 +432,40 @@ func TestChartForLimitedRoles(t *testing.T) {
 	wantAll(t, "registrar's results", b.get("/patients/jose/results"), http.StatusOK, "Not available to your role")
 	wantAll(t, "registrar's timeline", b.get("/patients/jose/timeline"), http.StatusOK, "Diabetes clinic visit", "not available to your role: Documents, Notes")
 }
+
+// TestChartPreventiveCare: what the reminders cannot work out is said;
+// only the record shown as evidence counts as shown.
+func TestChartPreventiveCare(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(joseRecord...)
+	s.put(`{"resourceType":"Procedure","id":"colo-old","status":"completed","subject":{"reference":"Patient/jose"},"occurrenceDateTime":"2012-04-02",
+		"code":{"coding":[{"system":"http://snomed.info/sct","code":"73761001","display":"Colonoscopy"}]}}`,
+		`{"resourceType":"Procedure","id":"colo-new","status":"completed","subject":{"reference":"Patient/jose"},"occurrenceDateTime":"2024-04-02",
+		"code":{"coding":[{"system":"http://snomed.info/sct","code":"73761001","display":"Colonoscopy"}]}}`,
+		`{"resourceType":"Patient","id":"gone","name":[{"family":"Das"}],"gender":"female","birthDate":"1950-01-01","deceasedDateTime":"2020-01-01"}`,
+		`{"resourceType":"Patient","id":"nodob","name":[{"family":"Roy"}],"gender":"female"}`,
+		`{"resourceType":"Patient","id":"crc","name":[{"family":"Sen"}],"gender":"male","birthDate":"1960-01-01"}`,
+		`{"resourceType":"Condition","id":"crc1","subject":{"reference":"Patient/crc"},
+			"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"resolved"}]},
+			"code":{"coding":[{"system":"http://snomed.info/sct","code":"94260004","display":"Secondary malignant neoplasm of colon"}]}}`)
+	b := s.signedIn("dr1", "physician")
+	before := s.audited("jose")
+	wantAll(t, "jose", b.get("/patients/jose"), http.StatusOK,
+		`Colorectal cancer screening</span> <strong class="met">Up to date</strong> <span class="k">last</span> 02-Apr-2024 (colonoscopy) <span class="k">next due</span> 02-Apr-2034`)
+	page, err := s.store.SearchAudit(context.Background(), store.AuditQuery{Terms: [][]audit.Term{{{Name: audit.ParamPatient, Value: "Patient/jose"}}}, Count: 100})
+	if err != nil || len(page.Records) <= before {
+		t.Fatal(err)
+	}
+	read := string(page.Records[0].Event)
+	if !strings.Contains(read, "Procedure/colo-new") || strings.Contains(read, "Procedure/colo-old") {
+		t.Errorf("the chart's audit record should name the colonoscopy shown, and only it: %s", read)
+	}
+	wantAll(t, "deceased", b.get("/patients/gone"), http.StatusOK, "None: the patient has died")
+	wantAll(t, "no birth date", b.get("/patients/nodob"), http.StatusOK,
+		`Date of birth</span> <strong class="other">Not known: the reminders that depend on age are not worked out</strong>`)
+	wantAll(t, "history of colorectal cancer", b.get("/patients/crc"), http.StatusOK,
+		`Colorectal cancer screening</span> <strong class="other">Surveillance</strong> · follows a specialist&#39;s plan, not these intervals (Secondary malignant neoplasm of colon)`)
+	if a := b.get("/patients/gone"); strings.Contains(a.body, "Influenza vaccine") {
+		t.Error("a deceased patient is reminded of a vaccine")
+	}
+}

@@ -2,86 +2,129 @@ package web
 
 import (
 	"net/url"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/emr-project/emr/internal/clinical/reminders"
-	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/store"
 )
 
-// reminderRow is a line of the chart's preventive care: what, whether it
-// is due, and when it was last done or is next due.
+// reminderRow is a line of the chart's preventive care: what, its state
+// in a word, and the records that decide it.
 type reminderRow struct {
 	Text   string
-	Due    bool
+	Class  string // due, met or other: the state's emphasis
 	Status string // in words
+	Note   string
 	Last   string // "" when there is no record
 	What   string // what was done last
-	Next   string
+	// NoRecord says "no record" where a date would be.
+	NoRecord bool
+	Next     string
+	NextBy   string // the record setting Next when it is not the last one
 }
 
-// reminderRows reads what the reminders need — the vaccines, the
-// observations and procedures of their codes — as part of the chart's
-// audited read, and evaluates them on the active problems already read.
-// What the user may not see counts as not done: a reminder may say due
-// when it was met, never up to date when it was not.
-func (ws *Workspace) reminderRows(p *patientRead, l *Locale, problems []*store.Version) ([]reminderRow, error) {
-	r := &reminders.Record{Conditions: resourcesOfVersions(problems)}
-	var seen []*store.Version
+// reminderRows reads what the reminders need — the problems in any status,
+// the vaccines, the latest records of the screening codes — as part of the
+// chart's audited read, counting as shown only the records shown as
+// evidence. A rule that reads a type the user may not see is shown as
+// not available, never as due or done. Deceased says there are none.
+func (ws *Workspace) reminderRows(p *patientRead, l *Locale) (rows []reminderRow, deceased bool, err error) {
+	r := &reminders.Record{}
 	if v := p.patient; v != nil {
-		if b, _, err := fhir.ParseDateRange(str(v.Resource, "birthDate")); err == nil {
-			r.BirthDate = b
-		}
+		r.BirthDate = str(v.Resource, "birthDate")
+		dead, _ := v.Resource["deceasedBoolean"].(bool)
+		r.Deceased = dead || str(v.Resource, "deceasedDateTime") != ""
 	}
-	for typ, params := range reminders.Queries() {
-		if p.hidden(typ) {
+	if r.Deceased {
+		return nil, true, nil
+	}
+	hidden := map[string]bool{}
+	var seen []*store.Version
+	for _, q := range reminders.Queries() {
+		if p.hidden(q.Type) {
+			hidden[q.Type] = true
 			continue
 		}
-		q := url.Values{}
-		for k, v := range params {
-			q.Set(k, v)
+		params := url.Values{}
+		for k, v := range q.Params {
+			params.Set(k, v)
 		}
-		found, err := p.find(typ, q)
+		found, err := p.find(q.Type, params)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		seen = append(seen, found...)
-		list := resourcesOfVersions(found)
-		switch typ {
-		case "Immunization":
-			r.Immunizations = list
-		case "Observation":
-			r.Observations = list
-		case "Procedure":
-			r.Procedures = list
+		for _, v := range found {
+			if !slices.ContainsFunc(seen, func(s *store.Version) bool { return s.Type == v.Type && s.ID == v.ID }) {
+				seen = append(seen, v)
+				r.Add(v.Resource)
+			}
 		}
 	}
-	var rows []reminderRow
-	for _, rem := range reminders.Evaluate(r, ws.now()) {
-		row := reminderRow{Text: l.T("reminder." + rem.Rule), Due: rem.Status == reminders.Due}
-		row.Status = l.T("reminder.status-" + string(rem.Status))
-		if !rem.Last.IsZero() {
-			row.Last, row.What = l.Date(rem.Last.Format(time.DateOnly)), l.T("reminder.done."+strings.ReplaceAll(rem.What, " ", "-"))
-			// The record shown as evidence is shown.
-			for _, v := range seen {
-				if v.Type+"/"+v.ID == rem.Evidence {
-					p.touch(v)
-				}
+	show := func(ref string) {
+		for _, v := range seen {
+			if v.Type+"/"+v.ID == ref {
+				p.touch(v)
+			}
+		}
+	}
+	now := ws.now()
+	age := reminders.AgeAt(r.BirthDate, now)
+	unavailable := map[string]bool{}
+	for _, rule := range reminders.Rules {
+		if slices.ContainsFunc(rule.Needs(), func(t string) bool { return hidden[t] }) {
+			unavailable[rule.ID] = true
+		}
+	}
+	for _, rem := range reminders.Evaluate(r, now) {
+		if unavailable[rem.Rule] {
+			continue // listed below
+		}
+		row := reminderRow{Text: l.T("reminder." + rem.Rule), Status: l.T("reminder.status-" + string(rem.Status)), Class: "other"}
+		switch rem.Status {
+		case reminders.Due:
+			row.Class = "due"
+		case reminders.UpToDate:
+			row.Class = "met"
+		case reminders.Surveillance:
+			row.Note = l.T("reminder.note-surveillance", rem.Note)
+		}
+		if rem.Positive {
+			row.Note = l.T("reminder.note-positive", l.T("reminder.done."+key(rem.What)))
+		}
+		if rem.Status == reminders.Due || rem.Status == reminders.UpToDate {
+			if rem.LastDate != "" {
+				row.Last, row.What = l.Date(rem.LastDate), l.T("reminder.done."+key(rem.What))
+				show(rem.Evidence)
+			} else {
+				row.NoRecord = true
 			}
 		}
 		if !rem.Next.IsZero() {
 			row.Next = l.Date(rem.Next.Format(time.DateOnly))
 		}
+		if rem.NextEvidence != "" {
+			row.NextBy = l.T("reminder.done."+key(rem.NextWhat)) + " " + l.Date(rem.NextDate)
+			show(rem.NextEvidence)
+		}
 		rows = append(rows, row)
 	}
-	return rows, nil
+	for _, rule := range reminders.Rules {
+		if !unavailable[rule.ID] || (rule.MinMonths > 0 && (!age.Known || age.Months < rule.MinMonths)) || (rule.MaxYears > 0 && age.Years > rule.MaxYears) {
+			continue
+		}
+		rows = append(rows, reminderRow{Text: l.T("reminder." + rule.ID), Status: l.T("chart.hidden"), Class: "other"})
+	}
+	return rows, false, nil
 }
 
-func resourcesOfVersions(vs []*store.Version) []fhir.Resource {
-	out := make([]fhir.Resource, 0, len(vs))
-	for _, v := range vs {
-		out = append(out, v.Resource)
+// key is a message key made of words.
+func key(what string) string {
+	b := []byte(what)
+	for i, c := range b {
+		if c == ' ' {
+			b[i] = '-'
+		}
 	}
-	return out
+	return string(b)
 }

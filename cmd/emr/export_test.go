@@ -89,14 +89,24 @@ func TestExportDeidentified(t *testing.T) {
 		ids.Collect(res, ex.File)
 	}
 	all, byType := readExport(t, out1)
-	var patients bytes.Buffer
+	outPatients := map[string][]byte{}
 	for _, p := range byType["Patient"] {
-		patients.Write(p.JSON())
+		outPatients[p.ID()] = p.JSON()
+	}
+	keyBytes, _, err := deid.LoadOrCreateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := deid.New(spec.R5(), keyBytes)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(byType["Patient"]) < 60 || len(byType["Observation"]) < 1000 {
 		t.Fatalf("export holds %d patients, %d observations", len(byType["Patient"]), len(byType["Observation"]))
 	}
-	if leaks := ids.Leaks(all, patients.Bytes()); len(leaks) > 0 {
+	// A birth date is looked for in its own patient's output: another
+	// patient's shifted dates meet the sample's birth dates now and then.
+	if leaks := ids.LeaksByPatient(all, outPatients, func(id string) string { return d.Pseudonym("Patient", id) }); len(leaks) > 0 {
 		t.Errorf("%d identifiers survive, e.g. %s", len(leaks), strings.Join(leaks[:min(len(leaks), 20)], "; "))
 	}
 
@@ -146,12 +156,7 @@ func TestExportDeidentified(t *testing.T) {
 
 	// One patient's encounters keep their lengths and move by the
 	// patient's offset, read against the store.
-	keyBytes, _, err := deid.LoadOrCreateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defs := spec.R5()
-	d, _ := deid.New(defs, keyBytes)
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(data, "emr.db"), sqlstore.Options{Extractor: mpi.WithKeys(search.NewExtractor(defs))})
 	if err != nil {
 		t.Fatal(err)

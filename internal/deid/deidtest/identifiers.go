@@ -22,6 +22,10 @@ type Identifiers struct {
 	// the Patient output (other resources' shifted dates may meet them by
 	// chance).
 	BirthDates map[string]string
+	// PatientDates are each source Patient's full birth and death dates,
+	// by its id: LeaksByPatient looks for them in that patient's output
+	// only, where another patient's shifted date cannot meet them.
+	PatientDates map[string][]string
 }
 
 // hexOnly matches values a pseudonym (hex) could contain by chance: they
@@ -31,7 +35,7 @@ var hexOnly = regexp.MustCompile(`^[0-9a-fA-F]{1,12}$`)
 // Collect walks res and records its identifying values.
 func (ids *Identifiers) Collect(res fhir.Resource, where string) {
 	if ids.Anywhere == nil {
-		ids.Anywhere, ids.BirthDates = map[string]string{}, map[string]string{}
+		ids.Anywhere, ids.BirthDates, ids.PatientDates = map[string]string{}, map[string]string{}, map[string][]string{}
 	}
 	add := func(v any, what string) {
 		s, ok := v.(string)
@@ -52,6 +56,9 @@ func (ids *Identifiers) Collect(res fhir.Resource, where string) {
 	for _, k := range []string{"birthDate", "deceasedDateTime"} {
 		if s, ok := res[k].(string); ok && len(s) >= 10 {
 			ids.BirthDates[s[:10]] = where + " " + k
+			if res.Type() == "Patient" && res.ID() != "" {
+				ids.PatientDates[res.ID()] = append(ids.PatientDates[res.ID()], s[:10])
+			}
 		}
 	}
 	var walk func(key string, v any)
@@ -112,8 +119,42 @@ func (ids *Identifiers) Collect(res fhir.Resource, where string) {
 }
 
 // Leaks returns where each identifier was found in out, "" for none;
-// patients is the Patient output only.
+// patients is the Patient output only. A birth date found in another
+// patient's output (a shifted date that meets it by chance) counts too:
+// with a fixed key that is stable; LeaksByPatient is exact.
 func (ids *Identifiers) Leaks(out, patients []byte) []string {
+	leaks := ids.anywhere(out)
+	for v, where := range ids.BirthDates {
+		if bytes.Contains(patients, []byte(v)) {
+			leaks = append(leaks, fmt.Sprintf("%s (%s)", v, where))
+		}
+	}
+	sort.Strings(leaks)
+	return leaks
+}
+
+// LeaksByPatient is Leaks with each source patient's birth and death
+// dates looked for in that patient's own output: exported maps an output
+// Patient's id to its JSON, and pseudonym a source patient id to the
+// output's.
+func (ids *Identifiers) LeaksByPatient(out []byte, exported map[string][]byte, pseudonym func(id string) string) []string {
+	leaks := ids.anywhere(out)
+	for id, dates := range ids.PatientDates {
+		body, ok := exported[pseudonym(id)]
+		if !ok {
+			continue
+		}
+		for _, d := range dates {
+			if bytes.Contains(body, []byte(d)) {
+				leaks = append(leaks, fmt.Sprintf("%s (Patient/%s birth or death date)", d, id))
+			}
+		}
+	}
+	sort.Strings(leaks)
+	return leaks
+}
+
+func (ids *Identifiers) anywhere(out []byte) []string {
 	var leaks []string
 	index := suffixarray.New(out) // 23,000 values in 20 MB: a scan each would take minutes
 	for v, where := range ids.Anywhere {
@@ -121,11 +162,5 @@ func (ids *Identifiers) Leaks(out, patients []byte) []string {
 			leaks = append(leaks, fmt.Sprintf("%s (%s)", v, where))
 		}
 	}
-	for v, where := range ids.BirthDates {
-		if bytes.Contains(patients, []byte(v)) {
-			leaks = append(leaks, fmt.Sprintf("%s (%s)", v, where))
-		}
-	}
-	sort.Strings(leaks)
 	return leaks
 }

@@ -36,7 +36,7 @@ import (
 // env is a CDS service and the SMART server whose clients call it, on one
 // SQLite database, behind real HTTP.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ts    *httptest.Server
 	store *sqlstore.DB
 	srv   *smart.Server
@@ -46,7 +46,7 @@ type env struct {
 	jwks   []byte
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	defs := spec.R5()
@@ -555,3 +555,21 @@ func TestClientsAndTokens(t *testing.T) {
 }
 
 func base64Of(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// BenchmarkOrderSign measures a CDS client's call, from the JWT to the
+// cards: two draft orders (one allergic, one interacting) checked against
+// a prefetch (calls/s reported).
+// go test ./internal/cdshooks -run '^$' -bench OrderSign -benchtime 500x
+func BenchmarkOrderSign(b *testing.B) {
+	e := newEnv(b)
+	body := hookBody("order-sign", prefetchOf)
+	n := 0
+	for b.Loop() {
+		status, out := e.call("order-sign-safety", body)
+		if status != 200 || len(out["cards"].([]any)) != 2 {
+			b.Fatalf("%d %v", status, out)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "calls/s")
+}

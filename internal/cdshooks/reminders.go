@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ func unescapeTemplate(s string) string {
 
 // reminderCards answers patient-view: an info card for each reminder due.
 func (s *Service) reminderCards(ctx context.Context, req *hookRequest, client string) ([]any, error) {
-	rec, err := s.reminderRecord(ctx, req, client)
+	rec, unworked, err := s.reminderRecord(ctx, req, client)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +48,15 @@ func (s *Service) reminderCards(ctx context.Context, req *hookRequest, client st
 		now = s.Now()
 	}
 	cards := []any{}
+	for _, id := range unworked {
+		rule, _ := reminders.RuleByID(id)
+		cards = append(cards, map[string]any{"uuid": newUUID(), "indicator": "info", "source": map[string]any{"label": "emr preventive care reminders"},
+			"summary": truncate(rule.Title+": not worked out, part of the record is hidden from this token", 139)})
+	}
 	for _, rem := range reminders.Evaluate(rec, now) {
+		if slices.Contains(unworked, rem.Rule) {
+			continue
+		}
 		if rem.Status == reminders.NotKnown {
 			cards = append(cards, map[string]any{"uuid": newUUID(), "indicator": "info", "source": map[string]any{"label": "emr preventive care reminders"},
 				"summary": "Date of birth not recorded: the reminders that depend on age were not worked out"})
@@ -79,7 +88,12 @@ func (s *Service) reminderCards(ctx context.Context, req *hookRequest, client st
 // EMR's store as the caller of the token the client lends. Records the
 // caller cannot see count as not done: a reminder may be due when met
 // elsewhere, never met when it was not.
-func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client string) (*reminders.Record, error) {
+//
+// With a lent token, the rules that read a type the caller cannot see, or
+// sees only in part (its role's limits, a Consent of the patient, more
+// problems than were read), are returned in unworked: they get a card
+// saying so, never silence.
+func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client string) (rec *reminders.Record, unworked []string, err error) {
 	id := req.Context.PatientID
 	complete := true
 	for key := range reminderPrefetch {
@@ -96,52 +110,65 @@ func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client s
 			}
 			res, err := fhir.ParseResource(raw)
 			if err != nil {
-				return nil, refuse(http.StatusBadRequest, "prefetch %s is not a FHIR resource", key)
+				return nil, nil, refuse(http.StatusBadRequest, "prefetch %s is not a FHIR resource", key)
 			}
 			var list []fhir.Resource
 			switch {
 			case key == "patient" && res.Type() == "Patient":
 				if res.ID() != id {
-					return nil, refuse(http.StatusBadRequest, "prefetch patient is not context.patientId")
+					return nil, nil, refuse(http.StatusBadRequest, "prefetch patient is not context.patientId")
 				}
 				list = []fhir.Resource{res}
 			case res.Type() == "Bundle":
 				// A page sorted newest first holds the latest record; but
-				// a page of the problems may miss the one that matters.
-				if key == "conditions" && partial(res) {
-					return nil, refuse(http.StatusPreconditionFailed, "prefetch conditions is a page of a longer answer")
+				// a page of the problems, or of stool tests, may miss the
+				// one that makes a reminder due.
+				if (key == "conditions" || key == "fobt" || key == "stool-dna") && partial(res) {
+					return nil, nil, refuse(http.StatusPreconditionFailed, "prefetch %s is a page of a longer answer", key)
 				}
 				list, _, _ = resourcesOf(res, false)
 			default:
-				return nil, refuse(http.StatusBadRequest, "prefetch %s must be a Bundle (or the Patient)", key)
+				return nil, nil, refuse(http.StatusBadRequest, "prefetch %s must be a Bundle (or the Patient)", key)
 			}
 			for _, r := range list {
 				if r.Type() == "Patient" {
-					patientFacts(rec, r)
+					if key == "patient" {
+						patientFacts(rec, r)
+					}
 					continue
 				}
 				if el, ok := reminderPatientElement[r.Type()]; ok && !forPatient(r, el, id) {
-					return nil, refuse(http.StatusBadRequest, "prefetch %s holds %s/%s, which is not context.patientId's", key, r.Type(), r.ID())
+					return nil, nil, refuse(http.StatusBadRequest, "prefetch %s holds %s/%s, which is not context.patientId's", key, r.Type(), r.ID())
 				}
 				rec.Add(r)
 			}
 		}
-		return rec, nil
+		return rec, nil, nil
 	}
 	pctx, err := s.lent(ctx, req, client, "the prefetch is incomplete")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	guard := s.Gate.Guard(pctx, s.Store)
-	rec := &reminders.Record{}
+	rec = &reminders.Record{}
 	v, err := s.readPatient(pctx, id, client)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	patientFacts(rec, v.Resource)
+	consent, err := s.consentLimits(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	hidden, partly := map[string]bool{}, map[string]bool{}
 	for _, rq := range reminders.Queries() {
-		if acc := s.Gate.Limit(pctx, 's', []string{rq.Type}); acc != nil && len(acc.Rules) == 0 {
+		acc := s.Gate.Limit(pctx, 's', []string{rq.Type})
+		if acc != nil && len(acc.Rules) == 0 {
+			hidden[rq.Type] = true
 			continue // the caller sees none: nothing counts as done
+		}
+		if consent || !access.Unlimited(acc) {
+			partly[rq.Type] = true
 		}
 		params := url.Values{}
 		for k, v := range rq.Params {
@@ -149,7 +176,7 @@ func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client s
 		}
 		q, err := search.Parse(s.Definitions, rq.Type, params, search.ParseOptions{Compartment: &search.CompartmentRef{Type: "Patient", ID: id}})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		err = s.Gate.Read(pctx, access.Request{Interaction: "search-type", Type: rq.Type, Query: "cds-hooks", Agent: audit.Agent{Client: client}},
 			func() ([]access.Touched, error) {
@@ -162,13 +189,22 @@ func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client s
 					rec.Add(v.Resource)
 					touched = append(touched, access.TouchedVersion(v))
 				}
+				if rq.Type == "Condition" && len(res.Matches) >= reminders.MaxConditions {
+					partly["Condition"] = true
+				}
 				return touched, nil
 			})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return rec, nil
+	for _, rule := range reminders.Rules {
+		if slices.ContainsFunc(rule.Needs(), func(t string) bool { return hidden[t] }) ||
+			slices.ContainsFunc(rule.ConcealedBy(), func(t string) bool { return partly[t] }) {
+			unworked = append(unworked, rule.ID)
+		}
+	}
+	return rec, unworked, nil
 }
 
 // reminderPatientElement names the patient in each type the reminders read.

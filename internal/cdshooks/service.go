@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,7 @@ import (
 	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/r4"
 	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/smart"
 	"github.com/emr-project/emr/internal/store"
 )
@@ -310,8 +312,13 @@ func (s *Service) cards(ctx context.Context, sv service, client string, body []b
 		now = s.Now()
 	}
 	cards := []any{}
-	// A check that cannot read a drug's codes would pass it: say so.
-	for _, o := range orders {
+	// A check that cannot read a drug's codes would pass it: say so, of
+	// the orders asked about and of the other drafts they are checked
+	// against.
+	for _, o := range drafts {
+		if o.Type() != "MedicationRequest" && o.Type() != "ServiceRequest" {
+			continue
+		}
 		if ok, err := readable(ctx, data, o); err != nil {
 			return nil, err
 		} else if !ok {
@@ -470,6 +477,11 @@ func (s *Service) source(ctx context.Context, req *hookRequest, client string, r
 			return nil, refuse(http.StatusPreconditionFailed, "fhirAuthorization sees only part of the patients' %s resources; send the prefetch instead", typ)
 		}
 	}
+	if limited, err := s.consentLimits(ctx, req.Context.PatientID); err != nil {
+		return nil, err
+	} else if limited {
+		return nil, refuse(http.StatusPreconditionFailed, "a Consent of the patient limits who may see their record; send the prefetch instead")
+	}
 	if _, err := s.readPatient(pctx, req.Context.PatientID, client); err != nil {
 		return nil, err
 	}
@@ -515,6 +527,21 @@ func (s *Service) readPatient(pctx context.Context, id, client string) (*store.V
 		return nil, err
 	}
 	return v, nil
+}
+
+// consentLimits reports whether the patient has an active Consent, which
+// may hide part of their record from a caller: only that it exists is
+// read, by the service itself.
+func (s *Service) consentLimits(ctx context.Context, patient string) (bool, error) {
+	q, err := search.Parse(s.Definitions, "Consent", url.Values{"patient": {"Patient/" + patient}, "status": {"active"}, "_count": {"1"}, "_total": {"none"}}, search.ParseOptions{})
+	if err != nil {
+		return false, err
+	}
+	res, err := s.Store.Search(ctx, q)
+	if err != nil {
+		return false, err
+	}
+	return len(res.Matches) > 0, nil
 }
 
 // partial reports whether a searchset Bundle is less than the whole

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -465,6 +466,11 @@ func TestNeverSilent(t *testing.T) {
 			`"prefetch":{"allergies":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"AllergyIntolerance","id":"x1",
 				"patient":{"reference":"Patient/p1"},"code":{"coding":[{"system":"http://snomed.info/sct","code":"86406008"}]}}}]},"medications":null,"serviceRequests":null}`),
 			200, nil, "HIV"},
+		{"order-select: an unselected draft that cannot be read is said", "order-select-safety", strings.Replace(body("order-select", []string{
+			order("d1", `"medicationCodeableConcept":{"coding":[{"system":"`+rx+`","code":"1191"}]}`),
+			order("d2", `"medicationReference":{"reference":"Medication/elsewhere"}`)}, emptyPrefetch),
+			`"patientId":"p1"`, `"patientId":"p1","selections":["MedicationRequest/d1"]`, 1),
+			200, []string{"warning -"}, ""},
 		{"a prefetch page of a longer answer", "order-sign-safety", body("order-sign", []string{
 			order("d1", `"medicationCodeableConcept":{"coding":[{"system":"`+rx+`","code":"723"}]}`)},
 			`"prefetch":{"allergies":{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"https://ehr.example.org/fhir?page=2"}]},"medications":null,"serviceRequests":null}`),
@@ -538,6 +544,21 @@ func TestClientsAndTokens(t *testing.T) {
 		t.Errorf("a token that sees part of the record: %d %v", status, out)
 	}
 	e.client = mine
+	// A Consent of the patient may hide part of the record from the token:
+	// the order checks refuse, the reminders that could be undone say so.
+	consent, _ := fhir.ParseResource([]byte(`{"resourceType":"Consent","id":"cons1","status":"active","subject":{"reference":"Patient/p1"},"decision":"permit",
+		"provision":[{"actor":[{"reference":{"reference":"Practitioner/other"}}]}]}`))
+	if err := e.store.Write(ctx, func(tx store.Tx) error { _, _, err := tx.Update(consent, 0); return err }); err != nil {
+		t.Fatal(err)
+	}
+	lend = `"fhirServer":"` + e.ts.URL + `/fhir","fhirAuthorization":{"access_token":"` + e.backendToken() + `","token_type":"Bearer"}`
+	if status, out := e.call("order-sign-safety", hookBody("order-sign", lend)); status != http.StatusPreconditionFailed || !strings.Contains(out["error"].(string), "Consent") {
+		t.Errorf("order checks with a Consent in force: %d %v", status, out)
+	}
+	view := `{"hook":"patient-view","hookInstance":"7a1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d","context":{"userId":"Practitioner/dr1","patientId":"p1"},` + lend + `}`
+	if status, out := e.call("preventive-care", view); status != 200 || !strings.Contains(fmt.Sprint(out["cards"]), "Colorectal cancer screening: not worked out") {
+		t.Errorf("reminders with a Consent in force: %d %v", status, out)
+	}
 	// Every call is recorded, with its client and patient.
 	page, err := e.store.SearchAudit(ctx, store.AuditQuery{Count: 200})
 	if err != nil {

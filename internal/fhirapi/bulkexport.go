@@ -152,6 +152,13 @@ func sameRequester(caller, requester *access.Principal) bool {
 		if len(cp.Grants) == 0 && cp.Grants != nil {
 			cp.Grants = []access.Grant{}
 		}
+		// The same scopes asked in another order are the same rights.
+		cp.Grants = slices.Clone(cp.Grants)
+		slices.SortFunc(cp.Grants, func(a, b access.Grant) int {
+			ka, _ := json.Marshal(a)
+			kb, _ := json.Marshal(b)
+			return strings.Compare(string(ka), string(kb))
+		})
 		b, _ := json.Marshal(cp)
 		return string(b)
 	}

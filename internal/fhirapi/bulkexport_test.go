@@ -138,6 +138,8 @@ func exportCallers() map[string]*access.Principal {
 		"pat1-narrow": {User: "pat1", Role: "patient", Patient: "p1", FHIRUser: "Patient/p1", Grants: []access.Grant{{Context: "patient", Type: "Patient", Perms: "rs"}}},
 		"pat1":        {User: "pat1", Role: "patient", Patient: "p1", FHIRUser: "Patient/p1"},
 		"service":     {Client: "registry", Role: "admin", Grants: []access.Grant{{Context: "system", Type: "Observation", Perms: "rs"}, {Context: "system", Type: "Patient", Perms: "rs"}}},
+		// The same service with its scopes asked in another order.
+		"service-again": {Client: "registry", Role: "admin", Grants: []access.Grant{{Context: "system", Type: "Patient", Perms: "rs"}, {Context: "system", Type: "Observation", Perms: "rs"}}},
 	}
 }
 
@@ -246,6 +248,13 @@ func TestBulkExport(t *testing.T) {
 			if r.status != http.StatusForbidden {
 				t.Errorf("billing filters on %s: %d %s", filter, r.status, r.body)
 			}
+		}
+	})
+
+	t.Run("the same scopes in another order are the same requester", func(t *testing.T) {
+		got := s.export("service", "GET", "/fhir/$export?_type=Patient", "")
+		if r := s.do("GET", got.status, "", "X-Test-Caller: service-again"); r.status != http.StatusOK {
+			t.Errorf("poll with the scopes reordered: %d %s", r.status, r.body)
 		}
 	})
 

@@ -228,13 +228,14 @@ func (s *Server) runJob(ctx context.Context, j *exportJob, rec *store.Record, ve
 			}
 		}()
 		if rv := s.opt.Bulk.Revalidate; rv != nil && j.Principal != nil {
-			if err := rv(jctx, j.Principal); err != nil {
-				if fhir.IsKind(err, fhir.KindForbidden) {
-					mu.Lock()
-					revoked = err
-					mu.Unlock()
-				}
+			if err := rv(jctx, j.Principal); fhir.IsKind(err, fhir.KindForbidden) {
+				mu.Lock()
+				revoked = err
+				mu.Unlock()
 				return err
+			} else if err != nil {
+				// The store, for now: the heartbeats ask again.
+				s.log.Warn("fhirapi: bulk export: checking the requester", "job", j.ID, "err", err)
 			}
 		}
 		out, err = s.export(jctx, j, dir, func(p string) { mu.Lock(); progress = p; mu.Unlock() })

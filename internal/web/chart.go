@@ -108,7 +108,7 @@ func (ws *Workspace) chart(w http.ResponseWriter, r *http.Request) error {
 		}
 		data.CareTeam = careTeamRows(p, teams)
 		if !data.Hidden["prevent"] {
-			if data.Reminders, data.Deceased, err = ws.reminderRows(p, l); err != nil {
+			if data.Reminders, data.Deceased, err = ws.reminderRows(p, l, v.Banner.Consent); err != nil {
 				return err
 			}
 		}

@@ -468,4 +468,13 @@ func TestChartPreventiveCare(t *testing.T) {
 	if a := b.get("/patients/gone"); strings.Contains(a.body, "Influenza vaccine") {
 		t.Error("a deceased patient is reminded of a vaccine")
 	}
+	// A Consent limits the record: a hidden positive stool test could undo
+	// "up to date", so it is not said.
+	s.put(`{"resourceType":"Patient","id":"cons","name":[{"family":"Ali"}],"gender":"male","birthDate":"1960-01-01"}`,
+		`{"resourceType":"Procedure","id":"colo-c","status":"completed","subject":{"reference":"Patient/cons"},"occurrenceDateTime":"2024-04-02",
+		"code":{"coding":[{"system":"http://snomed.info/sct","code":"73761001"}]}}`,
+		`{"resourceType":"Consent","id":"c-cons","status":"active","subject":{"reference":"Patient/cons"},"decision":"permit",
+			"provision":[{"actor":[{"reference":{"reference":"Practitioner/someone-else"}}]}]}`)
+	wantAll(t, "consent", b.get("/patients/cons"), http.StatusOK,
+		`Colorectal cancer screening</span> <strong class="other">Not worked out: part of the record is hidden from you</strong>`)
 }

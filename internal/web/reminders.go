@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/clinical/reminders"
 	"github.com/emr-project/emr/internal/store"
 )
@@ -29,7 +30,13 @@ type reminderRow struct {
 // chart's audited read, counting as shown only the records shown as
 // evidence. A rule that reads a type the user may not see is shown as
 // not available, never as due or done. Deceased says there are none.
-func (ws *Workspace) reminderRows(p *patientRead, l *Locale) (rows []reminderRow, deceased bool, err error) {
+//
+// A view that may miss part of the record — a type the role sees only in
+// part, a Consent limiting the patient's record (consentLimited), more
+// problems than were read — could hide what makes a reminder due (a
+// positive stool test, a history under surveillance): the rules reading
+// such types say they were not worked out.
+func (ws *Workspace) reminderRows(p *patientRead, l *Locale, consentLimited bool) (rows []reminderRow, deceased bool, err error) {
 	r := &reminders.Record{}
 	if v := p.patient; v != nil {
 		r.BirthDate = str(v.Resource, "birthDate")
@@ -39,12 +46,16 @@ func (ws *Workspace) reminderRows(p *patientRead, l *Locale) (rows []reminderRow
 	if r.Deceased {
 		return nil, true, nil
 	}
-	hidden := map[string]bool{}
+	hidden := map[string]bool{}  // the role may see none of the type
+	partial := map[string]bool{} // it may see part of it, or part was read
 	var seen []*store.Version
 	for _, q := range reminders.Queries() {
 		if p.hidden(q.Type) {
 			hidden[q.Type] = true
 			continue
+		}
+		if consentLimited || !access.Unlimited(p.ws.Gate.Limit(p.ctx, 's', []string{q.Type})) {
+			partial[q.Type] = true
 		}
 		params := url.Values{}
 		for k, v := range q.Params {
@@ -53,6 +64,9 @@ func (ws *Workspace) reminderRows(p *patientRead, l *Locale) (rows []reminderRow
 		found, err := p.find(q.Type, params)
 		if err != nil {
 			return nil, false, err
+		}
+		if q.Type == "Condition" && len(found) >= reminders.MaxConditions {
+			partial["Condition"] = true
 		}
 		for _, v := range found {
 			if !slices.ContainsFunc(seen, func(s *store.Version) bool { return s.Type == v.Type && s.ID == v.ID }) {
@@ -70,15 +84,24 @@ func (ws *Workspace) reminderRows(p *patientRead, l *Locale) (rows []reminderRow
 	}
 	now := ws.now()
 	age := reminders.AgeAt(r.BirthDate, now)
-	unavailable := map[string]bool{}
+	unavailable := map[string]bool{} // the rule reads a type the role cannot
+	unworked := map[string]bool{}    // it reads a type seen in part
 	for _, rule := range reminders.Rules {
 		if slices.ContainsFunc(rule.Needs(), func(t string) bool { return hidden[t] }) {
 			unavailable[rule.ID] = true
+		} else if slices.ContainsFunc(rule.ConcealedBy(), func(t string) bool { return partial[t] }) {
+			unworked[rule.ID] = true
 		}
 	}
 	for _, rem := range reminders.Evaluate(r, now) {
 		if unavailable[rem.Rule] {
 			continue // listed below
+		}
+		if unworked[rem.Rule] && rem.Status != reminders.Due {
+			// Due stays due; a verdict that a hidden record could undo
+			// is not given.
+			rows = append(rows, reminderRow{Text: l.T("reminder." + rem.Rule), Status: l.T("reminder.status-partial"), Class: "other"})
+			continue
 		}
 		row := reminderRow{Text: l.T("reminder." + rem.Rule), Status: l.T("reminder.status-" + string(rem.Status)), Class: "other"}
 		switch rem.Status {
@@ -88,9 +111,15 @@ func (ws *Workspace) reminderRows(p *patientRead, l *Locale) (rows []reminderRow
 			row.Class = "met"
 		case reminders.Surveillance:
 			row.Note = l.T("reminder.note-surveillance", rem.Note)
+			show(rem.Condition)
 		}
-		if rem.Positive {
-			row.Note = l.T("reminder.note-positive", l.T("reminder.done."+key(rem.What)))
+		switch {
+		case rem.Positive:
+			row.Note = l.T("reminder.note-positive", l.T("reminder.done."+key(rem.StoolWhat)), l.Date(rem.StoolDate))
+			show(rem.StoolEvidence)
+		case rem.Unread:
+			row.Note = l.T("reminder.note-unread", l.T("reminder.done."+key(rem.StoolWhat)), l.Date(rem.StoolDate))
+			show(rem.StoolEvidence)
 		}
 		if rem.Status == reminders.Due || rem.Status == reminders.UpToDate {
 			if rem.LastDate != "" {

@@ -27,6 +27,7 @@ package reminders
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,6 +107,14 @@ type Reminder struct {
 	// under surveillance (the condition's name).
 	Note     string
 	Positive bool
+	// Stool names the stool test a note is about (positive, or a result
+	// that could not be read): what, when and "Type/id".
+	StoolWhat, StoolDate, StoolEvidence string
+	// Unread: a stool test's result could not be read as negative.
+	Unread bool
+	// Condition is "Type/id" of the problem that decides the rule (the
+	// history under surveillance).
+	Condition string
 }
 
 // Rule is one preventive-care interval.
@@ -141,6 +150,23 @@ func (r Rule) Needs() []string {
 	return out
 }
 
+// ConcealedBy are the types in which a record the caller cannot see
+// could make the rule due when the visible ones say it is met: a
+// positive stool test among Observations, a history under surveillance
+// among Conditions.
+func (r Rule) ConcealedBy() []string {
+	var out []string
+	if r.Surveillance != nil {
+		out = append(out, "Condition")
+	}
+	for _, ev := range r.Done {
+		if ev.Stool && !slices.Contains(out, ev.Type) {
+			out = append(out, ev.Type)
+		}
+	}
+	return out
+}
+
 // Evidence is a kind of record that meets a rule for a while.
 type Evidence struct {
 	Key    string // names its query (Queries)
@@ -159,35 +185,44 @@ type Evidence struct {
 }
 
 // Age is a patient's age in whole years and months; Known is false when
-// the birth date is not.
+// the birth date is not. For a birth date of a year or a month only,
+// Years and Months count from its middle, OldestYears from its first day
+// and YoungestYears from its last.
 type Age struct {
-	Years, Months int
-	Known         bool
+	Years, Months              int
+	OldestYears, YoungestYears int
+	Known                      bool
 }
 
-// AgeAt is the age of someone born on birth (a FHIR date, any precision:
-// a year alone counts from its middle, a month from its middle) at now.
+// AgeAt is the age of someone born on birth (a FHIR date, any precision)
+// at now.
 func AgeAt(birth string, now time.Time) Age {
-	b, ok := birthDay(birth)
+	mid, ok := birthDay(birth, "-07-01", "-15")
 	if !ok {
 		return Age{}
 	}
+	first, _ := birthDay(birth, "-01-01", "-01")
+	last, _ := birthDay(birth, "-12-31", "-28")
+	months := monthsBetween(mid, now)
+	return Age{Years: months / 12, Months: months, OldestYears: monthsBetween(first, now) / 12, YoungestYears: monthsBetween(last, now) / 12, Known: true}
+}
+
+func monthsBetween(b, now time.Time) int {
 	months := (now.Year()-b.Year())*12 + int(now.Month()) - int(b.Month())
 	if now.Day() < b.Day() {
 		months--
 	}
-	if months < 0 {
-		months = 0
-	}
-	return Age{Years: months / 12, Months: months, Known: true}
+	return max(months, 0)
 }
 
-func birthDay(s string) (time.Time, bool) {
+// birthDay reads a birth date, completing a year with yearEnd and a month
+// with monthEnd.
+func birthDay(s, yearEnd, monthEnd string) (time.Time, bool) {
 	switch len(s) {
 	case 4:
-		s += "-07-01"
+		s += yearEnd
 	case 7:
-		s += "-15"
+		s += monthEnd
 	}
 	if len(s) < 10 {
 		return time.Time{}, false
@@ -227,7 +262,7 @@ var influenzaText = regexp.MustCompile(`(?i)\binfluenza\b`)
 
 // notSeasonal are the vaccines that name influenza and are not the
 // seasonal one: pandemic and avian strains.
-var notSeasonal = regexp.MustCompile(`(?i)h1n1|h5n1|h5|pandemic|avian|novel`)
+var notSeasonal = regexp.MustCompile(`(?i)h1n1|h5n1|h5|pandemic|avian|novel|haemophilus|hemophilus|\bhib\b|type b`)
 
 // Rules are the rules evaluated, in the order shown.
 var Rules = []Rule{
@@ -244,7 +279,7 @@ var Rules = []Rule{
 		Done: []Evidence{{Key: "blood-pressure", What: "blood pressure", Type: "Observation", Years: 1,
 			Codes: codings(datatype.LOINC, "85354-9", "55284-4", "8480-6", "8462-4")}},
 		Interval: func(a Age) (int, int) {
-			if a.Years >= 40 {
+			if a.OldestYears >= 40 { // the shorter interval when the birth date is vague
 				return 1, 0
 			}
 			return 3, 0
@@ -293,11 +328,14 @@ var (
 		icd10:  []string{"E08", "E09", "E10", "E11", "E13"},
 	}
 	// colorectalHistory: colorectal cancer (Synthea writes 94260004),
-	// a history of it, colonic polyps or adenoma, inflammatory bowel disease.
+	// a history of it, colonic polyps or adenoma, inflammatory bowel
+	// disease, a family history of colorectal cancer, Lynch syndrome and
+	// familial adenomatous polyposis: higher risk, other intervals.
 	colorectalHistory = problem{
 		snomed: []string{"363406005", "363351006", "93761005", "94260004", "109838007", "363510005",
-			"68496003", "428283002", "24526004", "34000006", "64766004"},
-		icd10: []string{"C18", "C19", "C20", "Z85038", "Z85048", "D12", "K50", "K51", "Z8601"},
+			"68496003", "428283002", "24526004", "34000006", "64766004",
+			"315058005", "72900001", "312824007"}, // Lynch syndrome, familial adenomatous polyposis, family history of colon cancer
+		icd10: []string{"C18", "C19", "C20", "Z85038", "Z85048", "D12", "K50", "K51", "Z86010", "Z800", "Z1509"},
 		past:  true,
 	}
 )
@@ -371,7 +409,7 @@ func Evaluate(r *Record, now time.Time) []Reminder {
 		}
 		if rule.Surveillance != nil {
 			if c := r.has(rule.Surveillance); c != nil {
-				out = append(out, Reminder{Rule: rule.ID, Status: Surveillance, Note: conditionName(c)})
+				out = append(out, Reminder{Rule: rule.ID, Status: Surveillance, Note: conditionName(c), Condition: "Condition/" + c.ID()})
 				continue
 			}
 		}
@@ -401,12 +439,27 @@ func conditionName(c fhir.Resource) string {
 func evaluate(rule Rule, r *Record, age Age, now time.Time) Reminder {
 	rem := Reminder{Rule: rule.ID, Status: Due}
 	var until time.Time // the latest "until" any record gives
-	var stool found     // the latest stool test
-	var colonoscopy time.Time
+	var positiveStool, unreadStool, colonoscopy found
 	for _, ev := range rule.Done {
-		f, ok := latest(r, ev, now)
+		keep := func(fhir.Resource) bool { return true }
+		if ev.Stool {
+			// Only a stool test read as negative counts toward the
+			// interval; a positive one asks for a colonoscopy, and one
+			// that cannot be read is said.
+			if f, ok := latest(r, ev, now, func(o fhir.Resource) bool { return stoolResult(o) == "positive" }); ok && f.when.After(positiveStool.when) {
+				positiveStool = f
+			}
+			if f, ok := latest(r, ev, now, func(o fhir.Resource) bool { return stoolResult(o) == "" }); ok && f.when.After(unreadStool.when) {
+				unreadStool = f
+			}
+			keep = func(o fhir.Resource) bool { return stoolResult(o) == "negative" }
+		}
+		f, ok := latest(r, ev, now, keep)
 		if !ok {
 			continue
+		}
+		if ev.Key == "colonoscopy" {
+			colonoscopy = f
 		}
 		years, months := ev.Years, ev.Months
 		if rule.Interval != nil {
@@ -415,15 +468,9 @@ func evaluate(rule Rule, r *Record, age Age, now time.Time) Reminder {
 		u := f.when.AddDate(years, months, 0)
 		if ev.Season {
 			u = seasonStart(f.when).AddDate(1, 0, 0)
-			if age.Years < 9 && !seasonDone(r, ev, now) {
+			if childAtSeason(r.BirthDate, now) && !seasonDone(r, ev, now) {
 				u = time.Time{} // one dose of two this season
 			}
-		}
-		if ev.Stool && f.when.After(stool.when) {
-			stool = f
-		}
-		if ev.Key == "colonoscopy" {
-			colonoscopy = f.when
 		}
 		if f.when.After(rem.Last) {
 			rem.Last, rem.LastDate, rem.What, rem.Evidence = f.when, f.date, ev.What, f.ref
@@ -433,21 +480,77 @@ func evaluate(rule Rule, r *Record, age Age, now time.Time) Reminder {
 			rem.NextWhat, rem.NextDate, rem.NextEvidence = ev.What, f.date, f.ref
 		}
 	}
-	if stool.positive && !colonoscopy.After(stool.when) && !colonoscopy.Equal(stool.when) {
-		rem.Note, rem.Positive = "positive "+stool.what+": colonoscopy needed", true
-		rem.NextWhat, rem.NextDate, rem.NextEvidence = "", "", ""
-		return rem
-	}
-	if until.After(now) {
+	switch {
+	case !positiveStool.when.IsZero() && colonoscopy.when.Before(positiveStool.when):
+		rem.Note, rem.Positive = "positive "+positiveStool.what+": colonoscopy needed", true
+		rem.StoolWhat, rem.StoolDate, rem.StoolEvidence = positiveStool.what, positiveStool.date, positiveStool.ref
+	case until.After(now):
 		rem.Status, rem.Next = UpToDate, until
+	case !unreadStool.when.IsZero() && unreadStool.when.After(rem.Last):
+		rem.Note, rem.Unread = "the result of the "+unreadStool.what+" could not be read as negative: check it", true
+		rem.StoolWhat, rem.StoolDate, rem.StoolEvidence = unreadStool.what, unreadStool.date, unreadStool.ref
 	}
-	if rem.NextEvidence == rem.Evidence {
-		rem.NextWhat, rem.NextDate, rem.NextEvidence = "", "", ""
-	}
-	if rem.Status == Due {
+	if rem.Status == Due || rem.NextEvidence == rem.Evidence {
 		rem.NextWhat, rem.NextDate, rem.NextEvidence = "", "", ""
 	}
 	return rem
+}
+
+// stoolResult reads a stool test: "negative", "positive", or "" when it
+// cannot tell (a value without interpretation or range, an unknown code).
+func stoolResult(o fhir.Resource) string {
+	for _, i := range datatype.List(o["interpretation"]) {
+		for _, cd := range datatype.Codings(i) {
+			switch cd.Code {
+			case "POS", "A", "AA", "H", "HH", "DET":
+				return "positive"
+			case "N", "NEG", "ND":
+				return "negative"
+			}
+		}
+	}
+	for _, cd := range datatype.Codings(o["valueCodeableConcept"]) {
+		switch cd.System + "|" + cd.Code {
+		case datatype.SNOMED + "|10828004", datatype.SNOMED + "|260373001", datatype.LOINC + "|LA6576-8", datatype.LOINC + "|LA11882-0":
+			return "positive"
+		case datatype.SNOMED + "|260385009", datatype.SNOMED + "|260415000", datatype.LOINC + "|LA6577-6", datatype.LOINC + "|LA11883-8":
+			return "negative"
+		}
+	}
+	if b, ok := o["valueBoolean"].(bool); ok {
+		if b {
+			return "positive"
+		}
+		return "negative"
+	}
+	for _, t := range []string{datatype.Str(o, "valueString"), datatype.Text(o["valueCodeableConcept"])} {
+		switch t := strings.ToLower(strings.TrimSpace(t)); {
+		case t == "":
+		case strings.HasPrefix(t, "negative") || strings.HasPrefix(t, "not detected") || t == "normal":
+			return "negative"
+		case strings.Contains(t, "positive") || strings.HasPrefix(t, "detected") || t == "abnormal":
+			return "positive"
+		}
+	}
+	if q, ok := datatype.QuantityOf(o["valueQuantity"]); ok {
+		for _, rr := range datatype.List(o["referenceRange"]) {
+			if high, ok := datatype.QuantityOf(datatype.Obj(rr)["high"]); ok && (high.Unit == q.Unit || (high.Code != "" && high.Code == q.Code)) {
+				if q.Value <= high.Value {
+					return "negative"
+				}
+				return "positive"
+			}
+		}
+	}
+	return ""
+}
+
+// childAtSeason reports whether the patient was under 9 when this
+// influenza season began, counted from the latest day a vague birth date
+// allows (ACIP's two-dose rule for children 6 months to 8 years).
+func childAtSeason(birth string, now time.Time) bool {
+	a := AgeAt(birth, seasonStart(now))
+	return a.Known && a.YoungestYears < 9
 }
 
 // seasonStart is the 1 July that began the influenza season of t (t a
@@ -462,11 +565,11 @@ func seasonStart(t time.Time) time.Time {
 
 // seasonDone reports whether a child under 9 is covered this season: two
 // doses this season four weeks apart, or one this season after two
-// before it (ACIP).
+// before it (ACIP), doses counted by distinct days four weeks apart (a
+// dose recorded twice is one).
 func seasonDone(r *Record, ev Evidence, now time.Time) bool {
 	start := seasonStart(now)
-	var before int
-	var this []time.Time
+	var before, this []time.Time
 	for _, res := range r.Immunizations {
 		if !done(res, ev) || !matches(res, ev) {
 			continue
@@ -476,7 +579,7 @@ func seasonDone(r *Record, ev Evidence, now time.Time) bool {
 			continue
 		}
 		if when.Before(start) {
-			before++
+			before = append(before, when)
 		} else {
 			this = append(this, when)
 		}
@@ -484,25 +587,37 @@ func seasonDone(r *Record, ev Evidence, now time.Time) bool {
 	if len(this) == 0 {
 		return false
 	}
-	if before >= 2 {
+	if apart(before) >= 2 {
 		return true
 	}
-	slices.SortFunc(this, func(a, b time.Time) int { return a.Compare(b) })
-	return len(this) >= 2 && this[len(this)-1].Sub(this[0]) >= 28*24*time.Hour
+	return apart(this) >= 2
+}
+
+// apart counts the days at least four weeks after the last one counted.
+func apart(days []time.Time) int {
+	slices.SortFunc(days, func(a, b time.Time) int { return a.Compare(b) })
+	n := 0
+	var last time.Time
+	for _, d := range days {
+		if n == 0 || d.Sub(last) >= 28*24*time.Hour {
+			n++
+			last = d
+		}
+	}
+	return n
 }
 
 // found is a record that meets an evidence.
 type found struct {
-	when     time.Time // its calendar day
-	date     string    // as recorded, date part
-	ref      string
-	what     string
-	positive bool // a positive stool test
+	when time.Time // its calendar day
+	date string    // as recorded, date part
+	ref  string
+	what string
 }
 
-// latest finds the most recent record of ev: done, not in the future
-// (a mistyped year is not a screening), with a date.
-func latest(r *Record, ev Evidence, now time.Time) (found, bool) {
+// latest finds the most recent record of ev that keep accepts: done, not
+// in the future (a mistyped year is not a screening), with a date.
+func latest(r *Record, ev Evidence, now time.Time, keep func(fhir.Resource) bool) (found, bool) {
 	var list []fhir.Resource
 	switch ev.Type {
 	case "Immunization":
@@ -514,7 +629,7 @@ func latest(r *Record, ev Evidence, now time.Time) (found, bool) {
 	}
 	var best found
 	for _, res := range list {
-		if res.Type() != ev.Type || !done(res, ev) || !matches(res, ev) {
+		if res.Type() != ev.Type || !done(res, ev) || !matches(res, ev) || !keep(res) {
 			continue
 		}
 		when, date, ok := dateOf(res)
@@ -522,7 +637,7 @@ func latest(r *Record, ev Evidence, now time.Time) (found, bool) {
 			continue
 		}
 		if when.After(best.when) {
-			best = found{when: when, date: date, ref: res.Type() + "/" + res.ID(), what: ev.What, positive: ev.Stool && positive(res)}
+			best = found{when: when, date: date, ref: res.Type() + "/" + res.ID(), what: ev.What}
 		}
 	}
 	return best, !best.when.IsZero()
@@ -560,33 +675,6 @@ func hasValue(o map[string]any) bool {
 			if strings.HasPrefix(k, "value") {
 				return true
 			}
-		}
-	}
-	return false
-}
-
-// positive reports whether a stool test found blood or abnormal DNA: its
-// interpretation, or its value.
-func positive(o fhir.Resource) bool {
-	for _, i := range datatype.List(o["interpretation"]) {
-		for _, cd := range datatype.Codings(i) {
-			switch cd.Code {
-			case "POS", "A", "AA", "H", "HH", "DET":
-				return true
-			}
-		}
-	}
-	for _, cd := range datatype.Codings(o["valueCodeableConcept"]) {
-		if cd.System == datatype.SNOMED && (cd.Code == "10828004" || cd.Code == "260373001") {
-			return true
-		}
-	}
-	if b, ok := o["valueBoolean"].(bool); ok && b {
-		return true
-	}
-	for _, s := range []string{datatype.Str(o, "valueString"), datatype.Text(o["valueCodeableConcept"])} {
-		if s := strings.ToLower(s); strings.HasPrefix(s, "positive") || strings.HasPrefix(s, "detected") || s == "abnormal" {
-			return true
 		}
 	}
 	return false
@@ -662,6 +750,11 @@ func dateOf(res fhir.Resource) (time.Time, string, bool) {
 	return t, s, true
 }
 
+// MaxConditions is how many problems Queries reads: a record with as
+// many may hold more, and the rules that read problems cannot be worked
+// out from it.
+const MaxConditions = 1000
+
 // Query is a search that reads what Evaluate needs: Type with Params
 // (without the patient), under Key.
 type Query struct {
@@ -675,7 +768,7 @@ type Query struct {
 // evidence's codes.
 func Queries() []Query {
 	out := []Query{
-		{Key: "conditions", Type: "Condition", Params: map[string]string{"_count": "500"}},
+		{Key: "conditions", Type: "Condition", Params: map[string]string{"_count": strconv.Itoa(MaxConditions)}},
 		{Key: "immunizations", Type: "Immunization", Params: map[string]string{"_sort": "-date", "_count": "100"}},
 	}
 	for _, rule := range Rules {

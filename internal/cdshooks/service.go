@@ -276,7 +276,7 @@ func (s *Service) cards(ctx context.Context, sv service, client string, body []b
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, "context.draftOrders: %v", err)
 	}
-	var orders []fhir.Resource // the drafts asked about
+	var orders []int // the drafts asked about, by index
 	for i, d := range drafts {
 		if t := d.Type(); t != "MedicationRequest" && t != "ServiceRequest" {
 			continue
@@ -285,7 +285,7 @@ func (s *Service) cards(ctx context.Context, sv service, client string, body []b
 			return nil, refuse(http.StatusBadRequest, "draft order %s is not for context.patientId", orderName(d, urls[i]))
 		}
 		if sv.Hook == "order-sign" || slices.Contains(req.Context.Selections, d.Type()+"/"+d.ID()) || slices.Contains(req.Context.Selections, urls[i]) {
-			orders = append(orders, d)
+			orders = append(orders, i)
 		}
 	}
 	for _, sel := range req.Context.Selections {
@@ -322,7 +322,7 @@ func (s *Service) cards(ctx context.Context, sv service, client string, body []b
 		if ok, err := readable(ctx, data, o); err != nil {
 			return nil, err
 		} else if !ok {
-			cards = append(cards, unchecked("The safety checks could not run on "+orderName(o, "")+": it names no code this service can read (a medication by reference must come with its Medication).", o))
+			cards = append(cards, unchecked("The safety checks could not run on "+orderName(o, "")+": it names no code this service can read (a medication by reference must come with its Medication)."))
 		}
 	}
 	active, err := data.ActiveMedications(ctx, req.Context.PatientID)
@@ -338,10 +338,11 @@ func (s *Service) cards(ctx context.Context, sv service, client string, body []b
 		}
 	}
 	if unreadable > 0 {
-		cards = append(cards, unchecked(fmt.Sprintf("%d of the patient's active prescriptions name no code this service can read: the new orders were not checked against them.", unreadable), nil))
+		cards = append(cards, unchecked(fmt.Sprintf("%d of the patient's active prescriptions name no code this service can read: the new orders were not checked against them.", unreadable)))
 	}
-	for _, o := range orders {
-		src := &withDrafts{Source: data, drafts: drafts, proposed: o}
+	for _, i := range orders {
+		o := drafts[i]
+		src := &withDrafts{Source: data, drafts: drafts, proposed: i}
 		alerts, err := checks.RunAll(ctx, run, checks.Context{PatientID: req.Context.PatientID, Proposed: o, Now: now, Data: src})
 		if err != nil {
 			return nil, err
@@ -410,7 +411,7 @@ func readable(ctx context.Context, src checks.Source, res fhir.Resource) (bool, 
 }
 
 // unchecked is a warning card: a check that could not run.
-func unchecked(summary string, order fhir.Resource) map[string]any {
+func unchecked(summary string) map[string]any {
 	return map[string]any{
 		"uuid":      newUUID(),
 		"summary":   truncate("Safety checks incomplete: "+summary, 139),
@@ -677,21 +678,17 @@ func (g *gated) Resolve(_ context.Context, ref string) (fhir.Resource, error) {
 type withDrafts struct {
 	checks.Source
 	drafts   []fhir.Resource
-	proposed fhir.Resource
+	proposed int // the index in drafts of the order checked
 }
 
 func (w *withDrafts) others(typ string) []fhir.Resource {
 	var out []fhir.Resource
-	for _, d := range w.drafts {
-		if d.Type() == typ && !samePointer(d, w.proposed) {
+	for i, d := range w.drafts {
+		if d.Type() == typ && i != w.proposed {
 			out = append(out, d)
 		}
 	}
 	return out
-}
-
-func samePointer(a, b fhir.Resource) bool {
-	return fmt.Sprintf("%p", map[string]any(a)) == fmt.Sprintf("%p", map[string]any(b))
 }
 
 func (w *withDrafts) ActiveMedications(ctx context.Context, id string) ([]fhir.Resource, error) {

@@ -3,6 +3,7 @@ package web
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/emr-project/emr/internal/access"
@@ -148,12 +149,4 @@ func (ws *Workspace) reminderRows(p *patientRead, l *Locale, consentLimited bool
 }
 
 // key is a message key made of words.
-func key(what string) string {
-	b := []byte(what)
-	for i, c := range b {
-		if c == ' ' {
-			b[i] = '-'
-		}
-	}
-	return string(b)
-}
+func key(what string) string { return strings.ReplaceAll(what, " ", "-") }

@@ -243,17 +243,9 @@ func codings(system string, codes ...string) []datatype.Coding {
 func cptRange(first, last int) []datatype.Coding {
 	var out []datatype.Coding
 	for c := first; c <= last; c++ {
-		out = append(out, datatype.Coding{System: CPT, Code: itoa(c)})
+		out = append(out, datatype.Coding{System: CPT, Code: strconv.Itoa(c)})
 	}
 	return out
-}
-
-func itoa(n int) string {
-	b := []byte{}
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
 
 // influenzaText names a seasonal influenza vaccine: the word itself (not

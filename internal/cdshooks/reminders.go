@@ -123,7 +123,7 @@ func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client s
 				// A page sorted newest first holds the latest record; but
 				// a page of the problems, or of stool tests, may miss the
 				// one that makes a reminder due.
-				if (key == "conditions" || key == "fobt" || key == "stool-dna") && partial(res) {
+				if (key == "conditions" || key == "observations") && partial(res) {
 					return nil, nil, refuse(http.StatusPreconditionFailed, "prefetch %s is a page of a longer answer", key)
 				}
 				list, _, _ = resourcesOf(res, false)

@@ -254,11 +254,11 @@ func TestPreventiveCare(t *testing.T) {
 		return strings.Join(got, "; ")
 	}
 	prefetch := `"prefetch":{"patient":{"resourceType":"Patient","id":"p1","birthDate":"1960-02-01"},"conditions":null,"immunizations":null,
-		"sigmoidoscopy":null,"ct-colonography":null,"stool-dna":null,"fobt":null,"hba1c":null,
+		"observations":null,
 		"blood-pressure":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Observation","id":"bp","status":"final",
 			"subject":{"reference":"https://ehr.example.org/fhir/Patient/p1"},"effectiveDateTime":"` + day(-60) + `","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},
 			"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":120}}]}}]},
-		"colonoscopy":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Procedure","id":"c","status":"completed",
+		"procedures":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Procedure","id":"c","status":"completed",
 			"subject":{"reference":"Patient/p1"},"performedDateTime":"` + day(-3*365) + `","code":{"coding":[{"system":"http://snomed.info/sct","code":"73761001"}]}}}]}}`
 	status, out := e.call("preventive-care", view(prefetch))
 	if got := summaries(out); status != 200 || got != "Influenza vaccine is due (no record)" {

@@ -756,33 +756,56 @@ type Query struct {
 
 // Queries are the searches the rules need: the patient's problems in any
 // status, their immunizations (every dose: a child's count matters, and a
-// vaccine may be coded locally), and the few latest records of each
-// evidence's codes.
+// vaccine may be coded locally), their latest blood pressure readings
+// apart (they are many: an admission takes hundreds), and the latest
+// other results and procedures of the rules' codes, newest first. Each
+// search costs about a millisecond whatever it finds, so the rare kinds
+// share one: MaxShared of them reach back further than any interval, but
+// for a patient tested monthly for years.
 func Queries() []Query {
 	out := []Query{
 		{Key: "conditions", Type: "Condition", Params: map[string]string{"_count": strconv.Itoa(MaxConditions)}},
 		{Key: "immunizations", Type: "Immunization", Params: map[string]string{"_sort": "-date", "_count": "100"}},
 	}
+	byKey := map[string][]string{}
+	var keys []string
+	types := map[string]string{}
 	for _, rule := range Rules {
 		for _, ev := range rule.Done {
 			if ev.Type == "Immunization" {
 				continue
 			}
-			codes := make([]string, len(ev.Codes))
-			for i, c := range ev.Codes {
-				codes[i] = c.System + "|" + c.Code
+			key := ev.Key
+			if ev.Key != "blood-pressure" {
+				key = strings.ToLower(ev.Type) + "s"
 			}
-			p := map[string]string{"code": strings.Join(codes, ","), "_sort": "-date", "_count": "5"}
-			if ev.Type == "Observation" {
-				p["status"] = "final,amended,corrected"
-			} else {
-				p["status"] = "completed"
+			if _, ok := byKey[key]; !ok {
+				keys = append(keys, key)
 			}
-			out = append(out, Query{Key: ev.Key, Type: ev.Type, Params: p})
+			types[key] = ev.Type
+			for _, c := range ev.Codes {
+				byKey[key] = append(byKey[key], c.System+"|"+c.Code)
+			}
 		}
+	}
+	for _, key := range keys {
+		p := map[string]string{"code": strings.Join(byKey[key], ","), "_sort": "-date", "_count": strconv.Itoa(MaxShared)}
+		if key == "blood-pressure" {
+			p["_count"] = "5"
+		}
+		if types[key] == "Observation" {
+			p["status"] = "final,amended,corrected"
+		} else {
+			p["status"] = "completed"
+		}
+		out = append(out, Query{Key: key, Type: types[key], Params: p})
 	}
 	return out
 }
+
+// MaxShared is the page of the searches that several kinds of record
+// share (Queries).
+const MaxShared = 200
 
 // RuleByID returns the rule of an ID.
 func RuleByID(id string) (Rule, bool) {

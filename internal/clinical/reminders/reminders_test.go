@@ -207,11 +207,15 @@ func TestQueries(t *testing.T) {
 	for _, q := range Queries() {
 		byKey[q.Key] = q
 	}
+	if len(Queries()) != 5 {
+		t.Errorf("%d searches: each costs about a millisecond on the chart", len(Queries()))
+	}
 	for key, want := range map[string]string{
-		"hba1c":         "Observation _count=5 _sort=-date status=final,amended,corrected code~http://loinc.org|4548-4",
-		"colonoscopy":   "Procedure _count=5 _sort=-date status=completed code~http://snomed.info/sct|73761001",
-		"immunizations": "Immunization _count=100 _sort=-date",
-		"conditions":    "Condition _count=1000",
+		"blood-pressure": "Observation _count=5 _sort=-date status=final,amended,corrected code~http://loinc.org|85354-9",
+		"observations":   "Observation _count=200 _sort=-date status=final,amended,corrected code~http://loinc.org|4548-4",
+		"procedures":     "Procedure _count=200 _sort=-date status=completed code~http://snomed.info/sct|73761001",
+		"immunizations":  "Immunization _count=100 _sort=-date",
+		"conditions":     "Condition _count=1000",
 	} {
 		q, ok := byKey[key]
 		if !ok {

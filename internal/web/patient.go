@@ -44,6 +44,22 @@ func (p *patientRead) find(typ string, params url.Values) ([]*store.Version, err
 	return res.Matches, nil
 }
 
+// findByParams is find with the patient named in params instead of the
+// compartment: for searches whose other parameters are more selective
+// than the patient's record (a rare code), which the planner then drives
+// by. params must name the patient.
+func (p *patientRead) findByParams(typ string, params url.Values) ([]*store.Version, error) {
+	q, err := search.Parse(p.ws.Definitions, typ, params, search.ParseOptions{})
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.st.Search(p.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return res.Matches, nil
+}
+
 // hidden reports whether the user's role may not search typ at all: the
 // page then says the section is not available to them, never that
 // nothing is recorded (a registrar must not read "No known allergies"

@@ -62,7 +62,11 @@ func (ws *Workspace) reminderRows(p *patientRead, l *Locale, consentLimited bool
 		for k, v := range q.Params {
 			params.Set(k, v)
 		}
-		found, err := p.find(q.Type, params)
+		// By the patient's reference rather than the compartment: the
+		// planner then drives by the rarer of the codes and the patient
+		// (a compartment search walks every resource of the type).
+		params.Set(patientParam[q.Type], "Patient/"+p.id)
+		found, err := p.findByParams(q.Type, params)
 		if err != nil {
 			return nil, false, err
 		}
@@ -150,3 +154,7 @@ func (ws *Workspace) reminderRows(p *patientRead, l *Locale, consentLimited bool
 
 // key is a message key made of words.
 func key(what string) string { return strings.ReplaceAll(what, " ", "-") }
+
+// patientParam names the patient's search parameter of each type the
+// reminders read.
+var patientParam = map[string]string{"Condition": "patient", "Immunization": "patient", "Observation": "patient", "Procedure": "patient"}

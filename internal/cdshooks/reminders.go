@@ -174,7 +174,10 @@ func (s *Service) reminderRecord(ctx context.Context, req *hookRequest, client s
 		for k, v := range rq.Params {
 			params.Set(k, v)
 		}
-		q, err := search.Parse(s.Definitions, rq.Type, params, search.ParseOptions{Compartment: &search.CompartmentRef{Type: "Patient", ID: id}})
+		// By the patient's reference: the planner drives by the rarer
+		// codes, where a compartment search walks the whole record.
+		params.Set("patient", "Patient/"+id)
+		q, err := search.Parse(s.Definitions, rq.Type, params, search.ParseOptions{})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -594,3 +594,35 @@ func BenchmarkOrderSign(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "calls/s")
 }
+
+// FuzzHookRequest posts arbitrary bodies to each service with a valid
+// client JWT: every answer is cards or a 4xx with an error, never a 5xx.
+// `go test -fuzz` instruments the SQLite and crypto code each call runs
+// and crawls; the test binary without coverage runs about 4,000 inputs/s:
+//
+//	go test -c -o /tmp/cds.test ./internal/cdshooks && cd internal/cdshooks &&
+//	/tmp/cds.test -test.run '^$' -test.fuzz FuzzHookRequest -test.fuzztime 60s -test.fuzzcachedir /tmp/fzc
+func FuzzHookRequest(f *testing.F) {
+	f.Add("order-sign-safety", hookBody("order-sign", prefetchOf))
+	f.Add("order-select-safety", strings.Replace(hookBody("order-select", prefetchOf), `"patientId":"p1"`, `"patientId":"p1","selections":["MedicationRequest/d2"]`, 1))
+	f.Add("preventive-care", `{"hook":"patient-view","hookInstance":"x","context":{"userId":"u","patientId":"p1"},"prefetch":{"patient":{"resourceType":"Patient","id":"p1","birthDate":"1960"}}}`)
+	f.Add("order-sign-safety", `{"hook":"order-sign","hookInstance":"x","context":{"userId":"u","patientId":"p1","draftOrders":{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"MedicationRequest","subject":{"reference":"Patient/p1"},"medication":{"reference":{"reference":"#m"}},"contained":[{"resourceType":"Medication","id":"m","ingredient":[{"item":{"reference":{"reference":"Substance/s"}}}]}]}}]}},"prefetch":{"allergies":null,"medications":null,"serviceRequests":null}}`)
+	e := newEnv(f)
+	f.Fuzz(func(t *testing.T, service, body string) {
+		switch service {
+		case "order-sign-safety", "order-select-safety", "preventive-care":
+		default:
+			return
+		}
+		e.t = t
+		status, out := e.call(service, body)
+		switch {
+		case status == 200:
+			if _, ok := out["cards"].([]any); !ok {
+				t.Fatalf("200 without cards: %v", out)
+			}
+		case status >= 500 || out["error"] == nil:
+			t.Fatalf("%d %v for %q", status, out, body)
+		}
+	})
+}

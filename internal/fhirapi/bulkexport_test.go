@@ -733,3 +733,33 @@ func TestBulkExportRevoked(t *testing.T) {
 		t.Errorf("admin: %v", got.ids)
 	}
 }
+
+// TestBulkExportAcrossBatches: a resource in the compartments of two
+// patients of different batches (a hundred patients a batch) is written
+// once, and one of a single patient once too.
+func TestBulkExportAcrossBatches(t *testing.T) {
+	s := newExportServer(t, exportCallers(), 0)
+	var members []string
+	for i := range 101 {
+		id := fmt.Sprintf("q%03d", i)
+		if r := s.do("PUT", "/fhir/Patient/"+id, `{"resourceType":"Patient","id":"`+id+`"}`, "X-Test-Caller: admin"); r.status != http.StatusCreated {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		members = append(members, `{"entity":{"reference":"Patient/`+id+`"}}`)
+	}
+	for _, r := range []string{
+		`{"resourceType":"Observation","id":"both","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/q000"},"performer":[{"reference":"Patient/q100"}]}`,
+		`{"resourceType":"Observation","id":"one","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/q050"}}`,
+		`{"resourceType":"Group","id":"all","type":"person","membership":"enumerated","member":[` + strings.Join(members, ",") + `]}`,
+	} {
+		res, _ := fhir.ParseResource([]byte(r))
+		if got := s.do("PUT", "/fhir/"+res.Type()+"/"+res.ID(), r, "X-Test-Caller: admin"); got.status != http.StatusCreated {
+			t.Fatalf("seed %s: %d %s", res.ID(), got.status, got.body)
+		}
+	}
+	for _, path := range []string{"/fhir/Group/all/$export?_type=Observation", "/fhir/Patient/$export?_type=Observation"} {
+		if got := strings.Join(s.export("admin", "GET", path, "").ids, " "); got != "Observation/both Observation/one" {
+			t.Errorf("%s: %q", path, got)
+		}
+	}
+}

@@ -344,9 +344,15 @@ type exportRun struct {
 	// window are the parameters every query has: changed by the
 	// transaction time, and after _since.
 	window url.Values
-	// seen are the ids written per type, where a resource can come twice
-	// (in several patients' compartments, or by several filters).
+	// seen are the ids written per type of the resources that can come
+	// twice across batches of patients: those that refer to several
+	// patients. Most refer to one, and are not kept: an export of a
+	// million patients does not hold every id it wrote.
 	seen map[string]map[string]bool
+	// batchSeen are the ids written per type in this batch of patients
+	// (or, in a system export, of the type), where several _typeFilter
+	// queries can find one resource twice.
+	batchSeen map[string]map[string]bool
 	// refs are the ids the written resources refer to, per type of
 	// j.Spec.Referenced.
 	refs map[string]map[string]bool
@@ -385,7 +391,7 @@ func (s *Server) export(ctx context.Context, j *exportJob, dir string, note func
 	defer w.abort()
 	run := &exportRun{s: s, j: j, ctx: ctx, w: w, note: note,
 		window: url.Values{"_lastUpdated": {"le" + j.TransactionTime.UTC().Format("2006-01-02T15:04:05.000Z07:00")}},
-		seen:   map[string]map[string]bool{}, refs: map[string]map[string]bool{}}
+		seen:   map[string]map[string]bool{}, batchSeen: map[string]map[string]bool{}, refs: map[string]map[string]bool{}}
 	if !j.Spec.Since.IsZero() {
 		run.window.Add("_lastUpdated", "gt"+j.Spec.Since.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	}
@@ -396,6 +402,7 @@ func (s *Server) export(ctx context.Context, j *exportJob, dir string, note func
 			if err = run.pages(typ, nil, nil); err != nil {
 				break
 			}
+			clear(run.batchSeen)
 		}
 	} else {
 		err = run.patients()
@@ -437,6 +444,7 @@ func (run *exportRun) patients() error {
 		}
 		done += len(batch)
 		batch = batch[:0]
+		clear(run.batchSeen)
 		return nil
 	}
 	if j.Spec.Level == exportGroup || len(j.Spec.Patients) > 0 {
@@ -726,14 +734,8 @@ func (run *exportRun) query(typ string, params url.Values, patients []string, de
 			return err
 		}
 		for _, v := range res.Matches {
-			if dedupe {
-				if run.seen[typ] == nil {
-					run.seen[typ] = map[string]bool{}
-				}
-				if run.seen[typ][v.ID] {
-					continue
-				}
-				run.seen[typ][v.ID] = true
+			if dedupe && (once(run.batchSeen, typ, v.ID) || (len(patients) > 0 && patientsReferred(v.Resource, j.Base) > 1 && once(run.seen, typ, v.ID))) {
+				continue
 			}
 			if err := run.write(v); err != nil {
 				return err
@@ -744,6 +746,27 @@ func (run *exportRun) query(typ string, params url.Values, patients []string, de
 		}
 		q.Cursor = res.Next
 	}
+}
+
+// once reports whether typ/id is in seen already, and puts it there.
+func once(seen map[string]map[string]bool, typ, id string) bool {
+	if seen[typ] == nil {
+		seen[typ] = map[string]bool{}
+	}
+	if seen[typ][id] {
+		return true
+	}
+	seen[typ][id] = true
+	return false
+}
+
+// patientsReferred counts the distinct patients res refers to: a resource
+// can be in the compartments of those patients, and so come in more than
+// one batch of them.
+func patientsReferred(res fhir.Resource, base string) int {
+	refs := map[string]map[string]bool{}
+	collectRefs(map[string]any(res), []string{"Patient"}, base, refs)
+	return len(refs["Patient"])
 }
 
 // write writes one resource as the requester may see it.

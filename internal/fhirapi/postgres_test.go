@@ -41,6 +41,7 @@ func TestOnPostgres(t *testing.T) {
 		{"PatientEverything", TestPatientEverything},
 		{"BulkExport", TestBulkExport},
 		{"BulkExportTakenOver", TestBulkExportTakenOver},
+		{"BulkExportAcrossBatches", TestBulkExportAcrossBatches},
 		{"ForeignReferenceIsNotLocal", TestForeignReferenceIsNotLocal},
 		{"EveryInteractionAudited", TestEveryInteractionAudited},
 		{"AuditEventSearch", TestAuditEventSearch},

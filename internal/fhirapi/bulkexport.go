@@ -257,7 +257,11 @@ func (s *Server) exportKickoff(w http.ResponseWriter, r *http.Request, r4 bool, 
 			return fhir.Errorf(fhir.KindInvalid, "could not read the request body")
 		}
 		// R4's Parameters of a kick-off read the same as R5's.
-		if params, err = exportParamsOf(body); err != nil {
+		list, err := parametersBody(&request{body: body})
+		if err != nil {
+			return err
+		}
+		if params, err = exportParamsOf(list); err != nil {
 			return err
 		}
 	}
@@ -397,15 +401,6 @@ func newJobID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-func writeJSON(w http.ResponseWriter, r *http.Request, status int, contentType string, body []byte) {
-	w.Header().Set("Content-Type", contentType+"; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
 }
 
 // job returns the job r names, as its requester sees it: a job of someone

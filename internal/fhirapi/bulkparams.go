@@ -219,20 +219,11 @@ func parseInstant(s string) (time.Time, error) {
 }
 
 // exportParamsOf reads the kick-off parameters of a POST's Parameters
-// resource: strings, codes and instants as their value, references as
-// their reference.
-func exportParamsOf(body []byte) ([]exportParam, error) {
-	res, err := fhir.ParseResource(body)
-	if err != nil {
-		return nil, fhir.Errorf(fhir.KindInvalid, "$export: the body is not a FHIR resource: %v", err)
-	}
-	if res.Type() != "Parameters" {
-		return nil, fhir.Errorf(fhir.KindInvalid, "$export: a POST kick-off sends a Parameters resource, not %s", res.Type())
-	}
-	list, _ := res["parameter"].([]any)
+// resource (parametersBody): strings, codes and instants as their value,
+// references as their reference.
+func exportParamsOf(list []map[string]any) ([]exportParam, error) {
 	var out []exportParam
-	for i, p := range list {
-		m, _ := p.(map[string]any)
+	for i, m := range list {
 		name, _ := m["name"].(string)
 		where := "Parameters.parameter[" + itoa(int64(i)) + "]"
 		if name == "" {

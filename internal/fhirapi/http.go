@@ -215,8 +215,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", allowedFrom(err))
 	}
-	body := oo.JSON()
-	w.Header().Set("Content-Type", mediaFHIRJSON+"; charset=utf-8")
+	writeJSON(w, r, status, mediaFHIRJSON, oo.JSON())
+}
+
+// writeJSON answers status with body of contentType, without the body for HEAD.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType+"; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {

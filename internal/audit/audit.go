@@ -251,7 +251,7 @@ func PatientOf(res fhir.Resource) string {
 	if res.Type() == "Patient" && res.ID() != "" {
 		return "Patient/" + res.ID()
 	}
-	for _, key := range []string{"patient", "subject", "beneficiary"} {
+	for _, key := range []string{"patient", "subject", "beneficiary", "for"} { // "for": Task
 		refs, _ := res[key].([]any) // Composition.subject repeats
 		if ref, ok := res[key].(map[string]any); ok {
 			refs = []any{ref}

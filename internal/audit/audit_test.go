@@ -56,6 +56,7 @@ func TestPatientOf(t *testing.T) {
 		{`{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/p3"}}`, "Patient/p3"},
 		{`{"resourceType":"Observation","subject":{"reference":"Group/g"}}`, ""},
 		{`{"resourceType":"Organization","id":"o"}`, ""},
+		{`{"resourceType":"Task","for":{"reference":"Patient/p5"},"focus":{"reference":"Observation/o"}}`, "Patient/p5"},
 		{`{"resourceType":"Composition","subject":[{"reference":"Group/g"},{"reference":"Patient/p4"}]}`, "Patient/p4"},
 	}
 	for _, c := range cases {

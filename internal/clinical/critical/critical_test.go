@@ -30,6 +30,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type rig struct {
 	st    *sqlstore.DB
+	gate  *access.Gate
 	api   http.Handler
 	valid *validate.Validator
 }
@@ -44,7 +45,7 @@ func newRig(t *testing.T) *rig {
 	t.Cleanup(func() { st.Close() })
 	gate := access.NewGate(st, access.NewRolePolicy(defs, access.DefaultRoles(defs)), "emr")
 	gate.OnWrite((&critical.Reviews{Definitions: defs}).Hook)
-	r := &rig{st: st, valid: validate.New(defs, validate.WithInvariants(validate.NewFHIRPathInvariants(defs)))}
+	r := &rig{st: st, gate: gate, valid: validate.New(defs, validate.WithInvariants(validate.NewFHIRPathInvariants(defs)))}
 	r.api = fhirapi.New(fhirapi.Options{Store: st, Gate: gate, Validator: r.valid, Model: defs.APIModel(), Definitions: defs,
 		BaseURL: "http://emr.test/fhir", Logger: quiet}).Mount("/fhir")
 	return r

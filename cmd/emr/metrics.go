@@ -33,6 +33,8 @@ type metrics struct {
 	// criticalFn says how many critical results wait for their review and
 	// since when the oldest has.
 	criticalFn func(context.Context) (int64, time.Time, error)
+	// overdueFn says how many of them were not acknowledged in time.
+	overdueFn func(context.Context) (int64, error)
 }
 
 func newMetrics() *metrics {
@@ -89,7 +91,21 @@ func newMetrics() *metrics {
 			func() float64 { return critical(false) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emr_critical_results_oldest_wait_seconds",
 			Help: "How long the critical result waiting longest for its review has waited (0 when none waits; -1 when it could not be read)."},
-			func() float64 { return critical(true) }))
+			func() float64 { return critical(true) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emr_critical_results_overdue",
+			Help: "Critical results whose review was not acknowledged within --critical-escalate-after and still waits (-1 when they could not be counted)."},
+			func() float64 {
+				if m.overdueFn == nil {
+					return 0
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				n, err := m.overdueFn(ctx)
+				if err != nil {
+					return -1
+				}
+				return float64(n)
+			}))
 	return m
 }
 

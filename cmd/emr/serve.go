@@ -95,6 +95,11 @@ type config struct {
 	// bulk-export in dataDir); exportRetention is how long they stay.
 	exportDir       string
 	exportRetention time.Duration
+	// escalateAfter is how long a critical result's review may wait
+	// before it is marked overdue (0: never); escalateTo who overdue
+	// reviews are passed to ("" for nobody).
+	escalateAfter time.Duration
+	escalateTo    string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -117,6 +122,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ordersFlags(fs, &cfg.orders)
 	fs.StringVar(&cfg.exportDir, "export-dir", "", "directory of the Bulk Data export's files (FHIR $export), one directory per job, mode 0700; servers sharing a --db must share it (default: bulk-export in --data)")
 	fs.DurationVar(&cfg.exportRetention, "export-retention", 24*time.Hour, "how long a finished Bulk Data export's files stay for download")
+	fs.DurationVar(&cfg.escalateAfter, "critical-escalate-after", 30*time.Minute, "mark a critical result's review overdue when no clinician has acknowledged it this long after the result, and pass it to --critical-escalate-to (0: never; docs/visits.md)")
+	fs.StringVar(&cfg.escalateTo, "critical-escalate-to", "", "who overdue critical-result reviews are passed to: a Practitioner, PractitionerRole, CareTeam or Organization in the database, e.g. CareTeam/on-call (default: nobody; they are only marked overdue)")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address (host:port), e.g. 127.0.0.1:9464; off when empty. They hold no patient data (docs/operations.md)")
 	mpiFlags(fs, &cfg)
 	fs.StringVar(&cfg.duplicates, "duplicates", "warn", "what creating a Patient does about likely duplicates: warn (create, and answer with the candidates) or refuse (409 for a certain match unless the client sends "+fhirapi.ReviewedHeader+": true); docs/mpi.md")
@@ -178,6 +185,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer mllpLn.Close()
 	}
 
+	if cfg.escalateAfter < 0 {
+		return usageError{errors.New("--critical-escalate-after must not be negative (0 turns escalation off)")}
+	}
+	if cfg.escalateTo != "" && cfg.escalateAfter == 0 {
+		return usageError{errors.New("--critical-escalate-to needs --critical-escalate-after")}
+	}
 	if cfg.sessionIdle <= 0 {
 		return usageError{errors.New("--session-idle must be positive, e.g. 15m")}
 	}
@@ -251,9 +264,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() { a.fhir.RunBulkExports(ectx); close(done) }()
 		defer func() { stop(); <-done }()
 	}
+	esc, err := escalation(ctx, a.store, cfg)
+	if err != nil {
+		return err
+	}
+	if esc.After > 0 {
+		// Stopped, and waited for, before the store closes.
+		ectx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { runEscalation(ectx, a, esc, logger); close(done) }()
+		defer func() { stop(); <-done }()
+	}
 	handler := securityHeaders(a.handler, https != nil)
 	if mets != nil {
 		mets.criticalFn = func(ctx context.Context) (int64, time.Time, error) { return a.reviews.Waiting(ctx, a.store) }
+		mets.overdueFn = func(ctx context.Context) (int64, error) { return a.reviews.Overdue(ctx, a.store) }
 		handler = mets.instrument(handler)
 		go mets.serve(ctx, metricsLn, logger)
 	}

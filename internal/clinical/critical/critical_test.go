@@ -23,8 +23,24 @@ import (
 	"github.com/emr-project/emr/internal/hl7v2/inbound"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/store/pgtest"
 	"github.com/emr-project/emr/internal/store/sqlstore"
 )
+
+// onPostgres makes newRig open PostgreSQL; TestOnPostgres sets it.
+var onPostgres bool
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestOnPostgres runs the tests that search and write the reviews on
+// PostgreSQL too.
+func TestOnPostgres(t *testing.T) {
+	pgtest.DSN(t) // skips (or in CI fails) here when there is no server
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	t.Run("Reviews", TestReviews)
+	t.Run("Escalate", TestEscalate)
+}
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -38,7 +54,13 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	defs := spec.R5()
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	var st *sqlstore.DB
+	var err error
+	if onPostgres {
+		st, err = sqlstore.OpenPostgres(context.Background(), pgtest.DSN(t), sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	} else {
+		st, err = sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "emr.db"), sqlstore.Options{Extractor: search.NewExtractor(defs)})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,10 @@ type criticalRow struct {
 	Patient       finderRow
 	Result        resultRow
 	Owner, Since  string
+	// Overdue: nobody acknowledged it in time (critical.Escalate);
+	// PassedTo is who it was passed to then.
+	Overdue  bool
+	PassedTo string
 }
 
 type criticalData struct {
@@ -57,33 +62,58 @@ func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status
 	v.Data = data
 	ctx := r.Context()
 	now := ws.now()
-	params := url.Values{"code": {critical.TaskSystem + "|" + critical.TaskCode},
-		"status": {"requested,received,accepted,in-progress"}, "_sort": {"authored-on"}, "_count": {strconv.Itoa(criticalLimit + 1)}}
+	open := func() url.Values {
+		return url.Values{"code": {critical.TaskSystem + "|" + critical.TaskCode},
+			"status": {"requested,received,accepted,in-progress"}, "_sort": {"authored-on"}, "_count": {strconv.Itoa(criticalLimit + 1)}}
+	}
+	params := open()
+	searches := []url.Values{params}
 	if p := access.PrincipalFrom(ctx); p != nil && strings.HasPrefix(p.FHIRUser, "Practitioner/") {
 		data.CanFilter = true
 		if data.Mine {
+			// The tests they ordered, and the reviews passed to them
+			// when others did not acknowledge theirs in time.
+			passed := open()
 			params.Set("owner", p.FHIRUser)
+			passed.Set("requestedperformer-reference", p.FHIRUser)
+			searches = append(searches, passed)
 		}
 	} else {
 		data.Mine = false
 	}
 	err := ws.read(r, access.Request{Interaction: "search-type", Type: "Task"}, func(st store.Store) ([]access.Touched, error) {
-		q, err := search.Parse(ws.Definitions, "Task", params, search.ParseOptions{})
-		if err != nil {
-			return nil, err
+		var matches []*store.Version
+		for _, params := range searches {
+			q, err := search.Parse(ws.Definitions, "Task", params, search.ParseOptions{})
+			if err != nil {
+				return nil, err
+			}
+			res, err := st.Search(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range res.Matches {
+				if !slices.ContainsFunc(matches, func(v *store.Version) bool { return v.ID == m.ID }) {
+					matches = append(matches, m)
+				}
+			}
 		}
-		res, err := st.Search(ctx, q)
-		if err != nil {
-			return nil, err
-		}
+		// The longest waiting first, across the searches (authoredOn
+		// is an instant the EMR wrote, in UTC).
+		slices.SortStableFunc(matches, func(a, b *store.Version) int {
+			return strings.Compare(str(a.Resource, "authoredOn"), str(b.Resource, "authoredOn"))
+		})
 		var touched []access.Touched
-		for i, t := range res.Matches {
+		for i, t := range matches {
 			if i == criticalLimit {
 				data.More = true
 				break
 			}
 			row := criticalRow{Task: t.ID, Version: strconv.FormatInt(t.VersionID, 10), Owner: str(asMap(t.Resource["owner"]), "display"),
-				Since: v.dateTimeText(str(t.Resource, "authoredOn"))}
+				Since: v.dateTimeText(str(t.Resource, "authoredOn")), Overdue: critical.IsOverdue(t.Resource)}
+			for _, p := range asList(t.Resource["requestedPerformer"]) {
+				row.PassedTo = str(asMap(asMap(p)["reference"]), "display")
+			}
 			touched = append(touched, access.TouchedVersion(t))
 			obs, err := ws.focusOf(ctx, st, t.Resource)
 			if err != nil {

@@ -104,12 +104,24 @@ func TestCriticalResultsMine(t *testing.T) {
 	  "code": {"text": "` + name + `"}, "valueQuantity": {"value": 6.9, "unit": "mmol/L"},
 	  "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "HH"}]}]}`
 	}
-	s.put(jose, result("k1", "Potassium"), result("n1", "Sodium"), review("r1", "k1", "Practitioner/dr3"), review("r2", "n1", "Practitioner/other"))
+	// Another's review nobody acknowledged in time, passed to dr3.
+	passed := strings.Replace(review("r3", "c1", "Practitioner/other"), `"authoredOn": "2026-11-24T08:00:00Z"`, `"authoredOn": "2026-11-24T07:00:00Z",
+	  "businessStatus": {"coding": [{"system": "`+critical.BusinessStatusSystem+`", "code": "`+critical.OverdueCode+`"}]},
+	  "requestedPerformer": [{"reference": {"reference": "Practitioner/dr3", "display": "Dr Covering"}}]`, 1)
+	s.put(jose, result("k1", "Potassium"), result("n1", "Sodium"), result("c1", "Calcium"), review("r1", "k1", "Practitioner/dr3"),
+		review("r2", "n1", "Practitioner/other"), passed)
 	b := s.practitioner("dr3")
-	wantAll(t, "all", b.get("/results/critical"), http.StatusOK, "Potassium", "Sodium", "Only the tests I ordered")
+	wantAll(t, "all", b.get("/results/critical"), http.StatusOK, "Potassium", "Sodium", "Calcium", "Only the tests I ordered")
 	mine := b.get("/results/critical?mine=1")
-	wantAll(t, "mine", mine, http.StatusOK, "Potassium", "All critical results I may see")
+	wantAll(t, "mine", mine, http.StatusOK, "Potassium", "Calcium", "OVERDUE: not acknowledged in time", "passed to Dr Covering", "All critical results I may see")
 	if strings.Contains(mine.body, "Sodium") {
 		t.Errorf("the list of mine shows another's review")
+	}
+	// The longest waiting first: the overdue one.
+	if strings.Index(mine.body, "Calcium") > strings.Index(mine.body, "Potassium") {
+		t.Errorf("the overdue review is not first")
+	}
+	if strings.Count(mine.body, "OVERDUE") != 1 {
+		t.Errorf("%d reviews shown overdue, want 1", strings.Count(mine.body, "OVERDUE"))
 	}
 }

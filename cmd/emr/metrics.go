@@ -57,16 +57,13 @@ func newMetrics() *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emr_hl7v2_orders_waiting",
 			Help: "Order versions in the outbox, not yet acknowledged by the receiver (-1 when it could not be read)."},
 			func() float64 {
-				if m.ordersWaitFn == nil {
-					return 0
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				n, err := m.ordersWaitFn(ctx)
-				if err != nil {
-					return -1
-				}
-				return float64(n)
+				return count(func(ctx context.Context) (int64, error) {
+					if m.ordersWaitFn == nil {
+						return 0, nil
+					}
+					n, err := m.ordersWaitFn(ctx)
+					return int64(n), err
+				})
 			}))
 	critical := func(oldest bool) float64 {
 		if m.criticalFn == nil {
@@ -95,18 +92,26 @@ func newMetrics() *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "emr_critical_results_overdue",
 			Help: "Critical results whose review was not acknowledged within --critical-escalate-after and still waits (-1 when they could not be counted)."},
 			func() float64 {
-				if m.overdueFn == nil {
-					return 0
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				n, err := m.overdueFn(ctx)
-				if err != nil {
-					return -1
-				}
-				return float64(n)
+				return count(func(ctx context.Context) (int64, error) {
+					if m.overdueFn == nil {
+						return 0, nil
+					}
+					return m.overdueFn(ctx)
+				})
 			}))
 	return m
+}
+
+// count is a gauge's value from fn, given five seconds: -1 when it
+// fails.
+func count(fn func(context.Context) (int64, error)) float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := fn(ctx)
+	if err != nil {
+		return -1
+	}
+	return float64(n)
 }
 
 // parts are the parts of the server a request's path falls in.

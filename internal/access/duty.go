@@ -27,10 +27,7 @@ func (g *Gate) Duty(ctx context.Context, req Request, fn func(tx store.Tx) ([]To
 		if err != nil || len(touched) == 0 {
 			return err // nothing done: nothing to record
 		}
-		if touched, err = g.wrote(tx, req, touched); err != nil {
-			return err
-		}
-		return g.recordIn(tx, req, touched)
+		return g.committing(tx, req, touched)
 	})
 	if err != nil {
 		g.recordFailure(ctx, req, err)

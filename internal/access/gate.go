@@ -174,10 +174,7 @@ func (g *Gate) Write(ctx context.Context, req Request, fn func(tx store.Tx) ([]T
 		if err != nil {
 			return err
 		}
-		if touched, err = g.wrote(tx, req, touched); err != nil {
-			return err
-		}
-		return g.recordIn(tx, req, touched)
+		return g.committing(tx, req, touched)
 	})
 	if err != nil {
 		g.recordFailure(ctx, req, err)
@@ -196,7 +193,14 @@ func (g *Gate) Within(ctx context.Context, tx store.Tx, req Request, fn func() (
 	if err != nil {
 		return err
 	}
-	if touched, err = g.wrote(tx, req, touched); err != nil {
+	return g.committing(tx, req, touched)
+}
+
+// committing calls the write hooks on what a write interaction touched
+// and records it all, inside its transaction tx.
+func (g *Gate) committing(tx store.Tx, req Request, touched []Touched) error {
+	touched, err := g.wrote(tx, req, touched)
+	if err != nil {
 		return err
 	}
 	return g.recordIn(tx, req, touched)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/emr-project/emr/internal/fhir"
+	"github.com/emr-project/emr/internal/fhir/spec"
+	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/sharedtest"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/pgtest"
@@ -71,6 +74,7 @@ func TestBackendsAgree(t *testing.T) {
 	}
 
 	t.Run("search", func(t *testing.T) { agreeSearches(t, stores) })
+	t.Run("compartments", func(t *testing.T) { agreeCompartments(t, stores) })
 	t.Run("history", func(t *testing.T) { agreeHistories(t, stores) })
 	t.Run("read", func(t *testing.T) { agreeReads(t, stores, examples) })
 	t.Run("write", func(t *testing.T) { agreeWrites(t, stores) })
@@ -209,4 +213,54 @@ func (s *agreeStore) expand(query string) string {
 		query = strings.ReplaceAll(query, "{"+name+"}", at.UTC().Format("2006-01-02T15:04:05.000Z"))
 	}
 	return query
+}
+
+// agreeCompartments checks, in each store, that a compartment search of
+// one type (which reads the type's reference rows, compartmentOfType)
+// finds exactly the resources of that type that a search of every type
+// in the compartment finds (which reads idx_compartment), for every
+// Patient, Encounter, Practitioner, RelatedPerson and Device stored, and
+// that a type with no member finds none.
+func agreeCompartments(t *testing.T, stores []*agreeStore) {
+	ctx := context.Background()
+	all := func(db *DB, q *search.Query) []*store.Version {
+		var out []*store.Version
+		for page := 0; ; page++ {
+			res, err := db.Search(ctx, q)
+			if err != nil {
+				t.Fatalf("%v: %v", q, err)
+			}
+			out = append(out, res.Matches...)
+			if res.Next == "" || page > 100 {
+				return out
+			}
+			q.Cursor = res.Next
+		}
+	}
+	for _, s := range stores {
+		checked := 0
+		for comp := range spec.R5().Compartments {
+			for _, focus := range all(s.db, &search.Query{Type: comp, Count: 1000}) {
+				ref := &search.CompartmentRef{Type: comp, ID: focus.ID}
+				byType := map[string][]string{}
+				for _, v := range all(s.db, &search.Query{Compartment: ref, Count: 1000}) {
+					byType[v.Type] = append(byType[v.Type], v.ID)
+				}
+				byType["Library"] = nil // no Library is in any compartment
+				for typ, want := range byType {
+					var got []string
+					for _, v := range all(s.db, &search.Query{Type: typ, Compartment: ref, Count: 1000}) {
+						got = append(got, v.ID)
+					}
+					slices.Sort(got)
+					slices.Sort(want)
+					if !slices.Equal(got, want) {
+						t.Errorf("%s: %s/%s/%s: %v, want %v", s.name, comp, focus.ID, typ, got, want)
+					}
+					checked++
+				}
+			}
+		}
+		t.Logf("%s: %d compartment searches of one type", s.name, checked)
+	}
 }

@@ -241,8 +241,13 @@ func (p *searchPlan) where(b *sqlBuilder, q *search.Query) (string, error) {
 		if _, ok := spec.R5().Compartments[c.Type]; !ok {
 			return "", invalid("unknown compartment %s", c.Type)
 		}
-		conds = append(conds, "k.rid IN (SELECT cm.rid FROM idx_compartment cm WHERE cm.comp_type = "+b.arg(c.Type)+
-			" AND "+b.in("cm.comp_id", append([]string{c.ID}, q.MoreCompartments...))+")")
+		ids := append([]string{c.ID}, q.MoreCompartments...)
+		if len(p.types) == 1 {
+			conds = append(conds, compartmentOfType(b, c.Type, ids, p.types[0]))
+		} else {
+			conds = append(conds, "k.rid IN (SELECT cm.rid FROM idx_compartment cm WHERE cm.comp_type = "+b.arg(c.Type)+
+				" AND "+b.in("cm.comp_id", ids)+")")
+		}
 	}
 	for i, f := range q.Filters {
 		types := p.types
@@ -259,6 +264,39 @@ func (p *searchPlan) where(b *sqlBuilder, q *search.Query) (string, error) {
 		conds = append(conds, c)
 	}
 	return strings.Join(conds, " AND "), nil
+}
+
+// compartmentOfType is the condition that resource k, of type typ, is in
+// compartment comp of one of ids, read from the rows that put it there
+// (compartmentsOf): its reference rows of the compartment's parameters
+// for typ, and for a resource of the compartment's own type its id.
+// idx_compartment holds the same, but for every type of resource in the
+// compartment: a patient's Conditions searched by code would walk all
+// their Observations, Encounters and Claims too; the reference rows of
+// typ's parameters are that type's alone (idx_reference_target).
+func compartmentOfType(b *sqlBuilder, comp string, ids []string, typ string) string {
+	var parts []string
+	if params := compartmentParamsOf(typ)[comp]; len(params) > 0 {
+		var pids []string
+		for _, code := range params {
+			for _, pid := range paramIDs([]string{typ}, code) {
+				pids = append(pids, b.arg(pid))
+			}
+		}
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = indexKey(id)
+		}
+		parts = append(parts, "SELECT x.rid FROM idx_reference x WHERE x.pid IN ("+strings.Join(pids, ", ")+
+			") AND x.ref_type = "+b.key(comp)+" AND "+b.in("x.ref_id", keys))
+	}
+	if typ == comp {
+		parts = append(parts, "SELECT o.rid FROM resource_key o WHERE o.type = "+b.arg(typ)+" AND "+b.in("o.id", ids))
+	}
+	if len(parts) == 0 {
+		return "FALSE" // no resource of typ is in such a compartment
+	}
+	return "k.rid IN (" + strings.Join(parts, " UNION ALL ") + ")"
 }
 
 // sortExpression is the ORDER BY expression of one _sort key.

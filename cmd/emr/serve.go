@@ -226,6 +226,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
+	// Before anything runs: a wrong target is a mistake to stop at.
+	esc, err := escalation(ctx, a.store, cfg)
+	if err != nil {
+		return err
+	}
 	// The server never purges the log itself: the archive is a file to
 	// keep safe, so an operator runs emr audit archive.
 	if db, isSQL := a.store.(*sqlstore.DB); isSQL {
@@ -263,10 +268,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		done := make(chan struct{})
 		go func() { a.fhir.RunBulkExports(ectx); close(done) }()
 		defer func() { stop(); <-done }()
-	}
-	esc, err := escalation(ctx, a.store, cfg)
-	if err != nil {
-		return err
 	}
 	if esc.After > 0 {
 		// Stopped, and waited for, before the store closes.

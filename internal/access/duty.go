@@ -29,7 +29,8 @@ func (g *Gate) Duty(ctx context.Context, req Request, fn func(tx store.Tx) ([]To
 		}
 		return g.committing(tx, req, touched)
 	})
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
+		// (A duty stopped with its server did not fail.)
 		g.recordFailure(ctx, req, err)
 	}
 	return err

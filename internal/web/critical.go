@@ -34,9 +34,11 @@ const criticalLimit = 50
 
 type criticalRow struct {
 	Task, Version string
-	Patient       finderRow
-	Result        resultRow
-	Owner, Since  string
+	// Focus is the result version the review asks about, as shown.
+	Focus        string
+	Patient      finderRow
+	Result       resultRow
+	Owner, Since string
 	// Overdue: nobody acknowledged it in time (critical.Escalate);
 	// PassedTo is who it was passed to then.
 	Overdue  bool
@@ -64,24 +66,31 @@ func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status
 	now := ws.now()
 	open := func() url.Values {
 		return url.Values{"code": {critical.TaskSystem + "|" + critical.TaskCode},
-			"status": {"requested,received,accepted,in-progress"}, "_sort": {"authored-on"}, "_count": {strconv.Itoa(criticalLimit + 1)}}
+			"status": {critical.OpenStatuses}, "_sort": {"authored-on"}, "_count": {strconv.Itoa(criticalLimit + 1)}}
 	}
-	params := open()
-	searches := []url.Values{params}
+	me := ""
 	if p := access.PrincipalFrom(ctx); p != nil && strings.HasPrefix(p.FHIRUser, "Practitioner/") {
 		data.CanFilter = true
+		me = p.FHIRUser
+	}
+	data.Mine = data.Mine && me != ""
+	err := ws.read(r, access.Request{Interaction: "search-type", Type: "Task"}, func(st store.Store) ([]access.Touched, error) {
+		var touched []access.Touched
+		searches := []url.Values{open()}
 		if data.Mine {
-			// The tests they ordered, and the reviews passed to them
-			// when others did not acknowledge theirs in time.
+			// The tests they ordered, and the reviews passed to them,
+			// their roles or their teams when others did not acknowledge
+			// theirs in time.
+			searches[0].Set("owner", me)
 			passed := open()
-			params.Set("owner", p.FHIRUser)
-			passed.Set("requestedperformer-reference", p.FHIRUser)
+			as, seen, err := ws.performerRefs(ctx, st, me)
+			if err != nil {
+				return nil, err
+			}
+			touched = append(touched, seen...)
+			passed.Set("requestedperformer-reference", strings.Join(as, ","))
 			searches = append(searches, passed)
 		}
-	} else {
-		data.Mine = false
-	}
-	err := ws.read(r, access.Request{Interaction: "search-type", Type: "Task"}, func(st store.Store) ([]access.Touched, error) {
 		var matches []*store.Version
 		for _, params := range searches {
 			q, err := search.Parse(ws.Definitions, "Task", params, search.ParseOptions{})
@@ -98,18 +107,19 @@ func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status
 				}
 			}
 		}
-		// The longest waiting first, across the searches (authoredOn
-		// is an instant the EMR wrote, in UTC).
-		slices.SortStableFunc(matches, func(a, b *store.Version) int {
-			return strings.Compare(str(a.Resource, "authoredOn"), str(b.Resource, "authoredOn"))
-		})
-		var touched []access.Touched
+		// The longest waiting first, across the searches, by the instant
+		// each was asked for (a client may write another zone).
+		asked := func(v *store.Version) time.Time {
+			t, _, _ := fhir.ParseDateRange(str(v.Resource, "authoredOn"))
+			return t
+		}
+		slices.SortStableFunc(matches, func(a, b *store.Version) int { return asked(a).Compare(asked(b)) })
 		for i, t := range matches {
 			if i == criticalLimit {
 				data.More = true
 				break
 			}
-			row := criticalRow{Task: t.ID, Version: strconv.FormatInt(t.VersionID, 10), Owner: str(asMap(t.Resource["owner"]), "display"),
+			row := criticalRow{Task: t.ID, Version: strconv.FormatInt(t.VersionID, 10), Focus: str(asMap(t.Resource["focus"]), "reference"), Owner: str(asMap(t.Resource["owner"]), "display"),
 				Since: v.dateTimeText(str(t.Resource, "authoredOn")), Overdue: critical.IsOverdue(t.Resource)}
 			for _, p := range asList(t.Resource["requestedPerformer"]) {
 				row.PassedTo = str(asMap(asMap(p)["reference"]), "display")
@@ -142,6 +152,43 @@ func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status
 	}
 	ws.render(w, status, "critical", v)
 	return nil
+}
+
+// performerLimit bounds the teams and roles a practitioner's list looks
+// in for the reviews passed to them.
+const performerLimit = 100
+
+// performerRefs lists who a review passed to practitioner me is passed
+// to: me, the active CareTeams me takes part in and me's active
+// PractitionerRoles (those the user may see), with what was read.
+func (ws *Workspace) performerRefs(ctx context.Context, st store.Store, me string) ([]string, []access.Touched, error) {
+	refs := []string{me}
+	var touched []access.Touched
+	for _, s := range []struct {
+		typ    string
+		params url.Values
+	}{
+		{"CareTeam", url.Values{"participant": {me}, "status": {"active"}}},
+		{"PractitionerRole", url.Values{"practitioner": {me}, "active": {"true"}}},
+	} {
+		s.params.Set("_count", strconv.Itoa(performerLimit))
+		q, err := search.Parse(ws.Definitions, s.typ, s.params, search.ParseOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
+		res, err := st.Search(ctx, q)
+		if fhir.IsKind(err, fhir.KindForbidden) {
+			continue // a role that may not read them: no one passed to them is shown
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, v := range res.Matches {
+			refs = append(refs, v.Type+"/"+v.ID)
+			touched = append(touched, access.TouchedVersion(v))
+		}
+	}
+	return refs, touched, nil
 }
 
 // focusOf reads the version of the result a review Task names (nil when
@@ -177,6 +224,7 @@ func (ws *Workspace) acknowledgeCritical(w http.ResponseWriter, r *http.Request)
 	r.ParseForm()
 	version, _ := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
 	note := strings.TrimSpace(r.PostFormValue("note"))
+	focus := r.PostFormValue("focus")
 	if len(note) > 1000 {
 		return ws.criticalPage(w, r, http.StatusBadRequest, &criticalData{Error: l.T("critical.note-too-long")})
 	}
@@ -190,7 +238,11 @@ func (ws *Workspace) acknowledgeCritical(w http.ResponseWriter, r *http.Request)
 		if !critical.IsReview(t) {
 			return nil, fhir.Errorf(fhir.KindNotFound, "Task/%s is not the review of a critical result", id)
 		}
-		if cur.VersionID != version || !critical.Open(t) {
+		// A review changed since the page was shown is still
+		// acknowledged when it is open and asks about the same result
+		// (escalation marked it overdue meanwhile); a corrected result
+		// or a review someone else did is not.
+		if !critical.Open(t) || (cur.VersionID != version && (focus == "" || str(asMap(t["focus"]), "reference") != focus)) {
 			return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
 		}
 		t["status"] = "completed"
@@ -198,9 +250,9 @@ func (ws *Workspace) acknowledgeCritical(w http.ResponseWriter, r *http.Request)
 		t["executionPeriod"] = map[string]any{"end": now.Format(time.RFC3339)}
 		t["performer"] = []any{map[string]any{"actor": principalActor(r)}}
 		if note != "" {
-			t["note"] = []any{map[string]any{"text": note, "time": now.Format(time.RFC3339)}}
+			t["note"] = append(asList(t["note"]), map[string]any{"text": note, "time": now.Format(time.RFC3339)})
 		}
-		v, _, err := tx.Update(t, version)
+		v, _, err := tx.Update(t, cur.VersionID)
 		if err != nil {
 			return nil, err
 		}

@@ -125,3 +125,57 @@ func TestCriticalResultsMine(t *testing.T) {
 		t.Errorf("%d reviews shown overdue, want 1", strings.Count(mine.body, "OVERDUE"))
 	}
 }
+
+// Escalation between showing the list and acknowledging does not bounce
+// the acknowledgment, which keeps the escalation's note; a corrected
+// result meanwhile does bounce it. Reviews passed to a team the
+// practitioner is on are theirs; the list is in the order the reviews
+// were asked for, whatever zone a client wrote.
+func TestCriticalResultsEscalated(t *testing.T) {
+	s := newWorkspaceSite(t)
+	review := func(id, obs, authored, extra string) string {
+		return `{"resourceType": "Task", "id": "` + id + `", "status": "requested", "intent": "order", "priority": "stat",
+	  "code": {"coding": [{"system": "` + critical.TaskSystem + `", "code": "` + critical.TaskCode + `"}]},
+	  "focus": {"reference": "Observation/` + obs + `/_history/1"}, "for": {"reference": "Patient/jose"}, "authoredOn": "` + authored + `",
+	  "owner": {"reference": "Practitioner/other"}` + extra + `}`
+	}
+	result := func(id, name string) string {
+		return `{"resourceType": "Observation", "id": "` + id + `", "status": "final", "subject": {"reference": "Patient/jose"},
+	  "code": {"text": "` + name + `"}, "valueQuantity": {"value": 6.9, "unit": "mmol/L"},
+	  "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "HH"}]}]}`
+	}
+	escalated := `, "businessStatus": {"coding": [{"system": "` + critical.BusinessStatusSystem + `", "code": "` + critical.OverdueCode + `"}]},
+	  "requestedPerformer": [{"reference": {"reference": "CareTeam/oncall", "display": "Medicine on call"}}],
+	  "note": [{"authorString": "` + critical.EscalationAgent + `", "text": "Not acknowledged within 30 minutes."}]`
+	s.put(jose, result("k1", "Potassium"), result("n1", "Sodium"), result("c1", "Calcium"),
+		`{"resourceType": "CareTeam", "id": "oncall", "status": "active", "name": "Medicine on call", "participant": [{"member": {"reference": "Practitioner/dr4"}}]}`,
+		// 08:00 in +05:00 is 03:00Z: asked for before 05:00Z.
+		review("r1", "k1", "2026-11-24T05:00:00Z", ""), review("r2", "n1", "2026-11-24T08:00:00+05:00", ""),
+		review("r3", "c1", "2026-11-24T09:00:00Z", ""))
+	b := s.practitioner("dr4")
+	page := b.get("/results/critical")
+	if i, j := strings.Index(page.body, "Sodium"), strings.Index(page.body, "Potassium"); i < 0 || j < 0 || i > j {
+		t.Errorf("the review asked for at 03:00Z is not listed before the one at 05:00Z")
+	}
+	csrf := csrfOf(t, page.body)
+	// Escalated meanwhile (version 2), then acknowledged from the page.
+	s.put(review("r1", "k1", "2026-11-24T05:00:00Z", escalated), review("r3", "c1", "2026-11-24T09:00:00Z", escalated))
+	mine := b.get("/results/critical?mine=1")
+	wantAll(t, "mine", mine, http.StatusOK, "Potassium", "Calcium", "passed to Medicine on call")
+	if strings.Contains(mine.body, "Sodium") {
+		t.Errorf("the list of mine shows a review neither theirs nor passed to them")
+	}
+	a := b.post("/results/critical/r1", url.Values{"csrf": {csrf}, "version": {"1"}, "focus": {"Observation/k1/_history/1"}, "note": {"Treated"}})
+	if a.status != http.StatusSeeOther {
+		t.Fatalf("acknowledging an escalated review: %d %.1500s", a.status, a.body)
+	}
+	v, _ := s.store.Read(context.Background(), "Task", "r1")
+	if j := string(v.Resource.JSON()); v.Resource["status"] != "completed" || !strings.Contains(j, "Not acknowledged within") || !strings.Contains(j, "Treated") {
+		t.Errorf("the acknowledged review: %s", j)
+	}
+	// The result corrected meanwhile: the review asks about another
+	// version now, and the acknowledgment of the old one bounces.
+	s.put(strings.Replace(review("r3", "c1", "2026-11-24T09:00:00Z", escalated), "c1/_history/1", "c1/_history/2", 1))
+	wantAll(t, "corrected", b.post("/results/critical/r3", url.Values{"csrf": {csrf}, "version": {"1"}, "focus": {"Observation/c1/_history/1"}}),
+		http.StatusConflict, "meanwhile")
+}

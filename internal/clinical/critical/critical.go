@@ -99,7 +99,7 @@ func (r *Reviews) Hook(tx store.Tx, req access.Request, touched []access.Touched
 			continue // a first version has no review yet: the common case costs no search
 		}
 		open, err := r.search(tx, url.Values{"code": {TaskSystem + "|" + TaskCode}, "focus": {"Observation/" + v.ID},
-			"status": {openStatuses}, "_count": {"10"}})
+			"status": {OpenStatuses}, "_count": {"10"}})
 		if err != nil {
 			return nil, err
 		}
@@ -179,8 +179,9 @@ func (r *Reviews) task(tx store.Tx, v *store.Version) fhir.Resource {
 	return t
 }
 
-// openStatuses are the statuses of a review not yet done.
-const openStatuses = "requested,received,accepted,in-progress"
+// OpenStatuses are the statuses of a review not yet done (R5's Task
+// statuses of work still to do: on hold is not done).
+const OpenStatuses = "requested,received,accepted,ready,in-progress,on-hold"
 
 // IsReview reports whether task is the review of a critical result.
 func IsReview(task fhir.Resource) bool {
@@ -194,13 +195,13 @@ func IsReview(task fhir.Resource) bool {
 
 // Open reports whether a review is still to be done.
 func Open(task fhir.Resource) bool {
-	return slices.Contains(strings.Split(openStatuses, ","), str(task["status"]))
+	return slices.Contains(strings.Split(OpenStatuses, ","), str(task["status"]))
 }
 
 // Waiting says how many reviews are open in st and when the one waiting
 // longest was asked for (zero when none is), for monitoring.
 func (r *Reviews) Waiting(ctx context.Context, st store.Store) (int64, time.Time, error) {
-	q, err := search.Parse(r.Definitions, "Task", url.Values{"code": {TaskSystem + "|" + TaskCode}, "status": {openStatuses},
+	q, err := search.Parse(r.Definitions, "Task", url.Values{"code": {TaskSystem + "|" + TaskCode}, "status": {OpenStatuses},
 		"_sort": {"authored-on"}, "_count": {"1"}, "_total": {"accurate"}}, search.ParseOptions{})
 	if err != nil {
 		return 0, time.Time{}, err

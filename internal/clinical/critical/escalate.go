@@ -143,7 +143,7 @@ func (r *Reviews) Escalate(ctx context.Context, st store.Store, gate *access.Gat
 	cutoff := now.Add(-esc.After)
 	q, err := search.Parse(r.Definitions, "Task", url.Values{
 		"code":                {TaskSystem + "|" + TaskCode},
-		"status":              {openStatuses},
+		"status":              {OpenStatuses},
 		"authored-on":         {"lt" + cutoff.UTC().Format(time.RFC3339)},
 		"business-status:not": {BusinessStatusSystem + "|" + OverdueCode},
 		"_sort":               {"authored-on"},
@@ -159,22 +159,24 @@ func (r *Reviews) Escalate(ctx context.Context, st store.Store, gate *access.Gat
 		if err != nil {
 			return n, errors.Join(append(errs, err)...)
 		}
-		done := 0
 		for _, v := range res.Matches {
+			if ctx.Err() != nil {
+				return n, errors.Join(errs...)
+			}
 			ok, err := r.escalate(ctx, gate, esc, v.ID, cutoff, now)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("Task/%s: %w", v.ID, err))
 			}
 			if ok {
-				done++
+				n++
 			}
 		}
-		n += done
-		// The escalated drop out of the search: another page while this
-		// one made way (one that made none would only find the same).
-		if len(res.Matches) < escalateBatch || done == 0 || ctx.Err() != nil {
+		// On through the pages: a review that cannot be escalated
+		// (its error said) must not hold back those after it.
+		if res.Next == "" || ctx.Err() != nil {
 			return n, errors.Join(errs...)
 		}
+		q.Cursor = res.Next
 	}
 }
 
@@ -192,11 +194,19 @@ func (r *Reviews) escalate(ctx context.Context, gate *access.Gate, esc Escalatio
 			return nil, err
 		}
 		t := cur.Resource
-		asked, perr := time.Parse(time.RFC3339, str(t["authoredOn"]))
-		if !IsReview(t) || !Open(t) || IsOverdue(t) || perr != nil || !asked.Before(cutoff) {
+		if !IsReview(t) || !Open(t) || IsOverdue(t) {
 			return nil, nil
 		}
-		esc.mark(t, asked, now)
+		// Any FHIR dateTime the search took: a date alone counts from
+		// its start, as the index reads it.
+		asked, _, err := fhir.ParseDateRange(str(t["authoredOn"]))
+		if err != nil {
+			return nil, fmt.Errorf("its authoredOn: %w", err)
+		}
+		if !asked.Before(cutoff) {
+			return nil, nil
+		}
+		esc.mark(t, now)
 		v, _, err := tx.Update(t, cur.VersionID)
 		if err != nil {
 			return nil, err
@@ -213,15 +223,15 @@ func (r *Reviews) escalate(ctx context.Context, gate *access.Gate, esc Escalatio
 	return did, nil
 }
 
-// mark makes review t, asked for at asked, overdue at now.
-func (esc Escalation) mark(t fhir.Resource, asked, now time.Time) {
+// mark makes review t overdue at now.
+func (esc Escalation) mark(t fhir.Resource, now time.Time) {
 	stamp := now.UTC().Format(time.RFC3339)
 	t["businessStatus"] = map[string]any{
 		"coding": []any{map[string]any{"system": BusinessStatusSystem, "code": OverdueCode, "display": OverdueDisplay}},
 		"text":   OverdueDisplay,
 	}
 	t["lastModified"] = stamp
-	text := fmt.Sprintf("Not acknowledged within %s of being asked for (%s).", minutes(esc.After), asked.UTC().Format(time.RFC3339))
+	text := fmt.Sprintf("Not acknowledged within %s of being asked for (%s).", minutes(esc.After), str(t["authoredOn"]))
 	if esc.To != nil {
 		t["requestedPerformer"] = []any{map[string]any{"reference": map[string]any{"reference": esc.To.Reference, "display": esc.To.Display}}}
 		text += " Passed to " + esc.To.Display + "."
@@ -250,7 +260,7 @@ func minutes(d time.Duration) string {
 // Overdue says how many open reviews are marked overdue in st, for
 // monitoring.
 func (r *Reviews) Overdue(ctx context.Context, st store.Store) (int64, error) {
-	q, err := search.Parse(r.Definitions, "Task", url.Values{"code": {TaskSystem + "|" + TaskCode}, "status": {openStatuses},
+	q, err := search.Parse(r.Definitions, "Task", url.Values{"code": {TaskSystem + "|" + TaskCode}, "status": {OpenStatuses},
 		"business-status": {BusinessStatusSystem + "|" + OverdueCode}, "_count": {"1"}, "_total": {"accurate"}}, search.ParseOptions{})
 	if err != nil {
 		return 0, err

@@ -162,3 +162,46 @@ func mustQuery(t *testing.T, typ, query string) *search.Query {
 	}
 	return q
 }
+
+// Reviews whose authoredOn is a date alone (as a client may write one),
+// or that wait on hold, are escalated too; a page of them does not hold
+// back the reviews after it.
+func TestEscalateEveryOpenReview(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	var ids []string
+	err := r.st.Write(ctx, func(tx store.Tx) error {
+		for i := range 120 {
+			status := "requested"
+			if i%10 == 0 {
+				status = "on-hold"
+			}
+			task, _ := fhir.ParseResource([]byte(`{"resourceType": "Task", "status": "` + status + `", "intent": "order", "priority": "stat",
+			  "code": {"coding": [{"system": "` + critical.TaskSystem + `", "code": "` + critical.TaskCode + `"}]},
+			  "for": {"reference": "Patient/p1"}, "authoredOn": "2020-03-01"}`))
+			v, err := tx.Create(task)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, v.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat := r.do(t, http.MethodPost, "/fhir/Patient", `{"resourceType": "Patient", "name": [{"family": "Roe"}]}`)["id"].(string)
+	obs := r.do(t, http.MethodPost, "/fhir/Observation", observation(pat, "final", "HH"))["id"].(string)
+	reviews := &critical.Reviews{Definitions: spec.R5()}
+	n, err := reviews.Escalate(ctx, r.st, r.gate, critical.Escalation{After: 30 * time.Minute}, time.Now().Add(time.Hour))
+	if err != nil || n != 121 {
+		t.Fatalf("escalated %d (%v), want 121", n, err)
+	}
+	if task := r.reviews(t, obs)[0]; !critical.IsOverdue(task) {
+		t.Errorf("the review after a page of others was not escalated")
+	}
+	v, _ := r.st.Read(ctx, "Task", ids[0])
+	if !critical.IsOverdue(v.Resource) || !strings.Contains(string(mustJSON(v.Resource["note"])), "(2020-03-01)") {
+		t.Errorf("a review on hold since a date: %s", v.Resource.JSON())
+	}
+}

@@ -53,6 +53,9 @@ type criticalData struct {
 	// Mine lists only the reviews the user owns (the tests they
 	// ordered); CanFilter says the user is a practitioner who may own some.
 	Mine, CanFilter bool
+	// Hidden says how many overdue reviews are of patients the user may
+	// not see ("" when none is).
+	Hidden string
 }
 
 func (ws *Workspace) criticalResults(w http.ResponseWriter, r *http.Request) error {
@@ -114,6 +117,13 @@ func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status
 			return t
 		}
 		slices.SortStableFunc(matches, func(a, b *store.Version) int { return asked(a).Compare(asked(b)) })
+		hidden, err := ws.hiddenOverdue(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		if hidden > 0 {
+			data.Hidden = v.Locale.Plural("critical.hidden-overdue", strconv.FormatInt(hidden, 10))
+		}
 		for i, t := range matches {
 			if i == criticalLimit {
 				data.More = true
@@ -152,6 +162,23 @@ func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status
 	}
 	ws.render(w, status, "critical", v)
 	return nil
+}
+
+// hiddenOverdue counts the overdue reviews the user may not see (a
+// patient's Consent, a role limited to some patients): the EMR passed
+// them on, and a covering clinician must know that some wait where they
+// cannot look. Only the number is told, never whose they are.
+func (ws *Workspace) hiddenOverdue(ctx context.Context, st store.Store) (int64, error) {
+	reviews := &critical.Reviews{Definitions: ws.Definitions}
+	all, err := reviews.Overdue(ctx, ws.Store)
+	if err != nil || all == 0 {
+		return 0, err
+	}
+	seen, err := reviews.Overdue(ctx, st)
+	if err != nil {
+		return 0, err
+	}
+	return max(all-seen, 0), nil
 }
 
 // performerLimit bounds the teams and roles a practitioner's list looks

@@ -82,10 +82,23 @@ func TestCriticalResultsRespectConsent(t *testing.T) {
 	if strings.Contains(page.body, "GARC") || strings.Contains(page.body, "Potassium") {
 		t.Errorf("the list shows a patient whose consent keeps them from this clinician")
 	}
-	if a := b.post("/results/critical/review-1", url.Values{"csrf": {csrfOf(t, page.body)}, "version": {"1"}}); a.status < 400 {
+	if strings.Contains(page.body, "more critical result") {
+		t.Errorf("a review not yet overdue is told of as hidden")
+	}
+	// Overdue: the clinician is told that one waits where they cannot
+	// look, and nothing of whose it is.
+	v, _ := s.store.Read(context.Background(), "Task", "review-1")
+	v.Resource["businessStatus"] = map[string]any{"coding": []any{map[string]any{"system": critical.BusinessStatusSystem, "code": critical.OverdueCode}}}
+	s.put(string(v.Resource.JSON()))
+	page = b.get("/results/critical")
+	wantAll(t, "hidden overdue", page, http.StatusOK, "1 more critical result is overdue for a patient whose record you may not see")
+	if strings.Contains(page.body, "GARC") || strings.Contains(page.body, "Potassium") {
+		t.Errorf("the list shows a patient whose consent keeps them from this clinician")
+	}
+	if a := b.post("/results/critical/review-1", url.Values{"csrf": {csrfOf(t, page.body)}, "version": {"2"}}); a.status < 400 {
 		t.Errorf("acknowledging a hidden review: %d", a.status)
 	}
-	if v, _ := s.store.Read(context.Background(), "Task", "review-1"); v.Resource["status"] != "requested" {
+	if v, _ := s.store.Read(context.Background(), "Task", "review-1"); v.Resource["status"] != "requested" || v.VersionID != 2 {
 		t.Errorf("the hidden review was changed: %v", v.Resource["status"])
 	}
 }

@@ -181,6 +181,64 @@ func (ws *Workspace) hiddenOverdue(ctx context.Context, st store.Store) (int64, 
 	return max(all-seen, 0), nil
 }
 
+// criticalBadge is the layout's count of the open reviews the signed-in
+// practitioner answers for: of the tests they ordered, and passed to
+// them, their teams or their roles. It is a number, no patient's data,
+// so reading it is not audited; the gate's limits apply as for the list.
+// A failure leaves the count out, and is logged.
+func (ws *Workspace) criticalBadge(r *http.Request, l *Locale) string {
+	ctx := r.Context()
+	p := access.PrincipalFrom(ctx)
+	if p == nil || !strings.HasPrefix(p.FHIRUser, "Practitioner/") {
+		return ""
+	}
+	st := ws.Gate.Guard(ctx, ws.Store)
+	refs, _, err := ws.performerRefs(ctx, st, p.FHIRUser)
+	seen := map[string]bool{}
+	overdue := 0
+	for _, by := range [][2]string{{"owner", p.FHIRUser}, {"requestedperformer-reference", strings.Join(refs, ",")}} {
+		if err != nil {
+			break
+		}
+		var q *search.Query
+		q, err = search.Parse(ws.Definitions, "Task", url.Values{"code": {critical.TaskSystem + "|" + critical.TaskCode},
+			"status": {critical.OpenStatuses}, by[0]: {by[1]}, "_count": {strconv.Itoa(badgeLimit)}}, search.ParseOptions{})
+		if err != nil {
+			break
+		}
+		var res *store.SearchResult
+		if res, err = st.Search(ctx, q); err != nil {
+			break
+		}
+		for _, t := range res.Matches {
+			if !seen[t.ID] {
+				seen[t.ID] = true
+				if critical.IsOverdue(t.Resource) {
+					overdue++
+				}
+			}
+		}
+	}
+	if err != nil {
+		if !fhir.IsKind(err, fhir.KindForbidden) {
+			ws.Logger.Warn("counting the critical results a practitioner answers for", "user", p.User, "error", err)
+		}
+		return ""
+	}
+	if len(seen) == 0 {
+		return ""
+	}
+	text := l.Count("critical.badge-yours", len(seen))
+	if overdue > 0 {
+		text += ", " + l.Count("critical.badge-overdue", overdue)
+	}
+	return text
+}
+
+// badgeLimit bounds what the badge counts per search ("100 yours" at
+// most from each).
+const badgeLimit = 100
+
 // performerLimit bounds the teams and roles a practitioner's list looks
 // in for the reviews passed to them.
 const performerLimit = 100

@@ -134,9 +134,12 @@ func TestCriticalResultsMine(t *testing.T) {
 	if strings.Index(mine.body, "Calcium") > strings.Index(mine.body, "Potassium") {
 		t.Errorf("the overdue review is not first")
 	}
-	if strings.Count(mine.body, "OVERDUE") != 1 {
-		t.Errorf("%d reviews shown overdue, want 1", strings.Count(mine.body, "OVERDUE"))
+	if n := strings.Count(mine.body, "OVERDUE: not acknowledged"); n != 1 {
+		t.Errorf("%d reviews shown overdue, want 1", n)
 	}
+	// Every page's menu counts what dr3 answers for: r1, theirs, and r3,
+	// passed to them, overdue.
+	wantAll(t, "badge", b.get("/"), http.StatusOK, `href="/results/critical?mine=1">Critical results <strong class="badge">(2 yours, 1 OVERDUE)</strong>`)
 }
 
 // Escalation between showing the list and acknowledging does not bounce

@@ -131,7 +131,7 @@ func newBenchWorkspace(tb testing.TB) (string, *http.Client, *sqlstore.DB) {
 	ws.Register(mux)
 	srv := httptest.NewServer(mux)
 	tb.Cleanup(srv.Close)
-	if _, err := accounts.Add(context.Background(), "dr1", "physician", auth.AddOptions{Password: pw}); err != nil {
+	if _, err := accounts.Add(context.Background(), "dr1", "physician", auth.AddOptions{Password: pw, FHIRUser: "Practitioner/dr1"}); err != nil {
 		tb.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)

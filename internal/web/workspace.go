@@ -214,6 +214,19 @@ type view struct {
 	Locales     []*Locale
 	Path        string
 	Data        any
+	// badge counts the critical results the user answers for, once the
+	// layout asks (CriticalBadge).
+	badge func() string
+}
+
+// CriticalBadge says how many critical results the signed-in
+// practitioner answers for wait, and how many of them are overdue ("" for
+// none, or a user who is no practitioner).
+func (v *view) CriticalBadge() string {
+	if v.badge == nil {
+		return ""
+	}
+	return v.badge()
 }
 
 // idleLead is how long before the idle time-out the warning shows: two
@@ -239,6 +252,7 @@ func (ws *Workspace) view(r *http.Request, titleKey string) *view {
 	if _, csrf, ok := SignedIn(r); ok {
 		v.CSRF = csrf
 	}
+	v.badge = func() string { return ws.criticalBadge(r, l) }
 	return v
 }
 

@@ -167,7 +167,7 @@ func TestBrowserChart(t *testing.T) {
 	put(t, s, okafor)
 	put(t, s, adaRecord...)
 	b := newBrowser(t, s)
-	b.signIn("doc", addUser(t, dir, "doc", "physician"))
+	b.signIn("doc", addUser(t, dir, "doc", "physician", "--fhir-user", "Practitioner/doc"))
 
 	t.Run("duplicate registration", func(t *testing.T) {
 		b.t = t
@@ -220,14 +220,17 @@ func TestBrowserChart(t *testing.T) {
 
 	t.Run("critical result", func(t *testing.T) {
 		b.t = t
-		// A laboratory's critical potassium, written through the API: it
-		// asks for a review, listed with the patient and the result.
+		// A laboratory's critical potassium, written through the API, of
+		// a test doc ordered: it asks doc for a review, counted in every
+		// page's menu and listed with the patient and the result.
+		put(t, s, `{"resourceType":"ServiceRequest","id":"sr-crit","status":"active","intent":"order","subject":{"reference":"Patient/ada"},`+
+			`"code":{"concept":{"coding":[{"system":"http://loinc.org","code":"2823-3"}]}},"requester":{"reference":"Practitioner/doc","display":"Dr Doc"}}`)
 		put(t, s, observation("k-crit", "laboratory", "2026-11-24T07:30:00Z", "2823-3", "Potassium",
-			`"valueQuantity":{"value":6.9,"unit":"mmol/L","system":"http://unitsofmeasure.org","code":"mmol/L"},`+
+			`"basedOn":[{"reference":"ServiceRequest/sr-crit"}],`+`"valueQuantity":{"value":6.9,"unit":"mmol/L","system":"http://unitsofmeasure.org","code":"mmol/L"},`+
 				`"referenceRange":[{"low":{"value":3.5,"unit":"mmol/L"},"high":{"value":5.1,"unit":"mmol/L"}}],`+
 				`"interpretation":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation","code":"HH"}]}]`))
 		b.visit("/")
-		b.follow("Critical results")
+		b.follow("Critical results (1 for you)")
 		row := b.see(`//table//tr[contains(., "Potassium")]`)
 		for _, want := range []string{"LOVELACE, Ada", "6.9 mmol/L", "HH"} {
 			if !strings.Contains(row, want) {

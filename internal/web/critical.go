@@ -235,7 +235,7 @@ func (ws *Workspace) criticalBadge(r *http.Request, l *Locale) string {
 	return text
 }
 
-// badgeLimit bounds what the badge counts per search ("100 yours" at
+// badgeLimit bounds what the badge counts per search ("100 for you" at
 // most from each).
 const badgeLimit = 100
 

@@ -139,7 +139,7 @@ func TestCriticalResultsMine(t *testing.T) {
 	}
 	// Every page's menu counts what dr3 answers for: r1, theirs, and r3,
 	// passed to them, overdue.
-	wantAll(t, "badge", b.get("/"), http.StatusOK, `href="/results/critical?mine=1">Critical results <strong class="badge">(2 yours, 1 OVERDUE)</strong>`)
+	wantAll(t, "badge", b.get("/"), http.StatusOK, `href="/results/critical?mine=1">Critical results <strong class="badge">(2 for you, 1 OVERDUE)</strong>`)
 }
 
 // Escalation between showing the list and acknowledging does not bounce

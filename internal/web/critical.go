@@ -129,7 +129,7 @@ func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status
 				data.More = true
 				break
 			}
-			row := criticalRow{Task: t.ID, Version: strconv.FormatInt(t.VersionID, 10), Focus: str(asMap(t.Resource["focus"]), "reference"), Owner: str(asMap(t.Resource["owner"]), "display"),
+			row := criticalRow{Task: t.ID, Version: strconv.FormatInt(t.VersionID, 10), Owner: str(asMap(t.Resource["owner"]), "display"),
 				Since: v.dateTimeText(str(t.Resource, "authoredOn")), Overdue: critical.IsOverdue(t.Resource)}
 			for _, p := range asList(t.Resource["requestedPerformer"]) {
 				row.PassedTo = str(asMap(asMap(p)["reference"]), "display")
@@ -164,19 +164,40 @@ func (ws *Workspace) criticalPage(w http.ResponseWriter, r *http.Request, status
 	return nil
 }
 
-// hiddenOverdue counts the overdue reviews the user may not see (a
-// patient's Consent, a role limited to some patients): the EMR passed
-// them on, and a covering clinician must know that some wait where they
-// cannot look. Only the number is told, never whose they are.
+// hiddenOverdue counts the overdue reviews the user may not act on: of
+// patients they may not see (a Consent, a role limited to some patients),
+// or whose result they may not see (a Consent about Observations). The
+// EMR passed them on, and a covering clinician must know that some wait
+// where they cannot look. Only the number is told, never whose they are,
+// and only to staff (a patient is told nothing of others).
 func (ws *Workspace) hiddenOverdue(ctx context.Context, st store.Store) (int64, error) {
+	if p := access.PrincipalFrom(ctx); p == nil || p.Patient != "" {
+		return 0, nil
+	}
 	reviews := &critical.Reviews{Definitions: ws.Definitions}
 	all, err := reviews.Overdue(ctx, ws.Store)
 	if err != nil || all == 0 {
 		return 0, err
 	}
-	seen, err := reviews.Overdue(ctx, st)
+	q, err := search.Parse(ws.Definitions, "Task", url.Values{"code": {critical.TaskSystem + "|" + critical.TaskCode},
+		"status": {critical.OpenStatuses}, "business-status": {critical.BusinessStatusSystem + "|" + critical.OverdueCode},
+		"_count": {strconv.Itoa(store.MaxPageSize)}}, search.ParseOptions{})
 	if err != nil {
 		return 0, err
+	}
+	res, err := st.Search(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	var seen int64
+	for _, t := range res.Matches {
+		obs, err := ws.focusOf(ctx, st, t.Resource)
+		if err != nil {
+			return 0, err
+		}
+		if obs != nil {
+			seen++
+		}
 	}
 	return max(all-seen, 0), nil
 }
@@ -244,8 +265,9 @@ const badgeLimit = 100
 const performerLimit = 100
 
 // performerRefs lists who a review passed to practitioner me is passed
-// to: me, the active CareTeams me takes part in and me's active
-// PractitionerRoles (those the user may see), with what was read.
+// to: me, the active CareTeams of no one patient me takes part in (on
+// call, a ward) and me's active PractitionerRoles (those the user may
+// see), with what was read.
 func (ws *Workspace) performerRefs(ctx context.Context, st store.Store, me string) ([]string, []access.Touched, error) {
 	refs := []string{me}
 	var touched []access.Touched
@@ -253,7 +275,9 @@ func (ws *Workspace) performerRefs(ctx context.Context, st store.Store, me strin
 		typ    string
 		params url.Values
 	}{
-		{"CareTeam", url.Values{"participant": {me}, "status": {"active"}}},
+		// Teams of no one patient (on call, a ward): a patient's own
+		// care team is not who reviews are passed to.
+		{"CareTeam", url.Values{"participant": {me}, "status": {"active"}, "subject:missing": {"true"}}},
 		{"PractitionerRole", url.Values{"practitioner": {me}, "active": {"true"}}},
 	} {
 		s.params.Set("_count", strconv.Itoa(performerLimit))
@@ -309,7 +333,6 @@ func (ws *Workspace) acknowledgeCritical(w http.ResponseWriter, r *http.Request)
 	r.ParseForm()
 	version, _ := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
 	note := strings.TrimSpace(r.PostFormValue("note"))
-	focus := r.PostFormValue("focus")
 	if len(note) > 1000 {
 		return ws.criticalPage(w, r, http.StatusBadRequest, &criticalData{Error: l.T("critical.note-too-long")})
 	}
@@ -324,11 +347,17 @@ func (ws *Workspace) acknowledgeCritical(w http.ResponseWriter, r *http.Request)
 			return nil, fhir.Errorf(fhir.KindNotFound, "Task/%s is not the review of a critical result", id)
 		}
 		// A review changed since the page was shown is still
-		// acknowledged when it is open and asks about the same result
-		// (escalation marked it overdue meanwhile); a corrected result
-		// or a review someone else did is not.
-		if !critical.Open(t) || (cur.VersionID != version && (focus == "" || str(asMap(t["focus"]), "reference") != focus)) {
+		// acknowledged when it is open and only an escalation changed
+		// it (marked it overdue, passed it on); a corrected result, a
+		// review someone else did or reopened, is not.
+		if !critical.Open(t) {
 			return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
+		}
+		if cur.VersionID != version {
+			shown, err := ws.Store.VRead(r.Context(), "Task", id, version)
+			if err != nil || !critical.OnlyEscalated(shown.Resource, t) {
+				return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
+			}
 		}
 		t["status"] = "completed"
 		t["lastModified"] = now.Format(time.RFC3339)

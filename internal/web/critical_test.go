@@ -181,7 +181,7 @@ func TestCriticalResultsEscalated(t *testing.T) {
 	if strings.Contains(mine.body, "Sodium") {
 		t.Errorf("the list of mine shows a review neither theirs nor passed to them")
 	}
-	a := b.post("/results/critical/r1", url.Values{"csrf": {csrf}, "version": {"1"}, "focus": {"Observation/k1/_history/1"}, "note": {"Treated"}})
+	a := b.post("/results/critical/r1", url.Values{"csrf": {csrf}, "version": {"1"}, "note": {"Treated"}})
 	if a.status != http.StatusSeeOther {
 		t.Fatalf("acknowledging an escalated review: %d %.1500s", a.status, a.body)
 	}
@@ -192,6 +192,11 @@ func TestCriticalResultsEscalated(t *testing.T) {
 	// The result corrected meanwhile: the review asks about another
 	// version now, and the acknowledgment of the old one bounces.
 	s.put(strings.Replace(review("r3", "c1", "2026-11-24T09:00:00Z", escalated), "c1/_history/1", "c1/_history/2", 1))
-	wantAll(t, "corrected", b.post("/results/critical/r3", url.Values{"csrf": {csrf}, "version": {"1"}, "focus": {"Observation/c1/_history/1"}}),
+	wantAll(t, "corrected", b.post("/results/critical/r3", url.Values{"csrf": {csrf}, "version": {"1"}}),
 		http.StatusConflict, "meanwhile")
+	// Acknowledged by someone else, then reopened: the page shown before
+	// both does not complete it again.
+	s.put(review("r2", "n1", "2026-11-24T08:00:00+05:00", `, "note": [{"text": "Called the patient"}]`))
+	s.put(strings.Replace(review("r2", "n1", "2026-11-24T08:00:00+05:00", `, "note": [{"text": "Called the patient"}, {"text": "REOPENED: the wrong patient was called"}]`), `"status": "requested"`, `"status": "in-progress"`, 1))
+	wantAll(t, "reopened", b.post("/results/critical/r2", url.Values{"csrf": {csrf}, "version": {"1"}}), http.StatusConflict, "meanwhile")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -221,6 +222,40 @@ func (r *Reviews) escalate(ctx context.Context, gate *access.Gate, esc Escalatio
 		return false, err
 	}
 	return did, nil
+}
+
+// OnlyEscalated reports whether review later differs from earlier only
+// by what escalations write (businessStatus, requestedPerformer,
+// lastModified, and their notes added at the end): an acknowledgment of
+// earlier still holds for later.
+func OnlyEscalated(earlier, later fhir.Resource) bool {
+	strip := func(t fhir.Resource, notes int) (map[string]any, []any) {
+		c := fhir.CloneValue(map[string]any(t)).(map[string]any)
+		for _, k := range []string{"meta", "businessStatus", "requestedPerformer", "lastModified"} {
+			delete(c, k)
+		}
+		all := slice(c["note"])
+		delete(c, "note")
+		return c, all[min(notes, len(all)):]
+	}
+	before := len(slice(earlier["note"]))
+	a, _ := strip(earlier, before)
+	b, added := strip(later, before)
+	notes := slice(later["note"])
+	if !reflect.DeepEqual(a, b) || len(notes) < before {
+		return false
+	}
+	for i, n := range slice(earlier["note"]) {
+		if !reflect.DeepEqual(n, notes[i]) {
+			return false
+		}
+	}
+	for _, n := range added {
+		if str(mapOf(n)["authorString"]) != EscalationAgent {
+			return false
+		}
+	}
+	return true
 }
 
 // mark makes review t overdue at now.

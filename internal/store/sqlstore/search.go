@@ -242,7 +242,9 @@ func (p *searchPlan) where(b *sqlBuilder, q *search.Query) (string, error) {
 			return "", invalid("unknown compartment %s", c.Type)
 		}
 		ids := append([]string{c.ID}, q.MoreCompartments...)
-		if len(p.types) == 1 {
+		// (An id longer than an index key could match another's rows:
+		// only idx_compartment holds it whole. No valid id is.)
+		if len(p.types) == 1 && !slices.ContainsFunc(ids, func(id string) bool { return indexKey(id) != id }) {
 			conds = append(conds, compartmentOfType(b, c.Type, ids, p.types[0]))
 		} else {
 			conds = append(conds, "k.rid IN (SELECT cm.rid FROM idx_compartment cm WHERE cm.comp_type = "+b.arg(c.Type)+

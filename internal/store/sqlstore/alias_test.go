@@ -5,10 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/search"
-	"github.com/emr-project/emr/internal/store"
 )
 
 func TestAliases(t *testing.T) {
@@ -36,21 +34,7 @@ func TestAliasSearch(t *testing.T) {
 			"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"A"}]},"valueQuantity":{"value":7}}]}`,
 		"o3": `{"resourceType":"Observation","id":"o3","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"C"}]}}`,
 	}
-	err := db.Write(ctx, func(tx store.Tx) error {
-		for _, id := range []string{"o1", "o2", "o3"} {
-			res, err := fhir.ParseResource([]byte(obs[id]))
-			if err != nil {
-				return err
-			}
-			if _, _, err := tx.Update(res, 0); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	putJSON(t, db, obs["o1"], obs["o2"], obs["o3"])
 	codeA := search.Value{Raw: "http://loinc.org|A", System: "http://loinc.org", Code: "A", HasSystem: true}
 	gt6 := search.Value{Raw: "gt6", Prefix: "gt", Number: 6, Low: 5.95, High: 6.05}
 	lt6 := search.Value{Raw: "lt6", Prefix: "lt", Number: 6, Low: 5.95, High: 6.05}

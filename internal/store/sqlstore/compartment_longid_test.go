@@ -22,24 +22,9 @@ func TestCompartmentLongIDs(t *testing.T) {
 			db := open(t)
 			ctx := context.Background()
 			long := strings.Repeat("a", 1000)
-			err := db.Write(ctx, func(tx store.Tx) error {
-				for _, s := range []string{
-					`{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/` + long + `1"}}`,
-					`{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/` + long + `2"}}`,
-				} {
-					res, err := fhir.ParseResource([]byte(s))
-					if err != nil {
-						return err
-					}
-					if _, _, err := tx.Update(res, 0); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			putJSON(t, db,
+				`{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/`+long+`1"}}`,
+				`{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/`+long+`2"}}`)
 			ref := &search.CompartmentRef{Type: "Patient", ID: long + "1"}
 			ids := func(q *search.Query) []string {
 				res, err := db.Search(ctx, q)
@@ -59,5 +44,25 @@ func TestCompartmentLongIDs(t *testing.T) {
 				t.Errorf("compartment of every type: %v; of Observation: %v", all, typed)
 			}
 		})
+	}
+}
+
+// putJSON writes resources (JSON, with their ids) in one transaction.
+func putJSON(t testing.TB, db *DB, resources ...string) {
+	t.Helper()
+	err := db.Write(context.Background(), func(tx store.Tx) error {
+		for _, s := range resources {
+			res, err := fhir.ParseResource([]byte(s))
+			if err != nil {
+				return err
+			}
+			if _, _, err := tx.Update(res, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

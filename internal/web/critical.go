@@ -181,7 +181,7 @@ func (ws *Workspace) hiddenOverdue(ctx context.Context, st store.Store) (int64, 
 	}
 	q, err := search.Parse(ws.Definitions, "Task", url.Values{"code": {critical.TaskSystem + "|" + critical.TaskCode},
 		"status": {critical.OpenStatuses}, "business-status": {critical.BusinessStatusSystem + "|" + critical.OverdueCode},
-		"_count": {strconv.Itoa(store.MaxPageSize)}}, search.ParseOptions{})
+		"_count": {strconv.Itoa(hiddenCheckLimit)}, "_total": {"accurate"}}, search.ParseOptions{})
 	if err != nil {
 		return 0, err
 	}
@@ -189,17 +189,31 @@ func (ws *Workspace) hiddenOverdue(ctx context.Context, st store.Store) (int64, 
 	if err != nil {
 		return 0, err
 	}
-	var seen int64
+	// Tasks the user may not see, by count; of those they may, the
+	// first hiddenCheckLimit are looked at for a result withheld.
+	hidden := all - res.Total
 	for _, t := range res.Matches {
 		obs, err := ws.focusOf(ctx, st, t.Resource)
 		if err != nil {
 			return 0, err
 		}
-		if obs != nil {
-			seen++
+		if obs == nil && !ws.gone(ctx, t.Resource) {
+			hidden++
 		}
 	}
-	return max(all-seen, 0), nil
+	return max(hidden, 0), nil
+}
+
+// hiddenCheckLimit bounds the overdue reviews whose result hiddenOverdue
+// reads: the count never says more are hidden than are.
+const hiddenCheckLimit = 100
+
+// gone reports whether the result review task asks about no longer
+// exists for anyone (deleted): such a review is not hidden from the user.
+func (ws *Workspace) gone(ctx context.Context, task fhir.Resource) bool {
+	id, _, _ := strings.Cut(strings.TrimPrefix(str(asMap(task["focus"]), "reference"), "Observation/"), "/")
+	_, err := ws.Store.Read(ctx, "Observation", id)
+	return fhir.IsKind(err, fhir.KindNotFound) || fhir.IsKind(err, fhir.KindGone)
 }
 
 // criticalBadge is the layout's count of the open reviews the signed-in
@@ -277,7 +291,7 @@ func (ws *Workspace) performerRefs(ctx context.Context, st store.Store, me strin
 	}{
 		// Teams of no one patient (on call, a ward): a patient's own
 		// care team is not who reviews are passed to.
-		{"CareTeam", url.Values{"participant": {me}, "status": {"active"}, "subject:missing": {"true"}}},
+		{"CareTeam", url.Values{"participant": {me}, "status": {"active"}, "patient:missing": {"true"}}},
 		{"PractitionerRole", url.Values{"practitioner": {me}, "active": {"true"}}},
 	} {
 		s.params.Set("_count", strconv.Itoa(performerLimit))
@@ -354,8 +368,26 @@ func (ws *Workspace) acknowledgeCritical(w http.ResponseWriter, r *http.Request)
 			return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
 		}
 		if cur.VersionID != version {
-			shown, err := ws.Store.VRead(r.Context(), "Task", id, version)
-			if err != nil || !critical.OnlyEscalated(shown.Resource, t) {
+			// Every step since, not only the ends: a review done and
+			// reopened (its content restored) in between is not taken.
+			if version < 1 || version > cur.VersionID || cur.VersionID-version > 20 {
+				return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
+			}
+			prev, err := ws.Store.VRead(r.Context(), "Task", id, version)
+			for n := version + 1; err == nil && n <= cur.VersionID; n++ {
+				next := cur
+				if n < cur.VersionID {
+					next, err = ws.Store.VRead(r.Context(), "Task", id, n)
+					if err != nil {
+						break
+					}
+				}
+				if !critical.OnlyEscalated(prev.Resource, next.Resource) {
+					err = fhir.Errorf(fhir.KindConflict, "changed")
+				}
+				prev = next
+			}
+			if err != nil {
 				return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
 			}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emr-project/emr/internal/auth"
 	"github.com/emr-project/emr/internal/clinical/critical"
+	"github.com/emr-project/emr/internal/store"
 )
 
 func reviewOf(id, obs, authoredOn, extra string) string {
@@ -204,4 +205,106 @@ func TestCriticalMineOnCallAmongManyTeams(t *testing.T) {
 	if body := b.get("/results/critical?mine=1").body; !strings.Contains(body, "Potassium") {
 		t.Errorf("the on-call team's overdue review is missing from dr6's own list (101st CareTeam)")
 	}
+}
+
+// Page shown at v1; B acknowledged (v2); someone reopened it by restoring
+// v1's content (v3, an "undo" PUT of the earlier version); the escalation
+// ran (v4). A's stale acknowledgment of v1 is refused: every step since
+// v1 is looked at, not only the ends.
+func TestCriticalAckAfterAckAndRevertRefused(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose, critObs("k1", "Potassium"), reviewOf("r1", "k1", "2026-11-22T08:00:00Z", ""))
+	a := s.practitioner("dra")
+	pageA := a.get("/results/critical")
+	v1, _ := s.store.Read(context.Background(), "Task", "r1")
+	orig := string(v1.Resource.JSON())
+	b := s.practitioner("drb")
+	pageB := b.get("/results/critical")
+	if r := b.post("/results/critical/r1", url.Values{"csrf": {csrfOf(t, pageB.body)}, "version": {"1"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("B: %d", r.status)
+	}
+	s.put(orig) // reopened: v1's content back
+	// escalated
+	s.put(escalatedJSON(t, s, "r1"))
+	r := a.post("/results/critical/r1", url.Values{"csrf": {csrfOf(t, pageA.body)}, "version": {"1"}})
+	if r.status != http.StatusConflict {
+		t.Errorf("stale v1 acknowledgment taken after B's acknowledgment and a reopening (v2 completed): %d", r.status)
+	}
+}
+
+// More than store.MaxPageSize overdue reviews, all visible: the page says
+// none is hidden.
+func TestCriticalHiddenCountOverPageSize(t *testing.T) {
+	s := newWorkspaceSite(t)
+	res := []string{jose}
+	for i := 0; i < store.MaxPageSize+5; i++ {
+		res = append(res, critObs(fmt.Sprintf("k%d", i), "Potassium"), reviewOf(fmt.Sprintf("r%d", i), fmt.Sprintf("k%d", i), "2026-11-22T08:00:00Z", overdueExtra))
+	}
+	s.put(res...)
+	b := s.practitioner("dr1")
+	page := b.get("/results/critical")
+	if strings.Contains(page.body, "more critical result") {
+		i := strings.Index(page.body, "more critical result")
+		t.Errorf("all %d overdue reviews are visible to dr1, yet: %q", store.MaxPageSize+5, page.body[max(0, i-80):i+60])
+	}
+}
+
+// The result of an overdue review was deleted: it is not hidden from the
+// user (it is gone for everyone).
+func TestCriticalHiddenCountDeletedResult(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose, critObs("k1", "Potassium"), strings.Replace(reviewOf("r1", "k1", "2026-11-22T08:00:00Z", overdueExtra), "/_history/1", "", 1))
+	if err := s.store.Write(context.Background(), func(tx store.Tx) error { _, err := tx.Delete("Observation", "k1", 0); return err }); err != nil {
+		t.Fatal(err)
+	}
+	b := s.practitioner("dr1")
+	page := b.get("/results/critical")
+	t.Logf("listed: %v; hidden message: %v", strings.Contains(page.body, "Potassium"), strings.Contains(page.body, "more critical result"))
+	if strings.Contains(page.body, "more critical result") {
+		t.Errorf("a review whose result was deleted is told as one of a patient whose record dr1 may not see")
+	}
+}
+
+// The on-call team is a CareTeam whose subject is a Group (a ward's
+// patients), not one patient: a member's own list holds what was passed to it.
+func TestCriticalMineCareTeamOfGroup(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose, `{"resourceType":"Group","id":"ward5","type":"person","membership":"definitional"}`,
+		`{"resourceType": "CareTeam", "id": "oncall", "status": "active", "name": "Ward 5 on call", "subject": {"reference": "Group/ward5"},
+	  "participant": [{"member": {"reference": "Practitioner/dr3"}}]}`, critObs("k1", "Potassium"), reviewOf("r1", "k1", "2026-11-22T08:00:00Z", `,
+	  "owner": {"reference": "Practitioner/other"},
+	  "businessStatus": {"coding": [{"system": "`+critical.BusinessStatusSystem+`", "code": "`+critical.OverdueCode+`"}]},
+	  "requestedPerformer": [{"reference": {"reference": "CareTeam/oncall", "display": "Ward 5 on call"}}]`))
+	b := s.practitioner("dr3")
+	if body := b.get("/results/critical?mine=1").body; !strings.Contains(body, "Potassium") {
+		t.Errorf("an overdue review passed to dr3's ward team (subject Group, no one patient) is not in dr3's own list")
+	}
+}
+
+// Malformed or impossible versions are refused.
+func TestCriticalAckBadVersions(t *testing.T) {
+	s := newWorkspaceSite(t)
+	s.put(jose, critObs("k1", "Potassium"), reviewOf("r1", "k1", "2026-11-22T08:00:00Z", ""), reviewOf("r2", "k1", "2026-11-22T08:00:00Z", ""))
+	s.put(escalatedJSON(t, s, "r1"))
+	a := s.practitioner("dra")
+	page := a.get("/results/critical")
+	for _, ver := range []string{"", "0", "-1", "3", "abc", "1.0", "99999999999999999999"} {
+		r := a.post("/results/critical/r1", url.Values{"csrf": {csrfOf(t, page.body)}, "version": {ver}})
+		if r.status != http.StatusConflict {
+			t.Errorf("version %q: %d", ver, r.status)
+		}
+	}
+}
+
+// escalatedJSON is review id as an escalation leaves it: marked overdue,
+// with the escalation's note.
+func escalatedJSON(t *testing.T, s *workspaceSite, id string) string {
+	t.Helper()
+	v, err := s.store.Read(context.Background(), "Task", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Resource["businessStatus"] = map[string]any{"coding": []any{map[string]any{"system": critical.BusinessStatusSystem, "code": critical.OverdueCode}}}
+	v.Resource["note"] = append(asList(v.Resource["note"]), map[string]any{"authorString": critical.EscalationAgent, "text": "Not acknowledged within 30 minutes."})
+	return string(v.Resource.JSON())
 }

@@ -91,7 +91,7 @@ func TestCriticalResultsRespectConsent(t *testing.T) {
 	v.Resource["businessStatus"] = map[string]any{"coding": []any{map[string]any{"system": critical.BusinessStatusSystem, "code": critical.OverdueCode}}}
 	s.put(string(v.Resource.JSON()))
 	page = b.get("/results/critical")
-	wantAll(t, "hidden overdue", page, http.StatusOK, "1 more critical result is overdue for a patient whose record you may not see")
+	wantAll(t, "hidden overdue", page, http.StatusOK, "1 more critical result is overdue where you may not look")
 	if strings.Contains(page.body, "GARC") || strings.Contains(page.body, "Potassium") {
 		t.Errorf("the list shows a patient whose consent keeps them from this clinician")
 	}

@@ -245,6 +245,13 @@ func OnlyEscalated(earlier, later fhir.Resource) bool {
 	if !reflect.DeepEqual(a, b) || len(notes) < before {
 		return false
 	}
+	// What an escalation changes, it changes once: from not overdue to
+	// overdue, and passed on then.
+	for _, k := range []string{"businessStatus", "requestedPerformer"} {
+		if !reflect.DeepEqual(earlier[k], later[k]) && (IsOverdue(earlier) || !IsOverdue(later)) {
+			return false
+		}
+	}
 	for i, n := range slice(earlier["note"]) {
 		if !reflect.DeepEqual(n, notes[i]) {
 			return false

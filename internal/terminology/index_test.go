@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/sqlstore"
+	"github.com/emr-project/emr/internal/store/storetest"
 )
 
 const snomedFragment = `{"resourceType":"CodeSystem","id":"sct","url":"http://snomed.info/sct","name":"SNOMED_CT","title":"SNOMED CT","status":"active","content":"fragment",
@@ -27,21 +27,7 @@ const rxnormFragment = `{"resourceType":"CodeSystem","id":"rx","url":"http://www
 
 func put(t *testing.T, st store.Store, bodies ...string) {
 	t.Helper()
-	err := st.Write(context.Background(), func(tx store.Tx) error {
-		for _, b := range bodies {
-			res, err := fhir.ParseResource([]byte(b))
-			if err != nil {
-				return err
-			}
-			if _, _, err := tx.Update(res, 0); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storetest.PutJSON(t, st, bodies...)
 }
 
 func codes(cs []Concept) string {

@@ -12,12 +12,12 @@ import (
 	"github.com/emr-project/emr/internal/access"
 	"github.com/emr-project/emr/internal/audit"
 	"github.com/emr-project/emr/internal/auth"
-	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/mpi"
 	"github.com/emr-project/emr/internal/search"
 	"github.com/emr-project/emr/internal/store"
 	"github.com/emr-project/emr/internal/store/sqlstore"
+	"github.com/emr-project/emr/internal/store/storetest"
 	"github.com/emr-project/emr/internal/terminology"
 )
 
@@ -61,21 +61,7 @@ func newWorkspaceSite(t testing.TB) *workspaceSite {
 // put stores resources as they are, with their ids.
 func (s *workspaceSite) put(resources ...string) {
 	s.t.Helper()
-	err := s.store.Write(context.Background(), func(tx store.Tx) error {
-		for _, body := range resources {
-			res, err := fhir.ParseResource([]byte(body))
-			if err != nil {
-				return err
-			}
-			if _, _, err := tx.Update(res, 0); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	storetest.PutJSON(s.t, s.store, resources...)
 }
 
 // signedIn returns a browser signed in as a new user of role.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emr-project/emr/internal/fhir/spec"
 	"github.com/emr-project/emr/internal/search"
+	"github.com/emr-project/emr/internal/store/storetest"
 )
 
 func TestAliases(t *testing.T) {
@@ -34,7 +35,7 @@ func TestAliasSearch(t *testing.T) {
 			"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"A"}]},"valueQuantity":{"value":7}}]}`,
 		"o3": `{"resourceType":"Observation","id":"o3","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"C"}]}}`,
 	}
-	putJSON(t, db, obs["o1"], obs["o2"], obs["o3"])
+	storetest.PutJSON(t, db, obs["o1"], obs["o2"], obs["o3"])
 	codeA := search.Value{Raw: "http://loinc.org|A", System: "http://loinc.org", Code: "A", HasSystem: true}
 	gt6 := search.Value{Raw: "gt6", Prefix: "gt", Number: 6, Low: 5.95, High: 6.05}
 	lt6 := search.Value{Raw: "lt6", Prefix: "lt", Number: 6, Low: 5.95, High: 6.05}

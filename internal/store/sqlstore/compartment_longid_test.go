@@ -6,9 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emr-project/emr/internal/fhir"
 	"github.com/emr-project/emr/internal/search"
-	"github.com/emr-project/emr/internal/store"
+	"github.com/emr-project/emr/internal/store/storetest"
 )
 
 // References whose id is longer than indexKey keeps (1000 bytes): the
@@ -22,7 +21,7 @@ func TestCompartmentLongIDs(t *testing.T) {
 			db := open(t)
 			ctx := context.Background()
 			long := strings.Repeat("a", 1000)
-			putJSON(t, db,
+			storetest.PutJSON(t, db,
 				`{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/`+long+`1"}}`,
 				`{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/`+long+`2"}}`)
 			ref := &search.CompartmentRef{Type: "Patient", ID: long + "1"}
@@ -44,25 +43,5 @@ func TestCompartmentLongIDs(t *testing.T) {
 				t.Errorf("compartment of every type: %v; of Observation: %v", all, typed)
 			}
 		})
-	}
-}
-
-// putJSON writes resources (JSON, with their ids) in one transaction.
-func putJSON(t testing.TB, db *DB, resources ...string) {
-	t.Helper()
-	err := db.Write(context.Background(), func(tx store.Tx) error {
-		for _, s := range resources {
-			res, err := fhir.ParseResource([]byte(s))
-			if err != nil {
-				return err
-			}
-			if _, _, err := tx.Update(res, 0); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -24,3 +24,17 @@ func Put(tb testing.TB, st store.Store, rs ...fhir.Resource) {
 		tb.Fatal(err)
 	}
 }
+
+// PutJSON is Put for resources given as JSON.
+func PutJSON(tb testing.TB, st store.Store, bodies ...string) {
+	tb.Helper()
+	rs := make([]fhir.Resource, len(bodies))
+	for i, b := range bodies {
+		r, err := fhir.ParseResource([]byte(b))
+		if err != nil {
+			tb.Fatalf("%v: %.80s", err, b)
+		}
+		rs[i] = r
+	}
+	Put(tb, st, rs...)
+}

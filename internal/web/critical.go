@@ -338,6 +338,40 @@ func (ws *Workspace) focusOf(ctx context.Context, st store.Store, task fhir.Reso
 	return nil, err
 }
 
+// escalationSteps bounds the versions an acknowledgment from an older page
+// is checked across.
+const escalationSteps = 20
+
+// onlyEscalatedSince reports whether every version of review id after
+// the one shown to the user, up to cur, differs from the one before only
+// by an escalation: every step, not only the ends, so that a review done
+// and reopened in between (its content restored) is not taken.
+func (ws *Workspace) onlyEscalatedSince(ctx context.Context, id string, shown int64, cur *store.Version) (bool, error) {
+	if shown < 1 || shown > cur.VersionID || cur.VersionID-shown > escalationSteps {
+		return false, nil
+	}
+	prev, err := ws.Store.VRead(ctx, "Task", id, shown)
+	for n := shown + 1; err == nil && n <= cur.VersionID; n++ {
+		next := cur
+		if n < cur.VersionID {
+			if next, err = ws.Store.VRead(ctx, "Task", id, n); err != nil {
+				break
+			}
+		}
+		if !critical.OnlyEscalated(prev.Resource, next.Resource) {
+			return false, nil
+		}
+		prev = next
+	}
+	switch {
+	case fhir.IsKind(err, fhir.KindNotFound), fhir.IsKind(err, fhir.KindGone):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
 // acknowledgeCritical is POST /results/critical/{task}: the review is
 // done, by the signed-in user, now, with what they did (optional). A
 // review acknowledged meanwhile by someone else is not done twice.
@@ -368,26 +402,11 @@ func (ws *Workspace) acknowledgeCritical(w http.ResponseWriter, r *http.Request)
 			return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
 		}
 		if cur.VersionID != version {
-			// Every step since, not only the ends: a review done and
-			// reopened (its content restored) in between is not taken.
-			if version < 1 || version > cur.VersionID || cur.VersionID-version > 20 {
-				return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
-			}
-			prev, err := ws.Store.VRead(r.Context(), "Task", id, version)
-			for n := version + 1; err == nil && n <= cur.VersionID; n++ {
-				next := cur
-				if n < cur.VersionID {
-					next, err = ws.Store.VRead(r.Context(), "Task", id, n)
-					if err != nil {
-						break
-					}
-				}
-				if !critical.OnlyEscalated(prev.Resource, next.Resource) {
-					err = fhir.Errorf(fhir.KindConflict, "changed")
-				}
-				prev = next
-			}
+			ok, err := ws.onlyEscalatedSince(r.Context(), id, version, cur)
 			if err != nil {
+				return nil, err
+			}
+			if !ok {
 				return nil, fhir.Errorf(fhir.KindConflict, "the review changed meanwhile")
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"reflect"
 	"strings"
@@ -229,20 +230,16 @@ func (r *Reviews) escalate(ctx context.Context, gate *access.Gate, esc Escalatio
 // lastModified, and their notes added at the end): an acknowledgment of
 // earlier still holds for later.
 func OnlyEscalated(earlier, later fhir.Resource) bool {
-	strip := func(t fhir.Resource, notes int) (map[string]any, []any) {
-		c := fhir.CloneValue(map[string]any(t)).(map[string]any)
-		for _, k := range []string{"meta", "businessStatus", "requestedPerformer", "lastModified"} {
+	rest := func(t fhir.Resource) map[string]any {
+		c := maps.Clone(map[string]any(t))
+		for _, k := range []string{"meta", "businessStatus", "requestedPerformer", "lastModified", "note"} {
 			delete(c, k)
 		}
-		all := slice(c["note"])
-		delete(c, "note")
-		return c, all[min(notes, len(all)):]
+		return c
 	}
-	before := len(slice(earlier["note"]))
-	a, _ := strip(earlier, before)
-	b, added := strip(later, before)
-	notes := slice(later["note"])
-	if !reflect.DeepEqual(a, b) || len(notes) < before {
+	was, now := slice(earlier["note"]), slice(later["note"])
+	if !reflect.DeepEqual(rest(earlier), rest(later)) || len(now) < len(was) ||
+		(len(was) > 0 && !reflect.DeepEqual(was, now[:len(was)])) {
 		return false
 	}
 	// What an escalation changes, it changes once: from not overdue to
@@ -252,12 +249,7 @@ func OnlyEscalated(earlier, later fhir.Resource) bool {
 			return false
 		}
 	}
-	for i, n := range slice(earlier["note"]) {
-		if !reflect.DeepEqual(n, notes[i]) {
-			return false
-		}
-	}
-	for _, n := range added {
+	for _, n := range now[len(was):] {
 		if str(mapOf(n)["authorString"]) != EscalationAgent {
 			return false
 		}
